@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * log: the one place sdl writes diagnostics. Level-gated macros (the level is checked before
+ * formatting) carrying file, line and function.
+ *
+ * Output: when $JOURNAL_STREAM names our stderr (running under systemd) and sdl is built with
+ * libsystemd, records go to the journal with PRIORITY=, CODE_FILE=, CODE_LINE=, CODE_FUNC=
+ * and the context fields SDL_PIPELINE=, SDL_GTID=, SDL_TABLE=. Otherwise one line per record
+ * on stderr: "<N>sdl[level]: message" where <N> is the syslog priority (journald and
+ * systemd's stderr parser both read that prefix).
+ *
+ * Only src/daemon/ logs at notice or above; other areas return errors and may log at debug.
+ * Never pass secrets: callers mask them first.
+ * Threading: safe from any thread (one write(2) per record; context is per thread).
+ */
+
+#include <stdbool.h>
+
+#include "sdl/base/error.h"
+#include "sdl/base/macros.h"
+
+typedef enum sdl_log_level {
+    SDL_LOG_ERROR = 3,   /* syslog LOG_ERR */
+    SDL_LOG_WARNING = 4, /* LOG_WARNING */
+    SDL_LOG_NOTICE = 5,  /* LOG_NOTICE */
+    SDL_LOG_INFO = 6,    /* LOG_INFO */
+    SDL_LOG_DEBUG = 7,   /* LOG_DEBUG */
+} sdl_log_level;
+
+extern sdl_log_level sdl_log_max_level;
+
+/* Parses "error", "warning", "notice", "info", "debug". */
+SDL_MUST_CHECK bool sdl_log_level_from_string(const char *s, sdl_log_level *ret_level);
+const char *sdl_log_level_to_string(sdl_log_level level);
+
+void sdl_log_set_level(sdl_log_level level);
+/* Chooses journal or stderr output from the environment ($JOURNAL_STREAM). */
+void sdl_log_open(void);
+
+/* Per-thread context attached to records as journal fields (and ignored on stderr).
+ * Strings are copied; NULL clears. */
+void sdl_log_set_context(const char *pipeline, const char *gtid, const char *table);
+
+SDL_PRINTF(5, 6)
+void sdl_log_internal(sdl_log_level level, const char *file, int line, const char *func,
+                      const char *fmt, ...);
+
+#define sdl_log(level, ...)                                                                        \
+    do {                                                                                           \
+        if ((level) <= sdl_log_max_level) {                                                        \
+            sdl_log_internal((level), __FILE__, __LINE__, __func__, __VA_ARGS__);                  \
+        }                                                                                          \
+    } while (0)
+
+#define log_error(...)   sdl_log(SDL_LOG_ERROR, __VA_ARGS__)
+#define log_warning(...) sdl_log(SDL_LOG_WARNING, __VA_ARGS__)
+#define log_notice(...)  sdl_log(SDL_LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)    sdl_log(SDL_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)   sdl_log(SDL_LOG_DEBUG, __VA_ARGS__)
+
+SDL_PRINTF(6, 7)
+void sdl_log_internal_e(sdl_log_level level, const char *file, int line, const char *func,
+                        const sdl_error *err, const char *fmt, ...);
+
+/* The _e variants append ": <err->message>". */
+#define sdl_log_e(level, err, ...)                                                                 \
+    do {                                                                                           \
+        if ((level) <= sdl_log_max_level) {                                                        \
+            sdl_log_internal_e((level), __FILE__, __LINE__, __func__, (err), __VA_ARGS__);         \
+        }                                                                                          \
+    } while (0)
+#define log_error_e(err, ...)   sdl_log_e(SDL_LOG_ERROR, err, __VA_ARGS__)
+#define log_warning_e(err, ...) sdl_log_e(SDL_LOG_WARNING, err, __VA_ARGS__)
+#define log_notice_e(err, ...)  sdl_log_e(SDL_LOG_NOTICE, err, __VA_ARGS__)
+#define log_info_e(err, ...)    sdl_log_e(SDL_LOG_INFO, err, __VA_ARGS__)
+#define log_debug_e(err, ...)   sdl_log_e(SDL_LOG_DEBUG, err, __VA_ARGS__)

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * config: the YAML configuration (DESIGN.md §7), loaded with libyaml's document API and
+ * walked with declarative key tables (one table per section: key, type, offset, default,
+ * reloadable flag, validator).
+ *
+ * Unknown keys, wrong node types, duplicate keys, aliases and invalid values are errors whose
+ * message is exactly "file:line:col: message" (1-based line and column of the offending
+ * node); sdl_config_format_error_context() renders the source line and a caret under it.
+ * Secrets (the source password) come from a file, an environment variable or a systemd
+ * credential; they are never printed: sdl_config_print() masks them.
+ *
+ * The result is immutable after load; a reload builds a new one.
+ * Never logs. Threading: a loaded config may be read from any thread.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sdl/base/error.h"
+#include "sdl/base/log.h"
+#include "sdl/base/macros.h"
+
+typedef enum sdl_flavor {
+    SDL_FLAVOR_AUTO,    /* detect from the server version */
+    SDL_FLAVOR_MARIADB, /* MariaDB: domain-server-seq GTIDs, COM_BINLOG_DUMP */
+    SDL_FLAVOR_MYSQL,   /* MySQL: uuid:ranges GTID sets, COM_BINLOG_DUMP_GTID */
+} sdl_flavor;
+
+typedef enum sdl_tls_mode {
+    SDL_TLS_DISABLED,        /* plain TCP */
+    SDL_TLS_PREFERRED,       /* TLS when the server offers it, no verification */
+    SDL_TLS_REQUIRED,        /* TLS or fail, no certificate verification */
+    SDL_TLS_VERIFY_CA,       /* TLS, server certificate verified against ca */
+    SDL_TLS_VERIFY_IDENTITY, /* as verify_ca, plus host name check */
+} sdl_tls_mode;
+
+typedef struct sdl_source_config {
+    char *host;                 /* default "127.0.0.1" */
+    uint16_t port;              /* default 3306 */
+    char *user;                 /* required */
+    char *password;             /* resolved secret; NULL = none. Never print. */
+    char *password_origin;      /* where the secret came from, for messages: "file
+                                 * /etc/sdl/mysql.password", "environment
+                                 * SDL_SOURCE_PASSWORD", "credential source-password" */
+    uint32_t server_id;         /* replica server_id, unique among the source's replicas */
+    sdl_flavor flavor;          /* default auto */
+    sdl_tls_mode tls_mode;      /* default preferred */
+    char *tls_ca;               /* CA file, or NULL */
+    char *tls_cert;             /* client certificate, or NULL */
+    char *tls_key;              /* client key, or NULL */
+    uint64_t connect_timeout_usec; /* default 10 s */
+    uint64_t heartbeat_usec;    /* master heartbeat period, default 5 s */
+} sdl_source_config;
+
+typedef struct sdl_pipeline_config {
+    char *name;                 /* default "main"; _id of the offset document */
+    char *start;                /* "now", "start" or a GTID position/set; default "now" */
+    uint64_t batch_max_rows;    /* default 5000 */
+    uint64_t batch_max_bytes;   /* default 16 MiB */
+    uint64_t batch_max_delay_usec; /* default 200 ms */
+    uint64_t queue_bytes;       /* default 64 MiB */
+    uint64_t retry_initial_usec;   /* default 100 ms */
+    uint64_t retry_max_usec;       /* default 10 s */
+    uint64_t retry_give_up_after_usec; /* default 5 min; 0 = never give up */
+} sdl_pipeline_config;
+
+typedef struct sdl_tables_config {
+    char **include;  /* glob patterns on "db.table"; empty = everything */
+    size_t ninclude;
+    char **exclude;  /* glob patterns on "db.table", applied after include */
+    size_t nexclude;
+} sdl_tables_config;
+
+typedef struct sdl_log_config {
+    sdl_log_level level; /* default info */
+} sdl_log_config;
+
+typedef struct sdl_config {
+    char *path; /* file the config was loaded from */
+    sdl_source_config source;
+    sdl_pipeline_config pipeline;
+    sdl_tables_config tables;
+    sdl_log_config log;
+} sdl_config;
+
+/* Loads and validates @path. On failure err->code is SDL_E_CONFIG (or SDL_E_IO when the file
+ * cannot be read) and err->message is "file:line:col: message". */
+SDL_MUST_CHECK bool sdl_config_load(const char *path, sdl_config **ret_config, sdl_error *err);
+
+/* Same, from memory; @name stands for the file name in messages. */
+SDL_MUST_CHECK bool sdl_config_load_string(const char *name, const char *text, size_t len,
+                                           sdl_config **ret_config, sdl_error *err);
+
+/* A config with every default and no source user (for `sdl tail --file` without -c). */
+sdl_config *sdl_config_new_default(void);
+
+/* Prints the normalised configuration as YAML with secrets masked. */
+void sdl_config_print(const sdl_config *config, FILE *out);
+
+/* For an error from sdl_config_load*: writes the offending source line and a caret under
+ * its column to @out (nothing when the error has no position). */
+void sdl_config_format_error_context(const char *path, const sdl_error *err, FILE *out);
+
+/* True when "db.table" passes the include/exclude filters. */
+bool sdl_config_table_included(const sdl_config *config, const char *db, const char *table);
+
+/* NULL-safe; returns NULL. Wipes the secret before freeing. */
+sdl_config *sdl_config_free(sdl_config *config);
