@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * binlog-reader: the replication transport. Opens its own connection to the source,
+ * prepares the session (@master_binlog_checksum, @mariadb_slave_capability=4,
+ * @slave_connect_state, heartbeat period), sends COM_BINLOG_DUMP and returns the raw events
+ * the server sends, one at a time: header + body + checksum, exactly as in the binlog file.
+ *
+ * It neither verifies nor strips checksums nor decodes events (binlog-event.h, change-stream.h
+ * do); it maps the server's replication errors (1236 purged / diverged / ahead, 4052
+ * duplicate server_id, lost connection) to clear sdl_errors; err->transient says whether
+ * reconnecting can help. Connector/C's own event parser (mariadb_rpl_fetch) is not used: the
+ * packets are read with mysql_net_read_packet(), so every byte goes through sdl's parsers.
+ *
+ * Never logs. Threading: one thread at a time per reader.
+ * Lifetime: an event borrows the connection's receive buffer; valid until the next
+ * sdl_binlog_reader_next() or sdl_binlog_reader_free().
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sdl/base/bytes.h"
+#include "sdl/base/error.h"
+#include "sdl/base/macros.h"
+#include "sdl/config/config.h"
+
+typedef struct sdl_binlog_reader sdl_binlog_reader;
+
+typedef struct sdl_binlog_request {
+    const char *connect_state; /* MariaDB GTID position to resume after; "" = the oldest binlog */
+    bool non_blocking;         /* the server ends the stream at the end of its binlog */
+} sdl_binlog_request;
+
+SDL_MUST_CHECK bool sdl_binlog_reader_open(const sdl_source_config *cfg,
+                                           const sdl_binlog_request *req,
+                                           sdl_binlog_reader **ret_reader, sdl_error *err);
+
+/* Waits for the next event. On success either *ret_eof is true (non-blocking stream reached
+ * the end of the binlog) or *ret_event holds the raw event (borrowed). */
+SDL_MUST_CHECK bool sdl_binlog_reader_next(sdl_binlog_reader *reader, sdl_bytes *ret_event,
+                                           bool *ret_eof, sdl_error *err);
+
+/* True when the server was told to send CRC32 checksums (events carry 4 trailing bytes). */
+bool sdl_binlog_reader_has_checksum(const sdl_binlog_reader *reader);
+
+const char *sdl_binlog_reader_server_version(const sdl_binlog_reader *reader);
+
+/* NULL-safe; returns NULL. */
+sdl_binlog_reader *sdl_binlog_reader_free(sdl_binlog_reader *reader);
