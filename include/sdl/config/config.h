@@ -39,39 +39,41 @@ typedef enum sdl_tls_mode {
 } sdl_tls_mode;
 
 typedef struct sdl_source_config {
-    char *host;                 /* default "127.0.0.1" */
-    uint16_t port;              /* default 3306 */
-    char *user;                 /* required */
-    char *password;             /* resolved secret; NULL = none. Never print. */
-    char *password_origin;      /* where the secret came from, for messages: "file
-                                 * /etc/sdl/mysql.password", "environment
-                                 * SDL_SOURCE_PASSWORD", "credential source-password" */
-    uint32_t server_id;         /* replica server_id, unique among the source's replicas */
-    sdl_flavor flavor;          /* default auto */
-    sdl_tls_mode tls_mode;      /* default preferred */
-    char *tls_ca;               /* CA file, or NULL */
-    char *tls_cert;             /* client certificate, or NULL */
-    char *tls_key;              /* client key, or NULL */
+    char *host;                    /* default "127.0.0.1" */
+    uint16_t port;                 /* default 3306 */
+    char *user;                    /* required */
+    char *password;                /* resolved secret; NULL = none. Never print. */
+    char *password_origin;         /* where the secret came from, for messages: "file
+                                    * /etc/sdl/mysql.password", "environment
+                                    * SDL_SOURCE_PASSWORD", "credential source-password" */
+    uint32_t server_id;            /* replica server_id, unique among the source's replicas */
+    sdl_flavor flavor;             /* default auto */
+    sdl_tls_mode tls_mode;         /* default preferred */
+    char *tls_ca;                  /* CA file, or NULL */
+    char *tls_cert;                /* client certificate, or NULL */
+    char *tls_key;                 /* client key, or NULL */
     uint64_t connect_timeout_usec; /* default 10 s */
-    uint64_t heartbeat_usec;    /* master heartbeat period, default 5 s */
+    uint64_t heartbeat_usec;       /* master heartbeat period, default 5 s */
+    char *password_file;           /* source.password_file as resolved (absolute when the
+                                    * config came from a file), or NULL */
 } sdl_source_config;
 
 typedef struct sdl_pipeline_config {
-    char *name;                 /* default "main"; _id of the offset document */
-    char *start;                /* "now", "start" or a GTID position/set; default "now" */
-    uint64_t batch_max_rows;    /* default 5000 */
-    uint64_t batch_max_bytes;   /* default 16 MiB */
-    uint64_t batch_max_delay_usec; /* default 200 ms */
-    uint64_t queue_bytes;       /* default 64 MiB */
-    uint64_t retry_initial_usec;   /* default 100 ms */
-    uint64_t retry_max_usec;       /* default 10 s */
+    char *name;                        /* default "main"; _id of the offset document */
+    char *start;                       /* "now", "start" or a GTID position/set; default "now" */
+    uint64_t batch_max_rows;           /* default 5000 */
+    uint64_t batch_max_bytes;          /* default 16 MiB */
+    uint64_t batch_max_delay_usec;     /* default 200 ms */
+    uint64_t queue_bytes;              /* default 64 MiB */
+    uint64_t retry_initial_usec;       /* default 100 ms */
+    uint64_t retry_max_usec;           /* default 10 s */
     uint64_t retry_give_up_after_usec; /* default 5 min; 0 = never give up */
 } sdl_pipeline_config;
 
 typedef struct sdl_tables_config {
-    char **include;  /* glob patterns on "db.table"; empty = everything */
+    char **include; /* glob patterns on "db.table"; empty = everything */
     size_t ninclude;
-    char **exclude;  /* glob patterns on "db.table", applied after include */
+    char **exclude; /* glob patterns on "db.table", applied after include */
     size_t nexclude;
 } sdl_tables_config;
 
@@ -104,6 +106,38 @@ void sdl_config_print(const sdl_config *config, FILE *out);
 /* For an error from sdl_config_load*: writes the offending source line and a caret under
  * its column to @out (nothing when the error has no position). */
 void sdl_config_format_error_context(const char *path, const sdl_error *err, FILE *out);
+
+/* Same for a config loaded with sdl_config_load_string(): @text is what was loaded. */
+void sdl_config_format_error_context_string(const char *text, size_t len, const sdl_error *err,
+                                            FILE *out);
+
+/* Finds "line:col" in an error from sdl_config_load*; false when it has no position. */
+bool sdl_config_error_position(const sdl_error *err, unsigned *ret_line, unsigned *ret_col);
+
+/* Describes one key of the key tables (for docs and `sdl check-config --list-keys`). */
+typedef struct sdl_config_key_info {
+    const char *path;    /* "source.tls.mode" */
+    const char *type;    /* "string", "port", "duration", "size", "enum", ... */
+    const char *def;     /* default as YAML text, or NULL */
+    const char *choices; /* enum values "auto | mariadb | mysql", or NULL */
+    bool required;
+    bool reloadable;
+    const char *doc; /* one line */
+} sdl_config_key_info;
+
+/* Calls @fn for every key of every section (sections themselves included, type "section"),
+ * in table order. */
+void sdl_config_foreach_key(void (*fn)(const sdl_config_key_info *info, void *userdata),
+                            void *userdata);
+
+/* Prints every key, one per line: "path<TAB>type<TAB>default<TAB>flags". */
+void sdl_config_list_keys(FILE *out);
+
+/* For SIGHUP: fails (SDL_E_CONFIG, "'source.port' cannot change on reload; restart sdl")
+ * when a key without the reloadable flag differs between @old and @new. The password is
+ * not compared: it is re-read on every reconnect. */
+SDL_MUST_CHECK bool sdl_config_check_reload(const sdl_config *old_config,
+                                            const sdl_config *new_config, sdl_error *err);
 
 /* True when "db.table" passes the include/exclude filters. */
 bool sdl_config_table_included(const sdl_config *config, const char *db, const char *table);

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config-keys: the key tables. Adding a key is adding a row here, a field in config.h and a
+ * paragraph in docs/CONFIG.md (test-config checks that every row is documented).
+ */
+#include <string.h>
+
+#include "config-private.h"
+
+#define OFF(field) offsetof(sdl_config, field)
+#define USEC(s)    ((uint64_t)(s)*1000000u)
+#define KEYS(a)    (a), SDL_ARRAY_SIZE(a)
+
+_Static_assert(sizeof(sdl_flavor) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(sdl_tls_mode) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(sdl_log_level) == sizeof(int), "enum keys are stored as int");
+
+static const sdl_config_enum flavor_names[] = {
+    {"auto", SDL_FLAVOR_AUTO},
+    {"mariadb", SDL_FLAVOR_MARIADB},
+    {"mysql", SDL_FLAVOR_MYSQL},
+    {NULL, 0},
+};
+
+static const sdl_config_enum tls_mode_names[] = {
+    {"disabled", SDL_TLS_DISABLED},
+    {"preferred", SDL_TLS_PREFERRED},
+    {"required", SDL_TLS_REQUIRED},
+    {"verify_ca", SDL_TLS_VERIFY_CA},
+    {"verify_identity", SDL_TLS_VERIFY_IDENTITY},
+    {NULL, 0},
+};
+
+static const sdl_config_enum log_level_names[] = {
+    {"error", SDL_LOG_ERROR}, {"warning", SDL_LOG_WARNING}, {"notice", SDL_LOG_NOTICE},
+    {"info", SDL_LOG_INFO},   {"debug", SDL_LOG_DEBUG},     {NULL, 0},
+};
+
+/* ---- per-key validators ---- */
+
+static const char *
+validate_host(const sdl_config *c)
+{
+    const char *h = c->source.host;
+
+    if (!h || !*h) {
+        return "must not be empty";
+    }
+    for (; *h; h++) {
+        if ((unsigned char)*h <= ' ' || *h == '/') {
+            return "is not a host name or IP address";
+        }
+    }
+    return NULL;
+}
+
+static const char *
+validate_pipeline_name(const sdl_config *c)
+{
+    const char *n = c->pipeline.name;
+    size_t len = strlen(n);
+
+    if (len == 0 || len > 64) {
+        return "must have 1 to 64 characters";
+    }
+    for (; *n; n++) {
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') ||
+              *n == '_' || *n == '-' || *n == '.')) {
+            return "may only contain letters, digits, '_', '-' and '.'";
+        }
+    }
+    return NULL;
+}
+
+static const char *
+validate_start(const sdl_config *c)
+{
+    const char *s = c->pipeline.start;
+
+    /* The GTID syntax is the source's business (mysql/gtid.h, which config may not use);
+     * here: not empty, no whitespace. The pipeline parses it before connecting. */
+    if (!*s) {
+        return "must be 'now', 'start' or a GTID position";
+    }
+    for (; *s; s++) {
+        if ((unsigned char)*s <= ' ') {
+            return "must be 'now', 'start' or a GTID position (no spaces)";
+        }
+    }
+    return NULL;
+}
+
+static const char *
+validate_pattern(const char *pattern)
+{
+    if (!strchr(pattern, '.')) {
+        return "patterns match \"db.table\" and must contain a '.' (e.g. 'shop.*')";
+    }
+    return NULL;
+}
+
+/* ---- tables ---- */
+
+static const sdl_config_key tls_keys[] = {
+    {.name = "mode",
+     .type = SDL_CFG_ENUM,
+     .offset = OFF(source.tls_mode),
+     .def = "preferred",
+     .enums = tls_mode_names,
+     .doc = "TLS to the source: disabled, preferred (TLS if offered, unverified), required "
+            "(unverified), verify_ca, verify_identity (CA and host name)"},
+    {.name = "ca",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(source.tls_ca),
+     .flags = SDL_CFG_NULLABLE,
+     .doc = "PEM file of the CA that signed the server certificate (needed by verify_*)"},
+    {.name = "cert",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(source.tls_cert),
+     .flags = SDL_CFG_NULLABLE,
+     .doc = "PEM client certificate (with key)"},
+    {.name = "key",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(source.tls_key),
+     .flags = SDL_CFG_NULLABLE,
+     .doc = "PEM client private key (with cert)"},
+};
+
+static const sdl_config_section tls_section = {"source.tls", KEYS(tls_keys)};
+
+static const sdl_config_key source_keys[] = {
+    {.name = "host",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(source.host),
+     .def = "127.0.0.1",
+     .validate = validate_host,
+     .doc = "MySQL/MariaDB server host name or IP address"},
+    {.name = "port",
+     .type = SDL_CFG_UINT16,
+     .offset = OFF(source.port),
+     .def = "3306",
+     .min = 1,
+     .max = 65535,
+     .doc = "server TCP port"},
+    {.name = "user",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(source.user),
+     .flags = SDL_CFG_REQUIRED,
+     .doc = "replication user (needs REPLICATION SLAVE, REPLICATION CLIENT / BINLOG MONITOR, "
+            "SELECT on the replicated tables)"},
+    {.name = "password_file",
+     .type = SDL_CFG_SECRET_FILE,
+     .offset = OFF(source.password_file),
+     .flags = SDL_CFG_NULLABLE,
+     .doc = "file holding the password (one trailing newline stripped); relative paths are "
+            "relative to the configuration file's directory"},
+    {.name = "password",
+     .type = SDL_CFG_REJECTED,
+     .doc = "a literal 'password' is not accepted in the configuration file; use "
+            "'password_file', the systemd credential '" SDL_PASSWORD_CREDENTIAL
+            "' or the environment variable " SDL_PASSWORD_ENV},
+    {.name = "server_id",
+     .type = SDL_CFG_UINT32,
+     .offset = OFF(source.server_id),
+     .flags = SDL_CFG_REQUIRED,
+     .min = 1,
+     .max = UINT32_MAX,
+     .doc = "replica server_id sdl announces; unique among the source's replicas"},
+    {.name = "flavor",
+     .type = SDL_CFG_ENUM,
+     .offset = OFF(source.flavor),
+     .def = "auto",
+     .enums = flavor_names,
+     .doc = "server flavour: auto (from the version string), mariadb or mysql"},
+    {.name = "tls",
+     .type = SDL_CFG_SECTION,
+     .section = &tls_section,
+     .doc = "TLS settings of the replication connection"},
+    {.name = "connect_timeout",
+     .type = SDL_CFG_DURATION,
+     .offset = OFF(source.connect_timeout_usec),
+     .def = "10s",
+     .min = USEC(1),
+     .max = USEC(3600),
+     .doc = "timeout of one connection attempt (1s to 1h)"},
+    {.name = "heartbeat_period",
+     .type = SDL_CFG_DURATION,
+     .offset = OFF(source.heartbeat_usec),
+     .def = "5s",
+     .min = USEC(1),
+     .max = USEC(4294967),
+     .doc = "MASTER_HEARTBEAT_PERIOD asked of the server while the binlog is idle"},
+};
+
+static const sdl_config_key batch_keys[] = {
+    {.name = "max_rows",
+     .type = SDL_CFG_UINT64,
+     .offset = OFF(pipeline.batch_max_rows),
+     .def = "5000",
+     .flags = SDL_CFG_RELOADABLE,
+     .min = 1,
+     .max = 1000000,
+     .doc = "row changes per MongoDB transaction, at most"},
+    {.name = "max_bytes",
+     .type = SDL_CFG_SIZE,
+     .offset = OFF(pipeline.batch_max_bytes),
+     .def = "16MiB",
+     .flags = SDL_CFG_RELOADABLE,
+     .min = 1024,
+     .max = (uint64_t)1 << 30,
+     .doc = "decoded bytes per MongoDB transaction, at most (1KiB to 1GiB)"},
+    {.name = "max_delay",
+     .type = SDL_CFG_DURATION,
+     .offset = OFF(pipeline.batch_max_delay_usec),
+     .def = "200ms",
+     .flags = SDL_CFG_RELOADABLE,
+     .min = 0,
+     .max = USEC(60),
+     .doc = "how long a batch may wait for more transactions before it is written (0 to 1m)"},
+};
+
+static const sdl_config_key retry_keys[] = {
+    {.name = "initial",
+     .type = SDL_CFG_DURATION,
+     .offset = OFF(pipeline.retry_initial_usec),
+     .def = "100ms",
+     .flags = SDL_CFG_RELOADABLE,
+     .min = 1000,
+     .max = USEC(3600),
+     .doc = "first backoff after a transient error (doubles, with jitter, up to max)"},
+    {.name = "max",
+     .type = SDL_CFG_DURATION,
+     .offset = OFF(pipeline.retry_max_usec),
+     .def = "10s",
+     .flags = SDL_CFG_RELOADABLE,
+     .min = 1000,
+     .max = USEC(3600),
+     .doc = "longest backoff between two attempts"},
+    {.name = "give_up_after",
+     .type = SDL_CFG_DURATION,
+     .offset = OFF(pipeline.retry_give_up_after_usec),
+     .def = "5m",
+     .flags = SDL_CFG_RELOADABLE,
+     .doc = "stop (exit 1) when an error persists this long; 0 = retry forever"},
+};
+
+static const sdl_config_section batch_section = {"pipeline.batch", KEYS(batch_keys)};
+static const sdl_config_section retry_section = {"pipeline.retry", KEYS(retry_keys)};
+
+static const sdl_config_key pipeline_keys[] = {
+    {.name = "name",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(pipeline.name),
+     .def = "main",
+     .validate = validate_pipeline_name,
+     .doc = "pipeline name: _id of its offset document; several pipelines may share a target"},
+    {.name = "start",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(pipeline.start),
+     .def = "now",
+     .validate = validate_start,
+     .doc = "where a pipeline without a stored offset begins: now, start (oldest binlog) or "
+            "a GTID position"},
+    {.name = "batch",
+     .type = SDL_CFG_SECTION,
+     .section = &batch_section,
+     .doc = "how transactions are grouped into MongoDB transactions"},
+    {.name = "queue_bytes",
+     .type = SDL_CFG_SIZE,
+     .offset = OFF(pipeline.queue_bytes),
+     .def = "64MiB",
+     .min = 1024,
+     .max = (uint64_t)1 << 40,
+     .doc = "bound on decoded but unwritten data (backpressure); at least batch.max_bytes"},
+    {.name = "retry",
+     .type = SDL_CFG_SECTION,
+     .section = &retry_section,
+     .doc = "backoff for transient errors of the source and the target"},
+};
+
+static const sdl_config_key tables_keys[] = {
+    {.name = "include",
+     .type = SDL_CFG_STRING_LIST,
+     .offset = OFF(tables.include),
+     .count_offset = OFF(tables.ninclude),
+     .def = "[]",
+     .flags = SDL_CFG_RELOADABLE,
+     .validate_item = validate_pattern,
+     .doc = "glob patterns on \"db.table\" to replicate; empty = every table"},
+    {.name = "exclude",
+     .type = SDL_CFG_STRING_LIST,
+     .offset = OFF(tables.exclude),
+     .count_offset = OFF(tables.nexclude),
+     .def = "[]",
+     .flags = SDL_CFG_RELOADABLE,
+     .validate_item = validate_pattern,
+     .doc = "glob patterns on \"db.table\" to skip, applied after include"},
+};
+
+static const sdl_config_key log_keys[] = {
+    {.name = "level",
+     .type = SDL_CFG_ENUM,
+     .offset = OFF(log.level),
+     .def = "info",
+     .flags = SDL_CFG_RELOADABLE,
+     .enums = log_level_names,
+     .doc = "lowest level logged: error, warning, notice, info or debug"},
+};
+
+static const sdl_config_section source_section = {"source", KEYS(source_keys)};
+static const sdl_config_section pipeline_section = {"pipeline", KEYS(pipeline_keys)};
+static const sdl_config_section tables_section = {"tables", KEYS(tables_keys)};
+static const sdl_config_section log_section = {"log", KEYS(log_keys)};
+
+static const sdl_config_key root_keys[] = {
+    {.name = "source",
+     .type = SDL_CFG_SECTION,
+     .flags = SDL_CFG_REQUIRED,
+     .section = &source_section,
+     .doc = "the MySQL/MariaDB server sdl replicates from"},
+    {.name = "target",
+     .type = SDL_CFG_REJECTED,
+     .doc = "section 'target' is not supported by this version of sdl (the MongoDB writer "
+            "is not built yet); remove it"},
+    {.name = "pipeline",
+     .type = SDL_CFG_SECTION,
+     .section = &pipeline_section,
+     .doc = "batching, buffering and retries"},
+    {.name = "tables",
+     .type = SDL_CFG_SECTION,
+     .section = &tables_section,
+     .doc = "which tables are replicated"},
+    {.name = "http",
+     .type = SDL_CFG_REJECTED,
+     .doc = "section 'http' is not supported by this version of sdl (/metrics and /health "
+            "are not built yet); remove it"},
+    {.name = "log", .type = SDL_CFG_SECTION, .section = &log_section, .doc = "logging"},
+};
+
+const sdl_config_section sdl_config_root = {"", KEYS(root_keys)};
+
+/* ---- cross-key checks ---- */
+
+static const char *
+check_tls_ca(const sdl_config *c)
+{
+    if ((c->source.tls_mode == SDL_TLS_VERIFY_CA ||
+         c->source.tls_mode == SDL_TLS_VERIFY_IDENTITY) &&
+        !c->source.tls_ca) {
+        return "TLS mode 'verify_ca' and 'verify_identity' need 'ca' in 'source.tls'";
+    }
+    return NULL;
+}
+
+static const char *
+check_tls_pair(const sdl_config *c)
+{
+    if (!c->source.tls_cert != !c->source.tls_key) {
+        return "'cert' and 'key' in 'source.tls' go together: set both or neither";
+    }
+    return NULL;
+}
+
+static const char *
+check_retry(const sdl_config *c)
+{
+    if (c->pipeline.retry_initial_usec > c->pipeline.retry_max_usec) {
+        return "'initial' must not exceed 'max' in 'pipeline.retry'";
+    }
+    return NULL;
+}
+
+static const char *
+check_queue(const sdl_config *c)
+{
+    if (c->pipeline.queue_bytes < c->pipeline.batch_max_bytes) {
+        return "'queue_bytes' must be at least 'batch.max_bytes' in 'pipeline'";
+    }
+    return NULL;
+}
+
+const sdl_config_check sdl_config_checks[] = {
+    {check_tls_ca, &tls_keys[0], NULL},
+    {check_tls_pair, &tls_keys[2], &tls_keys[3]},
+    {check_retry, &retry_keys[0], &retry_keys[1]},
+    {check_queue, &pipeline_keys[3], &batch_keys[1]},
+};
+const size_t sdl_config_nchecks = SDL_ARRAY_SIZE(sdl_config_checks);

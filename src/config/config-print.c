@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config-print: everything that reads a loaded config through the key tables: the
+ * normalised YAML of `sdl check-config`, the key listing, the reload check, the table
+ * filter, and the source-line-and-caret context of an error.
+ */
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdl/base/alloc.h"
+#include "sdl/config/config.h"
+#include "sdl/config/units.h"
+
+#include "config-private.h"
+
+const char *
+sdl_config_format_scalar(const sdl_config *config, const sdl_config_key *key, char *buf)
+{
+    switch (key->type) {
+    case SDL_CFG_STRING:
+    case SDL_CFG_SECRET_FILE:
+        return *SDL_CFG_CFIELD(config, key, char *);
+    case SDL_CFG_UINT16:
+        (void)snprintf(buf, SDL_UNIT_TEXT_MAX, "%u",
+                       (unsigned)*SDL_CFG_CFIELD(config, key, uint16_t));
+        return buf;
+    case SDL_CFG_UINT32:
+        (void)snprintf(buf, SDL_UNIT_TEXT_MAX, "%lu",
+                       (unsigned long)*SDL_CFG_CFIELD(config, key, uint32_t));
+        return buf;
+    case SDL_CFG_UINT64:
+        (void)snprintf(buf, SDL_UNIT_TEXT_MAX, "%llu",
+                       (unsigned long long)*SDL_CFG_CFIELD(config, key, uint64_t));
+        return buf;
+    case SDL_CFG_DURATION:
+        return sdl_format_duration(*SDL_CFG_CFIELD(config, key, uint64_t), buf);
+    case SDL_CFG_SIZE:
+        return sdl_format_size(*SDL_CFG_CFIELD(config, key, uint64_t), buf);
+    case SDL_CFG_ENUM:
+        for (const sdl_config_enum *e = key->enums; e->name; e++) {
+            if (e->value == *SDL_CFG_CFIELD(config, key, int)) {
+                return e->name;
+            }
+        }
+        return "unknown";
+    default:
+        return NULL;
+    }
+}
+
+/* A YAML double-quoted scalar: always valid, whatever the bytes. */
+static void
+print_quoted(const char *s, FILE *out)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            fprintf(out, "\\%c", *p);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            fprintf(out, "\\x%02x", *p);
+        } else {
+            fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void
+print_section(const sdl_config *config, const sdl_config_section *sec, int indent, FILE *out)
+{
+    char buf[SDL_UNIT_TEXT_MAX];
+
+    for (size_t i = 0; i < sec->nkeys; i++) {
+        const sdl_config_key *k = &sec->keys[i];
+        const char *v;
+
+        if (k->type == SDL_CFG_REJECTED) {
+            /* The one rejected key inside a section is source.password: say where the
+             * secret came from, never what it is. */
+            if (strcmp(sec->path, "source") == 0 && strcmp(k->name, "password") == 0) {
+                const sdl_source_config *s = &config->source;
+                fprintf(out, "%*s# password: %s%s%s\n", indent, "", s->password ? "<from " : "",
+                        s->password ? s->password_origin : "<none>", s->password ? ">" : "");
+            }
+            continue;
+        }
+        fprintf(out, "%*s%s:", indent, "", k->name);
+        switch (k->type) {
+        case SDL_CFG_SECTION:
+            fputc('\n', out);
+            print_section(config, k->section, indent + 2, out);
+            continue;
+        case SDL_CFG_STRING_LIST: {
+            char **list = *SDL_CFG_CFIELD(config, k, char **);
+            size_t n = *(const size_t *)(const void *)((const char *)config + k->count_offset);
+            fputs(" [", out);
+            for (size_t j = 0; j < n; j++) {
+                if (j) {
+                    fputs(", ", out);
+                }
+                print_quoted(list[j], out);
+            }
+            fputs("]\n", out);
+            continue;
+        }
+        case SDL_CFG_STRING:
+        case SDL_CFG_SECRET_FILE:
+            v = sdl_config_format_scalar(config, k, buf);
+            fputc(' ', out);
+            if (v) {
+                print_quoted(v, out);
+            } else {
+                fputs("null", out);
+            }
+            fputc('\n', out);
+            continue;
+        default:
+            fprintf(out, " %s\n", sdl_config_format_scalar(config, k, buf));
+            continue;
+        }
+    }
+}
+
+void
+sdl_config_print(const sdl_config *config, FILE *out)
+{
+    fprintf(out, "# sdl configuration from %s, normalised: every key with its effective value\n",
+            config->path ? config->path : "defaults");
+    print_section(config, &sdl_config_root, 0, out);
+}
+
+/* ---- key listing ---- */
+
+static const char *
+type_name(const sdl_config_key *k)
+{
+    switch (k->type) {
+    case SDL_CFG_SECTION:
+        return "section";
+    case SDL_CFG_STRING:
+        return "string";
+    case SDL_CFG_UINT16:
+    case SDL_CFG_UINT32:
+    case SDL_CFG_UINT64:
+        return "integer";
+    case SDL_CFG_DURATION:
+        return "duration";
+    case SDL_CFG_SIZE:
+        return "size";
+    case SDL_CFG_ENUM:
+        return "enum";
+    case SDL_CFG_STRING_LIST:
+        return "list of strings";
+    case SDL_CFG_SECRET_FILE:
+        return "path (secret)";
+    case SDL_CFG_REJECTED:
+        return "rejected";
+    }
+    return "?";
+}
+
+static void
+foreach_in(const sdl_config_section *sec, void (*fn)(const sdl_config_key_info *, void *),
+           void *userdata)
+{
+    for (size_t i = 0; i < sec->nkeys; i++) {
+        const sdl_config_key *k = &sec->keys[i];
+        char path[128], choices[256];
+        size_t n = 0;
+        sdl_config_key_info info;
+
+        (void)snprintf(path, sizeof(path), "%s%s%s", sec->path, sec->path[0] ? "." : "", k->name);
+        choices[0] = '\0';
+        for (const sdl_config_enum *e = k->enums; e && e->name && n < sizeof(choices); e++) {
+            n += (size_t)snprintf(choices + n, sizeof(choices) - n, "%s%s",
+                                  e == k->enums ? "" : " | ", e->name);
+        }
+        info = (sdl_config_key_info){
+            .path = path,
+            .type = type_name(k),
+            .def = k->def,
+            .choices = k->enums ? choices : NULL,
+            .required = (k->flags & SDL_CFG_REQUIRED) != 0,
+            .reloadable = (k->flags & SDL_CFG_RELOADABLE) != 0,
+            .doc = k->doc,
+        };
+        fn(&info, userdata);
+        if (k->type == SDL_CFG_SECTION) {
+            foreach_in(k->section, fn, userdata);
+        }
+    }
+}
+
+void
+sdl_config_foreach_key(void (*fn)(const sdl_config_key_info *info, void *userdata), void *userdata)
+{
+    foreach_in(&sdl_config_root, fn, userdata);
+}
+
+static void
+list_one(const sdl_config_key_info *info, void *userdata)
+{
+    FILE *out = userdata;
+
+    fprintf(out, "%s\t%s%s%s%s\t%s\t%s\n", info->path, info->type, info->choices ? " (" : "",
+            info->choices ? info->choices : "", info->choices ? ")" : "",
+            info->def ? info->def : (info->required ? "(required)" : "-"),
+            strcmp(info->type, "section") == 0 || strcmp(info->type, "rejected") == 0 ? "-"
+            : info->reloadable                                                        ? "reloadable"
+                                                                                      : "restart");
+}
+
+void
+sdl_config_list_keys(FILE *out)
+{
+    sdl_config_foreach_key(list_one, out);
+}
+
+/* ---- reload ---- */
+
+static bool
+check_reload_section(const sdl_config *a, const sdl_config *b, const sdl_config_section *sec,
+                     sdl_error *err)
+{
+    for (size_t i = 0; i < sec->nkeys; i++) {
+        const sdl_config_key *k = &sec->keys[i];
+        bool same = true;
+
+        if (k->type == SDL_CFG_SECTION) {
+            if (!check_reload_section(a, b, k->section, err)) {
+                return false;
+            }
+            continue;
+        }
+        if (k->type == SDL_CFG_REJECTED || (k->flags & SDL_CFG_RELOADABLE)) {
+            continue;
+        }
+        if (k->type == SDL_CFG_STRING_LIST) {
+            size_t na = *(const size_t *)(const void *)((const char *)a + k->count_offset);
+            size_t nb = *(const size_t *)(const void *)((const char *)b + k->count_offset);
+            char **la = *SDL_CFG_CFIELD(a, k, char **);
+            char **lb = *SDL_CFG_CFIELD(b, k, char **);
+            same = na == nb;
+            for (size_t j = 0; same && j < na; j++) {
+                same = strcmp(la[j], lb[j]) == 0;
+            }
+        } else {
+            char ba[SDL_UNIT_TEXT_MAX], bb[SDL_UNIT_TEXT_MAX];
+            const char *va = sdl_config_format_scalar(a, k, ba);
+            const char *vb = sdl_config_format_scalar(b, k, bb);
+            same = (!va && !vb) || (va && vb && strcmp(va, vb) == 0);
+        }
+        if (!same) {
+            sdl_error_set(err, SDL_E_CONFIG, "'%s%s%s' cannot change on reload; restart sdl",
+                          sec->path, sec->path[0] ? "." : "", k->name);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+sdl_config_check_reload(const sdl_config *old_config, const sdl_config *new_config, sdl_error *err)
+{
+    return check_reload_section(old_config, new_config, &sdl_config_root, err);
+}
+
+/* ---- table filter ---- */
+
+static bool
+matches_any(char **patterns, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (fnmatch(patterns[i], name, 0) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+sdl_config_table_included(const sdl_config *config, const char *db, const char *table)
+{
+    char *name;
+    bool in;
+
+    if (!config) {
+        return true;
+    }
+    name = sdl_xasprintf("%s.%s", db, table);
+    in = (config->tables.ninclude == 0 ||
+          matches_any(config->tables.include, config->tables.ninclude, name)) &&
+         !matches_any(config->tables.exclude, config->tables.nexclude, name);
+    free(name);
+    return in;
+}
+
+/* ---- error context ---- */
+
+bool
+sdl_config_error_position(const sdl_error *err, unsigned *ret_line, unsigned *ret_col)
+{
+    const char *m;
+
+    if (!err || err->code != SDL_E_CONFIG) {
+        return false;
+    }
+    /* The first ":<line>:<col>: " in the message follows the file name. */
+    for (m = strchr(err->message, ':'); m; m = strchr(m + 1, ':')) {
+        char *end;
+        unsigned long line, col;
+        if (m[1] < '0' || m[1] > '9') {
+            continue;
+        }
+        line = strtoul(m + 1, &end, 10);
+        if (*end != ':' || end[1] < '0' || end[1] > '9') {
+            continue;
+        }
+        col = strtoul(end + 1, &end, 10);
+        if (end[0] != ':' || end[1] != ' ' || line == 0 || col == 0 || line > UINT32_MAX ||
+            col > UINT32_MAX) {
+            continue;
+        }
+        *ret_line = (unsigned)line;
+        *ret_col = (unsigned)col;
+        return true;
+    }
+    return false;
+}
+
+/* Masks everything after "password:" on a line (but not "password_file:"), so an error
+ * context never shows a literal secret someone put in the file. */
+static size_t
+masked_length(const char *line, size_t len)
+{
+    for (size_t i = 0; i + 8 <= len; i++) {
+        size_t j;
+        if (strncmp(line + i, "password", 8) != 0 ||
+            (i + 8 < len && (line[i + 8] == '_' || (line[i + 8] >= 'a' && line[i + 8] <= 'z')))) {
+            continue;
+        }
+        for (j = i + 8; j < len && line[j] != ':'; j++) {
+        }
+        return j < len ? j + 1 : len;
+    }
+    return len;
+}
+
+void
+sdl_config_format_error_context_string(const char *text, size_t len, const sdl_error *err,
+                                       FILE *out)
+{
+    unsigned line, col, cur = 1;
+    const char *p = text, *end = text + len, *eol;
+    size_t shown, ll;
+
+    if (!text || !sdl_config_error_position(err, &line, &col)) {
+        return;
+    }
+    while (cur < line && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) {
+            return;
+        }
+        p = nl + 1;
+        cur++;
+    }
+    if (cur != line || p >= end) {
+        return;
+    }
+    eol = memchr(p, '\n', (size_t)(end - p));
+    ll = eol ? (size_t)(eol - p) : (size_t)(end - p);
+    if (ll > 0 && p[ll - 1] == '\r') {
+        ll--;
+    }
+    shown = masked_length(p, ll);
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)p[i];
+        fputc(c == '\t' || c >= 0x20 ? c : '?', out);
+    }
+    if (shown < ll) {
+        fputs(" <masked>", out);
+    }
+    fputc('\n', out);
+    /* The column counts characters; keep tabs so the caret lines up under them. */
+    for (unsigned c = 1, i = 0; c < col && i < ll; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if ((ch & 0xc0) == 0x80) {
+            continue;
+        }
+        fputc(ch == '\t' ? '\t' : ' ', out);
+        c++;
+    }
+    fputs("^\n", out);
+}
+
+void
+sdl_config_format_error_context(const char *path, const sdl_error *err, FILE *out)
+{
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    FILE *f;
+
+    if (!path || !sdl_config_error_position(err, &(unsigned){0}, &(unsigned){0})) {
+        return;
+    }
+    f = fopen(path, "rbe");
+    if (!f) {
+        return;
+    }
+    for (;;) {
+        size_t r;
+        if (len == cap) {
+            if (cap >= ((size_t)16 << 20)) {
+                break;
+            }
+            cap = cap ? cap * 2 : 4096;
+            text = sdl_xrealloc(text, cap);
+        }
+        r = fread(text + len, 1, cap - len, f);
+        len += r;
+        if (r == 0) {
+            break;
+        }
+    }
+    fclose(f);
+    sdl_config_format_error_context_string(text, len, err, out);
+    free(text);
+}
