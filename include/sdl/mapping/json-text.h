@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * json-text: a strict RFC 8259 JSON parser that turns JSON text (MariaDB stores JSON columns
+ * as LONGTEXT) into a native BSON value. It is not libbson's bson_new_from_json(), which reads
+ * Extended JSON ("$date", "$oid" keys are interpreted) and wants an object at the top: here
+ * any JSON value may be the top level and every key is kept literally, including keys that
+ * contain '.' or start with '$' (legal in MongoDB >= 5.0).
+ *
+ * Mapping:
+ *   object  → embedded document, members in text order. A duplicated key keeps the position
+ *             of its first occurrence and the value of its last (as MySQL's JSON type and
+ *             JavaScript's JSON.parse do).
+ *   array   → array
+ *   string  → UTF-8 string; escapes decoded, surrogate pairs required to be well-formed,
+ *             raw bytes required to be valid UTF-8; "\u0000" is allowed in values but is an
+ *             error in keys (BSON keys are C strings).
+ *   number  → int32 when integral (no fraction or exponent) and within int32, int64 when
+ *             within int64, otherwise double (strtod, correctly rounded; a magnitude beyond
+ *             DBL_MAX becomes ±Infinity, as the text does name a number). "-0" is int32 0.
+ *   true/false → bool; null → null.
+ * Invalid JSON is an error (SDL_E_PROTOCOL, with the byte offset), never a raw string: a JSON
+ * column is CHECK(json_valid(...)) in MariaDB, so invalid text means the decoder or the
+ * schema is wrong, and sdl stops rather than store something else (DESIGN.md §1.3).
+ *
+ * Nesting is limited to @max_depth arrays/objects (MySQL's own limit is 100); deeper input is
+ * an error, so the parser's recursion is bounded.
+ *
+ * On failure @parent is unchanged: the text is validated completely before anything is
+ * appended. No logging; no shared state (thread-safe). OOM aborts.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+
+#include "sdl/base/error.h"
+#include "sdl/base/macros.h"
+
+/* MySQL's JSON_DOCUMENT_MAX_DEPTH; the default of sdl_doc_mapper_options.json_max_depth. */
+#define SDL_JSON_TEXT_MAX_DEPTH 100
+
+/* Parses @text (@len bytes, not NUL-terminated) and appends the value to @parent under the key
+ * @key (@key_len bytes, no NUL inside). @max_depth 0 means SDL_JSON_TEXT_MAX_DEPTH. */
+SDL_MUST_CHECK bool sdl_json_text_append(bson_t *parent, const char *key, size_t key_len,
+                                         const char *text, size_t len, uint32_t max_depth,
+                                         sdl_error *err);

@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sdl/mapping/json-text.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdl/base/alloc.h"
+#include "sdl/base/bytes.h"
+
+#include "utf8-private.h"
+
+/*
+ * Two passes. parse_*() validates the whole text and builds a small tree of nodes (indices
+ * into one growable array; decoded strings that needed unescaping live in a scratch buffer,
+ * the others are views into the text). emit() then appends the tree to the BSON parent. The
+ * tree makes "duplicate key keeps the last value" a pointer swap, and it keeps @parent
+ * untouched when the text is invalid.
+ */
+
+enum {
+    J_NULL,
+    J_FALSE,
+    J_TRUE,
+    J_INT32,
+    J_INT64,
+    J_DOUBLE,
+    J_STRING,
+    J_OBJECT,
+    J_ARRAY,
+};
+
+#define NONE SIZE_MAX
+
+typedef struct jstr {
+    size_t off;   /* into the text, or into the scratch buffer when .scratch */
+    size_t len;   /* bytes */
+    bool scratch; /* decoded into jparser.scratch */
+} jstr;
+
+typedef struct jnode {
+    uint8_t type;
+    bool dropped; /* an object member replaced by a later duplicate of its key */
+    size_t next;  /* next sibling, NONE at the end */
+    jstr key;     /* member key (object members only) */
+    union {
+        int64_t i;
+        double d;
+        jstr s;
+        struct {
+            size_t first; /* first child, NONE when empty */
+            size_t count; /* children, dropped duplicates included */
+        } c;
+    };
+} jnode;
+
+typedef struct jparser {
+    const uint8_t *start;
+    const uint8_t *p;
+    const uint8_t *end;
+    jnode *nodes;
+    size_t nnodes;
+    size_t cap;
+    sdl_buf scratch;
+    uint32_t max_depth;
+    sdl_error *err;
+    jnode local[32]; /* small documents allocate nothing */
+} jparser;
+
+static bool
+fail(jparser *jp, const uint8_t *at, const char *what)
+{
+    sdl_error_set(jp->err, SDL_E_PROTOCOL, "invalid JSON at byte %zu: %s", (size_t)(at - jp->start),
+                  what);
+    return false;
+}
+
+static size_t
+new_node(jparser *jp, uint8_t type)
+{
+    if (jp->nnodes == jp->cap) {
+        size_t cap = jp->cap * 2;
+        if (jp->nodes == jp->local) {
+            jp->nodes = sdl_xreallocarray(NULL, cap, sizeof(jnode));
+            memcpy(jp->nodes, jp->local, sizeof(jp->local));
+        } else {
+            jp->nodes = sdl_xreallocarray(jp->nodes, cap, sizeof(jnode));
+        }
+        jp->cap = cap;
+    }
+    jnode *n = &jp->nodes[jp->nnodes];
+    memset(n, 0, sizeof(*n));
+    n->type = type;
+    n->next = NONE;
+    return jp->nnodes++;
+}
+
+static const uint8_t *
+str_ptr(const jparser *jp, const jstr *s)
+{
+    return s->scratch ? jp->scratch.data + s->off : jp->start + s->off;
+}
+
+static void
+skip_ws(jparser *jp)
+{
+    while (jp->p < jp->end &&
+           (*jp->p == ' ' || *jp->p == '\n' || *jp->p == '\r' || *jp->p == '\t')) {
+        jp->p++;
+    }
+}
+
+static int
+hex4(const uint8_t *p)
+{
+    int v = 0;
+
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = p[i];
+        int d;
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            d = c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            d = c - 'A' + 10;
+        } else {
+            return -1;
+        }
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static void
+put_utf8(sdl_buf *b, uint32_t cp)
+{
+    uint8_t out[4];
+    size_t n;
+
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        out[0] = (uint8_t)(0xC0 | (cp >> 6));
+        out[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        out[0] = (uint8_t)(0xE0 | (cp >> 12));
+        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        out[0] = (uint8_t)(0xF0 | (cp >> 18));
+        out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+        out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        out[3] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    sdl_buf_append(b, out, n);
+}
+
+/* At the opening quote. Fills @ret: a view into the text when the string has no escapes,
+ * else the decoded bytes in the scratch buffer. @is_key rejects NUL characters. */
+static bool
+parse_string(jparser *jp, jstr *ret, bool is_key)
+{
+    const uint8_t *s = ++jp->p; /* after the quote */
+    const uint8_t *p = s;
+    const uint8_t *end = jp->end;
+    bool escaped = false;
+    size_t soff = 0;
+
+    for (;;) {
+        /* Plain run: printable ASCII other than '"' and '\\'. */
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            p++;
+        }
+        if (p >= end) {
+            return fail(jp, s - 1, "unterminated string");
+        }
+        uint8_t c = *p;
+        if (c == '"') {
+            break;
+        }
+        if (c < 0x20) {
+            return fail(jp, p, "control character in string (must be escaped)");
+        }
+        if (c >= 0x80) {
+            size_t n = sdl_utf8_seq_len(p, end);
+            if (n == 0) {
+                return fail(jp, p, "invalid UTF-8 in string");
+            }
+            p += n;
+            continue;
+        }
+        /* A backslash: from here on the string is decoded into the scratch buffer. */
+        if (!escaped) {
+            escaped = true;
+            soff = jp->scratch.len;
+        }
+        sdl_buf_append(&jp->scratch, s, (size_t)(p - s));
+        if (end - p < 2) {
+            return fail(jp, p, "unterminated escape");
+        }
+        uint8_t e = p[1];
+        uint8_t single = 0;
+        switch (e) {
+        case '"':
+            single = '"';
+            break;
+        case '\\':
+            single = '\\';
+            break;
+        case '/':
+            single = '/';
+            break;
+        case 'b':
+            single = '\b';
+            break;
+        case 'f':
+            single = '\f';
+            break;
+        case 'n':
+            single = '\n';
+            break;
+        case 'r':
+            single = '\r';
+            break;
+        case 't':
+            single = '\t';
+            break;
+        case 'u':
+            break;
+        default:
+            return fail(jp, p, "invalid escape");
+        }
+        if (e != 'u') {
+            sdl_buf_append_byte(&jp->scratch, single);
+            p += 2;
+        } else {
+            int hi = end - p >= 6 ? hex4(p + 2) : -1;
+            uint32_t cp;
+            if (hi < 0) {
+                return fail(jp, p, "invalid \\u escape (four hex digits expected)");
+            }
+            if (hi >= 0xDC00 && hi <= 0xDFFF) {
+                return fail(jp, p, "unpaired low surrogate in \\u escape");
+            }
+            if (hi >= 0xD800 && hi <= 0xDBFF) {
+                int lo = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+                if (lo < 0xDC00 || lo > 0xDFFF) {
+                    return fail(jp, p, "high surrogate not followed by a low surrogate");
+                }
+                cp = 0x10000u + (((uint32_t)hi - 0xD800u) << 10) + ((uint32_t)lo - 0xDC00u);
+                p += 12;
+            } else {
+                cp = (uint32_t)hi;
+                p += 6;
+            }
+            if (cp == 0 && is_key) {
+                return fail(jp, p - 6, "\\u0000 in an object key (not representable in BSON)");
+            }
+            put_utf8(&jp->scratch, cp);
+        }
+        s = p; /* the next plain run starts here */
+    }
+    if (escaped) {
+        sdl_buf_append(&jp->scratch, s, (size_t)(p - s));
+        ret->off = soff;
+        ret->len = jp->scratch.len - soff;
+        ret->scratch = true;
+    } else {
+        ret->off = (size_t)(s - jp->start);
+        ret->len = (size_t)(p - s);
+        ret->scratch = false;
+    }
+    jp->p = p + 1;
+    return true;
+}
+
+static bool
+parse_number(jparser *jp, size_t *ret)
+{
+    const uint8_t *s = jp->p;
+    const uint8_t *p = s;
+    const uint8_t *end = jp->end;
+    bool neg = false;
+    bool integral = true;
+    uint64_t mag = 0;
+    bool overflow = false;
+
+    if (*p == '-') {
+        neg = true;
+        p++;
+    }
+    if (p >= end || *p < '0' || *p > '9') {
+        return fail(jp, s, "invalid number");
+    }
+    if (*p == '0') {
+        p++;
+        if (p < end && *p >= '0' && *p <= '9') {
+            return fail(jp, s, "leading zero in number");
+        }
+    } else {
+        while (p < end && *p >= '0' && *p <= '9') {
+            uint64_t d = (uint64_t)(*p - '0');
+            if (mag > (UINT64_MAX - d) / 10) {
+                overflow = true;
+            } else {
+                mag = mag * 10 + d;
+            }
+            p++;
+        }
+    }
+    if (p < end && *p == '.') {
+        integral = false;
+        p++;
+        if (p >= end || *p < '0' || *p > '9') {
+            return fail(jp, p, "digit expected after '.'");
+        }
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        integral = false;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+        if (p >= end || *p < '0' || *p > '9') {
+            return fail(jp, p, "digit expected in exponent");
+        }
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+    jp->p = p;
+    if (integral && !overflow && (neg ? mag <= (uint64_t)INT64_MAX + 1 : mag <= INT64_MAX)) {
+        int64_t v = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+        size_t n = new_node(jp, v >= INT32_MIN && v <= INT32_MAX ? J_INT32 : J_INT64);
+        jp->nodes[n].i = v;
+        *ret = n;
+        return true;
+    }
+    /* strtod needs a NUL-terminated copy; numbers are short except in hostile input. */
+    size_t len = (size_t)(p - s);
+    char local[64];
+    char *copy = len < sizeof(local) ? local : sdl_xmalloc(len + 1);
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    double d = strtod(copy, NULL);
+    if (copy != local) {
+        free(copy);
+    }
+    size_t n = new_node(jp, J_DOUBLE);
+    jp->nodes[n].d = d;
+    *ret = n;
+    return true;
+}
+
+static bool parse_value(jparser *jp, uint32_t depth, size_t *ret);
+
+static bool
+literal(jparser *jp, const char *word, uint8_t type, size_t *ret)
+{
+    size_t n = strlen(word);
+
+    if ((size_t)(jp->end - jp->p) < n || memcmp(jp->p, word, n) != 0) {
+        return fail(jp, jp->p, "invalid literal");
+    }
+    jp->p += n;
+    *ret = new_node(jp, type);
+    return true;
+}
+
+static bool
+key_equal(const jparser *jp, const jstr *a, const jstr *b)
+{
+    return a->len == b->len && memcmp(str_ptr(jp, a), str_ptr(jp, b), a->len) == 0;
+}
+
+/* Member @dup repeats the key of earlier member @first: @first takes @dup's value and keeps
+ * its position; @dup is dropped. */
+static void
+replace_member(jparser *jp, size_t first, size_t dup)
+{
+    jnode *f = &jp->nodes[first];
+    jnode *d = &jp->nodes[dup];
+    size_t next = f->next;
+    jstr key = f->key;
+
+    *f = *d;
+    f->next = next;
+    f->key = key;
+    f->dropped = false;
+    d->dropped = true;
+}
+
+static uint64_t
+key_hash(const jparser *jp, const jstr *k)
+{
+    const uint8_t *p = str_ptr(jp, k);
+    uint64_t h = UINT64_C(1469598103934665603);
+
+    for (size_t i = 0; i < k->len; i++) {
+        h = (h ^ p[i]) * UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+static void
+dedupe_members(jparser *jp, size_t obj)
+{
+    size_t count = jp->nodes[obj].c.count;
+
+    if (count < 2) {
+        return;
+    }
+    if (count <= 16) {
+        for (size_t m = jp->nodes[jp->nodes[obj].c.first].next; m != NONE; m = jp->nodes[m].next) {
+            for (size_t e = jp->nodes[obj].c.first; e != m; e = jp->nodes[e].next) {
+                if (!jp->nodes[e].dropped && key_equal(jp, &jp->nodes[e].key, &jp->nodes[m].key)) {
+                    replace_member(jp, e, m);
+                    break;
+                }
+            }
+        }
+        return;
+    }
+    /* Open addressing over member indices; capacity a power of two at least 2 * count. */
+    size_t cap = 32;
+    while (cap < count * 2) {
+        cap *= 2;
+    }
+    size_t *slots = sdl_xmalloc(cap * sizeof(size_t));
+    for (size_t i = 0; i < cap; i++) {
+        slots[i] = NONE;
+    }
+    for (size_t m = jp->nodes[obj].c.first; m != NONE; m = jp->nodes[m].next) {
+        size_t i = (size_t)key_hash(jp, &jp->nodes[m].key) & (cap - 1);
+        for (;; i = (i + 1) & (cap - 1)) {
+            if (slots[i] == NONE) {
+                slots[i] = m;
+                break;
+            }
+            if (key_equal(jp, &jp->nodes[slots[i]].key, &jp->nodes[m].key)) {
+                replace_member(jp, slots[i], m);
+                break;
+            }
+        }
+    }
+    free(slots);
+}
+
+static bool
+parse_container(jparser *jp, uint32_t depth, bool is_object, size_t *ret)
+{
+    const uint8_t *open = jp->p;
+    size_t node = new_node(jp, is_object ? J_OBJECT : J_ARRAY);
+    size_t last = NONE;
+    char close = is_object ? '}' : ']';
+
+    if (depth >= jp->max_depth) {
+        sdl_error_set(jp->err, SDL_E_PROTOCOL,
+                      "invalid JSON at byte %zu: nesting deeper than %" PRIu32 " levels",
+                      (size_t)(open - jp->start), jp->max_depth);
+        return false;
+    }
+    jp->nodes[node].c.first = NONE;
+    jp->p++;
+    skip_ws(jp);
+    if (jp->p < jp->end && *jp->p == close) {
+        jp->p++;
+        *ret = node;
+        return true;
+    }
+    for (;;) {
+        jstr key = {0, 0, false};
+        size_t child;
+
+        if (is_object) {
+            if (jp->p >= jp->end || *jp->p != '"') {
+                return fail(jp, jp->p, "object key (string) expected");
+            }
+            if (!parse_string(jp, &key, true)) {
+                return false;
+            }
+            skip_ws(jp);
+            if (jp->p >= jp->end || *jp->p != ':') {
+                return fail(jp, jp->p, "':' expected");
+            }
+            jp->p++;
+            skip_ws(jp);
+        }
+        if (!parse_value(jp, depth + 1, &child)) {
+            return false;
+        }
+        jp->nodes[child].key = key;
+        if (last == NONE) {
+            jp->nodes[node].c.first = child;
+        } else {
+            jp->nodes[last].next = child;
+        }
+        last = child;
+        jp->nodes[node].c.count++;
+        skip_ws(jp);
+        if (jp->p >= jp->end) {
+            return fail(jp, open, is_object ? "unterminated object" : "unterminated array");
+        }
+        if (*jp->p == ',') {
+            jp->p++;
+            skip_ws(jp);
+            continue;
+        }
+        if (*jp->p == close) {
+            jp->p++;
+            break;
+        }
+        return fail(jp, jp->p, is_object ? "',' or '}' expected" : "',' or ']' expected");
+    }
+    if (is_object) {
+        dedupe_members(jp, node);
+    }
+    *ret = node;
+    return true;
+}
+
+static bool
+parse_value(jparser *jp, uint32_t depth, size_t *ret)
+{
+    if (jp->p >= jp->end) {
+        return fail(jp, jp->p, "value expected");
+    }
+    switch (*jp->p) {
+    case '{':
+        return parse_container(jp, depth, true, ret);
+    case '[':
+        return parse_container(jp, depth, false, ret);
+    case '"': {
+        jstr s;
+        if (!parse_string(jp, &s, false)) {
+            return false;
+        }
+        *ret = new_node(jp, J_STRING);
+        jp->nodes[*ret].s = s;
+        return true;
+    }
+    case 't':
+        return literal(jp, "true", J_TRUE, ret);
+    case 'f':
+        return literal(jp, "false", J_FALSE, ret);
+    case 'n':
+        return literal(jp, "null", J_NULL, ret);
+    default:
+        if (*jp->p == '-' || (*jp->p >= '0' && *jp->p <= '9')) {
+            return parse_number(jp, ret);
+        }
+        return fail(jp, jp->p, "value expected");
+    }
+}
+
+static void
+emit(const jparser *jp, size_t idx, bson_t *parent, const char *key, int key_len)
+{
+    const jnode *n = &jp->nodes[idx];
+    bson_t child;
+
+    switch (n->type) {
+    case J_NULL:
+        bson_append_null(parent, key, key_len);
+        break;
+    case J_FALSE:
+    case J_TRUE:
+        bson_append_bool(parent, key, key_len, n->type == J_TRUE);
+        break;
+    case J_INT32:
+        bson_append_int32(parent, key, key_len, (int32_t)n->i);
+        break;
+    case J_INT64:
+        bson_append_int64(parent, key, key_len, n->i);
+        break;
+    case J_DOUBLE:
+        bson_append_double(parent, key, key_len, n->d);
+        break;
+    case J_STRING:
+        bson_append_utf8(parent, key, key_len, (const char *)str_ptr(jp, &n->s), (int)n->s.len);
+        break;
+    case J_OBJECT:
+        bson_append_document_begin(parent, key, key_len, &child);
+        for (size_t m = n->c.first; m != NONE; m = jp->nodes[m].next) {
+            const jnode *mn = &jp->nodes[m];
+            if (!mn->dropped) {
+                emit(jp, m, &child, (const char *)str_ptr(jp, &mn->key), (int)mn->key.len);
+            }
+        }
+        bson_append_document_end(parent, &child);
+        break;
+    case J_ARRAY: {
+        uint32_t i = 0;
+        bson_append_array_begin(parent, key, key_len, &child);
+        for (size_t m = n->c.first; m != NONE; m = jp->nodes[m].next, i++) {
+            char buf[16];
+            const char *k;
+            size_t klen = bson_uint32_to_string(i, &k, buf, sizeof(buf));
+            emit(jp, m, &child, k, (int)klen);
+        }
+        bson_append_array_end(parent, &child);
+        break;
+    }
+    default:
+        abort();
+    }
+}
+
+bool
+sdl_json_text_append(bson_t *parent, const char *key, size_t key_len, const char *text, size_t len,
+                     uint32_t max_depth, sdl_error *err)
+{
+    jparser jp;
+    size_t root = NONE;
+    bool ok = false;
+
+    if (len > INT_MAX || key_len > INT_MAX) {
+        sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit", len);
+        return false;
+    }
+    jp.start = (const uint8_t *)text;
+    jp.p = jp.start;
+    jp.end = jp.start + len;
+    jp.nodes = jp.local;
+    jp.nnodes = 0;
+    jp.cap = SDL_ARRAY_SIZE(jp.local);
+    jp.scratch = (sdl_buf)SDL_BUF_INIT;
+    jp.max_depth = max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH;
+    jp.err = err;
+
+    skip_ws(&jp);
+    if (jp.p >= jp.end) {
+        (void)fail(&jp, jp.p, "empty text");
+        goto out;
+    }
+    if (!parse_value(&jp, 0, &root)) {
+        goto out;
+    }
+    skip_ws(&jp);
+    if (jp.p != jp.end) {
+        (void)fail(&jp, jp.p, "unexpected data after the value");
+        goto out;
+    }
+    emit(&jp, root, parent, key, (int)key_len);
+    ok = true;
+out:
+    if (jp.nodes != jp.local) {
+        free(jp.nodes);
+    }
+    sdl_buf_done(&jp.scratch);
+    return ok;
+}
