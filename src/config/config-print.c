@@ -59,6 +59,16 @@ print_quoted(const char *s, FILE *out)
             fprintf(out, "\\%c", *p);
         } else if (*p < 0x20 || *p == 0x7f) {
             fprintf(out, "\\x%02x", *p);
+        } else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            /* C1 controls, NEL among them: YAML folds a raw NEL into a space. */
+            fprintf(out, "\\u00%02x", p[1]);
+            p++;
+        } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            fputs(p[2] == 0xa8 ? "\\L" : "\\P", out); /* line and paragraph separators */
+            p += 2;
+        } else if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) {
+            fputs("\\uFEFF", out);
+            p += 2;
         } else {
             fputc(*p, out);
         }

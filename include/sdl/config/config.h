@@ -9,8 +9,12 @@
  * Unknown keys, wrong node types, duplicate keys, aliases and invalid values are errors whose
  * message is exactly "file:line:col: message" (1-based line and column of the offending
  * node); sdl_config_format_error_context() renders the source line and a caret under it.
- * Secrets (the source password) come from a file, an environment variable or a systemd
- * credential; they are never printed: sdl_config_print() masks them.
+ * Secrets (the source password) come from, in this order: source.password_file (relative to
+ * the config file's directory), the systemd credential $CREDENTIALS_DIRECTORY/source-password,
+ * the environment variable $SDL_SOURCE_PASSWORD; a literal source.password key is rejected.
+ * They are never printed (sdl_config_print() shows only their origin), never put in a
+ * message, and wiped on free. Required: source.user and source.server_id. The sections
+ * 'target' and 'http' are rejected by this version. Full reference: docs/CONFIG.md.
  *
  * The result is immutable after load; a reload builds a new one.
  * Never logs. Threading: a loaded config may be read from any thread.
