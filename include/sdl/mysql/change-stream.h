@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * change-stream: the source side of sdl as one pull interface. It owns a binlog reader (and
+ * a metadata connection), verifies and parses every event, keeps the table maps, assembles
+ * transactions (GTID → rows → XID, GTID → rows → QUERY COMMIT for non-transactional
+ * engines, standalone GTID → DDL) and hands out one change at a time:
+ *
+ *   ROW     a row change, with its position (gtid, seq, ts, binlog file/pos)
+ *   DDL     a DDL statement (its own transaction; seq 1)
+ *   COMMIT  the end of a source transaction; `position` is the GTID position after it
+ *   IDLE    nothing happened (heartbeat); lets the caller flush or check deadlines
+ *   END     the --until position (or the end of the binlog in "now" mode) was reached
+ *
+ * Rows of tables the filters exclude are not returned but still counted in seq, so a row's
+ * seq (and the `_id` built from it) does not depend on the filters.
+ *
+ * Resuming: the stream starts after a GTID position ("start" = the oldest binlog on the
+ * server, "now" = the server's current position). A lost connection is re-established with
+ * backoff, resuming after the last complete transaction; rows of the interrupted
+ * transaction that were already returned are not returned again.
+ *
+ * Never logs (the caller logs reconnects through the err of the transient failure it is
+ * given in ret_change->notice). Threading: one thread at a time.
+ * Lifetime: everything a change points to is valid until the next
+ * sdl_change_stream_next() call.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sdl/base/bytes.h"
+#include "sdl/base/error.h"
+#include "sdl/base/macros.h"
+#include "sdl/config/config.h"
+#include "sdl/model/change.h"
+
+typedef struct sdl_change_stream sdl_change_stream;
+
+typedef enum sdl_change_kind {
+    SDL_CHANGE_ROW,
+    SDL_CHANGE_DDL,
+    SDL_CHANGE_COMMIT,
+    SDL_CHANGE_IDLE,
+    SDL_CHANGE_END,
+} sdl_change_kind;
+
+typedef struct sdl_change {
+    sdl_change_kind kind;
+    sdl_change_pos pos;        /* ROW, DDL, COMMIT: where the change sits */
+    sdl_row_change row;        /* ROW */
+    const char *ddl_db;        /* DDL: default database ("" if none) */
+    sdl_bytes ddl_statement;   /* DDL: statement text */
+    const char *position;      /* COMMIT/DDL: GTID position after the transaction */
+    const char *notice;        /* non-NULL once after a reconnect: what happened (for logs) */
+} sdl_change;
+
+typedef struct sdl_change_stream_options {
+    const sdl_config *config;  /* source settings and table filters; borrowed */
+    const char *pipeline;      /* first part of _id */
+    const char *from;          /* "start", "now" or a GTID position; NULL = config start */
+    const char *until;         /* NULL (follow forever), "now" or a GTID position */
+    bool reconnect;            /* re-establish lost connections with backoff */
+    uint64_t skip_rows;        /* rows of the first transaction already handled (a split
+                                * transaction's committed part), not returned again */
+    const volatile int *stop;  /* when non-zero, blocking waits end with SDL_E_CANCELLED */
+} sdl_change_stream_options;
+
+/* Connects, runs the start-up checks and resolves the start position. */
+SDL_MUST_CHECK bool sdl_change_stream_open(const sdl_change_stream_options *opts,
+                                           sdl_change_stream **ret_stream, sdl_error *err);
+
+SDL_MUST_CHECK bool sdl_change_stream_next(sdl_change_stream *stream, sdl_change *ret_change,
+                                           sdl_error *err);
+
+/* GTID position the stream resumed after (resolved "start"/"now"), borrowed. */
+const char *sdl_change_stream_start_position(const sdl_change_stream *stream);
+
+/* NULL-safe; returns NULL. */
+sdl_change_stream *sdl_change_stream_free(sdl_change_stream *stream);

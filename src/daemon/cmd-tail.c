@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sdl/daemon/cmd-tail.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bson/bson.h>
+
+#include "sdl/base/alloc.h"
+#include "sdl/base/bytes.h"
+#include "sdl/base/log.h"
+#include "sdl/config/config.h"
+#include "sdl/mapping/doc-mapper.h"
+#include "sdl/mysql/change-stream.h"
+
+static volatile int stop_requested;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static const char tail_usage[] =
+    "Usage: sdl tail -c FILE [--from START] [--until STOP] [--format json|none]\n"
+    "                [--include PATTERN]... [--exclude PATTERN]...\n"
+    "\n"
+    "Prints the decoded row changes of the source as JSON lines, one per row change and one\n"
+    "per DDL, each the row_changes document sdl run writes (MongoDB relaxed Extended JSON).\n"
+    "\n"
+    "  -c, --config FILE    configuration (the source section is used)\n"
+    "  --from START         GTID position to start after, `start` (oldest binlog on the\n"
+    "                       server) or `now`; default: pipeline.start from the config\n"
+    "  --until STOP         stop after this GTID position, or `now` (the position when tail\n"
+    "                       started); default: follow forever\n"
+    "  --format FORMAT      json (default) or none (decode and map, print nothing: for\n"
+    "                       benchmarks and validation)\n"
+    "  --include PATTERN    only tables matching the db.table glob (adds to tables.include)\n"
+    "  --exclude PATTERN    skip tables matching the db.table glob (adds to tables.exclude)\n";
+
+static void
+add_pattern(char ***list, size_t *n, const char *pattern)
+{
+    *list = sdl_xreallocarray(*list, *n + 1, sizeof(char *));
+    (*list)[(*n)++] = sdl_xstrdup(pattern);
+}
+
+static void
+install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocking read returns and sees the flag */
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static bool
+write_all(sdl_buf *out, sdl_error *err)
+{
+    size_t off = 0;
+
+    while (off < out->len) {
+        ssize_t n = write(STDOUT_FILENO, out->data + off, out->len - off);
+        if (n < 0) {
+            sdl_error_set(err, SDL_E_IO, "writing to standard output: %s", strerror(errno));
+            return false;
+        }
+        off += (size_t)n;
+    }
+    sdl_buf_reset(out);
+    return true;
+}
+
+int
+sdl_cmd_tail(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"from", required_argument, NULL, 'f'},
+        {"until", required_argument, NULL, 'u'},  {"format", required_argument, NULL, 'F'},
+        {"include", required_argument, NULL, 'i'}, {"exclude", required_argument, NULL, 'x'},
+        {"file", required_argument, NULL, 'b'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    const char *from = NULL;
+    const char *until = NULL;
+    bool print = true;
+    char **includes = NULL;
+    size_t nincludes = 0;
+    char **excludes = NULL;
+    size_t nexcludes = 0;
+    sdl_config *config = NULL;
+    sdl_change_stream *stream = NULL;
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_buf out = SDL_BUF_INIT;
+    int status = 1;
+    int opt;
+    uint64_t rows = 0;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'f':
+            from = optarg;
+            break;
+        case 'u':
+            until = optarg;
+            break;
+        case 'F':
+            if (strcmp(optarg, "json") == 0) {
+                print = true;
+            } else if (strcmp(optarg, "none") == 0) {
+                print = false;
+            } else {
+                fprintf(stderr, "sdl tail: --format must be json or none, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'i':
+            add_pattern(&includes, &nincludes, optarg);
+            break;
+        case 'x':
+            add_pattern(&excludes, &nexcludes, optarg);
+            break;
+        case 'b':
+            fprintf(stderr, "sdl tail: --file (reading local binlog files) is not available in "
+                            "this version yet\n");
+            return 2;
+        case 'h':
+            fputs(tail_usage, stdout);
+            return 0;
+        default:
+            fputs(tail_usage, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sdl tail: unexpected argument '%s'\n%s", argv[optind], tail_usage);
+        return 2;
+    }
+    if (!config_path) {
+        fprintf(stderr, "sdl tail: -c FILE is required\n%s", tail_usage);
+        return 2;
+    }
+    if (!sdl_config_load(config_path, &config, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        sdl_config_format_error_context(config_path, &err, stderr);
+        status = sdl_error_exit_status(&err);
+        goto out;
+    }
+    sdl_log_set_level(config->log.level);
+    for (size_t i = 0; i < nincludes; i++) {
+        add_pattern(&config->tables.include, &config->tables.ninclude, includes[i]);
+    }
+    for (size_t i = 0; i < nexcludes; i++) {
+        add_pattern(&config->tables.exclude, &config->tables.nexclude, excludes[i]);
+    }
+    install_signals();
+
+    sdl_change_stream_options sopts = {
+        .config = config,
+        .pipeline = config->pipeline.name,
+        .from = from,
+        .until = until,
+        .reconnect = true,
+        .skip_rows = 0,
+        .stop = &stop_requested,
+    };
+    if (!sdl_change_stream_open(&sopts, &stream, &err)) {
+        log_error_e(&err, "Failed to start reading the binlog");
+        status = sdl_error_exit_status(&err);
+        goto out;
+    }
+    log_debug("Reading the binlog after GTID position '%s'",
+              sdl_change_stream_start_position(stream));
+
+    sdl_doc_mapper_options mopts = {0};
+    bson_t doc;
+    bson_init(&doc);
+    for (;;) {
+        sdl_change c;
+        if (!sdl_change_stream_next(stream, &c, &err)) {
+            if (err.code == SDL_E_CANCELLED) {
+                status = 0;
+            } else {
+                log_error_e(&err, "Failed to read the binlog");
+                status = sdl_error_exit_status(&err);
+            }
+            break;
+        }
+        if (c.notice) {
+            log_warning("Lost the source connection: %s", c.notice);
+        }
+        bool mapped = false;
+        bson_reinit(&doc);
+        switch (c.kind) {
+        case SDL_CHANGE_ROW:
+            if (!sdl_doc_mapper_row(&mopts, &c.pos, &c.row, &doc, &err)) {
+                sdl_error_prefix(&err, "mapping row %s:%llu of '%s.%s'", c.pos.gtid,
+                                 (unsigned long long)c.pos.seq, c.row.table->db,
+                                 c.row.table->name);
+                log_error_e(&err, "Failed to map a row change");
+                status = sdl_error_exit_status(&err);
+                goto done;
+            }
+            mapped = true;
+            rows++;
+            break;
+        case SDL_CHANGE_DDL:
+            if (!sdl_doc_mapper_ddl(&mopts, &c.pos, c.ddl_db, (const char *)c.ddl_statement.ptr,
+                                    c.ddl_statement.len, &doc, &err)) {
+                log_error_e(&err, "Failed to map a DDL statement");
+                status = sdl_error_exit_status(&err);
+                goto done;
+            }
+            mapped = true;
+            break;
+        case SDL_CHANGE_COMMIT:
+        case SDL_CHANGE_IDLE:
+            if (print && out.len && !write_all(&out, &err)) {
+                goto write_failed;
+            }
+            break;
+        case SDL_CHANGE_END:
+            status = 0;
+            goto done;
+        }
+        if (mapped && print) {
+            if (!sdl_doc_mapper_to_json(&doc, &out, &err)) {
+                log_error_e(&err, "Failed to print a change");
+                status = sdl_error_exit_status(&err);
+                goto done;
+            }
+            sdl_buf_append_byte(&out, '\n');
+            if (out.len >= 256u * 1024u && !write_all(&out, &err)) {
+                goto write_failed;
+            }
+        }
+        continue;
+write_failed:
+        log_error_e(&err, "Failed to write output");
+        status = 1;
+        goto done;
+    }
+done:
+    if (print && out.len && !write_all(&out, &err)) {
+        log_error_e(&err, "Failed to write output");
+        status = 1;
+    }
+    bson_destroy(&doc);
+    log_debug("Printed %llu row changes", (unsigned long long)rows);
+out:
+    sdl_buf_done(&out);
+    (void)sdl_change_stream_free(stream);
+    (void)sdl_config_free(config);
+    for (size_t i = 0; i < nincludes; i++) {
+        free(includes[i]);
+    }
+    free(includes);
+    for (size_t i = 0; i < nexcludes; i++) {
+        free(excludes[i]);
+    }
+    free(excludes);
+    return status;
+}

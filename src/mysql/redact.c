@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sdl/mysql/redact.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+
+typedef struct token {
+    size_t start; /* byte offset */
+    size_t end;   /* one past */
+    char kind;    /* 'w' word, 's' string literal, 'q' quoted identifier, 'p' punctuation */
+} token;
+
+static size_t
+skip_quoted(const char *s, size_t len, size_t i)
+{
+    char q = s[i++];
+
+    while (i < len) {
+        if (s[i] == '\\' && q != '`' && i + 1 < len) {
+            i += 2;
+            continue;
+        }
+        if (s[i] == q) {
+            if (i + 1 < len && s[i + 1] == q) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i++;
+    }
+    return len;
+}
+
+static bool
+next_token(const char *s, size_t len, size_t *pos, token *t)
+{
+    size_t i = *pos;
+
+    while (i < len && isspace((unsigned char)s[i])) {
+        i++;
+    }
+    if (i >= len) {
+        return false;
+    }
+    t->start = i;
+    if (s[i] == '\'' || s[i] == '"') {
+        t->kind = 's';
+        i = skip_quoted(s, len, i);
+    } else if (s[i] == '`') {
+        t->kind = 'q';
+        i = skip_quoted(s, len, i);
+    } else if (isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '$' || s[i] == '@') {
+        t->kind = 'w';
+        while (i < len &&
+               (isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '$' || s[i] == '@')) {
+            i++;
+        }
+    } else {
+        t->kind = 'p';
+        i++;
+    }
+    t->end = i;
+    *pos = i;
+    return true;
+}
+
+static bool
+word_is(const char *s, const token *t, const char *w)
+{
+    size_t n = strlen(w);
+
+    return t->kind == 'w' && t->end - t->start == n && strncasecmp(s + t->start, w, n) == 0;
+}
+
+/* The token @back places before index @k (1 = the one just before), if still in the ring. */
+static const token *
+tok_before(const token *toks, size_t ntoks, size_t k, size_t back)
+{
+    if (back > k || ntoks - (k - back) > 8) {
+        return NULL;
+    }
+    return &toks[(k - back) % 8];
+}
+
+static bool
+is(const char *s, const token *t, const char *w)
+{
+    return t && word_is(s, t, w);
+}
+
+/*
+ * The literal after tokens [.. k) is a secret when they end with:
+ *   IDENTIFIED BY | PASSWORD | MASTER_PASSWORD          (then the literal, "=" or "(" between)
+ *   IDENTIFIED {WITH|VIA} <plugin> {AS|USING|BY}
+ */
+static bool
+preceded_by_secret_keyword(const char *s, const token *toks, size_t ntoks, size_t k)
+{
+    const token *t1 = tok_before(toks, ntoks, k, 1);
+    const token *t2 = tok_before(toks, ntoks, k, 2);
+    const token *t3 = tok_before(toks, ntoks, k, 3);
+    const token *t4 = tok_before(toks, ntoks, k, 4);
+
+    if (is(s, t1, "PASSWORD") || is(s, t1, "MASTER_PASSWORD")) {
+        return true;
+    }
+    if (is(s, t1, "BY") && is(s, t2, "IDENTIFIED")) {
+        return true;
+    }
+    return (is(s, t1, "AS") || is(s, t1, "USING") || is(s, t1, "BY")) && t2 &&
+           (t2->kind == 'w' || t2->kind == 'q' || t2->kind == 's') &&
+           (is(s, t3, "WITH") || is(s, t3, "VIA")) && is(s, t4, "IDENTIFIED");
+}
+
+sdl_bytes
+sdl_redact_statement(sdl_bytes stmt, sdl_arena *arena)
+{
+    const char *s = (const char *)stmt.ptr;
+    size_t len = stmt.len;
+    token toks[8];
+    size_t ntoks = 0;
+    size_t pos = 0;
+    char *out = NULL;
+    size_t outlen = 0;
+    size_t copied = 0; /* bytes of s already copied to out */
+    static const char mask[] = "'<redacted>'";
+    token t;
+
+    while (next_token(s, len, &pos, &t)) {
+        if (t.kind == 's') {
+            /* Is this literal preceded by a secret keyword (optionally "=" or "(")? */
+            bool secret = false;
+            size_t k = ntoks;
+            while (k > 0 && toks[(k - 1) % 8].kind == 'p' &&
+                   (s[toks[(k - 1) % 8].start] == '=' || s[toks[(k - 1) % 8].start] == '(')) {
+                k--;
+            }
+            secret = k > 0 && preceded_by_secret_keyword(s, toks, ntoks, k);
+            if (secret) {
+                if (!out) {
+                    out = sdl_arena_alloc(arena, len + sizeof(mask) * (len / 2 + 1));
+                }
+                memcpy(out + outlen, s + copied, t.start - copied);
+                outlen += t.start - copied;
+                memcpy(out + outlen, mask, sizeof(mask) - 1);
+                outlen += sizeof(mask) - 1;
+                copied = t.end;
+            }
+        }
+        toks[ntoks % 8] = t;
+        ntoks++;
+    }
+    if (!out) {
+        return stmt;
+    }
+    memcpy(out + outlen, s + copied, len - copied);
+    outlen += len - copied;
+    return SDL_BYTES(out, outlen);
+}
