@@ -175,7 +175,8 @@ sdl_binlog_format_parse(sdl_bytes raw, sdl_binlog_format *ret_fmt, sdl_error *er
         goto fail;
     }
     memset(&fmt, 0, sizeof(fmt));
-    c = sdl_cursor_make(SDL_BYTES(raw.ptr + SDL_BINLOG_HEADER_LEN, raw.len - SDL_BINLOG_HEADER_LEN));
+    c = sdl_cursor_make(
+        SDL_BYTES(raw.ptr + SDL_BINLOG_HEADER_LEN, raw.len - SDL_BINLOG_HEADER_LEN));
     /* MariaDB log_event.h: binlog_version 2, server_version 50, create_timestamp 4,
      * header_length 1, post-header lengths (one per type), [checksum alg 1, crc 4]. */
     fmt.binlog_version = sdl_cursor_u16(&c);
@@ -194,12 +195,11 @@ sdl_binlog_format_parse(sdl_bytes raw, sdl_binlog_format *ret_fmt, sdl_error *er
         goto fail;
     }
     if (fmt.common_header_len < SDL_BINLOG_HEADER_LEN) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "common header length %u < 19",
-                      fmt.common_header_len);
+        sdl_error_set(err, SDL_E_PROTOCOL, "common header length %u < 19", fmt.common_header_len);
         goto fail;
     }
-    fmt.flavor = strstr(fmt.server_version, "MariaDB") ? SDL_BINLOG_FLAVOR_MARIADB
-                                                        : SDL_BINLOG_FLAVOR_MYSQL;
+    fmt.flavor =
+        strstr(fmt.server_version, "MariaDB") ? SDL_BINLOG_FLAVOR_MARIADB : SDL_BINLOG_FLAVOR_MYSQL;
     parse_version(fmt.server_version, fmt.version);
     arr_len = sdl_cursor_left(&c);
     fmt.checksum = SDL_BINLOG_CHECKSUM_OFF;
@@ -215,8 +215,8 @@ sdl_binlog_format_parse(sdl_bytes raw, sdl_binlog_format *ret_fmt, sdl_error *er
         if (alg == SDL_BINLOG_CHECKSUM_CRC32) {
             uint32_t want = sdl_binlog_crc32(SDL_BYTES(raw.ptr, raw.len - SDL_BINLOG_CHECKSUM_LEN));
             const uint8_t *p = raw.ptr + raw.len - SDL_BINLOG_CHECKSUM_LEN;
-            uint32_t got = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                           (uint32_t)p[3] << 24;
+            uint32_t got =
+                (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
             if (want != got) {
                 sdl_error_set(err, SDL_E_PROTOCOL,
                               "FORMAT_DESCRIPTION_EVENT checksum mismatch: stored 0x%08" PRIx32
@@ -283,10 +283,9 @@ sdl_binlog_event_open(const sdl_binlog_format *fmt, sdl_bytes raw, bool verify,
         }
         if (verify) {
             const uint8_t *p = raw.ptr + raw.len - SDL_BINLOG_CHECKSUM_LEN;
-            uint32_t got = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                           (uint32_t)p[3] << 24;
-            uint32_t want =
-                sdl_binlog_crc32(SDL_BYTES(raw.ptr, raw.len - SDL_BINLOG_CHECKSUM_LEN));
+            uint32_t got =
+                (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+            uint32_t want = sdl_binlog_crc32(SDL_BYTES(raw.ptr, raw.len - SDL_BINLOG_CHECKSUM_LEN));
             if (got != want) {
                 sdl_error_set(err, SDL_E_PROTOCOL,
                               "%s (log_pos %" PRIu32 "): checksum mismatch: stored 0x%08" PRIx32
@@ -402,8 +401,8 @@ split_body(const sdl_binlog_format *fmt, const sdl_binlog_event *ev, size_t min_
 static bool
 truncated(const sdl_binlog_event *ev, const char *what, sdl_error *err)
 {
-    sdl_error_set(err, SDL_E_PROTOCOL, "%s: truncated %s", sdl_binlog_event_type_name(ev->header.type),
-                  what);
+    sdl_error_set(err, SDL_E_PROTOCOL, "%s: truncated %s",
+                  sdl_binlog_event_type_name(ev->header.type), what);
     return false;
 }
 
@@ -465,9 +464,8 @@ sdl_binlog_uncompress(sdl_bytes in, sdl_arena *arena, sdl_bytes *ret_out, sdl_er
     out_len = len;
     rc = uncompress(out, &out_len, in.ptr + 1 + lenlen, (uLong)(in.len - 1 - lenlen));
     if (rc != Z_OK || out_len != len) {
-        sdl_error_set(err, SDL_E_PROTOCOL,
-                      "zlib inflate failed (rc %d, %lu of %" PRIu32 " bytes)", rc,
-                      (unsigned long)out_len, len);
+        sdl_error_set(err, SDL_E_PROTOCOL, "zlib inflate failed (rc %d, %lu of %" PRIu32 " bytes)",
+                      rc, (unsigned long)out_len, len);
         return false;
     }
     *ret_out = SDL_BYTES(out, len);
@@ -673,8 +671,7 @@ sdl_binlog_event_parse_gtid(const sdl_binlog_format *fmt, const sdl_binlog_event
         gl = sdl_cursor_u8(&c);
         bl = sdl_cursor_u8(&c);
         if (gl > 64 || bl > 64) {
-            sdl_error_set(err, SDL_E_PROTOCOL, "GTID_EVENT: XA id lengths %u/%u exceed 64", gl,
-                          bl);
+            sdl_error_set(err, SDL_E_PROTOCOL, "GTID_EVENT: XA id lengths %u/%u exceed 64", gl, bl);
             return false;
         }
         g.xa_gtrid = sdl_cursor_bytes(&c, gl);
@@ -896,8 +893,7 @@ read_column_meta(sdl_cursor *m, sdl_column *col, sdl_error *err)
         }
         if (col->type == SDL_MYSQL_TYPE_ENUM) {
             if (col->meta != 1 && col->meta != 2) {
-                sdl_error_set(err, SDL_E_PROTOCOL, "ENUM pack length %u (want 1 or 2)",
-                              col->meta);
+                sdl_error_set(err, SDL_E_PROTOCOL, "ENUM pack length %u (want 1 or 2)", col->meta);
                 return false;
             }
         } else if (col->type == SDL_MYSQL_TYPE_SET) {
@@ -1178,8 +1174,7 @@ om_primary_key(sdl_table *t, sdl_cursor *v, bool with_prefix, sdl_arena *arena)
 }
 
 static bool
-om_bitmap(const sdl_binlog_format *fmt, sdl_table *t, sdl_cursor *v, col_pred pred,
-          bool visibility)
+om_bitmap(const sdl_binlog_format *fmt, sdl_table *t, sdl_cursor *v, col_pred pred, bool visibility)
 {
     uint32_t bit = 0;
     sdl_bytes bits = sdl_cursor_rest(v);
@@ -1226,8 +1221,8 @@ om_name(uint8_t type)
 }
 
 static bool
-parse_optional_metadata(const sdl_binlog_format *fmt, sdl_table *t, sdl_cursor *c,
-                        sdl_arena *arena, sdl_error *err)
+parse_optional_metadata(const sdl_binlog_format *fmt, sdl_table *t, sdl_cursor *c, sdl_arena *arena,
+                        sdl_error *err)
 {
     while (sdl_cursor_left(c) > 0) {
         uint8_t type = sdl_cursor_u8(c);
@@ -1326,11 +1321,11 @@ convert_member_names(sdl_table *t, sdl_arena *arena, sdl_error *err)
         names = sdl_arena_alloc(arena, col->nvalues * sizeof(*names));
         for (uint32_t k = 0; k < col->nvalues; k++) {
             sdl_bytes out;
-            if (!sdl_charset_to_utf8(cs, SDL_BYTES(col->values[k], strlen(col->values[k])),
-                                     arena, &out, err)) {
-                sdl_error_prefix(err, "TABLE_MAP_EVENT '%s.%s' column '%s' (#%" PRIu32
-                                      ") member %" PRIu32,
-                                 t->db, t->name, col->name, i, k + 1);
+            if (!sdl_charset_to_utf8(cs, SDL_BYTES(col->values[k], strlen(col->values[k])), arena,
+                                     &out, err)) {
+                sdl_error_prefix(
+                    err, "TABLE_MAP_EVENT '%s.%s' column '%s' (#%" PRIu32 ") member %" PRIu32,
+                    t->db, t->name, col->name, i, k + 1);
                 return false;
             }
             names[k] = (const char *)out.ptr;
@@ -1378,8 +1373,8 @@ sdl_binlog_event_parse_table_map(const sdl_binlog_format *fmt, const sdl_binlog_
     meta_bytes = sdl_cursor_lenenc_bytes(&c);
     nulls = sdl_cursor_bytes(&c, (t->ncols + 7) / 8);
     if (c.failed) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "TABLE_MAP_EVENT '%s.%s': truncated column data",
-                      t->db, t->name);
+        sdl_error_set(err, SDL_E_PROTOCOL, "TABLE_MAP_EVENT '%s.%s': truncated column data", t->db,
+                      t->name);
         return false;
     }
     t->cols = sdl_arena_calloc(arena, t->ncols, sizeof(*t->cols));
@@ -1403,8 +1398,8 @@ sdl_binlog_event_parse_table_map(const sdl_binlog_format *fmt, const sdl_binlog_
     }
     if (sdl_cursor_left(&meta) != 0) {
         sdl_error_set(err, SDL_E_PROTOCOL,
-                      "TABLE_MAP_EVENT '%s.%s': %zu bytes of type metadata left over",
-                      t->db, t->name, sdl_cursor_left(&meta));
+                      "TABLE_MAP_EVENT '%s.%s': %zu bytes of type metadata left over", t->db,
+                      t->name, sdl_cursor_left(&meta));
         return false;
     }
     if (!parse_optional_metadata(fmt, t, &c, arena, err)) {

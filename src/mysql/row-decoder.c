@@ -218,8 +218,7 @@ sdl_decimal_to_text(const uint8_t *p, size_t len, unsigned precision, unsigned s
     *ret_used = size;
     return true;
 bad:
-    sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) digit group out of range", precision,
-                  scale);
+    sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) digit group out of range", precision, scale);
     return false;
 }
 
@@ -289,9 +288,8 @@ make_datetime(sdl_arena *arena, sdl_value *v, unsigned y, unsigned mo, unsigned 
               unsigned h, unsigned mi, unsigned s, uint32_t usec, unsigned fsp, sdl_error *err)
 {
     if (y > 9999 || mo > 12 || d > 31 || h > 23 || mi > 59 || s > 59 || usec > 999999) {
-        sdl_error_set(err, SDL_E_PROTOCOL,
-                      "invalid date/time fields %u-%u-%u %u:%u:%u.%06" PRIu32, y, mo, d, h, mi,
-                      s, usec);
+        sdl_error_set(err, SDL_E_PROTOCOL, "invalid date/time fields %u-%u-%u %u:%u:%u.%06" PRIu32,
+                      y, mo, d, h, mi, s, usec);
         return false;
     }
     v->fsp = (uint8_t)fsp;
@@ -303,9 +301,9 @@ make_datetime(sdl_arena *arena, sdl_value *v, unsigned y, unsigned mo, unsigned 
         return true;
     }
     v->kind = with_time ? SDL_VALUE_DATETIME : SDL_VALUE_DATE;
-    v->usec = ((days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + s) *
-               1000000) +
-              usec;
+    v->usec =
+        ((days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + s) * 1000000) +
+        usec;
     return true;
 }
 
@@ -479,8 +477,7 @@ read_lenbytes(sdl_cursor *c, unsigned n, uint64_t max, sdl_bytes *ret, sdl_error
 /* ---- one value ---------------------------------------------------------------------------- */
 
 static bool
-decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *v,
-             sdl_error *err)
+decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *v, sdl_error *err)
 {
     uint64_t u;
     sdl_bytes b = {NULL, 0};
@@ -567,8 +564,8 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         unsigned nbytes = (col->meta >> 8) + ((col->meta & 0xff) ? 1u : 0u);
         u = sdl_cursor_uint_be(c, nbytes);
         if (nbits < 64 && (u >> nbits) != 0) {
-            sdl_error_set(err, SDL_E_PROTOCOL, "BIT(%u) value 0x%" PRIx64 " has extra bits",
-                          nbits, u);
+            sdl_error_set(err, SDL_E_PROTOCOL, "BIT(%u) value 0x%" PRIx64 " has extra bits", nbits,
+                          u);
             return false;
         }
         v->kind = SDL_VALUE_BIT;
@@ -609,10 +606,9 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         ymd = ymdhms >> 17;
         ym = ymd >> 5;
         hms = ymdhms & 0x1ffff;
-        if (!make_datetime(arena, v, (unsigned)(ym / 13), (unsigned)(ym % 13),
-                           (unsigned)(ymd & 31), true, (unsigned)(hms >> 12),
-                           (unsigned)((hms >> 6) & 63), (unsigned)(hms & 63), usec, col->meta,
-                           err)) {
+        if (!make_datetime(arena, v, (unsigned)(ym / 13), (unsigned)(ym % 13), (unsigned)(ymd & 31),
+                           true, (unsigned)(hms >> 12), (unsigned)((hms >> 6) & 63),
+                           (unsigned)(hms & 63), usec, col->meta, err)) {
             return false;
         }
         break;
@@ -733,8 +729,7 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
             return false;
         }
         if (!c->failed && b.len < 4) {
-            sdl_error_set(err, SDL_E_PROTOCOL, "GEOMETRY value of %zu bytes lacks its SRID",
-                          b.len);
+            sdl_error_set(err, SDL_E_PROTOCOL, "GEOMETRY value of %zu bytes lacks its SRID", b.len);
             return false;
         }
         set_text(v, SDL_VALUE_GEOMETRY, copy_bytes(arena, b));
@@ -875,10 +870,9 @@ decode_image(sdl_row_decoder *dec, sdl_bytes present, uint32_t npresent, const c
         if ((nulls.ptr[j / 8] >> (j % 8)) & 1) {
             vals[i].kind = SDL_VALUE_NULL;
         } else if (!decode_value(col, c, dec->arena, &vals[i], err)) {
-            sdl_error_prefix(err, "table '%s.%s' row %" PRIu64 " (%s image) column '%s' (#%" PRIu32
-                                  ", %s)",
-                             t->db, t->name, dec->row_index, which, col->name, i,
-                             type_name(col->type));
+            sdl_error_prefix(
+                err, "table '%s.%s' row %" PRIu64 " (%s image) column '%s' (#%" PRIu32 ", %s)",
+                t->db, t->name, dec->row_index, which, col->name, i, type_name(col->type));
             return false;
         }
         j++;

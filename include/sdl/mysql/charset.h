@@ -36,8 +36,8 @@ typedef enum sdl_charset_kind {
 } sdl_charset_kind;
 
 typedef struct sdl_charset {
-    const char *name;       /* MySQL name: "utf8mb4", "latin1", ... */
-    uint8_t mbmaxlen;       /* longest character, bytes */
+    const char *name; /* MySQL name: "utf8mb4", "latin1", ... */
+    uint8_t mbmaxlen; /* longest character, bytes */
     sdl_charset_kind kind;
     const char *iconv_name; /* for SDL_CHARSET_ICONV; NULL when iconv has no equivalent */
 } sdl_charset;

@@ -48,13 +48,13 @@
 
 /* Iterator state. Transparent so it can live on the stack; fields are private. */
 typedef struct sdl_row_decoder {
-    const sdl_table *table;     /* borrowed */
+    const sdl_table *table;      /* borrowed */
     const sdl_binlog_rows *rows; /* borrowed */
-    sdl_arena *arena;           /* values are allocated here */
-    sdl_cursor cur;             /* position in rows->rows */
-    uint32_t npresent;          /* columns in the before (or only) image */
-    uint32_t npresent_after;    /* columns in the after image (UPDATE) */
-    uint64_t row_index;         /* rows decoded so far, for error messages */
+    sdl_arena *arena;            /* values are allocated here */
+    sdl_cursor cur;              /* position in rows->rows */
+    uint32_t npresent;           /* columns in the before (or only) image */
+    uint32_t npresent_after;     /* columns in the after image (UPDATE) */
+    uint64_t row_index;          /* rows decoded so far, for error messages */
 } sdl_row_decoder;
 
 /* Prepares decoding @rows against @table. Fails with SDL_E_SCHEMA when the event's column
