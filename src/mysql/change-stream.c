@@ -242,7 +242,18 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     } else if (s->until_now && s->until.count == 0) {
         s->ended = true; /* the server has no transactions at all */
     }
-    if (!s->ended && !open_reader(s, err)) {
+    if (s->ended) {
+        /* Nothing to stream, but the position must still be valid on the server: the
+         * source answers a purged, diverged or ahead position with an error as the very
+         * first packet, so one read tells. */
+        sdl_bytes raw;
+        bool eof = false;
+        s->until_now = true; /* non-blocking dump: never wait here */
+        if (!open_reader(s, err) || !sdl_binlog_reader_next(s->reader, &raw, &eof, err)) {
+            goto fail;
+        }
+        s->reader = sdl_binlog_reader_free(s->reader);
+    } else if (!open_reader(s, err)) {
         goto fail;
     }
     *ret_stream = s;

@@ -25,7 +25,7 @@ class MariaDB:
     """One mariadbd process. root has an empty password over the socket; a replication
     user `repl` with password `replpw` is created for sdl."""
 
-    def __init__(self, basedir=None, server_id=1, extra_args=()):
+    def __init__(self, basedir=None, server_id=1, extra_args=(), log_bin=True):
         if not os.path.exists(MARIADBD):
             raise RuntimeError(f"{MARIADBD} is missing: scripts/install-deps installs mariadb-server")
         self.base = basedir or tempfile.mkdtemp(prefix="sdl-mariadb-")
@@ -36,6 +36,7 @@ class MariaDB:
         self.binlog = os.path.join(self.base, "binlog")
         self.server_id = server_id
         self.extra_args = list(extra_args)
+        self.log_bin = log_bin
         self.port = free_port()
         self.proc = None
         self.user = "repl"
@@ -54,7 +55,8 @@ class MariaDB:
         args = [MARIADBD, "--no-defaults", "--user=root", f"--datadir={self.datadir}",
                 "--bind-address=127.0.0.1", f"--port={self.port}", f"--socket={self.sock}",
                 f"--pid-file={self.pidfile}", f"--log-error={self.errlog}",
-                f"--log-bin={self.binlog}", "--binlog-format=ROW", "--binlog-row-image=FULL",
+                *([f"--log-bin={self.binlog}"] if self.log_bin else []),
+                "--binlog-format=ROW", "--binlog-row-image=FULL",
                 "--binlog-row-metadata=FULL", f"--server-id={self.server_id}",
                 "--gtid-strict-mode=ON", "--innodb-buffer-pool-size=64M",
                 "--innodb-log-file-size=48M", "--max-allowed-packet=64M",

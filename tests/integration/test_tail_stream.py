@@ -1,0 +1,189 @@
+"""sdl tail as a stream: schema changes between rows, partial row images, several GTID
+domains, resuming from every GTID, and following a live server."""
+import json
+import os
+import subprocess
+import time
+
+from mariadb import MariaDB
+
+
+def rows_of(docs, table):
+    return [d for d in docs if d.get("table") == table and d["op"] != "ddl"]
+
+
+def test_alter_table_between_rows_changes_later_rows_only(sdl, mariadb):
+    start = mariadb.gtid_binlog_pos()
+    mariadb.sql(
+        "CREATE DATABASE IF NOT EXISTS ddl",
+        "CREATE TABLE ddl.t (id INT PRIMARY KEY, a INT, b VARCHAR(10), c INT)",
+        "INSERT INTO ddl.t VALUES (1, 10, 'x', 100)",
+        "ALTER TABLE ddl.t ADD COLUMN d DATETIME AFTER a",
+        "INSERT INTO ddl.t VALUES (2, 20, '2024-01-01 00:00:00', 'y', 200)",
+        "ALTER TABLE ddl.t DROP COLUMN c",
+        "INSERT INTO ddl.t VALUES (3, 30, NULL, 'z')",
+        "ALTER TABLE ddl.t MODIFY COLUMN a BIGINT UNSIGNED",
+        "INSERT INTO ddl.t VALUES (4, 18446744073709551615, NULL, 'w')",
+        "ALTER TABLE ddl.t RENAME COLUMN b TO label",
+        "UPDATE ddl.t SET label = 'v' WHERE id = 1",
+    )
+    docs = sdl.tail("--include", "ddl.*", start=start)
+    ops = [d["op"] for d in docs]
+    assert ops == ["ddl", "ddl", "insert", "ddl", "insert", "ddl", "insert", "ddl", "insert",
+                   "ddl", "update"]
+    assert docs[3]["statement"] == "ALTER TABLE ddl.t ADD COLUMN d DATETIME AFTER a"
+    assert docs[2]["after"] == {"id": 1, "a": 10, "b": "x", "c": 100}
+    assert docs[4]["after"] == {"id": 2, "a": 20, "d": {"$date": "2024-01-01T00:00:00Z"},
+                                "b": "y", "c": 200}
+    assert docs[6]["after"] == {"id": 3, "a": 30, "d": None, "b": "z"}
+    assert docs[8]["after"] == {"id": 4, "a": {"$numberDecimal": "18446744073709551615"},
+                                "d": None, "b": "w"}
+    assert docs[10]["before"] == {"id": 1, "a": 10, "d": None, "label": "x"}
+    assert docs[10]["after"] == {"id": 1, "a": 10, "d": None, "label": "v"}
+    assert docs[10]["changed"] == ["label"]
+    for d in docs:
+        if d["op"] == "ddl":
+            assert d["seq"] == 1 and d["_id"] == f"test:{d['gtid']}:1"
+
+
+def test_partial_row_images_leave_out_missing_columns(sdl, mariadb):
+    start = mariadb.gtid_binlog_pos()
+    mariadb.sql(
+        "CREATE DATABASE IF NOT EXISTS img",
+        "CREATE TABLE img.t (id INT PRIMARY KEY, a INT, b TEXT, c BLOB)",
+        "INSERT INTO img.t VALUES (1, 1, 'one', x'01'), (2, 2, 'two', x'02')",
+    )
+    c = mariadb.root()
+    try:
+        with c.cursor() as cur:
+            cur.execute("SET SESSION binlog_row_image = 'MINIMAL'")
+            cur.execute("UPDATE img.t SET a = 11 WHERE id = 1")
+            cur.execute("DELETE FROM img.t WHERE id = 2")
+            cur.execute("INSERT INTO img.t (id, b) VALUES (3, 'three')")
+            cur.execute("SET SESSION binlog_row_image = 'NOBLOB'")
+            cur.execute("UPDATE img.t SET a = 12 WHERE id = 1")
+    finally:
+        c.close()
+    docs = rows_of(sdl.tail("--include", "img.*", start=start), "t")
+    upd, dele, ins, upd2 = docs[2], docs[3], docs[4], docs[5]
+    # MINIMAL: before = primary key only, after = changed columns only
+    assert upd["before"] == {"id": 1}
+    assert upd["after"] == {"a": 11}
+    assert upd["pk"] == {"id": 1}
+    assert upd["changed"] == ["a"]
+    assert dele["before"] == {"id": 2} and dele["pk"] == {"id": 2}
+    # MINIMAL inserts log the columns the statement set (MariaDB 10.11 logs all non-default)
+    assert ins["after"]["id"] == 3 and ins["after"]["b"] == "three"
+    assert set(ins["after"]) <= {"id", "a", "b", "c"}
+    # NOBLOB: every column but the unchanged TEXT/BLOB ones
+    assert upd2["before"] == {"id": 1, "a": 11}
+    assert upd2["after"] == {"id": 1, "a": 12}
+
+
+def test_several_gtid_domains(sdl, mariadb):
+    start = mariadb.gtid_binlog_pos()
+    c = mariadb.root()
+    try:
+        with c.cursor() as cur:
+            cur.execute("CREATE DATABASE IF NOT EXISTS dom")
+            cur.execute("CREATE TABLE dom.t (id INT PRIMARY KEY, d INT)")
+            for i in range(6):
+                cur.execute(f"SET SESSION gtid_domain_id = {i % 3}")
+                cur.execute(f"INSERT INTO dom.t VALUES ({i}, {i % 3})")
+    finally:
+        c.close()
+    docs = rows_of(sdl.tail("--include", "dom.*", start=start), "t")
+    assert [d["after"]["id"] for d in docs] == list(range(6))
+    for d in docs:
+        assert d["gtid"].split("-")[0] == str(d["after"]["d"])
+    pos = mariadb.gtid_binlog_pos()
+    assert len(pos.split(",")) >= 3
+
+
+def test_resuming_from_every_gtid_gives_exactly_the_remainder(sdl, mariadb):
+    start = mariadb.gtid_binlog_pos()
+    c = mariadb.root()
+    try:
+        with c.cursor() as cur:
+            cur.execute("CREATE DATABASE IF NOT EXISTS res")
+            cur.execute("CREATE TABLE res.t (id INT PRIMARY KEY, v INT)")
+            for i in range(12):
+                cur.execute(f"SET SESSION gtid_domain_id = {i % 2}")
+                cur.execute(f"INSERT INTO res.t VALUES ({i}, {i}), ({i + 100}, {i})")
+                if i % 4 == 3:
+                    cur.execute(f"UPDATE res.t SET v = v + 1 WHERE id < {i}")
+    finally:
+        c.close()
+    end = mariadb.gtid_binlog_pos()
+    full = sdl.tail("--include", "res.*", start=start, until=end)
+    assert len(full) > 24
+    # The position after each transaction, as sdl_change_stream resumes from it.
+    position = dict(p.split("-", 1) for p in start.split(",") if p)
+    seen = []
+    for i, d in enumerate(full):
+        if i + 1 < len(full) and full[i + 1]["gtid"] == d["gtid"]:
+            continue  # not the last change of its transaction
+        dom, rest = d["gtid"].split("-", 1)
+        position[dom] = rest
+        resume = ",".join(f"{k}-{v}" for k, v in sorted(position.items(), key=lambda kv: int(kv[0])))
+        rest_docs = sdl.tail("--include", "res.*", start=resume, until=end)
+        assert rest_docs == full[i + 1:], f"resuming after {resume}"
+        seen.append(resume)
+    assert len(seen) == len({d["gtid"] for d in full})
+
+
+def test_follow_prints_changes_as_they_happen_and_stops_on_sigterm(sdl, mariadb):
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS live", "CREATE TABLE IF NOT EXISTS live.t (id INT PRIMARY KEY)")
+    cfg = sdl.write_config()
+    p = subprocess.Popen([sdl.bin, "tail", "-c", cfg, "--from", "now", "--include", "live.*"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        mariadb.sql("INSERT INTO live.t VALUES (1)", "INSERT INTO live.t VALUES (2)")
+        lines = [json.loads(p.stdout.readline()) for _ in range(2)]
+        assert [line["after"]["id"] for line in lines] == [1, 2]
+        p.terminate()
+        assert p.wait(10) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_reconnects_after_the_source_restarts_without_duplicates(tmp_path):
+    db = MariaDB(basedir=str(tmp_path / "src"))
+    db.start()
+    try:
+        db.create_repl_user()
+        from conftest import Sdl
+        s = Sdl(tmp_path, db)
+        cfg = s.write_config()
+        db.sql("CREATE DATABASE r", "CREATE TABLE r.t (id INT PRIMARY KEY)")
+        start = db.gtid_binlog_pos()
+        out = open(tmp_path / "out.jsonl", "w")
+        p = subprocess.Popen([s.bin, "tail", "-c", cfg, "--from", start, "--include", "r.*"],
+                             stdout=out, stderr=subprocess.PIPE, text=True)
+        try:
+            db.sql(*[f"INSERT INTO r.t VALUES ({i})" for i in range(5)])
+            time.sleep(0.5)
+            db.restart()  # same port and datadir
+            db.sql(*[f"INSERT INTO r.t VALUES ({i})" for i in range(5, 10)])
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                with open(tmp_path / "out.jsonl") as f:
+                    if len(f.read().splitlines()) >= 10:
+                        break
+                time.sleep(0.2)
+            p.terminate()
+            p.wait(10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            out.close()
+        with open(tmp_path / "out.jsonl") as f:
+            ids = [json.loads(line)["after"]["id"] for line in f if line.strip()]
+        stderr = p.stderr.read()
+        assert ids == list(range(10)), stderr
+        assert "reconnecting" in stderr
+    finally:
+        db.remove()
