@@ -61,6 +61,7 @@ class FakeMongod:
             args += ["--replSet", self.replset]
         if self.log:
             args += ["--log", self.log]
+        os.makedirs(self.tmpdir, exist_ok=True)
         err = open(self.stderr_path, "ab")
         deadline = time.monotonic() + timeout
         while True:

@@ -192,5 +192,10 @@ def test_sigterm_clean_exit_and_ready_line(tmp_path):
     assert m.ready_line == "fakemongod ready port=%d pid=%d uri=%s" % (m.port, m.pid, m.uri)
     c = make_client(m.uri)
     c.x.c.insert_one({"a": 1})
+    c.close()  # (closing a pymongo client after the server is gone waits for server selection)
     assert m.stop() == 0
+    assert m.restart().ready_line
+    c = make_client(m.uri)
+    assert c.x.c.find_one({}, {"_id": 0}) == {"a": 1}
     c.close()
+    assert m.stop() == 0
