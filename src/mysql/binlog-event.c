@@ -1227,13 +1227,14 @@ parse_optional_metadata(const sdl_binlog_format *fmt, sdl_table *t, sdl_cursor *
     while (sdl_cursor_left(c) > 0) {
         uint8_t type = sdl_cursor_u8(c);
         sdl_bytes val = sdl_cursor_lenenc_bytes(c);
-        sdl_cursor v = sdl_cursor_make(val);
+        sdl_cursor v;
         bool ok = true;
 
         if (c->failed) {
             sdl_error_set(err, SDL_E_PROTOCOL, "optional metadata field %u truncated", type);
             return false;
         }
+        v = sdl_cursor_make(val);
         switch (type) {
         case OM_SIGNEDNESS:
             ok = om_bitmap(fmt, t, &v, pred_numeric, false);

@@ -837,7 +837,7 @@ sdl_row_decoder_start(sdl_row_decoder *dec, const sdl_table *table, const sdl_bi
     dec->table = table;
     dec->rows = rows;
     dec->arena = arena;
-    dec->cur = sdl_cursor_make(rows->rows);
+    dec->cur = rows->rows.ptr ? sdl_cursor_make(rows->rows) : (sdl_cursor){NULL, NULL, false};
     dec->npresent = count_bits(rows->present, rows->ncols);
     dec->npresent_after = count_bits(rows->present_after, rows->ncols);
     dec->row_index = 0;
