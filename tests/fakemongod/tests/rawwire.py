@@ -66,3 +66,41 @@ def recv_reply(s):
         flags, _, _, n = struct.unpack_from("<iqii", body)
         return opcode, resp_to, flags, bson.decode(body[20:], codec_options=opts), rid
     raise AssertionError("unexpected opcode %d" % opcode)
+
+
+class Raw:
+    """Send exact command documents (explicit lsid/txnNumber) and get the reply document."""
+
+    def __init__(self, port, app_name=None):
+        self.port = port
+        self.app_name = app_name
+        self.sock = None
+        self.connect()
+
+    def connect(self):
+        if self.sock:
+            self.sock.close()
+        self.sock = connect(self.port, timeout=30)
+        hello = {"isMaster": 1, "helloOk": True}
+        if self.app_name:
+            hello["client"] = {"application": {"name": self.app_name}}
+        send_query(self.sock, "admin.$cmd", hello)
+        assert recv_reply(self.sock)[3]["ok"] == 1
+
+    def cmd(self, db, doc, **kw):
+        d = dict(doc)
+        d.update(kw)
+        d["$db"] = db
+        send_msg(self.sock, d)
+        r = recv_reply(self.sock)
+        if r is None:
+            return None  # connection closed by the server
+        return r[3]
+
+    def close(self):
+        self.sock.close()
+
+
+def new_lsid():
+    import os
+    return {"id": bson.Binary(os.urandom(16), 4)}
