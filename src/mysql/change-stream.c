@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sdl/mysql/change-stream.h"
 
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 #include "sdl/mysql/binlog-reader.h"
 #include "sdl/mysql/gtid.h"
 #include "sdl/mysql/mysql-conn.h"
-#include "sdl/mysql/redact.h"
+#include "sdl/mysql/sql-text.h"
 #include "sdl/mysql/row-decoder.h"
 #include "sdl/mysql/schema-cache.h"
 
@@ -409,6 +410,38 @@ has_prefix(sdl_bytes stmt, const char *prefix)
     return stmt.len >= n && strncasecmp((const char *)stmt.ptr, prefix, n) == 0;
 }
 
+/*
+ * The table filters applied to a DDL: a statement on a table passes when the table does; a
+ * database statement passes when some include pattern can match a table of that database;
+ * any other statement (accounts, routines, views) passes only when no include pattern is set.
+ */
+static bool
+ddl_included(const sdl_change_stream *s, bool known, const char *db, const char *table)
+{
+    const sdl_tables_config *t = &s->config->tables;
+
+    if (known && table[0]) {
+        return sdl_config_table_included(s->config, db, table);
+    }
+    if (t->ninclude == 0) {
+        return true;
+    }
+    if (!known || !db[0]) {
+        return false;
+    }
+    for (size_t i = 0; i < t->ninclude; i++) {
+        const char *dot = strchr(t->include[i], '.');
+        char *dbpat = sdl_xstrndup(t->include[i], dot ? (size_t)(dot - t->include[i])
+                                                      : strlen(t->include[i]));
+        bool match = fnmatch(dbpat, db, 0) == 0;
+        free(dbpat);
+        if (match) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* ---- the event loop ----------------------------------------------------------------------- */
 
 static bool
@@ -647,12 +680,15 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
              * is DDL (or a statement the server logs as text, like CREATE TABLE ... SELECT's
              * CREATE part): one DDL change with its own seq. */
             uint64_t seq = ++s->txn_seq;
-            char dbname[256];
-            size_t dn = SDL_MIN(q.db.len, sizeof(dbname) - 1);
-            memcpy(dbname, q.db.ptr, dn);
-            dbname[dn] = '\0';
+            sdl_ddl_target target = {q.db, {NULL, 0}};
+            bool known = sdl_ddl_target_parse(q.statement, q.db, &s->event_arena, &target);
+            const char *tdb = sdl_arena_strndup(&s->event_arena, (const char *)target.db.ptr,
+                                                target.db.len);
+            const char *ttable = sdl_arena_strndup(&s->event_arena,
+                                                   (const char *)target.table.ptr,
+                                                   target.table.len);
             sdl_schema_cache_invalidate(s->schema, NULL);
-            if (row_already_returned(s, seq)) {
+            if (row_already_returned(s, seq) || !ddl_included(s, known, tdb, ttable)) {
                 if (s->txn_standalone) {
                     sdl_change ignored;
                     commit_txn(s, &ignored, hdr.log_pos);
@@ -662,7 +698,8 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             c->kind = SDL_CHANGE_DDL;
             fill_pos(s, c, seq, event_pos, hdr.timestamp);
             /* the db text must outlive this call: keep it in the event arena */
-            c->ddl_db = sdl_arena_strndup(&s->event_arena, dbname, dn);
+            c->ddl_db = tdb;
+            c->ddl_table = ttable;
             /* Account statements carry passwords in clear: never store or print them. */
             c->ddl_statement = sdl_redact_statement(q.statement, &s->event_arena);
             if (s->txn_standalone) {

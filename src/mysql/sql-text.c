@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "sdl/mysql/redact.h"
+#include "sdl/mysql/sql-text.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -159,4 +159,176 @@ sdl_redact_statement(sdl_bytes stmt, sdl_arena *arena)
     memcpy(out + outlen, s + copied, len - copied);
     outlen += len - copied;
     return SDL_BYTES(out, outlen);
+}
+
+/* ---- DDL targets ----------------------------------------------------------------------- */
+
+typedef struct lexer {
+    const char *s;
+    size_t len;
+    size_t pos;
+    token tok;  /* current token */
+    bool have;  /* tok is valid */
+} lexer;
+
+static void
+lex_next(lexer *lx)
+{
+    lx->have = next_token(lx->s, lx->len, &lx->pos, &lx->tok);
+}
+
+static bool
+lex_is(const lexer *lx, const char *w)
+{
+    return lx->have && word_is(lx->s, &lx->tok, w);
+}
+
+/* Consumes @w if it is the current token. */
+static bool
+lex_accept(lexer *lx, const char *w)
+{
+    if (lex_is(lx, w)) {
+        lex_next(lx);
+        return true;
+    }
+    return false;
+}
+
+/* An identifier: a word or a `quoted` name (doubled backquotes unescaped into @arena). */
+static bool
+lex_ident(lexer *lx, sdl_arena *arena, sdl_bytes *ret)
+{
+    if (!lx->have || (lx->tok.kind != 'w' && lx->tok.kind != 'q')) {
+        return false;
+    }
+    const char *p = lx->s + lx->tok.start;
+    size_t n = lx->tok.end - lx->tok.start;
+    if (lx->tok.kind == 'w') {
+        *ret = SDL_BYTES(p, n);
+    } else {
+        /* strip the quotes, turn `` into ` */
+        size_t inner = n >= 2 ? n - 2 : 0;
+        char *out = sdl_arena_alloc(arena, inner + 1);
+        size_t o = 0;
+        for (size_t i = 1; i + 1 < n; i++) {
+            out[o++] = p[i];
+            if (p[i] == '`' && i + 2 < n && p[i + 1] == '`') {
+                i++;
+            }
+        }
+        *ret = SDL_BYTES(out, o);
+    }
+    lex_next(lx);
+    return true;
+}
+
+/* [db.]name */
+static bool
+lex_qualified(lexer *lx, sdl_bytes default_db, sdl_arena *arena, sdl_ddl_target *t)
+{
+    sdl_bytes first;
+
+    if (!lex_ident(lx, arena, &first)) {
+        return false;
+    }
+    if (lx->have && lx->tok.kind == 'p' && lx->s[lx->tok.start] == '.') {
+        lex_next(lx);
+        sdl_bytes second;
+        if (!lex_ident(lx, arena, &second)) {
+            return false;
+        }
+        t->db = first;
+        t->table = second;
+        return true;
+    }
+    t->db = default_db;
+    t->table = first;
+    return true;
+}
+
+bool
+sdl_ddl_target_parse(sdl_bytes stmt, sdl_bytes default_db, sdl_arena *arena,
+                     sdl_ddl_target *ret_target)
+{
+    lexer lx = {(const char *)stmt.ptr, stmt.len, 0, {0, 0, 0}, false};
+    sdl_ddl_target t = {{NULL, 0}, {NULL, 0}};
+    bool create = false;
+
+    lex_next(&lx);
+    if (lex_accept(&lx, "CREATE")) {
+        create = true;
+        if (lex_accept(&lx, "OR")) {
+            (void)lex_accept(&lx, "REPLACE");
+        }
+        (void)lex_accept(&lx, "TEMPORARY");
+    } else if (lex_accept(&lx, "ALTER")) {
+        (void)lex_accept(&lx, "ONLINE");
+        (void)lex_accept(&lx, "IGNORE");
+    } else if (lex_accept(&lx, "DROP")) {
+        (void)lex_accept(&lx, "TEMPORARY");
+    } else if (lex_accept(&lx, "TRUNCATE")) {
+        (void)lex_accept(&lx, "TABLE");
+        if (!lex_qualified(&lx, default_db, arena, &t)) {
+            return false;
+        }
+        *ret_target = t;
+        return true;
+    } else if (lex_accept(&lx, "RENAME")) {
+        if (!lex_accept(&lx, "TABLE")) {
+            return false;
+        }
+        if (!lex_qualified(&lx, default_db, arena, &t)) {
+            return false;
+        }
+        *ret_target = t;
+        return true;
+    } else {
+        return false;
+    }
+
+    if (lex_accept(&lx, "TABLE")) {
+        if (lex_accept(&lx, "IF")) {
+            (void)lex_accept(&lx, "NOT");
+            if (!lex_accept(&lx, "EXISTS")) {
+                return false;
+            }
+        }
+        if (!lex_qualified(&lx, default_db, arena, &t)) {
+            return false;
+        }
+        *ret_target = t;
+        return true;
+    }
+    if (lex_accept(&lx, "DATABASE") || lex_accept(&lx, "SCHEMA")) {
+        if (lex_accept(&lx, "IF")) {
+            (void)lex_accept(&lx, "NOT");
+            if (!lex_accept(&lx, "EXISTS")) {
+                return false;
+            }
+        }
+        if (!lex_ident(&lx, arena, &t.db)) {
+            return false;
+        }
+        *ret_target = t;
+        return true;
+    }
+    /* [CREATE [UNIQUE|FULLTEXT|SPATIAL]] INDEX [IF [NOT] EXISTS] name ON table */
+    if (create) {
+        (void)(lex_accept(&lx, "UNIQUE") || lex_accept(&lx, "FULLTEXT") ||
+               lex_accept(&lx, "SPATIAL"));
+    }
+    if (lex_accept(&lx, "INDEX")) {
+        sdl_bytes ignored;
+        if (lex_accept(&lx, "IF")) {
+            (void)lex_accept(&lx, "NOT");
+            (void)lex_accept(&lx, "EXISTS");
+        }
+        if (!lex_ident(&lx, arena, &ignored) || !lex_accept(&lx, "ON") ||
+            !lex_qualified(&lx, default_db, arena, &t)) {
+            return false;
+        }
+        *ret_target = t;
+        return true;
+    }
+    return false;
 }

@@ -187,3 +187,24 @@ def test_reconnects_after_the_source_restarts_without_duplicates(tmp_path):
         assert "reconnecting" in stderr
     finally:
         db.remove()
+
+
+def test_ddl_follows_the_table_filters(sdl, mariadb):
+    start = mariadb.gtid_binlog_pos()
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS fa", "CREATE DATABASE IF NOT EXISTS fb",
+                "CREATE TABLE fa.keep (id INT PRIMARY KEY)",
+                "CREATE TABLE fa.tmp_x (id INT PRIMARY KEY)",
+                "CREATE TABLE fb.other (id INT PRIMARY KEY)",
+                "CREATE USER IF NOT EXISTS 'ddlfilter'@'%' IDENTIFIED BY 'hunter2'",
+                "INSERT INTO fa.keep VALUES (1)", "INSERT INTO fa.tmp_x VALUES (1)",
+                "INSERT INTO fb.other VALUES (1)")
+    docs = sdl.tail("--include", "fa.*", "--exclude", "fa.tmp_*", start=start)
+    stmts = [d["statement"] for d in docs if d["op"] == "ddl"]
+    assert stmts == ["CREATE DATABASE IF NOT EXISTS fa", "CREATE TABLE fa.keep (id INT PRIMARY KEY)"]
+    assert [(d["table"], d["after"]["id"]) for d in docs if d["op"] == "insert"] == [("keep", 1)]
+    # Without filters every DDL is printed, and account passwords are redacted.
+    everything = sdl.tail(start=start)
+    user = [d for d in everything if d["op"] == "ddl" and "CREATE USER" in d["statement"]]
+    assert user and user[0]["statement"] == \
+        "CREATE USER IF NOT EXISTS 'ddlfilter'@'%' IDENTIFIED BY '<redacted>'"
+    assert "hunter2" not in "".join(json.dumps(d) for d in everything)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "sdl/mysql/redact.h"
+#include "sdl/mysql/sql-text.h"
 #include "sdltest.h"
 
 static void
@@ -45,4 +45,43 @@ TEST(redact_knows_plugin_forms_and_leaves_aliases)
     check("CREATE USER u IDENTIFIED VIA ed25519 USING PASSWORD('pw')",
           "CREATE USER u IDENTIFIED VIA ed25519 USING PASSWORD('<redacted>')");
     check("CREATE VIEW v AS SELECT 'a' AS 'b'", "CREATE VIEW v AS SELECT 'a' AS 'b'");
+}
+
+static void
+check_target(const char *stmt, const char *defdb, const char *db, const char *table)
+{
+    sdl_arena arena;
+    sdl_ddl_target t;
+    sdl_arena_init(&arena, 0);
+    bool ok = sdl_ddl_target_parse(SDL_BYTES(stmt, strlen(stmt)), SDL_BYTES(defdb, strlen(defdb)),
+                                   &arena, &t);
+    if (!db) {
+        ASSERT_FALSE(ok);
+    } else {
+        ASSERT_TRUE(ok);
+        ASSERT_MEM_STR_EQ(t.db.ptr, t.db.len, db);
+        ASSERT_MEM_STR_EQ(t.table.ptr, t.table.len, table);
+    }
+    sdl_arena_done(&arena);
+}
+
+TEST(ddl_target_finds_tables_and_databases)
+{
+    check_target("ALTER TABLE shop.orders ADD x INT", "", "shop", "orders");
+    check_target("alter online ignore table `my``db`.`t 1` drop y", "", "my`db", "t 1");
+    check_target("CREATE TABLE IF NOT EXISTS t (a INT)", "shop", "shop", "t");
+    check_target("CREATE OR REPLACE TEMPORARY TABLE s.t LIKE u", "", "s", "t");
+    check_target("DROP TABLE IF EXISTS `a`.b, c", "x", "a", "b");
+    check_target("TRUNCATE TABLE t", "d", "d", "t");
+    check_target("truncate d2.t", "d", "d2", "t");
+    check_target("RENAME TABLE old TO new", "d", "d", "old");
+    check_target("CREATE UNIQUE INDEX i ON s.t (a)", "", "s", "t");
+    check_target("DROP INDEX i ON t", "d", "d", "t");
+    check_target("CREATE DATABASE IF NOT EXISTS shop", "", "shop", "");
+    check_target("DROP SCHEMA `s`", "", "s", "");
+    check_target("CREATE USER u IDENTIFIED BY 'x'", "", NULL, NULL);
+    check_target("CREATE VIEW v AS SELECT 1", "", NULL, NULL);
+    check_target("GRANT SELECT ON *.* TO u", "", NULL, NULL);
+    check_target("ALTER TABLE", "", NULL, NULL);
+    check_target("", "", NULL, NULL);
 }

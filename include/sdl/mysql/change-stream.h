@@ -14,7 +14,9 @@
  *   END     the --until position (or the end of the binlog in "now" mode) was reached
  *
  * Rows of tables the filters exclude are not returned but still counted in seq, so a row's
- * seq (and the `_id` built from it) does not depend on the filters.
+ * seq (and the `_id` built from it) does not depend on the filters. DDL statements are
+ * filtered by the table they change (sql-text.h); statements on no table (accounts,
+ * routines) pass only when no include pattern is configured.
  *
  * Resuming: the stream starts after a GTID position ("start" = the oldest binlog on the
  * server, "now" = the server's current position). A lost connection is re-established with
@@ -50,7 +52,8 @@ typedef struct sdl_change {
     sdl_change_kind kind;
     sdl_change_pos pos;        /* ROW, DDL, COMMIT: where the change sits */
     sdl_row_change row;        /* ROW */
-    const char *ddl_db;        /* DDL: default database ("" if none) */
+    const char *ddl_db;        /* DDL: database it changes, else the default one ("" if none) */
+    const char *ddl_table;     /* DDL: table it changes ("" when not a table statement) */
     sdl_bytes ddl_statement;   /* DDL: statement text */
     const char *position;      /* COMMIT/DDL: GTID position after the transaction */
     const char *notice;        /* non-NULL once after a reconnect: what happened (for logs) */
