@@ -13,6 +13,9 @@
  *   batch 5: manual loop (no with_transaction): TransientTransactionError on commit, abort, retry
  * and finally it checks that every batch is present exactly once.
  * Prints "ok ..." lines; exits 0 on success, 1 on failure. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* struct addrinfo in libmongoc headers under -std=c11 */
+#endif
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <stdlib.h>
