@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void
+SDL_PRINTF(4, 0) static void
 set_va(sdl_error *err, sdl_errc code, bool transient, const char *fmt, va_list ap)
 {
     err->code = code;

@@ -337,6 +337,12 @@ TEST(doc_mapper_floats_use_their_shortest_form)
     ASSERT_VALUE(V_DOUBLE(1e-7), "1e-07");
     ASSERT_VALUE(V_DOUBLE(5e-324), "5e-324");
     ASSERT_VALUE(V_DOUBLE(1.7976931348623157e308), "1.7976931348623157e+308");
+    ASSERT_VALUE(V_DOUBLE(19.99), "19.99");
+    ASSERT_VALUE(V_DOUBLE(-0.0001), "-0.0001");
+    ASSERT_VALUE(V_DOUBLE(0.00001), "1e-05");
+    ASSERT_VALUE(V_DOUBLE(0.1 + 0.2), "0.30000000000000004");
+    ASSERT_VALUE(V_DOUBLE(999999999999999.9), "999999999999999.9");
+    ASSERT_VALUE(V_DOUBLE(12345678.000000001), "12345678.000000002");
     ASSERT_VALUE(V_DOUBLE(-INFINITY), "{\"$numberDouble\":\"-Infinity\"}");
     ASSERT_VALUE(V_DOUBLE(NAN), "{\"$numberDouble\":\"NaN\"}");
     ASSERT_INT_EQ(one_type(plain, V_FLOAT(1.0)), BSON_TYPE_DOUBLE);
@@ -512,10 +518,11 @@ TEST(doc_mapper_errors_carry_context)
     ASSERT_NULL(map_row(NULL, &pos0, &rc, &err));
     ASSERT_INT_EQ(err.code, SDL_E_INVALID);
 
-    /* The document stays well-formed after a failure. */
+    /* The document is untouched by a failure. */
     bson_t doc = BSON_INITIALIZER;
     rc = (sdl_row_change){SDL_ROW_INSERT, &t, NULL, after};
     ASSERT_FALSE(sdl_doc_mapper_row(NULL, &pos0, &rc, &doc, &err));
+    ASSERT_TRUE(bson_empty(&doc));
     size_t off;
     ASSERT_TRUE(bson_validate(&doc, BSON_VALIDATE_NONE, &off));
     bson_destroy(&doc);
@@ -741,9 +748,12 @@ TEST(doc_mapper_json_writer_random_equivalence)
                 bson_append_double(&doc, k, -1, d);
                 break;
             }
-            case 1:
-                bson_append_double(&doc, k, -1, (double)(int64_t)RND() / (double)(RND() | 1));
+            case 1: {
+                int64_t num = (int64_t)RND();
+                uint64_t den = RND() | 1;
+                bson_append_double(&doc, k, -1, (double)num / (double)den);
                 break;
+            }
             case 2:
                 bson_append_int64(&doc, k, -1, (int64_t)RND());
                 break;
@@ -768,7 +778,9 @@ TEST(doc_mapper_json_writer_random_equivalence)
                 break;
             }
             default: {
-                char s[5] = {(char)(RND() % 0x7f + 1), (char)(RND() % 0x7f + 1), 'x', 0, 0};
+                char c0 = (char)(RND() % 0x7f + 1);
+                char c1 = (char)(RND() % 0x7f + 1);
+                char s[5] = {c0, c1, 'x', 0, 0};
                 bson_append_utf8(&doc, k, -1, s, -1);
                 break;
             }
