@@ -116,26 +116,66 @@ sdl_mysql_conn_set_error(sdl_mysql_conn *conn, const char *what, sdl_error *err)
     }
 }
 
+/*
+ * TLS through Connector/C 3.3: any TLS option plus MYSQL_OPT_SSL_ENFORCE makes the client
+ * require TLS; MYSQL_OPT_SSL_VERIFY_SERVER_CERT checks the chain against the CA *and* the
+ * host name (the library cannot check one without the other, so verify_ca also checks the
+ * name). "preferred" is tried with TLS first and falls back to plain TCP only when the server
+ * offers no TLS (sdl_mysql_conn_open).
+ */
 static bool
-set_tls(MYSQL *m, const sdl_source_config *cfg)
+set_tls(MYSQL *m, const sdl_source_config *cfg, bool use_tls)
 {
     my_bool yes = 1;
     my_bool no = 0;
 
-    if (cfg->tls_mode == SDL_TLS_DISABLED) {
-        return true;
+    if (!use_tls) {
+        return mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &no) == 0;
     }
-    /* Any TLS option turns on use_ssl in Connector/C; without ENFORCE the client falls back
-     * to plain TCP when the server offers no TLS ("preferred"). */
     if (mysql_ssl_set(m, cfg->tls_key, cfg->tls_cert, cfg->tls_ca, NULL, NULL) != 0) {
         return false;
     }
-    if (mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE,
-                       cfg->tls_mode == SDL_TLS_PREFERRED ? &no : &yes) != 0) {
+    if (mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes) != 0) {
         return false;
     }
     if (mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
                        cfg->tls_mode >= SDL_TLS_VERIFY_CA ? &yes : &no) != 0) {
+        return false;
+    }
+    return true;
+}
+
+static bool
+connect_once(sdl_mysql_conn *conn, const sdl_source_config *cfg, uint64_t read_timeout_usec,
+             bool use_tls, sdl_error *err)
+{
+    unsigned connect_timeout = (unsigned)SDL_MAX(cfg->connect_timeout_usec / 1000000u, 1u);
+    unsigned long max_packet = 1024ul * 1024ul * 1024ul;
+    unsigned read_timeout = (unsigned)(read_timeout_usec / 1000000u);
+    my_bool no = 0;
+
+    if (conn->mysql) {
+        mysql_close(conn->mysql);
+    }
+    conn->mysql = mysql_init(NULL);
+    if (!conn->mysql) {
+        sdl_error_set(err, SDL_E_SOURCE, "initialising the MySQL client library failed");
+        return false;
+    }
+    (void)mysql_optionsv(conn->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+    (void)mysql_optionsv(conn->mysql, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
+    (void)mysql_optionsv(conn->mysql, MYSQL_OPT_RECONNECT, &no);
+    if (read_timeout) {
+        (void)mysql_optionsv(conn->mysql, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+    }
+    (void)mysql_optionsv(conn->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (!set_tls(conn->mysql, cfg, use_tls)) {
+        sdl_error_set(err, SDL_E_CONFIG, "configuring TLS for '%s' failed", conn->endpoint);
+        return false;
+    }
+    if (!mysql_real_connect(conn->mysql, cfg->host, cfg->user, cfg->password, NULL, cfg->port,
+                            NULL, 0)) {
+        sdl_mysql_conn_set_error(conn, "connecting to", err);
         return false;
     }
     return true;
@@ -146,40 +186,16 @@ sdl_mysql_conn_open(const sdl_source_config *cfg, uint64_t read_timeout_usec,
                     sdl_mysql_conn **ret_conn, sdl_error *err)
 {
     sdl_mysql_conn *conn = sdl_xcalloc(1, sizeof(*conn));
-    unsigned connect_timeout = (unsigned)SDL_MAX(cfg->connect_timeout_usec / 1000000u, 1u);
-    unsigned long max_packet = 1024ul * 1024ul * 1024ul;
-    unsigned read_timeout = (unsigned)(read_timeout_usec / 1000000u);
-    my_bool no = 0;
+    bool tls = cfg->tls_mode != SDL_TLS_DISABLED;
 
     conn->endpoint = sdl_xasprintf("%s:%u", cfg->host, (unsigned)cfg->port);
-    conn->mysql = mysql_init(NULL);
-    if (!conn->mysql) {
-        sdl_error_set(err, SDL_E_SOURCE, "initialising the MySQL client library failed");
-        goto fail;
-    }
-    (void)mysql_optionsv(conn->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
-    (void)mysql_optionsv(conn->mysql, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
-    (void)mysql_optionsv(conn->mysql, MYSQL_OPT_RECONNECT, &no);
-    (void)mysql_optionsv(conn->mysql, MYSQL_READ_DEFAULT_GROUP, NULL);
-    if (read_timeout) {
-        (void)mysql_optionsv(conn->mysql, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
-    }
-    (void)mysql_optionsv(conn->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (!set_tls(conn->mysql, cfg)) {
-        sdl_error_set(err, SDL_E_CONFIG, "configuring TLS for '%s' failed", conn->endpoint);
-        goto fail;
-    }
-    if (!mysql_real_connect(conn->mysql, cfg->host, cfg->user, cfg->password, NULL, cfg->port,
-                            NULL, 0)) {
-        sdl_mysql_conn_set_error(conn, "connecting to", err);
-        goto fail;
-    }
-    if (cfg->tls_mode >= SDL_TLS_REQUIRED && !mysql_get_ssl_cipher(conn->mysql)) {
-        sdl_error_set(err, SDL_E_SOURCE,
-                      "connecting to '%s': source.tls.mode requires TLS but the connection is not "
-                      "encrypted",
-                      conn->endpoint);
-        goto fail;
+    if (!connect_once(conn, cfg, read_timeout_usec, tls, err)) {
+        /* "preferred": a server without TLS support is fine, everything else is not. */
+        if (!(cfg->tls_mode == SDL_TLS_PREFERRED && conn->mysql &&
+              mysql_errno(conn->mysql) == CR_SSL_CONNECTION_ERROR &&
+              connect_once(conn, cfg, read_timeout_usec, false, err))) {
+            goto fail;
+        }
     }
     const char *version = mysql_get_server_info(conn->mysql);
     conn->flavor = (version && strstr(version, "MariaDB")) ? SDL_FLAVOR_MARIADB : SDL_FLAVOR_MYSQL;
