@@ -30,10 +30,19 @@ static const uint8_t needs_escape[256] = {
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 };
 
+/* Room for @n more bytes (and sdl_buf's NUL), growing only when needed. */
+static inline void
+room(sdl_buf *out, size_t n)
+{
+    if (SDL_UNLIKELY(out->cap - out->len <= n)) {
+        sdl_buf_reserve(out, n);
+    }
+}
+
 static inline void
 put(sdl_buf *out, const void *p, size_t n)
 {
-    sdl_buf_reserve(out, n);
+    room(out, n);
     memcpy(out->data + out->len, p, n);
     out->len += n;
 }
@@ -43,7 +52,7 @@ put(sdl_buf *out, const void *p, size_t n)
 static inline void
 put_byte(sdl_buf *out, char c)
 {
-    sdl_buf_reserve(out, 1);
+    room(out, 1);
     out->data[out->len++] = (uint8_t)c;
 }
 
@@ -56,7 +65,7 @@ put_string(sdl_buf *out, const char *s, size_t len)
     const uint8_t *p = (const uint8_t *)s;
     const uint8_t *end = p + len;
 
-    sdl_buf_reserve(out, len + 2);
+    room(out, len + 2);
     out->data[out->len++] = '"';
     while (p < end) {
         const uint8_t *run = p;
@@ -133,6 +142,53 @@ put_i64(sdl_buf *out, int64_t v)
     put(out, buf + n, sizeof(buf) - n);
 }
 
+/*
+ * The common case without printf: |d| in [1e-4, 1e15) with at most 15 fraction digits, as
+ * prices and measurements are. d is m / 10^k for the smallest k where the integer m (below
+ * 2^53, so exact) divided by the exact power of ten gives d back; IEEE division is correctly
+ * rounded, so that decimal reads back as d, and it is the text "%.15g" prints (fixed notation
+ * in this range, no trailing zeros). Returns false to fall back to printf.
+ */
+static bool
+put_double_fixed(sdl_buf *out, double d)
+{
+    static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    double a = fabs(d);
+
+    if (!(a >= 1e-4 && a < 1e15)) {
+        return false;
+    }
+    for (unsigned k = 1; k < SDL_ARRAY_SIZE(p10); k++) {
+        double scaled = a * p10[k];
+        if (scaled >= 9007199254740992.0) {
+            return false;
+        }
+        uint64_t m = (uint64_t)(scaled + 0.5);
+        if ((double)m / p10[k] != a) {
+            continue;
+        }
+        char buf[40];
+        char *e = buf + sizeof(buf);
+        char *p = e;
+        for (unsigned i = 0; i < k; i++) {
+            *--p = (char)('0' + m % 10);
+            m /= 10;
+        }
+        *--p = '.';
+        do {
+            *--p = (char)('0' + m % 10);
+            m /= 10;
+        } while (m);
+        if (d < 0) {
+            *--p = '-';
+        }
+        put(out, p, (size_t)(e - p));
+        return true;
+    }
+    return false;
+}
+
 /* Shortest "%.{15,16,17}g" that reads back as @d; integral values keep a ".0" so the text
  * still names a double (as libbson prints them). */
 static void
@@ -169,6 +225,9 @@ put_double(sdl_buf *out, double d)
     /* Any decimal of at most 15 significant digits round-trips through a normal double
      * (DBL_DIG), so when a shorter form exists "%.15g" finds it (and drops trailing zeros);
      * subnormals, whose spacing is coarser, try every length. */
+    if (put_double_fixed(out, d)) {
+        return;
+    }
     for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         n = snprintf(buf, sizeof(buf), "%.*g", prec, d);
         if (prec == 17 || strtod(buf, NULL) == d) {
@@ -242,7 +301,7 @@ put_base64(sdl_buf *out, const uint8_t *p, uint32_t len)
     size_t n = ((size_t)len + 2) / 3 * 4;
     uint32_t i = 0;
 
-    sdl_buf_reserve(out, n);
+    room(out, n);
     char *o = (char *)out->data + out->len;
     for (; i + 3 <= len; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];

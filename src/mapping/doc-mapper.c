@@ -108,6 +108,206 @@ format_datetime(char *buf, size_t cap, int64_t usec, unsigned fsp, bool date_onl
     return n < 0 ? 0 : SDL_MIN((size_t)n, cap - 1);
 }
 
+/*
+ * bw: a raw BSON writer. libbson's bson_append_*() cost tens of nanoseconds per element
+ * (varargs, one memcpy per piece, growth checks); a row document has 20 to 100 elements and
+ * is built a million times a second, so the document is written here byte by byte into a
+ * local buffer and handed to the caller's bson_t with one copy. Rare kinds (JSON,
+ * GEOMETRY) are built with libbson into a temporary document whose element is copied over.
+ */
+typedef struct bw {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+    uint8_t local[2048];
+} bw;
+
+static void
+bw_init(bw *w)
+{
+    w->p = w->local;
+    w->len = 0;
+    w->cap = sizeof(w->local);
+}
+
+static void
+bw_done(bw *w)
+{
+    if (w->p != w->local) {
+        bson_free(w->p);
+    }
+}
+
+static void
+bw_grow(bw *w, size_t n)
+{
+    size_t cap = w->cap * 2;
+    while (cap < w->len + n) {
+        cap *= 2;
+    }
+    if (w->p == w->local) {
+        w->p = bson_malloc(cap);
+        memcpy(w->p, w->local, w->len);
+    } else {
+        w->p = bson_realloc(w->p, cap);
+    }
+    w->cap = cap;
+}
+
+static inline uint8_t *
+bw_room(bw *w, size_t n)
+{
+    if (SDL_UNLIKELY(w->cap - w->len < n)) {
+        bw_grow(w, n);
+    }
+    return w->p + w->len;
+}
+
+static inline void
+le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void
+le64(uint8_t *p, uint64_t v)
+{
+    le32(p, (uint32_t)v);
+    le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Element header: type byte, key, NUL; then @extra bytes of value are reserved. Returns where
+ * the value goes. */
+static inline uint8_t *
+bw_elem(bw *w, bson_type_t type, const char *key, size_t klen, size_t extra)
+{
+    uint8_t *p = bw_room(w, 2 + klen + extra);
+    p[0] = (uint8_t)type;
+    memcpy(p + 1, key, klen);
+    p[1 + klen] = 0;
+    w->len += 2 + klen + extra;
+    return p + 2 + klen;
+}
+
+static inline void
+bw_i32(bw *w, const char *key, size_t klen, int32_t v)
+{
+    le32(bw_elem(w, BSON_TYPE_INT32, key, klen, 4), (uint32_t)v);
+}
+
+static inline void
+bw_i64(bw *w, const char *key, size_t klen, int64_t v)
+{
+    le64(bw_elem(w, BSON_TYPE_INT64, key, klen, 8), (uint64_t)v);
+}
+
+static inline void
+bw_date(bw *w, const char *key, size_t klen, int64_t ms)
+{
+    le64(bw_elem(w, BSON_TYPE_DATE_TIME, key, klen, 8), (uint64_t)ms);
+}
+
+static inline void
+bw_double(bw *w, const char *key, size_t klen, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof(bits));
+    le64(bw_elem(w, BSON_TYPE_DOUBLE, key, klen, 8), bits);
+}
+
+static inline void
+bw_bool(bw *w, const char *key, size_t klen, bool v)
+{
+    *bw_elem(w, BSON_TYPE_BOOL, key, klen, 1) = v ? 1 : 0;
+}
+
+static inline void
+bw_null(bw *w, const char *key, size_t klen)
+{
+    (void)bw_elem(w, BSON_TYPE_NULL, key, klen, 0);
+}
+
+static inline void
+bw_dec128(bw *w, const char *key, size_t klen, const bson_decimal128_t *d)
+{
+    uint8_t *p = bw_elem(w, BSON_TYPE_DECIMAL128, key, klen, 16);
+    le64(p, d->low);
+    le64(p + 8, d->high);
+}
+
+/* String of @len bytes (length prefix counts the NUL). */
+static inline void
+bw_str(bw *w, const char *key, size_t klen, const char *s, size_t len)
+{
+    uint8_t *p = bw_elem(w, BSON_TYPE_UTF8, key, klen, 4 + len + 1);
+    le32(p, (uint32_t)(len + 1));
+    memcpy(p + 4, s, len);
+    p[4 + len] = 0;
+}
+
+static inline void
+bw_cstr(bw *w, const char *key, size_t klen, const char *s)
+{
+    bw_str(w, key, klen, s, strlen(s));
+}
+
+static inline void
+bw_binary(bw *w, const char *key, size_t klen, const void *data, size_t len)
+{
+    uint8_t *p = bw_elem(w, BSON_TYPE_BINARY, key, klen, 5 + len);
+    le32(p, (uint32_t)len);
+    p[4] = BSON_SUBTYPE_BINARY;
+    if (len) {
+        memcpy(p + 5, data, len);
+    }
+}
+
+/* Opens a sub-document or array; returns the offset of its length field for bw_end(). */
+static inline size_t
+bw_begin(bw *w, bson_type_t type, const char *key, size_t klen)
+{
+    (void)bw_elem(w, type, key, klen, 4);
+    return w->len - 4;
+}
+
+static inline void
+bw_end(bw *w, size_t at)
+{
+    *bw_room(w, 1) = 0;
+    w->len++;
+    le32(w->p + at, (uint32_t)(w->len - at));
+}
+
+/* Array index keys "0".."N" without printf. */
+static inline size_t
+index_key(uint32_t i, char *buf)
+{
+    char tmp[12];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    for (size_t j = 0; j < n; j++) {
+        buf[j] = tmp[n - 1 - j];
+    }
+    return n;
+}
+
+/* Copies the one element of @tmp (built by libbson under the key "") under @key. */
+static void
+bw_copy_element(bw *w, const char *key, size_t klen, const bson_t *tmp)
+{
+    const uint8_t *data = bson_get_data(tmp);
+    /* int32 length, type, "" key (one NUL), value..., final NUL */
+    size_t vlen = tmp->len - 4 - 2 - 1;
+    uint8_t *p = bw_elem(w, (bson_type_t)data[4], key, klen, vlen);
+    memcpy(p, data + 6, vlen);
+}
+
 static bool
 check_utf8(const char *s, size_t len, sdl_error *err)
 {
@@ -152,7 +352,7 @@ decimal_text_ok(const char *s, size_t len, unsigned *ret_digits)
 }
 
 static bool
-append_decimal(bson_t *parent, const char *key, int key_len, const sdl_value *v, sdl_error *err)
+put_decimal(bw *w, const char *key, size_t klen, const sdl_value *v, sdl_error *err)
 {
     unsigned digits;
 
@@ -162,7 +362,7 @@ append_decimal(bson_t *parent, const char *key, int key_len, const sdl_value *v,
         return false;
     }
     if (v->precision > 34 || (v->precision == 0 && digits > 34)) {
-        bson_append_utf8(parent, key, key_len, v->str.ptr, (int)v->str.len);
+        bw_str(w, key, klen, v->str.ptr, v->str.len);
         return true;
     }
     bson_decimal128_t dec;
@@ -171,69 +371,77 @@ append_decimal(bson_t *parent, const char *key, int key_len, const sdl_value *v,
                       v->precision, v->scale, (int)SDL_MIN(v->str.len, 80), v->str.ptr);
         return false;
     }
-    bson_append_decimal128(parent, key, key_len, &dec);
+    bw_dec128(w, key, klen, &dec);
     return true;
 }
 
 static bool
-append_set(bson_t *parent, const char *key, int key_len, const sdl_value *v, sdl_error *err)
+put_set(bw *w, const char *key, size_t klen, const sdl_value *v, sdl_error *err)
 {
-    bson_t arr;
-
     for (uint32_t i = 0; i < v->set.count; i++) {
         if (!check_utf8(v->set.names[i], strlen(v->set.names[i]), err)) {
             return false;
         }
     }
-    bson_append_array_begin(parent, key, key_len, &arr);
+    size_t at = bw_begin(w, BSON_TYPE_ARRAY, key, klen);
     for (uint32_t i = 0; i < v->set.count; i++) {
-        char buf[16];
-        const char *k;
-        size_t klen = bson_uint32_to_string(i, &k, buf, sizeof(buf));
-        bson_append_utf8(&arr, k, (int)klen, v->set.names[i], -1);
+        char k[12];
+        bw_cstr(w, k, index_key(i, k), v->set.names[i]);
     }
-    bson_append_array_end(parent, &arr);
+    bw_end(w, at);
     return true;
 }
 
 static bool
-append_vector(bson_t *parent, const char *key, int key_len, const sdl_value *v, sdl_error *err)
+put_vector(bw *w, const char *key, size_t klen, const sdl_value *v, sdl_error *err)
 {
     const uint8_t *p = (const uint8_t *)v->str.ptr;
-    bson_t arr;
 
     if (v->str.len % 4 != 0) {
         sdl_error_set(err, SDL_E_PROTOCOL, "VECTOR of %zu bytes is not a float32 array",
                       v->str.len);
         return false;
     }
-    bson_append_array_begin(parent, key, key_len, &arr);
+    size_t at = bw_begin(w, BSON_TYPE_ARRAY, key, klen);
     for (size_t i = 0; i < v->str.len / 4; i++) {
-        char buf[16];
-        const char *k;
-        size_t klen = bson_uint32_to_string((uint32_t)i, &k, buf, sizeof(buf));
+        char k[12];
         uint32_t bits = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
                         (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
         float f;
         memcpy(&f, &bits, sizeof(f));
-        bson_append_double(&arr, k, (int)klen, (double)f);
+        bw_double(w, k, index_key((uint32_t)i, k), (double)f);
     }
-    bson_append_array_end(parent, &arr);
+    bw_end(w, at);
     return true;
 }
 
-bool
-sdl_doc_mapper_value(const sdl_doc_mapper_options *opts, const sdl_column *col, const sdl_value *v,
-                     bson_t *parent, const char *key, size_t key_len, sdl_error *err)
+/* JSON and GEOMETRY: libbson builds the value, its element is copied. */
+static bool
+put_via_bson(bw *w, const char *key, size_t klen, const sdl_doc_mapper_options *opts,
+             const sdl_value *v, sdl_error *err)
 {
-    int klen = (int)key_len;
+    bson_t tmp = BSON_INITIALIZER;
+    bool ok;
 
-    if (!opts) {
-        opts = &default_options;
+    if (v->kind == SDL_VALUE_JSON_TEXT) {
+        ok = sdl_json_text_append(&tmp, "", 0, v->str.ptr, v->str.len, opts->json_max_depth, err);
+    } else {
+        ok = sdl_geojson_append(&tmp, "", 0, (const uint8_t *)v->str.ptr, v->str.len, err);
     }
-    if (key_len > INT_MAX / 2 ||
-        (v->kind >= SDL_VALUE_DECIMAL && v->kind != SDL_VALUE_DATETIME &&
-         v->kind != SDL_VALUE_DATE && v->kind != SDL_VALUE_SET && v->str.len > INT_MAX / 2)) {
+    if (ok) {
+        bw_copy_element(w, key, klen, &tmp);
+    }
+    bson_destroy(&tmp);
+    return ok;
+}
+
+/* Writes one value; on failure nothing was written. */
+static bool
+put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, const sdl_value *v,
+          const char *key, size_t klen, sdl_error *err)
+{
+    if (v->kind >= SDL_VALUE_DECIMAL && v->kind != SDL_VALUE_DATETIME &&
+        v->kind != SDL_VALUE_DATE && v->kind != SDL_VALUE_SET && v->str.len > INT_MAX / 2) {
         sdl_error_set(err, SDL_E_UNSUPPORTED, "value of %zu bytes exceeds the BSON limit",
                       v->str.len);
         return false;
@@ -242,36 +450,36 @@ sdl_doc_mapper_value(const sdl_doc_mapper_options *opts, const sdl_column *col, 
     case SDL_VALUE_ABSENT:
         return true;
     case SDL_VALUE_NULL:
-        bson_append_null(parent, key, klen);
+        bw_null(w, key, klen);
         return true;
     case SDL_VALUE_INT:
         if (v->i >= INT32_MIN && v->i <= INT32_MAX) {
-            bson_append_int32(parent, key, klen, (int32_t)v->i);
+            bw_i32(w, key, klen, (int32_t)v->i);
         } else {
-            bson_append_int64(parent, key, klen, v->i);
+            bw_i64(w, key, klen, v->i);
         }
         return true;
     case SDL_VALUE_UINT:
         if (v->u <= INT32_MAX) {
-            bson_append_int32(parent, key, klen, (int32_t)v->u);
+            bw_i32(w, key, klen, (int32_t)v->u);
         } else if (v->u <= INT64_MAX) {
-            bson_append_int64(parent, key, klen, (int64_t)v->u);
+            bw_i64(w, key, klen, (int64_t)v->u);
         } else {
             bson_decimal128_t dec = decimal128_from_u64(v->u);
-            bson_append_decimal128(parent, key, klen, &dec);
+            bw_dec128(w, key, klen, &dec);
         }
         return true;
     case SDL_VALUE_BIT:
-        bson_append_int64(parent, key, klen, (int64_t)v->u);
+        bw_i64(w, key, klen, (int64_t)v->u);
         return true;
     case SDL_VALUE_FLOAT:
-        bson_append_double(parent, key, klen, float_shortest(v->d));
+        bw_double(w, key, klen, float_shortest(v->d));
         return true;
     case SDL_VALUE_DOUBLE:
-        bson_append_double(parent, key, klen, v->d);
+        bw_double(w, key, klen, v->d);
         return true;
     case SDL_VALUE_DECIMAL:
-        return append_decimal(parent, key, klen, v, err);
+        return put_decimal(w, key, klen, v, err);
     case SDL_VALUE_STRING:
     case SDL_VALUE_TEMPORAL_TEXT:
     case SDL_VALUE_TIME:
@@ -279,11 +487,10 @@ sdl_doc_mapper_value(const sdl_doc_mapper_options *opts, const sdl_column *col, 
         if (!check_utf8(v->str.ptr, v->str.len, err)) {
             return false;
         }
-        bson_append_utf8(parent, key, klen, v->str.ptr, (int)v->str.len);
+        bw_str(w, key, klen, v->str.ptr, v->str.len);
         return true;
     case SDL_VALUE_BINARY:
-        bson_append_binary(parent, key, klen, BSON_SUBTYPE_BINARY, (const uint8_t *)v->str.ptr,
-                           (uint32_t)v->str.len);
+        bw_binary(w, key, klen, v->str.ptr, v->str.len);
         return true;
     case SDL_VALUE_DATETIME:
     case SDL_VALUE_DATE:
@@ -292,30 +499,70 @@ sdl_doc_mapper_value(const sdl_doc_mapper_options *opts, const sdl_column *col, 
             char buf[64];
             size_t n =
                 format_datetime(buf, sizeof(buf), v->usec, v->fsp, v->kind == SDL_VALUE_DATE);
-            bson_append_utf8(parent, key, klen, buf, (int)n);
+            bw_str(w, key, klen, buf, n);
         } else {
-            bson_append_date_time(parent, key, klen, floor_div(v->usec, 1000));
+            bw_date(w, key, klen, floor_div(v->usec, 1000));
         }
         return true;
     case SDL_VALUE_SET:
-        return append_set(parent, key, klen, v, err);
+        return put_set(w, key, klen, v, err);
     case SDL_VALUE_JSON_TEXT:
-        return sdl_json_text_append(parent, key, key_len, v->str.ptr, v->str.len,
-                                    opts->json_max_depth, err);
+    case SDL_VALUE_GEOMETRY:
+        return put_via_bson(w, key, klen, opts, v, err);
     case SDL_VALUE_JSON_BINARY:
         sdl_error_set(err, SDL_E_UNSUPPORTED,
                       "MySQL binary JSON is not supported yet (decoded by a later issue)");
         return false;
-    case SDL_VALUE_GEOMETRY:
-        return sdl_geojson_append(parent, key, key_len, (const uint8_t *)v->str.ptr, v->str.len,
-                                  err);
     case SDL_VALUE_VECTOR:
-        return append_vector(parent, key, klen, v, err);
+        return put_vector(w, key, klen, v, err);
     case SDL_VALUE_KIND_COUNT:
         break;
     }
     sdl_error_set(err, SDL_E_INVALID, "unknown value kind %d", (int)v->kind);
     return false;
+}
+
+/* Moves the finished document in @w into the empty @doc. */
+static void
+bw_finish(bw *w, bson_t *doc)
+{
+    BSON_ASSERT(bson_empty(doc));
+    uint8_t *dst = bson_reserve_buffer(doc, (uint32_t)w->len);
+    BSON_ASSERT(dst);
+    memcpy(dst, w->p, w->len);
+}
+
+bool
+sdl_doc_mapper_value(const sdl_doc_mapper_options *opts, const sdl_column *col, const sdl_value *v,
+                     bson_t *parent, const char *key, size_t key_len, sdl_error *err)
+{
+    bw w;
+    bool ok = false;
+
+    if (!opts) {
+        opts = &default_options;
+    }
+    if (key_len > INT_MAX / 2) {
+        sdl_error_set(err, SDL_E_UNSUPPORTED, "key of %zu bytes exceeds the BSON limit", key_len);
+        return false;
+    }
+    if (v->kind == SDL_VALUE_ABSENT) {
+        return true;
+    }
+    bw_init(&w);
+    size_t at = w.len;
+    (void)bw_room(&w, 4);
+    w.len += 4;
+    if (put_value(&w, opts, col, v, key, key_len, err)) {
+        bson_t tmp;
+        bson_iter_t it;
+        bw_end(&w, at);
+        ok = bson_init_static(&tmp, w.p, w.len) && bson_iter_init(&it, &tmp) &&
+             bson_iter_next(&it) && bson_append_iter(parent, key, (int)key_len, &it);
+        BSON_ASSERT(ok);
+    }
+    bw_done(&w);
+    return ok;
 }
 
 /* Same kind and the same payload: what "the column changed" means for `changed`. */
@@ -356,85 +603,76 @@ value_equal(const sdl_value *a, const sdl_value *b)
 }
 
 static bool
-append_image(const sdl_doc_mapper_options *opts, const sdl_table *t, const sdl_value *img,
-             bson_t *doc, const char *key, sdl_error *err)
+put_image(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const sdl_value *img,
+          const char *key, sdl_error *err)
 {
-    bson_t child;
-    bool ok = true;
+    size_t at = bw_begin(w, BSON_TYPE_DOCUMENT, key, strlen(key));
 
-    bson_append_document_begin(doc, key, (int)strlen(key), &child);
-    for (uint32_t i = 0; i < t->ncols && ok; i++) {
+    for (uint32_t i = 0; i < t->ncols; i++) {
         const sdl_column *c = &t->cols[i];
-        ok = sdl_doc_mapper_value(opts, c, &img[i], &child, c->name, strlen(c->name), err);
-        if (!ok) {
+        if (img[i].kind == SDL_VALUE_ABSENT) {
+            continue;
+        }
+        if (!put_value(w, opts, c, &img[i], c->name, strlen(c->name), err)) {
             sdl_error_prefix(err, "%s image: column '%s'", key, c->name);
+            return false;
         }
     }
-    bson_append_document_end(doc, &child);
-    return ok;
+    bw_end(w, at);
+    return true;
 }
 
 static bool
-append_pk(const sdl_doc_mapper_options *opts, const sdl_table *t, const sdl_value *img,
-          const char *image, bson_t *doc, sdl_error *err)
+put_pk(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const sdl_value *img,
+       const char *image, sdl_error *err)
 {
-    bson_t child;
-    bool ok = true;
+    size_t at = bw_begin(w, BSON_TYPE_DOCUMENT, "pk", 2);
 
-    bson_append_document_begin(doc, "pk", 2, &child);
-    for (uint32_t k = 0; k < t->npk && ok; k++) {
+    for (uint32_t k = 0; k < t->npk; k++) {
         uint32_t i = t->pk[k];
         if (i >= t->ncols) {
             sdl_error_set(err, SDL_E_INVALID, "primary key names column %" PRIu32 " of %" PRIu32,
                           i + 1, t->ncols);
-            ok = false;
-            break;
+            return false;
         }
         const sdl_column *c = &t->cols[i];
         if (img[i].kind == SDL_VALUE_ABSENT) {
             sdl_error_set(err, SDL_E_SCHEMA, "primary key column '%s' absent from the %s image",
                           c->name, image);
-            ok = false;
-            break;
+            return false;
         }
-        ok = sdl_doc_mapper_value(opts, c, &img[i], &child, c->name, strlen(c->name), err);
-        if (!ok) {
+        if (!put_value(w, opts, c, &img[i], c->name, strlen(c->name), err)) {
             sdl_error_prefix(err, "primary key column '%s'", c->name);
+            return false;
         }
     }
-    bson_append_document_end(doc, &child);
-    return ok;
+    bw_end(w, at);
+    return true;
 }
 
 static void
-append_changed(const sdl_table *t, const sdl_value *before, const sdl_value *after, bson_t *doc)
+put_changed(bw *w, const sdl_table *t, const sdl_value *before, const sdl_value *after)
 {
-    bson_t arr;
+    size_t at = bw_begin(w, BSON_TYPE_ARRAY, "changed", 7);
     uint32_t n = 0;
 
-    bson_append_array_begin(doc, "changed", 7, &arr);
     for (uint32_t i = 0; i < t->ncols; i++) {
         if (after[i].kind == SDL_VALUE_ABSENT ||
             (before[i].kind != SDL_VALUE_ABSENT && value_equal(&before[i], &after[i]))) {
             continue;
         }
-        char buf[16];
-        const char *k;
-        size_t klen = bson_uint32_to_string(n++, &k, buf, sizeof(buf));
-        bson_append_utf8(&arr, k, (int)klen, t->cols[i].name, -1);
+        char k[12];
+        bw_cstr(w, k, index_key(n++, k), t->cols[i].name);
     }
-    bson_append_array_end(doc, &arr);
+    bw_end(w, at);
 }
 
 /* "<pipeline>:<gtid>:<seq>" */
 static void
-append_id(const sdl_change_pos *pos, bson_t *doc)
+put_id(bw *w, const sdl_change_pos *pos)
 {
-    char local[256];
     size_t lp = strlen(pos->pipeline);
     size_t lg = strlen(pos->gtid);
-    size_t need = lp + lg + 2 + 21;
-    char *buf = need <= sizeof(local) ? local : bson_malloc(need);
     char digits[24];
     size_t nd = 0;
     uint64_t s = pos->seq;
@@ -443,32 +681,32 @@ append_id(const sdl_change_pos *pos, bson_t *doc)
         digits[nd++] = (char)('0' + s % 10);
         s /= 10;
     } while (s);
-    memcpy(buf, pos->pipeline, lp);
-    buf[lp] = ':';
-    memcpy(buf + lp + 1, pos->gtid, lg);
-    buf[lp + 1 + lg] = ':';
-    size_t n = lp + lg + 2;
+    size_t len = lp + 1 + lg + 1 + nd;
+    uint8_t *p = bw_elem(w, BSON_TYPE_UTF8, "_id", 3, 4 + len + 1);
+    le32(p, (uint32_t)(len + 1));
+    p += 4;
+    memcpy(p, pos->pipeline, lp);
+    p += lp;
+    *p++ = ':';
+    memcpy(p, pos->gtid, lg);
+    p += lg;
+    *p++ = ':';
     while (nd) {
-        buf[n++] = digits[--nd];
+        *p++ = (uint8_t)digits[--nd];
     }
-    bson_append_utf8(doc, "_id", 3, buf, (int)n);
-    if (buf != local) {
-        bson_free(buf);
-    }
+    *p = 0;
 }
 
 static void
-append_position(const sdl_change_pos *pos, bson_t *doc)
+put_position(bw *w, const sdl_change_pos *pos)
 {
-    bson_t child;
-
-    bson_append_utf8(doc, "gtid", 4, pos->gtid, -1);
-    bson_append_int64(doc, "seq", 3, (int64_t)pos->seq);
-    bson_append_date_time(doc, "ts", 2, pos->ts_sec * 1000);
-    bson_append_document_begin(doc, "binlog", 6, &child);
-    bson_append_utf8(&child, "file", 4, pos->binlog_file ? pos->binlog_file : "", -1);
-    bson_append_int64(&child, "pos", 3, (int64_t)pos->binlog_pos);
-    bson_append_document_end(doc, &child);
+    bw_cstr(w, "gtid", 4, pos->gtid);
+    bw_i64(w, "seq", 3, (int64_t)pos->seq);
+    bw_date(w, "ts", 2, pos->ts_sec * 1000);
+    size_t at = bw_begin(w, BSON_TYPE_DOCUMENT, "binlog", 6);
+    bw_cstr(w, "file", 4, pos->binlog_file ? pos->binlog_file : "");
+    bw_i64(w, "pos", 3, (int64_t)pos->binlog_pos);
+    bw_end(w, at);
 }
 
 bool
@@ -478,47 +716,59 @@ sdl_doc_mapper_row(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
     static const char *const op_names[] = {"insert", "update", "delete"};
     const sdl_table *t = rc->table;
     bool ok = false;
+    bw w;
 
+    if (!opts) {
+        opts = &default_options;
+    }
+    bw_init(&w);
     if (!t || (unsigned)rc->op > SDL_ROW_DELETE || (rc->op != SDL_ROW_INSERT && !rc->before) ||
         (rc->op != SDL_ROW_DELETE && !rc->after)) {
         sdl_error_set(err, SDL_E_INVALID, "row change without the images its op needs");
         goto out;
     }
-    append_id(pos, doc);
-    bson_append_utf8(doc, "op", 2, op_names[rc->op], -1);
-    bson_append_utf8(doc, "db", 2, t->db, -1);
-    bson_append_utf8(doc, "table", 5, t->name, -1);
+    w.len = 4; /* document length, written by bw_end() */
+    put_id(&w, pos);
+    bw_cstr(&w, "op", 2, op_names[rc->op]);
+    bw_cstr(&w, "db", 2, t->db);
+    bw_cstr(&w, "table", 5, t->name);
     if (t->npk > 0) {
         bool from_before = rc->op != SDL_ROW_INSERT;
-        if (!append_pk(opts, t, from_before ? rc->before : rc->after,
-                       from_before ? "before" : "after", doc, err)) {
+        if (!put_pk(&w, opts, t, from_before ? rc->before : rc->after,
+                    from_before ? "before" : "after", err)) {
             goto out;
         }
     }
-    if (rc->before && rc->op != SDL_ROW_INSERT &&
-        !append_image(opts, t, rc->before, doc, "before", err)) {
+    if (rc->op != SDL_ROW_INSERT && !put_image(&w, opts, t, rc->before, "before", err)) {
         goto out;
     }
-    if (rc->after && rc->op != SDL_ROW_DELETE &&
-        !append_image(opts, t, rc->after, doc, "after", err)) {
+    if (rc->op != SDL_ROW_DELETE && !put_image(&w, opts, t, rc->after, "after", err)) {
         goto out;
     }
     if (rc->op == SDL_ROW_UPDATE) {
-        append_changed(t, rc->before, rc->after, doc);
+        put_changed(&w, t, rc->before, rc->after);
     }
-    append_position(pos, doc);
+    put_position(&w, pos);
     if (pos->split) {
-        bson_append_bool(doc, "split", 5, true);
+        bw_bool(&w, "split", 5, true);
     }
     if (!t->names_from_metadata) {
-        bson_append_bool(doc, "columns_unnamed", 15, true);
+        bw_bool(&w, "columns_unnamed", 15, true);
     }
+    bw_end(&w, 0);
+    if (w.len > INT32_MAX) {
+        sdl_error_set(err, SDL_E_UNSUPPORTED, "document of %zu bytes exceeds the BSON limit",
+                      w.len);
+        goto out;
+    }
+    bw_finish(&w, doc);
     ok = true;
 out:
     if (!ok) {
         sdl_error_prefix(err, "table '%s.%s'", t && t->db ? t->db : "?",
                          t && t->name ? t->name : "?");
     }
+    bw_done(&w);
     return ok;
 }
 
@@ -526,22 +776,17 @@ bool
 sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos, const char *db,
                    const char *statement, size_t statement_len, bson_t *doc, sdl_error *err)
 {
+    sdl_buf fixed = SDL_BUF_INIT;
+    bw w;
+
     (void)opts;
     if (statement_len > INT_MAX / 2) {
         sdl_error_set(err, SDL_E_UNSUPPORTED, "DDL statement of %zu bytes exceeds the BSON limit",
                       statement_len);
         return false;
     }
-    append_id(pos, doc);
-    bson_append_utf8(doc, "op", 2, "ddl", 3);
-    if (db && *db) {
-        bson_append_utf8(doc, "db", 2, db, -1);
-    }
-    if (sdl_utf8_valid(statement, statement_len)) {
-        bson_append_utf8(doc, "statement", 9, statement, (int)statement_len);
-    } else {
+    if (!sdl_utf8_valid(statement, statement_len)) {
         /* Replace each invalid byte by U+FFFD: the statement is a record, not row data. */
-        sdl_buf fixed = SDL_BUF_INIT;
         const uint8_t *p = (const uint8_t *)statement;
         const uint8_t *end = p + statement_len;
         while (p < end) {
@@ -554,9 +799,21 @@ sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
                 p += n;
             }
         }
-        bson_append_utf8(doc, "statement", 9, (const char *)fixed.data, (int)fixed.len);
-        sdl_buf_done(&fixed);
+        statement = (const char *)fixed.data;
+        statement_len = fixed.len;
     }
-    append_position(pos, doc);
+    bw_init(&w);
+    w.len = 4;
+    put_id(&w, pos);
+    bw_cstr(&w, "op", 2, "ddl");
+    if (db && *db) {
+        bw_cstr(&w, "db", 2, db);
+    }
+    bw_str(&w, "statement", 9, statement, statement_len);
+    put_position(&w, pos);
+    bw_end(&w, 0);
+    bw_finish(&w, doc);
+    bw_done(&w);
+    sdl_buf_done(&fixed);
     return true;
 }

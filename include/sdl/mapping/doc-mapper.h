@@ -58,8 +58,8 @@
  *   VECTOR         array of doubles (each float32 widened exactly)
  *
  * Errors carry context: "table 'shop.orders' column 'doc': invalid JSON at byte 3: ...".
- * On failure @doc holds a well-formed but incomplete document (every sub-document closed),
- * which the caller discards.
+ * Documents are written by a raw BSON writer into a stack buffer and copied into @doc once
+ * (libbson's per-element appends are several times slower). On failure @doc is unchanged.
  *
  * No logging; no shared state (thread-safe with distinct documents). OOM aborts.
  */
@@ -80,15 +80,16 @@ typedef struct sdl_doc_mapper_options {
     uint32_t json_max_depth; /* nesting limit of JSON column values; 0 = 100 (MySQL's) */
 } sdl_doc_mapper_options;
 
-/* Appends the row_changes document of @rc at @pos to @doc, which must be empty. @opts may be
+/* Writes the row_changes document of @rc at @pos into @doc, which must be empty and not static
+ * or a child (bson_init()/bson_reinit()/BSON_INITIALIZER; asserted). @opts may be
  * NULL (defaults). @rc's images must match its op (after for insert, before for delete, both
  * for update), else SDL_E_INVALID. Nothing is retained. */
 SDL_MUST_CHECK bool sdl_doc_mapper_row(const sdl_doc_mapper_options *opts,
                                        const sdl_change_pos *pos, const sdl_row_change *rc,
                                        bson_t *doc, sdl_error *err);
 
-/* Appends the DDL document of @statement (@statement_len bytes) executed with default
- * database @db (NULL or "" when none) at @pos to @doc, which must be empty. */
+/* Writes the DDL document of @statement (@statement_len bytes) executed with default
+ * database @db (NULL or "" when none) at @pos into @doc, empty as for sdl_doc_mapper_row(). */
 SDL_MUST_CHECK bool sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts,
                                        const sdl_change_pos *pos, const char *db,
                                        const char *statement, size_t statement_len, bson_t *doc,
