@@ -105,10 +105,10 @@ class Ctx:
             self.changes.extend(changes)
             return r
 
-    def write(self, t, ns, k, new, old):
+    def write(self, t, ns, k, new, old, raw=None):
         if t.implicit and ns not in self.engine.colls:
             self.engine.create_collection(ns, {}, self.changes)
-        self.engine.write(t, ns, k, new, old)
+        self.engine.write(t, ns, k, new, old, raw)
 
     def read_txn(self):
         return self.txn if self.in_txn else None
@@ -430,8 +430,10 @@ def _check_storable(doc):
             if k.startswith("$"):
                 raise CommandError(52, "_id fields may not contain '$'-prefixed fields: %s is not valid "
                                        "for storage." % k)
-    if len(encode(doc)) > MAX_BSON:
+    raw = encode(doc)
+    if len(raw) > MAX_BSON:
         raise CommandError(10334, "object to insert too large")
+    return raw
 
 
 def _make_batch(docs, limit):
@@ -749,13 +751,13 @@ def cmd_insert(ctx):
     for i, doc in enumerate(docs):
         try:
             doc = _fix_id(doc)
-            _check_storable(doc)
+            raw = _check_storable(doc)
             k = doc_key(doc["_id"])
 
-            def fn(t, doc=doc, k=k):
+            def fn(t, doc=doc, k=k, raw=raw):
                 if eng.lookup(ns, k, t) is not None:
                     raise DuplicateKeyError(ns, "_id_", {"_id": 1}, {"_id": doc["_id"]})
-                ctx.write(t, ns, k, doc, None)
+                ctx.write(t, ns, k, doc, None, raw)
             ctx.stmt(fn)
             n += 1
         except CommandError as e:

@@ -146,6 +146,7 @@ class Txn:
         self.start = time.monotonic()
         self.cursors = set()
         self.read_concern = None
+        self.raws = {}        # (ns, docid) -> (doc, its BSON) when already encoded
 
     def ensure_snapshot(self):
         if self.snapshot is None:
@@ -407,7 +408,7 @@ class Engine:
         if owner is not None and owner is not txn:
             raise WriteConflictError(blocker=owner)
 
-    def write(self, txn, ns, k, new, old):
+    def write(self, txn, ns, k, new, old, raw=None):
         """Stage one document write (insert/update/delete) in txn after conflict and unique checks."""
         coll = self.colls.get(ns)
         if coll is None:
@@ -454,6 +455,8 @@ class Engine:
                     uk_updates.append((ix.name, key, None))
         # all checks passed: apply to the overlay
         txn.overlay.setdefault(ns, {})[k] = new
+        if raw is not None:
+            txn.raws[(ns, k)] = (new, raw)
         if uk_updates:
             tuk = txn.ukeys.setdefault(ns, {})
             for name, key, owner in uk_updates:
@@ -516,7 +519,13 @@ class Engine:
         encoded = []
         for ns, ov in txn.overlay.items():
             for k, doc in ov.items():
-                raw = encode(doc) if doc is not None else None
+                cached = txn.raws.get((ns, k))
+                if doc is None:
+                    raw = None
+                elif cached is not None and cached[0] is doc:
+                    raw = cached[1]
+                else:
+                    raw = encode(doc)
                 encoded.append((ns, k, doc, raw))
                 changes.append(("doc", ns, k, raw))
 
