@@ -62,6 +62,20 @@ typedef struct sdl_source_config {
                                     * config came from a file), or NULL */
 } sdl_source_config;
 
+typedef struct sdl_target_config {
+    char *uri;                 /* resolved MongoDB URI (a secret: may hold a password). Never
+                                * print; NULL when no target is configured */
+    char *uri_file;            /* file holding the URI, or NULL */
+    char *uri_origin;          /* where the URI came from, for messages: "file ...",
+                                * "credential target-uri", "environment SDL_TARGET_URI" */
+    char *database;            /* default "audit" */
+    char *changes_collection;  /* default "row_changes" */
+    char *staging_collection;  /* default "row_changes_staging" */
+    char *offsets_collection;  /* default "binlog_offsets" */
+    uint64_t connect_timeout_usec;   /* server selection / connect timeout, default 10 s */
+    uint64_t socket_timeout_usec;    /* per-operation socket timeout, default 60 s */
+} sdl_target_config;
+
 typedef struct sdl_pipeline_config {
     char *name;                        /* default "main"; _id of the offset document */
     char *start;                       /* "now", "start" or a GTID position/set; default "now" */
@@ -88,6 +102,7 @@ typedef struct sdl_log_config {
 typedef struct sdl_config {
     char *path; /* file the config was loaded from */
     sdl_source_config source;
+    sdl_target_config target;
     sdl_pipeline_config pipeline;
     sdl_tables_config tables;
     sdl_log_config log;

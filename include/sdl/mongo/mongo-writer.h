@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * mongo-writer: sdl's MongoDB side (DESIGN.md §3). Everything that knows libmongoc lives in
+ * src/mongo/; this header shows only libbson types.
+ *
+ * One writer per pipeline, used by one thread (the writer thread; `sdl status` and recovery
+ * use it from the main thread before the pipeline starts). It:
+ *   - connects to the target URI and verifies it is a replica set whose primary supports
+ *     transactions (wire version >= 7); a standalone server is a permanent, clear error;
+ *   - creates the indexes (row_changes: ts, {db, table, pk}, gtid; staging: created_at);
+ *   - loads the offset document of the pipeline;
+ *   - stages a batch: its parts upserted into row_changes_staging with w:majority
+ *     (idempotent: a retried stage rewrites the same parts);
+ *   - commits a batch in ONE transaction: insert the rows into row_changes, update
+ *     binlog_offsets fenced on {_id: pipeline, batch: n-1} (insert when n == 1 and no offset
+ *     exists), delete the batch's staged parts. An ambiguous commit
+ *     (UnknownTransactionCommitResult after retrying commitTransaction, or a lost
+ *     connection during commit) is settled by reading the offset: batch >= n means
+ *     committed;
+ *   - recovery helpers: list the staged batches of the pipeline, load one back, delete.
+ *
+ * Errors: err->transient is set by sdl_mongo_error_classify() (retry.h) for network errors,
+ * not-primary/election codes, TransientTransactionError, WriteConflict, exceeded time
+ * limits...; permanent errors (auth, fencing violation, a duplicate row _id, a document too
+ * large, a standalone server) are not transient. The caller owns the retry loop and backoff.
+ * Never logs. Secrets (the URI's password) never appear in error messages.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+
+#include "sdl/base/error.h"
+#include "sdl/base/macros.h"
+
+typedef struct sdl_mongo_writer sdl_mongo_writer;
+
+typedef struct sdl_target_config sdl_target_config; /* config/config.h */
+
+/* The offset document of a pipeline (binlog_offsets). All strings owned; free with
+ * sdl_offset_done(). */
+typedef struct sdl_offset {
+    char *flavor;          /* "mariadb" | "mysql" */
+    char *gtid;            /* executed GTID position/set after the last committed transaction */
+    char *partial_gtid;    /* split transaction in progress: its GTID; NULL when none */
+    uint64_t partial_seq;  /* rows of partial_gtid committed so far */
+    char *binlog_file;     /* binlog file of the last committed change (for humans) */
+    uint64_t binlog_pos;   /* position after it */
+    uint64_t batch;        /* number of the last committed batch; 0 = none */
+    int64_t source_ts_sec; /* source commit time of the last committed transaction */
+    uint64_t rows_applied; /* row changes committed by this pipeline, in total */
+} sdl_offset;
+
+void sdl_offset_done(sdl_offset *offset);
+void sdl_offset_copy(sdl_offset *dst, const sdl_offset *src);
+
+/* A batch: consecutive row_changes documents and the offset after them. */
+typedef struct sdl_batch {
+    uint64_t number;        /* batch number n (the offset after it has batch = n) */
+    bson_t **docs;          /* row_changes documents in order; owned by the batch */
+    size_t ndocs;
+    size_t cap;
+    size_t bytes;           /* sum of the documents' BSON sizes */
+    char *first_gtid;       /* GTID of the first document (for staging and logs) */
+    char *last_gtid;        /* GTID of the last document */
+    uint64_t rows;          /* row changes in the batch (DDL documents excluded) */
+    sdl_offset offset_after; /* the pipeline's offset once the batch is committed */
+} sdl_batch;
+
+void sdl_batch_init(sdl_batch *batch);
+/* Takes ownership of @doc. */
+void sdl_batch_add(sdl_batch *batch, bson_t *doc, bool is_row);
+void sdl_batch_done(sdl_batch *batch);
+
+/* Connects and verifies the target (replica set, transactions), creates the indexes.
+ * A target that is down is a transient error: the caller waits with backoff. */
+SDL_MUST_CHECK bool sdl_mongo_writer_open(const sdl_target_config *cfg, const char *pipeline,
+                                          sdl_mongo_writer **ret_writer, sdl_error *err);
+
+sdl_mongo_writer *sdl_mongo_writer_free(sdl_mongo_writer *writer);
+
+/* Reads the pipeline's offset; *ret_found false (and @ret_offset zeroed) when none. */
+SDL_MUST_CHECK bool sdl_mongo_writer_load_offset(sdl_mongo_writer *writer, sdl_offset *ret_offset,
+                                                 bool *ret_found, sdl_error *err);
+
+/* Step 1 of the commit protocol: all parts of @batch into row_changes_staging, w:majority. */
+SDL_MUST_CHECK bool sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch,
+                                           sdl_error *err);
+
+/* Step 2: the one transaction. Succeeds also when the batch turns out to be committed
+ * already (an earlier attempt whose reply was lost). A fencing violation (the offset names
+ * neither batch n-1 nor n) or a duplicate row _id is a permanent error. */
+SDL_MUST_CHECK bool sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch,
+                                            sdl_error *err);
+
+/* One staged batch as recovery sees it. */
+typedef struct sdl_staged_batch {
+    uint64_t number;
+    uint32_t parts_expected; /* part count recorded in every part */
+    uint32_t parts_found;    /* parts present */
+} sdl_staged_batch;
+
+/* The pipeline's staged batches in ascending order; caller frees *ret_list with free(). */
+SDL_MUST_CHECK bool sdl_mongo_writer_list_staged(sdl_mongo_writer *writer,
+                                                 sdl_staged_batch **ret_list, size_t *ret_count,
+                                                 sdl_error *err);
+
+/* Loads a complete staged batch back (documents and offset_after) into @ret_batch
+ * (initialised by the caller). */
+SDL_MUST_CHECK bool sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint64_t number,
+                                                 sdl_batch *ret_batch, sdl_error *err);
+
+/* Deletes the staged parts of batch @number (no-op when none). */
+SDL_MUST_CHECK bool sdl_mongo_writer_delete_staged(sdl_mongo_writer *writer, uint64_t number,
+                                                   sdl_error *err);
+
+/* For `sdl status`: counts and timestamps read from the target. */
+typedef struct sdl_target_status {
+    bool have_offset;
+    sdl_offset offset;
+    int64_t offset_updated_at_ms;  /* updated_at of the offset document (ms since epoch) */
+    uint64_t staged_batches;
+    uint64_t staged_documents;
+    int64_t oldest_staged_ms;      /* created_at of the oldest staged part; 0 = none */
+} sdl_target_status;
+
+SDL_MUST_CHECK bool sdl_mongo_writer_status(sdl_mongo_writer *writer,
+                                            sdl_target_status *ret_status, sdl_error *err);
+void sdl_target_status_done(sdl_target_status *status);
