@@ -304,8 +304,9 @@ fill_pos(const sdl_change_stream *s, sdl_change *c, uint64_t seq, uint64_t binlo
     c->pos.split = false;
 }
 
-static void
-begin_txn(sdl_change_stream *s, const sdl_gtid *gtid, bool standalone, uint32_t ts)
+static bool
+begin_txn(sdl_change_stream *s, const sdl_gtid *gtid, bool standalone, uint32_t ts,
+          sdl_error *err)
 {
     s->in_txn = true;
     s->txn_standalone = standalone;
@@ -316,6 +317,16 @@ begin_txn(sdl_change_stream *s, const sdl_gtid *gtid, bool standalone, uint32_t 
     s->rows_pending = false;
     /* Table ids stay valid across transactions until the table definition changes, but
      * the source re-sends the maps for every statement; the cache keys on the raw bytes. */
+    if (!s->first_txn_seen && s->first_skip_rows > 0 && s->opts.skip_gtid &&
+        strcmp(s->opts.skip_gtid, s->txn_gtid_text) != 0) {
+        sdl_error_set(err, SDL_E_SOURCE,
+                      "resuming split transaction %s after its row %" PRIu64
+                      ": the source sent transaction %s first; the binlog no longer matches "
+                      "the stored offset",
+                      s->opts.skip_gtid, s->first_skip_rows, s->txn_gtid_text);
+        return false;
+    }
+    return true;
 }
 
 static void
@@ -637,7 +648,8 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                 return false;
             }
             sdl_gtid gtid = {g.domain, hdr.server_id, g.seq};
-            begin_txn(s, &gtid, (g.flags & SDL_GTID_FL_STANDALONE) != 0, hdr.timestamp);
+            ok = begin_txn(s, &gtid, (g.flags & SDL_GTID_FL_STANDALONE) != 0, hdr.timestamp,
+                           err);
             break;
         }
         case SDL_BINLOG_TABLE_MAP_EVENT:

@@ -65,6 +65,9 @@ typedef struct sdl_change_stream_options {
     const char *from;          /* "start", "now" or a GTID position; NULL = config start */
     const char *until;         /* NULL (follow forever), "now" or a GTID position */
     bool reconnect;            /* re-establish lost connections with backoff */
+    const char *skip_gtid;     /* with skip_rows: the GTID the first transaction must have
+                                * (the split transaction being resumed); the stream fails
+                                * when the source sends another one first */
     uint64_t skip_rows;        /* rows of the first transaction already handled (a split
                                 * transaction's committed part), not returned again */
     const volatile int *stop;  /* when non-zero, blocking waits end with SDL_E_CANCELLED */
