@@ -440,11 +440,21 @@ static bool
 put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, const sdl_value *v,
           const char *key, size_t klen, sdl_error *err)
 {
+    sdl_value empty;
+
     if (v->kind >= SDL_VALUE_DECIMAL && v->kind != SDL_VALUE_DATETIME &&
-        v->kind != SDL_VALUE_DATE && v->kind != SDL_VALUE_SET && v->str.len > INT_MAX / 2) {
-        sdl_error_set(err, SDL_E_UNSUPPORTED, "value of %zu bytes exceeds the BSON limit",
-                      v->str.len);
-        return false;
+        v->kind != SDL_VALUE_DATE && v->kind != SDL_VALUE_SET) {
+        if (v->str.len > INT_MAX / 2) {
+            sdl_error_set(err, SDL_E_UNSUPPORTED, "value of %zu bytes exceeds the BSON limit",
+                          v->str.len);
+            return false;
+        }
+        if (v->str.len == 0) {
+            /* An empty view may carry a NULL pointer; give it a real one. */
+            empty = *v;
+            empty.str.ptr = "";
+            v = &empty;
+        }
     }
     switch (v->kind) {
     case SDL_VALUE_ABSENT:

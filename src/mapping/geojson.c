@@ -256,11 +256,12 @@ geometry(wkb *w, uint32_t depth, bson_t *out)
 static bool
 walk(const uint8_t *data, size_t len, bson_t *out, sdl_error *err)
 {
+    if (len < 4) { /* before any pointer arithmetic: @data may be NULL when @len is 0 */
+        sdl_error_set(err, SDL_E_PROTOCOL, "invalid WKB at byte 0: shorter than the 4-byte SRID");
+        return false;
+    }
     wkb w = {data, data, data + len, err};
 
-    if (len < 4) {
-        return fail(&w, SDL_E_PROTOCOL, "shorter than the 4-byte SRID");
-    }
     uint32_t srid;
     (void)read_u32(&w, true, &srid);
     if (!geometry(&w, 0, out)) {

@@ -562,53 +562,182 @@ parse_value(jparser *jp, uint32_t depth, size_t *ret)
     }
 }
 
+/*
+ * The tree is written as raw BSON bytes (a row with a JSON column is mapped a million times a
+ * second and libbson's bson_append_*() cost tens of nanoseconds per element); a container at
+ * the top is then appended to @parent with one bson_append_document()/bson_append_array().
+ */
+typedef struct rw {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+    uint8_t local[512];
+} rw;
+
+static uint8_t *
+rw_room(rw *w, size_t n)
+{
+    if (SDL_UNLIKELY(w->cap - w->len < n)) {
+        size_t cap = w->cap * 2;
+        while (cap - w->len < n) {
+            cap *= 2;
+        }
+        if (w->p == w->local) {
+            w->p = sdl_xmalloc(cap);
+            memcpy(w->p, w->local, w->len);
+        } else {
+            w->p = sdl_xreallocarray(w->p, cap, 1);
+        }
+        w->cap = cap;
+    }
+    return w->p + w->len;
+}
+
+static inline void
+rw_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void
+rw_le64(uint8_t *p, uint64_t v)
+{
+    rw_le32(p, (uint32_t)v);
+    rw_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Element header (type, key, NUL) with @extra bytes reserved for the value; returns where the
+ * value goes. */
+static uint8_t *
+rw_elem(rw *w, uint8_t type, const uint8_t *key, size_t klen, size_t extra)
+{
+    uint8_t *p = rw_room(w, 2 + klen + extra);
+    p[0] = type;
+    if (klen) {
+        memcpy(p + 1, key, klen);
+    }
+    p[1 + klen] = 0;
+    w->len += 2 + klen + extra;
+    return p + 2 + klen;
+}
+
+/* Writes the members of container @idx (a document body: int32 length, elements, NUL). */
 static void
+emit_body(const jparser *jp, size_t idx, rw *w)
+{
+    const jnode *n = &jp->nodes[idx];
+    size_t at = w->len;
+    uint32_t i = 0;
+
+    (void)rw_room(w, 4);
+    w->len += 4;
+    for (size_t m = n->c.first; m != NONE; m = jp->nodes[m].next, i++) {
+        const jnode *mn = &jp->nodes[m];
+        const uint8_t *key;
+        size_t klen;
+        char buf[16];
+        uint8_t *v;
+
+        if (n->type == J_OBJECT) {
+            if (mn->dropped) {
+                continue;
+            }
+            key = str_ptr(jp, &mn->key);
+            klen = mn->key.len;
+        } else {
+            const char *k;
+            klen = bson_uint32_to_string(i, &k, buf, sizeof(buf));
+            key = (const uint8_t *)k;
+        }
+        switch (mn->type) {
+        case J_NULL:
+            (void)rw_elem(w, BSON_TYPE_NULL, key, klen, 0);
+            break;
+        case J_FALSE:
+        case J_TRUE:
+            *rw_elem(w, BSON_TYPE_BOOL, key, klen, 1) = mn->type == J_TRUE;
+            break;
+        case J_INT32:
+            rw_le32(rw_elem(w, BSON_TYPE_INT32, key, klen, 4), (uint32_t)(int32_t)mn->i);
+            break;
+        case J_INT64:
+            rw_le64(rw_elem(w, BSON_TYPE_INT64, key, klen, 8), (uint64_t)mn->i);
+            break;
+        case J_DOUBLE: {
+            uint64_t bits;
+            memcpy(&bits, &mn->d, sizeof(bits));
+            rw_le64(rw_elem(w, BSON_TYPE_DOUBLE, key, klen, 8), bits);
+            break;
+        }
+        case J_STRING:
+            v = rw_elem(w, BSON_TYPE_UTF8, key, klen, 4 + mn->s.len + 1);
+            rw_le32(v, (uint32_t)(mn->s.len + 1));
+            if (mn->s.len) {
+                memcpy(v + 4, str_ptr(jp, &mn->s), mn->s.len);
+            }
+            v[4 + mn->s.len] = 0;
+            break;
+        case J_OBJECT:
+        case J_ARRAY:
+            (void)rw_elem(w, mn->type == J_OBJECT ? BSON_TYPE_DOCUMENT : BSON_TYPE_ARRAY, key, klen,
+                          0);
+            emit_body(jp, m, w);
+            break;
+        default:
+            abort();
+        }
+    }
+    *rw_room(w, 1) = 0;
+    w->len++;
+    rw_le32(w->p + at, (uint32_t)(w->len - at));
+}
+
+/* Appends the value of node @idx to @parent. Containers go through emit_body(); false when
+ * the document would exceed the BSON size limit. */
+static bool
 emit(const jparser *jp, size_t idx, bson_t *parent, const char *key, int key_len)
 {
     const jnode *n = &jp->nodes[idx];
-    bson_t child;
 
     switch (n->type) {
     case J_NULL:
         bson_append_null(parent, key, key_len);
-        break;
+        return true;
     case J_FALSE:
     case J_TRUE:
         bson_append_bool(parent, key, key_len, n->type == J_TRUE);
-        break;
+        return true;
     case J_INT32:
         bson_append_int32(parent, key, key_len, (int32_t)n->i);
-        break;
+        return true;
     case J_INT64:
         bson_append_int64(parent, key, key_len, n->i);
-        break;
+        return true;
     case J_DOUBLE:
         bson_append_double(parent, key, key_len, n->d);
-        break;
+        return true;
     case J_STRING:
         bson_append_utf8(parent, key, key_len, (const char *)str_ptr(jp, &n->s), (int)n->s.len);
-        break;
+        return true;
     case J_OBJECT:
-        bson_append_document_begin(parent, key, key_len, &child);
-        for (size_t m = n->c.first; m != NONE; m = jp->nodes[m].next) {
-            const jnode *mn = &jp->nodes[m];
-            if (!mn->dropped) {
-                emit(jp, m, &child, (const char *)str_ptr(jp, &mn->key), (int)mn->key.len);
-            }
-        }
-        bson_append_document_end(parent, &child);
-        break;
     case J_ARRAY: {
-        uint32_t i = 0;
-        bson_append_array_begin(parent, key, key_len, &child);
-        for (size_t m = n->c.first; m != NONE; m = jp->nodes[m].next, i++) {
-            char buf[16];
-            const char *k;
-            size_t klen = bson_uint32_to_string(i, &k, buf, sizeof(buf));
-            emit(jp, m, &child, k, (int)klen);
+        rw w = {.p = NULL, .len = 0, .cap = sizeof(w.local)};
+        bson_t child;
+        bool ok;
+        w.p = w.local;
+        emit_body(jp, idx, &w);
+        ok = w.len <= INT32_MAX && bson_init_static(&child, w.p, w.len);
+        if (ok) {
+            ok = n->type == J_OBJECT ? bson_append_document(parent, key, key_len, &child)
+                                     : bson_append_array(parent, key, key_len, &child);
         }
-        bson_append_array_end(parent, &child);
-        break;
+        if (w.p != w.local) {
+            free(w.p);
+        }
+        return ok;
     }
     default:
         abort();
@@ -626,6 +755,9 @@ sdl_json_text_append(bson_t *parent, const char *key, size_t key_len, const char
     if (len > INT_MAX || key_len > INT_MAX) {
         sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit", len);
         return false;
+    }
+    if (len == 0) {
+        text = ""; /* may be NULL when empty */
     }
     jp.start = (const uint8_t *)text;
     jp.p = jp.start;
@@ -650,7 +782,10 @@ sdl_json_text_append(bson_t *parent, const char *key, size_t key_len, const char
         (void)fail(&jp, jp.p, "unexpected data after the value");
         goto out;
     }
-    emit(&jp, root, parent, key, (int)key_len);
+    if (!emit(&jp, root, parent, key, (int)key_len)) {
+        sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit", len);
+        goto out;
+    }
     ok = true;
 out:
     if (jp.nodes != jp.local) {

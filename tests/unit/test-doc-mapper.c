@@ -790,3 +790,40 @@ TEST(doc_mapper_json_writer_random_equivalence)
         bson_destroy(&doc);
     }
 }
+
+TEST(doc_mapper_value_appends_to_a_parent_in_progress)
+{
+    bson_t doc = BSON_INITIALIZER, child;
+    sdl_error err = SDL_ERROR_INIT;
+    const sdl_value id = V_INT(7);
+    const sdl_value j = V_KIND(SDL_VALUE_JSON_TEXT, "{\"k\":[true]}");
+
+    bson_append_int32(&doc, "x", 1, 1);
+    bson_append_document_begin(&doc, "_id", 3, &child);
+    ASSERT_OK(sdl_doc_mapper_value(NULL, &plain, &id, &child, "id", 2, &err), &err);
+    ASSERT_OK(sdl_doc_mapper_value(NULL, &plain, &j, &child, "j", 1, &err), &err);
+    bson_append_document_end(&doc, &child);
+    char *s = to_json(&doc);
+    ASSERT_STR_EQ(s, "{\"x\":1,\"_id\":{\"id\":7,\"j\":{\"k\":[true]}}}");
+    free(s);
+    bson_destroy(&doc);
+}
+
+TEST(doc_mapper_empty_views_may_be_null)
+{
+    sdl_error err = SDL_ERROR_INIT;
+
+    ASSERT_VALUE(((sdl_value){.kind = SDL_VALUE_STRING, .str = {NULL, 0}}), "\"\"");
+    ASSERT_VALUE(((sdl_value){.kind = SDL_VALUE_BINARY, .str = {NULL, 0}}),
+                 "{\"$binary\":{\"base64\":\"\",\"subType\":\"00\"}}");
+    ASSERT_VALUE(((sdl_value){.kind = SDL_VALUE_VECTOR, .str = {NULL, 0}}), "[]");
+    ASSERT_NULL(
+        one_value(NULL, plain, (sdl_value){.kind = SDL_VALUE_JSON_TEXT, .str = {NULL, 0}}, &err));
+    ASSERT_STR_CONTAINS(err.message, "empty text");
+    ASSERT_NULL(
+        one_value(NULL, plain, (sdl_value){.kind = SDL_VALUE_GEOMETRY, .str = {NULL, 0}}, &err));
+    ASSERT_STR_CONTAINS(err.message, "shorter than the 4-byte SRID");
+    ASSERT_NULL(
+        one_value(NULL, plain, (sdl_value){.kind = SDL_VALUE_DECIMAL, .str = {NULL, 0}}, &err));
+    ASSERT_STR_CONTAINS(err.message, "invalid DECIMAL text");
+}
