@@ -57,7 +57,8 @@
  *   GEOMETRY       GeoJSON document with srid (geojson.h)
  *   VECTOR         array of doubles (each float32 widened exactly)
  *
- * Errors carry context: "table 'shop.orders' column 'doc': invalid JSON at byte 3: ...".
+ * Errors carry context: "table 'shop.orders': after image: column 'doc': invalid JSON at
+ * byte 3: value expected".
  * Documents are written by a raw BSON writer into a stack buffer and copied into @doc once
  * (libbson's per-element appends are several times slower). On failure @doc is unchanged.
  *
