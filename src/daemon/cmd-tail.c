@@ -221,7 +221,8 @@ sdl_cmd_tail(int argc, char **argv)
             rows++;
             break;
         case SDL_CHANGE_DDL:
-            if (!sdl_doc_mapper_ddl(&mopts, &c.pos, c.ddl_db, (const char *)c.ddl_statement.ptr,
+            if (!sdl_doc_mapper_ddl(&mopts, &c.pos, c.ddl_db, c.ddl_table,
+                                    (const char *)c.ddl_statement.ptr,
                                     c.ddl_statement.len, &doc, &err)) {
                 log_error_e(&err, "Failed to map a DDL statement");
                 status = sdl_error_exit_status(&err);

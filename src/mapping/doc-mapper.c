@@ -435,6 +435,17 @@ put_via_bson(bw *w, const char *key, size_t klen, const sdl_doc_mapper_options *
     return ok;
 }
 
+/* Integer columns whose values do not all fit int32: BIGINT, and INT UNSIGNED. Without a
+ * column (a value mapped on its own) the value decides. */
+static bool
+wide_integer_column(const sdl_column *col)
+{
+    if (!col) {
+        return false;
+    }
+    return col->type == 8 /* LONGLONG */ || (col->type == 3 /* LONG */ && col->is_unsigned);
+}
+
 /* Writes one value; on failure nothing was written. */
 static bool
 put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, const sdl_value *v,
@@ -463,14 +474,18 @@ put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, cons
         bw_null(w, key, klen);
         return true;
     case SDL_VALUE_INT:
-        if (v->i >= INT32_MIN && v->i <= INT32_MAX) {
+        /* The BSON type follows the column type, not the value, so a column has one type:
+         * BIGINT is int64, smaller integers int32 (DESIGN.md §6). */
+        if (!wide_integer_column(col) && v->i >= INT32_MIN && v->i <= INT32_MAX) {
             bw_i32(w, key, klen, (int32_t)v->i);
         } else {
             bw_i64(w, key, klen, v->i);
         }
         return true;
     case SDL_VALUE_UINT:
-        if (v->u <= INT32_MAX) {
+        /* INT UNSIGNED and BIGINT UNSIGNED need int64; BIGINT UNSIGNED values above
+         * 2^63-1 become Decimal128. */
+        if (!wide_integer_column(col) && v->u <= INT32_MAX) {
             bw_i32(w, key, klen, (int32_t)v->u);
         } else if (v->u <= INT64_MAX) {
             bw_i64(w, key, klen, (int64_t)v->u);
@@ -784,7 +799,8 @@ out:
 
 bool
 sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos, const char *db,
-                   const char *statement, size_t statement_len, bson_t *doc, sdl_error *err)
+                   const char *table, const char *statement, size_t statement_len, bson_t *doc,
+                   sdl_error *err)
 {
     sdl_buf fixed = SDL_BUF_INIT;
     bw w;
@@ -818,6 +834,9 @@ sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
     bw_cstr(&w, "op", 2, "ddl");
     if (db && *db) {
         bw_cstr(&w, "db", 2, db);
+    }
+    if (table && *table) {
+        bw_cstr(&w, "table", 5, table);
     }
     bw_str(&w, "statement", 9, statement, statement_len);
     put_position(&w, pos);

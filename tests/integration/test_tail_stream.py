@@ -201,6 +201,9 @@ def test_ddl_follows_the_table_filters(sdl, mariadb):
     docs = sdl.tail("--include", "fa.*", "--exclude", "fa.tmp_*", start=start)
     stmts = [d["statement"] for d in docs if d["op"] == "ddl"]
     assert stmts == ["CREATE DATABASE IF NOT EXISTS fa", "CREATE TABLE fa.keep (id INT PRIMARY KEY)"]
+    ddls = [d for d in docs if d["op"] == "ddl"]
+    assert ddls[0]["db"] == "fa" and "table" not in ddls[0]
+    assert ddls[1]["db"] == "fa" and ddls[1]["table"] == "keep"
     assert [(d["table"], d["after"]["id"]) for d in docs if d["op"] == "insert"] == [("keep", 1)]
     # Without filters every DDL is printed, and account passwords are redacted.
     everything = sdl.tail(start=start)

@@ -546,9 +546,9 @@ TEST(doc_mapper_ddl_documents)
     sdl_change_pos pos = pos0;
 
     pos.seq = 1;
-    ASSERT_OK(sdl_doc_mapper_ddl(NULL, &pos, "shop", stmt, strlen(stmt), &doc, &err), &err);
+    ASSERT_OK(sdl_doc_mapper_ddl(NULL, &pos, "shop", "orders", stmt, strlen(stmt), &doc, &err), &err);
     char *s = to_json(&doc);
-    ASSERT_STR_EQ(s, "{\"_id\":\"main:0-1-4711:1\",\"op\":\"ddl\",\"db\":\"shop\",\"statement\":"
+    ASSERT_STR_EQ(s, "{\"_id\":\"main:0-1-4711:1\",\"op\":\"ddl\",\"db\":\"shop\",\"table\":\"orders\",\"statement\":"
                      "\"ALTER TABLE orders ADD COLUMN x INT\",\"gtid\":\"0-1-4711\",\"seq\":1,"
                      "\"ts\":{\"$date\":\"2024-01-01T00:00:00Z\"},"
                      "\"binlog\":{\"file\":\"binlog.000042\",\"pos\":1234}}");
@@ -557,13 +557,13 @@ TEST(doc_mapper_ddl_documents)
     /* No default database: no db field. Invalid UTF-8 is replaced, not fatal. */
     bson_reinit(&doc);
     const char bin[] = "INSERT INTO t VALUES (_binary'\xff\xc3')";
-    ASSERT_OK(sdl_doc_mapper_ddl(NULL, &pos, "", bin, sizeof(bin) - 1, &doc, &err), &err);
+    ASSERT_OK(sdl_doc_mapper_ddl(NULL, &pos, "", NULL, bin, sizeof(bin) - 1, &doc, &err), &err);
     s = to_json(&doc);
     ASSERT_STR_CONTAINS(s, "\"op\":\"ddl\",\"statement\":\"INSERT INTO t VALUES "
                            "(_binary'\xef\xbf\xbd\xef\xbf\xbd')\",");
     free(s);
     bson_reinit(&doc);
-    ASSERT_OK(sdl_doc_mapper_ddl(NULL, &pos, NULL, "DROP TABLE a", 12, &doc, &err), &err);
+    ASSERT_OK(sdl_doc_mapper_ddl(NULL, &pos, NULL, "", "DROP TABLE a", 12, &doc, &err), &err);
     s = to_json(&doc);
     ASSERT_STR_CONTAINS(s, "\"op\":\"ddl\",\"statement\":\"DROP TABLE a\",");
     free(s);

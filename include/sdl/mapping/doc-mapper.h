@@ -30,14 +30,17 @@
  *            sdl_column.name (1-based).
  *
  * DDL document (one per statement):
- *   _id "<pipeline>:<gtid>:<seq>", op "ddl", db (the statement's default database; omitted
- *   when NULL or empty), statement (text; invalid UTF-8 sequences are replaced by U+FFFD,
+ *   _id "<pipeline>:<gtid>:<seq>", op "ddl", db (the database the statement changes, else its
+ *   default database; omitted when NULL or empty), table (the table it changes; omitted when
+ *   NULL or empty, e.g. CREATE USER), statement (text; invalid UTF-8 sequences are replaced by U+FFFD,
  *   since a DDL may carry binary literals and is a record, not row data), gtid, seq, ts,
  *   binlog. No split/pk/before/after (a DDL is a transaction of its own).
  *
  * Values (DESIGN.md §6), by sdl_value kind:
- *   INT            int32 when it fits, else int64
- *   UINT           int32 / int64 when it fits, above INT64_MAX Decimal128 (exact)
+ *   INT, UINT      by column type, so each column has one BSON type: int32 for TINYINT,
+ *                  SMALLINT, MEDIUMINT, INT and their UNSIGNED forms except INT UNSIGNED;
+ *                  int64 for BIGINT and INT UNSIGNED; BIGINT UNSIGNED above INT64_MAX →
+ *                  Decimal128 (exact). A value mapped without a column: int32 when it fits.
  *   BIT            int64 (the 64-bit pattern; BIT(64) with the top bit set is negative)
  *   FLOAT          double of the float's shortest round-trip decimal form (FLOAT 1.1 → 1.1,
  *                  not 1.100000023841858), matching what MySQL prints
@@ -93,8 +96,8 @@ SDL_MUST_CHECK bool sdl_doc_mapper_row(const sdl_doc_mapper_options *opts,
  * database @db (NULL or "" when none) at @pos into @doc, empty as for sdl_doc_mapper_row(). */
 SDL_MUST_CHECK bool sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts,
                                        const sdl_change_pos *pos, const char *db,
-                                       const char *statement, size_t statement_len, bson_t *doc,
-                                       sdl_error *err);
+                                       const char *table, const char *statement,
+                                       size_t statement_len, bson_t *doc, sdl_error *err);
 
 /* Appends one column value to @parent under @key (@key_len bytes) as the table above says;
  * an SDL_VALUE_ABSENT value appends nothing and succeeds. For mirror-mode write models and
