@@ -99,6 +99,95 @@ validate_pattern(const char *pattern)
     return NULL;
 }
 
+/* MongoDB database names: 1 to 63 bytes, none of / \\ . space " $ * < > : | ? (the
+ * characters mongod refuses on any platform). */
+static const char *
+validate_database(const sdl_config *c)
+{
+    const char *d = c->target.database;
+
+    if (strlen(d) > 63) {
+        return "a MongoDB database name has at most 63 bytes";
+    }
+    for (; *d; d++) {
+        if ((unsigned char)*d < 0x20 || strchr("/\\. \"$*<>:|?", *d)) {
+            return "a MongoDB database name cannot contain / \\ . space \" $ * < > : | ? or "
+                   "control characters";
+        }
+    }
+    return NULL;
+}
+
+static const char *
+collection_name_problem(const char *n)
+{
+    if (strncmp(n, "system.", 7) == 0) {
+        return "collection names starting with 'system.' are reserved by MongoDB";
+    }
+    for (; *n; n++) {
+        if (*n == '$' || (unsigned char)*n < 0x20) {
+            return "a MongoDB collection name cannot contain '$' or control characters";
+        }
+    }
+    return NULL;
+}
+
+static const char *
+validate_changes(const sdl_config *c)
+{
+    return collection_name_problem(c->target.changes_collection);
+}
+
+static const char *
+validate_staging(const sdl_config *c)
+{
+    return collection_name_problem(c->target.staging_collection);
+}
+
+static const char *
+validate_offsets(const sdl_config *c)
+{
+    return collection_name_problem(c->target.offsets_collection);
+}
+
+const char *
+sdl_config_check_uri_syntax(const char *uri)
+{
+    if (strncmp(uri, "mongodb://", 10) != 0 && strncmp(uri, "mongodb+srv://", 14) != 0) {
+        return "a MongoDB URI starts with 'mongodb://' or 'mongodb+srv://'";
+    }
+    for (const char *p = uri; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            return "a MongoDB URI cannot contain spaces or control characters";
+        }
+    }
+    return NULL;
+}
+
+/* A literal target.uri: a URI, and no secret in it. */
+static const char *
+validate_uri(const sdl_config *c)
+{
+    const char *u = c->target.uri;
+    const char *why, *ui, *at;
+
+    if (!u) {
+        return NULL;
+    }
+    if ((why = sdl_config_check_uri_syntax(u)) != NULL) {
+        return why;
+    }
+    ui = strstr(u, "://") + 3;
+    at = strrchr(ui, '@');
+    if ((at && memchr(ui, ':', (size_t)(at - ui))) ||
+        strcasestr(u, "tlsCertificateKeyFilePassword")) {
+        return "a URI with a password is not accepted in the configuration file; put it in "
+               "the file named by 'uri_file', the systemd credential '" SDL_TARGET_URI_CREDENTIAL
+               "' or the environment variable " SDL_TARGET_URI_ENV;
+    }
+    return NULL;
+}
+
 /* ---- tables ---- */
 
 static const sdl_config_key tls_keys[] = {
@@ -307,7 +396,73 @@ static const sdl_config_key log_keys[] = {
      .doc = "lowest level logged: error, warning, notice, info or debug"},
 };
 
+static const sdl_config_key collections_keys[] = {
+    {.name = "changes",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(target.changes_collection),
+     .def = "row_changes",
+     .validate = validate_changes,
+     .doc = "collection of the row change documents (one per changed row)"},
+    {.name = "staging",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(target.staging_collection),
+     .def = "row_changes_staging",
+     .validate = validate_staging,
+     .doc = "collection of staged batches (written before each commit, emptied by it)"},
+    {.name = "offsets",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(target.offsets_collection),
+     .def = "binlog_offsets",
+     .validate = validate_offsets,
+     .doc = "collection of the pipelines' offset documents"},
+};
+
+static const sdl_config_section collections_section = {"target.collections",
+                                                       KEYS(collections_keys)};
+
+static const sdl_config_key target_keys[] = {
+    {.name = "uri_file",
+     .type = SDL_CFG_SECRET_FILE,
+     .offset = OFF(target.uri_file),
+     .flags = SDL_CFG_NULLABLE,
+     .doc = "file holding the MongoDB URI (one trailing newline stripped); relative paths are "
+            "relative to the configuration file's directory"},
+    {.name = "uri",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(target.uri),
+     .flags = SDL_CFG_NULLABLE | SDL_CFG_MASK_URI,
+     .validate = validate_uri,
+     .doc = "the MongoDB URI itself, accepted only without a password (x.509, Kerberos, "
+            "tests); exclusive with uri_file"},
+    {.name = "database",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(target.database),
+     .def = "audit",
+     .validate = validate_database,
+     .doc = "database of sdl's collections"},
+    {.name = "collections",
+     .type = SDL_CFG_SECTION,
+     .section = &collections_section,
+     .doc = "names of sdl's collections"},
+    {.name = "connect_timeout",
+     .type = SDL_CFG_DURATION,
+     .offset = OFF(target.connect_timeout_usec),
+     .def = "10s",
+     .min = USEC(1),
+     .max = USEC(3600),
+     .doc = "connect and server selection timeout (1s to 1h) unless the URI sets its own"},
+    {.name = "socket_timeout",
+     .type = SDL_CFG_DURATION,
+     .offset = OFF(target.socket_timeout_usec),
+     .def = "60s",
+     .min = USEC(1),
+     .max = USEC(3600),
+     .doc = "how long one MongoDB operation may wait for its reply (1s to 1h) unless the URI "
+            "sets socketTimeoutMS"},
+};
+
 static const sdl_config_section source_section = {"source", KEYS(source_keys)};
+static const sdl_config_section target_section = {"target", KEYS(target_keys)};
 static const sdl_config_section pipeline_section = {"pipeline", KEYS(pipeline_keys)};
 static const sdl_config_section tables_section = {"tables", KEYS(tables_keys)};
 static const sdl_config_section log_section = {"log", KEYS(log_keys)};
@@ -319,9 +474,9 @@ static const sdl_config_key root_keys[] = {
      .section = &source_section,
      .doc = "the MySQL/MariaDB server sdl replicates from"},
     {.name = "target",
-     .type = SDL_CFG_REJECTED,
-     .doc = "section 'target' is not supported by this version of sdl (the MongoDB writer "
-            "is not built yet); remove it"},
+     .type = SDL_CFG_SECTION,
+     .section = &target_section,
+     .doc = "the MongoDB replica set sdl writes to (optional for sdl tail)"},
     {.name = "pipeline",
      .type = SDL_CFG_SECTION,
      .section = &pipeline_section,
@@ -379,10 +534,50 @@ check_queue(const sdl_config *c)
     return NULL;
 }
 
+static const char *
+check_uri_exclusive(const sdl_config *c)
+{
+    if (c->target.uri && c->target.uri_file) {
+        return "'uri' and 'uri_file' in 'target' are exclusive: set one of them";
+    }
+    return NULL;
+}
+
+static const char *
+check_collections_distinct(const sdl_config *c)
+{
+    const sdl_target_config *t = &c->target;
+
+    if (strcmp(t->changes_collection, t->staging_collection) == 0 ||
+        strcmp(t->changes_collection, t->offsets_collection) == 0 ||
+        strcmp(t->staging_collection, t->offsets_collection) == 0) {
+        return "'changes', 'staging' and 'offsets' in 'target.collections' must be three "
+               "different collections";
+    }
+    return NULL;
+}
+
+static const char *
+check_namespace_length(const sdl_config *c)
+{
+    const sdl_target_config *t = &c->target;
+    size_t db = strlen(t->database);
+    size_t longest = SDL_MAX(strlen(t->changes_collection),
+                             SDL_MAX(strlen(t->staging_collection), strlen(t->offsets_collection)));
+
+    if (db + 1 + longest > 255) {
+        return "'database.collection' names longer than 255 bytes are refused by MongoDB";
+    }
+    return NULL;
+}
+
 const sdl_config_check sdl_config_checks[] = {
     {check_tls_ca, &tls_keys[0], NULL},
     {check_tls_pair, &tls_keys[2], &tls_keys[3]},
     {check_retry, &retry_keys[0], &retry_keys[1]},
     {check_queue, &pipeline_keys[3], &batch_keys[1]},
+    {check_uri_exclusive, &target_keys[1], &target_keys[0]},
+    {check_collections_distinct, &collections_keys[0], &collections_keys[1]},
+    {check_namespace_length, &target_keys[2], &collections_keys[0]},
 };
 const size_t sdl_config_nchecks = SDL_ARRAY_SIZE(sdl_config_checks);

@@ -76,6 +76,40 @@ print_quoted(const char *s, FILE *out)
     fputc('"', out);
 }
 
+/* ---- URI masking ---- */
+
+char *
+sdl_config_mask_uri(const char *uri)
+{
+    size_t len = uri ? strlen(uri) : 0;
+    char *out = sdl_xmalloc(len + 9); /* each of the two masks may grow the text by 4 */
+    char *scheme, *p;
+
+    memcpy(out, uri ? uri : "", len + 1);
+    scheme = strstr(out, "://");
+
+    if (scheme) {
+        char *ui = scheme + 3;
+        char *at = strrchr(ui, '@');
+        char *colon = at ? memchr(ui, ':', (size_t)(at - ui)) : NULL;
+        if (colon) {
+            /* user:password@ -> user:****@ (everything up to the LAST '@': over-masking a
+             * host part is harmless, leaking a password with an unescaped '@' is not) */
+            memmove(colon + 5, at, strlen(at) + 1);
+            memcpy(colon + 1, "****", 4);
+        }
+    }
+    p = strcasestr(out, "tlsCertificateKeyFilePassword=");
+    if (p) {
+        char *v = p + strlen("tlsCertificateKeyFilePassword=");
+        char *end = strchr(v, '&');
+        size_t tail = end ? strlen(end) + 1 : 1;
+        memmove(v + 4, end ? end : v + strlen(v), tail);
+        memcpy(v, "****", 4);
+    }
+    return out;
+}
+
 static void
 print_section(const sdl_config *config, const sdl_config_section *sec, int indent, FILE *out)
 {
@@ -84,6 +118,19 @@ print_section(const sdl_config *config, const sdl_config_section *sec, int inden
     for (size_t i = 0; i < sec->nkeys; i++) {
         const sdl_config_key *k = &sec->keys[i];
         const char *v;
+
+        if (!sec->path[0] && strcmp(k->name, "target") == 0 && !config->target.uri) {
+            fputs("# target: none (sdl run needs one; sdl tail does not)\n", out);
+            continue;
+        }
+        if (strcmp(sec->path, "target") == 0 && strcmp(k->name, "uri") == 0 &&
+            config->target.uri_origin &&
+            strcmp(config->target.uri_origin, SDL_TARGET_URI_KEY_ORIGIN) != 0) {
+            /* The URI came from a file, a credential or the environment: say where, never
+             * what (as '# password:' in 'source'). */
+            fprintf(out, "%*s# uri: <from %s>\n", indent, "", config->target.uri_origin);
+            continue;
+        }
 
         if (k->type == SDL_CFG_REJECTED) {
             /* The one rejected key inside a section is source.password: say where the
@@ -385,9 +432,18 @@ sdl_config_format_error_context_string(const char *text, size_t len, const sdl_e
         ll--;
     }
     shown = masked_length(p, ll);
-    for (size_t i = 0; i < shown; i++) {
-        unsigned char c = (unsigned char)p[i];
-        fputc(c == '\t' || c >= 0x20 ? c : '?', out);
+    {
+        /* A URI on the line is shown with its password masked. */
+        char *text_line = sdl_xstrndup(p, shown);
+        char *masked = sdl_config_mask_uri(text_line);
+        for (const char *q = masked; *q; q++) {
+            unsigned char c = (unsigned char)*q;
+            fputc(c == '\t' || c >= 0x20 ? c : '?', out);
+        }
+        explicit_bzero(text_line, strlen(text_line));
+        explicit_bzero(masked, strlen(masked));
+        free(text_line);
+        free(masked);
     }
     if (shown < ll) {
         fputs(" <masked>", out);

@@ -32,6 +32,7 @@ enum {
     SDL_CFG_REQUIRED = 1u << 0,   /* must be present (no default) */
     SDL_CFG_RELOADABLE = 1u << 1, /* may change on SIGHUP */
     SDL_CFG_NULLABLE = 1u << 2,   /* may be null / absent (no value) */
+    SDL_CFG_MASK_URI = 1u << 3,   /* a URI that may hold a secret: messages show it masked */
 };
 
 typedef struct sdl_config_enum {
@@ -78,9 +79,15 @@ extern const sdl_config_section sdl_config_root;
 extern const sdl_config_check sdl_config_checks[];
 extern const size_t sdl_config_nchecks;
 
-/* Environment and credential names of the source password. */
+/* Environment and credential names of the source password and the target URI. */
 #define SDL_PASSWORD_ENV        "SDL_SOURCE_PASSWORD"
 #define SDL_PASSWORD_CREDENTIAL "source-password"
+#define SDL_TARGET_URI_ENV        "SDL_TARGET_URI"
+#define SDL_TARGET_URI_CREDENTIAL "target-uri"
+#define SDL_TARGET_URI_KEY_ORIGIN "key target.uri"
+
+/* Why @uri cannot be a MongoDB URI ("must start with ..."), or NULL. */
+const char *sdl_config_check_uri_syntax(const char *uri);
 
 /* Applies every default of @section (recursively) to @config. */
 void sdl_config_apply_defaults(sdl_config *config, const sdl_config_section *section);

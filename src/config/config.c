@@ -354,6 +354,20 @@ set_list(loader *ld, const sdl_config_section *sec, const sdl_config_key *key, y
     return true;
 }
 
+/* echo(), but a key holding a URI with a possible secret shows it masked. */
+static const char *
+echo_value(const sdl_config_key *key, const yaml_node_t *vnode, char *buf, size_t cap)
+{
+    if (key->flags & SDL_CFG_MASK_URI) {
+        char *masked = sdl_config_mask_uri((const char *)vnode->data.scalar.value);
+        echo((const unsigned char *)masked, strlen(masked), buf, cap);
+        explicit_bzero(masked, strlen(masked));
+        free(masked);
+        return buf;
+    }
+    return echo(vnode->data.scalar.value, vnode->data.scalar.length, buf, cap);
+}
+
 static bool
 set_key(loader *ld, const sdl_config_section *sec, const sdl_config_key *key, yaml_node_t *knode,
         yaml_node_t *vnode)
@@ -389,9 +403,9 @@ set_key(loader *ld, const sdl_config_section *sec, const sdl_config_key *key, ya
         }
         text = (const char *)vnode->data.scalar.value;
         if (strlen(text) != vnode->data.scalar.length) {
-            return fail(
-                ld, vnode->start_mark, "invalid value '%s' for %s: contains a NUL character",
-                echo(vnode->data.scalar.value, vnode->data.scalar.length, buf, sizeof(buf)), label);
+            return fail(ld, vnode->start_mark,
+                        "invalid value '%s' for %s: contains a NUL character",
+                        echo_value(key, vnode, buf, sizeof(buf)), label);
         }
         if ((key->type == SDL_CFG_STRING || key->type == SDL_CFG_SECRET_FILE) && !*text) {
             return fail(ld, vnode->start_mark, "%s must not be empty", label);
@@ -407,8 +421,7 @@ set_key(loader *ld, const sdl_config_section *sec, const sdl_config_key *key, ya
     if (key->validate && (why = key->validate(ld->config)) != NULL) {
         if (vnode->type == YAML_SCALAR_NODE) {
             return fail(ld, vnode->start_mark, "invalid value '%s' for %s: %s",
-                        echo(vnode->data.scalar.value, vnode->data.scalar.length, buf, sizeof(buf)),
-                        label, why);
+                        echo_value(key, vnode, buf, sizeof(buf)), label, why);
         }
         return fail(ld, vnode->start_mark, "invalid %s: %s", label, why);
     }
@@ -756,13 +769,88 @@ resolve_password(loader *ld)
     return true;
 }
 
+/* A URI read from a file, a credential or the environment: its syntax, masked in messages. */
+static bool
+check_resolved_uri(loader *ld, yaml_mark_t mark)
+{
+    sdl_target_config *t = &ld->config->target;
+    const char *why = sdl_config_check_uri_syntax(t->uri);
+
+    if (why) {
+        char *masked = sdl_config_mask_uri(t->uri);
+        char buf[4 * VALUE_ECHO_MAX];
+        echo((const unsigned char *)masked, strlen(masked), buf, sizeof(buf));
+        explicit_bzero(masked, strlen(masked));
+        free(masked);
+        return fail(ld, mark, "invalid target URI '%s' from %s: %s", buf, t->uri_origin, why);
+    }
+    return true;
+}
+
+/* target.uri_file, target.uri, credential target-uri, $SDL_TARGET_URI: the first one set. A
+ * 'target' section without any of them is an error; without the section, no target is fine
+ * (sdl tail) unless the credential or the environment names one. */
+static bool
+resolve_target_uri(loader *ld)
+{
+    sdl_target_config *t = &ld->config->target;
+    const sdl_config_key *target_key = find_key(&sdl_config_root, "target");
+    const mark_entry *target_mark = lookup_mark(ld, target_key);
+    yaml_mark_t tmark = target_mark ? target_mark->key_mark : (yaml_mark_t){0, 0, 0};
+    const char *why = "";
+    const char *dir, *env;
+    bool missing;
+
+    if (t->uri_file) {
+        const mark_entry *m = lookup_mark(ld, find_key(target_key->section, "uri_file"));
+        yaml_mark_t vmark = m ? m->value_mark : tmark;
+        if (!read_secret(t->uri_file, &t->uri, &why, &missing)) {
+            return fail(ld, vmark, "cannot read uri_file '%s': %s", t->uri_file, why);
+        }
+        t->uri_origin = sdl_xasprintf("file %s", t->uri_file);
+        return check_resolved_uri(ld, vmark);
+    }
+    if (t->uri) {
+        t->uri_origin = sdl_xstrdup(SDL_TARGET_URI_KEY_ORIGIN);
+        return true; /* validated by its key */
+    }
+    dir = getenv("CREDENTIALS_DIRECTORY");
+    if (dir && *dir) {
+        char *path = sdl_xasprintf("%s/%s", dir, SDL_TARGET_URI_CREDENTIAL);
+        bool ok = read_secret(path, &t->uri, &why, &missing);
+        free(path);
+        if (ok) {
+            t->uri_origin = sdl_xstrdup("credential " SDL_TARGET_URI_CREDENTIAL);
+            return check_resolved_uri(ld, tmark);
+        }
+        if (!missing) {
+            return fail(ld, tmark,
+                        "cannot read systemd credential '" SDL_TARGET_URI_CREDENTIAL
+                        "' in $CREDENTIALS_DIRECTORY: %s",
+                        why);
+        }
+    }
+    env = getenv(SDL_TARGET_URI_ENV);
+    if (env && *env) {
+        t->uri = sdl_xstrdup(env);
+        t->uri_origin = sdl_xstrdup("environment " SDL_TARGET_URI_ENV);
+        return check_resolved_uri(ld, tmark);
+    }
+    if (target_mark) {
+        return fail(ld, tmark,
+                    "section 'target' needs the MongoDB URI: set 'uri_file' (or 'uri' when it "
+                    "has no password), the systemd credential '" SDL_TARGET_URI_CREDENTIAL
+                    "' or the environment variable " SDL_TARGET_URI_ENV);
+    }
+    return true;
+}
+
 /* Relative password_file paths are relative to the configuration file's directory, so a
  * config works whatever the daemon's working directory is. They are made absolute here, so
  * the printed config means the same file when loaded from anywhere. */
 static void
-resolve_relative_paths(loader *ld)
+make_absolute(loader *ld, char **pf)
 {
-    char **pf = &ld->config->source.password_file;
     const char *slash = strrchr(ld->name, '/');
     char *cwd = NULL, *abs;
 
@@ -781,6 +869,13 @@ resolve_relative_paths(loader *ld)
     free(cwd);
     free(*pf);
     *pf = abs;
+}
+
+static void
+resolve_relative_paths(loader *ld)
+{
+    make_absolute(ld, &ld->config->source.password_file);
+    make_absolute(ld, &ld->config->target.uri_file);
 }
 
 /* ---- entry points ---- */
@@ -840,7 +935,7 @@ sdl_config_load_string(const char *name, const char *text, size_t len, sdl_confi
         }
     }
     resolve_relative_paths(&ld);
-    if (!resolve_password(&ld)) {
+    if (!resolve_password(&ld) || !resolve_target_uri(&ld)) {
         goto out;
     }
     ok = true;
@@ -940,6 +1035,9 @@ sdl_config_free(sdl_config *config)
     }
     wipe_free(config->source.password);
     free(config->source.password_origin);
+    wipe_free(config->target.uri);
+    config->target.uri = NULL;
+    free(config->target.uri_origin);
     free_section(config, &sdl_config_root);
     free(config->path);
     free(config);

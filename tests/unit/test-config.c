@@ -20,6 +20,7 @@ static void
 clear_secret_env(void)
 {
     unsetenv("SDL_SOURCE_PASSWORD");
+    unsetenv("SDL_TARGET_URI");
     unsetenv("CREDENTIALS_DIRECTORY");
 }
 
@@ -606,6 +607,224 @@ TEST(config_literal_password_is_rejected_and_masked_in_context)
     free(ctx);
 }
 
+/* ---- the target URI ---- */
+
+static sdl_config *
+load_in_dir(const char *dir, const char *text, sdl_error *err)
+{
+    char path[1024];
+    sdl_config *c = NULL;
+
+    (void)snprintf(path, sizeof(path), "%s/sdl.yaml", dir);
+    write_file(path, text);
+    if (!sdl_config_load(path, &c, err)) {
+        return NULL;
+    }
+    return c;
+}
+
+TEST(config_target_defaults_and_no_target)
+{
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_config *c;
+    char *p;
+
+    clear_secret_env();
+    c = load_text("source: {user: repl, server_id: 1}\n", &err);
+    ASSERT_OK(c != NULL, &err);
+    ASSERT_NULL(c->target.uri);
+    ASSERT_NULL(c->target.uri_origin);
+    ASSERT_NULL(c->target.uri_file);
+    ASSERT_STR_EQ(c->target.database, "audit");
+    ASSERT_STR_EQ(c->target.changes_collection, "row_changes");
+    ASSERT_STR_EQ(c->target.staging_collection, "row_changes_staging");
+    ASSERT_STR_EQ(c->target.offsets_collection, "binlog_offsets");
+    ASSERT_UINT_EQ(c->target.connect_timeout_usec, 10000000);
+    ASSERT_UINT_EQ(c->target.socket_timeout_usec, 60000000);
+    p = print_config(c);
+    ASSERT_STR_CONTAINS(p, "\n# target: none (sdl run needs one; sdl tail does not)\npipeline:");
+    free(p);
+    sdl_config_free(c);
+
+    c = load_text("source: {user: repl, server_id: 1}\n"
+                  "target: {uri: 'mongodb://h:1/?replicaSet=x', database: d,"
+                  " collections: {changes: c1, staging: c2, offsets: c3},"
+                  " connect_timeout: 1s, socket_timeout: 1h}\n",
+                  &err);
+    ASSERT_OK(c != NULL, &err);
+    ASSERT_STR_EQ(c->target.uri, "mongodb://h:1/?replicaSet=x");
+    ASSERT_STR_EQ(c->target.uri_origin, "key target.uri");
+    ASSERT_STR_EQ(c->target.database, "d");
+    ASSERT_STR_EQ(c->target.changes_collection, "c1");
+    ASSERT_STR_EQ(c->target.staging_collection, "c2");
+    ASSERT_STR_EQ(c->target.offsets_collection, "c3");
+    ASSERT_UINT_EQ(c->target.connect_timeout_usec, 1000000);
+    ASSERT_UINT_EQ(c->target.socket_timeout_usec, 3600000000u);
+    p = print_config(c);
+    ASSERT_STR_CONTAINS(p, "\ntarget:\n  uri_file: null\n  uri: \"mongodb://h:1/?replicaSet=x\"\n");
+    free(p);
+    sdl_config_free(c);
+}
+
+TEST(config_target_uri_precedence_and_masking)
+{
+    const char *dir = secret_dir();
+    char cred_dir[1024], cred[1100], uf[1024], expect[2400];
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_config *c;
+    char *p;
+
+    clear_secret_env();
+    (void)snprintf(cred_dir, sizeof(cred_dir), "%s/tcreds", dir);
+    ASSERT_INT_EQ(mkdir(cred_dir, 0700), 0);
+    (void)snprintf(cred, sizeof(cred), "%s/target-uri", cred_dir);
+    (void)snprintf(uf, sizeof(uf), "%s/mongodb.uri", dir);
+    write_file(uf, "mongodb://file:" SECRET "@h1/?replicaSet=rs0\n");
+
+    /* Environment only, even without a target section. */
+    setenv("SDL_TARGET_URI", "mongodb://env:" SECRET "@h2/?replicaSet=rs0", 1);
+    c = load_in_dir(dir, "source: {user: repl, server_id: 9}\n", &err);
+    ASSERT_OK(c != NULL, &err);
+    ASSERT_STR_EQ(c->target.uri, "mongodb://env:" SECRET "@h2/?replicaSet=rs0");
+    ASSERT_STR_EQ(c->target.uri_origin, "environment SDL_TARGET_URI");
+    assert_masked(c, "\ntarget:\n  uri_file: null\n  # uri: <from environment SDL_TARGET_URI>\n");
+    sdl_config_free(c);
+
+    /* Credential beats environment. */
+    setenv("CREDENTIALS_DIRECTORY", cred_dir, 1);
+    write_file(cred, "mongodb://cred:" SECRET "@h3/?replicaSet=rs0\n");
+    c = load_in_dir(dir, "source: {user: repl, server_id: 9}\ntarget: {database: x}\n", &err);
+    ASSERT_OK(c != NULL, &err);
+    ASSERT_STR_EQ(c->target.uri, "mongodb://cred:" SECRET "@h3/?replicaSet=rs0");
+    ASSERT_STR_EQ(c->target.uri_origin, "credential target-uri");
+    assert_masked(c, "  # uri: <from credential target-uri>\n");
+    sdl_config_free(c);
+
+    /* A literal uri (no password) beats both. */
+    c = load_in_dir(dir, "source: {user: repl, server_id: 9}\ntarget: {uri: 'mongodb://lit/'}\n",
+                    &err);
+    ASSERT_OK(c != NULL, &err);
+    ASSERT_STR_EQ(c->target.uri, "mongodb://lit/");
+    ASSERT_STR_EQ(c->target.uri_origin, "key target.uri");
+    sdl_config_free(c);
+
+    /* uri_file beats everything, relative to the config's directory. */
+    c = load_in_dir(dir, "source: {user: repl, server_id: 9}\ntarget: {uri_file: mongodb.uri}\n",
+                    &err);
+    ASSERT_OK(c != NULL, &err);
+    ASSERT_STR_EQ(c->target.uri, "mongodb://file:" SECRET "@h1/?replicaSet=rs0");
+    ASSERT_STR_EQ(c->target.uri_file, uf);
+    (void)snprintf(expect, sizeof(expect), "file %s", uf);
+    ASSERT_STR_EQ(c->target.uri_origin, expect);
+    (void)snprintf(expect, sizeof(expect), "  uri_file: \"%s\"\n  # uri: <from file %s>\n", uf,
+                   uf);
+    assert_masked(c, expect);
+    sdl_config_free(c);
+
+    /* An empty credential is an error; a missing one falls through. */
+    write_file(cred, "");
+    c = load_in_dir(dir, "source: {user: repl, server_id: 9}\ntarget: {database: x}\n", &err);
+    ASSERT_NULL(c);
+    ASSERT_STR_CONTAINS(err.message, "sdl.yaml:2:1: cannot read systemd credential 'target-uri' in "
+                                     "$CREDENTIALS_DIRECTORY: empty");
+    ASSERT_INT_EQ(unlink(cred), 0);
+    c = load_in_dir(dir, "source: {user: repl, server_id: 9}\ntarget: {database: x}\n", &err);
+    ASSERT_OK(c != NULL, &err);
+    ASSERT_STR_EQ(c->target.uri_origin, "environment SDL_TARGET_URI");
+    sdl_config_free(c);
+
+    /* A bad URI from the environment is named masked. */
+    setenv("SDL_TARGET_URI", "mysql://env:" SECRET "@h2/", 1);
+    c = load_in_dir(dir, "source: {user: repl, server_id: 9}\ntarget: {database: x}\n", &err);
+    ASSERT_NULL(c);
+    ASSERT_TRUE(strstr(err.message, SECRET) == NULL);
+    ASSERT_STR_CONTAINS(err.message, "sdl.yaml:2:1: invalid target URI 'mysql://env:****@h2/' "
+                                     "from environment SDL_TARGET_URI: a MongoDB URI starts with");
+
+    /* Nothing at all with a target section: an error; without one: no target. */
+    clear_secret_env();
+    c = load_in_dir(dir, "source: {user: repl, server_id: 9}\ntarget: {database: x}\n", &err);
+    ASSERT_NULL(c);
+    ASSERT_STR_CONTAINS(err.message, "sdl.yaml:2:1: section 'target' needs the MongoDB URI");
+    c = load_in_dir(dir, "source: {user: repl, server_id: 9}\n", &err);
+    ASSERT_OK(c != NULL, &err);
+    ASSERT_NULL(c->target.uri);
+    sdl_config_free(c);
+    p = NULL;
+    free(p);
+}
+
+TEST(config_target_uri_with_password_is_masked_in_context)
+{
+    char path[1024];
+    sdl_config *c = NULL;
+    sdl_error err = SDL_ERROR_INIT;
+    char *ctx;
+
+    clear_secret_env();
+    (void)snprintf(path, sizeof(path), "%s",
+                   sdltest_data_path("config/invalid/target-uri-with-password.yaml"));
+    ASSERT_FALSE(sdl_config_load(path, &c, &err));
+    ASSERT_TRUE(strstr(err.message, SECRET) == NULL);
+    ctx = context_of(path, &err);
+    ASSERT_STR_EQ(ctx, "  uri: mongodb://app:****@db1:27017/?rs=0\n       ^\n");
+    free(ctx);
+}
+
+TEST(config_mask_uri)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"mongodb://h1:27017/?replicaSet=rs0", "mongodb://h1:27017/?replicaSet=rs0"},
+        {"mongodb://u:p@h", "mongodb://u:****@h"},
+        {"mongodb://user:" SECRET "@h1:1,h2:2/db?replicaSet=rs0",
+         "mongodb://user:****@h1:1,h2:2/db?replicaSet=rs0"},
+        {"mongodb+srv://u:a@b@cluster.example/", "mongodb+srv://u:****@cluster.example/"},
+        {"mongodb://u@h/?authMechanism=MONGODB-X509", "mongodb://u@h/?authMechanism=MONGODB-X509"},
+        {"mongodb://u:@h", "mongodb://u:****@h"},
+        {"mongodb://h/?tls=true&tlsCertificateKeyFilePassword=" SECRET "&x=1",
+         "mongodb://h/?tls=true&tlsCertificateKeyFilePassword=****&x=1"},
+        {"mongodb://u:pw@h/?tlscertificatekeyfilepassword=k",
+         "mongodb://u:****@h/?tlscertificatekeyfilepassword=****"},
+        {"not a uri", "not a uri"},
+        {"", ""},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *m = sdl_config_mask_uri(cases[i].in);
+        ASSERT_STR_EQ(m, cases[i].out);
+        free(m);
+    }
+    {
+        char *m = sdl_config_mask_uri(NULL);
+        ASSERT_STR_EQ(m, "");
+        free(m);
+    }
+}
+
+TEST(config_target_keys_do_not_reload)
+{
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_config *a, *b;
+
+    clear_secret_env();
+    a = load_text("source: {user: repl, server_id: 1}\ntarget: {uri: 'mongodb://a/'}\n", &err);
+    b = load_text("source: {user: repl, server_id: 1}\ntarget: {uri: 'mongodb://a/', "
+                  "database: other}\n",
+                  &err);
+    ASSERT_OK(a && b, &err);
+    ASSERT_FALSE(sdl_config_check_reload(a, b, &err));
+    ASSERT_STR_EQ(err.message, "'target.database' cannot change on reload; restart sdl");
+    sdl_config_free(b);
+    b = load_text("source: {user: repl, server_id: 1}\ntarget: {uri: 'mongodb://b/'}\n", &err);
+    ASSERT_OK(b != NULL, &err);
+    ASSERT_FALSE(sdl_config_check_reload(a, b, &err));
+    ASSERT_STR_EQ(err.message, "'target.uri' cannot change on reload; restart sdl");
+    sdl_config_free(a);
+    sdl_config_free(b);
+}
+
 /* ---- error context ---- */
 
 TEST(config_error_context_points_a_caret_at_the_column)
@@ -760,7 +979,8 @@ TEST(config_packaged_example_passes)
     ASSERT_NOT_NULL(src);
     (void)snprintf(path, sizeof(path), "%s/packaging/sdl.yaml", src);
     text = sdltest_read_file(path, NULL);
-    /* The example points at /etc/sdl/mysql.password; point it at a test file instead. */
+    /* The example points at /etc/sdl/mysql.password and /etc/sdl/mongodb.uri; point them at
+     * test files instead. */
     at = strstr(text, "/etc/sdl/mysql.password");
     ASSERT_NOT_NULL(at);
     (void)snprintf(pw, sizeof(pw), "%s/mysql.password", dir);
@@ -771,8 +991,22 @@ TEST(config_packaged_example_passes)
         patched = malloc(n);
         (void)snprintf(patched, n, "%s%s%s", text, pw, at + strlen("/etc/sdl/mysql.password"));
     }
+    free(text);
+    text = patched;
+    at = strstr(text, "/etc/sdl/mongodb.uri");
+    ASSERT_NOT_NULL(at);
+    (void)snprintf(pw, sizeof(pw), "%s/mongodb.uri", dir);
+    write_file(pw, "mongodb://sdl:" SECRET "@db1:27017/?replicaSet=rs0\n");
+    *at = '\0';
+    {
+        size_t n = strlen(text) + strlen(pw) + strlen(at + strlen("/etc/sdl/mongodb.uri")) + 1;
+        patched = malloc(n);
+        (void)snprintf(patched, n, "%s%s%s", text, pw, at + strlen("/etc/sdl/mongodb.uri"));
+    }
     ASSERT_OK(sdl_config_load_string("sdl.yaml", patched, strlen(patched), &c, &err), &err);
     ASSERT_STR_EQ(c->source.password, SECRET);
+    ASSERT_STR_EQ(c->target.uri, "mongodb://sdl:" SECRET "@db1:27017/?replicaSet=rs0");
+    ASSERT_STR_EQ(c->target.database, "audit");
     sdl_config_free(c);
     free(patched);
     free(text);

@@ -13,8 +13,13 @@
  * the config file's directory), the systemd credential $CREDENTIALS_DIRECTORY/source-password,
  * the environment variable $SDL_SOURCE_PASSWORD; a literal source.password key is rejected.
  * They are never printed (sdl_config_print() shows only their origin), never put in a
- * message, and wiped on free. Required: source.user and source.server_id. The sections
- * 'target' and 'http' are rejected by this version. Full reference: docs/CONFIG.md.
+ * message, and wiped on free. The MongoDB target URI is a secret too (it may hold a
+ * password): target.uri_file, else a literal target.uri (accepted only without a password),
+ * else the credential $CREDENTIALS_DIRECTORY/target-uri, else $SDL_TARGET_URI; the 'target'
+ * section is optional (sdl tail needs none) but, when present, needs one of them. Messages
+ * and the printed config show it masked (sdl_config_mask_uri()). Required: source.user and
+ * source.server_id. The section 'http' is rejected by this version. Full reference:
+ * docs/CONFIG.md.
  *
  * The result is immutable after load; a reload builds a new one.
  * Never logs. Threading: a loaded config may be read from any thread.
@@ -67,7 +72,8 @@ typedef struct sdl_target_config {
                                 * print; NULL when no target is configured */
     char *uri_file;            /* file holding the URI, or NULL */
     char *uri_origin;          /* where the URI came from, for messages: "file ...",
-                                * "credential target-uri", "environment SDL_TARGET_URI" */
+                                * "key target.uri", "credential target-uri",
+                                * "environment SDL_TARGET_URI"; NULL when no target */
     char *database;            /* default "audit" */
     char *changes_collection;  /* default "row_changes" */
     char *staging_collection;  /* default "row_changes_staging" */
@@ -161,5 +167,10 @@ SDL_MUST_CHECK bool sdl_config_check_reload(const sdl_config *old_config,
 /* True when "db.table" passes the include/exclude filters. */
 bool sdl_config_table_included(const sdl_config *config, const char *db, const char *table);
 
-/* NULL-safe; returns NULL. Wipes the secret before freeing. */
+/* A MongoDB URI fit for messages and logs (malloc'd): the password of the user info and
+ * the value of tlsCertificateKeyFilePassword replaced by "****"
+ * ("mongodb://user:****@host/..."). When in doubt it masks more, never less. */
+char *sdl_config_mask_uri(const char *uri);
+
+/* NULL-safe; returns NULL. Wipes the secrets before freeing. */
 sdl_config *sdl_config_free(sdl_config *config);
