@@ -29,7 +29,8 @@ on_signal(int sig)
 
 static const char tail_usage[] =
     "Usage: sdl tail -c FILE [--from START] [--until STOP] [--format json|none]\n"
-    "                [--include PATTERN]... [--exclude PATTERN]...\n"
+    "                [--include PATTERN]... [--exclude PATTERN]... [--stats]\n"
+    "       sdl tail [-c FILE] --file BINLOG... [options]\n"
     "\n"
     "Prints the decoded row changes of the source as JSON lines, one per row change and one\n"
     "per DDL, each the row_changes document sdl run writes (MongoDB relaxed Extended JSON).\n"
@@ -42,7 +43,11 @@ static const char tail_usage[] =
     "  --format FORMAT      json (default) or none (decode and map, print nothing: for\n"
     "                       benchmarks and validation)\n"
     "  --include PATTERN    only tables matching the db.table glob (adds to tables.include)\n"
-    "  --exclude PATTERN    skip tables matching the db.table glob (adds to tables.exclude)\n";
+    "  --exclude PATTERN    skip tables matching the db.table glob (adds to tables.exclude)\n"
+    "  --file BINLOG...     read these local binlog files (MySQL or MariaDB) in order instead\n"
+    "                       of a server; -c is then optional; --from/--until take a GTID\n"
+    "                       position (MariaDB) or GTID set (MySQL); the default is all of them\n"
+    "  --stats              print event and change counts to standard error at the end\n";
 
 static void
 add_pattern(char ***list, size_t *n, const char *pattern)
@@ -90,6 +95,7 @@ sdl_cmd_tail(int argc, char **argv)
         {"until", required_argument, NULL, 'u'},  {"format", required_argument, NULL, 'F'},
         {"include", required_argument, NULL, 'i'}, {"exclude", required_argument, NULL, 'x'},
         {"file", required_argument, NULL, 'b'},   {"help", no_argument, NULL, 'h'},
+        {"stats", no_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
@@ -107,6 +113,12 @@ sdl_cmd_tail(int argc, char **argv)
     int status = 1;
     int opt;
     uint64_t rows = 0;
+    uint64_t ddls = 0;
+    uint64_t commits = 0;
+    char **files = NULL;
+    size_t nfiles = 0;
+    bool stats = false;
+    char *final_position = NULL;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -137,9 +149,11 @@ sdl_cmd_tail(int argc, char **argv)
             add_pattern(&excludes, &nexcludes, optarg);
             break;
         case 'b':
-            fprintf(stderr, "sdl tail: --file (reading local binlog files) is not available in "
-                            "this version yet\n");
-            return 2;
+            add_pattern(&files, &nfiles, optarg);
+            break;
+        case 'S':
+            stats = true;
+            break;
         case 'h':
             fputs(tail_usage, stdout);
             return 0;
@@ -148,15 +162,24 @@ sdl_cmd_tail(int argc, char **argv)
             return 2;
         }
     }
+    /* --file F1 F2 ...: the names after the first --file are files too. */
+    while (nfiles > 0 && optind < argc && argv[optind][0] != '-') {
+        add_pattern(&files, &nfiles, argv[optind++]);
+    }
     if (optind < argc) {
         fprintf(stderr, "sdl tail: unexpected argument '%s'\n%s", argv[optind], tail_usage);
-        return 2;
+        status = 2;
+        goto out;
+    }
+    if (!config_path && nfiles == 0) {
+        fprintf(stderr, "sdl tail: -c FILE is required\n%s", tail_usage);
+        status = 2;
+        goto out;
     }
     if (!config_path) {
-        fprintf(stderr, "sdl tail: -c FILE is required\n%s", tail_usage);
-        return 2;
-    }
-    if (!sdl_config_load(config_path, &config, &err)) {
+        /* Files need no server: the defaults (pipeline name, no filters) are enough. */
+        config = sdl_config_new_default();
+    } else if (!sdl_config_load(config_path, &config, &err)) {
         fprintf(stderr, "%s\n", err.message);
         sdl_config_format_error_context(config_path, &err, stderr);
         status = sdl_error_exit_status(&err);
@@ -179,6 +202,8 @@ sdl_cmd_tail(int argc, char **argv)
         .reconnect = true,
         .skip_rows = 0,
         .stop = &stop_requested,
+        .files = (const char *const *)files,
+        .nfiles = nfiles,
     };
     if (!sdl_change_stream_open(&sopts, &stream, &err)) {
         log_error_e(&err, "Failed to start reading the binlog");
@@ -202,7 +227,9 @@ sdl_cmd_tail(int argc, char **argv)
             }
             break;
         }
-        if (c.notice) {
+        if (c.notice && c.kind == SDL_CHANGE_END) {
+            log_warning("%s", c.notice);
+        } else if (c.notice) {
             log_warning("Lost the source connection: %s", c.notice);
         }
         bool mapped = false;
@@ -229,14 +256,17 @@ sdl_cmd_tail(int argc, char **argv)
                 goto done;
             }
             mapped = true;
+            ddls++;
             break;
         case SDL_CHANGE_COMMIT:
         case SDL_CHANGE_IDLE:
+            commits += c.kind == SDL_CHANGE_COMMIT;
             if (print && out.len && !write_all(&out, &err)) {
                 goto write_failed;
             }
             break;
         case SDL_CHANGE_END:
+            final_position = sdl_xstrdup(c.position ? c.position : "");
             status = 0;
             goto done;
         }
@@ -264,6 +294,16 @@ done:
     }
     bson_destroy(&doc);
     log_debug("Printed %llu row changes", (unsigned long long)rows);
+    if (stats && stream) {
+        uint64_t inner = 0;
+        uint64_t events = sdl_change_stream_events(stream, &inner);
+        fprintf(stderr,
+                "sdl tail: %llu events (and %llu inside transaction payloads), %llu "
+                "transactions, %llu row changes, %llu DDL statements, position '%s'\n",
+                (unsigned long long)events, (unsigned long long)inner,
+                (unsigned long long)commits, (unsigned long long)rows, (unsigned long long)ddls,
+                final_position ? final_position : "");
+    }
 out:
     sdl_buf_done(&out);
     (void)sdl_change_stream_free(stream);
@@ -276,5 +316,10 @@ out:
         free(excludes[i]);
     }
     free(excludes);
+    for (size_t i = 0; i < nfiles; i++) {
+        free(files[i]);
+    }
+    free(files);
+    free(final_position);
     return status;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sdl/mapping/geojson.h"
+#include "sdl/mapping/json-binary.h"
 #include "sdl/mapping/json-text.h"
 
 #include "utf8-private.h"
@@ -425,6 +426,9 @@ put_via_bson(bw *w, const char *key, size_t klen, const sdl_doc_mapper_options *
 
     if (v->kind == SDL_VALUE_JSON_TEXT) {
         ok = sdl_json_text_append(&tmp, "", 0, v->str.ptr, v->str.len, opts->json_max_depth, err);
+    } else if (v->kind == SDL_VALUE_JSON_BINARY) {
+        sdl_json_binary_options jo = {opts->json_max_depth, opts->datetime_as_string};
+        ok = sdl_json_binary_append(&tmp, "", 0, (const uint8_t *)v->str.ptr, v->str.len, &jo, err);
     } else {
         ok = sdl_geojson_append(&tmp, "", 0, (const uint8_t *)v->str.ptr, v->str.len, err);
     }
@@ -535,8 +539,11 @@ put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, cons
     case SDL_VALUE_GEOMETRY:
         return put_via_bson(w, key, klen, opts, v, err);
     case SDL_VALUE_JSON_BINARY:
+        return put_via_bson(w, key, klen, opts, v, err);
+    case SDL_VALUE_JSON_DIFF:
+        /* Only meaningful against the before image: put_image() applies it. */
         sdl_error_set(err, SDL_E_UNSUPPORTED,
-                      "MySQL binary JSON is not supported yet (decoded by a later issue)");
+                      "a partial JSON update cannot be mapped without the row's before image");
         return false;
     case SDL_VALUE_VECTOR:
         return put_vector(w, key, klen, v, err);
@@ -627,15 +634,51 @@ value_equal(const sdl_value *a, const sdl_value *b)
     }
 }
 
+/* A partial JSON update (PARTIAL_UPDATE_ROWS) applied to the before image's value. */
+static bool
+put_json_patched(bw *w, const sdl_doc_mapper_options *opts, const sdl_value *base,
+                 const sdl_value *diff, const char *key, size_t klen, sdl_error *err)
+{
+    bson_t tmp = BSON_INITIALIZER;
+    sdl_json_binary_options jo = {opts->json_max_depth, opts->datetime_as_string};
+    bool ok = sdl_json_binary_append_patched(&tmp, "", 0, (const uint8_t *)base->str.ptr,
+                                             base->str.len, (const uint8_t *)diff->str.ptr,
+                                             diff->str.len, &jo, err);
+    if (ok) {
+        bw_copy_element(w, key, klen, &tmp);
+    }
+    bson_destroy(&tmp);
+    return ok;
+}
+
+/* True when the after image holds a JSON diff whose column the before image lacks
+ * (binlog_row_image=MINIMAL): the diff cannot be applied and goes to `json_diffs`. */
+static bool
+diff_unapplied(const sdl_value *before, const sdl_value *after, uint32_t i)
+{
+    return after[i].kind == SDL_VALUE_JSON_DIFF &&
+           (!before || before[i].kind != SDL_VALUE_JSON_BINARY);
+}
+
 static bool
 put_image(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const sdl_value *img,
-          const char *key, sdl_error *err)
+          const sdl_value *base, const char *key, sdl_error *err)
 {
     size_t at = bw_begin(w, BSON_TYPE_DOCUMENT, key, strlen(key));
 
     for (uint32_t i = 0; i < t->ncols; i++) {
         const sdl_column *c = &t->cols[i];
         if (img[i].kind == SDL_VALUE_ABSENT) {
+            continue;
+        }
+        if (img[i].kind == SDL_VALUE_JSON_DIFF) {
+            if (diff_unapplied(base, img, i)) {
+                continue; /* written under json_diffs */
+            }
+            if (!put_json_patched(w, opts, &base[i], &img[i], c->name, strlen(c->name), err)) {
+                sdl_error_prefix(err, "%s image: column '%s'", key, c->name);
+                return false;
+            }
             continue;
         }
         if (!put_value(w, opts, c, &img[i], c->name, strlen(c->name), err)) {
@@ -672,6 +715,42 @@ put_pk(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const sdl_
         }
     }
     bw_end(w, at);
+    return true;
+}
+
+/* `json_diffs`: { <column>: [{op, path, value}, ...] } for partial JSON updates the before
+ * image cannot take (it lacks the column); absent when there are none. */
+static bool
+put_json_diffs(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t,
+               const sdl_value *before, const sdl_value *after, sdl_error *err)
+{
+    size_t at = 0;
+    bool any = false;
+
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        if (!diff_unapplied(before, after, i)) {
+            continue;
+        }
+        if (!any) {
+            at = bw_begin(w, BSON_TYPE_DOCUMENT, "json_diffs", 10);
+            any = true;
+        }
+        bson_t tmp = BSON_INITIALIZER;
+        sdl_json_binary_options jo = {opts->json_max_depth, opts->datetime_as_string};
+        bool ok = sdl_json_diff_append(&tmp, "", 0, (const uint8_t *)after[i].str.ptr,
+                                       after[i].str.len, &jo, err);
+        if (ok) {
+            bw_copy_element(w, t->cols[i].name, strlen(t->cols[i].name), &tmp);
+        }
+        bson_destroy(&tmp);
+        if (!ok) {
+            sdl_error_prefix(err, "json_diffs: column '%s'", t->cols[i].name);
+            return false;
+        }
+    }
+    if (any) {
+        bw_end(w, at);
+    }
     return true;
 }
 
@@ -764,10 +843,15 @@ sdl_doc_mapper_row(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
             goto out;
         }
     }
-    if (rc->op != SDL_ROW_INSERT && !put_image(&w, opts, t, rc->before, "before", err)) {
+    if (rc->op != SDL_ROW_INSERT && !put_image(&w, opts, t, rc->before, NULL, "before", err)) {
         goto out;
     }
-    if (rc->op != SDL_ROW_DELETE && !put_image(&w, opts, t, rc->after, "after", err)) {
+    if (rc->op != SDL_ROW_DELETE &&
+        !put_image(&w, opts, t, rc->after, rc->op == SDL_ROW_UPDATE ? rc->before : NULL, "after",
+                   err)) {
+        goto out;
+    }
+    if (rc->op == SDL_ROW_UPDATE && !put_json_diffs(&w, opts, t, rc->before, rc->after, err)) {
         goto out;
     }
     if (rc->op == SDL_ROW_UPDATE) {

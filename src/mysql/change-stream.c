@@ -12,7 +12,10 @@
 #include "sdl/base/arena.h"
 #include "sdl/base/clock.h"
 #include "sdl/mysql/binlog-event.h"
+#include "sdl/mysql/binlog-file.h"
+#include "sdl/mysql/binlog-payload.h"
 #include "sdl/mysql/binlog-reader.h"
+#include "sdl/mysql/gtid-set.h"
 #include "sdl/mysql/gtid.h"
 #include "sdl/mysql/mysql-conn.h"
 #include "sdl/mysql/sql-text.h"
@@ -39,14 +42,33 @@ struct sdl_change_stream {
     sdl_mysql_conn *meta;         /* metadata connection: checks, positions, JSON columns */
     sdl_schema_cache *schema;
     sdl_binlog_reader *reader;
+    sdl_binlog_file *files;       /* file mode: local binlog files instead of a server */
+    sdl_payload_reader *payload;  /* inner events of the current TRANSACTION_PAYLOAD */
     sdl_binlog_format fmt;
+    sdl_binlog_format inner_fmt;  /* fmt without checksums: events inside a payload */
     bool have_fde;
+    sdl_binlog_flavor flavor;     /* of positions: the server's, or the files' FDE */
+    uint64_t ev_pos;              /* offset of the current (outer) event in its file */
+    uint64_t ev_end;              /* offset after it */
+    uint64_t payload_pos;         /* offset of the TRANSACTION_PAYLOAD being streamed */
+    uint64_t payload_end;
+    uint32_t payload_ts;          /* its header timestamp */
+    uint64_t events;              /* events read, payload contents not counted */
+    uint64_t inner_events;        /* events read from inside TRANSACTION_PAYLOADs */
+
+    sdl_gtid_set executed;        /* MySQL: GTIDs of the complete transactions seen, plus the
+                                   * PREVIOUS_GTIDS and the start position */
+    sdl_gtid_set until_set;       /* MySQL --until */
+    sdl_gtid_set from_set;        /* file mode, MySQL: transactions --from says are done */
+    sdl_gtid_pos from_pos;        /* file mode, MariaDB: likewise */
+    bool has_from;
 
     char *pipeline;
     char *start_text;             /* resolved start position */
     sdl_gtid_pos position;        /* after the last complete transaction */
     char *position_text;          /* formatted position (for COMMIT changes) */
     sdl_gtid_pos until;           /* stop once position reaches it in every domain */
+    bool until_is_mysql;          /* the --until position is until_set */
     bool has_until;
     bool until_now;               /* --until now: also stop at the end of the binlog */
     bool ended;
@@ -56,8 +78,12 @@ struct sdl_change_stream {
     /* current transaction */
     bool in_txn;
     bool txn_standalone;          /* GTID with FL_STANDALONE: ends after its QUERY */
-    sdl_gtid txn_gtid;
-    char txn_gtid_text[SDL_GTID_TEXT_MAX];
+    sdl_gtid txn_gtid;            /* MariaDB transactions */
+    sdl_mysql_gtid txn_mysql_gtid; /* MySQL transactions with a GTID */
+    bool txn_is_mysql;            /* txn_mysql_gtid is valid */
+    bool txn_anonymous;           /* no GTID: txn_gtid_text is "<file>:<offset>" */
+    bool txn_skip;                /* file mode: inside --from, nothing is returned */
+    char txn_gtid_text[600];
     uint64_t txn_seq;             /* rows (and DDLs) seen in the transaction so far */
     int64_t txn_ts;
 
@@ -71,7 +97,7 @@ struct sdl_change_stream {
 
     /* after a reconnect inside a transaction: rows of that GTID up to skip_seq were returned */
     bool skipping;
-    sdl_gtid skip_gtid;
+    char skip_gtid_text[600];
     uint64_t skip_seq;
     uint64_t first_skip_rows;     /* opts.skip_rows, applied to the first transaction only */
     bool first_txn_seen;
@@ -93,14 +119,91 @@ sdl_change_stream_start_position(const sdl_change_stream *stream)
 
 /* ---- positions ---------------------------------------------------------------------------- */
 
+/* MySQL GTID sets always contain ':' (uuid:interval); MariaDB positions never do. */
+static bool
+is_mysql_text(const char *t)
+{
+    return strchr(t, ':') != NULL;
+}
+
+/* The text form of the position after the last complete transaction: the MariaDB GTID
+ * position, the MySQL executed GTID set, or — after a MySQL transaction without a GTID
+ * (anonymous, or a server before 5.6) — "<file>:<offset>" of the byte after it, the only
+ * place such a stream can be resumed from. */
+static void
+set_position_text(sdl_change_stream *s, bool anonymous, uint64_t end_pos)
+{
+    free(s->position_text);
+    if (s->flavor != SDL_BINLOG_FLAVOR_MYSQL) {
+        s->position_text = sdl_gtid_pos_format(&s->position);
+    } else if (anonymous) {
+        s->position_text = sdl_xasprintf("%s:%" PRIu64, s->file, end_pos);
+    } else {
+        s->position_text = sdl_gtid_set_format(&s->executed);
+    }
+}
+
+/* Parses @text as the stream's flavour reads positions; sets the MariaDB position or the
+ * MySQL set. */
+static bool
+parse_position(sdl_change_stream *s, const char *text, sdl_gtid_pos *pos, sdl_gtid_set *set,
+               sdl_error *err)
+{
+    if (s->flavor == SDL_BINLOG_FLAVOR_MYSQL) {
+        return sdl_gtid_set_parse(text, set, err);
+    }
+    return sdl_gtid_pos_parse(text, pos, err);
+}
+
+static bool
+resolve_start_files(sdl_change_stream *s, const char *from, sdl_error *err)
+{
+    /* The flavour of the files is known only from their FDE; a --from position says which
+     * one it is by its form. */
+    if (strcmp(from, "now") == 0) {
+        sdl_error_set(err, SDL_E_INVALID,
+                      "--from now needs a server; with --file use start (the default) or a "
+                      "GTID position / MySQL GTID set");
+        return false;
+    }
+    if (strcmp(from, "start") != 0 && from[0]) {
+        s->has_from = true;
+        if (is_mysql_text(from)) {
+            if (!sdl_gtid_set_parse(from, &s->from_set, err)) {
+                return false;
+            }
+            sdl_gtid_set_copy(&s->executed, &s->from_set);
+        } else {
+            if (!sdl_gtid_pos_parse(from, &s->from_pos, err)) {
+                return false;
+            }
+            sdl_gtid_pos_copy(&s->position, &s->from_pos);
+        }
+    }
+    s->start_text = sdl_xstrdup(strcmp(from, "start") == 0 ? "" : from);
+    s->position_text = sdl_xstrdup(s->start_text);
+    return true;
+}
+
 static bool
 resolve_start(sdl_change_stream *s, const char *from, sdl_error *err)
 {
     char *value = NULL;
+    bool mysql = s->flavor == SDL_BINLOG_FLAVOR_MYSQL;
 
+    if (s->files) {
+        return resolve_start_files(s, from, err);
+    }
     if (strcmp(from, "now") == 0) {
-        if (!sdl_mysql_conn_query_value(s->meta, "SELECT @@GLOBAL.gtid_binlog_pos", &value,
-                                        err)) {
+        if (!sdl_mysql_conn_query_value(s->meta,
+                                        mysql ? "SELECT @@GLOBAL.gtid_executed"
+                                              : "SELECT @@GLOBAL.gtid_binlog_pos",
+                                        &value, err)) {
+            return false;
+        }
+    } else if (strcmp(from, "start") == 0 && mysql) {
+        /* Everything the server still has: the transactions after the purged ones. */
+        if (!sdl_mysql_conn_query_value(s->meta, "SELECT @@GLOBAL.gtid_purged", &value, err)) {
             return false;
         }
     } else if (strcmp(from, "start") == 0) {
@@ -129,12 +232,12 @@ resolve_start(sdl_change_stream *s, const char *from, sdl_error *err)
     } else {
         value = sdl_xstrdup(from);
     }
-    if (!sdl_gtid_pos_parse(value ? value : "", &s->position, err)) {
+    if (!parse_position(s, value ? value : "", &s->position, &s->executed, err)) {
         free(value);
         return false;
     }
     free(value);
-    s->start_text = sdl_gtid_pos_format(&s->position);
+    s->start_text = mysql ? sdl_gtid_set_format(&s->executed) : sdl_gtid_pos_format(&s->position);
     s->position_text = sdl_xstrdup(s->start_text);
     return true;
 }
@@ -143,6 +246,7 @@ static bool
 resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
 {
     char *value = NULL;
+    bool ok;
 
     if (!until) {
         return true;
@@ -150,8 +254,15 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     s->has_until = true;
     if (strcmp(until, "now") == 0) {
         s->until_now = true;
-        if (!sdl_mysql_conn_query_value(s->meta, "SELECT @@GLOBAL.gtid_binlog_pos", &value,
-                                        err)) {
+        if (s->files) {
+            s->has_until = false; /* the end of the files */
+            return true;
+        }
+        if (!sdl_mysql_conn_query_value(s->meta,
+                                        s->flavor == SDL_BINLOG_FLAVOR_MYSQL
+                                            ? "SELECT @@GLOBAL.gtid_executed"
+                                            : "SELECT @@GLOBAL.gtid_binlog_pos",
+                                        &value, err)) {
             return false;
         }
     } else if (strcmp(until, "start") == 0) {
@@ -160,7 +271,13 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     } else {
         value = sdl_xstrdup(until);
     }
-    bool ok = sdl_gtid_pos_parse(value ? value : "", &s->until, err);
+    s->until_is_mysql = s->files ? is_mysql_text(value ? value : "")
+                                 : s->flavor == SDL_BINLOG_FLAVOR_MYSQL;
+    if (s->until_is_mysql) {
+        ok = sdl_gtid_set_parse(value ? value : "", &s->until_set, err);
+    } else {
+        ok = sdl_gtid_pos_parse(value ? value : "", &s->until, err);
+    }
     free(value);
     if (!ok) {
         sdl_error_prefix(err, "--until");
@@ -168,12 +285,16 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     return ok;
 }
 
-/* True when the position has reached @until in every domain @until names. */
+/* True when the position has reached @until: in every domain @until names (MariaDB), or
+ * every GTID of the --until set is executed (MySQL). */
 static bool
 until_reached(const sdl_change_stream *s)
 {
     if (!s->has_until) {
         return false;
+    }
+    if (s->until_is_mysql) {
+        return sdl_gtid_set_contains(&s->executed, &s->until_set);
     }
     for (size_t i = 0; i < s->until.count; i++) {
         const sdl_gtid *have = sdl_gtid_pos_find(&s->position, s->until.gtids[i].domain);
@@ -182,6 +303,13 @@ until_reached(const sdl_change_stream *s)
         }
     }
     return true;
+}
+
+/* Whether the --until position names anything (an empty one is reached at once). */
+static bool
+until_empty(const sdl_change_stream *s)
+{
+    return s->until_is_mysql ? sdl_gtid_set_is_empty(&s->until_set) : s->until.count == 0;
 }
 
 /* ---- connection --------------------------------------------------------------------------- */
@@ -195,10 +323,22 @@ open_reader(sdl_change_stream *s, sdl_error *err)
     if (!sdl_binlog_reader_open(&s->config->source, &req, &s->reader, err)) {
         return false;
     }
-    sdl_binlog_format_init(&s->fmt, SDL_BINLOG_FLAVOR_MARIADB,
+    sdl_binlog_format_init(&s->fmt, s->flavor,
                            sdl_binlog_reader_has_checksum(s->reader) ? SDL_BINLOG_CHECKSUM_CRC32
                                                                      : SDL_BINLOG_CHECKSUM_OFF);
     s->have_fde = false;
+    return true;
+}
+
+/* File mode: no server, no connection; the files' FDEs say the flavour. */
+static bool
+open_files(sdl_change_stream *s, sdl_error *err)
+{
+    if (!sdl_binlog_file_open(s->opts.files, s->opts.nfiles, &s->files, err)) {
+        return false;
+    }
+    sdl_binlog_format_init(&s->fmt, SDL_BINLOG_FLAVOR_UNKNOWN, SDL_BINLOG_CHECKSUM_OFF);
+    (void)snprintf(s->file, sizeof(s->file), "%s", sdl_binlog_file_name(s->files));
     return true;
 }
 
@@ -218,18 +358,28 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     sdl_arena_init(&s->row_arena, 0);
     sdl_backoff_init(&s->backoff, cfg->pipeline.retry_initial_usec, cfg->pipeline.retry_max_usec);
     (void)snprintf(s->file, sizeof(s->file), "%s", "");
+    s->payload = sdl_payload_reader_new();
 
+    if (opts->nfiles > 0) {
+        if (!open_files(s, err)) {
+            goto fail;
+        }
+        if (!resolve_start(s, opts->from ? opts->from : "start", err)) {
+            sdl_error_prefix(err, "--from");
+            goto fail;
+        }
+        if (!resolve_until(s, opts->until, err)) {
+            goto fail;
+        }
+        *ret_stream = s;
+        return true;
+    }
     if (!sdl_mysql_conn_open(&cfg->source, 0, &s->meta, err) ||
         !sdl_mysql_conn_check_replication(s->meta, err)) {
         goto fail;
     }
-    if (sdl_mysql_conn_flavor(s->meta) != SDL_FLAVOR_MARIADB) {
-        sdl_error_set(err, SDL_E_UNSUPPORTED,
-                      "source is MySQL %s: replicating from MySQL servers (GTID sets, "
-                      "COM_BINLOG_DUMP_GTID) is not supported by this version yet",
-                      sdl_mysql_conn_server_version(s->meta));
-        goto fail;
-    }
+    s->flavor = sdl_mysql_conn_flavor(s->meta) == SDL_FLAVOR_MYSQL ? SDL_BINLOG_FLAVOR_MYSQL
+                                                                    : SDL_BINLOG_FLAVOR_MARIADB;
     s->schema = sdl_schema_cache_new(s->meta);
     if (!resolve_start(s, opts->from ? opts->from : cfg->pipeline.start, err)) {
         sdl_error_prefix(err, "resolving the start position");
@@ -238,9 +388,9 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     if (!resolve_until(s, opts->until, err)) {
         goto fail;
     }
-    if (until_reached(s) && s->until.count > 0) {
+    if (until_reached(s) && !until_empty(s)) {
         s->ended = true;
-    } else if (s->until_now && s->until.count == 0) {
+    } else if (s->until_now && until_empty(s)) {
         s->ended = true; /* the server has no transactions at all */
     }
     if (s->ended) {
@@ -271,6 +421,12 @@ sdl_change_stream_free(sdl_change_stream *s)
         return NULL;
     }
     (void)sdl_binlog_reader_free(s->reader);
+    (void)sdl_binlog_file_free(s->files);
+    (void)sdl_payload_reader_free(s->payload);
+    sdl_gtid_set_done(&s->executed);
+    sdl_gtid_set_done(&s->until_set);
+    sdl_gtid_set_done(&s->from_set);
+    sdl_gtid_pos_done(&s->from_pos);
     (void)sdl_schema_cache_free(s->schema);
     (void)sdl_mysql_conn_free(s->meta);
     for (size_t i = 0; i < TABLE_SLOTS; i++) {
@@ -304,14 +460,12 @@ fill_pos(const sdl_change_stream *s, sdl_change *c, uint64_t seq, uint64_t binlo
     c->pos.split = false;
 }
 
+/* Starts the transaction whose id is in txn_gtid_text. */
 static bool
-begin_txn(sdl_change_stream *s, const sdl_gtid *gtid, bool standalone, uint32_t ts,
-          sdl_error *err)
+begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *err)
 {
     s->in_txn = true;
     s->txn_standalone = standalone;
-    s->txn_gtid = *gtid;
-    (void)sdl_gtid_format(gtid, s->txn_gtid_text);
     s->txn_seq = 0;
     s->txn_ts = ts;
     s->rows_pending = false;
@@ -329,19 +483,57 @@ begin_txn(sdl_change_stream *s, const sdl_gtid *gtid, bool standalone, uint32_t 
     return true;
 }
 
-static void
-commit_txn(sdl_change_stream *s, sdl_change *c, uint64_t end_pos)
+/* A MariaDB GTID. */
+static bool
+begin_txn(sdl_change_stream *s, const sdl_gtid *gtid, bool standalone, uint32_t ts,
+          sdl_error *err)
 {
-    sdl_gtid_pos_advance(&s->position, &s->txn_gtid);
-    free(s->position_text);
-    s->position_text = sdl_gtid_pos_format(&s->position);
-    c->kind = SDL_CHANGE_COMMIT;
-    fill_pos(s, c, s->txn_seq, end_pos, 0);
-    c->position = s->position_text;
+    s->txn_gtid = *gtid;
+    s->txn_is_mysql = false;
+    s->txn_anonymous = false;
+    s->txn_skip = s->has_from && sdl_gtid_pos_contains(&s->from_pos, gtid);
+    (void)sdl_gtid_format(gtid, s->txn_gtid_text);
+    return begin_txn_common(s, standalone, ts, err);
+}
+
+/* A MySQL GTID. Standalone until a BEGIN says otherwise (a DDL has none). */
+static bool
+begin_mysql_txn(sdl_change_stream *s, const sdl_mysql_gtid *gtid, uint32_t ts, sdl_error *err)
+{
+    s->txn_mysql_gtid = *gtid;
+    s->txn_is_mysql = true;
+    s->txn_anonymous = false;
+    s->txn_skip = s->has_from && sdl_gtid_set_contains_gtid(&s->from_set, gtid);
+    (void)sdl_mysql_gtid_format(gtid, s->txn_gtid_text);
+    return begin_txn_common(s, true, ts, err);
+}
+
+/* A transaction without a GTID (MySQL ANONYMOUS_GTID, or a server before GTIDs): its id is
+ * "<file>:<offset of its first event>", deterministic for a given binlog. */
+static bool
+begin_anonymous_txn(sdl_change_stream *s, uint64_t pos, bool standalone, uint32_t ts,
+                    sdl_error *err)
+{
+    s->txn_is_mysql = false;
+    s->txn_anonymous = true;
+    s->txn_skip = false;
+    (void)snprintf(s->txn_gtid_text, sizeof(s->txn_gtid_text), "%s:%" PRIu64, s->file, pos);
+    return begin_txn_common(s, standalone, ts, err);
+}
+
+/* Ends the current transaction: the position moves past it. */
+static void
+finish_txn(sdl_change_stream *s, uint64_t end_pos)
+{
+    if (s->txn_is_mysql) {
+        sdl_gtid_set_add(&s->executed, &s->txn_mysql_gtid);
+    } else if (!s->txn_anonymous) {
+        sdl_gtid_pos_advance(&s->position, &s->txn_gtid);
+    }
+    set_position_text(s, s->txn_anonymous, end_pos);
     s->in_txn = false;
     s->rows_pending = false;
-    if (s->skipping && s->skip_gtid.domain == s->txn_gtid.domain &&
-        s->skip_gtid.seq == s->txn_gtid.seq) {
+    if (s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0) {
         s->skipping = false;
     }
     s->first_txn_seen = true;
@@ -352,16 +544,33 @@ commit_txn(sdl_change_stream *s, sdl_change *c, uint64_t end_pos)
     sdl_backoff_reset(&s->backoff);
 }
 
+/* Ends the transaction and fills the COMMIT change; false when the transaction is one
+ * --from already covers (file mode), whose COMMIT is not handed out. */
+static bool
+commit_txn(sdl_change_stream *s, sdl_change *c, uint64_t end_pos)
+{
+    bool skip = s->txn_skip;
+
+    finish_txn(s, end_pos);
+    c->kind = SDL_CHANGE_COMMIT;
+    fill_pos(s, c, s->txn_seq, end_pos, 0);
+    c->position = s->position_text;
+    return !skip;
+}
+
 /* Whether a row with @seq of the current transaction was already handed out (before a
- * reconnect, or in the committed part of a split transaction). */
+ * reconnect, or in the committed part of a split transaction), or is in --from. */
 static bool
 row_already_returned(const sdl_change_stream *s, uint64_t seq)
 {
+    if (s->txn_skip) {
+        return true;
+    }
     if (!s->first_txn_seen && seq <= s->first_skip_rows) {
         return true;
     }
-    return s->skipping && s->skip_gtid.domain == s->txn_gtid.domain &&
-           s->skip_gtid.seq == s->txn_gtid.seq && seq <= s->skip_seq;
+    return s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0 &&
+           seq <= s->skip_seq;
 }
 
 static table_slot *
@@ -376,6 +585,31 @@ find_slot(sdl_change_stream *s, uint64_t table_id)
         }
     }
     return &s->slots[h]; /* full: evict (the table is re-sent before its next rows) */
+}
+
+/* Binlog files of servers that log no charset metadata: see SDL_COLLATION_GUESS_UTF8. */
+static void
+guess_missing_charsets(sdl_table *t)
+{
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        sdl_column *col = &t->cols[i];
+        switch (col->type) {
+        case SDL_MYSQL_TYPE_STRING:
+        case SDL_MYSQL_TYPE_VAR_STRING:
+        case SDL_MYSQL_TYPE_VARCHAR:
+        case SDL_MYSQL_TYPE_BLOB:
+        case SDL_MYSQL_TYPE_ENUM:
+        case SDL_MYSQL_TYPE_SET:
+            if (col->charset == 0 ||
+                ((col->type == SDL_MYSQL_TYPE_ENUM || col->type == SDL_MYSQL_TYPE_SET) &&
+                 col->nvalues == 0)) {
+                col->charset = SDL_COLLATION_GUESS_UTF8;
+            }
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 static bool
@@ -393,8 +627,11 @@ handle_table_map(sdl_change_stream *s, const sdl_binlog_event *ev, sdl_error *er
     if (!sdl_binlog_event_parse_table_map(&s->fmt, ev, &s->tables_arena, &table, err)) {
         return false;
     }
-    if (!sdl_schema_cache_mark_json(s->schema, table, err)) {
+    if (s->schema && !sdl_schema_cache_mark_json(s->schema, table, err)) {
         return false;
+    }
+    if (s->files) {
+        guess_missing_charsets(table);
     }
     sdl_buf_reset(&slot->raw);
     sdl_buf_append(&slot->raw, ev->body.ptr, ev->body.len);
@@ -455,9 +692,66 @@ ddl_included(const sdl_change_stream *s, bool known, const char *db, const char 
 
 /* ---- the event loop ----------------------------------------------------------------------- */
 
-static bool
-read_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, sdl_error *err)
+/* Where events come from, for messages: the path in file mode, else the binlog name. */
+static const char *
+where(const sdl_change_stream *s)
 {
+    return s->files ? sdl_binlog_file_path(s->files) : s->file;
+}
+
+/* The next event of a local binlog file. */
+static bool
+read_file_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, sdl_error *err)
+{
+    bool new_file = false;
+
+    if (s->opts.stop && *s->opts.stop) {
+        sdl_error_set(err, SDL_E_CANCELLED, "stopped");
+        return false;
+    }
+    if (!sdl_binlog_file_next(s->files, raw, &new_file, eof, err)) {
+        return false;
+    }
+    if (*eof) {
+        return true;
+    }
+    if (new_file) {
+        /* Each file starts with its own FORMAT_DESCRIPTION_EVENT. */
+        (void)snprintf(s->file, sizeof(s->file), "%s", sdl_binlog_file_name(s->files));
+        sdl_binlog_format_init(&s->fmt, s->flavor, SDL_BINLOG_CHECKSUM_OFF);
+        s->have_fde = false;
+    }
+    s->ev_pos = sdl_binlog_file_offset(s->files);
+    s->ev_end = sdl_binlog_file_next_offset(s->files);
+    s->events++;
+    return true;
+}
+
+/*
+ * The next raw event: from the TRANSACTION_PAYLOAD being streamed (*ret_inner), else from
+ * the files or the server.
+ */
+static bool
+read_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, bool *ret_inner, sdl_error *err)
+{
+    *ret_inner = false;
+    if (sdl_payload_reader_active(s->payload)) {
+        bool end = false;
+        if (!sdl_payload_reader_next(s->payload, raw, &end, err)) {
+            sdl_error_prefix(err, "TRANSACTION_PAYLOAD_EVENT at '%s':%" PRIu64, where(s),
+                             s->payload_pos);
+            return false;
+        }
+        if (!end) {
+            *ret_inner = true;
+            *eof = false;
+            s->inner_events++;
+            return true;
+        }
+    }
+    if (s->files) {
+        return read_file_event(s, raw, eof, err);
+    }
     for (;;) {
         if (s->opts.stop && *s->opts.stop) {
             sdl_error_set(err, SDL_E_CANCELLED, "stopped");
@@ -467,6 +761,15 @@ read_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, sdl_error *err)
             goto failed;
         }
         if (sdl_binlog_reader_next(s->reader, raw, eof, err)) {
+            if (!*eof && raw->len >= SDL_BINLOG_HEADER_LEN) {
+                uint32_t size = (uint32_t)raw->ptr[9] | (uint32_t)raw->ptr[10] << 8 |
+                                (uint32_t)raw->ptr[11] << 16 | (uint32_t)raw->ptr[12] << 24;
+                uint32_t log_pos = (uint32_t)raw->ptr[13] | (uint32_t)raw->ptr[14] << 8 |
+                                   (uint32_t)raw->ptr[15] << 16 | (uint32_t)raw->ptr[16] << 24;
+                s->ev_pos = log_pos >= size ? log_pos - size : 0;
+                s->ev_end = log_pos;
+                s->events++;
+            }
             return true;
         }
 failed:
@@ -477,7 +780,7 @@ failed:
          * interrupted one that were already returned are skipped when they come again. */
         if (s->in_txn) {
             s->skipping = true;
-            s->skip_gtid = s->txn_gtid;
+            (void)snprintf(s->skip_gtid_text, sizeof(s->skip_gtid_text), "%s", s->txn_gtid_text);
             s->skip_seq = s->txn_seq;
             s->in_txn = false;
             s->rows_pending = false;
@@ -555,6 +858,105 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
     return true;
 }
 
+/* A QUERY (or EXECUTE_LOAD_QUERY) event. Returns true with *ret_have when @c holds a change
+ * to hand out. */
+static bool
+handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos,
+             uint64_t end_pos, sdl_change *c, bool *ret_have, sdl_error *err)
+{
+    sdl_binlog_query q;
+
+    *ret_have = false;
+    sdl_arena_reset(&s->event_arena);
+    if (!sdl_binlog_event_parse_query(&s->fmt, ev, &s->event_arena, &q, err)) {
+        return false;
+    }
+    if (!s->in_txn) {
+        /* Without GTIDs (MySQL with gtid_mode=OFF, servers before 5.6, any binlog file) a
+         * BEGIN starts a transaction and any other statement is one by itself. Over a
+         * MariaDB connection the server always sends the GTID first. */
+        if (!s->files && s->flavor != SDL_BINLOG_FLAVOR_MYSQL) {
+            return true;
+        }
+        if (is_word(q.statement, "COMMIT") || is_word(q.statement, "ROLLBACK")) {
+            return true;
+        }
+        if (!begin_anonymous_txn(s, event_pos, !is_word(q.statement, "BEGIN"),
+                                 ev->header.timestamp, err)) {
+            return false;
+        }
+    }
+    if (is_word(q.statement, "BEGIN")) {
+        s->txn_standalone = false; /* MySQL: the GTID of a DDL is not followed by BEGIN */
+        return true;
+    }
+    if (is_word(q.statement, "COMMIT") ||
+        /* A transaction that changed only non-transactional tables is never rolled back in
+         * the binlog; the server logs ROLLBACK only for empty ones. */
+        is_word(q.statement, "ROLLBACK")) {
+        *ret_have = commit_txn(s, c, end_pos);
+        return true;
+    }
+    if (has_prefix(q.statement, "SAVEPOINT") || has_prefix(q.statement, "ROLLBACK TO")) {
+        return true;
+    }
+    /* A statement inside a row-based transaction that is not a transaction marker is DDL (or
+     * a statement the server logs as text, like CREATE TABLE ... SELECT's CREATE part): one
+     * DDL change with its own seq. */
+    uint64_t seq = ++s->txn_seq;
+    sdl_ddl_target target = {q.db, {NULL, 0}};
+    bool known = sdl_ddl_target_parse(q.statement, q.db, &s->event_arena, &target);
+    const char *tdb = sdl_arena_strndup(&s->event_arena, (const char *)target.db.ptr,
+                                        target.db.len);
+    const char *ttable = sdl_arena_strndup(&s->event_arena, (const char *)target.table.ptr,
+                                           target.table.len);
+    if (s->schema) {
+        sdl_schema_cache_invalidate(s->schema, NULL);
+    }
+    bool hand_out = !row_already_returned(s, seq) && ddl_included(s, known, tdb, ttable);
+    if (hand_out) {
+        c->kind = SDL_CHANGE_DDL;
+        fill_pos(s, c, seq, event_pos, ev->header.timestamp);
+        /* the db text must outlive this call: keep it in the event arena */
+        c->ddl_db = tdb;
+        c->ddl_table = ttable;
+        /* Account statements carry passwords in clear: never store or print them. */
+        c->ddl_statement = sdl_redact_statement(q.statement, &s->event_arena);
+    }
+    if (s->txn_standalone) {
+        /* A standalone transaction (DDL) has no XID: it ends here. */
+        finish_txn(s, end_pos);
+    }
+    c->position = s->position_text;
+    *ret_have = hand_out;
+    return true;
+}
+
+/* The FORMAT_DESCRIPTION_EVENT: every later event is read as it says. */
+static bool
+handle_fde(sdl_change_stream *s, sdl_bytes raw, sdl_error *err)
+{
+    if (!sdl_binlog_format_parse(raw, &s->fmt, err)) {
+        return false;
+    }
+    if (s->files) {
+        if (s->flavor != SDL_BINLOG_FLAVOR_UNKNOWN && s->flavor != s->fmt.flavor) {
+            sdl_error_set(err, SDL_E_INVALID,
+                          "'%s' was written by %s (server %s), the files before it by %s: read "
+                          "one server's binlog files at a time",
+                          where(s), s->fmt.flavor == SDL_BINLOG_FLAVOR_MYSQL ? "MySQL" : "MariaDB",
+                          s->fmt.server_version,
+                          s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? "MySQL" : "MariaDB");
+            return false;
+        }
+        s->flavor = s->fmt.flavor;
+    }
+    s->inner_fmt = s->fmt;
+    s->inner_fmt.checksum = SDL_BINLOG_CHECKSUM_OFF; /* payload events carry none */
+    s->have_fde = true;
+    return true;
+}
+
 bool
 sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
 {
@@ -577,12 +979,17 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
         if (s->ended) {
             c->kind = SDL_CHANGE_END;
             c->position = s->position_text;
+            if (s->notice && !s->notice_given) {
+                c->notice = s->notice;
+                s->notice_given = true;
+            }
             return true;
         }
 
         sdl_bytes raw;
         bool eof = false;
-        if (!read_event(s, &raw, &eof, err)) {
+        bool inner = false;
+        if (!read_event(s, &raw, &eof, &inner, err)) {
             return false;
         }
         if (s->notice) {
@@ -590,7 +997,17 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             s->notice_given = true;
         }
         if (eof) {
-            if (s->in_txn) {
+            if (s->in_txn && s->files) {
+                /* The files end between two events of a transaction: the server was still
+                 * writing it (or crashed). Its rows so far were handed out; it never
+                 * committed here. */
+                free(s->notice);
+                s->notice = sdl_xasprintf("the binlog files end inside transaction %s, which "
+                                          "has no COMMIT in them",
+                                          s->txn_gtid_text);
+                s->notice_given = false;
+                s->in_txn = false;
+            } else if (s->in_txn) {
                 sdl_error_set(err, SDL_E_PROTOCOL,
                               "the source ended the binlog stream inside transaction %s",
                               s->txn_gtid_text);
@@ -601,33 +1018,44 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
         }
 
         sdl_binlog_event_header hdr;
+        uint64_t event_pos = inner ? s->payload_pos : s->ev_pos;
+        uint64_t end_pos = inner ? s->payload_end : s->ev_end;
         if (!sdl_binlog_event_header_parse(raw, &hdr, err)) {
-            sdl_error_prefix(err, "event after '%s':%s", s->file, s->position_text);
+            sdl_error_prefix(err, "event at '%s':%" PRIu64, where(s), event_pos);
             return false;
         }
-        uint64_t event_pos = hdr.log_pos >= hdr.event_size ? hdr.log_pos - hdr.event_size : 0;
 
-        if (hdr.type == SDL_BINLOG_FORMAT_DESCRIPTION_EVENT) {
-            if (!sdl_binlog_format_parse(raw, &s->fmt, err)) {
-                sdl_error_prefix(err, "FORMAT_DESCRIPTION at '%s':%" PRIu64, s->file, event_pos);
+        if (hdr.type == SDL_BINLOG_FORMAT_DESCRIPTION_EVENT && !inner) {
+            if (!handle_fde(s, raw, err)) {
+                sdl_error_prefix(err, "FORMAT_DESCRIPTION at '%s':%" PRIu64, where(s), event_pos);
                 return false;
             }
-            s->have_fde = true;
             continue;
         }
+        if (s->files && !s->have_fde) {
+            sdl_error_set(err, SDL_E_UNSUPPORTED,
+                          "%s event at '%s':%" PRIu64
+                          " before any FORMAT_DESCRIPTION_EVENT: only binlog format v4 "
+                          "(MySQL 5.0+, MariaDB) is supported",
+                          sdl_binlog_event_type_name(hdr.type), where(s), event_pos);
+            return false;
+        }
         sdl_binlog_event ev;
-        if (!sdl_binlog_event_open(&s->fmt, raw, true, &ev, err)) {
+        if (!sdl_binlog_event_open(inner ? &s->inner_fmt : &s->fmt, raw, true, &ev, err)) {
             sdl_error_prefix(err, "%s event at '%s':%" PRIu64, sdl_binlog_event_type_name(hdr.type),
-                             s->file, event_pos);
+                             where(s), event_pos);
             return false;
         }
 
         bool ok = true;
+        bool have = false;
         switch (hdr.type) {
         case SDL_BINLOG_ROTATE_EVENT: {
             sdl_binlog_rotate rot;
             ok = sdl_binlog_event_parse_rotate(&s->fmt, &ev, &rot, err);
-            if (ok) {
+            if (ok && !s->files) {
+                /* In files, the name is the file's own (a relay log's ROTATEs name the
+                 * source's files). */
                 size_t n = SDL_MIN(rot.filename.len, sizeof(s->file) - 1);
                 memcpy(s->file, rot.filename.ptr, n);
                 s->file[n] = '\0';
@@ -644,12 +1072,47 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                 sdl_error_set(err, SDL_E_UNSUPPORTED,
                               "XA transaction %" PRIu32 "-%" PRIu32 "-%" PRIu64
                               " at '%s':%" PRIu64 ": sdl does not replicate XA transactions yet",
-                              g.domain, hdr.server_id, g.seq, s->file, event_pos);
+                              g.domain, hdr.server_id, g.seq, where(s), event_pos);
                 return false;
             }
             sdl_gtid gtid = {g.domain, hdr.server_id, g.seq};
             ok = begin_txn(s, &gtid, (g.flags & SDL_GTID_FL_STANDALONE) != 0, hdr.timestamp,
                            err);
+            break;
+        }
+        case SDL_BINLOG_MYSQL_GTID_EVENT:
+        case SDL_BINLOG_MYSQL_GTID_TAGGED_EVENT:
+        case SDL_BINLOG_MYSQL_ANONYMOUS_GTID_EVENT: {
+            sdl_binlog_mysql_gtid g;
+            ok = sdl_binlog_event_parse_mysql_gtid(&s->fmt, &ev, &g, err);
+            if (ok) {
+                ok = g.anonymous ? begin_anonymous_txn(s, event_pos, true, hdr.timestamp, err)
+                                 : begin_mysql_txn(s, &g.gtid, hdr.timestamp, err);
+            }
+            break;
+        }
+        case SDL_BINLOG_MYSQL_PREVIOUS_GTIDS_EVENT: {
+            /* The GTIDs of every earlier file: executed before the first transaction here. */
+            sdl_gtid_set prev = SDL_GTID_SET_INIT;
+            ok = sdl_binlog_event_parse_previous_gtids(&s->fmt, &ev, &prev, err);
+            if (ok && s->flavor == SDL_BINLOG_FLAVOR_MYSQL) {
+                sdl_gtid_set_union(&s->executed, &prev);
+            }
+            sdl_gtid_set_done(&prev);
+            break;
+        }
+        case SDL_BINLOG_TRANSACTION_PAYLOAD_EVENT: {
+            sdl_binlog_payload pl;
+            if (inner) {
+                sdl_error_set(err, SDL_E_PROTOCOL, "a TRANSACTION_PAYLOAD_EVENT inside another");
+                ok = false;
+                break;
+            }
+            ok = sdl_binlog_event_parse_payload(&s->fmt, &ev, &pl, err) &&
+                 sdl_payload_reader_start(s->payload, &pl, err);
+            s->payload_pos = event_pos;
+            s->payload_end = end_pos;
+            s->payload_ts = hdr.timestamp;
             break;
         }
         case SDL_BINLOG_TABLE_MAP_EVENT:
@@ -659,108 +1122,82 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             if (!s->in_txn) {
                 break; /* the tail of a transaction we resumed after */
             }
-            commit_txn(s, c, hdr.log_pos);
-            return true;
+            if (commit_txn(s, c, end_pos)) {
+                return true;
+            }
+            break;
         case SDL_BINLOG_QUERY_EVENT:
-        case SDL_BINLOG_QUERY_COMPRESSED_EVENT: {
-            sdl_binlog_query q;
-            sdl_arena_reset(&s->event_arena);
-            ok = sdl_binlog_event_parse_query(&s->fmt, &ev, &s->event_arena, &q, err);
-            if (!ok) {
-                break;
-            }
-            if (!s->in_txn) {
-                break;
-            }
-            if (is_word(q.statement, "BEGIN")) {
-                break;
-            }
-            if (is_word(q.statement, "COMMIT")) {
-                commit_txn(s, c, hdr.log_pos);
+        case SDL_BINLOG_QUERY_COMPRESSED_EVENT:
+        case SDL_BINLOG_EXECUTE_LOAD_QUERY_EVENT:
+            /* EXECUTE_LOAD_QUERY is a QUERY with a longer post-header (statement-based LOAD
+             * DATA): a statement like any other. */
+            ok = handle_query(s, &ev, event_pos, end_pos, c, &have, err);
+            if (ok && have) {
                 return true;
             }
-            if (is_word(q.statement, "ROLLBACK")) {
-                /* A transaction that changed only non-transactional tables is never rolled
-                 * back in the binlog; the server logs ROLLBACK only for empty ones. */
-                commit_txn(s, c, hdr.log_pos);
-                return true;
-            }
-            if (has_prefix(q.statement, "SAVEPOINT") || has_prefix(q.statement, "ROLLBACK TO")) {
-                break;
-            }
-            /* A statement inside a row-based transaction that is not a transaction marker
-             * is DDL (or a statement the server logs as text, like CREATE TABLE ... SELECT's
-             * CREATE part): one DDL change with its own seq. */
-            uint64_t seq = ++s->txn_seq;
-            sdl_ddl_target target = {q.db, {NULL, 0}};
-            bool known = sdl_ddl_target_parse(q.statement, q.db, &s->event_arena, &target);
-            const char *tdb = sdl_arena_strndup(&s->event_arena, (const char *)target.db.ptr,
-                                                target.db.len);
-            const char *ttable = sdl_arena_strndup(&s->event_arena,
-                                                   (const char *)target.table.ptr,
-                                                   target.table.len);
-            sdl_schema_cache_invalidate(s->schema, NULL);
-            if (row_already_returned(s, seq) || !ddl_included(s, known, tdb, ttable)) {
-                if (s->txn_standalone) {
-                    sdl_change ignored;
-                    commit_txn(s, &ignored, hdr.log_pos);
-                }
-                break;
-            }
-            c->kind = SDL_CHANGE_DDL;
-            fill_pos(s, c, seq, event_pos, hdr.timestamp);
-            /* the db text must outlive this call: keep it in the event arena */
-            c->ddl_db = tdb;
-            c->ddl_table = ttable;
-            /* Account statements carry passwords in clear: never store or print them. */
-            c->ddl_statement = sdl_redact_statement(q.statement, &s->event_arena);
-            if (s->txn_standalone) {
-                /* A standalone GTID (DDL) has no XID: the transaction ends here. */
-                sdl_gtid_pos_advance(&s->position, &s->txn_gtid);
-                free(s->position_text);
-                s->position_text = sdl_gtid_pos_format(&s->position);
-                s->in_txn = false;
-                s->first_txn_seen = true;
-                s->first_skip_rows = 0;
-                s->skipping = false;
-                if (until_reached(s)) {
-                    s->ended = true;
-                }
-            }
-            c->position = s->position_text;
-            return true;
-        }
+            break;
         case SDL_BINLOG_HEARTBEAT_EVENT:
+        case SDL_BINLOG_HEARTBEAT_EVENT_V2:
             c->kind = SDL_CHANGE_IDLE;
             return true;
         case SDL_BINLOG_XA_PREPARE_EVENT:
             sdl_error_set(err, SDL_E_UNSUPPORTED,
                           "XA PREPARE at '%s':%" PRIu64 ": sdl does not replicate XA transactions yet",
-                          s->file, event_pos);
+                          where(s), event_pos);
+            return false;
+        case SDL_BINLOG_INCIDENT_EVENT:
+            /* The source says its binlog lost changes here (e.g. LOST_EVENTS): never go on
+             * as if nothing happened. */
+            sdl_error_set(err, SDL_E_SOURCE,
+                          "INCIDENT_EVENT at '%s':%" PRIu64
+                          ": the source recorded an incident (changes may be missing from its "
+                          "binlog); re-synchronise the target from the source",
+                          where(s), event_pos);
             return false;
         case SDL_BINLOG_GTID_LIST_EVENT:
         case SDL_BINLOG_BINLOG_CHECKPOINT_EVENT:
         case SDL_BINLOG_ANNOTATE_ROWS_EVENT:
+        case SDL_BINLOG_ROWS_QUERY_EVENT:
         case SDL_BINLOG_INTVAR_EVENT:
         case SDL_BINLOG_RAND_EVENT:
         case SDL_BINLOG_USER_VAR_EVENT:
         case SDL_BINLOG_STOP_EVENT:
         case SDL_BINLOG_START_ENCRYPTION_EVENT:
+        case SDL_BINLOG_APPEND_BLOCK_EVENT:     /* LOAD DATA file contents */
+        case SDL_BINLOG_BEGIN_LOAD_QUERY_EVENT: /* LOAD DATA file contents */
+        case SDL_BINLOG_MYSQL_TRANSACTION_CONTEXT_EVENT:
+        case SDL_BINLOG_MYSQL_VIEW_CHANGE_EVENT:
             break;
         default:
             if (sdl_binlog_event_is_rows(hdr.type)) {
-                ok = handle_rows(s, &ev, event_pos, err);
+                if (!s->in_txn && (s->files || s->flavor == SDL_BINLOG_FLAVOR_MYSQL)) {
+                    /* rows without BEGIN (NDB, some old servers): a transaction of its own */
+                    ok = begin_anonymous_txn(s, event_pos, false, hdr.timestamp, err);
+                }
+                ok = ok && handle_rows(s, &ev, event_pos, err);
                 break;
             }
             /* Never silently skip: only types sdl knows to be irrelevant, or that the source
              * flags as ignorable, pass. */
-            ok = sdl_binlog_event_check_known(&hdr, err);
+            ok = hdr.type != SDL_BINLOG_START_EVENT_V3 && sdl_binlog_event_check_known(&hdr, err);
+            if (!ok && hdr.type == SDL_BINLOG_START_EVENT_V3) {
+                sdl_error_set(err, SDL_E_UNSUPPORTED, "binlog format v1/v3 is not supported");
+            }
             break;
         }
         if (!ok) {
             sdl_error_prefix(err, "%s event at '%s':%" PRIu64, sdl_binlog_event_type_name(hdr.type),
-                             s->file, event_pos);
+                             where(s), event_pos);
             return false;
         }
     }
+}
+
+uint64_t
+sdl_change_stream_events(const sdl_change_stream *s, uint64_t *ret_inner)
+{
+    if (ret_inner) {
+        *ret_inner = s->inner_events;
+    }
+    return s->events;
 }

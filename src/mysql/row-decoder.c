@@ -411,12 +411,21 @@ decode_time2(sdl_cursor *c, unsigned fsp, sdl_arena *arena, sdl_value *v, sdl_er
 
 /* ---- strings ------------------------------------------------------------------------------ */
 
+static sdl_bytes copy_bytes(sdl_arena *arena, sdl_bytes b);
+
 static bool
 text_value(const sdl_column *col, sdl_bytes raw, sdl_arena *arena, sdl_value *v, sdl_error *err)
 {
     const sdl_charset *cs;
     sdl_bytes out;
 
+    if (col->charset == SDL_COLLATION_GUESS_UTF8) {
+        /* no charset metadata (binlog files of old servers): see row-decoder.h */
+        bool utf8 = raw.len == 0 || sdl_utf8_valid(raw.ptr, raw.len, true);
+        set_text(v, col->is_json ? SDL_VALUE_JSON_TEXT : utf8 ? SDL_VALUE_STRING : SDL_VALUE_BINARY,
+                 copy_bytes(arena, raw));
+        return true;
+    }
     if (col->charset == 0) {
         sdl_error_set(err, SDL_E_SCHEMA,
                       "charset unknown (the table map has no charset metadata; "
@@ -749,6 +758,11 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         if (c->failed) {
             break;
         }
+        if (col->nvalues == 0 && col->charset == SDL_COLLATION_GUESS_UTF8) {
+            v->kind = SDL_VALUE_UINT; /* no member names in the table map: the index */
+            v->u = u;
+            break;
+        }
         if (u > col->nvalues) {
             sdl_error_set(err, col->nvalues ? SDL_E_PROTOCOL : SDL_E_SCHEMA,
                           "ENUM index %" PRIu64 " but %" PRIu32
@@ -765,6 +779,11 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         uint32_t n = 0;
         u = sdl_cursor_uint_le(c, col->meta);
         if (c->failed) {
+            break;
+        }
+        if (col->nvalues == 0 && col->charset == SDL_COLLATION_GUESS_UTF8) {
+            v->kind = SDL_VALUE_UINT; /* no member names in the table map: the bit mask */
+            v->u = u;
             break;
         }
         if (col->nvalues < 64 && (u >> col->nvalues) != 0) {
@@ -844,16 +863,19 @@ sdl_row_decoder_start(sdl_row_decoder *dec, const sdl_table *table, const sdl_bi
     return true;
 }
 
-/* Decodes one image (null bitmap + values) over the columns of @present. */
+/* Decodes one image (null bitmap + values) over the columns of @present. @partial (may be
+ * empty) is the PARTIAL_UPDATE_ROWS bitmap over the table's JSON columns present in the image:
+ * a set bit means the value is a Json_diff vector, not a whole document. */
 static bool
 decode_image(sdl_row_decoder *dec, sdl_bytes present, uint32_t npresent, const char *which,
-             sdl_value **ret_values, sdl_error *err)
+             sdl_bytes partial, sdl_value **ret_values, sdl_error *err)
 {
     const sdl_table *t = dec->table;
     sdl_cursor *c = &dec->cur;
     sdl_value *vals = sdl_arena_calloc(dec->arena, t->ncols, sizeof(*vals));
     sdl_bytes nulls = sdl_cursor_bytes(c, (npresent + 7) / 8);
     uint32_t j = 0; /* index among present columns */
+    uint32_t jp = 0; /* index among present JSON columns (partial bits) */
 
     if (c->failed) {
         sdl_error_set(err, SDL_E_PROTOCOL,
@@ -867,8 +889,25 @@ decode_image(sdl_row_decoder *dec, sdl_bytes present, uint32_t npresent, const c
         if (!((present.ptr[i / 8] >> (i % 8)) & 1)) {
             continue; /* SDL_VALUE_ABSENT (0) from calloc */
         }
+        bool is_partial = false;
+        if (partial.len && col->type == SDL_MYSQL_TYPE_JSON) {
+            is_partial = jp / 8 < partial.len && ((partial.ptr[jp / 8] >> (jp % 8)) & 1);
+            jp++;
+        }
         if ((nulls.ptr[j / 8] >> (j % 8)) & 1) {
             vals[i].kind = SDL_VALUE_NULL;
+        } else if (is_partial) {
+            sdl_bytes b;
+            if (!read_lenbytes(c, col->meta, UINT32_MAX, &b, err) || c->failed) {
+                if (c->failed) {
+                    sdl_error_set(err, SDL_E_PROTOCOL, "row image truncated");
+                }
+                sdl_error_prefix(err, "table '%s.%s' row %" PRIu64 " (%s image) column '%s' (#%" PRIu32
+                                 ", JSON diff)",
+                                 t->db, t->name, dec->row_index, which, col->name, i);
+                return false;
+            }
+            set_text(&vals[i], SDL_VALUE_JSON_DIFF, copy_bytes(dec->arena, b));
         } else if (!decode_value(col, c, dec->arena, &vals[i], err)) {
             sdl_error_prefix(
                 err, "table '%s.%s' row %" PRIu64 " (%s image) column '%s' (#%" PRIu32 ", %s)",
@@ -888,6 +927,8 @@ sdl_row_decoder_next(sdl_row_decoder *dec, sdl_row_change *ret_change, bool *ret
     const sdl_binlog_rows *r = dec->rows;
     sdl_row_change ch;
     sdl_value *before = NULL, *after = NULL;
+    const sdl_bytes none = {NULL, 0};
+    sdl_bytes partial = {NULL, 0};
 
     if (sdl_cursor_left(&dec->cur) == 0 || dec->cur.failed) {
         *ret_more = false;
@@ -899,18 +940,40 @@ sdl_row_decoder_next(sdl_row_decoder *dec, sdl_row_change *ret_change, bool *ret
     ch.table = dec->table;
     switch (r->op) {
     case SDL_ROW_INSERT:
-        if (!decode_image(dec, r->present, dec->npresent, "after", &after, err)) {
+        if (!decode_image(dec, r->present, dec->npresent, "after", none, &after, err)) {
             return false;
         }
         break;
     case SDL_ROW_DELETE:
-        if (!decode_image(dec, r->present, dec->npresent, "before", &before, err)) {
+        if (!decode_image(dec, r->present, dec->npresent, "before", none, &before, err)) {
             return false;
         }
         break;
     case SDL_ROW_UPDATE:
-        if (!decode_image(dec, r->present, dec->npresent, "before", &before, err) ||
-            !decode_image(dec, r->present_after, dec->npresent_after, "after", &after, err)) {
+        if (!decode_image(dec, r->present, dec->npresent, "before", none, &before, err)) {
+            return false;
+        }
+        if (r->partial) {
+            /* MySQL rows_event.h / rpl_record.cc: a PARTIAL_UPDATE_ROWS after image starts with
+             * value_options (packed integer); with PARTIAL_JSON_UPDATES (1) a bitmap over the
+             * table's JSON columns follows. */
+            uint64_t value_options = sdl_cursor_lenenc(&dec->cur);
+            if (value_options & 1) {
+                uint32_t njson = 0;
+                for (uint32_t i = 0; i < dec->table->ncols; i++) {
+                    njson += dec->table->cols[i].type == SDL_MYSQL_TYPE_JSON;
+                }
+                partial = sdl_cursor_bytes(&dec->cur, (njson + 7) / 8);
+            }
+            if (dec->cur.failed) {
+                sdl_error_set(err, SDL_E_PROTOCOL,
+                              "table '%s.%s' row %" PRIu64 ": partial update header truncated",
+                              dec->table->db, dec->table->name, dec->row_index);
+                return false;
+            }
+        }
+        if (!decode_image(dec, r->present_after, dec->npresent_after, "after", partial, &after,
+                          err)) {
             return false;
         }
         break;

@@ -37,6 +37,9 @@ typedef enum sdl_value_kind {
     SDL_VALUE_JSON_BINARY,     /* .str: MySQL binary JSON (sql-common/json_binary.h) */
     SDL_VALUE_GEOMETRY,        /* .str: 4-byte little-endian SRID followed by WKB */
     SDL_VALUE_VECTOR,          /* .str: little-endian float32 array */
+    SDL_VALUE_JSON_DIFF,       /* .str: MySQL partial JSON update (binary Json_diff vector) of
+                                * an UPDATE's after image, to apply to the before image's
+                                * JSON_BINARY value of the same column */
     SDL_VALUE_KIND_COUNT
 } sdl_value_kind;
 

@@ -37,6 +37,7 @@
 #include "sdl/base/error.h"
 #include "sdl/base/macros.h"
 #include "sdl/model/change.h"
+#include "sdl/mysql/gtid-set.h"
 
 /* Event type codes (MySQL Log_event_type, MariaDB additions from 160). */
 typedef enum sdl_binlog_event_type {
@@ -46,6 +47,7 @@ typedef enum sdl_binlog_event_type {
     SDL_BINLOG_STOP_EVENT = 3,
     SDL_BINLOG_ROTATE_EVENT = 4,
     SDL_BINLOG_INTVAR_EVENT = 5,
+    SDL_BINLOG_APPEND_BLOCK_EVENT = 9,          /* statement-based LOAD DATA: file data */
     SDL_BINLOG_RAND_EVENT = 13,
     SDL_BINLOG_USER_VAR_EVENT = 14,
     SDL_BINLOG_FORMAT_DESCRIPTION_EVENT = 15,
@@ -61,14 +63,18 @@ typedef enum sdl_binlog_event_type {
     SDL_BINLOG_WRITE_ROWS_EVENT = 30, /* v2 */
     SDL_BINLOG_UPDATE_ROWS_EVENT = 31,
     SDL_BINLOG_DELETE_ROWS_EVENT = 32,
-    SDL_BINLOG_MYSQL_GTID_EVENT = 33,           /* MySQL: later issue */
-    SDL_BINLOG_MYSQL_ANONYMOUS_GTID_EVENT = 34, /* MySQL: later issue */
-    SDL_BINLOG_MYSQL_PREVIOUS_GTIDS_EVENT = 35, /* MySQL: later issue */
+    SDL_BINLOG_BEGIN_LOAD_QUERY_EVENT = 17,     /* statement-based LOAD DATA: file data */
+    SDL_BINLOG_EXECUTE_LOAD_QUERY_EVENT = 18,   /* statement-based LOAD DATA: the statement */
+    SDL_BINLOG_MYSQL_GTID_EVENT = 33,           /* MySQL */
+    SDL_BINLOG_MYSQL_ANONYMOUS_GTID_EVENT = 34, /* MySQL */
+    SDL_BINLOG_MYSQL_PREVIOUS_GTIDS_EVENT = 35, /* MySQL */
+    SDL_BINLOG_MYSQL_TRANSACTION_CONTEXT_EVENT = 36, /* MySQL group replication */
+    SDL_BINLOG_MYSQL_VIEW_CHANGE_EVENT = 37,    /* MySQL group replication */
     SDL_BINLOG_XA_PREPARE_EVENT = 38,
-    SDL_BINLOG_PARTIAL_UPDATE_ROWS_EVENT = 39, /* MySQL: later issue */
-    SDL_BINLOG_TRANSACTION_PAYLOAD_EVENT = 40, /* MySQL: later issue (zstd) */
+    SDL_BINLOG_PARTIAL_UPDATE_ROWS_EVENT = 39, /* MySQL: JSON diffs in the after image */
+    SDL_BINLOG_TRANSACTION_PAYLOAD_EVENT = 40, /* MySQL: compressed transaction (zstd) */
     SDL_BINLOG_HEARTBEAT_EVENT_V2 = 41,        /* MySQL */
-    SDL_BINLOG_MYSQL_GTID_TAGGED_EVENT = 42,   /* MySQL: later issue */
+    SDL_BINLOG_MYSQL_GTID_TAGGED_EVENT = 42,   /* MySQL 8.4+ */
     SDL_BINLOG_ANNOTATE_ROWS_EVENT = 160,      /* MariaDB */
     SDL_BINLOG_BINLOG_CHECKPOINT_EVENT = 161,
     SDL_BINLOG_GTID_EVENT = 162,
@@ -288,6 +294,32 @@ SDL_MUST_CHECK bool sdl_binlog_event_parse_heartbeat(const sdl_binlog_format *fm
                                                      const sdl_binlog_event *ev,
                                                      sdl_bytes *ret_filename, sdl_error *err);
 
+/* ---- MySQL GTIDs ------------------------------------------------------------------------ */
+
+/* MySQL GTID_LOG_EVENT / ANONYMOUS_GTID_LOG_EVENT / GTID_TAGGED_LOG_EVENT. */
+typedef struct sdl_binlog_mysql_gtid {
+    bool anonymous;             /* ANONYMOUS_GTID: the transaction has no GTID */
+    uint8_t flags;              /* bit 0: may contain statement-based changes */
+    sdl_mysql_gtid gtid;        /* uuid, tag ("" untagged), gno (0 when anonymous) */
+    uint64_t last_committed;    /* logical clock (0 when absent: 5.6) */
+    uint64_t sequence_number;
+    uint64_t immediate_commit_usec; /* microseconds since the epoch; 0 when absent */
+    uint64_t original_commit_usec;
+    uint64_t transaction_length; /* bytes of the transaction incl. this event; 0 unknown */
+} sdl_binlog_mysql_gtid;
+
+/* Parses the three MySQL GTID event types (untagged fixed layout of libbinlogevents
+ * control_events.h Gtid_event; the tagged 8.4 form in the serialization library format).
+ * Errors: SDL_E_PROTOCOL. */
+SDL_MUST_CHECK bool sdl_binlog_event_parse_mysql_gtid(const sdl_binlog_format *fmt,
+                                                      const sdl_binlog_event *ev,
+                                                      sdl_binlog_mysql_gtid *ret, sdl_error *err);
+
+/* PREVIOUS_GTIDS_LOG_EVENT: the GTID set (either encoding, see gtid-set.h) into @ret_set. */
+SDL_MUST_CHECK bool sdl_binlog_event_parse_previous_gtids(const sdl_binlog_format *fmt,
+                                                          const sdl_binlog_event *ev,
+                                                          sdl_gtid_set *ret_set, sdl_error *err);
+
 /* ---- TABLE_MAP --------------------------------------------------------------------------- */
 
 /* MySQL/MariaDB column type codes (enum_field_types). */
@@ -371,6 +403,8 @@ typedef struct sdl_binlog_rows {
     sdl_bytes present;       /* columns-present bitmap, (ncols+7)/8 bytes, bit i = column i */
     sdl_bytes present_after; /* UPDATE: bitmap of the after image; else == present */
     sdl_bytes rows;          /* row images (inflated into the arena when compressed) */
+    bool partial;            /* PARTIAL_UPDATE_ROWS_EVENT: each after image starts with
+                              * value_options (and JSON columns may hold diffs) */
 } sdl_binlog_rows;
 
 /* True for the WRITE/UPDATE/DELETE rows types this module parses (v1, v2, compressed). */

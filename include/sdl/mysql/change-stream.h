@@ -71,6 +71,11 @@ typedef struct sdl_change_stream_options {
     uint64_t skip_rows;        /* rows of the first transaction already handled (a split
                                 * transaction's committed part), not returned again */
     const volatile int *stop;  /* when non-zero, blocking waits end with SDL_E_CANCELLED */
+    const char *const *files;  /* file mode: local binlog files to read in order (borrowed);
+                                * no server connection is made; `from` is "start" or a
+                                * position (MariaDB) / GTID set (MySQL) whose transactions are
+                                * not returned; `until` "now" means the end of the files */
+    size_t nfiles;             /* 0: read from the server */
 } sdl_change_stream_options;
 
 /* Connects, runs the start-up checks and resolves the start position. */
@@ -82,6 +87,10 @@ SDL_MUST_CHECK bool sdl_change_stream_next(sdl_change_stream *stream, sdl_change
 
 /* GTID position the stream resumed after (resolved "start"/"now"), borrowed. */
 const char *sdl_change_stream_start_position(const sdl_change_stream *stream);
+
+/* Events read so far (outer events; *ret_inner, when not NULL, gets the events read from
+ * inside TRANSACTION_PAYLOAD events). */
+uint64_t sdl_change_stream_events(const sdl_change_stream *stream, uint64_t *ret_inner);
 
 /* NULL-safe; returns NULL. */
 sdl_change_stream *sdl_change_stream_free(sdl_change_stream *stream);

@@ -46,6 +46,14 @@
 #include "sdl/model/change.h"
 #include "sdl/mysql/binlog-event.h"
 
+/* sdl_column.charset of a string, ENUM or SET column whose table map carries no charset or
+ * member metadata (servers before MySQL 8.0.1 / MariaDB 10.5, or binlog_row_metadata=MINIMAL),
+ * set by the change stream when it reads binlog files: text that is valid UTF-8 becomes a
+ * string, other bytes binary (never altered); ENUM/SET values without member names become
+ * their index / bit mask (SDL_VALUE_UINT). A server connection requires FULL metadata
+ * instead, so this is never guessed there. */
+#define SDL_COLLATION_GUESS_UTF8 0xffffu
+
 /* Iterator state. Transparent so it can live on the stack; fields are private. */
 typedef struct sdl_row_decoder {
     const sdl_table *table;      /* borrowed */
