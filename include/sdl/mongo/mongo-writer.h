@@ -128,6 +128,14 @@ typedef struct sdl_target_status {
     int64_t oldest_staged_ms;      /* created_at of the oldest staged part; 0 = none */
 } sdl_target_status;
 
+/* libmongoc's own log messages (deprecations, failed best-effort aborts, ...). By default
+ * they are dropped: every failure that matters reaches the caller as an sdl_error. The
+ * daemon may route them here; @level is syslog's (3 error, 4 warning, 7 debug). Call before
+ * the first sdl_mongo_writer_open(), from one thread. */
+typedef void (*sdl_mongo_log_fn)(int level, const char *domain, const char *message,
+                                 void *userdata);
+void sdl_mongo_set_log_handler(sdl_mongo_log_fn fn, void *userdata);
+
 SDL_MUST_CHECK bool sdl_mongo_writer_status(sdl_mongo_writer *writer,
                                             sdl_target_status *ret_status, sdl_error *err);
 void sdl_target_status_done(sdl_target_status *status);
