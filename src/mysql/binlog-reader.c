@@ -10,12 +10,9 @@
 #include <mysqld_error.h>
 
 #include "sdl/base/alloc.h"
+#include "sdl/mysql/binlog-dump.h"
+#include "sdl/mysql/gtid-set.h"
 #include "sdl/mysql/mysql-conn.h"
-
-/* include/mysql_com.h: enum_server_command */
-#define SDL_COM_BINLOG_DUMP 0x12
-/* sql/sql_repl.cc: BINLOG_DUMP_NON_BLOCK */
-#define SDL_BINLOG_DUMP_NON_BLOCK 1
 /* MariaDB sql/log_event.h: MARIA_SLAVE_CAPABILITY_GTID */
 #define SDL_MARIA_SLAVE_CAPABILITY_GTID 4
 /* MariaDB: ER_SLAVE_SAME_ID (the code a replica with a duplicate server_id receives) */
@@ -52,6 +49,61 @@ exec_with(sdl_mysql_conn *conn, sdl_error *err, const char *prefix, const char *
     return ok;
 }
 
+/*
+ * MySQL: resume from the executed GTID set with COM_BINLOG_DUMP_GTID (MySQL has no
+ * @slave_connect_state). The session variables are the ones MySQL's own replica sets
+ * (sql/rpl_replica.cc get_master_version_and_clock, request_dump): the checksum it accepts
+ * (@master_binlog_checksum, @source_binlog_checksum from 8.0.26), the heartbeat period in
+ * nanoseconds, and a replica uuid, by which the server replaces a stale dump thread of the
+ * same replica. Not testable here (no MySQL server in Debian 12): the packet bytes are
+ * unit-tested (binlog-dump.h), the server's answers go through the same error mapping.
+ */
+static bool
+open_mysql(sdl_binlog_reader *r, const sdl_source_config *cfg, const sdl_binlog_request *req,
+           uint64_t heartbeat, sdl_error *err)
+{
+    sdl_gtid_set executed = SDL_GTID_SET_INIT;
+    sdl_buf packet = SDL_BUF_INIT;
+    char *checksum = NULL;
+    char sql[256];
+    bool ok = false;
+
+    if (!sdl_gtid_set_parse(r->state, &executed, err)) {
+        sdl_error_prefix(err, "resuming from a MySQL server");
+        goto out;
+    }
+    if (!sdl_mysql_conn_query_value(r->conn, "SELECT @@GLOBAL.binlog_checksum", &checksum, err) ||
+        !sdl_mysql_conn_exec(r->conn,
+                             "SET @master_binlog_checksum = @@GLOBAL.binlog_checksum, "
+                             "@source_binlog_checksum = @@GLOBAL.binlog_checksum",
+                             err)) {
+        goto out;
+    }
+    r->checksum = checksum && strcasecmp(checksum, "NONE") != 0;
+    (void)snprintf(sql, sizeof(sql),
+                   "SET @master_heartbeat_period = %" PRIu64 ", @source_heartbeat_period = %" PRIu64
+                   ", @slave_uuid = '00000000-0000-4000-8000-%012" PRIx32
+                   "', @replica_uuid = '00000000-0000-4000-8000-%012" PRIx32 "'",
+                   heartbeat * 1000u, heartbeat * 1000u, cfg->server_id, cfg->server_id);
+    if (!sdl_mysql_conn_exec(r->conn, sql, err)) {
+        goto out;
+    }
+    sdl_binlog_dump_gtid_packet(req->non_blocking ? SDL_BINLOG_DUMP_NON_BLOCK : 0, cfg->server_id,
+                                "", 4, &executed, &packet);
+    MYSQL *m = sdl_mysql_conn_handle(r->conn);
+    if (m->methods->db_command(m, SDL_COM_BINLOG_DUMP_GTID, (const char *)packet.data, packet.len,
+                               1, NULL) != 0) {
+        sdl_mysql_conn_set_error(r->conn, "requesting the binlog from", err);
+        goto out;
+    }
+    ok = true;
+out:
+    free(checksum);
+    sdl_buf_done(&packet);
+    sdl_gtid_set_done(&executed);
+    return ok;
+}
+
 bool
 sdl_binlog_reader_open(const sdl_source_config *cfg, const sdl_binlog_request *req,
                        sdl_binlog_reader **ret_reader, sdl_error *err)
@@ -59,7 +111,7 @@ sdl_binlog_reader_open(const sdl_source_config *cfg, const sdl_binlog_request *r
     sdl_binlog_reader *r = sdl_xcalloc(1, sizeof(*r));
     char *checksum = NULL;
     char *escaped = NULL;
-    uint8_t packet[10];
+    sdl_buf packet = SDL_BUF_INIT;
     char num[32];
     /* Heartbeats keep an idle stream alive; reads time out after a few missed ones. */
     uint64_t heartbeat = cfg->heartbeat_usec ? cfg->heartbeat_usec : 5000000u;
@@ -70,12 +122,12 @@ sdl_binlog_reader_open(const sdl_source_config *cfg, const sdl_binlog_request *r
     if (!sdl_mysql_conn_open(cfg, read_timeout, &r->conn, err)) {
         goto fail;
     }
-    if (sdl_mysql_conn_flavor(r->conn) != SDL_FLAVOR_MARIADB) {
-        sdl_error_set(err, SDL_E_UNSUPPORTED,
-                      "source '%s' is MySQL %s: streaming from a MySQL server needs GTID-set "
-                      "resume (COM_BINLOG_DUMP_GTID), which this version does not implement yet",
-                      cfg->host, sdl_mysql_conn_server_version(r->conn));
-        goto fail;
+    if (sdl_mysql_conn_flavor(r->conn) == SDL_FLAVOR_MYSQL) {
+        if (!open_mysql(r, cfg, req, heartbeat, err)) {
+            goto fail;
+        }
+        *ret_reader = r;
+        return true;
     }
     /* The server refuses to send checksummed events to a replica that does not declare it
      * understands them (sql/sql_repl.cc). We take whatever the server writes. */
@@ -102,25 +154,21 @@ sdl_binlog_reader_open(const sdl_source_config *cfg, const sdl_binlog_request *r
     /* COM_BINLOG_DUMP: 4-byte position, 2-byte flags, 4-byte server_id, file name. With
      * @slave_connect_state set, the server ignores file and position and finds the binlog
      * holding the GTID state itself (sql_repl.cc, init_binlog_sender). */
-    uint16_t flags = req->non_blocking ? SDL_BINLOG_DUMP_NON_BLOCK : 0;
-    uint32_t pos = 4;
-    for (int i = 0; i < 4; i++) {
-        packet[i] = (uint8_t)(pos >> (8 * i));
-        packet[6 + i] = (uint8_t)(cfg->server_id >> (8 * i));
-    }
-    packet[4] = (uint8_t)flags;
-    packet[5] = (uint8_t)(flags >> 8);
+    sdl_binlog_dump_packet(req->non_blocking ? SDL_BINLOG_DUMP_NON_BLOCK : 0, cfg->server_id, "",
+                           4, &packet);
     MYSQL *m = sdl_mysql_conn_handle(r->conn);
-    if (m->methods->db_command(m, SDL_COM_BINLOG_DUMP, (const char *)packet, sizeof(packet), 1,
+    if (m->methods->db_command(m, SDL_COM_BINLOG_DUMP, (const char *)packet.data, packet.len, 1,
                                NULL) != 0) {
         sdl_mysql_conn_set_error(r->conn, "requesting the binlog from", err);
         goto fail;
     }
+    sdl_buf_done(&packet);
     free(checksum);
     free(escaped);
     *ret_reader = r;
     return true;
 fail:
+    sdl_buf_done(&packet);
     free(checksum);
     free(escaped);
     (void)sdl_binlog_reader_free(r);

@@ -29,7 +29,9 @@
 typedef struct sdl_binlog_reader sdl_binlog_reader;
 
 typedef struct sdl_binlog_request {
-    const char *connect_state; /* MariaDB GTID position to resume after; "" = the oldest binlog */
+    const char *connect_state; /* MariaDB GTID position to resume after, or for a MySQL server
+                                * the executed GTID set (COM_BINLOG_DUMP_GTID); "" = the
+                                * oldest binlog */
     bool non_blocking;         /* the server ends the stream at the end of its binlog */
 } sdl_binlog_request;
 
