@@ -56,7 +56,12 @@
  *                  (source type 7/17) stay Dates either way, as DESIGN.md §6 lists them.
  *   SET            array of member-name strings
  *   JSON_TEXT      the native BSON value, parsed by json-text.h (invalid JSON is an error)
- *   JSON_BINARY    SDL_E_UNSUPPORTED for now (MySQL binary JSON is decoded by a later issue)
+ *   JSON_BINARY    the native BSON value of MySQL binary JSON (json-binary.h)
+ *   JSON_DIFF      (UPDATE after images only) the diff applied to the before image's
+ *                  JSON_BINARY value of the column; when the before image lacks the column
+ *                  (binlog_row_image=MINIMAL) the column is left out of `after` and the row
+ *                  document gets json_diffs: {<column>: [{op, path, value}, ...]} after
+ *                  `after`. sdl_doc_mapper_value() refuses it (SDL_E_UNSUPPORTED).
  *   GEOMETRY       GeoJSON document with srid (geojson.h)
  *   VECTOR         array of doubles (each float32 widened exactly)
  *

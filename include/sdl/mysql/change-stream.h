@@ -18,6 +18,12 @@
  * filtered by the table they change (sql-text.h); statements on no table (accounts,
  * routines) pass only when no include pattern is configured.
  *
+ * Positions are text: a MariaDB GTID position, or from a MySQL source the executed GTID set
+ * (after a MySQL transaction without a GTID: "<file>:<offset after it>", and the
+ * transaction's gtid is "<file>:<offset of its first event>"). The source is a server or,
+ * with opts.files, local binlog files (binlog-file.h); TRANSACTION_PAYLOAD events are
+ * streamed (binlog-payload.h) through the same state machine.
+ *
  * Resuming: the stream starts after a GTID position ("start" = the oldest binlog on the
  * server, "now" = the server's current position). A lost connection is re-established with
  * backoff, resuming after the last complete transaction; rows of the interrupted
