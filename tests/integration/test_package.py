@@ -1,0 +1,148 @@
+"""The Debian package: packaging/build-deb builds it from this tree (dpkg-buildpackage -b,
+debhelper, meson), then:
+
+  contents: /usr/sbin/sdl, the unit, the man page, the copyright, /etc/sdl/sdl.yaml as a
+            conffile, no enablement symlinks; `sdl --version` runs from an extracted root
+  man page: groff renders sdl(8) without a warning; man -l shows every section
+  install:  `dpkg -i` inside a real systemd (tests/systemd/container.py, a throw-away overlay
+            of the host root) installs it, and nothing is enabled or started; the installed
+            unit verifies cleanly and rates <= 2.0; reinstalling and removing work too
+"""
+import gzip
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "systemd"))
+from container import Container  # noqa: E402
+
+SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS", "CONFIGURATION",
+            "EXIT STATUS", "SIGNALS", "FILES", "ENVIRONMENT", "SEE ALSO"]
+
+
+def project_version():
+    m = re.search(r"^project\('sdl'.*?version: '([^']+)'", open(os.path.join(ROOT, "meson.build")).read(),
+                  re.S | re.M)
+    return m.group(1)
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory):
+    out = tmp_path_factory.mktemp("deb")
+    p = subprocess.run([os.path.join(ROOT, "packaging", "build-deb"), str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    path = p.stdout.strip().splitlines()[-1]
+    assert os.path.exists(path), p.stdout
+    return path
+
+
+@pytest.fixture(scope="module")
+def extracted(deb, tmp_path_factory):
+    root = tmp_path_factory.mktemp("root")
+    subprocess.run(["dpkg-deb", "-x", deb, str(root)], check=True)
+    return root
+
+
+def test_package_metadata_and_contents(deb):
+    info = subprocess.run(["dpkg-deb", "-f", deb, "Package", "Version", "Depends"], check=True,
+                          capture_output=True, text=True).stdout
+    assert "Package: sdl" in info and f"Version: {project_version()}" in info, info
+    for lib in ("libmongoc-1.0-0", "libbson-1.0-0", "libmariadb3", "libsystemd0", "libyaml-0-2"):
+        assert lib in info, info  # ${shlibs:Depends}
+    files = subprocess.run(["dpkg-deb", "-c", deb], check=True, capture_output=True,
+                           text=True).stdout
+    paths = {line.split()[-1].lstrip(".") for line in files.splitlines()}
+    for want in ("/usr/sbin/sdl", "/lib/systemd/system/sdl.service", "/etc/sdl/sdl.yaml",
+                 "/usr/share/man/man8/sdl.8.gz", "/usr/share/doc/sdl/copyright",
+                 "/usr/share/doc/sdl/CONFIG.md.gz"):
+        assert want in paths, files
+    # Nothing enabled by the package's contents: no .wants/ symlinks, no presets.
+    assert not [p for p in paths if ".wants/" in p or "preset" in p], files
+    conffiles = subprocess.run(["dpkg-deb", "--ctrl-tarfile", deb], check=True,
+                               capture_output=True).stdout
+    listing = subprocess.run(["tar", "-xO", "./conffiles"], input=conffiles, check=True,
+                             capture_output=True).stdout.decode()
+    assert listing.split() == ["/etc/sdl/sdl.yaml"], listing
+
+
+def test_extracted_binary_runs_and_files_match(extracted):
+    sdl = extracted / "usr" / "sbin" / "sdl"
+    p = subprocess.run([str(sdl), "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == f"sdl {project_version()}", p
+    # The conffile is packaging/sdl.yaml with password_file and uri_file commented out, so
+    # the credentials sdl.service passes are used.
+    conf = (extracted / "etc" / "sdl" / "sdl.yaml").read_text().splitlines()
+    src = open(os.path.join(ROOT, "packaging", "sdl.yaml")).read().splitlines()
+    assert len(conf) == len(src)
+    diff = [(a, b) for a, b in zip(src, conf) if a != b]
+    assert [a for a, _ in diff] == ["  password_file: /etc/sdl/mysql.password",
+                                    "  uri_file: /etc/sdl/mongodb.uri"], diff
+    assert all(b.startswith("  # " + a.strip() + "  # unset: sdl.service passes") for a, b in diff), diff
+    unit = (extracted / "lib" / "systemd" / "system" / "sdl.service").read_text()
+    assert "ExecStart=/usr/sbin/sdl run -c /etc/sdl/sdl.yaml\n" in unit, unit
+    assert "LoadCredential=source-password:/etc/sdl/mysql.password\n" in unit
+    assert "LoadCredential=target-uri:/etc/sdl/mongodb.uri\n" in unit
+    copyright_ = (extracted / "usr" / "share" / "doc" / "sdl" / "copyright").read_text()
+    assert "License: Apache-2.0" in copyright_
+
+
+def test_man_page_renders_without_warnings(extracted, tmp_path):
+    page = tmp_path / "sdl.8"
+    page.write_bytes(gzip.decompress((extracted / "usr/share/man/man8/sdl.8.gz").read_bytes()))
+    p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(page)], capture_output=True,
+                       text=True)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    p = subprocess.run(["man", "-l", str(page)], capture_output=True, text=True,
+                       env={**os.environ, "MANWIDTH": "80", "MAN_KEEP_FORMATTING": "0",
+                            "PAGER": "cat"})
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    text = re.sub(r".\x08", "", p.stdout)
+    for section in SECTIONS:
+        assert re.search(rf"^{section}$", text, re.M), f"no {section} section:\n{text}"
+
+
+def test_dpkg_install_in_systemd_enables_and_starts_nothing(deb):
+    with Container() as c:
+        c.put("/tmp/sdl.deb", open(deb, "rb").read())
+        p = c.run("dpkg", "-i", "/tmp/sdl.deb", timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert c.run("dpkg-query", "-W", "-f=${Status}", "sdl").stdout == "install ok installed"
+        assert c.run("/usr/sbin/sdl", "--version").stdout.strip() == f"sdl {project_version()}"
+        # Nothing starts by itself before it is configured.
+        assert c.run("systemctl", "is-enabled", "sdl").stdout.strip() == "disabled"
+        assert c.run("systemctl", "is-active", "sdl").stdout.strip() == "inactive"
+        assert c.sh("ls /etc/systemd/system/*.wants/ 2>/dev/null | grep -c sdl").stdout.strip() == "0"
+        assert "sdl.service" not in c.journal()
+        # The installed unit, with the installed binary and man page, verifies without a word.
+        p = c.run("systemd-analyze", "verify", "/lib/systemd/system/sdl.service")
+        assert p.returncode == 0 and p.stdout + p.stderr == "", p.stdout + p.stderr
+        p = c.run("systemd-analyze", "security", "--no-pager", "sdl.service")
+        score = float(re.search(r"Overall exposure level for sdl.service: (\d+\.\d+)", p.stdout).group(1))
+        print(f"installed unit exposure {score}")
+        assert score <= 2.0, p.stdout
+        p = c.sh("MANWIDTH=80 man 8 sdl | col -b")
+        assert p.returncode == 0 and "EXIT STATUS" in p.stdout, p.stdout + p.stderr
+        # The conffile is valid once the credentials the unit passes exist.
+        c.put("/tmp/creds/source-password", "pw\n", 0o600)
+        c.put("/tmp/creds/target-uri", "mongodb://127.0.0.1:27017/?replicaSet=rs0\n", 0o600)
+        p = c.run("env", "CREDENTIALS_DIRECTORY=/tmp/creds", "sdl", "check-config", "-c",
+                  "/etc/sdl/sdl.yaml")
+        assert p.returncode == 0, p.stdout + p.stderr
+        # Reinstalling (an upgrade to the same version) starts nothing either; removing keeps
+        # the conffile, purging removes it.
+        p = c.run("dpkg", "-i", "/tmp/sdl.deb", timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert c.run("systemctl", "is-active", "sdl").stdout.strip() == "inactive"
+        p = c.run("dpkg", "-r", "sdl", timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert c.run("test", "-e", "/usr/sbin/sdl").returncode != 0
+        assert c.run("test", "-f", "/etc/sdl/sdl.yaml").returncode == 0
+        p = c.run("dpkg", "--purge", "sdl", timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert c.run("test", "-e", "/etc/sdl/sdl.yaml").returncode != 0
