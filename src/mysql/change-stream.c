@@ -380,7 +380,8 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     }
     s->flavor = sdl_mysql_conn_flavor(s->meta) == SDL_FLAVOR_MYSQL ? SDL_BINLOG_FLAVOR_MYSQL
                                                                     : SDL_BINLOG_FLAVOR_MARIADB;
-    s->schema = sdl_schema_cache_new(s->meta);
+    /* MySQL table maps carry the JSON type; the information_schema lookup is MariaDB's. */
+    s->schema = s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? NULL : sdl_schema_cache_new(s->meta);
     if (!resolve_start(s, opts->from ? opts->from : cfg->pipeline.start, err)) {
         sdl_error_prefix(err, "resolving the start position");
         goto fail;
