@@ -3,7 +3,11 @@
  * config-keys: the key tables. Adding a key is adding a row here, a field in config.h and a
  * paragraph in docs/CONFIG.md (test-config checks that every row is documented).
  */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "config-private.h"
 
@@ -396,6 +400,88 @@ static const sdl_config_key log_keys[] = {
      .doc = "lowest level logged: error, warning, notice, info or debug"},
 };
 
+const char *
+sdl_config_split_listen(const char *listen, char *ret_host, size_t host_cap, int *ret_family,
+                        uint16_t *ret_port)
+{
+    char host[64];
+    unsigned char addr[16];
+    const char *colon;
+    const char *port_text;
+    size_t host_len;
+    int family;
+    char *end;
+    unsigned long port;
+
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':') {
+            return "an IPv6 address is written in brackets with a port: '[::1]:9187'";
+        }
+        family = AF_INET6;
+        host_len = (size_t)(close - listen - 1);
+        if (host_len >= sizeof(host)) {
+            return "is not an IP address and port";
+        }
+        memcpy(host, listen + 1, host_len);
+        port_text = close + 2;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon) {
+            return "needs a port: 'address:port', e.g. '127.0.0.1:9187'";
+        }
+        if (memchr(listen, ':', (size_t)(colon - listen))) {
+            return "an IPv6 address is written in brackets with a port: '[::1]:9187'";
+        }
+        family = AF_INET;
+        host_len = (size_t)(colon - listen);
+        if (host_len >= sizeof(host)) {
+            return "is not an IP address and port";
+        }
+        memcpy(host, listen, host_len);
+        port_text = colon + 1;
+    }
+    host[host_len] = '\0';
+    if (inet_pton(family, host, addr) != 1) {
+        return family == AF_INET6 ? "is not an IPv6 address in brackets and a port"
+                                  : "is not an IPv4 address and a port (host names are not "
+                                    "accepted: the server binds one address)";
+    }
+    if (port_text[0] < '0' || port_text[0] > '9') {
+        return "needs a port between 1 and 65535 after the ':'";
+    }
+    port = strtoul(port_text, &end, 10);
+    if (*end || port == 0 || port > 65535) {
+        return "needs a port between 1 and 65535 after the ':'";
+    }
+    if (ret_host && host_cap) {
+        (void)snprintf(ret_host, host_cap, "%s", host);
+    }
+    if (ret_family) {
+        *ret_family = family;
+    }
+    if (ret_port) {
+        *ret_port = (uint16_t)port;
+    }
+    return NULL;
+}
+
+static const char *
+validate_listen(const sdl_config *c)
+{
+    return c->http.listen ? sdl_config_split_listen(c->http.listen, NULL, 0, NULL, NULL) : NULL;
+}
+
+static const sdl_config_key http_keys[] = {
+    {.name = "listen",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(http.listen),
+     .flags = SDL_CFG_NULLABLE,
+     .validate = validate_listen,
+     .doc = "address:port of /metrics, /health/live and /health/ready (IPv4 or [IPv6]); "
+            "absent or null = no HTTP server"},
+};
+
 static const sdl_config_key collections_keys[] = {
     {.name = "changes",
      .type = SDL_CFG_STRING,
@@ -466,6 +552,7 @@ static const sdl_config_section target_section = {"target", KEYS(target_keys)};
 static const sdl_config_section pipeline_section = {"pipeline", KEYS(pipeline_keys)};
 static const sdl_config_section tables_section = {"tables", KEYS(tables_keys)};
 static const sdl_config_section log_section = {"log", KEYS(log_keys)};
+static const sdl_config_section http_section = {"http", KEYS(http_keys)};
 
 static const sdl_config_key root_keys[] = {
     {.name = "source",
@@ -486,9 +573,9 @@ static const sdl_config_key root_keys[] = {
      .section = &tables_section,
      .doc = "which tables are replicated"},
     {.name = "http",
-     .type = SDL_CFG_REJECTED,
-     .doc = "section 'http' is not supported by this version of sdl (/metrics and /health "
-            "are not built yet); remove it"},
+     .type = SDL_CFG_SECTION,
+     .section = &http_section,
+     .doc = "the loopback HTTP server of /metrics and /health (none by default)"},
     {.name = "log", .type = SDL_CFG_SECTION, .section = &log_section, .doc = "logging"},
 };
 

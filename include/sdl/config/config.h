@@ -18,8 +18,8 @@
  * else the credential $CREDENTIALS_DIRECTORY/target-uri, else $SDL_TARGET_URI; the 'target'
  * section is optional (sdl tail needs none) but, when present, needs one of them. Messages
  * and the printed config show it masked (sdl_config_mask_uri()). Required: source.user and
- * source.server_id. The section 'http' is rejected by this version. Full reference:
- * docs/CONFIG.md.
+ * source.server_id. The optional 'http' section names the address of /metrics and /health
+ * (none when absent). Full reference: docs/CONFIG.md.
  *
  * The result is immutable after load; a reload builds a new one.
  * Never logs. Threading: a loaded config may be read from any thread.
@@ -101,6 +101,11 @@ typedef struct sdl_tables_config {
     size_t nexclude;
 } sdl_tables_config;
 
+typedef struct sdl_http_config {
+    char *listen; /* "127.0.0.1:9187" or "[::1]:9187": where /metrics and /health are served;
+                   * NULL = no HTTP server (the default) */
+} sdl_http_config;
+
 typedef struct sdl_log_config {
     sdl_log_level level; /* default info */
 } sdl_log_config;
@@ -111,6 +116,7 @@ typedef struct sdl_config {
     sdl_target_config target;
     sdl_pipeline_config pipeline;
     sdl_tables_config tables;
+    sdl_http_config http;
     sdl_log_config log;
 } sdl_config;
 
@@ -171,6 +177,13 @@ bool sdl_config_table_included(const sdl_config *config, const char *db, const c
  * the value of tlsCertificateKeyFilePassword replaced by "****"
  * ("mongodb://user:****@host/..."). When in doubt it masks more, never less. */
 char *sdl_config_mask_uri(const char *uri);
+
+/* Splits an http.listen value: "IPv4:port" or "[IPv6]:port", an IP address literal (no host
+ * names: the listener binds exactly one address) and a port 1..65535. Writes the address
+ * text (without brackets) into @ret_host (@host_cap bytes, 46 are enough), its family
+ * (AF_INET or AF_INET6) and the port; returns NULL, or a reason when @listen is malformed. */
+const char *sdl_config_split_listen(const char *listen, char *ret_host, size_t host_cap,
+                                    int *ret_family, uint16_t *ret_port);
 
 /* NULL-safe; returns NULL. Wipes the secrets before freeing. */
 sdl_config *sdl_config_free(sdl_config *config);
