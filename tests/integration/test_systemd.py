@@ -13,7 +13,8 @@ tests/fakemongod on the host's loopback. The tests run in order and share one co
   status:  `systemctl status` shows sdl's STATUS= text
   watchdog: a SIGSTOPped sdl is killed by the watchdog and restarted, then replicates again
   stop:    `systemctl stop` ends sdl with exit 0 after STOPPING=1, without SIGKILL
-  config:  a bad configuration exits 78 and is not restarted
+  config:  a bad configuration exits 78 and is not restarted; nor is a missing secret file
+           (243, CREDENTIALS)
 
 A drop-in shortens WatchdogSec (3 s) and RestartSec (1 s) so the test stays fast. Everything
 else is the unit exactly as built. Missing requirements fail; nothing is skipped.
@@ -296,3 +297,21 @@ def test_bad_config_exits_78_and_is_not_restarted(svc):
     assert "Main process exited, code=exited, status=78/CONFIG" in j, j
     svc.systemctl("reset-failed", "sdl")
     svc.write_config(svc.good_config())
+
+
+def test_missing_secret_file_fails_without_restart(svc):
+    c = svc.c
+    path = svc.creds["source-password"]
+    c.run("mv", path, path + ".away", check=True)
+    try:
+        p = svc.systemctl("start", "sdl")
+        assert p.returncode != 0, svc.why()
+        st = svc.state()
+        assert st["ExecMainStatus"] == "243" and st["ActiveState"] == "failed", svc.why()
+        time.sleep(2)  # two RestartSec= periods
+        st = svc.state()
+        assert st["ActiveState"] == "failed" and st["NRestarts"] == "0", svc.why()
+        assert "status=243/CREDENTIALS" in svc.journal()
+    finally:
+        c.run("mv", path + ".away", path, check=True)
+        svc.systemctl("reset-failed", "sdl")
