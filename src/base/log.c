@@ -20,7 +20,7 @@ sdl_log_level sdl_log_max_level = SDL_LOG_INFO;
 
 static bool use_journal;
 
-static _Thread_local char ctx_pipeline[64];
+static _Thread_local char ctx_pipeline[72]; /* pipeline names have up to 64 characters */
 static _Thread_local char ctx_gtid[128];
 static _Thread_local char ctx_table[192];
 
@@ -100,34 +100,44 @@ sdl_log_set_context(const char *pipeline, const char *gtid, const char *table)
     copy_ctx(ctx_table, sizeof(ctx_table), table);
 }
 
+void
+sdl_log_journal_fields(sdl_log_level level, const char *file, int line, const char *func,
+                       const char *msg, sdl_log_fields *ret)
+{
+    const size_t cap = sizeof(ret->field[0]);
+    int n = 0;
+
+    (void)snprintf(ret->field[n++], cap, "MESSAGE=%s", msg);
+    (void)snprintf(ret->field[n++], cap, "PRIORITY=%d", (int)level);
+    (void)snprintf(ret->field[n++], cap, "CODE_FILE=%s", file);
+    (void)snprintf(ret->field[n++], cap, "CODE_LINE=%d", line);
+    (void)snprintf(ret->field[n++], cap, "CODE_FUNC=%s", func);
+    (void)snprintf(ret->field[n++], cap, "SYSLOG_IDENTIFIER=sdl");
+    if (ctx_pipeline[0]) {
+        (void)snprintf(ret->field[n++], cap, "SDL_PIPELINE=%s", ctx_pipeline);
+    }
+    if (ctx_gtid[0]) {
+        (void)snprintf(ret->field[n++], cap, "SDL_GTID=%s", ctx_gtid);
+    }
+    if (ctx_table[0]) {
+        (void)snprintf(ret->field[n++], cap, "SDL_TABLE=%s", ctx_table);
+    }
+    ret->n = n;
+}
+
 static void
 emit(sdl_log_level level, const char *file, int line, const char *func, const char *msg)
 {
 #if HAVE_SYSTEMD
     if (use_journal) {
-        char f[9][3200];
-        struct iovec iov[9];
-        int n = 0;
-        (void)snprintf(f[n++], sizeof(f[0]), "MESSAGE=%s", msg);
-        (void)snprintf(f[n++], sizeof(f[0]), "PRIORITY=%d", (int)level);
-        (void)snprintf(f[n++], sizeof(f[0]), "CODE_FILE=%s", file);
-        (void)snprintf(f[n++], sizeof(f[0]), "CODE_LINE=%d", line);
-        (void)snprintf(f[n++], sizeof(f[0]), "CODE_FUNC=%s", func);
-        (void)snprintf(f[n++], sizeof(f[0]), "SYSLOG_IDENTIFIER=sdl");
-        if (ctx_pipeline[0]) {
-            (void)snprintf(f[n++], sizeof(f[0]), "SDL_PIPELINE=%s", ctx_pipeline);
+        static _Thread_local sdl_log_fields f; /* 29 KiB: off the stack */
+        struct iovec iov[SDL_LOG_MAX_FIELDS];
+        sdl_log_journal_fields(level, file, line, func, msg, &f);
+        for (int i = 0; i < f.n; i++) {
+            iov[i].iov_base = f.field[i];
+            iov[i].iov_len = strlen(f.field[i]);
         }
-        if (ctx_gtid[0]) {
-            (void)snprintf(f[n++], sizeof(f[0]), "SDL_GTID=%s", ctx_gtid);
-        }
-        if (ctx_table[0]) {
-            (void)snprintf(f[n++], sizeof(f[0]), "SDL_TABLE=%s", ctx_table);
-        }
-        for (int i = 0; i < n; i++) {
-            iov[i].iov_base = f[i];
-            iov[i].iov_len = strlen(f[i]);
-        }
-        if (sd_journal_sendv(iov, n) >= 0) {
+        if (sd_journal_sendv(iov, f.n) >= 0) {
             return;
         }
     }

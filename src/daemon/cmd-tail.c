@@ -240,6 +240,10 @@ sdl_cmd_tail(int argc, char **argv)
                 sdl_error_prefix(&err, "mapping row %s:%llu of '%s.%s'", c.pos.gtid,
                                  (unsigned long long)c.pos.seq, c.row.table->db,
                                  c.row.table->name);
+                char table[192]; /* journal field SDL_TABLE= for this error */
+                (void)snprintf(table, sizeof(table), "%s.%s", c.row.table->db,
+                               c.row.table->name);
+                sdl_log_set_context(config->pipeline.name, c.pos.gtid, table);
                 log_error_e(&err, "Failed to map a row change");
                 status = sdl_error_exit_status(&err);
                 goto done;

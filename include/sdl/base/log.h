@@ -43,6 +43,19 @@ void sdl_log_open(void);
  * Strings are copied; NULL clears. */
 void sdl_log_set_context(const char *pipeline, const char *gtid, const char *table);
 
+/* The journal fields of one record, exactly as sent under systemd: MESSAGE=, PRIORITY=,
+ * CODE_FILE=, CODE_LINE=, CODE_FUNC=, SYSLOG_IDENTIFIER=sdl, then SDL_PIPELINE=, SDL_GTID=
+ * and SDL_TABLE= when this thread's context (sdl_log_set_context()) sets them. Values are
+ * truncated to fit SDL_LOG_FIELD_MAX bytes. Exposed for tests. */
+#define SDL_LOG_MAX_FIELDS 9
+#define SDL_LOG_FIELD_MAX  3200
+typedef struct sdl_log_fields {
+    int n;
+    char field[SDL_LOG_MAX_FIELDS][SDL_LOG_FIELD_MAX];
+} sdl_log_fields;
+void sdl_log_journal_fields(sdl_log_level level, const char *file, int line, const char *func,
+                            const char *msg, sdl_log_fields *ret_fields);
+
 SDL_PRINTF(5, 6)
 void sdl_log_internal(sdl_log_level level, const char *file, int line, const char *func,
                       const char *fmt, ...);
