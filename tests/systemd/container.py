@@ -55,13 +55,17 @@ def _rmdir_tree(path):
             pass
 
 
-def _remove_stale_cgroups(cgroot):
-    """Cgroups left by a test run that was SIGKILLed: empty once their processes died."""
+def _remove_stale(cgroot):
+    """What a SIGKILLed test run leaves: its cgroup (empty once its processes died) and its
+    work directory. Both are named after the test process's pid."""
     for d in glob.glob(os.path.join(cgroot, CG_PREFIX + "*")):
         pid = d.rsplit(".", 1)[-1]
-        if pid.isdigit() and os.path.exists(f"/proc/{pid}"):
-            continue  # another test run that is still alive
-        _rmdir_tree(d)
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            _rmdir_tree(d)
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), CG_PREFIX + "*.*")):
+        pid = os.path.basename(d)[len(CG_PREFIX):].split(".")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class Container:
@@ -90,8 +94,8 @@ class Container:
         self.close()
 
     def start(self):
-        _remove_stale_cgroups(self.cgroot)
-        self.work = tempfile.mkdtemp(prefix="sdl-systemd-test.")
+        _remove_stale(self.cgroot)
+        self.work = tempfile.mkdtemp(prefix=f"{CG_PREFIX}{os.getpid()}.")
         self.cg = os.path.join(self.cgroot, f"{CG_PREFIX}{os.getpid()}")
         os.makedirs(self.cg, exist_ok=True)
         self.console = open(os.path.join(self.work, "console.log"), "wb")
