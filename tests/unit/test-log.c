@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "sdl/base/log.h"
+
 #include "sdltest.h"
 
 static sdl_log_fields f;
