@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sdl/daemon/metrics.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sdl/base/clock.h"
+
+void
+sdl_metrics_snapshot_take(sdl_stats *s, sdl_metrics_snapshot *ret)
+{
+    uint64_t progress = atomic_load(&s->last_progress_usec);
+    uint64_t now = sdl_now_monotonic_usec();
+
+    memset(ret, 0, sizeof(*ret));
+    ret->rows_applied = atomic_load(&s->rows_applied);
+    ret->txns_applied = atomic_load(&s->txns_applied);
+    ret->batches_committed = atomic_load(&s->batches_committed);
+    ret->latency_count = atomic_load(&s->commit_latency_count);
+    ret->latency_sum_usec = atomic_load(&s->commit_latency_sum_usec);
+    for (int i = 0; i < SDL_STATS_LATENCY_BUCKETS; i++) {
+        ret->latency_buckets[i] = atomic_load(&s->commit_latency_buckets[i]);
+    }
+    for (int i = 0; i < SDL_RETRY_REASON_COUNT; i++) {
+        ret->retries[i] = atomic_load(&s->retries[i]);
+    }
+    ret->staged_batches = atomic_load(&s->staged_batches);
+    ret->queue_bytes = atomic_load(&s->queue_bytes);
+    ret->lag_sec = sdl_stats_lag_sec(s);
+    ret->last_source_ts_sec = atomic_load(&s->last_source_ts_sec);
+    ret->last_commit_usec = atomic_load(&s->last_commit_usec);
+    ret->progress_known = progress != 0;
+    ret->progress_age_usec = progress && now > progress ? now - progress : 0;
+    ret->caught_up = atomic_load(&s->caught_up);
+    ret->target_up = atomic_load(&s->target_up);
+    ret->source_up = atomic_load(&s->source_up);
+    ret->ready = atomic_load(&s->ready);
+    ret->reader_state = atomic_load(&s->reader_state);
+    ret->writer_state = atomic_load(&s->writer_state);
+    (void)pthread_mutex_lock(&s->lock);
+    (void)snprintf(ret->pipeline, sizeof(ret->pipeline), "%s", s->pipeline);
+    (void)pthread_mutex_unlock(&s->lock);
+    sdl_stats_position(s, ret->position, sizeof(ret->position), ret->binlog_file,
+                       sizeof(ret->binlog_file), &ret->binlog_pos);
+}
+
+void
+sdl_metrics_escape_label(sdl_buf *out, const char *value)
+{
+    for (const char *p = value; *p; p++) {
+        switch (*p) {
+        case '\\':
+            sdl_buf_append_str(out, "\\\\");
+            break;
+        case '"':
+            sdl_buf_append_str(out, "\\\"");
+            break;
+        case '\n':
+            sdl_buf_append_str(out, "\\n");
+            break;
+        default:
+            sdl_buf_append_byte(out, (uint8_t)*p);
+            break;
+        }
+    }
+}
+
+/* Exact decimal seconds from microseconds, without trailing zeros: 2500 -> "0.0025". */
+static void
+append_seconds(sdl_buf *out, uint64_t usec)
+{
+    uint64_t frac = usec % 1000000u;
+    char digits[8];
+    int n;
+
+    sdl_buf_appendf(out, "%" PRIu64, usec / 1000000u);
+    if (!frac) {
+        return;
+    }
+    n = snprintf(digits, sizeof(digits), "%06" PRIu64, frac);
+    while (n > 0 && digits[n - 1] == '0') {
+        digits[--n] = '\0';
+    }
+    sdl_buf_appendf(out, ".%s", digits);
+}
+
+static void
+header(sdl_buf *out, const char *name, const char *type, const char *help)
+{
+    sdl_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* "name{pipeline="p"" — the caller adds more labels, then close_labels(). */
+static void
+open_series(sdl_buf *out, const sdl_metrics_snapshot *snap, const char *name)
+{
+    sdl_buf_appendf(out, "%s{pipeline=\"", name);
+    sdl_metrics_escape_label(out, snap->pipeline);
+    sdl_buf_append_byte(out, '"');
+}
+
+static void
+add_label(sdl_buf *out, const char *label, const char *value)
+{
+    sdl_buf_appendf(out, ",%s=\"", label);
+    sdl_metrics_escape_label(out, value);
+    sdl_buf_append_byte(out, '"');
+}
+
+static void
+series_u64(sdl_buf *out, const sdl_metrics_snapshot *snap, const char *name, uint64_t value)
+{
+    open_series(out, snap, name);
+    sdl_buf_appendf(out, "} %" PRIu64 "\n", value);
+}
+
+static void
+metric_u64(sdl_buf *out, const sdl_metrics_snapshot *snap, const char *name, const char *type,
+           const char *help, uint64_t value)
+{
+    header(out, name, type, help);
+    series_u64(out, snap, name, value);
+}
+
+static void
+metric_state(sdl_buf *out, const sdl_metrics_snapshot *snap, const char *name, const char *help,
+             int state)
+{
+    header(out, name, "gauge", help);
+    for (int s = 0; s < SDL_WORKER_STATE_COUNT; s++) {
+        open_series(out, snap, name);
+        add_label(out, "state", sdl_worker_state_name((sdl_worker_state)s));
+        sdl_buf_appendf(out, "} %d\n", s == state ? 1 : 0);
+    }
+}
+
+void
+sdl_metrics_render(const sdl_metrics_snapshot *snap, const char *version, sdl_buf *out)
+{
+    uint64_t cumulative = 0;
+
+    header(out, "sdl_build_info", "gauge", "Version of sdl; always 1.");
+    open_series(out, snap, "sdl_build_info");
+    add_label(out, "version", version);
+    sdl_buf_append_str(out, "} 1\n");
+
+    metric_u64(out, snap, "sdl_rows_applied_total", "counter",
+               "Row changes committed to MongoDB by this process.", snap->rows_applied);
+    metric_u64(out, snap, "sdl_transactions_applied_total", "counter",
+               "Source transactions fully committed to MongoDB by this process.",
+               snap->txns_applied);
+    metric_u64(out, snap, "sdl_batches_committed_total", "counter",
+               "MongoDB transactions (batches) committed by this process.",
+               snap->batches_committed);
+
+    header(out, "sdl_commit_duration_seconds", "histogram",
+           "Time to stage and commit one batch, retries included.");
+    for (int i = 0; i < SDL_STATS_LATENCY_BUCKETS; i++) {
+        cumulative += snap->latency_buckets[i];
+        open_series(out, snap, "sdl_commit_duration_seconds_bucket");
+        sdl_buf_append_str(out, ",le=\"");
+        if (sdl_stats_latency_bounds_usec[i] == UINT64_MAX) {
+            sdl_buf_append_str(out, "+Inf");
+        } else {
+            append_seconds(out, sdl_stats_latency_bounds_usec[i]);
+        }
+        sdl_buf_appendf(out, "\"} %" PRIu64 "\n", cumulative);
+    }
+    open_series(out, snap, "sdl_commit_duration_seconds_sum");
+    sdl_buf_append_str(out, "} ");
+    append_seconds(out, snap->latency_sum_usec);
+    sdl_buf_append_byte(out, '\n');
+    series_u64(out, snap, "sdl_commit_duration_seconds_count", snap->latency_count);
+
+    header(out, "sdl_retries_total", "counter",
+           "Transient failures retried after a backoff, by what failed.");
+    for (int r = 0; r < SDL_RETRY_REASON_COUNT; r++) {
+        open_series(out, snap, "sdl_retries_total");
+        add_label(out, "reason", sdl_retry_reason_name((sdl_retry_reason)r));
+        sdl_buf_appendf(out, "} %" PRIu64 "\n", snap->retries[r]);
+    }
+
+    metric_u64(out, snap, "sdl_staging_batches", "gauge",
+               "Batches staged in row_changes_staging and not yet committed.",
+               snap->staged_batches);
+    metric_u64(out, snap, "sdl_queue_bytes", "gauge",
+               "Decoded bytes read from the source and waiting for the writer.", snap->queue_bytes);
+
+    header(out, "sdl_lag_seconds", "gauge",
+           "Seconds MongoDB is behind the source: 0 when caught up, else now minus the source "
+           "commit time of the last committed transaction.");
+    open_series(out, snap, "sdl_lag_seconds");
+    sdl_buf_appendf(out, "} %" PRId64 "\n", snap->lag_sec > 0 ? snap->lag_sec : 0);
+
+    header(out, "sdl_last_commit_timestamp_seconds", "gauge",
+           "Unix time of the last batch commit by this process; 0 before the first.");
+    open_series(out, snap, "sdl_last_commit_timestamp_seconds");
+    sdl_buf_append_str(out, "} ");
+    append_seconds(out, snap->last_commit_usec);
+    sdl_buf_append_byte(out, '\n');
+    header(out, "sdl_last_source_timestamp_seconds", "gauge",
+           "Source commit time (Unix) of the last committed transaction; 0 before the first.");
+    open_series(out, snap, "sdl_last_source_timestamp_seconds");
+    sdl_buf_appendf(out, "} %" PRId64 "\n",
+                    snap->last_source_ts_sec > 0 ? snap->last_source_ts_sec : 0);
+
+    header(out, "sdl_source_position_info", "gauge",
+           "GTID position and binlog file of the last commit (labels); always 1.");
+    open_series(out, snap, "sdl_source_position_info");
+    add_label(out, "gtid", snap->position);
+    add_label(out, "file", snap->binlog_file);
+    sdl_buf_append_str(out, "} 1\n");
+    metric_u64(out, snap, "sdl_source_binlog_position", "gauge",
+               "Binlog offset after the last committed change, in the file of "
+               "sdl_source_position_info.",
+               snap->binlog_pos);
+
+    metric_state(out, snap, "sdl_reader_state", "State of the binlog reader (one-hot).",
+                 snap->reader_state);
+    metric_state(out, snap, "sdl_writer_state", "State of the MongoDB writer (one-hot).",
+                 snap->writer_state);
+
+    metric_u64(out, snap, "sdl_caught_up", "gauge",
+               "1 when everything read from the source has been committed.", snap->caught_up);
+    metric_u64(out, snap, "sdl_target_up", "gauge", "1 when the last MongoDB operation succeeded.",
+               snap->target_up);
+    metric_u64(out, snap, "sdl_source_up", "gauge",
+               "1 while the source replication connection is established.", snap->source_up);
+    metric_u64(out, snap, "sdl_ready", "gauge",
+               "1 once recovery is done and both connections came up (as READY=1).", snap->ready);
+}
+
+/* The fields both health bodies end with. */
+static void
+append_health_tail(sdl_buf *body, const sdl_metrics_snapshot *snap)
+{
+    sdl_buf_append_str(body, ",\"pipeline\":\"");
+    for (const char *p = snap->pipeline; *p; p++) {
+        /* pipeline names are [A-Za-z0-9_.-] (config); escape defensively anyway */
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) {
+            sdl_buf_appendf(body, "\\u%04x", (unsigned)(unsigned char)*p);
+        } else {
+            sdl_buf_append_byte(body, (uint8_t)*p);
+        }
+    }
+    sdl_buf_appendf(body, "\",\"reader\":\"%s\",\"writer\":\"%s\"}\n",
+                    sdl_worker_state_name((sdl_worker_state)snap->reader_state),
+                    sdl_worker_state_name((sdl_worker_state)snap->writer_state));
+}
+
+int
+sdl_health_live(const sdl_metrics_snapshot *snap, uint64_t stuck_usec, sdl_buf *body)
+{
+    bool stuck = snap->progress_known && snap->progress_age_usec >= stuck_usec;
+
+    sdl_buf_appendf(body,
+                    "{\"status\":\"%s\",\"last_progress_seconds_ago\":", stuck ? "stuck" : "ok");
+    if (snap->progress_known) {
+        append_seconds(body, snap->progress_age_usec / 1000u * 1000u);
+    } else {
+        sdl_buf_append_str(body, "null");
+    }
+    append_health_tail(body, snap);
+    return stuck ? 503 : 200;
+}
+
+int
+sdl_health_ready(const sdl_metrics_snapshot *snap, sdl_buf *body)
+{
+    const char *reasons[3];
+    int n = 0;
+
+    if (!snap->ready) {
+        reasons[n++] = "pipeline not started or recovering";
+    }
+    if (!snap->target_up) {
+        reasons[n++] = "target down";
+    }
+    if (!snap->source_up) {
+        reasons[n++] = "source down";
+    }
+    sdl_buf_appendf(body, "{\"status\":\"%s\",\"reasons\":[", n ? "not ready" : "ok");
+    for (int i = 0; i < n; i++) {
+        sdl_buf_appendf(body, "%s\"%s\"", i ? "," : "", reasons[i]);
+    }
+    sdl_buf_appendf(body, "],\"ready\":%s,\"target_up\":%s,\"source_up\":%s",
+                    snap->ready ? "true" : "false", snap->target_up ? "true" : "false",
+                    snap->source_up ? "true" : "false");
+    append_health_tail(body, snap);
+    return n ? 503 : 200;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdl/base/alloc.h"
+#include "sdl/base/bytes.h"
+#include "sdl/daemon/cmd-status.h"
+
+#include "sdltest.h"
+
+/* 2024-11-23T19:55:00Z */
+#define T0_MS INT64_C(1732391700000)
+
+static void
+known_status(sdl_target_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->have_offset = true;
+    st->offset.flavor = sdl_xstrdup("mariadb");
+    st->offset.gtid = sdl_xstrdup("0-1-4711");
+    st->offset.binlog_file = sdl_xstrdup("binlog.000042");
+    st->offset.binlog_pos = 1234;
+    st->offset.batch = 12;
+    st->offset.rows_applied = 5000;
+    st->offset.source_ts_sec = T0_MS / 1000 - 3; /* 19:54:57 */
+    st->offset_updated_at_ms = T0_MS - 1500;     /* 19:54:58.500 */
+    st->staged_batches = 0;
+}
+
+static char *
+format(const sdl_target_status *st, int64_t now_ms, bool json)
+{
+    sdl_buf out = {0};
+    char *s;
+
+    sdl_status_format("main", st, now_ms, json, &out);
+    s = sdl_xstrdup(sdl_buf_cstr(&out));
+    sdl_buf_done(&out);
+    return s;
+}
+
+TEST(status_human_output)
+{
+    sdl_target_status st;
+    char *s;
+
+    known_status(&st);
+    s = format(&st, T0_MS + 10000, false);
+    ASSERT_STR_EQ(s, "pipeline      main\n"
+                     "gtid position 0-1-4711 (batch 12)\n"
+                     "binlog        binlog.000042:1234\n"
+                     "rows applied  5000\n"
+                     "last commit   2024-11-23T19:54:58Z (11s ago)\n"
+                     "source time   2024-11-23T19:54:57Z (13s ago; commit time of the last "
+                     "applied transaction)\n"
+                     "lag           1s at the last commit (last commit - source time); at most "
+                     "13s now (now - source time)\n"
+                     "staged        0 batches\n");
+    free(s);
+
+    st.offset.partial_gtid = sdl_xstrdup("0-1-4712");
+    st.offset.partial_seq = 500;
+    st.staged_batches = 2;
+    st.staged_documents = 7;
+    st.oldest_staged_ms = T0_MS - 125000;
+    s = format(&st, T0_MS + 3600 * 1000 * 27, false);
+    ASSERT_STR_CONTAINS(s, "split txn     inside 0-1-4712: 500 rows committed, the rest follow\n");
+    ASSERT_STR_CONTAINS(s, "last commit   2024-11-23T19:54:58Z (1d03h ago)\n");
+    ASSERT_STR_CONTAINS(s, "staged        2 batches (7 documents), oldest 1d03h old\n");
+    free(s);
+    s = format(&st, T0_MS + 5000, false);
+    ASSERT_STR_CONTAINS(s, "staged        2 batches (7 documents), oldest 2m10s old\n");
+    free(s);
+    sdl_target_status_done(&st);
+}
+
+TEST(status_json_output)
+{
+    sdl_target_status st;
+    char *s;
+
+    known_status(&st);
+    st.staged_batches = 1;
+    st.staged_documents = 3;
+    st.oldest_staged_ms = T0_MS - 2000;
+    s = format(&st, T0_MS + 10000, true);
+    ASSERT_STR_EQ(s, "{\"pipeline\":\"main\",\"now\":\"2024-11-23T19:55:10.000Z\","
+                     "\"offset\":{\"gtid\":\"0-1-4711\",\"partial\":null,"
+                     "\"binlog\":{\"file\":\"binlog.000042\",\"pos\":1234},\"batch\":12,"
+                     "\"rows_applied\":5000,\"flavor\":\"mariadb\"},"
+                     "\"last_commit\":\"2024-11-23T19:54:58.500Z\",\"last_commit_age_seconds\":11,"
+                     "\"source_ts\":\"2024-11-23T19:54:57.000Z\",\"source_ts_age_seconds\":13,"
+                     "\"lag_at_commit_seconds\":1,"
+                     "\"staged\":{\"batches\":1,\"documents\":3,"
+                     "\"oldest\":\"2024-11-23T19:54:58.000Z\",\"oldest_age_seconds\":12}}\n");
+    free(s);
+    sdl_target_status_done(&st);
+}
+
+TEST(status_without_offset)
+{
+    sdl_target_status st;
+    char *s;
+
+    memset(&st, 0, sizeof(st));
+    s = format(&st, T0_MS, false);
+    ASSERT_STR_EQ(s, "pipeline      main\n"
+                     "offset        none yet: no batch committed (sdl run begins at "
+                     "pipeline.start)\n"
+                     "staged        0 batches\n");
+    free(s);
+    s = format(&st, T0_MS, true);
+    ASSERT_STR_EQ(s, "{\"pipeline\":\"main\",\"now\":\"2024-11-23T19:55:00.000Z\",\"offset\":null,"
+                     "\"last_commit\":null,\"last_commit_age_seconds\":null,\"source_ts\":null,"
+                     "\"source_ts_age_seconds\":null,\"lag_at_commit_seconds\":null,"
+                     "\"staged\":{\"batches\":0,\"documents\":0,\"oldest\":null,"
+                     "\"oldest_age_seconds\":null}}\n");
+    free(s);
+}
+
+TEST(status_usage_errors)
+{
+    char *argv1[] = {"status", NULL};
+    char *argv2[] = {"status", "-c", "/nonexistent/sdl.yaml", NULL};
+    char *argv3[] = {"status", "--bogus", NULL};
+
+    ASSERT_INT_EQ(sdl_cmd_status(1, argv1), 2);
+    ASSERT_INT_EQ(sdl_cmd_status(3, argv2), 1); /* unreadable file: as sdl run */
+    ASSERT_INT_EQ(sdl_cmd_status(2, argv3), 2);
+}
