@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "sdl/daemon/cli.h"
-
 #include <stdio.h>
 #include <string.h>
 
 #include "sdl/base/log.h"
+#include "sdl/daemon/cli.h"
 #include "sdl/daemon/cmd-check-config.h"
+#include "sdl/daemon/cmd-run.h"
+#include "sdl/daemon/cmd-status.h"
 #include "sdl/daemon/cmd-tail.h"
 
 static const char usage[] =
@@ -20,9 +21,36 @@ static const char usage[] =
     "  tail         -c FILE [--from START] [--until STOP] [--format json|none]\n"
     "               [--include PATTERN] [--exclude PATTERN]\n"
     "                                       decoded row changes as JSON lines on stdout\n"
-    "  (run and status, the MongoDB writer, arrive with a later version)\n"
+    "  run          -c FILE                 the daemon (foreground; systemd runs this)\n"
+    "  status       -c FILE [--json]        offset, last commit, lag, staged batches, read from\n"
+    "                                       MongoDB\n"
     "  --version    print the version\n"
     "  --help       print this help\n";
+
+int
+sdl_cli_load_config(const char *path, const char *command, bool need_target,
+                    sdl_config **ret_config)
+{
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_config *config = NULL;
+
+    *ret_config = NULL;
+    if (!sdl_config_load(path, &config, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        sdl_config_format_error_context(path, &err, stderr);
+        return sdl_error_exit_status(&err);
+    }
+    if (need_target && !config->target.uri) {
+        fprintf(stderr,
+                "%s: sdl %s needs a target: add a 'target' section with uri_file (or set the "
+                "credential target-uri or $SDL_TARGET_URI)\n",
+                path, command);
+        (void)sdl_config_free(config);
+        return 78;
+    }
+    *ret_config = config;
+    return 0;
+}
 
 int
 sdl_cli_main(int argc, char **argv)
@@ -35,6 +63,12 @@ sdl_cli_main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("sdl %s\n", SDL_VERSION);
         return 0;
+    }
+    if (strcmp(argv[1], "run") == 0) {
+        return sdl_cmd_run(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "status") == 0) {
+        return sdl_cmd_status(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "tail") == 0) {
         return sdl_cmd_tail(argc - 1, argv + 1);

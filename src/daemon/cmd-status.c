@@ -10,9 +10,9 @@
 
 #include "sdl/base/clock.h"
 #include "sdl/config/config.h"
+#include "sdl/daemon/cli.h"
 
 #define EXIT_USAGE  2
-#define EXIT_CONFIG 78
 
 static const char status_usage[] =
     "Usage: sdl status -c FILE [--json]\n"
@@ -281,20 +281,11 @@ sdl_cmd_status(int argc, char **argv)
         fputs(status_usage, stderr);
         return EXIT_USAGE;
     }
-    if (!sdl_config_load(path, &config, &err)) {
-        fprintf(stderr, "%s\n", err.message);
-        sdl_config_format_error_context(path, &err, stderr);
-        return sdl_error_exit_status(&err);
+    int load_status = sdl_cli_load_config(path, "status", true, &config);
+    if (load_status != 0) {
+        return load_status;
     }
-    if (!config->target.uri) {
-        fprintf(stderr,
-                "%s: sdl status needs a target: add a 'target' section with uri_file (or set "
-                "the credential target-uri or $SDL_TARGET_URI)\n",
-                path);
-        (void)sdl_config_free(config);
-        return EXIT_CONFIG;
-    }
-    if (!sdl_mongo_writer_open(&config->target, config->pipeline.name, &writer, &err) ||
+    if (!sdl_mongo_writer_open_read_only(&config->target, config->pipeline.name, &writer, &err) ||
         !sdl_mongo_writer_status(writer, &st, &err)) {
         fprintf(stderr, "sdl status: cannot read pipeline '%s' from the target: %s\n",
                 config->pipeline.name, err.message);

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "sdl/base/alloc.h"
+#include "sdl/base/failpoint.h"
 #include "sdl/config/config.h"
 #include "sdl/mongo/retry.h"
 
@@ -530,9 +531,9 @@ uri_error(sdl_error *err, const char *masked, const char *raw, const bson_error_
     sdl_error_set(err, SDL_E_CONFIG, "target URI %s is invalid: %s", masked, msg);
 }
 
-bool
-sdl_mongo_writer_open(const sdl_target_config *cfg, const char *pipeline,
-                      sdl_mongo_writer **ret_writer, sdl_error *err)
+static bool
+writer_open(const sdl_target_config *cfg, const char *pipeline, bool set_up,
+            sdl_mongo_writer **ret_writer, sdl_error *err)
 {
     static const char *const change_keys[] = {
         "{\"ts\": 1}",
@@ -591,10 +592,13 @@ sdl_mongo_writer_open(const sdl_target_config *cfg, const char *pipeline,
     w->changes = mongoc_client_get_collection(w->client, cfg->database, cfg->changes_collection);
     w->staging = mongoc_client_get_collection(w->client, cfg->database, cfg->staging_collection);
     w->offsets = mongoc_client_get_collection(w->client, cfg->database, cfg->offsets_collection);
-    if (!verify_replica_set(w, err) ||
-        !create_indexes(w, w->changes, change_keys, SDL_ARRAY_SIZE(change_keys), err) ||
-        !create_indexes(w, w->staging, staging_keys, SDL_ARRAY_SIZE(staging_keys), err) ||
-        !ensure_collection(w, cfg->offsets_collection, err)) {
+    if (!verify_replica_set(w, err)) {
+        goto fail;
+    }
+    if (set_up &&
+        (!create_indexes(w, w->changes, change_keys, SDL_ARRAY_SIZE(change_keys), err) ||
+         !create_indexes(w, w->staging, staging_keys, SDL_ARRAY_SIZE(staging_keys), err) ||
+         !ensure_collection(w, cfg->offsets_collection, err))) {
         goto fail;
     }
     mongoc_uri_destroy(uri);
@@ -604,6 +608,20 @@ fail:
     mongoc_uri_destroy(uri);
     writer_destroy(w);
     return false;
+}
+
+bool
+sdl_mongo_writer_open(const sdl_target_config *cfg, const char *pipeline,
+                      sdl_mongo_writer **ret_writer, sdl_error *err)
+{
+    return writer_open(cfg, pipeline, true, ret_writer, err);
+}
+
+bool
+sdl_mongo_writer_open_read_only(const sdl_target_config *cfg, const char *pipeline,
+                                sdl_mongo_writer **ret_writer, sdl_error *err)
+{
+    return writer_open(cfg, pipeline, false, ret_writer, err);
 }
 
 /* ---- offset ---- */
@@ -1008,6 +1026,8 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
         }
         goto out;
     }
+    /* Crash test hook: every write of the transaction was sent, nothing is committed. */
+    sdl_failpoint("writer.in_transaction");
     for (int attempt = 0;; attempt++) {
         bson_destroy(&reply);
         if (mongoc_client_session_commit_transaction(cs, &reply, &error)) {

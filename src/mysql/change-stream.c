@@ -111,6 +111,20 @@ struct sdl_change_stream {
     sdl_backoff backoff;
 };
 
+void
+sdl_change_stream_set_config(sdl_change_stream *s, const sdl_config *config)
+{
+    s->config = config;
+    s->opts.config = config;
+    for (size_t i = 0; i < TABLE_SLOTS; i++) {
+        table_slot *slot = &s->slots[i];
+        if (slot->used) {
+            slot->included =
+                sdl_config_table_included(config, slot->table->db, slot->table->name);
+        }
+    }
+}
+
 const char *
 sdl_change_stream_start_position(const sdl_change_stream *stream)
 {
@@ -465,6 +479,12 @@ fill_pos(const sdl_change_stream *s, sdl_change *c, uint64_t seq, uint64_t binlo
 static bool
 begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *err)
 {
+    if (s->opts.live_config) {
+        const sdl_config *live = atomic_load(s->opts.live_config);
+        if (live && live != s->config) {
+            sdl_change_stream_set_config(s, live); /* a reload: filters from this txn on */
+        }
+    }
     s->in_txn = true;
     s->txn_standalone = standalone;
     s->txn_seq = 0;

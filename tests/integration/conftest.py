@@ -81,3 +81,13 @@ pipeline:
 @pytest.fixture
 def sdl(tmp_path, mariadb):
     return Sdl(tmp_path, mariadb)
+
+
+@pytest.fixture
+def target(tmp_path, request):
+    """A MongoDB target with a database of its own (runlib.Target): tests/fakemongod, or the
+    replica set of $SDL_TEST_MONGODB_URI."""
+    from runlib import Target
+    t = Target(tmp_path, request.node.name[:20].replace("[", "_").replace("]", "_"))
+    yield t
+    t.close()

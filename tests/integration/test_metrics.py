@@ -243,6 +243,8 @@ def test_status_without_offset_and_bad_listen(sdl, mariadb, target, tmp_path):
                         "staged        0 batches\n"), p.stdout
     st = json.loads(sdl.run("status", "-c", d.config, "--json", check=True).stdout)
     assert st["offset"] is None and st["staged"]["batches"] == 0
+    # sdl status only reads: it created no collection (and so no index) in the target
+    assert target.db.list_collection_names() == [], target.db.list_collection_names()
 
     # an address in use: sdl run exits 1 at once with a clear message
     import socket

@@ -12,6 +12,7 @@ tests/fakemongod on the host's loopback. The tests run in order and share one co
            a dynamic non-root user)
   status:  `systemctl status` shows sdl's STATUS= text
   watchdog: a SIGSTOPped sdl is killed by the watchdog and restarted, then replicates again
+  reload:  `systemctl reload` applies reloadable keys (RELOADING=1 … READY=1), refuses others
   stop:    `systemctl stop` ends sdl with exit 0 after STOPPING=1, without SIGKILL
   config:  a bad configuration exits 78 and is not restarted; nor is a missing secret file
            (243, CREDENTIALS)
@@ -21,7 +22,6 @@ else is the unit exactly as built. Missing requirements fail; nothing is skipped
 """
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -190,6 +190,8 @@ def test_start_returns_after_ready_and_replicates(svc):
     st = svc.state()
     assert start.poll() is None and st["ActiveState"] == "activating", svc.why()
     assert "connecting to the target failed, retrying" in svc.journal(), svc.why()
+    # ... and says why in `systemctl status` while it waits (STATUS= before READY=1).
+    assert st["StatusText"].startswith("Waiting: connecting to the target failed"), svc.why()
     svc.fake.start()
     t_up = time.monotonic()
     out, _ = start.communicate(timeout=60)
@@ -261,8 +263,30 @@ def test_watchdog_kills_a_hung_sdl_and_restarts_it(svc):
     assert ids == [1, 2], ids  # resumed from its offset: nothing lost, nothing twice
 
 
-def test_stop_is_clean(svc):
+def test_reload_applies_reloadable_keys_without_a_restart(svc):
     c = svc.c
+    st = svc.state()
+    assert st["ActiveState"] == "active", svc.why()
+    svc.write_config(svc.good_config().replace("max_delay: 20ms", "max_delay: 30ms"))
+    p = svc.systemctl("reload", "sdl")
+    assert p.returncode == 0, p.stderr + svc.why()
+    c.wait_for("the reload to be logged", lambda: "Configuration reloaded" in svc.journal(), 15)
+    c.wait_for("active after the reload", lambda: svc.state()["ActiveState"] == "active", 15)
+    assert svc.state()["MainPID"] == st["MainPID"], svc.why()  # reloaded, not restarted
+    svc.db.sql("INSERT INTO sysd.t VALUES (3, 'three')")
+    svc.wait_row(3)
+    # A change that needs a restart is refused; the service keeps running.
+    svc.write_config(svc.good_config().replace("server_id: 4343", "server_id: 4344"))
+    assert svc.systemctl("reload", "sdl").returncode == 0
+    c.wait_for("the refusal to be logged",
+               lambda: "'source.server_id' cannot change on reload" in svc.journal(), 15)
+    c.wait_for("active after the refused reload",
+               lambda: svc.state()["ActiveState"] == "active", 15)
+    assert svc.state()["MainPID"] == st["MainPID"], svc.why()
+    svc.write_config(svc.good_config())
+
+
+def test_stop_is_clean(svc):
     assert svc.state()["ActiveState"] == "active", svc.why()
     t0 = time.monotonic()
     p = svc.systemctl("stop", "sdl")
@@ -282,7 +306,6 @@ def test_stop_is_clean(svc):
 
 
 def test_bad_config_exits_78_and_is_not_restarted(svc):
-    c = svc.c
     svc.systemctl("reset-failed", "sdl")
     svc.write_config(svc.good_config().replace("  port:", "  prot:"))
     p = svc.systemctl("start", "sdl")

@@ -7,5 +7,16 @@
  * configuration errors). This layer logs.
  */
 
+#include <stdbool.h>
+
+#include "sdl/config/config.h"
+
+/* Loads @path for @command ("run", "status", ...). On an error prints it (file:line:col and
+ * the offending line) and returns the exit status to end with (78 for configuration errors);
+ * with @need_target a configuration without a MongoDB target is such an error. Returns 0
+ * with *ret_config set on success. */
+int sdl_cli_load_config(const char *path, const char *command, bool need_target,
+                        sdl_config **ret_config);
+
 /* Returns the process exit status. */
 int sdl_cli_main(int argc, char **argv);

@@ -81,6 +81,13 @@ void sdl_batch_done(sdl_batch *batch);
 SDL_MUST_CHECK bool sdl_mongo_writer_open(const sdl_target_config *cfg, const char *pipeline,
                                           sdl_mongo_writer **ret_writer, sdl_error *err);
 
+/* Connects and verifies the target like sdl_mongo_writer_open() but changes nothing (no
+ * indexes, no collections): for readers such as `sdl status`. */
+SDL_MUST_CHECK bool sdl_mongo_writer_open_read_only(const sdl_target_config *cfg,
+                                                    const char *pipeline,
+                                                    sdl_mongo_writer **ret_writer,
+                                                    sdl_error *err);
+
 sdl_mongo_writer *sdl_mongo_writer_free(sdl_mongo_writer *writer);
 
 /* Reads the pipeline's offset; *ret_found false (and @ret_offset zeroed) when none. */

@@ -35,6 +35,7 @@
  * sdl_change_stream_next() call.
  */
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -77,6 +78,9 @@ typedef struct sdl_change_stream_options {
     uint64_t skip_rows;        /* rows of the first transaction already handled (a split
                                 * transaction's committed part), not returned again */
     const volatile int *stop;  /* when non-zero, blocking waits end with SDL_E_CANCELLED */
+    _Atomic(const sdl_config *) *live_config; /* optional: a reloaded configuration (same
+                                * source settings) stored here by another thread; its table
+                                * filters apply from the next transaction the stream begins */
     const char *const *files;  /* file mode: local binlog files to read in order (borrowed);
                                 * no server connection is made; `from` is "start" or a
                                 * position (MariaDB) / GTID set (MySQL) whose transactions are
@@ -90,6 +94,12 @@ SDL_MUST_CHECK bool sdl_change_stream_open(const sdl_change_stream_options *opts
 
 SDL_MUST_CHECK bool sdl_change_stream_next(sdl_change_stream *stream, sdl_change *ret_change,
                                            sdl_error *err);
+
+/* A reloaded configuration (SIGHUP) with the same source settings: its table filters apply
+ * from the next change on (use options.live_config for "from the next transaction").
+ * @config is borrowed and must outlive the stream. Call from the thread that calls
+ * sdl_change_stream_next(). */
+void sdl_change_stream_set_config(sdl_change_stream *stream, const sdl_config *config);
 
 /* GTID position the stream resumed after (resolved "start"/"now"), borrowed. */
 const char *sdl_change_stream_start_position(const sdl_change_stream *stream);

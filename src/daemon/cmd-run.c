@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sdl/base/failpoint.h"
+#include "sdl/base/log.h"
+#include "sdl/config/config.h"
+#include "sdl/daemon/cli.h"
+#include "sdl/daemon/cmd-run.h"
+#include "sdl/daemon/http.h"
+#include "sdl/daemon/notify.h"
+#include "sdl/daemon/pipeline.h"
+#include "sdl/daemon/stats.h"
+
+static volatile int stop_requested;
+static volatile int reload_requested;
+
+static void
+on_signal(int sig)
+{
+    if (sig == SIGHUP) {
+        reload_requested = 1;
+    } else {
+        stop_requested = 1;
+    }
+}
+
+/* First thing: a SIGTERM that arrives while the configuration loads or the target is
+ * waited for is a clean stop, not death by the default action. */
+static void
+install_signal_handlers(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: blocking reads return and see the flag */
+    (void)sigaction(SIGTERM, &sa, NULL);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static const char run_usage[] = "Usage: sdl run -c FILE\n"
+                                "\n"
+                                "Replicates the source into the target until stopped (SIGTERM, "
+                                "SIGINT).\nSIGHUP reloads the reloadable keys of FILE.\n";
+
+int
+sdl_cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    sdl_config *config = NULL;
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_http_server *http = NULL;
+    int status = 1;
+    int opt;
+
+    install_signal_handlers();
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            return 0;
+        default:
+            fputs(run_usage, stderr);
+            return 2;
+        }
+    }
+    if (!path || optind < argc) {
+        fputs(run_usage, stderr);
+        return 2;
+    }
+    if ((status = sdl_cli_load_config(path, "run", true, &config)) != 0) {
+        return status;
+    }
+    status = 1;
+    sdl_log_set_level(config->log.level);
+    sdl_log_set_context(config->pipeline.name, NULL, NULL);
+    sdl_failpoint_init();
+    sdl_notify_init();
+
+    log_notice("sdl %s starting pipeline '%s'", SDL_VERSION, config->pipeline.name);
+    /* The HTTP server (http.listen) runs from before the pipeline connects until after it
+     * stopped, so /health/ready says 503 while recovering and /metrics keeps the last
+     * counters until the end. It only reads sdl_stats_global(). */
+    (void)snprintf(sdl_stats_global()->pipeline, sizeof(sdl_stats_global()->pipeline), "%s",
+                   config->pipeline.name);
+    if (config->http.listen) {
+        if (!sdl_http_start(config->http.listen, sdl_stats_global(), &http, &err)) {
+            log_error_e(&err, "Failed to start the HTTP server (http.listen)");
+            (void)sdl_config_free(config);
+            return sdl_error_exit_status(&err);
+        }
+        log_info("Serving /metrics, /health/live and /health/ready on %s", config->http.listen);
+    }
+    sdl_pipeline_control control = {&stop_requested, &reload_requested, path};
+    if (sdl_pipeline_run(config, &control, &err)) {
+        status = 0;
+    } else {
+        log_error_e(&err, "Pipeline '%s' stopped", config->pipeline.name);
+        status = sdl_error_exit_status(&err);
+    }
+    http = sdl_http_stop(http);
+    (void)sdl_config_free(config);
+    return status;
+}
