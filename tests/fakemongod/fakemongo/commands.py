@@ -1226,26 +1226,8 @@ def _same_options(a, b):
     return skey(ka) == skey(kb)
 
 
-@command("createIndexes", "w")
-def cmd_createindexes(ctx):
-    ns = ctx.ns()
-    eng = ctx.engine
-    specs = _check_list(ctx, "indexes")
-    if not specs:
-        raise CommandError(2, "Must specify at least one index to create")
-    specs = [_normalize_index_spec(s) for s in specs]
-    created = False
-    coll = eng.colls.get(ns)
-    if coll is None:
-        coll = eng.create_collection(ns, {}, ctx.changes)
-        created = True
-    while coll.txn_users:
-        eng.cond.wait(0.5)
-        coll = eng.colls.get(ns)
-        if coll is None:
-            coll = eng.create_collection(ns, {}, ctx.changes)
-            created = True
-    before = len(coll.index_specs)
+def _missing_specs(coll, specs):
+    """The specs not built yet; an existing index that conflicts with one is an error."""
     new_specs = []
     for s in specs:
         dup = None
@@ -1268,6 +1250,36 @@ def cmd_createindexes(ctx):
                                            "options. Requested index: %r, existing index: %r" % (s, ix.spec))
         if dup is None:
             new_specs.append(s)
+    return new_specs
+
+
+@command("createIndexes", "w")
+def cmd_createindexes(ctx):
+    ns = ctx.ns()
+    eng = ctx.engine
+    specs = _check_list(ctx, "indexes")
+    if not specs:
+        raise CommandError(2, "Must specify at least one index to create")
+    specs = [_normalize_index_spec(s) for s in specs]
+    created = False
+    coll = eng.colls.get(ns)
+    if coll is not None and not _missing_specs(coll, specs):
+        # Like mongod, which finds this under an intent lock: nothing to build, so no wait
+        # for the transactions using the collection.
+        n = len(coll.index_specs)
+        return {"numIndexesBefore": n, "numIndexesAfter": n, "createdCollectionAutomatically": False,
+                "note": "all indexes already exist", "ok": 1.0}
+    if coll is None:
+        coll = eng.create_collection(ns, {}, ctx.changes)
+        created = True
+    while coll.txn_users:
+        eng.cond.wait(0.5)
+        coll = eng.colls.get(ns)
+        if coll is None:
+            coll = eng.create_collection(ns, {}, ctx.changes)
+            created = True
+    before = len(coll.index_specs)
+    new_specs = _missing_specs(coll, specs)
     added = []
     try:
         for s in new_specs:

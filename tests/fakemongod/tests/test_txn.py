@@ -263,3 +263,27 @@ def test_cursor_inside_transaction(client, db):
             db.c.insert_one({"_id": 100}, session=s)
             got = [d["_id"] for d in db.c.find({}, session=s).batch_size(7)]
             assert got == list(range(50)) + [100]
+
+
+def test_create_existing_indexes_does_not_wait_for_open_transactions(client, db):
+    """As on mongod: createIndexes for indexes that all exist answers at once (note "all
+    indexes already exist") even while a transaction uses the collection; building a new
+    index waits until that transaction ends."""
+    db.ix.create_index("k")
+    db.ix.insert_one({"_id": 1, "k": 1})
+    with client.start_session() as s:
+        s.start_transaction()
+        db.ix.insert_one({"_id": 2, "k": 2}, session=s)
+        # (had it waited for the transaction, it would return only once the lifetime limit
+        # aborted it, and the commit below would fail)
+        r = db.command({"createIndexes": "ix", "indexes": [{"key": {"k": 1}, "name": "k_1"}]})
+        assert r["note"] == "all indexes already exist" and r["numIndexesAfter"] == 2, r
+        done = []
+        t = threading.Thread(target=lambda: done.append(
+            db.command({"createIndexes": "ix", "indexes": [{"key": {"j": 1}, "name": "j_1"}]})))
+        t.start()
+        time.sleep(1.0)
+        assert not done  # a new index waits for the open transaction
+        s.commit_transaction()
+    t.join(10)
+    assert done and done[0]["numIndexesAfter"] == 3, done
