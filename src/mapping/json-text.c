@@ -9,6 +9,7 @@
 #include "sdl/base/alloc.h"
 #include "sdl/base/bytes.h"
 
+#include "json-text-private.h"
 #include "utf8-private.h"
 
 /*
@@ -76,18 +77,25 @@ fail(jparser *jp, const uint8_t *at, const char *what)
     return false;
 }
 
+/* Grows array @p of @n elements of @size bytes to @cap elements; while @p is still the
+ * caller's @local buffer, it moves to the heap. */
+static void *
+grow_array(void *p, void *local, size_t n, size_t cap, size_t size)
+{
+    if (p != local) {
+        return sdl_xreallocarray(p, cap, size);
+    }
+    void *heap = sdl_xreallocarray(NULL, cap, size);
+    memcpy(heap, local, n * size);
+    return heap;
+}
+
 static size_t
 new_node(jparser *jp, uint8_t type)
 {
     if (jp->nnodes == jp->cap) {
-        size_t cap = jp->cap * 2;
-        if (jp->nodes == jp->local) {
-            jp->nodes = sdl_xreallocarray(NULL, cap, sizeof(jnode));
-            memcpy(jp->nodes, jp->local, sizeof(jp->local));
-        } else {
-            jp->nodes = sdl_xreallocarray(jp->nodes, cap, sizeof(jnode));
-        }
-        jp->cap = cap;
+        jp->cap *= 2;
+        jp->nodes = grow_array(jp->nodes, jp->local, jp->nnodes, jp->cap, sizeof(jnode));
     }
     jnode *n = &jp->nodes[jp->nnodes];
     memset(n, 0, sizeof(*n));
@@ -133,10 +141,9 @@ hex4(const uint8_t *p)
     return v;
 }
 
-static void
-put_utf8(sdl_buf *b, uint32_t cp)
+static size_t
+put_utf8(uint8_t out[4], uint32_t cp)
 {
-    uint8_t out[4];
     size_t n;
 
     if (cp < 0x80) {
@@ -158,7 +165,107 @@ put_utf8(sdl_buf *b, uint32_t cp)
         out[3] = (uint8_t)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    sdl_buf_append(b, out, n);
+    return n;
+}
+
+/* Decodes the escape at @p (a backslash) into @out (1 to 4 UTF-8 bytes); returns the number
+ * of bytes written and sets *ret_next after the escape, or 0 with *ret_why (the error is at
+ * *ret_next). @is_key rejects "\u0000". */
+static size_t
+unescape(const uint8_t *p, const uint8_t *end, bool is_key, uint8_t out[4],
+         const uint8_t **ret_next, const char **ret_why)
+{
+    uint32_t cp;
+
+    *ret_next = p;
+    if (end - p < 2) {
+        *ret_why = "unterminated escape";
+        return 0;
+    }
+    switch (p[1]) {
+    case '"':
+    case '\\':
+    case '/':
+        out[0] = p[1];
+        break;
+    case 'b':
+        out[0] = '\b';
+        break;
+    case 'f':
+        out[0] = '\f';
+        break;
+    case 'n':
+        out[0] = '\n';
+        break;
+    case 'r':
+        out[0] = '\r';
+        break;
+    case 't':
+        out[0] = '\t';
+        break;
+    case 'u': {
+        int hi = end - p >= 6 ? hex4(p + 2) : -1;
+        if (hi < 0) {
+            *ret_why = "invalid \\u escape (four hex digits expected)";
+            return 0;
+        }
+        if (hi >= 0xDC00 && hi <= 0xDFFF) {
+            *ret_why = "unpaired low surrogate in \\u escape";
+            return 0;
+        }
+        if (hi >= 0xD800 && hi <= 0xDBFF) {
+            int lo = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+            if (lo < 0xDC00 || lo > 0xDFFF) {
+                *ret_why = "high surrogate not followed by a low surrogate";
+                return 0;
+            }
+            cp = 0x10000u + (((uint32_t)hi - 0xD800u) << 10) + ((uint32_t)lo - 0xDC00u);
+            p += 12;
+        } else {
+            cp = (uint32_t)hi;
+            p += 6;
+        }
+        if (cp == 0 && is_key) {
+            *ret_next = p - 6;
+            *ret_why = "\\u0000 in an object key (not representable in BSON)";
+            return 0;
+        }
+        *ret_next = p;
+        return put_utf8(out, cp);
+    }
+    default:
+        *ret_why = "invalid escape";
+        return 0;
+    }
+    *ret_next = p + 2;
+    return 1;
+}
+
+/* Length of the run of plain string bytes at @p: printable ASCII other than '"' and '\\'. */
+static inline size_t
+plain_run(const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *s = p;
+
+    /* Eight bytes at a time: a byte is plain when it is >= 0x20, < 0x80, not '"', not '\\'. */
+    while (end - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        const uint64_t ones = UINT64_C(0x0101010101010101);
+        const uint64_t highs = UINT64_C(0x8080808080808080);
+        uint64_t ctl = (x - ones * 0x20) & ~x;      /* high bit where byte < 0x20 (or >= 0x80) */
+        uint64_t q = x ^ (ones * '"');
+        uint64_t bs = x ^ (ones * '\\');
+        uint64_t stop = (ctl | x | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+        if (stop) {
+            break;
+        }
+        p += 8;
+    }
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+        p++;
+    }
+    return (size_t)(p - s);
 }
 
 /* At the opening quote. Fills @ret: a view into the text when the string has no escapes,
@@ -173,10 +280,7 @@ parse_string(jparser *jp, jstr *ret, bool is_key)
     size_t soff = 0;
 
     for (;;) {
-        /* Plain run: printable ASCII other than '"' and '\\'. */
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-            p++;
-        }
+        p += plain_run(p, end);
         if (p >= end) {
             return fail(jp, s - 1, "unterminated string");
         }
@@ -201,69 +305,13 @@ parse_string(jparser *jp, jstr *ret, bool is_key)
             soff = jp->scratch.len;
         }
         sdl_buf_append(&jp->scratch, s, (size_t)(p - s));
-        if (end - p < 2) {
-            return fail(jp, p, "unterminated escape");
+        uint8_t out[4];
+        const char *why = NULL;
+        size_t n = unescape(p, end, is_key, out, &p, &why);
+        if (n == 0) {
+            return fail(jp, p, why);
         }
-        uint8_t e = p[1];
-        uint8_t single = 0;
-        switch (e) {
-        case '"':
-            single = '"';
-            break;
-        case '\\':
-            single = '\\';
-            break;
-        case '/':
-            single = '/';
-            break;
-        case 'b':
-            single = '\b';
-            break;
-        case 'f':
-            single = '\f';
-            break;
-        case 'n':
-            single = '\n';
-            break;
-        case 'r':
-            single = '\r';
-            break;
-        case 't':
-            single = '\t';
-            break;
-        case 'u':
-            break;
-        default:
-            return fail(jp, p, "invalid escape");
-        }
-        if (e != 'u') {
-            sdl_buf_append_byte(&jp->scratch, single);
-            p += 2;
-        } else {
-            int hi = end - p >= 6 ? hex4(p + 2) : -1;
-            uint32_t cp;
-            if (hi < 0) {
-                return fail(jp, p, "invalid \\u escape (four hex digits expected)");
-            }
-            if (hi >= 0xDC00 && hi <= 0xDFFF) {
-                return fail(jp, p, "unpaired low surrogate in \\u escape");
-            }
-            if (hi >= 0xD800 && hi <= 0xDBFF) {
-                int lo = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
-                if (lo < 0xDC00 || lo > 0xDFFF) {
-                    return fail(jp, p, "high surrogate not followed by a low surrogate");
-                }
-                cp = 0x10000u + (((uint32_t)hi - 0xD800u) << 10) + ((uint32_t)lo - 0xDC00u);
-                p += 12;
-            } else {
-                cp = (uint32_t)hi;
-                p += 6;
-            }
-            if (cp == 0 && is_key) {
-                return fail(jp, p - 6, "\\u0000 in an object key (not representable in BSON)");
-            }
-            put_utf8(&jp->scratch, cp);
-        }
+        sdl_buf_append(&jp->scratch, out, n);
         s = p; /* the next plain run starts here */
     }
     if (escaped) {
@@ -280,12 +328,13 @@ parse_string(jparser *jp, jstr *ret, bool is_key)
     return true;
 }
 
+/* A number at @s: its type (J_INT32, J_INT64 or J_DOUBLE) and value; *ret_next after it.
+ * On error returns false with *ret_why and the error position in *ret_next. */
 static bool
-parse_number(jparser *jp, size_t *ret)
+scan_number(const uint8_t *s, const uint8_t *end, uint8_t *ret_type, int64_t *ret_i,
+            double *ret_d, const uint8_t **ret_next, const char **ret_why)
 {
-    const uint8_t *s = jp->p;
     const uint8_t *p = s;
-    const uint8_t *end = jp->end;
     bool neg = false;
     bool integral = true;
     uint64_t mag = 0;
@@ -296,12 +345,16 @@ parse_number(jparser *jp, size_t *ret)
         p++;
     }
     if (p >= end || *p < '0' || *p > '9') {
-        return fail(jp, s, "invalid number");
+        *ret_next = s;
+        *ret_why = "invalid number";
+        return false;
     }
     if (*p == '0') {
         p++;
         if (p < end && *p >= '0' && *p <= '9') {
-            return fail(jp, s, "leading zero in number");
+            *ret_next = s;
+            *ret_why = "leading zero in number";
+            return false;
         }
     } else {
         while (p < end && *p >= '0' && *p <= '9') {
@@ -318,7 +371,9 @@ parse_number(jparser *jp, size_t *ret)
         integral = false;
         p++;
         if (p >= end || *p < '0' || *p > '9') {
-            return fail(jp, p, "digit expected after '.'");
+            *ret_next = p;
+            *ret_why = "digit expected after '.'";
+            return false;
         }
         while (p < end && *p >= '0' && *p <= '9') {
             p++;
@@ -331,18 +386,19 @@ parse_number(jparser *jp, size_t *ret)
             p++;
         }
         if (p >= end || *p < '0' || *p > '9') {
-            return fail(jp, p, "digit expected in exponent");
+            *ret_next = p;
+            *ret_why = "digit expected in exponent";
+            return false;
         }
         while (p < end && *p >= '0' && *p <= '9') {
             p++;
         }
     }
-    jp->p = p;
+    *ret_next = p;
     if (integral && !overflow && (neg ? mag <= (uint64_t)INT64_MAX + 1 : mag <= INT64_MAX)) {
         int64_t v = neg ? (int64_t)(0 - mag) : (int64_t)mag;
-        size_t n = new_node(jp, v >= INT32_MIN && v <= INT32_MAX ? J_INT32 : J_INT64);
-        jp->nodes[n].i = v;
-        *ret = n;
+        *ret_type = v >= INT32_MIN && v <= INT32_MAX ? J_INT32 : J_INT64;
+        *ret_i = v;
         return true;
     }
     /* strtod needs a NUL-terminated copy; numbers are short except in hostile input. */
@@ -351,12 +407,31 @@ parse_number(jparser *jp, size_t *ret)
     char *copy = len < sizeof(local) ? local : sdl_xmalloc(len + 1);
     memcpy(copy, s, len);
     copy[len] = '\0';
-    double d = strtod(copy, NULL);
+    *ret_d = strtod(copy, NULL);
     if (copy != local) {
         free(copy);
     }
-    size_t n = new_node(jp, J_DOUBLE);
-    jp->nodes[n].d = d;
+    *ret_type = J_DOUBLE;
+    return true;
+}
+
+static bool
+parse_number(jparser *jp, size_t *ret)
+{
+    uint8_t type;
+    int64_t i = 0;
+    double d = 0;
+    const char *why = NULL;
+
+    if (!scan_number(jp->p, jp->end, &type, &i, &d, &jp->p, &why)) {
+        return fail(jp, jp->p, why);
+    }
+    size_t n = new_node(jp, type);
+    if (type == J_DOUBLE) {
+        jp->nodes[n].d = d;
+    } else {
+        jp->nodes[n].i = i;
+    }
     *ret = n;
     return true;
 }
@@ -574,21 +649,22 @@ typedef struct rw {
     uint8_t local[512];
 } rw;
 
-static uint8_t *
+static void
+rw_grow(rw *w, size_t n)
+{
+    size_t cap = w->cap * 2;
+    while (cap - w->len < n) {
+        cap *= 2;
+    }
+    w->p = grow_array(w->p, w->local, w->len, cap, 1);
+    w->cap = cap;
+}
+
+static inline uint8_t *
 rw_room(rw *w, size_t n)
 {
     if (SDL_UNLIKELY(w->cap - w->len < n)) {
-        size_t cap = w->cap * 2;
-        while (cap - w->len < n) {
-            cap *= 2;
-        }
-        if (w->p == w->local) {
-            w->p = sdl_xmalloc(cap);
-            memcpy(w->p, w->local, w->len);
-        } else {
-            w->p = sdl_xreallocarray(w->p, cap, 1);
-        }
-        w->cap = cap;
+        rw_grow(w, n);
     }
     return w->p + w->len;
 }
@@ -744,9 +820,334 @@ emit(const jparser *jp, size_t idx, bson_t *parent, const char *key, int key_len
     }
 }
 
+/*
+ * The single pass: a container at the top is parsed straight into raw BSON, with no tree. It
+ * accepts exactly what the two passes accept and writes the same bytes, but it gives up
+ * (returns false, nothing said) on anything unusual: invalid text (the two passes then find
+ * the error and its position), nesting at the limit, or a duplicated key in an object (the
+ * two passes then keep the first position and the last value). A differential test
+ * (fuzz-json-text) holds the two paths to the same result.
+ */
+typedef struct fkey {
+    size_t off; /* into the output */
+    size_t len;
+} fkey;
+
+typedef struct fast {
+    const uint8_t *p;
+    const uint8_t *end;
+    uint32_t max_depth;
+    rw w;
+    fkey *keys; /* the keys of the objects being written, innermost last */
+    size_t nkeys;
+    size_t capkeys;
+    fkey local_keys[32];
+} fast;
+
+static inline void
+f_skip_ws(fast *f)
+{
+    while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t')) {
+        f->p++;
+    }
+}
+
+/* At the opening quote: appends the decoded string (no NUL) to the output; *ret_len its
+ * length. */
+static bool
+f_string(fast *f, bool is_key, size_t *ret_len)
+{
+    const uint8_t *p = f->p + 1;
+    const uint8_t *end = f->end;
+    size_t at = f->w.len;
+
+    for (;;) {
+        const uint8_t *s = p;
+        p += plain_run(p, end);
+        if (p >= end) {
+            return false;
+        }
+        uint8_t c = *p;
+        if (c >= 0x80) {
+            size_t n = sdl_utf8_seq_len(p, end);
+            if (n == 0) {
+                return false;
+            }
+            p += n;
+        }
+        if (p > s) {
+            memcpy(rw_room(&f->w, (size_t)(p - s)), s, (size_t)(p - s));
+            f->w.len += (size_t)(p - s);
+        }
+        if (c == '"') {
+            break;
+        }
+        if (c == '\\') {
+            uint8_t out[4];
+            const char *why;
+            size_t n = unescape(p, end, is_key, out, &p, &why);
+            if (n == 0) {
+                return false;
+            }
+            memcpy(rw_room(&f->w, n), out, n);
+            f->w.len += n;
+        } else if (c < 0x20) {
+            return false;
+        }
+    }
+    f->p = p + 1;
+    *ret_len = f->w.len - at;
+    return true;
+}
+
+static bool
+f_dup_key(const fast *f, size_t base)
+{
+    const fkey *k = f->keys + base;
+    size_t count = f->nkeys - base;
+    const uint8_t *out = f->w.p;
+
+    if (count > 16) {
+        return true; /* not worth a hash table here: the two passes have one */
+    }
+    for (size_t m = 1; m < count; m++) {
+        for (size_t e = 0; e < m; e++) {
+            if (k[e].len == k[m].len && memcmp(out + k[e].off, out + k[m].off, k[m].len) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool f_value(fast *f, uint32_t depth, size_t type_at);
+
+/* At '{' or '[': writes the document body (int32 length, elements, NUL). */
+static bool
+f_container(fast *f, uint32_t depth, bool is_object)
+{
+    size_t at = f->w.len;
+    size_t base = f->nkeys;
+    uint8_t close = is_object ? '}' : ']';
+    uint32_t i = 0;
+
+    if (depth >= f->max_depth) {
+        return false;
+    }
+    (void)rw_room(&f->w, 4);
+    f->w.len += 4;
+    f->p++;
+    f_skip_ws(f);
+    if (f->p < f->end && *f->p == close) {
+        f->p++;
+    } else {
+        for (;; i++) {
+            size_t type_at = f->w.len;
+            (void)rw_room(&f->w, 1);
+            f->w.len++;
+            if (is_object) {
+                size_t klen;
+                if (f->p >= f->end || *f->p != '"' || !f_string(f, true, &klen)) {
+                    return false;
+                }
+                if (f->nkeys == f->capkeys) {
+                    f->capkeys *= 2;
+                    f->keys = grow_array(f->keys, f->local_keys, f->nkeys, f->capkeys,
+                                         sizeof(fkey));
+                }
+                f->keys[f->nkeys++] = (fkey){type_at + 1, klen};
+                f_skip_ws(f);
+                if (f->p >= f->end || *f->p != ':') {
+                    return false;
+                }
+                f->p++;
+                f_skip_ws(f);
+            } else {
+                char buf[16];
+                const char *k;
+                size_t klen = bson_uint32_to_string(i, &k, buf, sizeof(buf));
+                memcpy(rw_room(&f->w, klen), k, klen);
+                f->w.len += klen;
+            }
+            *rw_room(&f->w, 1) = 0;
+            f->w.len++;
+            if (!f_value(f, depth + 1, type_at)) {
+                return false;
+            }
+            f_skip_ws(f);
+            if (f->p >= f->end) {
+                return false;
+            }
+            if (*f->p == ',') {
+                f->p++;
+                f_skip_ws(f);
+                continue;
+            }
+            if (*f->p == close) {
+                f->p++;
+                break;
+            }
+            return false;
+        }
+    }
+    if (is_object && f_dup_key(f, base)) {
+        return false;
+    }
+    f->nkeys = base;
+    *rw_room(&f->w, 1) = 0;
+    f->w.len++;
+    if (f->w.len - at > INT32_MAX) {
+        return false;
+    }
+    rw_le32(f->w.p + at, (uint32_t)(f->w.len - at));
+    return true;
+}
+
+/* Writes the value at f->p and sets its BSON type at output offset @type_at. */
+static bool
+f_value(fast *f, uint32_t depth, size_t type_at)
+{
+    uint8_t type;
+
+    if (f->p >= f->end) {
+        return false;
+    }
+    switch (*f->p) {
+    case '{':
+    case '[': {
+        bool obj = *f->p == '{';
+        if (!f_container(f, depth, obj)) {
+            return false;
+        }
+        type = obj ? BSON_TYPE_DOCUMENT : BSON_TYPE_ARRAY;
+        break;
+    }
+    case '"': {
+        size_t at = f->w.len;
+        size_t len;
+        (void)rw_room(&f->w, 4);
+        f->w.len += 4;
+        if (!f_string(f, false, &len)) {
+            return false;
+        }
+        *rw_room(&f->w, 1) = 0;
+        f->w.len++;
+        rw_le32(f->w.p + at, (uint32_t)(len + 1));
+        type = BSON_TYPE_UTF8;
+        break;
+    }
+    case 't':
+    case 'f':
+    case 'n': {
+        static const char *const words[] = {"true", "false", "null"};
+        const char *word = words[*f->p == 't' ? 0 : *f->p == 'f' ? 1 : 2];
+        size_t n = strlen(word);
+        if ((size_t)(f->end - f->p) < n || memcmp(f->p, word, n) != 0) {
+            return false;
+        }
+        f->p += n;
+        if (*word == 'n') {
+            type = BSON_TYPE_NULL;
+        } else {
+            type = BSON_TYPE_BOOL;
+            *rw_room(&f->w, 1) = *word == 't';
+            f->w.len++;
+        }
+        break;
+    }
+    default: {
+        uint8_t jt;
+        int64_t i = 0;
+        double d = 0;
+        const char *why;
+        if (!scan_number(f->p, f->end, &jt, &i, &d, &f->p, &why)) {
+            return false;
+        }
+        if (jt == J_INT32) {
+            type = BSON_TYPE_INT32;
+            rw_le32(rw_room(&f->w, 4), (uint32_t)(int32_t)i);
+            f->w.len += 4;
+        } else {
+            uint64_t bits = (uint64_t)i;
+            if (jt == J_DOUBLE) {
+                memcpy(&bits, &d, sizeof(bits));
+            }
+            type = jt == J_DOUBLE ? BSON_TYPE_DOUBLE : BSON_TYPE_INT64;
+            rw_le64(rw_room(&f->w, 8), bits);
+            f->w.len += 8;
+        }
+        break;
+    }
+    }
+    f->w.p[type_at] = type;
+    return true;
+}
+
+/* The single pass for a text whose value is an object or an array; false when the two passes
+ * must decide (see above). */
+static bool
+append_fast(bson_t *parent, const char *key, int key_len, const uint8_t *text, size_t len,
+            uint32_t max_depth, bool *ret_ok)
+{
+    fast f;
+    bool done = false;
+
+    f.p = text;
+    f.end = text + len;
+    f.max_depth = max_depth;
+    f.w.p = f.w.local;
+    f.w.len = 0;
+    f.w.cap = sizeof(f.w.local);
+    f.keys = f.local_keys;
+    f.nkeys = 0;
+    f.capkeys = SDL_ARRAY_SIZE(f.local_keys);
+    f_skip_ws(&f);
+    if (f.p < f.end && (*f.p == '{' || *f.p == '[')) {
+        bool obj = *f.p == '{';
+        if (f_container(&f, 0, obj)) {
+            f_skip_ws(&f);
+            if (f.p == f.end) {
+                bson_t child;
+                done = true;
+                *ret_ok = bson_init_static(&child, f.w.p, f.w.len) &&
+                          (obj ? bson_append_document(parent, key, key_len, &child)
+                               : bson_append_array(parent, key, key_len, &child));
+            }
+        }
+    }
+    if (f.w.p != f.w.local) {
+        free(f.w.p);
+    }
+    if (f.keys != f.local_keys) {
+        free(f.keys);
+    }
+    return done;
+}
+
 bool
 sdl_json_text_append(bson_t *parent, const char *key, size_t key_len, const char *text, size_t len,
                      uint32_t max_depth, sdl_error *err)
+{
+    bool ok = false;
+
+    if (len > INT_MAX || key_len > INT_MAX) {
+        sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit", len);
+        return false;
+    }
+    if (len && append_fast(parent, key, (int)key_len, (const uint8_t *)text, len,
+                           max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH, &ok)) {
+        if (!ok) {
+            sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit",
+                          len);
+        }
+        return ok;
+    }
+    return sdl_json_text_append_two_pass(parent, key, key_len, text, len, max_depth, err);
+}
+
+bool
+sdl_json_text_append_two_pass(bson_t *parent, const char *key, size_t key_len, const char *text,
+                              size_t len, uint32_t max_depth, sdl_error *err)
 {
     jparser jp;
     size_t root = NONE;
