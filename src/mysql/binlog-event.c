@@ -9,6 +9,7 @@
 
 #include "sdl/base/cursor.h"
 #include "sdl/mysql/charset.h"
+#include "sdl/mysql/crc32.h"
 
 /* Upper bound on columns: MySQL and MariaDB allow at most 4096 per table. */
 #define MAX_COLUMNS 4096
@@ -109,16 +110,7 @@ sdl_binlog_format_post_header_len(const sdl_binlog_format *fmt, uint8_t type)
 uint32_t
 sdl_binlog_crc32(sdl_bytes data)
 {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    size_t off = 0;
-
-    /* zlib takes uInt lengths: feed in chunks so huge events cannot truncate. */
-    while (off < data.len) {
-        size_t n = SDL_MIN(data.len - off, (size_t)1 << 30);
-        crc = crc32(crc, data.ptr + off, (uInt)n);
-        off += n;
-    }
-    return (uint32_t)crc;
+    return sdl_crc32(0, data.ptr, data.len);
 }
 
 static void
