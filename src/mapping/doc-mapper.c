@@ -660,11 +660,17 @@ diff_unapplied(const sdl_value *before, const sdl_value *after, uint32_t i)
            (!before || before[i].kind != SDL_VALUE_JSON_BINARY);
 }
 
+static inline size_t
+col_name_len(const sdl_column *c)
+{
+    return c->name_len ? c->name_len : strlen(c->name);
+}
+
 static bool
 put_image(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const sdl_value *img,
-          const sdl_value *base, const char *key, sdl_error *err)
+          const sdl_value *base, const char *key, size_t klen, sdl_error *err)
 {
-    size_t at = bw_begin(w, BSON_TYPE_DOCUMENT, key, strlen(key));
+    size_t at = bw_begin(w, BSON_TYPE_DOCUMENT, key, klen);
 
     for (uint32_t i = 0; i < t->ncols; i++) {
         const sdl_column *c = &t->cols[i];
@@ -675,13 +681,13 @@ put_image(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const s
             if (diff_unapplied(base, img, i)) {
                 continue; /* written under json_diffs */
             }
-            if (!put_json_patched(w, opts, &base[i], &img[i], c->name, strlen(c->name), err)) {
+            if (!put_json_patched(w, opts, &base[i], &img[i], c->name, col_name_len(c), err)) {
                 sdl_error_prefix(err, "%s image: column '%s'", key, c->name);
                 return false;
             }
             continue;
         }
-        if (!put_value(w, opts, c, &img[i], c->name, strlen(c->name), err)) {
+        if (!put_value(w, opts, c, &img[i], c->name, col_name_len(c), err)) {
             sdl_error_prefix(err, "%s image: column '%s'", key, c->name);
             return false;
         }
@@ -709,7 +715,7 @@ put_pk(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const sdl_
                           c->name, image);
             return false;
         }
-        if (!put_value(w, opts, c, &img[i], c->name, strlen(c->name), err)) {
+        if (!put_value(w, opts, c, &img[i], c->name, col_name_len(c), err)) {
             sdl_error_prefix(err, "primary key column '%s'", c->name);
             return false;
         }
@@ -740,7 +746,7 @@ put_json_diffs(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t,
         bool ok = sdl_json_diff_append(&tmp, "", 0, (const uint8_t *)after[i].str.ptr,
                                        after[i].str.len, &jo, err);
         if (ok) {
-            bw_copy_element(w, t->cols[i].name, strlen(t->cols[i].name), &tmp);
+            bw_copy_element(w, t->cols[i].name, col_name_len(&t->cols[i]), &tmp);
         }
         bson_destroy(&tmp);
         if (!ok) {
@@ -766,7 +772,7 @@ put_changed(bw *w, const sdl_table *t, const sdl_value *before, const sdl_value 
             continue;
         }
         char k[12];
-        bw_cstr(w, k, index_key(n++, k), t->cols[i].name);
+        bw_str(w, k, index_key(n++, k), t->cols[i].name, col_name_len(&t->cols[i]));
     }
     bw_end(w, at);
 }
@@ -843,12 +849,12 @@ sdl_doc_mapper_row(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
             goto out;
         }
     }
-    if (rc->op != SDL_ROW_INSERT && !put_image(&w, opts, t, rc->before, NULL, "before", err)) {
+    if (rc->op != SDL_ROW_INSERT && !put_image(&w, opts, t, rc->before, NULL, "before", 6, err)) {
         goto out;
     }
     if (rc->op != SDL_ROW_DELETE &&
         !put_image(&w, opts, t, rc->after, rc->op == SDL_ROW_UPDATE ? rc->before : NULL, "after",
-                   err)) {
+                   5, err)) {
         goto out;
     }
     if (rc->op == SDL_ROW_UPDATE && !put_json_diffs(&w, opts, t, rc->before, rc->after, err)) {

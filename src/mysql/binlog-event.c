@@ -1600,6 +1600,9 @@ sdl_binlog_event_parse_table_map(const sdl_binlog_format *fmt, const sdl_binlog_
     if (!convert_member_names(t, arena, err)) {
         return false;
     }
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        t->cols[i].name_len = (uint32_t)strlen(t->cols[i].name);
+    }
     *ret_table = t;
     return true;
 }

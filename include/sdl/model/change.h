@@ -67,6 +67,8 @@ typedef struct sdl_value {
 /* One column of a table as the source's table map describes it. */
 typedef struct sdl_column {
     const char *name;          /* from the optional metadata, else "@<1-based index>" */
+    uint32_t name_len;         /* strlen(name), set with the table map; 0 = not set (mappers
+                                * then take strlen) */
     uint8_t type;              /* source type code (MySQL enum_field_types; real type of
                                 * STRING columns: ENUM 247, SET 248, STRING 254) */
     uint16_t meta;             /* type metadata from the table map (per type, see decoder) */
