@@ -352,6 +352,31 @@ decimal_text_ok(const char *s, size_t len, unsigned *ret_digits)
     return any;
 }
 
+/* Decimal128 of @s, text that decimal_text_ok() accepted with at most 19 significant digits
+ * (so the coefficient fits a uint64): coefficient = the digits without the point, exponent =
+ * -(digits after the point), the sign kept even for zero, as
+ * bson_decimal128_from_string_w_len() does it (no rounding at this size). */
+static void
+decimal128_from_text19(const char *s, size_t len, bson_decimal128_t *ret)
+{
+    const char *end = s + len;
+    bool neg = *s == '-';
+    uint64_t coeff = 0;
+    int64_t exp = 0;
+    bool frac = false;
+
+    for (s += neg; s < end; s++) {
+        if (*s == '.') {
+            frac = true;
+            continue;
+        }
+        coeff = coeff * 10 + (uint64_t)(*s - '0');
+        exp -= frac;
+    }
+    ret->low = coeff;
+    ret->high = ((uint64_t)(exp + 6176) << 49) | (neg ? UINT64_C(0x8000000000000000) : 0);
+}
+
 static bool
 put_decimal(bw *w, const char *key, size_t klen, const sdl_value *v, sdl_error *err)
 {
@@ -367,7 +392,9 @@ put_decimal(bw *w, const char *key, size_t klen, const sdl_value *v, sdl_error *
         return true;
     }
     bson_decimal128_t dec;
-    if (!bson_decimal128_from_string_w_len(v->str.ptr, (int)v->str.len, &dec)) {
+    if (digits <= 19 && v->str.len <= 40) {
+        decimal128_from_text19(v->str.ptr, v->str.len, &dec);
+    } else if (!bson_decimal128_from_string_w_len(v->str.ptr, (int)v->str.len, &dec)) {
         sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) text '%.*s' is not a Decimal128",
                       v->precision, v->scale, (int)SDL_MIN(v->str.len, 80), v->str.ptr);
         return false;

@@ -381,6 +381,49 @@ TEST(doc_mapper_decimals)
     }
 }
 
+/* The short-decimal fast path gives libbson's Decimal128, bit for bit. */
+TEST(doc_mapper_decimals_match_libbson)
+{
+    uint32_t seed = 42;
+
+    for (int i = 0; i < 20000; i++) {
+        char text[64];
+        size_t n = 0;
+        seed = seed * 1103515245u + 12345u;
+        unsigned intg = seed % 21, scale = (seed >> 8) % 12;
+        if (seed & 0x10000) {
+            text[n++] = '-';
+        }
+        for (unsigned k = 0; k < (intg ? intg : 1); k++) {
+            seed = seed * 1103515245u + 12345u;
+            text[n++] = (char)('0' + (k == 0 && intg > 1 && (seed & 3) ? 0 : (seed >> 16) % 10));
+        }
+        if (scale) {
+            text[n++] = '.';
+            for (unsigned k = 0; k < scale; k++) {
+                seed = seed * 1103515245u + 12345u;
+                text[n++] = (char)('0' + ((seed & 0x100) ? 0 : (seed >> 16) % 10));
+            }
+        }
+        text[n] = 0;
+        sdl_value v = {.kind = SDL_VALUE_DECIMAL, .precision = 34, .str = {text, n}};
+        sdl_error err = SDL_ERROR_INIT;
+        bson_t doc = BSON_INITIALIZER;
+        bson_iter_t it;
+        bson_decimal128_t want, got;
+        ASSERT_TRUE(sdl_doc_mapper_value(NULL, &plain, &v, &doc, "v", 1, &err));
+        ASSERT_TRUE(bson_iter_init_find(&it, &doc, "v") && BSON_ITER_HOLDS_DECIMAL128(&it));
+        ASSERT_TRUE(bson_iter_decimal128(&it, &got));
+        ASSERT_TRUE(bson_decimal128_from_string_w_len(text, (int)n, &want));
+        if (got.high != want.high || got.low != want.low) {
+            fprintf(stderr, "DECIMAL text %s\n", text);
+        }
+        ASSERT_UINT_EQ(got.high, want.high);
+        ASSERT_UINT_EQ(got.low, want.low);
+        bson_destroy(&doc);
+    }
+}
+
 #define V_DT(us, f) ((sdl_value){.kind = SDL_VALUE_DATETIME, .fsp = (f), .usec = (us)})
 #define V_DATE(us)  ((sdl_value){.kind = SDL_VALUE_DATE, .usec = (us)})
 
