@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <string.h>
 
 enum {
@@ -172,8 +173,14 @@ static const struct {
 #define MYSQL_UTF8MB4_FIRST 255
 #define MYSQL_UTF8MB4_LAST  323
 
-const sdl_charset *
-sdl_charset_by_collation(uint32_t id)
+/* Every string value of every row asks for its charset: ids below 4096 (all of them today)
+ * are answered from a table indexed by id, filled once; others by a binary search. */
+#define DIRECT_IDS 4096
+static uint8_t direct[DIRECT_IDS]; /* charset index + 1; 0 = unknown id */
+static pthread_once_t direct_once = PTHREAD_ONCE_INIT;
+
+static const sdl_charset *
+search_collation(uint32_t id)
 {
     size_t lo = 0, hi = SDL_ARRAY_SIZE(collations);
 
@@ -191,6 +198,25 @@ sdl_charset_by_collation(uint32_t id)
         return &charsets[CS_UTF8MB4];
     }
     return NULL;
+}
+
+static void
+fill_direct(void)
+{
+    for (uint32_t id = 0; id < DIRECT_IDS; id++) {
+        const sdl_charset *cs = search_collation(id);
+        direct[id] = cs ? (uint8_t)(cs - charsets + 1) : 0;
+    }
+}
+
+const sdl_charset *
+sdl_charset_by_collation(uint32_t id)
+{
+    if (id >= DIRECT_IDS) {
+        return search_collation(id);
+    }
+    (void)pthread_once(&direct_once, fill_direct);
+    return direct[id] ? &charsets[direct[id] - 1] : NULL;
 }
 
 bool
