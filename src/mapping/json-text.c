@@ -242,22 +242,29 @@ unescape(const uint8_t *p, const uint8_t *end, bool is_key, uint8_t out[4],
 }
 
 /* Length of the run of plain string bytes at @p: printable ASCII other than '"' and '\\'. */
+/* True when one of the eight bytes of @x ends a plain run (see plain_run()). */
+static inline bool
+word_stops_run(uint64_t x)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    uint64_t ctl = (x - ones * 0x20) & ~x; /* high bit where a byte is < 0x20 */
+    uint64_t q = x ^ (ones * '"');
+    uint64_t bs = x ^ (ones * '\\');
+
+    return ((ctl | x | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & UINT64_C(0x8080808080808080)) !=
+           0;
+}
+
+/* Length of the run of plain string bytes at @p: printable ASCII other than '"' and '\\'. */
 static inline size_t
 plain_run(const uint8_t *p, const uint8_t *end)
 {
     const uint8_t *s = p;
 
-    /* Eight bytes at a time: a byte is plain when it is >= 0x20, < 0x80, not '"', not '\\'. */
     while (end - p >= 8) {
         uint64_t x;
         memcpy(&x, p, 8);
-        const uint64_t ones = UINT64_C(0x0101010101010101);
-        const uint64_t highs = UINT64_C(0x8080808080808080);
-        uint64_t ctl = (x - ones * 0x20) & ~x;      /* high bit where byte < 0x20 (or >= 0x80) */
-        uint64_t q = x ^ (ones * '"');
-        uint64_t bs = x ^ (ones * '\\');
-        uint64_t stop = (ctl | x | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
-        if (stop) {
+        if (word_stops_run(x)) {
             break;
         }
         p += 8;
@@ -853,50 +860,60 @@ f_skip_ws(fast *f)
 }
 
 /* At the opening quote: appends the decoded string (no NUL) to the output; *ret_len its
- * length. */
+ * length. The decoded string is never longer than its text (an escape is at least as long
+ * as the UTF-8 it stands for), so the room is reserved once, with 8 bytes of slack for the
+ * word copies. */
 static bool
 f_string(fast *f, bool is_key, size_t *ret_len)
 {
     const uint8_t *p = f->p + 1;
     const uint8_t *end = f->end;
-    size_t at = f->w.len;
+    uint8_t *start = rw_room(&f->w, (size_t)(end - p) + 8);
+    uint8_t *o = start;
 
     for (;;) {
-        const uint8_t *s = p;
-        p += plain_run(p, end);
+        while (end - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            memcpy(o, &x, 8);
+            if (word_stops_run(x)) {
+                break;
+            }
+            p += 8;
+            o += 8;
+        }
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            *o++ = *p++;
+        }
         if (p >= end) {
             return false;
         }
         uint8_t c = *p;
+        if (c == '"') {
+            break;
+        }
         if (c >= 0x80) {
             size_t n = sdl_utf8_seq_len(p, end);
             if (n == 0) {
                 return false;
             }
-            p += n;
-        }
-        if (p > s) {
-            memcpy(rw_room(&f->w, (size_t)(p - s)), s, (size_t)(p - s));
-            f->w.len += (size_t)(p - s);
-        }
-        if (c == '"') {
-            break;
-        }
-        if (c == '\\') {
-            uint8_t out[4];
+            for (size_t i = 0; i < n; i++) {
+                *o++ = *p++;
+            }
+        } else if (c == '\\') {
             const char *why;
-            size_t n = unescape(p, end, is_key, out, &p, &why);
+            size_t n = unescape(p, end, is_key, o, &p, &why);
             if (n == 0) {
                 return false;
             }
-            memcpy(rw_room(&f->w, n), out, n);
-            f->w.len += n;
-        } else if (c < 0x20) {
-            return false;
+            o += n;
+        } else {
+            return false; /* control character */
         }
     }
     f->p = p + 1;
-    *ret_len = f->w.len - at;
+    *ret_len = (size_t)(o - start);
+    f->w.len += *ret_len;
     return true;
 }
 
