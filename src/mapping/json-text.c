@@ -979,6 +979,9 @@ f_container(fast *f, uint32_t depth, bool is_object)
                 }
                 f->p++;
                 f_skip_ws(f);
+            } else if (i < 10) {
+                *rw_room(&f->w, 1) = (uint8_t)('0' + i);
+                f->w.len++;
             } else {
                 char buf[16];
                 const char *k;
