@@ -77,6 +77,14 @@ write_all(sdl_buf *out, sdl_error *err)
 
     while (off < out->len) {
         ssize_t n = write(STDOUT_FILENO, out->data + off, out->len - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EPIPE) {
+            /* The reader went away (`sdl tail | head`): an ordinary end, not an error. */
+            sdl_error_set(err, SDL_E_CANCELLED, "standard output was closed");
+            return false;
+        }
         if (n < 0) {
             sdl_error_set(err, SDL_E_IO, "writing to standard output: %s", strerror(errno));
             return false;
@@ -102,6 +110,7 @@ sdl_cmd_tail(int argc, char **argv)
     const char *from = NULL;
     const char *until = NULL;
     bool print = true;
+    bool out_closed = false;
     char **includes = NULL;
     size_t nincludes = 0;
     char **excludes = NULL;
@@ -287,14 +296,22 @@ sdl_cmd_tail(int argc, char **argv)
         }
         continue;
 write_failed:
-        log_error_e(&err, "Failed to write output");
-        status = 1;
+        out_closed = err.code == SDL_E_CANCELLED;
+        if (out_closed) {
+            log_debug("Standard output was closed: stopping");
+            status = 0;
+        } else {
+            log_error_e(&err, "Failed to write output");
+            status = 1;
+        }
         goto done;
     }
 done:
-    if (print && out.len && !write_all(&out, &err)) {
-        log_error_e(&err, "Failed to write output");
-        status = 1;
+    if (print && out.len && !out_closed && !write_all(&out, &err)) {
+        if (err.code != SDL_E_CANCELLED) {
+            log_error_e(&err, "Failed to write output");
+            status = 1;
+        }
     }
     bson_destroy(&doc);
     log_debug("Printed %llu row changes", (unsigned long long)rows);

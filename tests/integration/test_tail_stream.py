@@ -211,3 +211,20 @@ def test_ddl_follows_the_table_filters(sdl, mariadb):
     assert user and user[0]["statement"] == \
         "CREATE USER IF NOT EXISTS 'ddlfilter'@'%' IDENTIFIED BY '<redacted>'"
     assert "hunter2" not in "".join(json.dumps(d) for d in everything)
+
+
+def test_a_closed_pipe_ends_tail_quietly(sdl, mariadb):
+    """`sdl tail | head -1`: when the reader goes away sdl stops at once, exit 0, without an
+    error message (like any Unix filter)."""
+    start = mariadb.gtid_binlog_pos()
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS pipe",
+                "CREATE TABLE pipe.t (id INT PRIMARY KEY, s VARCHAR(100))",
+                "INSERT INTO pipe.t SELECT seq, REPEAT('x', 100) FROM pipe.seq_1_to_20000")
+    p = subprocess.Popen([sdl.bin, "tail", "-c", sdl.write_config(), "--from", start,
+                          "--until", "now"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    assert b'"op":"ddl"' in first, first
+    p.stdout.close()  # more than a pipe buffer of lines is still to come
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err.decode()
+    assert err.decode() == "", err.decode()
