@@ -24,9 +24,11 @@ def test_kill9_at_random_moments_loses_and_duplicates_nothing(sdl, mariadb, targ
             n = 0
             state = {}
             while not stop_load.is_set():
+                # a steady stream (some 100 transactions/s), a 2,500-row one now and then
                 random_workload(mariadb, "k9", rng, transactions=4,
-                                big=(0,) if n % 10 == 5 else (), state=state)
+                                big=(0,) if n % 40 == 5 else (), state=state)
                 n += 1
+                time.sleep(0.02)
         except Exception as e:  # noqa: BLE001 - reported by the test
             errors.append(e)
 
