@@ -825,6 +825,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         .skip_rows = p.resume_split_gtid ? p.resume_split_seq : 0,
         .stop = stop,
         .live_config = &p.live, /* SIGHUP: new table filters from the next transaction */
+        .connected = &p.stats->source_up, /* observability: /health/ready, sdl_source_up */
     };
     if (!with_retry(&p, "connecting to the source", SDL_RETRY_SOURCE, open_stream_attempt, &so,
                     err)) {

@@ -341,6 +341,9 @@ open_reader(sdl_change_stream *s, sdl_error *err)
                            sdl_binlog_reader_has_checksum(s->reader) ? SDL_BINLOG_CHECKSUM_CRC32
                                                                      : SDL_BINLOG_CHECKSUM_OFF);
     s->have_fde = false;
+    if (s->opts.connected) {
+        atomic_store(s->opts.connected, true);
+    }
     return true;
 }
 
@@ -807,6 +810,9 @@ failed:
             s->rows_pending = false;
         }
         s->reader = sdl_binlog_reader_free(s->reader);
+        if (s->opts.connected) {
+            atomic_store(s->opts.connected, false);
+        }
         uint64_t delay = sdl_backoff_next(&s->backoff);
         free(s->notice);
         s->notice = sdl_xasprintf("%s; reconnecting in %" PRIu64 " ms, resuming after %s",

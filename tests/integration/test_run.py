@@ -2,14 +2,17 @@
 of $SDL_TEST_MONGODB_URI). Every test ends with row_changes holding exactly the documents
 `sdl tail` prints for the same binlog range, each once, and the offset equal to the source's
 last GTID."""
+import json
 import random
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 from conftest import Sdl
-from mariadb import MariaDB
+from mariadb import MariaDB, free_port
 from runlib import Daemon, Target, check_row_changes, expected_docs, offset, wait_for_offset
 
 TABLES = """
@@ -168,12 +171,25 @@ def test_source_restarted_mid_stream(sdl, tmp_path, target):
         s = Sdl(tmp_path, db)
         start = db.gtid_binlog_pos()
         db.sql("CREATE DATABASE r", "CREATE TABLE r.t (id INT PRIMARY KEY, v VARCHAR(10))")
-        d = Daemon(s, target, tmp_path, start=start)
+        port = free_port()
+        d = Daemon(s, target, tmp_path, start=start, extra=f"http:\n  listen: 127.0.0.1:{port}\n")
         d.start()
         db.sql(*[f"INSERT INTO r.t VALUES ({i}, 'a')" for i in range(20)])
         time.sleep(1)
         db.kill9()
-        time.sleep(1)
+        # while the source is away, /health/ready says so (the reader is reconnecting)
+        deadline = time.time() + 20
+        body = None
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2)
+            except urllib.error.HTTPError as e:
+                body = json.loads(e.read())
+                break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        assert body and "source down" in body["reasons"] and body["source_up"] is False, body
         db.start()
         db.sql(*[f"INSERT INTO r.t VALUES ({i}, 'b')" for i in range(20, 40)])
         end = db.gtid_binlog_pos()

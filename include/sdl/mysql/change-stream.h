@@ -78,6 +78,9 @@ typedef struct sdl_change_stream_options {
     uint64_t skip_rows;        /* rows of the first transaction already handled (a split
                                 * transaction's committed part), not returned again */
     const volatile int *stop;  /* when non-zero, blocking waits end with SDL_E_CANCELLED */
+    atomic_bool *connected;    /* optional: kept true while the replication connection is
+                                * up, false from a lost connection until the reconnect (for
+                                * health checks in other threads) */
     _Atomic(const sdl_config *) *live_config; /* optional: a reloaded configuration (same
                                 * source settings) stored here by another thread; its table
                                 * filters apply from the next transaction the stream begins */
