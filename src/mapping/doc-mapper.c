@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sdl/base/alloc.h"
 #include "sdl/mapping/geojson.h"
 #include "sdl/mapping/json-binary.h"
 #include "sdl/mapping/json-text.h"
@@ -113,8 +114,10 @@ format_datetime(char *buf, size_t cap, int64_t usec, unsigned fsp, bool date_onl
  * bw: a raw BSON writer. libbson's bson_append_*() cost tens of nanoseconds per element
  * (varargs, one memcpy per piece, growth checks); a row document has 20 to 100 elements and
  * is built a million times a second, so the document is written here byte by byte into a
- * local buffer and handed to the caller's bson_t with one copy. Rare kinds (JSON,
- * GEOMETRY) are built with libbson into a temporary document whose element is copied over.
+ * local buffer and handed to the caller's bson_t with one copy. JSON text is parsed straight
+ * into it (sdl_json_text_write(), which shares the buffer's malloc/free); rare kinds (binary
+ * JSON, GEOMETRY, and JSON text the single pass leaves to the two passes) are built with
+ * libbson into a temporary document whose element is copied over.
  */
 typedef struct bw {
     uint8_t *p;
@@ -135,7 +138,7 @@ static void
 bw_done(bw *w)
 {
     if (w->p != w->local) {
-        bson_free(w->p);
+        free(w->p);
     }
 }
 
@@ -147,10 +150,10 @@ bw_grow(bw *w, size_t n)
         cap *= 2;
     }
     if (w->p == w->local) {
-        w->p = bson_malloc(cap);
+        w->p = sdl_xmalloc(cap);
         memcpy(w->p, w->local, w->len);
     } else {
-        w->p = bson_realloc(w->p, cap);
+        w->p = sdl_xrealloc(w->p, cap);
     }
     w->cap = cap;
 }
@@ -466,6 +469,30 @@ put_via_bson(bw *w, const char *key, size_t klen, const sdl_doc_mapper_options *
     return ok;
 }
 
+/* JSON text: the single pass writes the value straight after the element header; what it
+ * leaves to the two passes (errors, duplicated keys, a scalar at the top) goes through
+ * libbson. */
+static bool
+put_json_text(bw *w, const char *key, size_t klen, const sdl_doc_mapper_options *opts,
+              const sdl_value *v, sdl_error *err)
+{
+    size_t start = w->len; /* the element's type byte, set once the value is known */
+    (void)bw_elem(w, BSON_TYPE_EOD, key, klen, 0);
+    sdl_json_out o = {w->p, w->len, w->cap, w->local};
+    uint8_t type;
+    bool ok = sdl_json_text_write(&o, v->str.ptr, v->str.len, opts->json_max_depth, &type);
+
+    w->p = o.p;
+    w->cap = o.cap;
+    if (ok) {
+        w->len = o.len;
+        w->p[start] = type;
+        return true;
+    }
+    w->len = start;
+    return put_via_bson(w, key, klen, opts, v, err);
+}
+
 /* Integer columns whose values do not all fit int32: BIGINT, and INT UNSIGNED. Without a
  * column (a value mapped on its own) the value decides. */
 static bool
@@ -563,6 +590,7 @@ put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, cons
     case SDL_VALUE_SET:
         return put_set(w, key, klen, v, err);
     case SDL_VALUE_JSON_TEXT:
+        return put_json_text(w, key, klen, opts, v, err);
     case SDL_VALUE_GEOMETRY:
         return put_via_bson(w, key, klen, opts, v, err);
     case SDL_VALUE_JSON_BINARY:

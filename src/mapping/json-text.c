@@ -649,12 +649,7 @@ parse_value(jparser *jp, uint32_t depth, size_t *ret)
  * second and libbson's bson_append_*() cost tens of nanoseconds per element); a container at
  * the top is then appended to @parent with one bson_append_document()/bson_append_array().
  */
-typedef struct rw {
-    uint8_t *p;
-    size_t len;
-    size_t cap;
-    uint8_t local[512];
-} rw;
+typedef sdl_json_out rw;
 
 static void
 rw_grow(rw *w, size_t n)
@@ -807,10 +802,10 @@ emit(const jparser *jp, size_t idx, bson_t *parent, const char *key, int key_len
         return true;
     case J_OBJECT:
     case J_ARRAY: {
-        rw w = {.p = NULL, .len = 0, .cap = sizeof(w.local)};
+        uint8_t local[512];
+        rw w = {.p = local, .len = 0, .cap = sizeof(local), .local = local};
         bson_t child;
         bool ok;
-        w.p = w.local;
         emit_body(jp, idx, &w);
         ok = w.len <= INT32_MAX && bson_init_static(&child, w.p, w.len);
         if (ok) {
@@ -1103,21 +1098,21 @@ f_value(fast *f, uint32_t depth, size_t type_at)
     return true;
 }
 
-/* The single pass for a text whose value is an object or an array; false when the two passes
- * must decide (see above). */
-static bool
-append_fast(bson_t *parent, const char *key, int key_len, const uint8_t *text, size_t len,
-            uint32_t max_depth, bool *ret_ok)
+bool
+sdl_json_text_write(sdl_json_out *out, const char *text, size_t len, uint32_t max_depth,
+                    uint8_t *ret_type)
 {
     fast f;
     bool done = false;
+    size_t start = out->len;
 
-    f.p = text;
-    f.end = text + len;
-    f.max_depth = max_depth;
-    f.w.p = f.w.local;
-    f.w.len = 0;
-    f.w.cap = sizeof(f.w.local);
+    if (len == 0 || len > INT_MAX) {
+        return false;
+    }
+    f.p = (const uint8_t *)text;
+    f.end = f.p + len;
+    f.max_depth = max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH;
+    f.w = *out;
     f.keys = f.local_keys;
     f.nkeys = 0;
     f.capkeys = SDL_ARRAY_SIZE(f.local_keys);
@@ -1127,19 +1122,40 @@ append_fast(bson_t *parent, const char *key, int key_len, const uint8_t *text, s
         if (f_container(&f, 0, obj)) {
             f_skip_ws(&f);
             if (f.p == f.end) {
-                bson_t child;
                 done = true;
-                *ret_ok = bson_init_static(&child, f.w.p, f.w.len) &&
-                          (obj ? bson_append_document(parent, key, key_len, &child)
-                               : bson_append_array(parent, key, key_len, &child));
+                *ret_type = obj ? BSON_TYPE_DOCUMENT : BSON_TYPE_ARRAY;
             }
         }
     }
-    if (f.w.p != f.w.local) {
-        free(f.w.p);
-    }
     if (f.keys != f.local_keys) {
         free(f.keys);
+    }
+    *out = f.w; /* the buffer may have moved or grown even when the pass gave up */
+    if (!done) {
+        out->len = start;
+    }
+    return done;
+}
+
+/* The single pass for a text whose value is an object or an array, appended to @parent;
+ * false when the two passes must decide (see above). */
+static bool
+append_fast(bson_t *parent, const char *key, int key_len, const char *text, size_t len,
+            uint32_t max_depth, bool *ret_ok)
+{
+    uint8_t local[512];
+    sdl_json_out w = {local, 0, sizeof(local), local};
+    uint8_t type;
+    bool done = sdl_json_text_write(&w, text, len, max_depth, &type);
+
+    if (done) {
+        bson_t child;
+        *ret_ok = bson_init_static(&child, w.p, w.len) &&
+                  (type == BSON_TYPE_DOCUMENT ? bson_append_document(parent, key, key_len, &child)
+                                              : bson_append_array(parent, key, key_len, &child));
+    }
+    if (w.p != w.local) {
+        free(w.p);
     }
     return done;
 }
@@ -1154,8 +1170,7 @@ sdl_json_text_append(bson_t *parent, const char *key, size_t key_len, const char
         sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit", len);
         return false;
     }
-    if (len && append_fast(parent, key, (int)key_len, (const uint8_t *)text, len,
-                           max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH, &ok)) {
+    if (len && append_fast(parent, key, (int)key_len, text, len, max_depth, &ok)) {
         if (!ok) {
             sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit",
                           len);

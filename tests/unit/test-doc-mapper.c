@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sdl/mapping/doc-mapper.h"
+#include "src/mapping/json-text-private.h"
 
 #include "sdltest.h"
 
@@ -422,6 +423,106 @@ TEST(doc_mapper_decimals_match_libbson)
         ASSERT_UINT_EQ(got.low, want.low);
         bson_destroy(&doc);
     }
+}
+
+static uint32_t
+jrand(uint32_t *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return *seed >> 16;
+}
+
+/* A random JSON value: nested objects/arrays, strings with escapes and UTF-8, numbers of
+ * every width, literals; sometimes a duplicated key or a broken byte. */
+static void
+gen_json(sdl_buf *b, uint32_t *seed, unsigned depth)
+{
+    static const char *const keys[] = {"a", "b", "c", "$x", "k.y", "\\u00e9t\\u00e9", "long_key"};
+    static const char *const scalars[] = {
+        "0", "-0", "1", "-2147483648", "2147483648", "9223372036854775807", "-9223372036854775809",
+        "1.5", "-1e300", "1e999", "true", "false", "null", "\"\"", "\"a\\\"b\\\\c\\n\"",
+        "\"\\ud83d\\ude00 \xc3\xa9\"", "\"\\u0000x\""};
+    unsigned r = jrand(seed) % 10;
+
+    if (depth < 6 && r < 3) {
+        unsigned n = jrand(seed) % (depth == 0 ? 40 : 8);
+        sdl_buf_append(b, "{", 1);
+        for (unsigned i = 0; i < n; i++) {
+            unsigned k = jrand(seed) % 64;
+            sdl_buf_appendf(b, "%s\"%s%u\" : ", i ? ", " : "", keys[k % 7],
+                            (jrand(seed) % 50 == 0) ? 0 : k + i * 64);
+            gen_json(b, seed, depth + 1);
+        }
+        sdl_buf_append(b, "}", 1);
+    } else if (depth < 6 && r < 6) {
+        unsigned n = jrand(seed) % (depth == 0 ? 40 : 14);
+        sdl_buf_append(b, "[", 1);
+        for (unsigned i = 0; i < n; i++) {
+            sdl_buf_append(b, i ? "," : "", i ? 1 : 0);
+            gen_json(b, seed, depth + 1);
+        }
+        sdl_buf_append(b, "]", 1);
+    } else if (r < 8) {
+        unsigned n = jrand(seed) % 200;
+        sdl_buf_append(b, "\"", 1);
+        for (unsigned i = 0; i < n; i++) {
+            sdl_buf_appendf(b, "%c", 'a' + (int)(jrand(seed) % 26));
+        }
+        sdl_buf_append(b, "\"", 1);
+    } else {
+        const char *sc = scalars[jrand(seed) % SDL_ARRAY_SIZE(scalars)];
+        sdl_buf_append(b, sc, strlen(sc));
+    }
+}
+
+/* A JSON text column written straight into the row document (sdl_json_text_write) gives the
+ * bytes and the errors of the two-pass parser appended through libbson, whatever the text and
+ * wherever the row buffer stands (values before it push it past its local storage). */
+TEST(doc_mapper_json_text_matches_two_pass)
+{
+    static sdl_column cols[] = {COL("pad"), COL("j")};
+    static const sdl_table t = {.db = "d", .name = "t", .ncols = 2, .cols = cols,
+                                .names_from_metadata = true};
+    static char pad[4096];
+    uint32_t seed = 7;
+    unsigned ok_count = 0;
+
+    memset(pad, 'p', sizeof(pad));
+    for (int i = 0; i < 6000; i++) {
+        sdl_buf text = SDL_BUF_INIT;
+        gen_json(&text, &seed, 0);
+        if (jrand(&seed) % 20 == 0 && text.len) {
+            text.data[jrand(&seed) % text.len] = (char)"{}[]\",:\x01\xff"[jrand(&seed) % 9];
+        }
+        size_t padlen = jrand(&seed) % 3 == 0 ? jrand(&seed) % sizeof(pad) : jrand(&seed) % 64;
+        sdl_value img[2] = {{.kind = SDL_VALUE_STRING, .str = {pad, padlen}},
+                            {.kind = SDL_VALUE_JSON_TEXT, .str = {(const char *)text.data, text.len}}};
+        sdl_row_change rc = {.op = SDL_ROW_INSERT, .table = &t, .after = img};
+        bson_t want = BSON_INITIALIZER;
+        bson_t doc = BSON_INITIALIZER;
+        sdl_error err = SDL_ERROR_INIT, err2 = SDL_ERROR_INIT;
+        bool ok2 = sdl_json_text_append_two_pass(&want, "j", 1, (const char *)text.data,
+                                                 text.len, 0, &err2);
+        bool ok = sdl_doc_mapper_row(NULL, &pos0, &rc, &doc, &err);
+        ASSERT_TRUE(ok == ok2);
+        if (ok) {
+            bson_iter_t it, after;
+            ASSERT_TRUE(bson_iter_init_find(&it, &doc, "after") &&
+                        bson_iter_recurse(&it, &after) && bson_iter_find(&after, "j"));
+            /* The element, type byte to the end of its value, against @want's only element. */
+            const uint8_t *got = after.raw + after.off;
+            size_t got_len = after.next_off - after.off;
+            ASSERT_UINT_EQ(got_len, want.len - 4 - 1);
+            ASSERT_TRUE(memcmp(got, bson_get_data(&want) + 4, got_len) == 0);
+            ok_count++;
+        } else {
+            ASSERT_STR_CONTAINS(err.message, err2.message);
+        }
+        bson_destroy(&want);
+        bson_destroy(&doc);
+        sdl_buf_done(&text);
+    }
+    ASSERT_TRUE(ok_count > 4000);
 }
 
 #define V_DT(us, f) ((sdl_value){.kind = SDL_VALUE_DATETIME, .fsp = (f), .usec = (us)})

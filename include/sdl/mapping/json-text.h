@@ -43,6 +43,25 @@
 /* MySQL's JSON_DOCUMENT_MAX_DEPTH; the default of sdl_doc_mapper_options.json_max_depth. */
 #define SDL_JSON_TEXT_MAX_DEPTH 100
 
+/* A growable output buffer of the caller's: @p is @local (the caller's storage, never freed)
+ * until the first growth, then a heap block (malloc; the caller frees it when p != local). */
+typedef struct sdl_json_out {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+    uint8_t *local;
+} sdl_json_out;
+
+/* The single pass alone, for writers that build raw BSON themselves: appends the value of
+ * @text (an object or an array at the top) to @out as a document body (int32 length,
+ * elements, NUL) and sets *ret_type to BSON_TYPE_DOCUMENT or BSON_TYPE_ARRAY. Returns false,
+ * with out->len unchanged (the buffer may have grown), for anything the single pass leaves to
+ * sdl_json_text_append(): invalid text, a scalar at the top, nesting at @max_depth (0 means
+ * SDL_JSON_TEXT_MAX_DEPTH), a duplicated key. Where it returns true, the bytes are those
+ * sdl_json_text_append() writes for the value. */
+SDL_MUST_CHECK bool sdl_json_text_write(sdl_json_out *out, const char *text, size_t len,
+                                        uint32_t max_depth, uint8_t *ret_type);
+
 /* Parses @text (@len bytes, not NUL-terminated) and appends the value to @parent under the key
  * @key (@key_len bytes, no NUL inside). @max_depth 0 means SDL_JSON_TEXT_MAX_DEPTH. */
 SDL_MUST_CHECK bool sdl_json_text_append(bson_t *parent, const char *key, size_t key_len,
