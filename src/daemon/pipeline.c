@@ -360,12 +360,33 @@ end_transaction(pipeline *p, batcher *bt, const sdl_queue_item *it)
     }
 }
 
+/* While idle the writer pings the target every IDLE_PING_USEC, so sdl_target_up and
+ * /health/ready notice a target that went away (or came back) without waiting for data. */
+#define IDLE_PING_USEC (5 * SDL_USEC_PER_SEC)
+
+static void
+idle_ping(pipeline *p)
+{
+    sdl_error err = SDL_ERROR_INIT;
+    bool up = sdl_mongo_writer_ping(p->writer, &err);
+
+    if (up != atomic_load(&p->stats->target_up)) {
+        if (up) {
+            log_notice("The target answers again");
+        } else {
+            log_warning_e(&err, "The target does not answer (idle check)");
+        }
+        atomic_store(&p->stats->target_up, up);
+    }
+}
+
 static void *
 writer_main(void *arg)
 {
     pipeline *p = arg;
     const sdl_pipeline_config *pc = &p->config->pipeline;
     uint64_t max_delay;
+    uint64_t last_contact = sdl_now_monotonic_usec();
     batcher bt;
     sdl_error *err = &p->writer_err;
     bool closed = false;
@@ -395,12 +416,17 @@ writer_main(void *arg)
             if (closed) {
                 break;
             }
+            if (bt.batch.ndocs == 0 && sdl_now_monotonic_usec() - last_contact >= IDLE_PING_USEC) {
+                idle_ping(p);
+                last_contact = sdl_now_monotonic_usec();
+            }
             if (bt.have_boundary && bt.started_usec &&
                 sdl_now_monotonic_usec() - bt.started_usec >= max_delay) {
                 ok = flush_complete(p, &bt, err);
             }
             continue;
         }
+        last_contact = sdl_now_monotonic_usec(); /* work ahead: the batch tells */
         switch (it->kind) {
         case SDL_QUEUE_DDL:
             /* A DDL is its own batch: what came before is committed first. */

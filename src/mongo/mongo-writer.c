@@ -1301,6 +1301,22 @@ sdl_mongo_writer_delete_staged(sdl_mongo_writer *writer, uint64_t number, sdl_er
 /* ---- status ---- */
 
 bool
+sdl_mongo_writer_ping(sdl_mongo_writer *w, sdl_error *err)
+{
+    bson_t reply;
+    bson_error_t error;
+    bson_t *cmd = BCON_NEW("ping", BCON_INT32(1));
+    bool ok = mongoc_client_command_simple(w->client, "admin", cmd, w->primary, &reply, &error);
+
+    if (!ok) {
+        set_sink_error(err, &error, &reply, "target %s: ping", w->target);
+    }
+    bson_destroy(&reply);
+    bson_destroy(cmd);
+    return ok;
+}
+
+bool
 sdl_mongo_writer_status(sdl_mongo_writer *writer, sdl_target_status *ret_status, sdl_error *err)
 {
     part_info *parts;

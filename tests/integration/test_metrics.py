@@ -202,13 +202,20 @@ def test_metrics_health_and_status(sdl, mariadb, target, tmp_path):
         assert st["staged"]["batches"] == 0
         assert 0 <= st["last_commit_age_seconds"] < 120
 
-        # the target goes down: a new row cannot be written, ready turns 503
+        # the target goes down while sdl is idle: its idle ping notices, ready turns 503
         target.close()
-        insert_rows(mariadb, "mx", 1000, 1, per_txn=1)
         status, _, body = wait_http(port, "/health/ready", 503, d, contains="target down")
         assert json.loads(body)["target_up"] is False
+        assert "The target does not answer (idle check)" in d.output()
+        # a new row cannot be written: the writer retries
+        insert_rows(mariadb, "mx", 1000, 1, per_txn=1)
+        deadline = time.time() + 60
+        while True:
+            s, _ = parse_metrics(get(port, "/metrics")[2])
+            if value(s, "sdl_writer_state", state="retrying") == 1 or time.time() > deadline:
+                break
+            time.sleep(0.2)
         assert get(port, "/health/live")[0] == 200  # retrying is alive
-        s, _ = parse_metrics(get(port, "/metrics")[2])
         assert value(s, "sdl_target_up") == 0
         assert value(s, "sdl_writer_state", state="retrying") == 1
         assert sum(v for (name, lab), v in s.items() if name == "sdl_retries_total") >= 1

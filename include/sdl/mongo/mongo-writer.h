@@ -90,6 +90,9 @@ SDL_MUST_CHECK bool sdl_mongo_writer_open_read_only(const sdl_target_config *cfg
 
 sdl_mongo_writer *sdl_mongo_writer_free(sdl_mongo_writer *writer);
 
+/* One `ping` to the primary (health checks while idle). */
+SDL_MUST_CHECK bool sdl_mongo_writer_ping(sdl_mongo_writer *writer, sdl_error *err);
+
 /* Reads the pipeline's offset; *ret_found false (and @ret_offset zeroed) when none. */
 SDL_MUST_CHECK bool sdl_mongo_writer_load_offset(sdl_mongo_writer *writer, sdl_offset *ret_offset,
                                                  bool *ret_found, sdl_error *err);
