@@ -278,3 +278,25 @@ def test_sighup_reloads_table_filters_and_refuses_other_changes(sdl, mariadb, ta
         assert rows == {("keep", 1), ("skip", 1), ("skip", 2), ("keep", 3)}, rows
     finally:
         assert d.stop() == 0, d.output()[-3000:]
+
+
+def test_a_standalone_target_is_refused_with_exit_78(sdl, mariadb, tmp_path):
+    """sdl commits in transactions: a target that is not a replica set is a configuration
+    error (exit 78, which systemd does not restart), said in one clear line."""
+    from harness import FakeMongod  # on sys.path through runlib
+
+    class Standalone:
+        database = "sdltest_standalone"
+
+    fake = FakeMongod(tmp_path / "standalone", replset=None).start()
+    try:
+        t = Standalone()
+        t.uri = fake.uri
+        d = Daemon(sdl, t, tmp_path, start=mariadb.gtid_binlog_pos())
+        d.start()
+        assert d.wait(60) == 78, d.output()[-3000:]
+        out = d.output()
+        assert "is a standalone server: sdl needs a replica set" in out, out
+        assert "retrying" not in out, out
+    finally:
+        fake.stop()
