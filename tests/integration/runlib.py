@@ -63,12 +63,12 @@ class Daemon:
     """`sdl run` as a child process."""
 
     def __init__(self, sdl, target, tmp_path, batch="", extra="", start="start",
-                 socket_timeout="5s"):
+                 socket_timeout="5s", config_name="run.yaml"):
         self.sdl = sdl
         self.target = target
         urifile = tmp_path / "mongodb.uri"
         urifile.write_text(target.uri + "\n")
-        self.config = sdl.write_config(name="run.yaml", start=start or "start", extra=f"""  batch: {{{batch}}}
+        self.config = sdl.write_config(name=config_name, start=start or "start", extra=f"""  batch: {{{batch}}}
   retry: {{initial: 50ms, max: 1s, give_up_after: 2m}}
 target:
   uri_file: {urifile}
@@ -131,14 +131,14 @@ def offset(target, pipeline="test"):
     return target.db.binlog_offsets.find_one({"_id": pipeline})
 
 
-def wait_for_offset(target, gtid_pos, daemon=None, timeout=120):
+def wait_for_offset(target, gtid_pos, daemon=None, timeout=120, pipeline="test"):
     """Waits until the pipeline's offset has reached @gtid_pos in every domain."""
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
         if daemon and daemon.proc.poll() is not None:
             raise AssertionError(f"sdl exited with {daemon.proc.returncode}:\n{daemon.output()[-4000:]}")
-        last = offset(target)
+        last = offset(target, pipeline)
         if last and covers(last.get("gtid", ""), gtid_pos) and not last.get("partial"):
             return last
         time.sleep(0.2)

@@ -300,3 +300,37 @@ def test_a_standalone_target_is_refused_with_exit_78(sdl, mariadb, tmp_path):
         assert "retrying" not in out, out
     finally:
         fake.stop()
+
+
+def test_two_pipelines_share_a_target(sdl, mariadb, target, tmp_path):
+    """Several pipelines may share one target database (DESIGN §7): each has its own offset
+    document, its own staged batches and its own _id prefix, and neither disturbs the
+    other."""
+    start = mariadb.gtid_binlog_pos()
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS two", "CREATE TABLE two.a (id INT PRIMARY KEY)",
+                "CREATE TABLE two.b (id INT PRIMARY KEY)")
+    da = Daemon(sdl, target, tmp_path, start=start,
+                extra="tables:\n  include: ['two.a']\n", config_name="run-a.yaml")
+    db_ = Daemon(sdl, target, tmp_path, start=start, config_name="run-b.yaml",
+                 extra="tables:\n  include: ['two.b']\n")
+    text = open(db_.config).read()
+    open(db_.config, "w").write(text.replace("name: test", "name: second")
+                                .replace("server_id: 4242", "server_id: 4243"))
+    db_.log_path = tmp_path / "sdl-run-b.log"
+    da.start()
+    db_.start()
+    try:
+        for i in range(1, 31):
+            mariadb.sql(f"INSERT INTO two.a VALUES ({i})", f"INSERT INTO two.b VALUES ({i})")
+        end = mariadb.gtid_binlog_pos()
+        oa = wait_for_offset(target, end, da)
+        ob = wait_for_offset(target, end, db_, pipeline="second")
+    finally:
+        assert da.stop() == 0, da.output()[-3000:]
+        assert db_.stop() == 0, db_.output()[-3000:]
+    assert oa["rows_applied"] == 30 and ob["rows_applied"] == 30
+    docs = list(target.db.row_changes.find({"db": "two", "op": "insert"}))
+    by = {(d["_id"].split(":")[0], d["table"]) for d in docs}
+    assert by == {("test", "a"), ("second", "b")}, by
+    assert len(docs) == 60
+    assert target.db.row_changes_staging.count_documents({}) == 0
