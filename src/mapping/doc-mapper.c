@@ -512,7 +512,7 @@ put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, cons
     sdl_value empty;
 
     if (v->kind >= SDL_VALUE_DECIMAL && v->kind != SDL_VALUE_DATETIME &&
-        v->kind != SDL_VALUE_DATE && v->kind != SDL_VALUE_SET) {
+        v->kind != SDL_VALUE_DATE && v->kind != SDL_VALUE_SET && v->kind != SDL_VALUE_DECIMAL64) {
         if (v->str.len > INT_MAX / 2) {
             sdl_error_set(err, SDL_E_UNSUPPORTED, "value of %zu bytes exceeds the BSON limit",
                           v->str.len);
@@ -563,6 +563,15 @@ put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, cons
         return true;
     case SDL_VALUE_DECIMAL:
         return put_decimal(w, key, klen, v, err);
+    case SDL_VALUE_DECIMAL64: {
+        /* coefficient |i|, exponent -scale: the Decimal128 the text path gives for it */
+        bson_decimal128_t dec;
+        dec.low = v->i < 0 ? (uint64_t)0 - (uint64_t)v->i : (uint64_t)v->i;
+        dec.high = ((uint64_t)(6176 - v->scale) << 49) |
+                   (v->i < 0 ? UINT64_C(0x8000000000000000) : 0);
+        bw_dec128(w, key, klen, &dec);
+        return true;
+    }
     case SDL_VALUE_STRING:
     case SDL_VALUE_TEMPORAL_TEXT:
     case SDL_VALUE_TIME:
@@ -666,6 +675,7 @@ value_equal(const sdl_value *a, const sdl_value *b)
     case SDL_VALUE_INT:
     case SDL_VALUE_UINT:
     case SDL_VALUE_BIT:
+    case SDL_VALUE_DECIMAL64:
         return a->u == b->u;
     case SDL_VALUE_FLOAT:
     case SDL_VALUE_DOUBLE:

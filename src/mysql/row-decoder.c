@@ -126,19 +126,21 @@ put_digits(char *o, uint32_t v, unsigned ndig)
     return o + ndig;
 }
 
-bool
-sdl_decimal_to_text(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
-                    sdl_arena *arena, sdl_bytes *ret_text, size_t *ret_used, sdl_error *err)
+/* Unpacks MySQL's binary DECIMAL (strings/decimal.c decimal2bin: the sign bit is the top bit
+ * of the first byte, set for non-negative values, and negative values are stored with every
+ * byte inverted) into its digit groups, most significant first: groups[k] holds ndig[k]
+ * digits, the integer part's groups first. */
+static bool
+decimal_unpack(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
+               uint32_t groups[16], uint8_t ndig[16], unsigned *ret_n, bool *ret_neg,
+               size_t *ret_used, sdl_error *err)
 {
     size_t size = sdl_decimal_bin_size(precision, scale);
     unsigned intg = precision - scale;
     unsigned intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9;
     uint8_t buf[40];
-    char digits[80]; /* integer digits, zero-padded to intg */
-    char *d = digits, *out, *o;
-    const uint8_t *q;
-    bool neg, any = false;
-    size_t ndig_int, start;
+    const uint8_t *q = buf;
+    unsigned n = 0;
 
     if (size == 0) {
         sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) out of range (max 65,30)", precision,
@@ -149,50 +151,60 @@ sdl_decimal_to_text(const uint8_t *p, size_t len, unsigned precision, unsigned s
         sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL needs %zu bytes, %zu left", size, len);
         return false;
     }
-    /* strings/decimal.c decimal2bin: the sign bit is the top bit of the first byte (set for
-     * non-negative values), and negative values are stored with every byte inverted. */
     memcpy(buf, p, size);
-    neg = (buf[0] & 0x80) == 0;
+    *ret_neg = (buf[0] & 0x80) == 0;
     buf[0] ^= 0x80;
-    if (neg) {
+    if (*ret_neg) {
         for (size_t i = 0; i < size; i++) {
             buf[i] ^= 0xff;
         }
     }
-    q = buf;
     if (intg0x) {
-        uint32_t v = be_uint(q, dig2bytes[intg0x]);
-        if (v >= pow10_u32[intg0x]) {
-            goto bad;
-        }
-        d = put_digits(d, v, intg0x);
-        q += dig2bytes[intg0x];
+        ndig[n++] = (uint8_t)intg0x;
     }
-    for (unsigned i = 0; i < intg0; i++, q += 4) {
-        uint32_t v = be_uint(q, 4);
-        if (v > 999999999u) {
-            goto bad;
-        }
-        d = put_digits(d, v, 9);
+    for (unsigned i = 0; i < intg0; i++) {
+        ndig[n++] = 9;
     }
-    ndig_int = (size_t)(d - digits);
-    for (unsigned i = 0; i < frac0; i++, q += 4) {
-        uint32_t v = be_uint(q, 4);
-        if (v > 999999999u) {
-            goto bad;
-        }
-        d = put_digits(d, v, 9);
+    for (unsigned i = 0; i < frac0; i++) {
+        ndig[n++] = 9;
     }
     if (frac0x) {
-        uint32_t v = be_uint(q, dig2bytes[frac0x]);
-        if (v >= pow10_u32[frac0x]) {
-            goto bad;
+        ndig[n++] = (uint8_t)frac0x;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        groups[k] = be_uint(q, dig2bytes[ndig[k]]);
+        if (groups[k] >= pow10_u32[ndig[k]]) {
+            sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) digit group out of range",
+                          precision, scale);
+            return false;
         }
-        d = put_digits(d, v, frac0x);
+        q += dig2bytes[ndig[k]];
     }
-    for (char *x = digits; x < d; x++) {
-        any |= *x != '0';
+    *ret_n = n;
+    *ret_used = size;
+    return true;
+}
+
+bool
+sdl_decimal_to_text(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
+                    sdl_arena *arena, sdl_bytes *ret_text, size_t *ret_used, sdl_error *err)
+{
+    uint32_t groups[16];
+    uint8_t ndig[16];
+    unsigned n;
+    char digits[80]; /* integer digits, zero-padded to intg */
+    char *d = digits, *out, *o;
+    bool neg, any = false;
+    size_t ndig_int, start;
+
+    if (!decimal_unpack(p, len, precision, scale, groups, ndig, &n, &neg, ret_used, err)) {
+        return false;
     }
+    for (unsigned k = 0; k < n; k++) {
+        d = put_digits(d, groups[k], ndig[k]);
+        any |= groups[k] != 0;
+    }
+    ndig_int = precision - scale;
     out = sdl_arena_alloc(arena, 72);
     o = out;
     if (neg && any) {
@@ -215,11 +227,31 @@ sdl_decimal_to_text(const uint8_t *p, size_t len, unsigned precision, unsigned s
     }
     *o = '\0';
     *ret_text = SDL_BYTES(out, (size_t)(o - out));
-    *ret_used = size;
     return true;
-bad:
-    sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) digit group out of range", precision, scale);
-    return false;
+}
+
+bool
+sdl_decimal_to_i64(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
+                   int64_t *ret, size_t *ret_used, sdl_error *err)
+{
+    uint32_t groups[16];
+    uint8_t ndig[16];
+    unsigned n;
+    bool neg;
+    int64_t v = 0;
+
+    if (precision > 18) {
+        sdl_error_set(err, SDL_E_INVALID, "DECIMAL(%u,%u) does not fit 64 bits", precision, scale);
+        return false;
+    }
+    if (!decimal_unpack(p, len, precision, scale, groups, ndig, &n, &neg, ret_used, err)) {
+        return false;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        v = v * (int64_t)pow10_u32[ndig[k]] + groups[k];
+    }
+    *ret = neg ? -v : v;
+    return true;
 }
 
 /* ---- temporal ------------------------------------------------------------------------------ */
@@ -559,6 +591,16 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
     case SDL_MYSQL_TYPE_NEWDECIMAL: {
         unsigned p = col->meta >> 8, s = col->meta & 0xff;
         size_t used;
+        if (p <= 18) {
+            if (!sdl_decimal_to_i64(c->ptr, sdl_cursor_left(c), p, s, &v->i, &used, err)) {
+                return false;
+            }
+            sdl_cursor_skip(c, used);
+            v->kind = SDL_VALUE_DECIMAL64;
+            v->precision = (uint8_t)p;
+            v->scale = (uint8_t)s;
+            break;
+        }
         if (!sdl_decimal_to_text(c->ptr, sdl_cursor_left(c), p, s, arena, &b, &used, err)) {
             return false;
         }

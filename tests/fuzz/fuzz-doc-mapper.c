@@ -52,7 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else if (v->kind == SDL_VALUE_INT || v->kind == SDL_VALUE_UINT ||
                        v->kind == SDL_VALUE_BIT || v->kind == SDL_VALUE_FLOAT ||
                        v->kind == SDL_VALUE_DOUBLE || v->kind == SDL_VALUE_DATETIME ||
-                       v->kind == SDL_VALUE_DATE) {
+                       v->kind == SDL_VALUE_DATE || v->kind == SDL_VALUE_DECIMAL64) {
                 uint64_t u = 0;
                 for (int b = 0; b < 8 && p < end; b++) {
                     u = u << 8 | *p++;

@@ -6,6 +6,7 @@
 
 #include "sdl/base/arena.h"
 #include "sdl/base/bytes.h"
+#include "sdl/mapping/doc-mapper.h"
 #include "sdl/mysql/binlog-event.h"
 #include "sdl/mysql/row-decoder.h"
 
@@ -42,6 +43,16 @@ render_value(sdl_buf *b, const sdl_value *v)
     case SDL_VALUE_DECIMAL:
         sdl_buf_appendf(b, "dec(%u,%u)%.*s", v->precision, v->scale, (int)v->str.len, v->str.ptr);
         break;
+    case SDL_VALUE_DECIMAL64: {
+        /* printed as the text kind prints, so both kinds meet the same expectations */
+        char digits[32];
+        uint64_t m = v->i < 0 ? (uint64_t)0 - (uint64_t)v->i : (uint64_t)v->i;
+        int n = snprintf(digits, sizeof(digits), "%0*" PRIu64, (int)v->scale + 1, m);
+        sdl_buf_appendf(b, "dec(%u,%u)%s%.*s%s%s", v->precision, v->scale, v->i < 0 ? "-" : "",
+                        n - (int)v->scale, digits, v->scale ? "." : "",
+                        digits + n - (int)v->scale);
+        break;
+    }
     case SDL_VALUE_STRING:
     case SDL_VALUE_ENUM:
     case SDL_VALUE_JSON_TEXT:
@@ -236,6 +247,104 @@ dec_text(sdl_arena *a, unsigned p, unsigned s, const char *hex)
     snprintf(buf, sizeof(buf), "%s",
              one_text(a, COL(SDL_MYSQL_TYPE_NEWDECIMAL, (uint16_t)(p << 8 | s)), row));
     return buf;
+}
+
+/* DECIMAL(≤ 18) as an integer (sdl_decimal_to_i64, SDL_VALUE_DECIMAL64) against the text
+ * path it replaced (sdl_decimal_to_text, SDL_VALUE_DECIMAL): the same errors and bytes used,
+ * and the same Decimal128 out of the mapper, over every precision and scale with generated
+ * digits (all zeros, all nines, random; both signs) and some corrupted digit groups. */
+TEST(row_decoder_decimal64_matches_text)
+{
+    static const uint8_t d2b[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+    static const uint32_t p10[10] = {1,      10,      100,      1000,      10000,
+                                      100000, 1000000, 10000000, 100000000, 1000000000};
+    uint32_t seed = 99;
+    unsigned checked = 0, errors = 0;
+    sdl_arena a;
+    sdl_arena_init(&a, 0);
+
+    for (int iter = 0; iter < 40000; iter++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned prec = 1 + (seed >> 16) % 18;
+        seed = seed * 1103515245u + 12345u;
+        unsigned scale = (seed >> 16) % (prec + 1);
+        unsigned style = (seed >> 8) % 8; /* 0: zeros, 1: nines, else random */
+        bool neg = seed & 1;
+        unsigned intg = prec - scale, plan[8], np = 0;
+        uint8_t bin[40];
+        size_t size = 0;
+
+        if (intg % 9) {
+            plan[np++] = intg % 9;
+        }
+        for (unsigned i = 0; i < intg / 9; i++) {
+            plan[np++] = 9;
+        }
+        for (unsigned i = 0; i < scale / 9; i++) {
+            plan[np++] = 9;
+        }
+        if (scale % 9) {
+            plan[np++] = scale % 9;
+        }
+        for (unsigned k = 0; k < np; k++) {
+            seed = seed * 1103515245u + 12345u;
+            uint32_t g = style == 0 ? 0 : style == 1 ? p10[plan[k]] - 1
+                                                     : (seed ^ seed >> 13) % p10[plan[k]];
+            for (unsigned b = d2b[plan[k]]; b > 0; b--) {
+                bin[size + b - 1] = (uint8_t)g;
+                g >>= 8;
+            }
+            size += d2b[plan[k]];
+        }
+        ASSERT_UINT_EQ(size, sdl_decimal_bin_size(prec, scale));
+        bin[0] ^= 0x80;
+        if (neg) {
+            for (size_t i = 0; i < size; i++) {
+                bin[i] ^= 0xff;
+            }
+        }
+        seed = seed * 1103515245u + 12345u;
+        if ((seed >> 16) % 16 == 0) {
+            bin[(seed >> 4) % size] = (uint8_t)(seed >> 24); /* maybe out of range */
+        }
+        size_t len = (seed >> 8) % 64 == 0 ? size - 1 : size + 3;
+
+        sdl_error e1 = SDL_ERROR_INIT, e2 = SDL_ERROR_INIT;
+        sdl_bytes text;
+        int64_t i64 = 0;
+        size_t used1 = 0, used2 = 0;
+        bool ok1 = sdl_decimal_to_text(bin, len, prec, scale, &a, &text, &used1, &e1);
+        bool ok2 = sdl_decimal_to_i64(bin, len, prec, scale, &i64, &used2, &e2);
+        ASSERT_TRUE(ok1 == ok2);
+        if (!ok1) {
+            ASSERT_STR_EQ(e1.message, e2.message);
+            errors++;
+            continue;
+        }
+        ASSERT_UINT_EQ(used1, used2);
+        sdl_column col = {.name = "v", .type = SDL_MYSQL_TYPE_NEWDECIMAL};
+        sdl_value vt = {.kind = SDL_VALUE_DECIMAL, .precision = (uint8_t)prec,
+                        .scale = (uint8_t)scale, .str = {(const char *)text.ptr, text.len}};
+        sdl_value vi = {.kind = SDL_VALUE_DECIMAL64, .precision = (uint8_t)prec,
+                        .scale = (uint8_t)scale, .i = i64};
+        bson_t dt = BSON_INITIALIZER, di = BSON_INITIALIZER;
+        ASSERT_OK(sdl_doc_mapper_value(NULL, &col, &vt, &dt, "v", 1, &e1), &e1);
+        ASSERT_OK(sdl_doc_mapper_value(NULL, &col, &vi, &di, "v", 1, &e2), &e2);
+        if (dt.len != di.len || memcmp(bson_get_data(&dt), bson_get_data(&di), dt.len) != 0) {
+            fprintf(stderr, "DECIMAL(%u,%u) %.*s vs %" PRId64 "\n", prec, scale,
+                    (int)text.len, (const char *)text.ptr, i64);
+        }
+        ASSERT_UINT_EQ(dt.len, di.len);
+        ASSERT_TRUE(memcmp(bson_get_data(&dt), bson_get_data(&di), dt.len) == 0);
+        bson_destroy(&dt);
+        bson_destroy(&di);
+        checked++;
+        if (checked % 1000 == 0) {
+            sdl_arena_reset(&a);
+        }
+    }
+    ASSERT_TRUE(checked > 30000 && errors > 1000);
+    sdl_arena_done(&a);
 }
 
 TEST(row_decoder_decimals)

@@ -40,6 +40,10 @@ typedef enum sdl_value_kind {
     SDL_VALUE_JSON_DIFF,       /* .str: MySQL partial JSON update (binary Json_diff vector) of
                                 * an UPDATE's after image, to apply to the before image's
                                 * JSON_BINARY value of the same column */
+    SDL_VALUE_DECIMAL64,       /* .i: DECIMAL of precision ≤ 18 as its unscaled integer (value
+                                * × 10^scale: -12.34 in DECIMAL(6,2) is -1234); .precision,
+                                * .scale. The decoder gives DECIMAL(≤ 18) so, wider ones as
+                                * SDL_VALUE_DECIMAL text. */
     SDL_VALUE_KIND_COUNT
 } sdl_value_kind;
 

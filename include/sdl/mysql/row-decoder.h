@@ -84,5 +84,12 @@ SDL_MUST_CHECK bool sdl_decimal_to_text(const uint8_t *p, size_t len, unsigned p
                                         unsigned scale, sdl_arena *arena, sdl_bytes *ret_text,
                                         size_t *ret_used, sdl_error *err);
 
+/* The same DECIMAL as its unscaled integer (value × 10^scale: -12.34 in DECIMAL(6,2) is
+ * -1234), for @precision ≤ 18 (SDL_E_INVALID otherwise); the same errors as
+ * sdl_decimal_to_text(). What the row decoder gives for DECIMAL(≤ 18). */
+SDL_MUST_CHECK bool sdl_decimal_to_i64(const uint8_t *p, size_t len, unsigned precision,
+                                       unsigned scale, int64_t *ret, size_t *ret_used,
+                                       sdl_error *err);
+
 /* Bytes a DECIMAL(precision, scale) takes in a row image (0 when out of range). */
 size_t sdl_decimal_bin_size(unsigned precision, unsigned scale);
