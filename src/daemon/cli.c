@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,23 @@ static const char usage[] =
     "                                       MongoDB\n"
     "  --version    print the version\n"
     "  --help       print this help\n";
+
+void
+sdl_cli_catch_signals(void (*handler)(int), bool hup)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART */
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    if (hup) {
+        (void)sigaction(SIGHUP, &sa, NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+}
 
 int
 sdl_cli_load_config(const char *path, const char *command, bool need_target,

@@ -29,23 +29,6 @@ on_signal(int sig)
     }
 }
 
-/* First thing: a SIGTERM that arrives while the configuration loads or the target is
- * waited for is a clean stop, not death by the default action. */
-static void
-install_signal_handlers(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0; /* no SA_RESTART: blocking reads return and see the flag */
-    (void)sigaction(SIGTERM, &sa, NULL);
-    (void)sigaction(SIGINT, &sa, NULL);
-    (void)sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 static const char run_usage[] = "Usage: sdl run -c FILE\n"
                                 "\n"
                                 "Replicates the source into the target until stopped (SIGTERM, "
@@ -66,7 +49,9 @@ sdl_cmd_run(int argc, char **argv)
     int status = 1;
     int opt;
 
-    install_signal_handlers();
+    /* First thing: a SIGTERM that arrives while the configuration loads or the target is
+     * waited for is a clean stop, not death by the default action. */
+    sdl_cli_catch_signals(on_signal, true);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (opt) {

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "sdl/base/bytes.h"
 #include "sdl/base/log.h"
 #include "sdl/config/config.h"
+#include "sdl/daemon/cli.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mysql/change-stream.h"
 
@@ -54,20 +54,6 @@ add_pattern(char ***list, size_t *n, const char *pattern)
 {
     *list = sdl_xreallocarray(*list, *n + 1, sizeof(char *));
     (*list)[(*n)++] = sdl_xstrdup(pattern);
-}
-
-static void
-install_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0; /* no SA_RESTART: a blocking read returns and sees the flag */
-    (void)sigaction(SIGINT, &sa, NULL);
-    (void)sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 }
 
 static bool
@@ -201,7 +187,7 @@ sdl_cmd_tail(int argc, char **argv)
     for (size_t i = 0; i < nexcludes; i++) {
         add_pattern(&config->tables.exclude, &config->tables.nexclude, excludes[i]);
     }
-    install_signals();
+    sdl_cli_catch_signals(on_signal, false);
 
     sdl_change_stream_options sopts = {
         .config = config,

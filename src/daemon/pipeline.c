@@ -43,7 +43,6 @@ typedef struct pipeline {
     sdl_error writer_err;
     bool writer_failed;
 
-    atomic_uint_fast64_t rows_committed; /* for status and tests */
     atomic_bool reader_done;
     atomic_bool writer_done;
     sdl_stats *stats;
@@ -199,7 +198,6 @@ write_batch(pipeline *p, sdl_batch *b, uint64_t txns, sdl_error *err)
                      b->offset_after.binlog_file, b->offset_after.binlog_pos);
     sdl_offset_done(&p->offset);
     sdl_offset_copy(&p->offset, &b->offset_after);
-    atomic_fetch_add(&p->rows_committed, b->rows);
     log_debug("Committed batch %" PRIu64 ": %zu documents, offset %s", b->number, b->ndocs,
               b->offset_after.gtid ? b->offset_after.gtid : "");
     return true;
@@ -815,7 +813,6 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     pthread_t reader;
     pthread_t writer;
     bool ok = false;
-    bool started = false;
 
     memset(&p, 0, sizeof(p));
     p.config = config;
@@ -850,7 +847,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         .skip_gtid = p.resume_split_gtid,
         .skip_rows = p.resume_split_gtid ? p.resume_split_seq : 0,
         .stop = stop,
-        .live_config = &p.live, /* SIGHUP: new table filters from the next transaction */
+        .live_config = &p.live,           /* SIGHUP: new table filters from the next transaction */
         .connected = &p.stats->source_up, /* observability: /health/ready, sdl_source_up */
     };
     if (!with_retry(&p, "connecting to the source", SDL_RETRY_SOURCE, open_stream_attempt, &so,
@@ -883,7 +880,6 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         sdl_error_set(err, SDL_E_IO, "cannot start the reader thread");
         goto out;
     }
-    started = true;
     supervise(&p);
     (void)pthread_join(reader, NULL);
     if (p.reader_failed) {
@@ -904,7 +900,6 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     }
     ok = true;
 out:
-    (void)started;
     if (ok) {
         log_notice("Stopped at batch %" PRIu64 ", GTID position '%s'", p.offset.batch,
                    p.offset.gtid ? p.offset.gtid : "");

@@ -18,5 +18,10 @@
 int sdl_cli_load_config(const char *path, const char *command, bool need_target,
                         sdl_config **ret_config);
 
+/* Installs @handler for SIGINT and SIGTERM (and SIGHUP with @hup) without SA_RESTART, so a
+ * blocking read returns and the caller sees its flag; ignores SIGPIPE (a closed peer is an
+ * EPIPE error). */
+void sdl_cli_catch_signals(void (*handler)(int), bool hup);
+
 /* Returns the process exit status. */
 int sdl_cli_main(int argc, char **argv);
