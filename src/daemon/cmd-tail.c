@@ -16,6 +16,7 @@
 #include "sdl/config/config.h"
 #include "sdl/daemon/cli.h"
 #include "sdl/mapping/doc-mapper.h"
+#include "sdl/mysql/binlog-reader.h"
 #include "sdl/mysql/change-stream.h"
 
 static volatile int stop_requested;
@@ -47,7 +48,9 @@ static const char tail_usage[] =
     "  --file BINLOG...     read these local binlog files (MySQL or MariaDB) in order instead\n"
     "                       of a server; -c is then optional; --from/--until take a GTID\n"
     "                       position (MariaDB) or GTID set (MySQL); the default is all of them\n"
-    "  --stats              print event and change counts to standard error at the end\n";
+    "  --stats              print event and change counts to standard error at the end\n"
+    "  --one-thread         receive events in this thread too (default: a second thread\n"
+    "                       receives from the server while this one decodes and prints)\n";
 
 static void
 add_pattern(char ***list, size_t *n, const char *pattern)
@@ -89,7 +92,7 @@ sdl_cmd_tail(int argc, char **argv)
         {"until", required_argument, NULL, 'u'},  {"format", required_argument, NULL, 'F'},
         {"include", required_argument, NULL, 'i'}, {"exclude", required_argument, NULL, 'x'},
         {"file", required_argument, NULL, 'b'},   {"help", no_argument, NULL, 'h'},
-        {"stats", no_argument, NULL, 'S'},
+        {"stats", no_argument, NULL, 'S'},        {"one-thread", no_argument, NULL, '1'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
@@ -113,6 +116,7 @@ sdl_cmd_tail(int argc, char **argv)
     char **files = NULL;
     size_t nfiles = 0;
     bool stats = false;
+    bool one_thread = false;
     char *final_position = NULL;
 
     optind = 1;
@@ -148,6 +152,9 @@ sdl_cmd_tail(int argc, char **argv)
             break;
         case 'S':
             stats = true;
+            break;
+        case '1':
+            one_thread = true;
             break;
         case 'h':
             fputs(tail_usage, stdout);
@@ -199,6 +206,7 @@ sdl_cmd_tail(int argc, char **argv)
         .stop = &stop_requested,
         .files = (const char *const *)files,
         .nfiles = nfiles,
+        .read_ahead_bytes = one_thread ? 0 : SDL_BINLOG_READ_AHEAD,
     };
     if (!sdl_change_stream_open(&sopts, &stream, &err)) {
         log_error_e(&err, "Failed to start reading the binlog");

@@ -18,6 +18,7 @@
 #include "sdl/daemon/stats.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mongo/mongo-writer.h"
+#include "sdl/mysql/binlog-reader.h"
 #include "sdl/mysql/change-stream.h"
 #include "sdl/stage/queue.h"
 
@@ -799,8 +800,14 @@ supervise(pipeline *p)
             last_rows = rows;
             last_status = now;
         }
+        /* a stop request ends the sleep: STOPPING=1 goes out while the workers wind down */
         sdl_sleep_usec(SDL_MIN(watchdog ? watchdog / 4 : SDL_USEC_PER_SEC, SDL_USEC_PER_SEC) / 2,
-                       NULL);
+                       stopping_sent ? NULL : p->stop);
+    }
+    if (*p->stop && !stopping_sent) {
+        /* the workers finished within this thread's sleep: still say so, as systemd expects */
+        log_notice("Stopping: finishing the current batch");
+        sdl_notify_stopping();
     }
     atomic_store(&p->stats->ready, false);
 }
@@ -849,6 +856,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         .stop = stop,
         .live_config = &p.live,           /* SIGHUP: new table filters from the next transaction */
         .connected = &p.stats->source_up, /* observability: /health/ready, sdl_source_up */
+        .read_ahead_bytes = SDL_BINLOG_READ_AHEAD, /* receive while this thread decodes */
     };
     if (!with_retry(&p, "connecting to the source", SDL_RETRY_SOURCE, open_stream_attempt, &so,
                     err)) {

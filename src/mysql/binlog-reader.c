@@ -2,15 +2,21 @@
 #include "sdl/mysql/binlog-reader.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <mysql.h>
 #include <mysqld_error.h>
 
 #include "sdl/base/alloc.h"
+#include "sdl/base/ring.h"
 #include "sdl/mysql/binlog-dump.h"
+#include "sdl/mysql/binlog-event.h"
+#include "sdl/mysql/crc32.h"
 #include "sdl/mysql/gtid-set.h"
 #include "sdl/mysql/mysql-conn.h"
 /* MariaDB sql/log_event.h: MARIA_SLAVE_CAPABILITY_GTID */
@@ -18,12 +24,24 @@
 /* MariaDB: ER_SLAVE_SAME_ID (the code a replica with a duplicate server_id receives) */
 #define SDL_ER_SLAVE_SAME_ID 4052
 
+/* Read-ahead records: an event (without the packet's 0x00), the end of a non-blocking
+ * stream, or the sdl_error that ended the stream. */
+enum { TAG_EVENT = 1, TAG_EVENT_CRC_OK, TAG_EOF, TAG_ERROR };
+
 struct sdl_binlog_reader {
     sdl_mysql_conn *conn;
     bool checksum;  /* CRC32 on every event */
     char *state;    /* connect state, for messages */
     uint32_t server_id;
+    sdl_ring *ring; /* read-ahead: events read by the thread */
+    pthread_t thread;
+    const volatile int *stop;
+    bool ended;     /* read-ahead: EOF or an error was returned; the thread has finished */
+    bool crc_ok;    /* the last event's trailing 4 bytes are the CRC32 of the rest */
 };
+
+static bool read_packet(sdl_binlog_reader *reader, sdl_bytes *ret_event, bool *ret_eof,
+                        sdl_error *err);
 
 const char *
 sdl_binlog_reader_server_version(const sdl_binlog_reader *reader)
@@ -104,6 +122,81 @@ out:
     return ok;
 }
 
+/* The checksum is computed in the read-ahead thread too, so the decoding thread need not
+ * (change-stream.c skips its own check when this says the bytes match). */
+static bool
+trailing_crc_ok(sdl_bytes ev)
+{
+    if (ev.len < SDL_BINLOG_HEADER_LEN + SDL_BINLOG_CHECKSUM_LEN) {
+        return false;
+    }
+    const uint8_t *p = ev.ptr + ev.len - SDL_BINLOG_CHECKSUM_LEN;
+    uint32_t stored = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                      (uint32_t)p[3] << 24;
+    return sdl_crc32(0, ev.ptr, ev.len - SDL_BINLOG_CHECKSUM_LEN) == stored;
+}
+
+/* The read-ahead thread: reads packets until the end of the stream, an error, or until the
+ * consumer closes the ring (sdl_binlog_reader_free also shuts the socket down). */
+static void *
+read_ahead_main(void *arg)
+{
+    sdl_binlog_reader *r = arg;
+
+    for (;;) {
+        sdl_bytes ev = {0};
+        bool eof = false;
+        sdl_error e = SDL_ERROR_INIT;
+        void *p;
+        if (!read_packet(r, &ev, &eof, &e)) {
+            if ((p = sdl_ring_reserve(r->ring, sizeof(e))) != NULL) {
+                memcpy(p, &e, sizeof(e));
+                sdl_ring_commit(r->ring, TAG_ERROR);
+            }
+            break;
+        }
+        if (eof) {
+            if (sdl_ring_reserve(r->ring, 0) != NULL) {
+                sdl_ring_commit(r->ring, TAG_EOF);
+            }
+            break;
+        }
+        if ((p = sdl_ring_reserve(r->ring, ev.len)) == NULL) {
+            break; /* the consumer is gone */
+        }
+        memcpy(p, ev.ptr, ev.len);
+        sdl_ring_commit(r->ring, r->checksum && trailing_crc_ok(ev) ? TAG_EVENT_CRC_OK
+                                                                    : TAG_EVENT);
+    }
+    sdl_ring_finish(r->ring);
+    return NULL;
+}
+
+static bool
+start_read_ahead(sdl_binlog_reader *r, const sdl_binlog_request *req, sdl_error *err)
+{
+    sigset_t all;
+    sigset_t old;
+    int rc;
+
+    if (!req->read_ahead_bytes) {
+        return true;
+    }
+    r->stop = req->stop;
+    r->ring = sdl_ring_new(req->read_ahead_bytes);
+    /* Signals stay with the caller's threads. */
+    (void)sigfillset(&all);
+    (void)pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&r->thread, NULL, read_ahead_main, r);
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        r->ring = sdl_ring_free(r->ring);
+        sdl_error_set(err, SDL_E_IO, "cannot start the binlog read-ahead thread");
+        return false;
+    }
+    return true;
+}
+
 bool
 sdl_binlog_reader_open(const sdl_source_config *cfg, const sdl_binlog_request *req,
                        sdl_binlog_reader **ret_reader, sdl_error *err)
@@ -123,7 +216,7 @@ sdl_binlog_reader_open(const sdl_source_config *cfg, const sdl_binlog_request *r
         goto fail;
     }
     if (sdl_mysql_conn_flavor(r->conn) == SDL_FLAVOR_MYSQL) {
-        if (!open_mysql(r, cfg, req, heartbeat, err)) {
+        if (!open_mysql(r, cfg, req, heartbeat, err) || !start_read_ahead(r, req, err)) {
             goto fail;
         }
         *ret_reader = r;
@@ -160,6 +253,9 @@ sdl_binlog_reader_open(const sdl_source_config *cfg, const sdl_binlog_request *r
     if (m->methods->db_command(m, SDL_COM_BINLOG_DUMP, (const char *)packet.data, packet.len, 1,
                                NULL) != 0) {
         sdl_mysql_conn_set_error(r->conn, "requesting the binlog from", err);
+        goto fail;
+    }
+    if (!start_read_ahead(r, req, err)) {
         goto fail;
     }
     sdl_buf_done(&packet);
@@ -235,9 +331,8 @@ set_stream_error(sdl_binlog_reader *r, sdl_error *err)
     sdl_mysql_conn_set_error(r->conn, "reading the binlog from", err);
 }
 
-bool
-sdl_binlog_reader_next(sdl_binlog_reader *reader, sdl_bytes *ret_event, bool *ret_eof,
-                       sdl_error *err)
+static bool
+read_packet(sdl_binlog_reader *reader, sdl_bytes *ret_event, bool *ret_eof, sdl_error *err)
 {
     MYSQL *m = sdl_mysql_conn_handle(reader->conn);
     unsigned long len = mysql_net_read_packet(m);
@@ -268,11 +363,73 @@ sdl_binlog_reader_next(sdl_binlog_reader *reader, sdl_bytes *ret_event, bool *re
     return true;
 }
 
+bool
+sdl_binlog_reader_next(sdl_binlog_reader *reader, sdl_bytes *ret_event, bool *ret_eof,
+                       sdl_error *err)
+{
+    sdl_bytes rec;
+    uint32_t tag = 0;
+
+    reader->crc_ok = false;
+    if (!reader->ring) {
+        return read_packet(reader, ret_event, ret_eof, err);
+    }
+    if (reader->ended) {
+        sdl_error_set_transient(err, SDL_E_SOURCE, "reading the binlog: the stream has ended");
+        return false;
+    }
+    switch (sdl_ring_next(reader->ring, &rec, &tag, reader->stop)) {
+    case SDL_RING_RECORD:
+        break;
+    case SDL_RING_STOPPED:
+        sdl_error_set(err, SDL_E_CANCELLED, "stopped");
+        return false;
+    case SDL_RING_FINISHED:
+    default:
+        reader->ended = true;
+        sdl_error_set_transient(err, SDL_E_SOURCE, "reading the binlog: the stream has ended");
+        return false;
+    }
+    if (tag == TAG_ERROR) {
+        reader->ended = true;
+        if (err) {
+            memcpy(err, rec.ptr, sizeof(*err));
+        }
+        return false;
+    }
+    if (tag == TAG_EOF) {
+        reader->ended = true;
+        *ret_eof = true;
+        return true;
+    }
+    *ret_eof = false;
+    *ret_event = rec;
+    reader->crc_ok = tag == TAG_EVENT_CRC_OK;
+    return true;
+}
+
+bool
+sdl_binlog_reader_crc_ok(const sdl_binlog_reader *reader)
+{
+    return reader->crc_ok;
+}
+
 sdl_binlog_reader *
 sdl_binlog_reader_free(sdl_binlog_reader *reader)
 {
     if (!reader) {
         return NULL;
+    }
+    if (reader->ring) {
+        /* The thread stops at once: a wait for room ends (closed ring), a read fails (the
+         * socket is shut down). */
+        sdl_ring_close(reader->ring);
+        my_socket fd = mysql_get_socket(sdl_mysql_conn_handle(reader->conn));
+        if (fd >= 0) {
+            (void)shutdown(fd, SHUT_RDWR);
+        }
+        (void)pthread_join(reader->thread, NULL);
+        reader->ring = sdl_ring_free(reader->ring);
     }
     (void)sdl_mysql_conn_free(reader->conn);
     free(reader->state);

@@ -331,7 +331,12 @@ until_empty(const sdl_change_stream *s)
 static bool
 open_reader(sdl_change_stream *s, sdl_error *err)
 {
-    sdl_binlog_request req = {s->position_text, s->until_now};
+    sdl_binlog_request req = {
+        .connect_state = s->position_text,
+        .non_blocking = s->until_now,
+        .read_ahead_bytes = s->opts.read_ahead_bytes,
+        .stop = s->opts.stop,
+    };
 
     s->reader = sdl_binlog_reader_free(s->reader);
     if (!sdl_binlog_reader_open(&s->config->source, &req, &s->reader, err)) {
@@ -1068,7 +1073,9 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             return false;
         }
         sdl_binlog_event ev;
-        if (!sdl_binlog_event_open(inner ? &s->inner_fmt : &s->fmt, raw, true, &ev, err)) {
+        /* The read-ahead thread may have checked the CRC already. */
+        bool checked = !inner && !s->files && s->reader && sdl_binlog_reader_crc_ok(s->reader);
+        if (!sdl_binlog_event_open(inner ? &s->inner_fmt : &s->fmt, raw, !checked, &ev, err)) {
             sdl_error_prefix(err, "%s event at '%s':%" PRIu64, sdl_binlog_event_type_name(hdr.type),
                              where(s), event_pos);
             return false;

@@ -228,3 +228,57 @@ def test_a_closed_pipe_ends_tail_quietly(sdl, mariadb):
     _, err = p.communicate(timeout=60)
     assert p.returncode == 0, err.decode()
     assert err.decode() == "", err.decode()
+
+
+def test_read_ahead_gives_what_one_thread_gives(sdl, mariadb):
+    """The read-ahead thread (binlog-reader.c, base/ring.c) hands the decoder exactly the events
+    a single thread reads: many small events, events larger than a quarter of the 1 MiB ring
+    (kept on the heap) and enough bytes to wrap the ring many times."""
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS ra",
+                "CREATE TABLE ra.t (id INT PRIMARY KEY, b LONGBLOB, s VARCHAR(200))")
+    start = mariadb.gtid_binlog_pos()
+    c = mariadb.root()
+    try:
+        with c.cursor() as cur:
+            for i in range(40):
+                # one big row (300 KiB .. 1.5 MiB) and a burst of small ones per transaction
+                cur.execute("BEGIN")
+                cur.execute("INSERT INTO ra.t VALUES (%s, REPEAT(CHAR(65 + %s MOD 26), %s), 'big')",
+                            (i * 1000, i, 300_000 + (i % 5) * 300_000))
+                for k in range(1, 200):
+                    cur.execute("INSERT INTO ra.t VALUES (%s, NULL, %s)", (i * 1000 + k, f"small-{i}-{k}"))
+                cur.execute("COMMIT")
+    finally:
+        c.close()
+    end = mariadb.gtid_binlog_pos()
+    cfg = sdl.write_config()
+    args = ["tail", "-c", cfg, "--from", start, "--until", end, "--include", "ra.*", "--stats"]
+    ahead = sdl.run(*args, check=True)
+    one = sdl.run(*args, "--one-thread", check=True)
+    assert ahead.stdout == one.stdout
+    assert len(ahead.stdout.splitlines()) == 40 * 200
+    assert "8000 row changes" in ahead.stderr and "8000 row changes" in one.stderr
+    big = [json.loads(line) for line in ahead.stdout.splitlines() if '"big"' in line]
+    assert len(big) == 40
+    assert len(big[7]["after"]["b"]["$binary"]["base64"]) > 400_000
+
+
+def test_sigterm_stops_tail_waiting_on_an_idle_source_at_once(sdl, mariadb):
+    """With the read-ahead thread blocked in a read of an idle connection, a SIGTERM still ends
+    `sdl tail` within a fraction of a second (the reader waits on its ring with a 100 ms look
+    at the stop flag; freeing it shuts the socket down)."""
+    cfg = sdl.write_config()
+    p = subprocess.Popen([sdl.bin, "tail", "-c", cfg, "--from", "now"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)  # connected and idle: heartbeats every 5 s
+        assert p.poll() is None
+        t0 = time.monotonic()
+        p.terminate()
+        assert p.wait(10) == 0
+        # not a benchmark: far below the 5 s heartbeat that would otherwise end the wait
+        assert time.monotonic() - t0 < 3.0, p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

@@ -89,6 +89,9 @@ typedef struct sdl_change_stream_options {
                                 * position (MariaDB) / GTID set (MySQL) whose transactions are
                                 * not returned; `until` "now" means the end of the files */
     size_t nfiles;             /* 0: read from the server */
+    size_t read_ahead_bytes;   /* server: > 0 lets a thread of the binlog reader receive
+                                * events ahead of decoding, in a ring of this many bytes
+                                * (binlog-reader.h, SDL_BINLOG_READ_AHEAD); 0: one thread */
 } sdl_change_stream_options;
 
 /* Connects, runs the start-up checks and resolves the start position. */
