@@ -217,7 +217,10 @@ sdl_cmd_tail(int argc, char **argv)
               sdl_change_stream_start_position(stream));
 
     sdl_doc_mapper_options mopts = {0};
-    bson_t doc;
+    bson_t doc;      /* a DDL document */
+    bson_t row_view; /* a row document, read in place from row_bytes */
+    sdl_buf row_bytes = SDL_BUF_INIT;
+    const bson_t *mapped_doc = &doc;
     bson_init(&doc);
     for (;;) {
         sdl_change c;
@@ -236,10 +239,9 @@ sdl_cmd_tail(int argc, char **argv)
             log_warning("Lost the source connection: %s", c.notice);
         }
         bool mapped = false;
-        bson_reinit(&doc);
         switch (c.kind) {
         case SDL_CHANGE_ROW:
-            if (!sdl_doc_mapper_row(&mopts, &c.pos, &c.row, &doc, &err)) {
+            if (!sdl_doc_mapper_row_bytes(&mopts, &c.pos, &c.row, &row_bytes, &err)) {
                 sdl_error_prefix(&err, "mapping row %s:%llu of '%s.%s'", c.pos.gtid,
                                  (unsigned long long)c.pos.seq, c.row.table->db,
                                  c.row.table->name);
@@ -252,9 +254,15 @@ sdl_cmd_tail(int argc, char **argv)
                 goto done;
             }
             mapped = true;
+            if (print) {
+                BSON_ASSERT(bson_init_static(&row_view, row_bytes.data, row_bytes.len));
+                mapped_doc = &row_view;
+            }
             rows++;
             break;
         case SDL_CHANGE_DDL:
+            bson_reinit(&doc);
+            mapped_doc = &doc;
             if (!sdl_doc_mapper_ddl(&mopts, &c.pos, c.ddl_db, c.ddl_table,
                                     (const char *)c.ddl_statement.ptr,
                                     c.ddl_statement.len, &doc, &err)) {
@@ -278,7 +286,7 @@ sdl_cmd_tail(int argc, char **argv)
             goto done;
         }
         if (mapped && print) {
-            if (!sdl_doc_mapper_to_json(&doc, &out, &err)) {
+            if (!sdl_doc_mapper_to_json(mapped_doc, &out, &err)) {
                 log_error_e(&err, "Failed to print a change");
                 status = sdl_error_exit_status(&err);
                 goto done;
@@ -308,6 +316,7 @@ done:
         }
     }
     bson_destroy(&doc);
+    sdl_buf_done(&row_bytes);
     log_debug("Printed %llu row changes", (unsigned long long)rows);
     if (stats && stream) {
         uint64_t inner = 0;

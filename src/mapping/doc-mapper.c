@@ -183,6 +183,34 @@ le64(uint8_t *p, uint64_t v)
     le32(p + 4, (uint32_t)(v >> 32));
 }
 
+/* memcpy for the short keys and values of a row (column names, GTIDs): two overlapping word
+ * copies instead of a call. */
+static inline void
+copy_short(uint8_t *d, const void *src, size_t n)
+{
+    const uint8_t *s = src;
+
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++) {
+            d[i] = s[i];
+        }
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 /* Element header: type byte, key, NUL; then @extra bytes of value are reserved. Returns where
  * the value goes. */
 static inline uint8_t *
@@ -190,7 +218,7 @@ bw_elem(bw *w, bson_type_t type, const char *key, size_t klen, size_t extra)
 {
     uint8_t *p = bw_room(w, 2 + klen + extra);
     p[0] = (uint8_t)type;
-    memcpy(p + 1, key, klen);
+    copy_short(p + 1, key, klen);
     p[1 + klen] = 0;
     w->len += 2 + klen + extra;
     return p + 2 + klen;
@@ -248,7 +276,7 @@ bw_str(bw *w, const char *key, size_t klen, const char *s, size_t len)
 {
     uint8_t *p = bw_elem(w, BSON_TYPE_UTF8, key, klen, 4 + len + 1);
     le32(p, (uint32_t)(len + 1));
-    memcpy(p + 4, s, len);
+    copy_short(p + 4, s, len);
     p[4 + len] = 0;
 }
 
@@ -576,7 +604,8 @@ put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, cons
     case SDL_VALUE_TEMPORAL_TEXT:
     case SDL_VALUE_TIME:
     case SDL_VALUE_ENUM:
-        if (!check_utf8(v->str.ptr, v->str.len, err)) {
+        /* the decoder checked the text it took from the row as it is (utf8_checked) */
+        if (!v->utf8_checked && !check_utf8(v->str.ptr, v->str.len, err)) {
             return false;
         }
         bw_str(w, key, klen, v->str.ptr, v->str.len);
@@ -616,6 +645,51 @@ put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, cons
     }
     sdl_error_set(err, SDL_E_INVALID, "unknown value kind %d", (int)v->kind);
     return false;
+}
+
+/* The common kinds, written as put_value() writes them, without its call: true when done,
+ * false to call put_value() (which then writes the value or says what is wrong). */
+static inline __attribute__((always_inline)) bool
+put_value_fast(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col,
+               const sdl_value *v, const char *key, size_t klen)
+{
+    switch (v->kind) {
+    case SDL_VALUE_NULL:
+        bw_null(w, key, klen);
+        return true;
+    case SDL_VALUE_INT:
+        if (wide_integer_column(col) || v->i < INT32_MIN || v->i > INT32_MAX) {
+            bw_i64(w, key, klen, v->i);
+        } else {
+            bw_i32(w, key, klen, (int32_t)v->i);
+        }
+        return true;
+    case SDL_VALUE_DOUBLE:
+        bw_double(w, key, klen, v->d);
+        return true;
+    case SDL_VALUE_DECIMAL64: {
+        bson_decimal128_t dec;
+        dec.low = v->i < 0 ? (uint64_t)0 - (uint64_t)v->i : (uint64_t)v->i;
+        dec.high = ((uint64_t)(6176 - v->scale) << 49) |
+                   (v->i < 0 ? UINT64_C(0x8000000000000000) : 0);
+        bw_dec128(w, key, klen, &dec);
+        return true;
+    }
+    case SDL_VALUE_STRING:
+        if (!v->utf8_checked || v->str.len == 0 || v->str.len > INT_MAX / 2) {
+            return false;
+        }
+        bw_str(w, key, klen, v->str.ptr, v->str.len);
+        return true;
+    case SDL_VALUE_DATETIME:
+        if (opts->datetime_as_string) {
+            return false;
+        }
+        bw_date(w, key, klen, floor_div(v->usec, 1000));
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* Moves the finished document in @w into the empty @doc. */
@@ -752,7 +826,8 @@ put_image(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const s
             }
             continue;
         }
-        if (!put_value(w, opts, c, &img[i], c->name, col_name_len(c), err)) {
+        if (!put_value_fast(w, opts, c, &img[i], c->name, col_name_len(c)) &&
+            !put_value(w, opts, c, &img[i], c->name, col_name_len(c), err)) {
             sdl_error_prefix(err, "%s image: column '%s'", key, c->name);
             return false;
         }
@@ -842,12 +917,11 @@ put_changed(bw *w, const sdl_table *t, const sdl_value *before, const sdl_value 
     bw_end(w, at);
 }
 
-/* "<pipeline>:<gtid>:<seq>" */
+/* "<pipeline>:<gtid>:<seq>"; @lg = strlen(pos->gtid) */
 static void
-put_id(bw *w, const sdl_change_pos *pos)
+put_id(bw *w, const sdl_change_pos *pos, size_t lg)
 {
     size_t lp = strlen(pos->pipeline);
-    size_t lg = strlen(pos->gtid);
     char digits[24];
     size_t nd = 0;
     uint64_t s = pos->seq;
@@ -860,10 +934,10 @@ put_id(bw *w, const sdl_change_pos *pos)
     uint8_t *p = bw_elem(w, BSON_TYPE_UTF8, "_id", 3, 4 + len + 1);
     le32(p, (uint32_t)(len + 1));
     p += 4;
-    memcpy(p, pos->pipeline, lp);
+    copy_short(p, pos->pipeline, lp);
     p += lp;
     *p++ = ':';
-    memcpy(p, pos->gtid, lg);
+    copy_short(p, pos->gtid, lg);
     p += lg;
     *p++ = ':';
     while (nd) {
@@ -873,9 +947,9 @@ put_id(bw *w, const sdl_change_pos *pos)
 }
 
 static void
-put_position(bw *w, const sdl_change_pos *pos)
+put_position(bw *w, const sdl_change_pos *pos, size_t lg)
 {
-    bw_cstr(w, "gtid", 4, pos->gtid);
+    bw_str(w, "gtid", 4, pos->gtid, lg);
     bw_i64(w, "seq", 3, (int64_t)pos->seq);
     bw_date(w, "ts", 2, pos->ts_sec * 1000);
     size_t at = bw_begin(w, BSON_TYPE_DOCUMENT, "binlog", 6);
@@ -884,71 +958,106 @@ put_position(bw *w, const sdl_change_pos *pos)
     bw_end(w, at);
 }
 
-bool
-sdl_doc_mapper_row(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
-                   const sdl_row_change *rc, bson_t *doc, sdl_error *err)
+/* The row document into @w (empty); false with @err when it cannot be written. */
+static bool
+map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+        const sdl_row_change *rc, sdl_error *err)
 {
     static const char *const op_names[] = {"insert", "update", "delete"};
     const sdl_table *t = rc->table;
     bool ok = false;
-    bw w;
 
     if (!opts) {
         opts = &default_options;
     }
-    bw_init(&w);
     if (!t || (unsigned)rc->op > SDL_ROW_DELETE || (rc->op != SDL_ROW_INSERT && !rc->before) ||
         (rc->op != SDL_ROW_DELETE && !rc->after)) {
         sdl_error_set(err, SDL_E_INVALID, "row change without the images its op needs");
         goto out;
     }
-    w.len = 4; /* document length, written by bw_end() */
-    put_id(&w, pos);
-    bw_cstr(&w, "op", 2, op_names[rc->op]);
-    bw_cstr(&w, "db", 2, t->db);
-    bw_cstr(&w, "table", 5, t->name);
+    size_t gtid_len = strlen(pos->gtid);
+    (void)bw_room(w, 4);
+    w->len = 4; /* document length, written by bw_end() */
+    put_id(w, pos, gtid_len);
+    bw_cstr(w, "op", 2, op_names[rc->op]);
+    bw_cstr(w, "db", 2, t->db);
+    bw_cstr(w, "table", 5, t->name);
     if (t->npk > 0) {
         bool from_before = rc->op != SDL_ROW_INSERT;
-        if (!put_pk(&w, opts, t, from_before ? rc->before : rc->after,
+        if (!put_pk(w, opts, t, from_before ? rc->before : rc->after,
                     from_before ? "before" : "after", err)) {
             goto out;
         }
     }
-    if (rc->op != SDL_ROW_INSERT && !put_image(&w, opts, t, rc->before, NULL, "before", 6, err)) {
+    if (rc->op != SDL_ROW_INSERT && !put_image(w, opts, t, rc->before, NULL, "before", 6, err)) {
         goto out;
     }
     if (rc->op != SDL_ROW_DELETE &&
-        !put_image(&w, opts, t, rc->after, rc->op == SDL_ROW_UPDATE ? rc->before : NULL, "after",
+        !put_image(w, opts, t, rc->after, rc->op == SDL_ROW_UPDATE ? rc->before : NULL, "after",
                    5, err)) {
         goto out;
     }
-    if (rc->op == SDL_ROW_UPDATE && !put_json_diffs(&w, opts, t, rc->before, rc->after, err)) {
+    if (rc->op == SDL_ROW_UPDATE && !put_json_diffs(w, opts, t, rc->before, rc->after, err)) {
         goto out;
     }
     if (rc->op == SDL_ROW_UPDATE) {
-        put_changed(&w, t, rc->before, rc->after);
+        put_changed(w, t, rc->before, rc->after);
     }
-    put_position(&w, pos);
+    put_position(w, pos, gtid_len);
     if (pos->split) {
-        bw_bool(&w, "split", 5, true);
+        bw_bool(w, "split", 5, true);
     }
     if (!t->names_from_metadata) {
-        bw_bool(&w, "columns_unnamed", 15, true);
+        bw_bool(w, "columns_unnamed", 15, true);
     }
-    bw_end(&w, 0);
-    if (w.len > INT32_MAX) {
+    bw_end(w, 0);
+    if (w->len > INT32_MAX) {
         sdl_error_set(err, SDL_E_UNSUPPORTED, "document of %zu bytes exceeds the BSON limit",
-                      w.len);
+                      w->len);
         goto out;
     }
-    bw_finish(&w, doc);
     ok = true;
 out:
     if (!ok) {
         sdl_error_prefix(err, "table '%s.%s'", t && t->db ? t->db : "?",
                          t && t->name ? t->name : "?");
     }
+    return ok;
+}
+
+bool
+sdl_doc_mapper_row(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+                   const sdl_row_change *rc, bson_t *doc, sdl_error *err)
+{
+    bw w;
+    bool ok;
+
+    bw_init(&w);
+    ok = map_row(&w, opts, pos, rc, err);
+    if (ok) {
+        bw_finish(&w, doc);
+    }
     bw_done(&w);
+    return ok;
+}
+
+bool
+sdl_doc_mapper_row_bytes(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+                         const sdl_row_change *rc, sdl_buf *out, sdl_error *err)
+{
+    bw w;
+    bool ok;
+
+    /* write straight into @out's heap buffer: bw_grow() reallocates what is not w.local */
+    out->len = 0;
+    sdl_buf_reserve(out, 4096);
+    w.p = out->data;
+    w.len = 0;
+    w.cap = out->cap;
+    ok = map_row(&w, opts, pos, rc, err);
+    out->data = w.p;
+    out->cap = w.cap;
+    out->len = ok ? w.len : 0;
     return ok;
 }
 
@@ -985,7 +1094,7 @@ sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
     }
     bw_init(&w);
     w.len = 4;
-    put_id(&w, pos);
+    put_id(&w, pos, strlen(pos->gtid));
     bw_cstr(&w, "op", 2, "ddl");
     if (db && *db) {
         bw_cstr(&w, "db", 2, db);
@@ -994,7 +1103,7 @@ sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
         bw_cstr(&w, "table", 5, table);
     }
     bw_str(&w, "statement", 9, statement, statement_len);
-    put_position(&w, pos);
+    put_position(&w, pos, strlen(pos->gtid));
     bw_end(&w, 0);
     bw_finish(&w, doc);
     bw_done(&w);

@@ -241,18 +241,26 @@ unescape(const uint8_t *p, const uint8_t *end, bool is_key, uint8_t out[4],
     return 1;
 }
 
-/* Length of the run of plain string bytes at @p: printable ASCII other than '"' and '\\'. */
-/* True when one of the eight bytes of @x ends a plain run (see plain_run()). */
-static inline bool
-word_stops_run(uint64_t x)
+/* The high bit of each of the eight bytes of @x (little-endian: the first byte lowest) that
+ * may end a plain run (see plain_run()): a control character, a byte >= 0x80, '"' or '\\'.
+ * The lowest flagged byte is exact; flags above a flagged byte may be false positives (a
+ * borrow of the subtraction), which the callers never rely on. */
+static inline uint64_t
+word_stops(uint64_t x)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101);
     uint64_t ctl = (x - ones * 0x20) & ~x; /* high bit where a byte is < 0x20 */
     uint64_t q = x ^ (ones * '"');
     uint64_t bs = x ^ (ones * '\\');
 
-    return ((ctl | x | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & UINT64_C(0x8080808080808080)) !=
-           0;
+    return (ctl | x | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & UINT64_C(0x8080808080808080);
+}
+
+/* True when one of the eight bytes of @x ends a plain run (see plain_run()). */
+static inline bool
+word_stops_run(uint64_t x)
+{
+    return word_stops(x) != 0;
 }
 
 /* Length of the run of plain string bytes at @p: printable ASCII other than '"' and '\\'. */
@@ -364,15 +372,14 @@ scan_number(const uint8_t *s, const uint8_t *end, uint8_t *ret_type, int64_t *re
             return false;
         }
     } else {
-        while (p < end && *p >= '0' && *p <= '9') {
-            uint64_t d = (uint64_t)(*p - '0');
-            if (mag > (UINT64_MAX - d) / 10) {
-                overflow = true;
-            } else {
-                mag = mag * 10 + d;
-            }
+        /* No leading zero here: up to 19 digits fit in 64 bits, more are >= 10^19 and go
+         * to strtod below like any value out of int64 range. */
+        const uint8_t *digits = p;
+        while (p < end && (unsigned)(*p - '0') <= 9u) {
+            mag = mag * 10 + (uint64_t)(*p - '0');
             p++;
         }
+        overflow = p - digits > 19;
     }
     if (p < end && *p == '.') {
         integral = false;
@@ -826,53 +833,81 @@ emit(const jparser *jp, size_t idx, bson_t *parent, const char *key, int key_len
  * The single pass: a container at the top is parsed straight into raw BSON, with no tree. It
  * accepts exactly what the two passes accept and writes the same bytes, but it gives up
  * (returns false, nothing said) on anything unusual: invalid text (the two passes then find
- * the error and its position), nesting at the limit, or a duplicated key in an object (the
- * two passes then keep the first position and the last value). A differential test
- * (fuzz-json-text) holds the two paths to the same result.
+ * the error and its position), nesting at the limit (or deeper than its own stack), or a
+ * duplicated key in an object (the two passes then keep the first position and the last
+ * value). A differential test (fuzz-json-text) holds the two paths to the same result.
+ *
+ * It is one loop over local variables with an explicit stack, not recursive functions over a
+ * state struct: stores through the uint8_t output pointer may alias anything, so state kept
+ * in memory would be reloaded after every output byte.
  */
+#define FAST_STACK 64 /* deeper nesting goes to the two passes */
+
 typedef struct fkey {
     size_t off; /* into the output */
     size_t len;
 } fkey;
 
-typedef struct fast {
-    const uint8_t *p;
-    const uint8_t *end;
-    uint32_t max_depth;
-    rw w;
-    fkey *keys; /* the keys of the objects being written, innermost last */
-    size_t nkeys;
-    size_t capkeys;
-    fkey local_keys[32];
-} fast;
+typedef struct fframe {
+    size_t at;         /* output offset of the container's int32 length */
+    uint32_t index;    /* arrays: index of the next element */
+    uint32_t key_base; /* objects: first of its keys in the key stack */
+    bool obj;
+} fframe;
 
-static inline void
-f_skip_ws(fast *f)
+typedef struct fkeys {
+    fkey *k;
+    size_t n;
+    size_t cap;
+    fkey local[32];
+} fkeys;
+
+/* True when the keys from @base on hold a duplicate. */
+static bool
+fast_dup_key(const fkeys *keys, size_t base, const uint8_t *out)
 {
-    while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t')) {
-        f->p++;
+    const fkey *k = keys->k + base;
+    size_t count = keys->n - base;
+
+    if (count > 16) {
+        return true; /* not worth a hash table here: the two passes have one */
     }
+    for (size_t m = 1; m < count; m++) {
+        for (size_t e = 0; e < m; e++) {
+            if (k[e].len == k[m].len &&
+                (k[m].len == 0 || out[k[e].off] == out[k[m].off]) && /* most differ at once */
+                memcmp(out + k[e].off, out + k[m].off, k[m].len) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
-/* At the opening quote: appends the decoded string (no NUL) to the output; *ret_len its
- * length. The decoded string is never longer than its text (an escape is at least as long
- * as the UTF-8 it stands for), so the room is reserved once, with 8 bytes of slack for the
- * word copies. */
-static bool
-f_string(fast *f, bool is_key, size_t *ret_len)
+/* At the opening quote @p: decodes the string to @o, which has room for the rest of the text
+ * and 8 bytes more (a decoded string is never longer than its text). Returns the decoded
+ * length and sets *ret_next after the closing quote; (size_t)-1 when the two passes must
+ * decide. */
+static inline __attribute__((always_inline)) size_t
+fast_string(const uint8_t *p, const uint8_t *end, uint8_t *restrict o, bool is_key,
+            const uint8_t **ret_next)
 {
-    const uint8_t *p = f->p + 1;
-    const uint8_t *end = f->end;
-    uint8_t *start = rw_room(&f->w, (size_t)(end - p) + 8);
-    uint8_t *o = start;
+    uint8_t *start = o;
 
+    p++;
     for (;;) {
         while (end - p >= 8) {
             uint64_t x;
             memcpy(&x, p, 8);
             memcpy(o, &x, 8);
-            if (word_stops_run(x)) {
-                break;
+            uint64_t stops = word_stops(x);
+            if (stops) {
+                /* the lowest flagged byte is the first that ends the run (flags above it may
+                 * be false positives, it never is); the bytes before it are copied */
+                size_t n = (size_t)__builtin_ctzll(stops) / 8;
+                p += n;
+                o += n;
+                goto stop;
             }
             p += 8;
             o += 8;
@@ -880,8 +915,9 @@ f_string(fast *f, bool is_key, size_t *ret_len)
         while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
             *o++ = *p++;
         }
+    stop: /* at the byte that ended the run, or at the end */
         if (p >= end) {
-            return false;
+            return (size_t)-1;
         }
         uint8_t c = *p;
         if (c == '"') {
@@ -890,249 +926,260 @@ f_string(fast *f, bool is_key, size_t *ret_len)
         if (c >= 0x80) {
             size_t n = sdl_utf8_seq_len(p, end);
             if (n == 0) {
-                return false;
+                return (size_t)-1;
             }
-            for (size_t i = 0; i < n; i++) {
-                *o++ = *p++;
-            }
+            memcpy(o, p, n);
+            o += n;
+            p += n;
         } else if (c == '\\') {
             const char *why;
             size_t n = unescape(p, end, is_key, o, &p, &why);
             if (n == 0) {
-                return false;
+                return (size_t)-1;
             }
             o += n;
         } else {
-            return false; /* control character */
+            return (size_t)-1; /* control character */
         }
     }
-    f->p = p + 1;
-    *ret_len = (size_t)(o - start);
-    f->w.len += *ret_len;
-    return true;
-}
-
-static bool
-f_dup_key(const fast *f, size_t base)
-{
-    const fkey *k = f->keys + base;
-    size_t count = f->nkeys - base;
-    const uint8_t *out = f->w.p;
-
-    if (count > 16) {
-        return true; /* not worth a hash table here: the two passes have one */
-    }
-    for (size_t m = 1; m < count; m++) {
-        for (size_t e = 0; e < m; e++) {
-            if (k[e].len == k[m].len && memcmp(out + k[e].off, out + k[m].off, k[m].len) == 0) {
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
-static bool f_value(fast *f, uint32_t depth, size_t type_at);
-
-/* At '{' or '[': writes the document body (int32 length, elements, NUL). */
-static bool
-f_container(fast *f, uint32_t depth, bool is_object)
-{
-    size_t at = f->w.len;
-    size_t base = f->nkeys;
-    uint8_t close = is_object ? '}' : ']';
-    uint32_t i = 0;
-
-    if (depth >= f->max_depth) {
-        return false;
-    }
-    (void)rw_room(&f->w, 4);
-    f->w.len += 4;
-    f->p++;
-    f_skip_ws(f);
-    if (f->p < f->end && *f->p == close) {
-        f->p++;
-    } else {
-        for (;; i++) {
-            size_t type_at = f->w.len;
-            (void)rw_room(&f->w, 1);
-            f->w.len++;
-            if (is_object) {
-                size_t klen;
-                if (f->p >= f->end || *f->p != '"' || !f_string(f, true, &klen)) {
-                    return false;
-                }
-                if (f->nkeys == f->capkeys) {
-                    f->capkeys *= 2;
-                    f->keys = grow_array(f->keys, f->local_keys, f->nkeys, f->capkeys,
-                                         sizeof(fkey));
-                }
-                f->keys[f->nkeys++] = (fkey){type_at + 1, klen};
-                f_skip_ws(f);
-                if (f->p >= f->end || *f->p != ':') {
-                    return false;
-                }
-                f->p++;
-                f_skip_ws(f);
-            } else if (i < 10) {
-                *rw_room(&f->w, 1) = (uint8_t)('0' + i);
-                f->w.len++;
-            } else {
-                char buf[16];
-                const char *k;
-                size_t klen = bson_uint32_to_string(i, &k, buf, sizeof(buf));
-                memcpy(rw_room(&f->w, klen), k, klen);
-                f->w.len += klen;
-            }
-            *rw_room(&f->w, 1) = 0;
-            f->w.len++;
-            if (!f_value(f, depth + 1, type_at)) {
-                return false;
-            }
-            f_skip_ws(f);
-            if (f->p >= f->end) {
-                return false;
-            }
-            if (*f->p == ',') {
-                f->p++;
-                f_skip_ws(f);
-                continue;
-            }
-            if (*f->p == close) {
-                f->p++;
-                break;
-            }
-            return false;
-        }
-    }
-    if (is_object && f_dup_key(f, base)) {
-        return false;
-    }
-    f->nkeys = base;
-    *rw_room(&f->w, 1) = 0;
-    f->w.len++;
-    if (f->w.len - at > INT32_MAX) {
-        return false;
-    }
-    rw_le32(f->w.p + at, (uint32_t)(f->w.len - at));
-    return true;
-}
-
-/* Writes the value at f->p and sets its BSON type at output offset @type_at. */
-static bool
-f_value(fast *f, uint32_t depth, size_t type_at)
-{
-    uint8_t type;
-
-    if (f->p >= f->end) {
-        return false;
-    }
-    switch (*f->p) {
-    case '{':
-    case '[': {
-        bool obj = *f->p == '{';
-        if (!f_container(f, depth, obj)) {
-            return false;
-        }
-        type = obj ? BSON_TYPE_DOCUMENT : BSON_TYPE_ARRAY;
-        break;
-    }
-    case '"': {
-        size_t at = f->w.len;
-        size_t len;
-        (void)rw_room(&f->w, 4);
-        f->w.len += 4;
-        if (!f_string(f, false, &len)) {
-            return false;
-        }
-        *rw_room(&f->w, 1) = 0;
-        f->w.len++;
-        rw_le32(f->w.p + at, (uint32_t)(len + 1));
-        type = BSON_TYPE_UTF8;
-        break;
-    }
-    case 't':
-    case 'f':
-    case 'n': {
-        static const char *const words[] = {"true", "false", "null"};
-        const char *word = words[*f->p == 't' ? 0 : *f->p == 'f' ? 1 : 2];
-        size_t n = strlen(word);
-        if ((size_t)(f->end - f->p) < n || memcmp(f->p, word, n) != 0) {
-            return false;
-        }
-        f->p += n;
-        if (*word == 'n') {
-            type = BSON_TYPE_NULL;
-        } else {
-            type = BSON_TYPE_BOOL;
-            *rw_room(&f->w, 1) = *word == 't';
-            f->w.len++;
-        }
-        break;
-    }
-    default: {
-        uint8_t jt;
-        int64_t i = 0;
-        double d = 0;
-        const char *why;
-        if (!scan_number(f->p, f->end, &jt, &i, &d, &f->p, &why)) {
-            return false;
-        }
-        if (jt == J_INT32) {
-            type = BSON_TYPE_INT32;
-            rw_le32(rw_room(&f->w, 4), (uint32_t)(int32_t)i);
-            f->w.len += 4;
-        } else {
-            uint64_t bits = (uint64_t)i;
-            if (jt == J_DOUBLE) {
-                memcpy(&bits, &d, sizeof(bits));
-            }
-            type = jt == J_DOUBLE ? BSON_TYPE_DOUBLE : BSON_TYPE_INT64;
-            rw_le64(rw_room(&f->w, 8), bits);
-            f->w.len += 8;
-        }
-        break;
-    }
-    }
-    f->w.p[type_at] = type;
-    return true;
+    *ret_next = p + 1;
+    return (size_t)(o - start);
 }
 
 bool
 sdl_json_text_write(sdl_json_out *out, const char *text, size_t len, uint32_t max_depth,
                     uint8_t *ret_type)
 {
-    fast f;
+    const uint8_t *p = (const uint8_t *)text;
+    const uint8_t *end = p + len;
+    const size_t start = out->len;
+    uint32_t limit = max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH;
+    fframe stack[FAST_STACK];
+    uint32_t depth = 0; /* open containers */
+    fkeys keys;
     bool done = false;
-    size_t start = out->len;
+    uint8_t top = 0;
+    /* the output, kept in locals; ROOM() grows it through the sdl_json_out */
+    uint8_t *buf = out->p;
+    size_t cap = out->cap;
+    size_t n = out->len;
 
+#define ROOM(need)                                                                                 \
+    do {                                                                                           \
+        if (SDL_UNLIKELY(cap - n < (size_t)(need))) {                                              \
+            out->len = n;                                                                          \
+            rw_grow(out, (size_t)(need));                                                          \
+            buf = out->p;                                                                          \
+            cap = out->cap;                                                                        \
+        }                                                                                          \
+    } while (0)
+#define SKIP_WS()                                                                                  \
+    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {        \
+        p++;                                                                                       \
+    }
+
+    keys.k = keys.local;
+    keys.n = 0;
+    keys.cap = SDL_ARRAY_SIZE(keys.local);
     if (len == 0 || len > INT_MAX) {
         return false;
     }
-    f.p = (const uint8_t *)text;
-    f.end = f.p + len;
-    f.max_depth = max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH;
-    f.w = *out;
-    f.keys = f.local_keys;
-    f.nkeys = 0;
-    f.capkeys = SDL_ARRAY_SIZE(f.local_keys);
-    f_skip_ws(&f);
-    if (f.p < f.end && (*f.p == '{' || *f.p == '[')) {
-        bool obj = *f.p == '{';
-        if (f_container(&f, 0, obj)) {
-            f_skip_ws(&f);
-            if (f.p == f.end) {
-                done = true;
-                *ret_type = obj ? BSON_TYPE_DOCUMENT : BSON_TYPE_ARRAY;
+    SKIP_WS();
+    if (p >= end || (*p != '{' && *p != '[')) {
+        goto out;
+    }
+    top = *p == '{' ? BSON_TYPE_DOCUMENT : BSON_TYPE_ARRAY;
+
+open: /* at '{' or '[' */
+    if (depth >= limit || depth >= FAST_STACK) {
+        goto out;
+    }
+    stack[depth] = (fframe){n, 0, (uint32_t)keys.n, *p == '{'};
+    depth++;
+    ROOM(4);
+    n += 4;
+    p++;
+    SKIP_WS();
+    if (p < end && *p == (stack[depth - 1].obj ? '}' : ']')) {
+        p++;
+        goto close;
+    }
+    for (;;) { /* one member: p is at its key (objects) or value (arrays) */
+        fframe *fr = &stack[depth - 1];
+        size_t type_at = n;
+        ROOM(1 + 11);
+        n++;
+        if (fr->obj) {
+            if (p >= end || *p != '"') {
+                goto out;
             }
+            ROOM((size_t)(end - p) + 8 + 1);
+            size_t klen = fast_string(p, end, buf + n, true, &p);
+            if (klen == (size_t)-1) {
+                goto out;
+            }
+            if (keys.n == keys.cap) {
+                keys.cap *= 2;
+                keys.k = grow_array(keys.k, keys.local, keys.n, keys.cap, sizeof(fkey));
+            }
+            keys.k[keys.n++] = (fkey){n, klen};
+            n += klen;
+            buf[n++] = 0;
+            SKIP_WS();
+            if (p >= end || *p != ':') {
+                goto out;
+            }
+            p++;
+            SKIP_WS();
+        } else {
+            uint32_t i = fr->index++;
+            if (i < 10) {
+                buf[n++] = (uint8_t)('0' + i);
+            } else {
+                char kb[16];
+                const char *k;
+                size_t klen = bson_uint32_to_string(i, &k, kb, sizeof(kb));
+                memcpy(buf + n, k, klen);
+                n += klen;
+            }
+            buf[n++] = 0;
         }
+        if (p >= end) {
+            goto out;
+        }
+        switch (*p) {
+        case '{':
+        case '[':
+            buf[type_at] = *p == '{' ? BSON_TYPE_DOCUMENT : BSON_TYPE_ARRAY;
+            goto open;
+        case '"': {
+            ROOM(4 + (size_t)(end - p) + 8 + 1);
+            size_t slen = fast_string(p, end, buf + n + 4, false, &p);
+            if (slen == (size_t)-1) {
+                goto out;
+            }
+            buf[type_at] = BSON_TYPE_UTF8;
+            rw_le32(buf + n, (uint32_t)(slen + 1));
+            n += 4 + slen;
+            buf[n++] = 0;
+            break;
+        }
+        case 't':
+            if (end - p < 4 || memcmp(p, "true", 4) != 0) {
+                goto out;
+            }
+            p += 4;
+            buf[type_at] = BSON_TYPE_BOOL;
+            ROOM(1);
+            buf[n++] = 1;
+            break;
+        case 'f':
+            if (end - p < 5 || memcmp(p, "false", 5) != 0) {
+                goto out;
+            }
+            p += 5;
+            buf[type_at] = BSON_TYPE_BOOL;
+            ROOM(1);
+            buf[n++] = 0;
+            break;
+        case 'n':
+            if (end - p < 4 || memcmp(p, "null", 4) != 0) {
+                goto out;
+            }
+            p += 4;
+            buf[type_at] = BSON_TYPE_NULL;
+            break;
+        default: {
+            uint8_t jt;
+            int64_t iv = 0;
+            double d = 0;
+            const char *why;
+            /* most numbers are small integers: up to 9 digits, no fraction or exponent, are
+             * an int32 (scan_number() would say the same) */
+            const uint8_t *q = p + (*p == '-');
+            if (q < end && (unsigned)(*q - '0') <= 9u) {
+                const uint8_t *d0 = q;
+                uint32_t v = 0;
+                while (q < end && (unsigned)(*q - '0') <= 9u && q - d0 < 9) {
+                    v = v * 10 + (uint32_t)(*q - '0');
+                    q++;
+                }
+                bool more = q < end && ((unsigned)(*q - '0') <= 9u || *q == '.' || *q == 'e' ||
+                                        *q == 'E');
+                if (!more && (*d0 != '0' || q - d0 == 1)) {
+                    ROOM(4);
+                    buf[type_at] = BSON_TYPE_INT32;
+                    rw_le32(buf + n, *p == '-' ? (uint32_t)0 - v : v);
+                    n += 4;
+                    p = q;
+                    break;
+                }
+            }
+            if (!scan_number(p, end, &jt, &iv, &d, &p, &why)) {
+                goto out;
+            }
+            ROOM(8);
+            if (jt == J_INT32) {
+                buf[type_at] = BSON_TYPE_INT32;
+                rw_le32(buf + n, (uint32_t)(int32_t)iv);
+                n += 4;
+            } else {
+                uint64_t bits = (uint64_t)iv;
+                if (jt == J_DOUBLE) {
+                    memcpy(&bits, &d, sizeof(bits));
+                }
+                buf[type_at] = jt == J_DOUBLE ? BSON_TYPE_DOUBLE : BSON_TYPE_INT64;
+                rw_le64(buf + n, bits);
+                n += 8;
+            }
+            break;
+        }
+        }
+    next: /* after a value: ',' or the end of the container */
+        SKIP_WS();
+        if (p >= end) {
+            goto out;
+        }
+        if (*p == ',') {
+            p++;
+            SKIP_WS();
+            continue;
+        }
+        if (*p != (stack[depth - 1].obj ? '}' : ']')) {
+            goto out;
+        }
+        p++;
+    close: {
+        fframe *c = &stack[depth - 1];
+        if (c->obj && fast_dup_key(&keys, c->key_base, buf)) {
+            goto out;
+        }
+        keys.n = c->key_base;
+        ROOM(1);
+        buf[n++] = 0;
+        if (n - c->at > INT32_MAX) {
+            goto out;
+        }
+        rw_le32(buf + c->at, (uint32_t)(n - c->at));
+        depth--;
+        if (depth == 0) {
+            SKIP_WS();
+            done = p == end;
+            goto out;
+        }
+        goto next;
     }
-    if (f.keys != f.local_keys) {
-        free(f.keys);
     }
-    *out = f.w; /* the buffer may have moved or grown even when the pass gave up */
-    if (!done) {
-        out->len = start;
+out:
+#undef ROOM
+#undef SKIP_WS
+    if (keys.k != keys.local) {
+        free(keys.k);
+    }
+    /* the buffer may have moved or grown even when the pass gave up */
+    out->len = done ? n : start;
+    if (done) {
+        *ret_type = top;
     }
     return done;
 }

@@ -334,12 +334,9 @@ out:
 }
 
 bool
-sdl_charset_to_utf8(const sdl_charset *cs, sdl_bytes in, sdl_arena *arena, sdl_bytes *ret_out,
-                    sdl_error *err)
+sdl_charset_check_in_place(const sdl_charset *cs, sdl_bytes in, bool *ret_checked, sdl_error *err)
 {
-    uint8_t *out;
-    size_t n = 0;
-
+    *ret_checked = false;
     switch (cs->kind) {
     case SDL_CHARSET_BINARY:
         break;
@@ -357,6 +354,30 @@ sdl_charset_to_utf8(const sdl_charset *cs, sdl_bytes in, sdl_arena *arena, sdl_b
                 return false;
             }
         }
+        break;
+    default:
+        return true; /* converted by sdl_charset_to_utf8() */
+    }
+    *ret_checked = true;
+    return true;
+}
+
+bool
+sdl_charset_to_utf8(const sdl_charset *cs, sdl_bytes in, sdl_arena *arena, sdl_bytes *ret_out,
+                    sdl_error *err)
+{
+    uint8_t *out;
+    size_t n = 0;
+    bool checked = false;
+
+    if (!sdl_charset_check_in_place(cs, in, &checked, err)) {
+        return false;
+    }
+    switch (cs->kind) {
+    case SDL_CHARSET_BINARY:
+    case SDL_CHARSET_UTF8MB4:
+    case SDL_CHARSET_UTF8MB3:
+    case SDL_CHARSET_ASCII:
         break;
     case SDL_CHARSET_LATIN1:
         out = sdl_arena_alloc(arena, in.len * 3 + 1);

@@ -261,3 +261,74 @@ TEST(json_text_large_document)
     bson_destroy(&doc);
     sdl_buf_done(&text);
 }
+
+/* The single pass (sdl_json_text_write) takes every ordinary document itself, not leaving it
+ * to the two passes, and writes the bytes the two passes write. */
+TEST(json_text_single_pass_takes_ordinary_documents)
+{
+    static const char *const texts[] = {
+        "{\"a\":1234567,\"b\":\"0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c\",\"c\":[1,2,3]}",
+        "[]",
+        "{}",
+        " \t\r\n{ \"k\" : [ ] , \"o\" : { } } \n",
+        "[0,-1,2147483647,-2147483648,2147483648,-9223372036854775808,9223372036854775807]",
+        "[9223372036854775808,1e3,-0.5,1.25E-2,0.0,12345678901234567890123]",
+        "[true,false,null,\"\",\"\\\"\\\\\\/\\b\\f\\n\\r\\t\",\"\\u00e9\\ud83d\\ude00\",\"\xc3\xa9\xe2\x82\xac\"]",
+        "[0,1,2,3,4,5,6,7,8,9,10,11,12,[[[[]]]],{\"x\":{\"y\":{\"z\":[null]}}}]",
+        "{\"long string key that spans several words\":\"and a value of more than eight bytes\"}",
+        "{\"\xc3\xa9\":\"\xf0\x9f\x98\x80 emoji\",\"tab\\tkey\":1}",
+    };
+
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        uint8_t local[64];
+        sdl_json_out out = {local, 3, sizeof(local), local}; /* 3 bytes already in it */
+        uint8_t type = 0;
+        bson_t want = BSON_INITIALIZER;
+        sdl_error err = SDL_ERROR_INIT;
+
+        memset(local, 0xAA, 3);
+        ASSERT_TRUE(sdl_json_text_write(&out, texts[i], strlen(texts[i]), 0, &type));
+        ASSERT_OK(sdl_json_text_append(&want, "", 0, texts[i], strlen(texts[i]), 0, &err), &err);
+        /* want: int32 length, type, "" (one NUL), the body, final NUL */
+        const uint8_t *w = bson_get_data(&want);
+        ASSERT_UINT_EQ(type, w[4]);
+        ASSERT_UINT_EQ(out.len - 3, want.len - 4 - 2 - 1);
+        ASSERT_TRUE(memcmp(out.p + 3, w + 6, out.len - 3) == 0);
+        ASSERT_TRUE(out.p[0] == 0xAA && out.p[1] == 0xAA && out.p[2] == 0xAA);
+        if (out.p != out.local) {
+            free(out.p);
+        }
+        bson_destroy(&want);
+    }
+}
+
+/* What the single pass leaves to the two passes, it leaves untouched: the output length is
+ * back where it was. */
+TEST(json_text_single_pass_gives_up_cleanly)
+{
+    static const char *const texts[] = {
+        "{\"a\":1,\"a\":2}", "[1,]", "{\"a\"}", "[1 2]", "\"scalar\"", "[\"\x01\"]", "[\"\xff\"]",
+        "[tru]", "[-]", "[01]", "[1.]", "[1e]", "{\"a\":1", "[1]x", "",
+    };
+
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        uint8_t local[16];
+        sdl_json_out out = {local, 5, sizeof(local), local};
+        uint8_t type = 0;
+
+        ASSERT_FALSE(sdl_json_text_write(&out, texts[i], strlen(texts[i]), 0, &type));
+        ASSERT_UINT_EQ(out.len, 5);
+        if (out.p != out.local) {
+            free(out.p);
+        }
+    }
+    /* nesting at the limit */
+    uint8_t local[16];
+    sdl_json_out out = {local, 0, sizeof(local), local};
+    uint8_t type = 0;
+    ASSERT_FALSE(sdl_json_text_write(&out, "[[[1]]]", 7, 2, &type));
+    ASSERT_TRUE(sdl_json_text_write(&out, "[[[1]]]", 7, 3, &type));
+    if (out.p != out.local) {
+        free(out.p);
+    }
+}

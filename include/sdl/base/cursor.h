@@ -92,9 +92,44 @@ sdl_cursor_uint_le(sdl_cursor *c, size_t n)
     if (!sdl_cursor_need(c, n)) {
         return 0;
     }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* whole loads for the common widths (a byte loop costs several instructions a byte) */
+    switch (n) {
+    case 1:
+        v = c->ptr[0];
+        break;
+    case 2: {
+        uint16_t x;
+        memcpy(&x, c->ptr, 2);
+        v = x;
+        break;
+    }
+    case 3: {
+        uint16_t x;
+        memcpy(&x, c->ptr, 2);
+        v = x | (uint64_t)c->ptr[2] << 16;
+        break;
+    }
+    case 4: {
+        uint32_t x;
+        memcpy(&x, c->ptr, 4);
+        v = x;
+        break;
+    }
+    case 8:
+        memcpy(&v, c->ptr, 8);
+        break;
+    default:
+        for (size_t i = 0; i < n; i++) {
+            v |= (uint64_t)c->ptr[i] << (8 * i);
+        }
+        break;
+    }
+#else
     for (size_t i = 0; i < n; i++) {
         v |= (uint64_t)c->ptr[i] << (8 * i);
     }
+#endif
     c->ptr += n;
     return v;
 }

@@ -97,6 +97,13 @@ SDL_MUST_CHECK bool sdl_doc_mapper_row(const sdl_doc_mapper_options *opts,
                                        const sdl_change_pos *pos, const sdl_row_change *rc,
                                        bson_t *doc, sdl_error *err);
 
+/* The same document as sdl_doc_mapper_row() writes, as bytes in @out (emptied first; its
+ * buffer is reused from call to call, so a stream of rows allocates nothing): for callers that
+ * read the document in place (bson_init_static()) or copy it anyway. On failure @out is empty. */
+SDL_MUST_CHECK bool sdl_doc_mapper_row_bytes(const sdl_doc_mapper_options *opts,
+                                             const sdl_change_pos *pos, const sdl_row_change *rc,
+                                             sdl_buf *out, sdl_error *err);
+
 /* Writes the DDL document of @statement (@statement_len bytes) executed with default
  * database @db (NULL or "" when none) at @pos into @doc, empty as for sdl_doc_mapper_row(). */
 SDL_MUST_CHECK bool sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts,

@@ -6,9 +6,10 @@
  * (mapping/, mongo/). The decoder produces sdl_value columns; the mapper turns them into
  * BSON. Neither side's library types appear here.
  *
- * Lifetime: every pointer inside these structs borrows memory from an arena owned by the
- * producer (the transaction or event arena, see txn-assembler.h), valid until that arena is
- * reset. Nothing here allocates. No logging; values are plain data.
+ * Lifetime: every pointer inside these structs borrows memory owned by the producer (its
+ * arenas, or the bytes of the rows event the values were decoded from, see row-decoder.h),
+ * valid as long as the producer says. Nothing here allocates. No logging; values are plain
+ * data.
  */
 
 #include <stdbool.h>
@@ -52,6 +53,8 @@ typedef struct sdl_value {
     uint8_t fsp;       /* fractional second digits (DATETIME, TIME), 0..6 */
     uint8_t precision; /* DECIMAL precision (digits), 1..65 */
     uint8_t scale;     /* DECIMAL scale, 0..30 */
+    bool utf8_checked; /* STRING, JSON_TEXT: the producer found .str valid UTF-8 (the mapper
+                        * then skips its own check); false: not known */
     union {
         int64_t i;
         uint64_t u;

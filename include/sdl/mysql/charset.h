@@ -55,3 +55,12 @@ bool sdl_utf8_valid(const uint8_t *p, size_t len, bool allow_4byte);
  */
 SDL_MUST_CHECK bool sdl_charset_to_utf8(const sdl_charset *cs, sdl_bytes in, sdl_arena *arena,
                                         sdl_bytes *ret_out, sdl_error *err);
+
+/*
+ * For the charsets whose bytes need no conversion (utf8mb4, utf8mb3, ascii, binary): checks
+ * @in as sdl_charset_to_utf8() does and returns true with *ret_checked (the bytes can be used
+ * as they are, they are valid UTF-8 or binary); false with the same error when they are not.
+ * For the other charsets returns true with *ret_checked false: convert them.
+ */
+SDL_MUST_CHECK bool sdl_charset_check_in_place(const sdl_charset *cs, sdl_bytes in,
+                                               bool *ret_checked, sdl_error *err);

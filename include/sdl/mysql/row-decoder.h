@@ -30,9 +30,12 @@
  * does not match the table: column count), SDL_E_UNSUPPORTED (a type or charset sdl cannot
  * decode); messages name table, column (name and index) and the problem.
  * Threading: a decoder is used by one thread at a time.
- * Lifetime: the decoder borrows @table and the event's row bytes until it is finished. Every
- * value (the sdl_value arrays and all strings/bytes they point to) is allocated from @arena
- * and stays valid until that arena is reset; nothing points into the event buffer.
+ * Lifetime: the decoder borrows @table and the event's row bytes until it is finished. The
+ * sdl_value arrays and the strings/bytes sdl made (converted text, formatted values) are
+ * allocated from @arena and stay valid until that arena is reset; the text and bytes of
+ * utf8mb4, utf8mb3, ascii and binary columns are used where they are, in the row bytes, and
+ * stay valid as long as those do (no copy: the values of a row are mapped before its event
+ * is released).
  */
 
 #include <stdbool.h>
