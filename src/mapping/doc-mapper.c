@@ -946,16 +946,44 @@ put_id(bw *w, const sdl_change_pos *pos, size_t lg)
     *p = 0;
 }
 
+/* Appends the bytes of a constant element header ("\x12seq\0" style) at @q. */
+#define PUT_HDR(q, hdr) (memcpy((q), (hdr), sizeof(hdr) - 1), (q) + sizeof(hdr) - 1)
+
+/* gtid, seq, ts, binlog {file, pos}: the same elements bw_str()/bw_i64()/bw_date()/bw_begin()
+ * write, with one room check for all of them (this runs once per row). */
 static void
 put_position(bw *w, const sdl_change_pos *pos, size_t lg)
 {
-    bw_str(w, "gtid", 4, pos->gtid, lg);
-    bw_i64(w, "seq", 3, (int64_t)pos->seq);
-    bw_date(w, "ts", 2, pos->ts_sec * 1000);
-    size_t at = bw_begin(w, BSON_TYPE_DOCUMENT, "binlog", 6);
-    bw_cstr(w, "file", 4, pos->binlog_file ? pos->binlog_file : "");
-    bw_i64(w, "pos", 3, (int64_t)pos->binlog_pos);
-    bw_end(w, at);
+    const char *file = pos->binlog_file ? pos->binlog_file : "";
+    size_t lf = strlen(file);
+    size_t doc_len = 4 + (6 + 4 + lf + 1) + (5 + 8) + 1;
+    size_t need = (6 + 4 + lg + 1) + (5 + 8) + (4 + 8) + (8 + doc_len);
+    uint8_t *q = bw_room(w, need);
+
+    q = PUT_HDR(q, "\x02" "gtid\0");
+    le32(q, (uint32_t)(lg + 1));
+    copy_short(q + 4, pos->gtid, lg);
+    q[4 + lg] = 0;
+    q += 4 + lg + 1;
+    q = PUT_HDR(q, "\x12" "seq\0");
+    le64(q, (uint64_t)pos->seq);
+    q += 8;
+    q = PUT_HDR(q, "\x09" "ts\0");
+    le64(q, (uint64_t)(pos->ts_sec * 1000));
+    q += 8;
+    q = PUT_HDR(q, "\x03" "binlog\0");
+    le32(q, (uint32_t)doc_len);
+    q += 4;
+    q = PUT_HDR(q, "\x02" "file\0");
+    le32(q, (uint32_t)(lf + 1));
+    memcpy(q + 4, file, lf);
+    q[4 + lf] = 0;
+    q += 4 + lf + 1;
+    q = PUT_HDR(q, "\x12" "pos\0");
+    le64(q, (uint64_t)pos->binlog_pos);
+    q += 8;
+    *q = 0;
+    w->len += need;
 }
 
 /* The row document into @w (empty); false with @err when it cannot be written. */

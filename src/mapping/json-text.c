@@ -855,19 +855,10 @@ typedef struct fframe {
     bool obj;
 } fframe;
 
-typedef struct fkeys {
-    fkey *k;
-    size_t n;
-    size_t cap;
-    fkey local[32];
-} fkeys;
-
-/* True when the keys from @base on hold a duplicate. */
+/* True when the @count keys at @k hold a duplicate. */
 static bool
-fast_dup_key(const fkeys *keys, size_t base, const uint8_t *out)
+fast_dup_key(const fkey *k, size_t count, const uint8_t *out)
 {
-    const fkey *k = keys->k + base;
-    size_t count = keys->n - base;
 
     if (count > 16) {
         return true; /* not worth a hash table here: the two passes have one */
@@ -956,7 +947,10 @@ sdl_json_text_write(sdl_json_out *out, const char *text, size_t len, uint32_t ma
     uint32_t limit = max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH;
     fframe stack[FAST_STACK];
     uint32_t depth = 0; /* open containers */
-    fkeys keys;
+    fkey klocal[32]; /* the keys of the open objects, innermost last */
+    fkey *keys = klocal;
+    size_t nkeys = 0;
+    size_t capkeys = SDL_ARRAY_SIZE(klocal);
     bool done = false;
     uint8_t top = 0;
     /* the output, kept in locals; ROOM() grows it through the sdl_json_out */
@@ -978,9 +972,6 @@ sdl_json_text_write(sdl_json_out *out, const char *text, size_t len, uint32_t ma
         p++;                                                                                       \
     }
 
-    keys.k = keys.local;
-    keys.n = 0;
-    keys.cap = SDL_ARRAY_SIZE(keys.local);
     if (len == 0 || len > INT_MAX) {
         return false;
     }
@@ -994,7 +985,7 @@ open: /* at '{' or '[' */
     if (depth >= limit || depth >= FAST_STACK) {
         goto out;
     }
-    stack[depth] = (fframe){n, 0, (uint32_t)keys.n, *p == '{'};
+    stack[depth] = (fframe){n, 0, (uint32_t)nkeys, *p == '{'};
     depth++;
     ROOM(4);
     n += 4;
@@ -1014,15 +1005,17 @@ open: /* at '{' or '[' */
                 goto out;
             }
             ROOM((size_t)(end - p) + 8 + 1);
-            size_t klen = fast_string(p, end, buf + n, true, &p);
+            const uint8_t *after = NULL;
+            size_t klen = fast_string(p, end, buf + n, true, &after);
             if (klen == (size_t)-1) {
                 goto out;
             }
-            if (keys.n == keys.cap) {
-                keys.cap *= 2;
-                keys.k = grow_array(keys.k, keys.local, keys.n, keys.cap, sizeof(fkey));
+            p = after;
+            if (nkeys == capkeys) {
+                capkeys *= 2;
+                keys = grow_array(keys, klocal, nkeys, capkeys, sizeof(fkey));
             }
-            keys.k[keys.n++] = (fkey){n, klen};
+            keys[nkeys++] = (fkey){n, klen};
             n += klen;
             buf[n++] = 0;
             SKIP_WS();
@@ -1054,10 +1047,12 @@ open: /* at '{' or '[' */
             goto open;
         case '"': {
             ROOM(4 + (size_t)(end - p) + 8 + 1);
-            size_t slen = fast_string(p, end, buf + n + 4, false, &p);
+            const uint8_t *after = NULL;
+            size_t slen = fast_string(p, end, buf + n + 4, false, &after);
             if (slen == (size_t)-1) {
                 goto out;
             }
+            p = after;
             buf[type_at] = BSON_TYPE_UTF8;
             rw_le32(buf + n, (uint32_t)(slen + 1));
             n += 4 + slen;
@@ -1115,9 +1110,11 @@ open: /* at '{' or '[' */
                     break;
                 }
             }
-            if (!scan_number(p, end, &jt, &iv, &d, &p, &why)) {
+            const uint8_t *after = NULL; /* p itself stays out of memory */
+            if (!scan_number(p, end, &jt, &iv, &d, &after, &why)) {
                 goto out;
             }
+            p = after;
             ROOM(8);
             if (jt == J_INT32) {
                 buf[type_at] = BSON_TYPE_INT32;
@@ -1151,10 +1148,10 @@ open: /* at '{' or '[' */
         p++;
     close: {
         fframe *c = &stack[depth - 1];
-        if (c->obj && fast_dup_key(&keys, c->key_base, buf)) {
+        if (c->obj && fast_dup_key(keys + c->key_base, nkeys - c->key_base, buf)) {
             goto out;
         }
-        keys.n = c->key_base;
+        nkeys = c->key_base;
         ROOM(1);
         buf[n++] = 0;
         if (n - c->at > INT32_MAX) {
@@ -1173,8 +1170,8 @@ open: /* at '{' or '[' */
 out:
 #undef ROOM
 #undef SKIP_WS
-    if (keys.k != keys.local) {
-        free(keys.k);
+    if (keys != klocal) {
+        free(keys);
     }
     /* the buffer may have moved or grown even when the pass gave up */
     out->len = done ? n : start;

@@ -222,6 +222,7 @@ sdl_charset_by_collation(uint32_t id)
 bool
 sdl_utf8_valid(const uint8_t *p, size_t len, bool allow_4byte)
 {
+    const uint8_t *const start = p;
     const uint8_t *end = p + len;
 
     while (p < end) {
@@ -236,6 +237,14 @@ sdl_utf8_valid(const uint8_t *p, size_t len, bool allow_4byte)
                     break;
                 }
                 p += 8;
+            }
+            if (p < end && (size_t)(end - p) < 8 && (size_t)(end - start) >= 8) {
+                /* the rest is shorter than a word: one (overlapping) look at the last eight */
+                uint64_t w;
+                memcpy(&w, end - 8, 8);
+                if (!(w & 0x8080808080808080ull)) {
+                    return true;
+                }
             }
             while (p < end && *p < 0x80) {
                 p++;

@@ -83,3 +83,79 @@ TEST(charset_iconv_and_errors)
     ASSERT_STR_EQ(conv(&a, 63, "\x00\xff", 2), ""); /* binary copied (starts NUL) */
     sdl_arena_done(&a);
 }
+
+/* Byte-at-a-time reference of RFC 3629 well-formedness (allow_4byte: utf8mb4). */
+static bool
+utf8_reference(const uint8_t *p, size_t len, bool allow_4byte)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        uint8_t c = p[i];
+        size_t n;
+        uint8_t lo = 0x80, hi = 0xbf;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 2;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 3;
+            lo = c == 0xe0 ? 0xa0 : 0x80;
+            hi = c == 0xed ? 0x9f : 0xbf;
+        } else if (c >= 0xf0 && c <= 0xf4 && allow_4byte) {
+            n = 4;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf;
+        } else {
+            return false;
+        }
+        if (len - i < n || p[i + 1] < lo || p[i + 1] > hi) {
+            return false;
+        }
+        for (size_t k = 2; k < n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                return false;
+            }
+        }
+        i += n;
+    }
+    return true;
+}
+
+/* The word-at-a-time validator agrees with the reference on generated text: ASCII runs of
+ * every length around the word size with valid and broken sequences at every position. */
+TEST(charset_utf8_validation_matches_reference)
+{
+    static const char *const pieces[] = {"a", "abcdefg", "\xc3\xa9", "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80", "\xff", "\xc3", "\xe2\x82",
+                                         "\xed\xa0\x80", "\xc0\xaf", "\x80", "0123456789abcdef"};
+    uint32_t seed = 12345;
+    unsigned valid = 0;
+
+    for (int iter = 0; iter < 200000; iter++) {
+        uint8_t buf[64];
+        size_t len = 0;
+        seed = seed * 1103515245u + 12345u;
+        unsigned npieces = (seed >> 16) % 6;
+        for (unsigned k = 0; k < npieces; k++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *piece = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+            size_t n = strlen(piece);
+            if (len + n > sizeof(buf)) {
+                break;
+            }
+            memcpy(buf + len, piece, n);
+            len += n;
+        }
+        for (int four = 0; four < 2; four++) {
+            bool want = utf8_reference(buf, len, four);
+            bool got = sdl_utf8_valid(buf, len, four);
+            if (want != got) {
+                ASSERT_INT_EQ(got, want);
+            }
+            valid += want;
+        }
+    }
+    ASSERT_TRUE(valid > 1000 && valid < 390000); /* both outcomes were exercised */
+}

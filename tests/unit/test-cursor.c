@@ -65,3 +65,31 @@ TEST(cursor_lenenc_rejects_null_marker_and_overlong_strings)
     ASSERT_TRUE(c.failed);
     free(b);
 }
+
+/* Every width, at every alignment, as a byte loop reads it. */
+TEST(cursor_integers_of_every_width_match_a_byte_loop)
+{
+    uint8_t buf[32];
+
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] = (uint8_t)(0x9d * (i + 1) ^ 0x5a);
+    }
+    for (size_t off = 0; off < 8; off++) {
+        for (size_t n = 1; n <= 8; n++) {
+            uint64_t le = 0, be = 0;
+            for (size_t i = 0; i < n; i++) {
+                le |= (uint64_t)buf[off + i] << (8 * i);
+                be = be << 8 | buf[off + i];
+            }
+            sdl_cursor c = sdl_cursor_make(SDL_BYTES(buf + off, n));
+            ASSERT_UINT_EQ(sdl_cursor_uint_le(&c, n), le);
+            ASSERT_UINT_EQ(sdl_cursor_left(&c), 0);
+            c = sdl_cursor_make(SDL_BYTES(buf + off, n));
+            ASSERT_UINT_EQ(sdl_cursor_uint_be(&c, n), be);
+            ASSERT_FALSE(c.failed);
+            c = sdl_cursor_make(SDL_BYTES(buf + off, n - 1)); /* one byte short */
+            ASSERT_UINT_EQ(sdl_cursor_uint_be(&c, n), 0);
+            ASSERT_TRUE(c.failed);
+        }
+    }
+}

@@ -143,6 +143,21 @@ sdl_cursor_uint_be(sdl_cursor *c, size_t n)
     if (!sdl_cursor_need(c, n)) {
         return 0;
     }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == 8 || n == 4) {
+        /* whole loads for the common widths, byte-swapped */
+        if (n == 8) {
+            memcpy(&v, c->ptr, 8);
+            v = __builtin_bswap64(v);
+        } else {
+            uint32_t x;
+            memcpy(&x, c->ptr, 4);
+            v = __builtin_bswap32(x);
+        }
+        c->ptr += n;
+        return v;
+    }
+#endif
     for (size_t i = 0; i < n; i++) {
         v = (v << 8) | c->ptr[i];
     }
