@@ -921,7 +921,7 @@ put_changed(bw *w, const sdl_table *t, const sdl_value *before, const sdl_value 
 static void
 put_id(bw *w, const sdl_change_pos *pos, size_t lg)
 {
-    size_t lp = strlen(pos->pipeline);
+    size_t lp = pos->pipeline_len ? pos->pipeline_len : strlen(pos->pipeline);
     char digits[24];
     size_t nd = 0;
     uint64_t s = pos->seq;
@@ -955,7 +955,7 @@ static void
 put_position(bw *w, const sdl_change_pos *pos, size_t lg)
 {
     const char *file = pos->binlog_file ? pos->binlog_file : "";
-    size_t lf = strlen(file);
+    size_t lf = pos->binlog_file_len ? pos->binlog_file_len : strlen(file);
     size_t doc_len = 4 + (6 + 4 + lf + 1) + (5 + 8) + 1;
     size_t need = (6 + 4 + lg + 1) + (5 + 8) + (4 + 8) + (8 + doc_len);
     uint8_t *q = bw_room(w, need);
@@ -1003,13 +1003,13 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
         sdl_error_set(err, SDL_E_INVALID, "row change without the images its op needs");
         goto out;
     }
-    size_t gtid_len = strlen(pos->gtid);
+    size_t gtid_len = pos->gtid_len ? pos->gtid_len : strlen(pos->gtid);
     (void)bw_room(w, 4);
     w->len = 4; /* document length, written by bw_end() */
     put_id(w, pos, gtid_len);
-    bw_cstr(w, "op", 2, op_names[rc->op]);
-    bw_cstr(w, "db", 2, t->db);
-    bw_cstr(w, "table", 5, t->name);
+    bw_str(w, "op", 2, op_names[rc->op], 6); /* "insert", "update", "delete" */
+    bw_str(w, "db", 2, t->db, t->db_len ? t->db_len : strlen(t->db));
+    bw_str(w, "table", 5, t->name, t->name_len ? t->name_len : strlen(t->name));
     if (t->npk > 0) {
         bool from_before = rc->op != SDL_ROW_INSERT;
         if (!put_pk(w, opts, t, from_before ? rc->before : rc->after,

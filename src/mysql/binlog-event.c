@@ -1603,6 +1603,8 @@ sdl_binlog_event_parse_table_map(const sdl_binlog_format *fmt, const sdl_binlog_
     for (uint32_t i = 0; i < t->ncols; i++) {
         t->cols[i].name_len = (uint32_t)strlen(t->cols[i].name);
     }
+    t->db_len = (uint32_t)strlen(t->db);
+    t->name_len = (uint32_t)strlen(t->name);
     *ret_table = t;
     return true;
 }

@@ -64,6 +64,7 @@ struct sdl_change_stream {
     bool has_from;
 
     char *pipeline;
+    uint32_t pipeline_len;
     char *start_text;             /* resolved start position */
     sdl_gtid_pos position;        /* after the last complete transaction */
     char *position_text;          /* formatted position (for COMMIT changes) */
@@ -74,6 +75,7 @@ struct sdl_change_stream {
     bool ended;
 
     char file[512];               /* current binlog file name */
+    uint32_t file_len;            /* strlen(file), kept with it (set_file()) */
 
     /* current transaction */
     bool in_txn;
@@ -84,6 +86,7 @@ struct sdl_change_stream {
     bool txn_anonymous;           /* no GTID: txn_gtid_text is "<file>:<offset>" */
     bool txn_skip;                /* file mode: inside --from, nothing is returned */
     char txn_gtid_text[600];
+    uint32_t txn_gtid_len;        /* strlen(txn_gtid_text), set when the transaction begins */
     uint64_t txn_seq;             /* rows (and DDLs) seen in the transaction so far */
     int64_t txn_ts;
 
@@ -328,6 +331,14 @@ until_empty(const sdl_change_stream *s)
 
 /* ---- connection --------------------------------------------------------------------------- */
 
+/* The current binlog file name, with its length. */
+static void
+set_file(sdl_change_stream *s, const char *name)
+{
+    (void)snprintf(s->file, sizeof(s->file), "%s", name);
+    s->file_len = (uint32_t)strlen(s->file);
+}
+
 static bool
 open_reader(sdl_change_stream *s, sdl_error *err)
 {
@@ -360,7 +371,7 @@ open_files(sdl_change_stream *s, sdl_error *err)
         return false;
     }
     sdl_binlog_format_init(&s->fmt, SDL_BINLOG_FLAVOR_UNKNOWN, SDL_BINLOG_CHECKSUM_OFF);
-    (void)snprintf(s->file, sizeof(s->file), "%s", sdl_binlog_file_name(s->files));
+    set_file(s, sdl_binlog_file_name(s->files));
     return true;
 }
 
@@ -374,12 +385,13 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     s->opts = *opts;
     s->config = cfg;
     s->pipeline = sdl_xstrdup(opts->pipeline ? opts->pipeline : cfg->pipeline.name);
+    s->pipeline_len = (uint32_t)strlen(s->pipeline);
     s->first_skip_rows = opts->skip_rows;
     sdl_arena_init(&s->tables_arena, 0);
     sdl_arena_init(&s->event_arena, 0);
     sdl_arena_init(&s->row_arena, 0);
     sdl_backoff_init(&s->backoff, cfg->pipeline.retry_initial_usec, cfg->pipeline.retry_max_usec);
-    (void)snprintf(s->file, sizeof(s->file), "%s", "");
+    set_file(s, "");
     s->payload = sdl_payload_reader_new();
 
     if (opts->nfiles > 0) {
@@ -481,12 +493,16 @@ fill_pos(const sdl_change_stream *s, sdl_change *c, uint64_t seq, uint64_t binlo
     c->pos.binlog_file = s->file;
     c->pos.binlog_pos = binlog_pos;
     c->pos.split = false;
+    c->pos.pipeline_len = s->pipeline_len;
+    c->pos.gtid_len = s->txn_gtid_len;
+    c->pos.binlog_file_len = s->file_len;
 }
 
 /* Starts the transaction whose id is in txn_gtid_text. */
 static bool
 begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *err)
 {
+    s->txn_gtid_len = (uint32_t)strlen(s->txn_gtid_text);
     if (s->opts.live_config) {
         const sdl_config *live = atomic_load(s->opts.live_config);
         if (live && live != s->config) {
@@ -746,7 +762,7 @@ read_file_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, sdl_error *err)
     }
     if (new_file) {
         /* Each file starts with its own FORMAT_DESCRIPTION_EVENT. */
-        (void)snprintf(s->file, sizeof(s->file), "%s", sdl_binlog_file_name(s->files));
+        set_file(s, sdl_binlog_file_name(s->files));
         sdl_binlog_format_init(&s->fmt, s->flavor, SDL_BINLOG_CHECKSUM_OFF);
         s->have_fde = false;
     }
@@ -1093,6 +1109,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                 size_t n = SDL_MIN(rot.filename.len, sizeof(s->file) - 1);
                 memcpy(s->file, rot.filename.ptr, n);
                 s->file[n] = '\0';
+                s->file_len = (uint32_t)strlen(s->file); /* a NUL inside ends it */
             }
             break;
         }

@@ -167,7 +167,7 @@ TEST(doc_mapper_composite_pk_in_key_order)
 {
     sdl_column cols[] = {COL("a", .is_pk = true), COL("b"), COL("c", .is_pk = true)};
     const uint32_t pk[] = {2, 0};
-    const sdl_table t = {1, "d", "t", 3, cols, 2, pk, true};
+    const sdl_table t = {1, "d", "t", 3, cols, 2, pk, true, 0, 0};
     const sdl_value after[] = {V_INT(1), V_INT(2), V_STR("k")};
     const sdl_row_change rc = {SDL_ROW_INSERT, &t, NULL, after};
 
@@ -177,7 +177,7 @@ TEST(doc_mapper_composite_pk_in_key_order)
 TEST(doc_mapper_table_without_pk_has_no_pk_field)
 {
     sdl_column cols[] = {COL("a"), COL("b")};
-    const sdl_table t = {1, "d", "t", 2, cols, 0, NULL, true};
+    const sdl_table t = {1, "d", "t", 2, cols, 0, NULL, true, 0, 0};
     const sdl_value before[] = {V_INT(1), V_INT(2)};
     const sdl_value after[] = {V_INT(1), V_INT(3)};
     const sdl_row_change rc = {SDL_ROW_UPDATE, &t, before, after};
@@ -207,7 +207,7 @@ TEST(doc_mapper_unnamed_columns_are_flagged)
 {
     sdl_column cols[] = {COL("@1", .is_pk = true), COL("@2")};
     const uint32_t pk[] = {0};
-    const sdl_table t = {1, "d", "t", 2, cols, 1, pk, false};
+    const sdl_table t = {1, "d", "t", 2, cols, 1, pk, false, 0, 0};
     const sdl_value after[] = {V_INT(1), V_STR("x")};
     const sdl_row_change rc = {SDL_ROW_INSERT, &t, NULL, after};
     sdl_change_pos pos = pos0;
@@ -223,7 +223,7 @@ TEST(doc_mapper_unnamed_columns_are_flagged)
 TEST(doc_mapper_invisible_columns_are_included)
 {
     sdl_column cols[] = {COL("a"), {.name = "hidden", .is_visible = false}};
-    const sdl_table t = {1, "d", "t", 2, cols, 0, NULL, true};
+    const sdl_table t = {1, "d", "t", 2, cols, 0, NULL, true, 0, 0};
     const sdl_value after[] = {V_INT(1), V_INT(2)};
     const sdl_row_change rc = {SDL_ROW_INSERT, &t, NULL, after};
 
@@ -643,7 +643,7 @@ TEST(doc_mapper_errors_carry_context)
 {
     sdl_column cols[] = {COL("id", .is_pk = true), COL("doc", .is_json = true)};
     const uint32_t pk[] = {0};
-    const sdl_table t = {1, "shop", "docs", 2, cols, 1, pk, true};
+    const sdl_table t = {1, "shop", "docs", 2, cols, 1, pk, true, 0, 0};
     const sdl_value after[] = {V_INT(1), V_KIND(SDL_VALUE_JSON_TEXT, "{\"a\": }")};
     sdl_row_change rc = {SDL_ROW_INSERT, &t, NULL, after};
     sdl_error err = SDL_ERROR_INIT;

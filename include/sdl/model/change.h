@@ -101,6 +101,8 @@ typedef struct sdl_table {
     uint32_t npk;              /* primary key columns */
     const uint32_t *pk;        /* column indices of the primary key, in key order */
     bool names_from_metadata;  /* false: the source logged no column names ("@N" names) */
+    uint32_t db_len;           /* strlen(db) and strlen(name), set with the table map; 0 = not */
+    uint32_t name_len;         /* set (mappers then take strlen) */
 } sdl_table;
 
 typedef enum sdl_row_op {
@@ -127,4 +129,7 @@ typedef struct sdl_change_pos {
     const char *binlog_file; /* binlog file of the event */
     uint64_t binlog_pos;     /* start offset of the event in that file */
     bool split;              /* the transaction is split across batches */
+    uint32_t pipeline_len;   /* strlen() of pipeline, gtid and binlog_file when the producer */
+    uint32_t gtid_len;       /* knows them (the mapper writes them for every row); 0: not */
+    uint32_t binlog_file_len; /* known, take strlen() */
 } sdl_change_pos;
