@@ -853,6 +853,8 @@ typedef struct fframe {
     uint32_t index;    /* arrays: index of the next element */
     uint32_t key_base; /* objects: first of its keys in the key stack */
     bool obj;
+    bool maybe_dup;    /* objects: two keys share a (length, first byte, last byte) bit */
+    uint64_t seen;     /* objects: those bits of the keys so far */
 } fframe;
 
 /* True when the @count keys at @k hold a duplicate. */
@@ -985,7 +987,7 @@ open: /* at '{' or '[' */
     if (depth >= limit || depth >= FAST_STACK) {
         goto out;
     }
-    stack[depth] = (fframe){n, 0, (uint32_t)nkeys, *p == '{'};
+    stack[depth] = (fframe){n, 0, (uint32_t)nkeys, *p == '{', false, 0};
     depth++;
     ROOM(4);
     n += 4;
@@ -1016,6 +1018,14 @@ open: /* at '{' or '[' */
                 keys = grow_array(keys, klocal, nkeys, capkeys, sizeof(fkey));
             }
             keys[nkeys++] = (fkey){n, klen};
+            {
+                /* a key's bit: equal keys have equal bits, so distinct bits rule duplicates
+                 * out without comparing the keys */
+                unsigned h = klen ? (unsigned)(klen * 7u + buf[n] * 3u + buf[n + klen - 1]) : 0u;
+                uint64_t bit = UINT64_C(1) << (h & 63u);
+                fr->maybe_dup |= (fr->seen & bit) != 0;
+                fr->seen |= bit;
+            }
             n += klen;
             buf[n++] = 0;
             SKIP_WS();
@@ -1148,7 +1158,8 @@ open: /* at '{' or '[' */
         p++;
     close: {
         fframe *c = &stack[depth - 1];
-        if (c->obj && fast_dup_key(keys + c->key_base, nkeys - c->key_base, buf)) {
+        if (c->obj && c->maybe_dup &&
+            fast_dup_key(keys + c->key_base, nkeys - c->key_base, buf)) {
             goto out;
         }
         nkeys = c->key_base;
