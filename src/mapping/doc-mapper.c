@@ -532,6 +532,28 @@ wide_integer_column(const sdl_column *col)
     return col->type == 8 /* LONGLONG */ || (col->type == 3 /* LONG */ && col->is_unsigned);
 }
 
+/* INT: the BSON type follows the column type, not the value, so a column has one type:
+ * BIGINT is int64, smaller integers int32 (DESIGN.md §6). */
+static inline void
+put_int(bw *w, const sdl_column *col, const sdl_value *v, const char *key, size_t klen)
+{
+    if (!wide_integer_column(col) && v->i >= INT32_MIN && v->i <= INT32_MAX) {
+        bw_i32(w, key, klen, (int32_t)v->i);
+    } else {
+        bw_i64(w, key, klen, v->i);
+    }
+}
+
+/* DECIMAL64: coefficient |i|, exponent -scale: the Decimal128 the text path gives for it. */
+static inline void
+put_decimal64(bw *w, const sdl_value *v, const char *key, size_t klen)
+{
+    bson_decimal128_t dec;
+    dec.low = v->i < 0 ? (uint64_t)0 - (uint64_t)v->i : (uint64_t)v->i;
+    dec.high = ((uint64_t)(6176 - v->scale) << 49) | (v->i < 0 ? UINT64_C(0x8000000000000000) : 0);
+    bw_dec128(w, key, klen, &dec);
+}
+
 /* Writes one value; on failure nothing was written. */
 static bool
 put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, const sdl_value *v,
@@ -560,13 +582,7 @@ put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, cons
         bw_null(w, key, klen);
         return true;
     case SDL_VALUE_INT:
-        /* The BSON type follows the column type, not the value, so a column has one type:
-         * BIGINT is int64, smaller integers int32 (DESIGN.md §6). */
-        if (!wide_integer_column(col) && v->i >= INT32_MIN && v->i <= INT32_MAX) {
-            bw_i32(w, key, klen, (int32_t)v->i);
-        } else {
-            bw_i64(w, key, klen, v->i);
-        }
+        put_int(w, col, v, key, klen);
         return true;
     case SDL_VALUE_UINT:
         /* INT UNSIGNED and BIGINT UNSIGNED need int64; BIGINT UNSIGNED values above
@@ -591,15 +607,9 @@ put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, cons
         return true;
     case SDL_VALUE_DECIMAL:
         return put_decimal(w, key, klen, v, err);
-    case SDL_VALUE_DECIMAL64: {
-        /* coefficient |i|, exponent -scale: the Decimal128 the text path gives for it */
-        bson_decimal128_t dec;
-        dec.low = v->i < 0 ? (uint64_t)0 - (uint64_t)v->i : (uint64_t)v->i;
-        dec.high = ((uint64_t)(6176 - v->scale) << 49) |
-                   (v->i < 0 ? UINT64_C(0x8000000000000000) : 0);
-        bw_dec128(w, key, klen, &dec);
+    case SDL_VALUE_DECIMAL64:
+        put_decimal64(w, v, key, klen);
         return true;
-    }
     case SDL_VALUE_STRING:
     case SDL_VALUE_TEMPORAL_TEXT:
     case SDL_VALUE_TIME:
@@ -658,23 +668,14 @@ put_value_fast(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col,
         bw_null(w, key, klen);
         return true;
     case SDL_VALUE_INT:
-        if (wide_integer_column(col) || v->i < INT32_MIN || v->i > INT32_MAX) {
-            bw_i64(w, key, klen, v->i);
-        } else {
-            bw_i32(w, key, klen, (int32_t)v->i);
-        }
+        put_int(w, col, v, key, klen);
         return true;
     case SDL_VALUE_DOUBLE:
         bw_double(w, key, klen, v->d);
         return true;
-    case SDL_VALUE_DECIMAL64: {
-        bson_decimal128_t dec;
-        dec.low = v->i < 0 ? (uint64_t)0 - (uint64_t)v->i : (uint64_t)v->i;
-        dec.high = ((uint64_t)(6176 - v->scale) << 49) |
-                   (v->i < 0 ? UINT64_C(0x8000000000000000) : 0);
-        bw_dec128(w, key, klen, &dec);
+    case SDL_VALUE_DECIMAL64:
+        put_decimal64(w, v, key, klen);
         return true;
-    }
     case SDL_VALUE_STRING:
         if (!v->utf8_checked || v->str.len == 0 || v->str.len > INT_MAX / 2) {
             return false;

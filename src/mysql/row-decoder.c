@@ -157,14 +157,12 @@ decimal_unpack(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
         sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL needs %zu bytes, %zu left", size, len);
         return false;
     }
-    memcpy(buf, p, size);
-    *ret_neg = (buf[0] & 0x80) == 0;
-    buf[0] ^= 0x80;
-    if (*ret_neg) {
-        for (size_t i = 0; i < size; i++) {
-            buf[i] ^= 0xff;
-        }
+    uint8_t mask = (p[0] & 0x80) ? 0 : 0xff; /* negative values are stored inverted */
+    for (size_t i = 0; i < size; i++) {
+        buf[i] = p[i] ^ mask;
     }
+    buf[0] ^= 0x80;
+    *ret_neg = mask != 0;
     if (intg0x) {
         ndig[n++] = (uint8_t)intg0x;
     }
@@ -244,54 +242,19 @@ sdl_decimal_to_i64(const uint8_t *p, size_t len, unsigned precision, unsigned sc
         sdl_error_set(err, SDL_E_INVALID, "DECIMAL(%u,%u) does not fit 64 bits", precision, scale);
         return false;
     }
-    /* decimal_unpack() and the sum of its groups in one pass (a DECIMAL column of a wide
-     * table is decoded millions of times a second): same checks, same errors */
-    size_t size = sdl_decimal_bin_size(precision, scale);
-    if (size == 0) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) out of range (max 65,30)", precision,
-                      scale);
-        return false;
-    }
-    if (len < size) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL needs %zu bytes, %zu left", size, len);
-        return false;
-    }
-    unsigned intg = precision - scale;
-    uint8_t ndig[8];
-    unsigned n = 0;
-    if (intg % 9) {
-        ndig[n++] = (uint8_t)(intg % 9);
-    }
-    for (unsigned i = 0; i < intg / 9; i++) {
-        ndig[n++] = 9;
-    }
-    for (unsigned i = 0; i < scale / 9; i++) {
-        ndig[n++] = 9;
-    }
-    if (scale % 9) {
-        ndig[n++] = (uint8_t)(scale % 9);
-    }
-    uint8_t b[16]; /* at most 12 bytes for precision <= 18 */
-    uint8_t mask = (p[0] & 0x80) ? 0 : 0xff; /* negative values are stored inverted */
-    for (size_t i = 0; i < size; i++) {
-        b[i] = p[i] ^ mask;
-    }
-    b[0] ^= 0x80;
-    const uint8_t *q = b;
+    uint32_t groups[16];
+    uint8_t ndig[16];
+    unsigned n;
+    bool neg;
     int64_t v = 0;
-    for (unsigned k = 0; k < n; k++) {
-        unsigned nb = dig2bytes[ndig[k]];
-        uint32_t g = be_uint(q, nb);
-        if (g >= pow10_u32[ndig[k]]) {
-            sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) digit group out of range",
-                          precision, scale);
-            return false;
-        }
-        v = v * (int64_t)pow10_u32[ndig[k]] + g;
-        q += nb;
+
+    if (!decimal_unpack(p, len, precision, scale, groups, ndig, &n, &neg, ret_used, err)) {
+        return false;
     }
-    *ret_used = size;
-    *ret = mask ? -v : v;
+    for (unsigned k = 0; k < n; k++) {
+        v = v * (int64_t)pow10_u32[ndig[k]] + groups[k];
+    }
+    *ret = neg ? -v : v;
     return true;
 }
 
