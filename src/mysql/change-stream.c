@@ -1008,6 +1008,23 @@ handle_fde(sdl_change_stream *s, sdl_bytes raw, sdl_error *err)
 bool
 sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
 {
+    if (s->rows_pending && !s->notice_given) {
+        /* The common call: the next row of the current rows event. next_row() sets kind, row
+         * and pos, and a row carries nothing else, so only the rest is cleared (the memset of
+         * the whole change below costs more than the row's other bookkeeping). */
+        bool have = false;
+        c->ddl_db = NULL;
+        c->ddl_table = NULL;
+        c->ddl_statement = (sdl_bytes){NULL, 0};
+        c->position = NULL;
+        c->notice = NULL;
+        if (!next_row(s, c, &have, err)) {
+            return false;
+        }
+        if (have) {
+            return true;
+        }
+    }
     memset(c, 0, sizeof(*c));
     if (s->notice_given) {
         free(s->notice); /* handed out once by the previous call */
