@@ -382,13 +382,9 @@ sdl_charset_to_utf8(const sdl_charset *cs, sdl_bytes in, sdl_arena *arena, sdl_b
     if (!sdl_charset_check_in_place(cs, in, &checked, err)) {
         return false;
     }
-    switch (cs->kind) {
-    case SDL_CHARSET_BINARY:
-    case SDL_CHARSET_UTF8MB4:
-    case SDL_CHARSET_UTF8MB3:
-    case SDL_CHARSET_ASCII:
-        break;
-    case SDL_CHARSET_LATIN1:
+    if (checked) {
+        /* already UTF-8 (or binary): the copy below */
+    } else if (cs->kind == SDL_CHARSET_LATIN1) {
         out = sdl_arena_alloc(arena, in.len * 3 + 1);
         for (size_t i = 0; i < in.len; i++) {
             uint8_t c = in.ptr[i];
@@ -398,7 +394,7 @@ sdl_charset_to_utf8(const sdl_charset *cs, sdl_bytes in, sdl_arena *arena, sdl_b
         out[n] = '\0';
         *ret_out = SDL_BYTES(out, n);
         return true;
-    case SDL_CHARSET_ICONV:
+    } else {
         return iconv_to_utf8(cs, in, arena, ret_out, err);
     }
     out = sdl_arena_alloc(arena, in.len + 1);
