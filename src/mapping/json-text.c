@@ -944,7 +944,7 @@ sdl_json_text_write(sdl_json_out *out, const char *text, size_t len, uint32_t ma
                     uint8_t *ret_type)
 {
     const uint8_t *p = (const uint8_t *)text;
-    const uint8_t *end = p + len;
+    const uint8_t *end = len ? p + len : p; /* text may be NULL when empty */
     const size_t start = out->len;
     uint32_t limit = max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH;
     fframe stack[FAST_STACK];
