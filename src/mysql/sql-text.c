@@ -332,3 +332,188 @@ sdl_ddl_target_parse(sdl_bytes stmt, sdl_bytes default_db, sdl_arena *arena,
     }
     return false;
 }
+
+/* ---- statement kinds ------------------------------------------------------------------- */
+
+/* Skips whitespace and comments from @i: `-- ` and `#` to the end of the line, C comments,
+ * and the opening of an executable comment (slash-star-'!' or 'M!', then its version digits),
+ * whose contents are code; its closing star-slash is skipped as punctuation would be. */
+static size_t
+skip_space_and_comments(const char *s, size_t len, size_t i)
+{
+    for (;;) {
+        while (i < len && isspace((unsigned char)s[i])) {
+            i++;
+        }
+        if (i + 1 < len && s[i] == '/' && s[i + 1] == '*') {
+            size_t j = i + 2;
+            if (j < len && s[j] == 'M' && j + 1 < len && s[j + 1] == '!') {
+                j++;
+            }
+            if (j < len && s[j] == '!') {
+                j++;
+                while (j < len && isdigit((unsigned char)s[j])) {
+                    j++;
+                }
+                i = j;
+                continue;
+            }
+            const char *end = NULL;
+            for (size_t k = j; k + 1 < len; k++) {
+                if (s[k] == '*' && s[k + 1] == '/') {
+                    end = s + k;
+                    break;
+                }
+            }
+            i = end ? (size_t)(end - s) + 2 : len;
+            continue;
+        }
+        if (i + 1 < len && s[i] == '*' && s[i + 1] == '/') {
+            i += 2; /* the end of an executable comment */
+            continue;
+        }
+        if (i < len && (s[i] == '#' || (i + 2 < len && s[i] == '-' && s[i + 1] == '-' &&
+                                        (s[i + 2] == ' ' || s[i + 2] == '\t')))) {
+            while (i < len && s[i] != '\n') {
+                i++;
+            }
+            continue;
+        }
+        return i;
+    }
+}
+
+/* The next token after whitespace and comments. */
+static bool
+next_code_token(const char *s, size_t len, size_t *pos, token *t)
+{
+    *pos = skip_space_and_comments(s, len, *pos);
+    return next_token(s, len, pos, t);
+}
+
+static sdl_statement_kind classify_at(const char *s, size_t len, size_t pos, int depth);
+
+/* SET STATEMENT a=1, b=2 FOR <statement>: the kind of <statement>. */
+static sdl_statement_kind
+classify_set_statement(const char *s, size_t len, size_t pos, int depth)
+{
+    token t;
+    int parens = 0;
+
+    while (next_code_token(s, len, &pos, &t)) {
+        if (t.kind == 'p' && s[t.start] == '(') {
+            parens++;
+        } else if (t.kind == 'p' && s[t.start] == ')') {
+            parens--;
+        } else if (parens == 0 && word_is(s, &t, "FOR")) {
+            return classify_at(s, len, pos, depth + 1);
+        }
+    }
+    return SDL_STATEMENT_UNKNOWN;
+}
+
+static sdl_statement_kind
+classify_at(const char *s, size_t len, size_t pos, int depth)
+{
+    static const char *const ddl[] = {"CREATE", "ALTER",   "DROP",     "RENAME",   "TRUNCATE",
+                                      "GRANT",  "REVOKE",  "ANALYZE",  "OPTIMIZE", "REPAIR",
+                                      "FLUSH",  "INSTALL", "UNINSTALL"};
+    static const char *const dml[] = {"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD",   "CALL",
+                                      "DO",     "SELECT", "WITH",   "HANDLER", "VALUES", "TABLE"};
+    token t, u;
+
+    if (depth > 4 || !next_code_token(s, len, &pos, &t) || t.kind != 'w') {
+        return SDL_STATEMENT_UNKNOWN;
+    }
+    for (size_t i = 0; i < sizeof(ddl) / sizeof(ddl[0]); i++) {
+        if (word_is(s, &t, ddl[i])) {
+            return SDL_STATEMENT_DDL;
+        }
+    }
+    for (size_t i = 0; i < sizeof(dml) / sizeof(dml[0]); i++) {
+        if (word_is(s, &t, dml[i])) {
+            return SDL_STATEMENT_DML;
+        }
+    }
+    bool more = next_code_token(s, len, &pos, &u);
+    if (word_is(s, &t, "BEGIN")) {
+        /* "BEGIN" alone or "BEGIN WORK"; anything else (a compound statement) is not a marker */
+        return !more || word_is(s, &u, "WORK") ? SDL_STATEMENT_BEGIN : SDL_STATEMENT_UNKNOWN;
+    }
+    if (word_is(s, &t, "START")) {
+        return more && word_is(s, &u, "TRANSACTION") ? SDL_STATEMENT_BEGIN : SDL_STATEMENT_UNKNOWN;
+    }
+    if (word_is(s, &t, "COMMIT")) {
+        return SDL_STATEMENT_COMMIT;
+    }
+    if (word_is(s, &t, "ROLLBACK")) {
+        if (more && word_is(s, &u, "WORK")) {
+            more = next_code_token(s, len, &pos, &u);
+        }
+        return more && word_is(s, &u, "TO") ? SDL_STATEMENT_SAVEPOINT : SDL_STATEMENT_ROLLBACK;
+    }
+    if (word_is(s, &t, "SAVEPOINT") ||
+        (word_is(s, &t, "RELEASE") && more && word_is(s, &u, "SAVEPOINT"))) {
+        return SDL_STATEMENT_SAVEPOINT;
+    }
+    if (word_is(s, &t, "XA")) {
+        return SDL_STATEMENT_XA;
+    }
+    if (word_is(s, &t, "SET") && more) {
+        if (word_is(s, &u, "PASSWORD")) {
+            return SDL_STATEMENT_DDL;
+        }
+        if (word_is(s, &u, "DEFAULT")) {
+            token w;
+            return next_code_token(s, len, &pos, &w) && word_is(s, &w, "ROLE")
+                       ? SDL_STATEMENT_DDL
+                       : SDL_STATEMENT_UNKNOWN;
+        }
+        if (word_is(s, &u, "STATEMENT")) {
+            return classify_set_statement(s, len, pos, depth);
+        }
+    }
+    return SDL_STATEMENT_UNKNOWN;
+}
+
+sdl_statement_kind
+sdl_statement_classify(sdl_bytes stmt)
+{
+    return classify_at((const char *)stmt.ptr, stmt.len, 0, 0);
+}
+
+const char *
+sdl_statement_head(sdl_bytes stmt, char *buf, size_t cap)
+{
+    const char *s = (const char *)stmt.ptr;
+    size_t len = stmt.len;
+    size_t pos = 0;
+    size_t out = 0;
+    int words = 0;
+    token t;
+
+    buf[0] = '\0';
+    while (words < 5 && next_code_token(s, len, &pos, &t)) {
+        bool dot = t.kind == 'p' && s[t.start] == '.';
+        if (t.kind != 'w' && t.kind != 'q' && !dot) {
+            break;
+        }
+        bool glue = dot || (out > 0 && buf[out - 1] == '.');
+        size_t n = t.end - t.start;
+        if (out + (glue || out == 0 ? 0 : 1) + n + 1 > cap) {
+            break;
+        }
+        if (!glue && out > 0) {
+            buf[out++] = ' ';
+        }
+        for (size_t i = 0; i < n; i++) {
+            unsigned char ch = (unsigned char)s[t.start + i];
+            buf[out++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+        }
+        buf[out] = '\0';
+        if (!dot) {
+            words++;
+        }
+    }
+    return buf;
+}

@@ -85,3 +85,76 @@ TEST(ddl_target_finds_tables_and_databases)
     check_target("ALTER TABLE", "", NULL, NULL);
     check_target("", "", NULL, NULL);
 }
+
+static sdl_statement_kind
+kind(const char *s)
+{
+    return sdl_statement_classify(SDL_BYTES(s, strlen(s)));
+}
+
+TEST(statement_classify_tells_row_changes_from_ddl_and_markers)
+{
+    ASSERT_INT_EQ(kind("INSERT INTO shop.t VALUES (1)"), SDL_STATEMENT_DML);
+    ASSERT_INT_EQ(kind("  update t set a=1"), SDL_STATEMENT_DML);
+    ASSERT_INT_EQ(kind("DELETE FROM t"), SDL_STATEMENT_DML);
+    ASSERT_INT_EQ(kind("REPLACE INTO t VALUES (1)"), SDL_STATEMENT_DML);
+    ASSERT_INT_EQ(kind("LOAD DATA INFILE 'x' INTO TABLE t"), SDL_STATEMENT_DML);
+    ASSERT_INT_EQ(kind("/* app=42 */ INSERT INTO t VALUES (1)"), SDL_STATEMENT_DML);
+    ASSERT_INT_EQ(kind("-- note\nDELETE FROM t"), SDL_STATEMENT_DML);
+    ASSERT_INT_EQ(kind("# note\nCALL p()"), SDL_STATEMENT_DML);
+    ASSERT_INT_EQ(kind("WITH x AS (SELECT 1) UPDATE t JOIN x SET a=1"), SDL_STATEMENT_DML);
+    ASSERT_INT_EQ(kind("SET STATEMENT max_statement_time=60 FOR INSERT INTO t VALUES (1)"),
+                  SDL_STATEMENT_DML);
+    ASSERT_INT_EQ(kind("SET STATEMENT a=(1), b='for' FOR ALTER TABLE t ADD c INT"),
+                  SDL_STATEMENT_DDL);
+
+    ASSERT_INT_EQ(kind("CREATE TABLE t (a INT)"), SDL_STATEMENT_DDL);
+    ASSERT_INT_EQ(kind("/*!40000 ALTER TABLE `t` DISABLE KEYS */"), SDL_STATEMENT_DDL);
+    ASSERT_INT_EQ(kind("/*M!100100 DROP TABLE t */"), SDL_STATEMENT_DDL);
+    ASSERT_INT_EQ(kind("CREATE /*!50017 DEFINER=`root`@`%`*/ TRIGGER tr BEFORE INSERT ON t "
+                       "FOR EACH ROW SET NEW.a = 1"),
+                  SDL_STATEMENT_DDL);
+    ASSERT_INT_EQ(kind("GRANT SELECT ON *.* TO u"), SDL_STATEMENT_DDL);
+    ASSERT_INT_EQ(kind("SET PASSWORD FOR u = PASSWORD('x')"), SDL_STATEMENT_DDL);
+    ASSERT_INT_EQ(kind("SET DEFAULT ROLE r FOR u"), SDL_STATEMENT_DDL);
+    ASSERT_INT_EQ(kind("truncate t"), SDL_STATEMENT_DDL);
+    ASSERT_INT_EQ(kind("CREATE TABLE t2 (a INT) START TRANSACTION"), SDL_STATEMENT_DDL);
+
+    ASSERT_INT_EQ(kind("BEGIN"), SDL_STATEMENT_BEGIN);
+    ASSERT_INT_EQ(kind("START TRANSACTION"), SDL_STATEMENT_BEGIN);
+    ASSERT_INT_EQ(kind("COMMIT"), SDL_STATEMENT_COMMIT);
+    ASSERT_INT_EQ(kind("ROLLBACK"), SDL_STATEMENT_ROLLBACK);
+    ASSERT_INT_EQ(kind("ROLLBACK TO SAVEPOINT s1"), SDL_STATEMENT_SAVEPOINT);
+    ASSERT_INT_EQ(kind("ROLLBACK WORK TO s1"), SDL_STATEMENT_SAVEPOINT);
+    ASSERT_INT_EQ(kind("SAVEPOINT `s1`"), SDL_STATEMENT_SAVEPOINT);
+    ASSERT_INT_EQ(kind("RELEASE SAVEPOINT s1"), SDL_STATEMENT_SAVEPOINT);
+    ASSERT_INT_EQ(kind("XA START 'x'"), SDL_STATEMENT_XA);
+
+    /* never guessed */
+    ASSERT_INT_EQ(kind(""), SDL_STATEMENT_UNKNOWN);
+    ASSERT_INT_EQ(kind("/* only a comment */"), SDL_STATEMENT_UNKNOWN);
+    ASSERT_INT_EQ(kind("SET @a = 1"), SDL_STATEMENT_UNKNOWN);
+    ASSERT_INT_EQ(kind("SET STATEMENT a=1"), SDL_STATEMENT_UNKNOWN);
+    ASSERT_INT_EQ(kind("BINLOG 'AAAA'"), SDL_STATEMENT_UNKNOWN);
+    ASSERT_INT_EQ(kind("BEGIN NOT ATOMIC INSERT INTO t VALUES (1); END"), SDL_STATEMENT_UNKNOWN);
+    ASSERT_INT_EQ(kind("(SELECT 1)"), SDL_STATEMENT_UNKNOWN);
+}
+
+static void
+check_head(const char *stmt, size_t cap, const char *expect)
+{
+    char buf[128];
+    ASSERT_TRUE(cap <= sizeof(buf));
+    ASSERT_STR_EQ(sdl_statement_head(SDL_BYTES(stmt, strlen(stmt)), buf, cap), expect);
+}
+
+TEST(statement_head_names_the_statement_without_its_values)
+{
+    check_head("INSERT INTO shop.t (id, v) VALUES (1, 'secret')", 128, "INSERT INTO shop.t");
+    check_head("insert into `shop`.`t` values (1)", 128, "insert into `shop`.`t` values");
+    check_head("/* c */ UPDATE t SET a = 'x'", 128, "UPDATE t SET a");
+    check_head("DELETE FROM a.b WHERE id IN (1)", 128, "DELETE FROM a.b WHERE");
+    check_head("'literal first'", 128, "");
+    check_head("INSERT INTO verylongtablename", 12, "INSERT INTO");
+    check_head("CALL `p\x01q`()", 128, "CALL `p?q`");
+}

@@ -15,10 +15,19 @@
  * sdl_ddl_target() tells which table (or database) a DDL statement changes, for the table
  * filters and the `table` field of DDL documents.
  *
+ * sdl_statement_classify() tells what a QUERY event's statement is: a transaction marker, a
+ * DDL (schema, accounts, routines: statements that change no row in a way the binlog would
+ * log as rows), or a statement-based row change (INSERT, UPDATE, ... logged as text because
+ * a session used binlog_format=STATEMENT or MIXED), which sdl refuses: it replicates row
+ * events only and never guesses what a statement changed. Anything it does not recognise is
+ * UNKNOWN, never guessed to be harmless. Leading comments are skipped; the code inside
+ * MySQL's executable comments (slash, star, '!' and a version; MariaDB's 'M!') counts.
+ *
  * Never logs; pure functions.
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "sdl/base/arena.h"
 #include "sdl/base/bytes.h"
@@ -41,3 +50,27 @@ typedef struct sdl_ddl_target {
  */
 bool sdl_ddl_target_parse(sdl_bytes stmt, sdl_bytes default_db, sdl_arena *arena,
                           sdl_ddl_target *ret_target);
+
+typedef enum sdl_statement_kind {
+    SDL_STATEMENT_UNKNOWN = 0, /* nothing sdl recognises: never guessed */
+    SDL_STATEMENT_BEGIN,       /* BEGIN, START TRANSACTION */
+    SDL_STATEMENT_COMMIT,      /* COMMIT */
+    SDL_STATEMENT_ROLLBACK,    /* ROLLBACK (not ROLLBACK TO) */
+    SDL_STATEMENT_SAVEPOINT,   /* SAVEPOINT, ROLLBACK TO [SAVEPOINT], RELEASE SAVEPOINT */
+    SDL_STATEMENT_XA,          /* XA START/END/PREPARE/COMMIT/ROLLBACK */
+    SDL_STATEMENT_DDL,         /* CREATE, ALTER, DROP, RENAME, TRUNCATE, GRANT, REVOKE, ANALYZE,
+                                * OPTIMIZE, REPAIR, FLUSH, INSTALL, UNINSTALL, SET PASSWORD,
+                                * SET DEFAULT ROLE */
+    SDL_STATEMENT_DML,         /* INSERT, UPDATE, DELETE, REPLACE, LOAD DATA, CALL, DO, SELECT,
+                                * WITH, HANDLER, VALUES, TABLE */
+} sdl_statement_kind;
+
+/* What @stmt is (see above). `SET STATEMENT var=value[, ...] FOR <statement>` is what
+ * <statement> is. */
+sdl_statement_kind sdl_statement_classify(sdl_bytes stmt);
+
+/* The statement's first words for messages, NUL-terminated in @buf (@cap > 0 bytes): leading
+ * comments skipped, then at most five identifiers, keywords and dots, stopping at the first
+ * literal or other punctuation, so no value of the statement is quoted ("INSERT INTO shop.t
+ * VALUES"). Control characters never appear. Returns @buf. */
+const char *sdl_statement_head(sdl_bytes stmt, char *buf, size_t cap);
