@@ -101,5 +101,8 @@ sdl_error_exit_status(const sdl_error *err)
     if (err && err->code == SDL_E_CONFIG) {
         return 78; /* EX_CONFIG: RestartPreventExitStatus=78 stops restart loops */
     }
+    if (err && err->code == SDL_E_DATA) {
+        return 65; /* EX_DATAERR: the binlog holds a change sdl cannot take; a restart loops */
+    }
     return 1;
 }

@@ -26,7 +26,8 @@
     X(SCHEMA, "row image does not match the tracked schema")                                       \
     X(TIMEOUT, "deadline exceeded")                                                                \
     X(CANCELLED, "shutdown requested")                                                             \
-    X(INVALID, "invalid argument")
+    X(INVALID, "invalid argument")                                                                 \
+    X(DATA, "a change sdl cannot replicate or store")
 
 typedef enum sdl_errc {
 #define SDL_X_ENUM(name, text) SDL_E_##name,
@@ -59,5 +60,6 @@ void sdl_error_clear(sdl_error *err);
 /* "PROTOCOL", "CONFIG", ... for a code; "UNKNOWN" when out of range. */
 const char *sdl_errc_name(sdl_errc code);
 
-/* The process exit status for a final error: 78 (EX_CONFIG) for CONFIG, else 1. */
+/* The process exit status for a final error: 78 (EX_CONFIG) for CONFIG, 65 (EX_DATAERR) for
+ * DATA (restarting cannot help: the unit's RestartPreventExitStatus= lists both), else 1. */
 int sdl_error_exit_status(const sdl_error *err);
