@@ -31,6 +31,7 @@ on_signal(int sig)
 static const char tail_usage[] =
     "Usage: sdl tail -c FILE [--from START] [--until STOP] [--format json|none]\n"
     "                [--include PATTERN]... [--exclude PATTERN]... [--stats]\n"
+    "                [--statements stop|print]\n"
     "       sdl tail [-c FILE] --file BINLOG... [options]\n"
     "\n"
     "Prints the decoded row changes of the source as JSON lines, one per row change and one\n"
@@ -49,6 +50,10 @@ static const char tail_usage[] =
     "                       of a server; -c is then optional; --from/--until take a GTID\n"
     "                       position (MariaDB) or GTID set (MySQL); the default is all of them\n"
     "  --stats              print event and change counts to standard error at the end\n"
+    "  --statements WHAT    a statement-based row change (a session with binlog_format\n"
+    "                       STATEMENT or MIXED) stops tail with exit status 65 as it stops\n"
+    "                       sdl run (stop, the default), or is printed as a document with\n"
+    "                       op \"statement\" (print: for looking at old binlogs)\n"
     "  --one-thread         receive events in this thread too (default: a second thread\n"
     "                       receives from the server while this one decodes and prints)\n";
 
@@ -88,11 +93,17 @@ int
 sdl_cmd_tail(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"from", required_argument, NULL, 'f'},
-        {"until", required_argument, NULL, 'u'},  {"format", required_argument, NULL, 'F'},
-        {"include", required_argument, NULL, 'i'}, {"exclude", required_argument, NULL, 'x'},
-        {"file", required_argument, NULL, 'b'},   {"help", no_argument, NULL, 'h'},
-        {"stats", no_argument, NULL, 'S'},        {"one-thread", no_argument, NULL, '1'},
+        {"config", required_argument, NULL, 'c'},
+        {"from", required_argument, NULL, 'f'},
+        {"until", required_argument, NULL, 'u'},
+        {"format", required_argument, NULL, 'F'},
+        {"include", required_argument, NULL, 'i'},
+        {"exclude", required_argument, NULL, 'x'},
+        {"file", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {"stats", no_argument, NULL, 'S'},
+        {"one-thread", no_argument, NULL, '1'},
+        {"statements", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
@@ -117,6 +128,8 @@ sdl_cmd_tail(int argc, char **argv)
     size_t nfiles = 0;
     bool stats = false;
     bool one_thread = false;
+    bool statements = false;
+    uint64_t nstatements = 0;
     char *final_position = NULL;
 
     optind = 1;
@@ -155,6 +168,14 @@ sdl_cmd_tail(int argc, char **argv)
             break;
         case '1':
             one_thread = true;
+            break;
+        case 's':
+            if (strcmp(optarg, "stop") == 0 || strcmp(optarg, "print") == 0) {
+                statements = strcmp(optarg, "print") == 0;
+            } else {
+                fprintf(stderr, "sdl tail: --statements must be stop or print, not '%s'\n", optarg);
+                return 2;
+            }
             break;
         case 'h':
             fputs(tail_usage, stdout);
@@ -207,6 +228,7 @@ sdl_cmd_tail(int argc, char **argv)
         .files = (const char *const *)files,
         .nfiles = nfiles,
         .read_ahead_bytes = one_thread ? 0 : SDL_BINLOG_READ_AHEAD,
+        .statements_as_changes = statements,
     };
     if (!sdl_change_stream_open(&sopts, &stream, &err)) {
         log_error_e(&err, "Failed to start reading the binlog");
@@ -273,6 +295,19 @@ sdl_cmd_tail(int argc, char **argv)
             mapped = true;
             ddls++;
             break;
+        case SDL_CHANGE_STATEMENT:
+            bson_reinit(&doc);
+            mapped_doc = &doc;
+            if (!sdl_doc_mapper_statement(&mopts, &c.pos, c.ddl_db,
+                                          (const char *)c.ddl_statement.ptr, c.ddl_statement.len,
+                                          &doc, &err)) {
+                log_error_e(&err, "Failed to map a statement");
+                status = sdl_error_exit_status(&err);
+                goto done;
+            }
+            mapped = true;
+            nstatements++;
+            break;
         case SDL_CHANGE_COMMIT:
         case SDL_CHANGE_IDLE:
             commits += c.kind == SDL_CHANGE_COMMIT;
@@ -323,9 +358,10 @@ done:
         uint64_t events = sdl_change_stream_events(stream, &inner);
         fprintf(stderr,
                 "sdl tail: %llu events (and %llu inside transaction payloads), %llu "
-                "transactions, %llu row changes, %llu DDL statements, position '%s'\n",
-                (unsigned long long)events, (unsigned long long)inner,
-                (unsigned long long)commits, (unsigned long long)rows, (unsigned long long)ddls,
+                "transactions, %llu row changes, %llu DDL statements, %llu statement-based "
+                "changes, position '%s'\n",
+                (unsigned long long)events, (unsigned long long)inner, (unsigned long long)commits,
+                (unsigned long long)rows, (unsigned long long)ddls, (unsigned long long)nstatements,
                 final_position ? final_position : "");
     }
 out:

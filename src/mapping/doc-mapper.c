@@ -1090,10 +1090,12 @@ sdl_doc_mapper_row_bytes(const sdl_doc_mapper_options *opts, const sdl_change_po
     return ok;
 }
 
-bool
-sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos, const char *db,
-                   const char *table, const char *statement, size_t statement_len, bson_t *doc,
-                   sdl_error *err)
+/* A statement's document (a DDL, or with op "statement" a statement-based row change that
+ * `sdl tail --statements print` shows). */
+static bool
+statement_doc(const sdl_doc_mapper_options *opts, const char *op, const sdl_change_pos *pos,
+              const char *db, const char *table, const char *statement, size_t statement_len,
+              bson_t *doc, sdl_error *err)
 {
     sdl_buf fixed = SDL_BUF_INIT;
     bw w;
@@ -1124,7 +1126,7 @@ sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
     bw_init(&w);
     w.len = 4;
     put_id(&w, pos, strlen(pos->gtid));
-    bw_cstr(&w, "op", 2, "ddl");
+    bw_cstr(&w, "op", 2, op);
     if (db && *db) {
         bw_cstr(&w, "db", 2, db);
     }
@@ -1138,4 +1140,20 @@ sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
     bw_done(&w);
     sdl_buf_done(&fixed);
     return true;
+}
+
+bool
+sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos, const char *db,
+                   const char *table, const char *statement, size_t statement_len, bson_t *doc,
+                   sdl_error *err)
+{
+    return statement_doc(opts, "ddl", pos, db, table, statement, statement_len, doc, err);
+}
+
+bool
+sdl_doc_mapper_statement(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+                         const char *db, const char *statement, size_t statement_len, bson_t *doc,
+                         sdl_error *err)
+{
+    return statement_doc(opts, "statement", pos, db, NULL, statement, statement_len, doc, err);
 }

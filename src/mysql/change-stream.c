@@ -18,12 +18,12 @@
 #include "sdl/mysql/gtid-set.h"
 #include "sdl/mysql/gtid.h"
 #include "sdl/mysql/mysql-conn.h"
-#include "sdl/mysql/sql-text.h"
 #include "sdl/mysql/row-decoder.h"
 #include "sdl/mysql/schema-cache.h"
+#include "sdl/mysql/sql-text.h"
 
 /* One table_id -> table map entry. Table maps are resent before every statement's rows, so
- * the map only has to hold the tables of the current transaction; entries whose raw event
+ * the cache only has to hold the tables of the current transaction; entries whose raw event
  * bytes did not change are reused without parsing again (a stream of single-row statements
  * sends one TABLE_MAP per row). */
 typedef struct table_slot {
@@ -34,7 +34,17 @@ typedef struct table_slot {
     bool used;          /* slot holds a table */
 } table_slot;
 
-#define TABLE_SLOTS 64 /* open addressing; a transaction touching more tables evicts */
+/*
+ * The cache is an open-addressing hash table that grows while a transaction maps more
+ * tables (a statement may map any number: a multi-table UPDATE, triggers writing other
+ * tables), so a table mapped in the current transaction is never evicted. Between
+ * transactions, once it holds more than TABLE_CACHE_MAX tables or its parsed maps take more
+ * than TABLE_ARENA_MAX bytes, it is emptied at once: the source maps every table again
+ * before the rows of the next statement that uses it.
+ */
+#define TABLE_CACHE_MIN 64
+#define TABLE_CACHE_MAX 1024
+#define TABLE_ARENA_MAX ((size_t)16 << 20)
 
 struct sdl_change_stream {
     sdl_change_stream_options opts;
@@ -86,9 +96,13 @@ struct sdl_change_stream {
     bool txn_anonymous;           /* no GTID: txn_gtid_text is "<file>:<offset>" */
     bool txn_skip;                /* file mode: inside --from, nothing is returned */
     char txn_gtid_text[600];
+    char txn_open_text[600];      /* the id of the transaction in progress (for messages) */
     uint32_t txn_gtid_len;        /* strlen(txn_gtid_text), set when the transaction begins */
     uint64_t txn_seq;             /* rows (and DDLs) seen in the transaction so far */
     int64_t txn_ts;
+    bool txn_has_rows;       /* a rows event was part of it */
+    bool commit_pending;     /* a standalone DDL was handed out: its COMMIT comes next */
+    uint64_t commit_end_pos; /* offset after that DDL's event */
 
     /* rows of the current rows event still to hand out */
     bool rows_pending;
@@ -110,16 +124,91 @@ struct sdl_change_stream {
     sdl_arena tables_arena;       /* table maps */
     sdl_arena event_arena;        /* per event: inflated rows, query text */
     sdl_arena row_arena;          /* per row: decoded values */
-    table_slot slots[TABLE_SLOTS];
+    table_slot *slots;            /* table cache: nslots entries, a power of two */
+    size_t nslots;
+    size_t ntables; /* slots in use */
     sdl_backoff backoff;
 };
+
+/* ---- table cache ------------------------------------------------------------------------- */
+
+static size_t
+slot_hash(uint64_t table_id, size_t nslots)
+{
+    return (size_t)((table_id * 0x9e3779b97f4a7c15u) >> 32) & (nslots - 1);
+}
+
+/* The slot of @table_id, or the free slot where it would go. */
+static table_slot *
+find_slot(sdl_change_stream *s, uint64_t table_id)
+{
+    size_t mask = s->nslots - 1;
+
+    for (size_t i = slot_hash(table_id, s->nslots);; i = (i + 1) & mask) {
+        table_slot *slot = &s->slots[i];
+        if (!slot->used || slot->table_id == table_id) {
+            return slot;
+        }
+    }
+}
+
+/* The slot of @table_id; NULL when the table is not mapped. */
+static const table_slot *
+lookup_slot(sdl_change_stream *s, uint64_t table_id)
+{
+    const table_slot *slot = find_slot(s, table_id);
+
+    return slot->used ? slot : NULL;
+}
+
+static void
+init_table_cache(sdl_change_stream *s, size_t nslots)
+{
+    s->slots = sdl_xcalloc(nslots, sizeof(*s->slots));
+    s->nslots = nslots;
+    s->ntables = 0;
+}
+
+/* Doubles the table cache (at most half full, so a probe always ends at a free slot). */
+static void
+grow_table_cache(sdl_change_stream *s)
+{
+    table_slot *old = s->slots;
+    size_t nold = s->nslots;
+
+    init_table_cache(s, nold * 2);
+    for (size_t i = 0; i < nold; i++) {
+        if (old[i].used) {
+            *find_slot(s, old[i].table_id) = old[i];
+            s->ntables++;
+        } else {
+            sdl_buf_done(&old[i].raw);
+        }
+    }
+    free(old);
+}
+
+/* Between transactions: empties a cache that grew past its bounds. */
+static void
+trim_table_cache(sdl_change_stream *s)
+{
+    if (s->ntables <= TABLE_CACHE_MAX && s->tables_arena.used_bytes <= TABLE_ARENA_MAX) {
+        return;
+    }
+    for (size_t i = 0; i < s->nslots; i++) {
+        sdl_buf_done(&s->slots[i].raw);
+    }
+    free(s->slots);
+    init_table_cache(s, TABLE_CACHE_MIN);
+    sdl_arena_reset(&s->tables_arena);
+}
 
 void
 sdl_change_stream_set_config(sdl_change_stream *s, const sdl_config *config)
 {
     s->config = config;
     s->opts.config = config;
-    for (size_t i = 0; i < TABLE_SLOTS; i++) {
+    for (size_t i = 0; i < s->nslots; i++) {
         table_slot *slot = &s->slots[i];
         if (slot->used) {
             slot->included =
@@ -132,6 +221,19 @@ const char *
 sdl_change_stream_start_position(const sdl_change_stream *stream)
 {
     return stream->start_text;
+}
+
+const char *
+sdl_change_stream_flavor(const sdl_change_stream *stream)
+{
+    switch (stream->flavor) {
+    case SDL_BINLOG_FLAVOR_MYSQL:
+        return "mysql";
+    case SDL_BINLOG_FLAVOR_MARIADB:
+        return "mariadb";
+    default:
+        return "";
+    }
 }
 
 /* ---- positions ---------------------------------------------------------------------------- */
@@ -388,6 +490,7 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     s->pipeline_len = (uint32_t)strlen(s->pipeline);
     s->first_skip_rows = opts->skip_rows;
     sdl_arena_init(&s->tables_arena, 0);
+    init_table_cache(s, TABLE_CACHE_MIN);
     sdl_arena_init(&s->event_arena, 0);
     sdl_arena_init(&s->row_arena, 0);
     sdl_backoff_init(&s->backoff, cfg->pipeline.retry_initial_usec, cfg->pipeline.retry_max_usec);
@@ -464,9 +567,10 @@ sdl_change_stream_free(sdl_change_stream *s)
     sdl_gtid_pos_done(&s->from_pos);
     (void)sdl_schema_cache_free(s->schema);
     (void)sdl_mysql_conn_free(s->meta);
-    for (size_t i = 0; i < TABLE_SLOTS; i++) {
+    for (size_t i = 0; i < s->nslots; i++) {
         sdl_buf_done(&s->slots[i].raw);
     }
+    free(s->slots);
     sdl_arena_done(&s->tables_arena);
     sdl_arena_done(&s->event_arena);
     sdl_arena_done(&s->row_arena);
@@ -502,20 +606,32 @@ fill_pos(const sdl_change_stream *s, sdl_change *c, uint64_t seq, uint64_t binlo
 static bool
 begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *err)
 {
+    bool resumed = s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0;
+
     s->txn_gtid_len = (uint32_t)strlen(s->txn_gtid_text);
-    if (s->opts.live_config) {
+    if (s->in_txn && !s->files) {
+        /* A transaction has exactly one end in the binlog; never merge two. */
+        sdl_error_set(err, SDL_E_PROTOCOL,
+                      "transaction %s begins before transaction %s ended (no XID or COMMIT)",
+                      s->txn_gtid_text, s->txn_open_text);
+        return false;
+    }
+    if (s->opts.live_config && !resumed) {
+        /* A reload applies from the next transaction on; a transaction read again after a
+         * reconnect keeps the filters its first rows were read with. */
         const sdl_config *live = atomic_load(s->opts.live_config);
         if (live && live != s->config) {
-            sdl_change_stream_set_config(s, live); /* a reload: filters from this txn on */
+            sdl_change_stream_set_config(s, live);
         }
     }
+    trim_table_cache(s);
+    (void)snprintf(s->txn_open_text, sizeof(s->txn_open_text), "%s", s->txn_gtid_text);
     s->in_txn = true;
     s->txn_standalone = standalone;
     s->txn_seq = 0;
     s->txn_ts = ts;
+    s->txn_has_rows = false;
     s->rows_pending = false;
-    /* Table ids stay valid across transactions until the table definition changes, but
-     * the source re-sends the maps for every statement; the cache keys on the raw bytes. */
     if (!s->first_txn_seen && s->first_skip_rows > 0 && s->opts.skip_gtid &&
         strcmp(s->opts.skip_gtid, s->txn_gtid_text) != 0) {
         sdl_error_set(err, SDL_E_SOURCE,
@@ -618,20 +734,6 @@ row_already_returned(const sdl_change_stream *s, uint64_t seq)
            seq <= s->skip_seq;
 }
 
-static table_slot *
-find_slot(sdl_change_stream *s, uint64_t table_id)
-{
-    size_t h = (size_t)(table_id * 0x9e3779b97f4a7c15u >> 58) % TABLE_SLOTS;
-
-    for (size_t i = 0; i < TABLE_SLOTS; i++) {
-        table_slot *slot = &s->slots[(h + i) % TABLE_SLOTS];
-        if (!slot->used || slot->table_id == table_id) {
-            return slot;
-        }
-    }
-    return &s->slots[h]; /* full: evict (the table is re-sent before its next rows) */
-}
-
 /* Binlog files of servers that log no charset metadata: see SDL_COLLATION_GUESS_UTF8. */
 static void
 guess_missing_charsets(sdl_table *t)
@@ -665,8 +767,7 @@ handle_table_map(sdl_change_stream *s, const sdl_binlog_event *ev, sdl_error *er
     table_slot *slot = find_slot(s, table_id);
     sdl_table *table = NULL;
 
-    if (slot->used && slot->table_id == table_id &&
-        sdl_bytes_equal(SDL_BYTES(slot->raw.data, slot->raw.len), ev->body)) {
+    if (slot->used && sdl_bytes_equal(SDL_BYTES(slot->raw.data, slot->raw.len), ev->body)) {
         return true;
     }
     if (!sdl_binlog_event_parse_table_map(&s->fmt, ev, &s->tables_arena, &table, err)) {
@@ -678,29 +779,25 @@ handle_table_map(sdl_change_stream *s, const sdl_binlog_event *ev, sdl_error *er
     if (s->files) {
         guess_missing_charsets(table);
     }
+    if (table->table_id != table_id) {
+        sdl_error_set(err, SDL_E_PROTOCOL, "TABLE_MAP table id %" PRIu64 " read as %" PRIu64,
+                      table_id, table->table_id);
+        return false;
+    }
+    if (!slot->used) {
+        if ((s->ntables + 1) * 2 > s->nslots) {
+            grow_table_cache(s);
+            slot = find_slot(s, table_id);
+        }
+        s->ntables++;
+    }
     sdl_buf_reset(&slot->raw);
     sdl_buf_append(&slot->raw, ev->body.ptr, ev->body.len);
-    slot->table_id = table->table_id;
+    slot->table_id = table_id;
     slot->table = table;
     slot->used = true;
     slot->included = sdl_config_table_included(s->config, table->db, table->name);
     return true;
-}
-
-static bool
-is_word(sdl_bytes stmt, const char *word)
-{
-    size_t n = strlen(word);
-
-    return stmt.len == n && strncasecmp((const char *)stmt.ptr, word, n) == 0;
-}
-
-static bool
-has_prefix(sdl_bytes stmt, const char *prefix)
-{
-    size_t n = strlen(prefix);
-
-    return stmt.len >= n && strncasecmp((const char *)stmt.ptr, prefix, n) == 0;
 }
 
 /*
@@ -888,13 +985,14 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
     if (!sdl_binlog_event_parse_rows(&s->fmt, ev, &s->event_arena, rows, err)) {
         return false;
     }
-    table_slot *slot = find_slot(s, rows->table_id);
-    if (!slot->used || slot->table_id != rows->table_id) {
+    const table_slot *slot = lookup_slot(s, rows->table_id);
+    if (!slot) {
         sdl_error_set(err, SDL_E_PROTOCOL, "rows event for table id %" PRIu64
                                            " without a preceding TABLE_MAP",
                       rows->table_id);
         return false;
     }
+    s->txn_has_rows = true;
     if (!sdl_row_decoder_start(&s->decoder, slot->table, rows, &s->row_arena, err)) {
         sdl_error_prefix(err, "table '%s.%s'", slot->table->db, slot->table->name);
         return false;
@@ -906,8 +1004,67 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
     return true;
 }
 
-/* A QUERY (or EXECUTE_LOAD_QUERY) event. Returns true with *ret_have when @c holds a change
- * to hand out. */
+/* Why a statement cannot be replicated: sdl takes row events only. */
+static void
+set_statement_error(sdl_change_stream *s, sdl_bytes stmt, uint64_t event_pos, const char *what,
+                    sdl_error *err)
+{
+    char head[96];
+
+    (void)event_pos; /* the caller's prefix names the event and where it is */
+    sdl_error_set(err, SDL_E_DATA,
+                  "transaction %s: %s '%s': sdl replicates row events only and never guesses "
+                  "what a statement changed (set binlog_format=ROW for every session; README, "
+                  "\"Statement-based changes\", says how to go on)",
+                  s->in_txn ? s->txn_gtid_text : "(none)", what,
+                  sdl_statement_head(stmt, head, sizeof(head)));
+}
+
+/* A standalone transaction (DDL, or a statement without GTIDs) has no XID: it ends with its
+ * statement. Its COMMIT is handed out now when the statement is not, else by the next call. */
+static void
+end_standalone(sdl_change_stream *s, uint64_t end_pos, sdl_change *c, bool *ret_have)
+{
+    if (!*ret_have) {
+        *ret_have = commit_txn(s, c, end_pos);
+        return;
+    }
+    s->commit_pending = true;
+    s->commit_end_pos = end_pos;
+}
+
+/* opts.statements_as_changes: a statement-based change handed out as one. */
+static bool
+handle_statement(sdl_change_stream *s, const sdl_binlog_query *q, const sdl_binlog_event *ev,
+                 uint64_t event_pos, uint64_t end_pos, sdl_change *c, bool *ret_have)
+{
+    uint64_t seq = ++s->txn_seq;
+
+    *ret_have = !row_already_returned(s, seq);
+    if (*ret_have) {
+        c->kind = SDL_CHANGE_STATEMENT;
+        fill_pos(s, c, seq, event_pos, ev->header.timestamp);
+        c->ddl_db = sdl_arena_strndup(&s->event_arena, (const char *)q->db.ptr, q->db.len);
+        c->ddl_table = "";
+        c->ddl_statement = sdl_redact_statement(q->statement, &s->event_arena);
+    }
+    if (s->txn_standalone) {
+        end_standalone(s, end_pos, c, ret_have);
+    }
+    return true;
+}
+
+/*
+ * A QUERY (or EXECUTE_LOAD_QUERY) event. Returns true with *ret_have when @c holds a change
+ * to hand out.
+ *
+ * A transaction is GTID → (DDL | BEGIN? → [DDL] → rows* → XID/COMMIT). A DDL is a change of
+ * its transaction: alone after a standalone GTID (the transaction ends with it; its COMMIT is
+ * handed out by the next call), or first in a transaction that goes on with rows (CREATE
+ * TABLE ... SELECT: MariaDB's GTID flags it DDL without STANDALONE, MySQL 8 writes BEGIN
+ * first). A statement that changes rows (statement-based logging in some session), one sdl
+ * does not recognise, or a DDL after rows stops the stream: never guessed, never skipped.
+ */
 static bool
 handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos,
              uint64_t end_pos, sdl_change *c, bool *ret_have, sdl_error *err)
@@ -919,38 +1076,59 @@ handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_po
     if (!sdl_binlog_event_parse_query(&s->fmt, ev, &s->event_arena, &q, err)) {
         return false;
     }
+    sdl_statement_kind kind = sdl_statement_classify(q.statement);
     if (!s->in_txn) {
-        /* Without GTIDs (MySQL with gtid_mode=OFF, servers before 5.6, any binlog file) a
-         * BEGIN starts a transaction and any other statement is one by itself. Over a
-         * MariaDB connection the server always sends the GTID first. */
+        if (kind == SDL_STATEMENT_COMMIT || kind == SDL_STATEMENT_ROLLBACK) {
+            return true; /* the end of a transaction the stream resumed after */
+        }
         if (!s->files && s->flavor != SDL_BINLOG_FLAVOR_MYSQL) {
-            return true;
+            /* Over a MariaDB connection every transaction starts with its GTID. */
+            set_statement_error(s, q.statement, event_pos, "statement outside a transaction", err);
+            err->code = SDL_E_PROTOCOL;
+            return false;
         }
-        if (is_word(q.statement, "COMMIT") || is_word(q.statement, "ROLLBACK")) {
-            return true;
-        }
-        if (!begin_anonymous_txn(s, event_pos, !is_word(q.statement, "BEGIN"),
-                                 ev->header.timestamp, err)) {
+        /* Without GTIDs (MySQL with gtid_mode=OFF, servers before 5.6, any binlog file) a
+         * BEGIN starts a transaction and any other statement is one by itself. */
+        if (!begin_anonymous_txn(s, event_pos, kind != SDL_STATEMENT_BEGIN, ev->header.timestamp,
+                                 err)) {
             return false;
         }
     }
-    if (is_word(q.statement, "BEGIN")) {
+    switch (kind) {
+    case SDL_STATEMENT_BEGIN:
         s->txn_standalone = false; /* MySQL: the GTID of a DDL is not followed by BEGIN */
         return true;
-    }
-    if (is_word(q.statement, "COMMIT") ||
+    case SDL_STATEMENT_COMMIT:
+    case SDL_STATEMENT_ROLLBACK:
         /* A transaction that changed only non-transactional tables is never rolled back in
          * the binlog; the server logs ROLLBACK only for empty ones. */
-        is_word(q.statement, "ROLLBACK")) {
         *ret_have = commit_txn(s, c, end_pos);
         return true;
-    }
-    if (has_prefix(q.statement, "SAVEPOINT") || has_prefix(q.statement, "ROLLBACK TO")) {
+    case SDL_STATEMENT_SAVEPOINT:
         return true;
+    case SDL_STATEMENT_XA:
+        sdl_error_set(err, SDL_E_UNSUPPORTED,
+                      "XA transaction %s: sdl does not replicate XA transactions yet",
+                      s->txn_gtid_text);
+        return false;
+    case SDL_STATEMENT_DML:
+    case SDL_STATEMENT_UNKNOWN:
+        if (!s->opts.statements_as_changes) {
+            set_statement_error(s, q.statement, event_pos,
+                                kind == SDL_STATEMENT_DML ? "statement-based row change"
+                                                          : "statement sdl does not know",
+                                err);
+            return false;
+        }
+        return handle_statement(s, &q, ev, event_pos, end_pos, c, ret_have);
+    case SDL_STATEMENT_DDL:
+        break;
     }
-    /* A statement inside a row-based transaction that is not a transaction marker is DDL (or
-     * a statement the server logs as text, like CREATE TABLE ... SELECT's CREATE part): one
-     * DDL change with its own seq. */
+    if (s->txn_has_rows && !s->opts.statements_as_changes) {
+        set_statement_error(s, q.statement, event_pos,
+                            "DDL after the row changes of its transaction", err);
+        return false;
+    }
     uint64_t seq = ++s->txn_seq;
     sdl_ddl_target target = {q.db, {NULL, 0}};
     bool known = sdl_ddl_target_parse(q.statement, q.db, &s->event_arena, &target);
@@ -971,12 +1149,10 @@ handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_po
         /* Account statements carry passwords in clear: never store or print them. */
         c->ddl_statement = sdl_redact_statement(q.statement, &s->event_arena);
     }
-    if (s->txn_standalone) {
-        /* A standalone transaction (DDL) has no XID: it ends here. */
-        finish_txn(s, end_pos);
-    }
-    c->position = s->position_text;
     *ret_have = hand_out;
+    if (s->txn_standalone) {
+        end_standalone(s, end_pos, c, ret_have);
+    }
     return true;
 }
 
@@ -1038,6 +1214,13 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                 return false;
             }
             if (have) {
+                return true;
+            }
+        }
+        if (s->commit_pending) {
+            /* the end of the standalone DDL handed out by the previous call */
+            s->commit_pending = false;
+            if (commit_txn(s, c, s->commit_end_pos)) {
                 return true;
             }
         }

@@ -36,21 +36,24 @@ def sakila(tmp_path_factory):
     return str(out)
 
 
-def tail(*files, args=(), timeout=120):
+def tail(*files, args=("--statements", "print"), timeout=120):
+    """`sdl tail --file`; old binlogs hold statement-based changes, printed (not stopped at)
+    unless @args says otherwise."""
     p = subprocess.run([sdl_bin(), "tail", "--stats", *args, "--file", *files],
                        capture_output=True, timeout=timeout)
     docs = [json.loads(line) for line in p.stdout.decode().splitlines() if line.strip()]
     stats = {}
     m = re.search(rb"sdl tail: (\d+) events \(and (\d+) inside transaction payloads\), (\d+) "
-                  rb"transactions, (\d+) row changes, (\d+) DDL statements, position '([^']*)'",
+                  rb"transactions, (\d+) row changes, (\d+) DDL statements, (\d+) statement-based "
+                  rb"changes, position '([^']*)'",
                   p.stderr)
     if m:
         stats = dict(events=int(m[1]), inner=int(m[2]), txns=int(m[3]), rows=int(m[4]),
-                     ddl=int(m[5]), position=m[6].decode())
+                     ddl=int(m[5]), statements=int(m[6]), position=m[7].decode())
     return p.returncode, docs, stats, p.stderr.decode(errors="replace")
 
 
-def ok(*files, args=()):
+def ok(*files, args=("--statements", "print")):
     rc, docs, stats, err = tail(*files, args=args)
     assert rc == 0, f"sdl tail --file {files} exited {rc}:\n{err}"
     return docs, stats
@@ -124,7 +127,8 @@ POSITIVE = [
 def test_every_fixture_decodes_and_counts_its_events(rel):
     docs, stats = ok(path(rel))
     assert stats["events"] == frame_count(path(rel))
-    assert stats["rows"] == sum(1 for d in docs if d["op"] != "ddl")
+    assert stats["rows"] == sum(1 for d in docs if d["op"] not in ("ddl", "statement"))
+    assert stats["statements"] == sum(1 for d in docs if d["op"] == "statement")
     for d in docs:
         assert d["binlog"]["file"] == os.path.basename(rel)
         assert d["_id"] == f"main:{d['gtid']}:{d['seq']}"
@@ -153,7 +157,7 @@ def test_several_files_in_order():
 # ---- values stated by EXPECTED-VALUES.md ------------------------------------------------------
 
 def rows(docs):
-    return [d for d in docs if d["op"] != "ddl"]
+    return [d for d in docs if d["op"] not in ("ddl", "statement")]
 
 
 def test_json_opaque_values():
@@ -502,3 +506,21 @@ def test_file_mode_needs_no_config_but_accepts_one(tmp_path):
     docs = [json.loads(x) for x in p.stdout.splitlines()]
     assert docs and all(d["_id"].startswith("p1:") for d in docs)
     assert all(d.get("table") == "foo" for d in docs)
+
+
+def test_statement_based_changes_stop_tail_unless_printed():
+    # bug16266.000001 (MySQL 5.0, binlog_format=STATEMENT): three DDLs, then
+    # `INSERT INTO t1 VALUES(1)` at offset 426, as `mariadb-binlog` prints it
+    f = path("rust_mysql_common/bug16266.000001")
+    rc, docs, _, err = tail(f, args=())
+    assert rc == 65, err
+    assert ("QUERY_EVENT event at 'rust_mysql_common/bug16266.000001':426: transaction "
+            "bug16266.000001:426: statement-based row change 'INSERT INTO t1 VALUES'") \
+        in err.replace(path(""), "")
+    assert [d["op"] for d in docs] == ["ddl", "ddl", "ddl"]  # what came before it
+    docs, stats = ok(f)
+    st = [d for d in docs if d["op"] == "statement"]
+    assert [(d["statement"], d["db"], d["seq"], d["binlog"]["pos"]) for d in st] == \
+        [("INSERT INTO t1 VALUES(1)", "test", 1, 426)]
+    assert "table" not in st[0]
+    assert stats["statements"] == 1 and stats["txns"] == 4

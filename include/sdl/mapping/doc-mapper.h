@@ -32,9 +32,11 @@
  * DDL document (one per statement):
  *   _id "<pipeline>:<gtid>:<seq>", op "ddl", db (the database the statement changes, else its
  *   default database; omitted when NULL or empty), table (the table it changes; omitted when
- *   NULL or empty, e.g. CREATE USER), statement (text; invalid UTF-8 sequences are replaced by U+FFFD,
- *   since a DDL may carry binary literals and is a record, not row data), gtid, seq, ts,
- *   binlog. No split/pk/before/after (a DDL is a transaction of its own).
+ *   NULL or empty, e.g. CREATE USER), statement (text; invalid UTF-8 sequences are replaced
+ *   by U+FFFD, since a DDL may carry binary literals and is a record, not row data), gtid,
+ *   seq, ts, binlog. No pk/before/after. A DDL is alone in its transaction, or first in a
+ *   CREATE TABLE ... SELECT whose rows follow; the pipeline adds split: true to it when that
+ *   transaction is split across batches, as to its rows.
  *
  * Values (DESIGN.md §6), by sdl_value kind:
  *   INT, UINT      by column type, so each column has one BSON type: int32 for TINYINT,
@@ -110,6 +112,14 @@ SDL_MUST_CHECK bool sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts,
                                        const sdl_change_pos *pos, const char *db,
                                        const char *table, const char *statement,
                                        size_t statement_len, bson_t *doc, sdl_error *err);
+
+/* The document of a statement-based row change (a session logged it as text), for
+ * `sdl tail --statements print`: the DDL document with op "statement" and no table. `sdl run`
+ * never stores one. */
+SDL_MUST_CHECK bool sdl_doc_mapper_statement(const sdl_doc_mapper_options *opts,
+                                             const sdl_change_pos *pos, const char *db,
+                                             const char *statement, size_t statement_len,
+                                             bson_t *doc, sdl_error *err);
 
 /* Appends one column value to @parent under @key (@key_len bytes) as the table above says;
  * an SDL_VALUE_ABSENT value appends nothing and succeeds. For mirror-mode write models and

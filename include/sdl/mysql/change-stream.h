@@ -8,10 +8,21 @@
  * engines, standalone GTID → DDL) and hands out one change at a time:
  *
  *   ROW     a row change, with its position (gtid, seq, ts, binlog file/pos)
- *   DDL     a DDL statement (its own transaction; seq 1)
- *   COMMIT  the end of a source transaction; `position` is the GTID position after it
+ *   DDL     a DDL statement: alone in its transaction, or first in one whose rows follow
+ *           (CREATE TABLE ... SELECT)
+ *   STATEMENT  a statement-based change (only with opts.statements_as_changes)
+ *   COMMIT  the end of a source transaction; `position` is the GTID position after it, pos
+ *           its end in the binlog. EVERY source transaction ends with one, whether the
+ *           filters kept any of its changes or not (a DDL's too), so a consumer's position
+ *           never lags behind a transaction it was handed
  *   IDLE    nothing happened (heartbeat); lets the caller flush or check deadlines
  *   END     the --until position (or the end of the binlog in "now" mode) was reached
+ *
+ * Never guessed, never skipped: a statement that changes rows (statement-based logging in a
+ * session), one sdl does not recognise, or a DDL after rows in one transaction ends the
+ * stream with an SDL_E_DATA error naming the transaction and the statement's first words; a
+ * transaction that begins before the previous one ended is a protocol error. The table-map
+ * cache holds every table the current transaction mapped.
  *
  * Rows of tables the filters exclude are not returned but still counted in seq, so a row's
  * seq (and the `_id` built from it) does not depend on the filters. DDL statements are
@@ -50,6 +61,7 @@ typedef struct sdl_change_stream sdl_change_stream;
 typedef enum sdl_change_kind {
     SDL_CHANGE_ROW,
     SDL_CHANGE_DDL,
+    SDL_CHANGE_STATEMENT, /* only with opts.statements_as_changes */
     SDL_CHANGE_COMMIT,
     SDL_CHANGE_IDLE,
     SDL_CHANGE_END,
@@ -59,10 +71,11 @@ typedef struct sdl_change {
     sdl_change_kind kind;
     sdl_change_pos pos;        /* ROW, DDL, COMMIT: where the change sits */
     sdl_row_change row;        /* ROW */
-    const char *ddl_db;        /* DDL: database it changes, else the default one ("" if none) */
+    const char *ddl_db;        /* DDL: database it changes, else the default one ("" if none);
+                                * STATEMENT: the default database */
     const char *ddl_table;     /* DDL: table it changes ("" when not a table statement) */
-    sdl_bytes ddl_statement;   /* DDL: statement text */
-    const char *position;      /* COMMIT/DDL: GTID position after the transaction */
+    sdl_bytes ddl_statement;   /* DDL, STATEMENT: statement text (credentials redacted) */
+    const char *position;      /* COMMIT (and END): GTID position after the transaction */
     const char *notice;        /* non-NULL once after a reconnect: what happened (for logs) */
 } sdl_change;
 
@@ -89,6 +102,10 @@ typedef struct sdl_change_stream_options {
                                 * position (MariaDB) / GTID set (MySQL) whose transactions are
                                 * not returned; `until` "now" means the end of the files */
     size_t nfiles;             /* 0: read from the server */
+    bool statements_as_changes; /* a statement-based row change, a statement sdl does not
+                                 * know, or a DDL after rows is handed out as a STATEMENT change
+                                 * (whatever the filters) instead of ending the stream: for
+                                 * looking at old binlogs (`sdl tail --statements print`) */
     size_t read_ahead_bytes;   /* server: > 0 lets a thread of the binlog reader receive
                                 * events ahead of decoding, in a ring of this many bytes
                                 * (binlog-reader.h, SDL_BINLOG_READ_AHEAD); 0: one thread */
@@ -109,6 +126,10 @@ void sdl_change_stream_set_config(sdl_change_stream *stream, const sdl_config *c
 
 /* GTID position the stream resumed after (resolved "start"/"now"), borrowed. */
 const char *sdl_change_stream_start_position(const sdl_change_stream *stream);
+
+/* The flavour of the source's positions: "mariadb" or "mysql" ("" in file mode before the
+ * first FORMAT_DESCRIPTION_EVENT). */
+const char *sdl_change_stream_flavor(const sdl_change_stream *stream);
 
 /* Events read so far (outer events; *ret_inner, when not NULL, gets the events read from
  * inside TRANSACTION_PAYLOAD events). */
