@@ -18,6 +18,7 @@
 #include "sdl/daemon/stats.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mongo/mongo-writer.h"
+#include "sdl/mongo/retry.h"
 #include "sdl/mysql/binlog-reader.h"
 #include "sdl/mysql/change-stream.h"
 #include "sdl/stage/queue.h"
@@ -36,8 +37,12 @@ typedef struct pipeline {
     sdl_mongo_writer *writer;
 
     sdl_offset offset;       /* last committed offset (writer thread after start) */
+    char *flavor;            /* the source's: "mariadb" or "mysql" (offsets record it) */
     char *resume_split_gtid; /* the offset's partial transaction, if any */
     uint64_t resume_split_seq;
+    uint64_t limit_rows; /* batch limits lowered by recovery (0: the configured ones) */
+    size_t limit_bytes;
+    bool commit_too_slow; /* a commit attempt ran into the transaction lifetime limit */
 
     sdl_error reader_err;
     bool reader_failed;
@@ -146,21 +151,105 @@ with_retry(pipeline *p, const char *what, sdl_retry_reason reason, attempt_fn fn
 
 /* ---- the writer side: batches ------------------------------------------------------------- */
 
+/*
+ * The batcher holds the documents read but not committed yet, in source order, and the ends
+ * of the complete source transactions among them (every source transaction has one, filtered
+ * or not, so the offset always moves past it). Batches are cut on those ends (max_rows,
+ * max_bytes, max_delay); a transaction that began with a DDL is committed as soon as it ends.
+ * A transaction that alone fills a batch is split: its parts are committed with
+ * partial = {gtid, seq} in the offset and its documents carry split: true.
+ *
+ * When the target refuses a batch as too large or too slow for one transaction, the staged
+ * batch is dropped, the limits are halved and the same documents go out again in smaller
+ * batches (cut on transaction ends, or split); the limits double back every RESTORE_AFTER
+ * commits.
+ */
+
+/* The end of a complete source transaction among the documents held. */
+typedef struct txn_end {
+    size_t ndocs;      /* documents held up to and including this transaction */
+    uint64_t rows;     /* row documents among them (a DDL document is not a row) */
+    size_t bytes;      /* their BSON bytes */
+    uint64_t txns;     /* source transactions that ended up to here */
+    sdl_offset offset; /* the pipeline's offset after this transaction */
+} txn_end;
+
 typedef struct batcher {
-    sdl_batch batch;        /* documents of the batch being built */
-    size_t boundary_ndocs;  /* documents up to the last complete transaction */
-    uint64_t boundary_rows; /* row documents among them */
-    size_t boundary_bytes;
-    bool have_boundary;     /* a transaction ended since the last flush */
-    uint64_t boundary_txns; /* source transactions that ended since the last flush */
-    sdl_offset boundary;    /* offset after that transaction */
-    uint64_t started_usec;  /* when the first item of the batch arrived (0: empty) */
-    char *open_gtid;        /* transaction whose rows follow the boundary (NULL: none) */
-    bool open_split;        /* that transaction is split across batches */
-    uint64_t open_last_seq; /* seq of its last document in the batch */
-    uint64_t open_docs;     /* its documents in the batch */
-    bool ddl_open;          /* the open transaction is a DDL: flush when it ends */
+    sdl_batch batch; /* documents held (docs, ndocs, bytes, rows; no gtids) */
+    txn_end *ends;   /* the complete transactions among them, in order */
+    size_t nends;
+    size_t cap_ends;
+    uint64_t started_usec; /* when the oldest item held arrived (0: nothing held) */
+    bool open;             /* a transaction is open: its documents follow the last end */
+    bool open_split;       /* it is split across batches: its documents carry split: true */
+    bool ddl_open;         /* it began with a DDL: commit it as soon as it ends */
+    uint64_t limit_rows;   /* lowered limits after a batch was too large or too slow for one */
+    size_t limit_bytes;    /* MongoDB transaction; 0: the configured ones */
+    uint32_t commits_since_limit;
 } batcher;
+
+#define RESTORE_AFTER 16 /* commits after which lowered limits double again */
+/* A commit attempt that fails after this long ran into the server's transaction lifetime
+ * limit (transactionLifetimeLimitSeconds, 60 s by default), not a network blip. */
+#define SLOW_COMMIT_USEC (30 * SDL_USEC_PER_SEC)
+
+typedef enum write_result {
+    WRITE_OK,
+    WRITE_FAILED,  /* err set */
+    WRITE_SMALLER, /* the batch was too large or slow: limits lowered, write again */
+} write_result;
+
+typedef enum flush_mode {
+    FLUSH_COMPLETE, /* every complete transaction held */
+    FLUSH_ROOM,     /* the same, then parts of the open transaction while a batch is full */
+} flush_mode;
+
+static uint64_t
+max_rows(pipeline *p, const batcher *bt)
+{
+    uint64_t cfg = live(p)->pipeline.batch_max_rows;
+
+    return bt->limit_rows && bt->limit_rows < cfg ? bt->limit_rows : cfg;
+}
+
+static size_t
+max_bytes(pipeline *p, const batcher *bt)
+{
+    size_t cfg = live(p)->pipeline.batch_max_bytes;
+
+    return bt->limit_bytes && bt->limit_bytes < cfg ? bt->limit_bytes : cfg;
+}
+
+static bool
+batch_full(pipeline *p, const batcher *bt)
+{
+    return bt->batch.ndocs >= max_rows(p, bt) || bt->batch.bytes >= max_bytes(p, bt);
+}
+
+/* ---- documents (read back only where a batch is cut inside a transaction) ---- */
+
+/* The text of a top-level field of @doc (a copy; NULL when it is not text). */
+static char *
+doc_text(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)
+               ? sdl_xstrdup(bson_iter_utf8(&it, NULL))
+               : NULL;
+}
+
+static bool
+doc_is_ddl(const bson_t *doc)
+{
+    char *op = doc_text(doc, "op");
+    bool ddl = op && strcmp(op, "ddl") == 0;
+
+    free(op);
+    return ddl;
+}
+
+/* ---- writing ---- */
 
 static bool
 stage_attempt(pipeline *p, void *arg, sdl_error *err)
@@ -171,12 +260,62 @@ stage_attempt(pipeline *p, void *arg, sdl_error *err)
 static bool
 commit_attempt(pipeline *p, void *arg, sdl_error *err)
 {
-    return sdl_mongo_writer_commit(p->writer, arg, err);
+    uint64_t t0 = sdl_now_monotonic_usec();
+
+    if (sdl_mongo_writer_commit(p->writer, arg, err)) {
+        return true;
+    }
+    if (sdl_mongo_error_wants_smaller_batch(err)) {
+        err->transient = false; /* the same batch fails again: write a smaller one */
+    } else if (err->transient && sdl_now_monotonic_usec() - t0 >= SLOW_COMMIT_USEC) {
+        sdl_error_prefix(err, "after %" PRIu64 " s",
+                         (sdl_now_monotonic_usec() - t0) / SDL_USEC_PER_SEC);
+        err->transient = false;
+        p->commit_too_slow = true;
+    }
+    return false;
 }
 
-/* Stages and commits @b (its offset_after already set), then advances p->offset. */
 static bool
-write_batch(pipeline *p, sdl_batch *b, uint64_t txns, sdl_error *err)
+delete_batch_attempt(pipeline *p, void *arg, sdl_error *err)
+{
+    return sdl_mongo_writer_delete_staged(p->writer, *(const uint64_t *)arg, err);
+}
+
+/* The batch @b was too large or too slow for one MongoDB transaction: its staged copy goes,
+ * and the limits become half of it. False (a data error) when it was one document. */
+static bool
+lower_limits(pipeline *p, batcher *bt, const sdl_batch *b, sdl_error *err)
+{
+    uint64_t number = b->number;
+
+    if (b->ndocs <= 1) {
+        char *id = b->ndocs ? doc_text(b->docs[0], "_id") : NULL;
+        sdl_error_prefix(err, "batch %" PRIu64 " holds only document %s (%zu bytes)", number,
+                         id ? id : "(none)", b->bytes);
+        err->code = SDL_E_DATA;
+        free(id);
+        return false;
+    }
+    log_notice_e(err,
+                 "Batch %" PRIu64 " (%zu documents, %zu bytes) is too large or too slow for one "
+                 "MongoDB transaction: committing its changes in smaller batches",
+                 number, b->ndocs, b->bytes);
+    p->commit_too_slow = false;
+    if (!with_retry(p, "deleting a staged batch", SDL_RETRY_STAGE, delete_batch_attempt, &number,
+                    err)) {
+        return false;
+    }
+    bt->limit_rows = SDL_MAX(b->ndocs / 2, (size_t)1);
+    bt->limit_bytes = SDL_MAX(b->bytes / 2, (size_t)1);
+    bt->commits_since_limit = 0;
+    sdl_error_clear(err);
+    return true;
+}
+
+/* Stages and commits @b (its offset_after set), then advances p->offset. */
+static write_result
+write_batch(pipeline *p, batcher *bt, sdl_batch *b, uint64_t txns, sdl_error *err)
 {
     char what[96];
 
@@ -184,13 +323,16 @@ write_batch(pipeline *p, sdl_batch *b, uint64_t txns, sdl_error *err)
     sdl_log_set_context(p->config->pipeline.name, b->last_gtid, NULL); /* observability */
     uint64_t t0 = sdl_now_monotonic_usec();
     if (!with_retry(p, what, SDL_RETRY_STAGE, stage_attempt, b, err)) {
-        return false;
+        return WRITE_FAILED;
     }
     atomic_store(&p->stats->staged_batches, 1);
     sdl_failpoint("writer.after_stage");
     (void)snprintf(what, sizeof(what), "committing batch %" PRIu64, b->number);
     if (!with_retry(p, what, SDL_RETRY_COMMIT, commit_attempt, b, err)) {
-        return false;
+        if (sdl_mongo_error_wants_smaller_batch(err) || p->commit_too_slow) {
+            return lower_limits(p, bt, b, err) ? WRITE_SMALLER : WRITE_FAILED;
+        }
+        return WRITE_FAILED;
     }
     sdl_failpoint("writer.after_commit");
     atomic_store(&p->stats->staged_batches, 0);
@@ -199,98 +341,169 @@ write_batch(pipeline *p, sdl_batch *b, uint64_t txns, sdl_error *err)
                      b->offset_after.binlog_file, b->offset_after.binlog_pos);
     sdl_offset_done(&p->offset);
     sdl_offset_copy(&p->offset, &b->offset_after);
-    log_debug("Committed batch %" PRIu64 ": %zu documents, offset %s", b->number, b->ndocs,
-              b->offset_after.gtid ? b->offset_after.gtid : "");
-    return true;
+    log_debug("Committed batch %" PRIu64 ": %zu documents, offset %s%s%s", b->number, b->ndocs,
+              b->offset_after.gtid ? b->offset_after.gtid : "",
+              b->offset_after.partial_gtid ? " inside " : "",
+              b->offset_after.partial_gtid ? b->offset_after.partial_gtid : "");
+    if (bt->limit_rows && ++bt->commits_since_limit >= RESTORE_AFTER) {
+        bt->limit_rows *= 2;
+        bt->limit_bytes *= 2;
+        bt->commits_since_limit = 0;
+        if (bt->limit_rows >= live(p)->pipeline.batch_max_rows &&
+            bt->limit_bytes >= live(p)->pipeline.batch_max_bytes) {
+            bt->limit_rows = 0;
+            bt->limit_bytes = 0;
+        }
+    }
+    return WRITE_OK;
 }
 
-/* Moves the first @ndocs documents of the batcher into a batch with offset @after and
- * writes it; the remaining documents stay for the next batch. */
-static bool
-flush_prefix(pipeline *p, batcher *bt, size_t ndocs, uint64_t rows, uint64_t txns,
+/* Writes the first @ndocs documents held as the next batch, with offset @after. The batch
+ * borrows the documents; they stay held until drop_prefix(). */
+static write_result
+write_prefix(pipeline *p, batcher *bt, size_t ndocs, uint64_t rows, uint64_t txns,
              const sdl_offset *after, sdl_error *err)
 {
     sdl_batch out;
-    bool ok;
+    write_result r;
 
-    sdl_batch_init(&out);
+    memset(&out, 0, sizeof(out));
     out.number = p->offset.batch + 1;
+    out.docs = bt->batch.docs;
+    out.ndocs = ndocs;
     for (size_t i = 0; i < ndocs; i++) {
-        sdl_batch_add(&out, bt->batch.docs[i], false);
-        bt->batch.docs[i] = NULL;
+        out.bytes += bt->batch.docs[i]->len;
     }
     out.rows = rows;
+    sdl_batch_set_gtids(&out);
     sdl_offset_copy(&out.offset_after, after);
     out.offset_after.batch = out.number;
     out.offset_after.rows_applied = p->offset.rows_applied + rows;
-    if (!out.offset_after.flavor && p->offset.flavor) {
-        out.offset_after.flavor = sdl_xstrdup(p->offset.flavor);
-    }
-    ok = write_batch(p, &out, txns, err);
-    sdl_batch_done(&out);
-
-    /* keep the rest */
-    size_t rest = bt->batch.ndocs - ndocs;
-    size_t rest_bytes = 0;
-    memmove(bt->batch.docs, bt->batch.docs + ndocs, rest * sizeof(bson_t *));
-    for (size_t i = 0; i < rest; i++) {
-        rest_bytes += bt->batch.docs[i]->len;
-    }
-    bt->batch.ndocs = rest;
-    bt->batch.bytes = rest_bytes;
-    bt->batch.rows -= SDL_MIN(bt->batch.rows, rows);
-    bt->boundary_ndocs = 0;
-    bt->boundary_rows = 0;
-    bt->boundary_bytes = 0;
-    bt->boundary_txns = 0;
-    bt->have_boundary = false;
-    bt->started_usec = rest ? sdl_now_monotonic_usec() : 0;
-    return ok;
+    free(out.offset_after.flavor);
+    out.offset_after.flavor = sdl_xstrdup(p->flavor);
+    r = write_batch(p, bt, &out, txns, err);
+    free(out.first_gtid);
+    free(out.last_gtid);
+    sdl_offset_done(&out.offset_after);
+    return r;
 }
 
-/* Commits everything up to the last complete transaction. */
-static bool
-flush_complete(pipeline *p, batcher *bt, sdl_error *err)
+/* The first @ndocs documents (@rows rows among them) and @nends transaction ends were
+ * committed: they leave the batcher. */
+static void
+drop_prefix(batcher *bt, size_t ndocs, uint64_t rows, size_t nends)
 {
-    if (!bt->have_boundary) {
-        return true;
+    size_t bytes = 0;
+    uint64_t txns = nends ? bt->ends[nends - 1].txns : 0;
+
+    for (size_t i = 0; i < ndocs; i++) {
+        bytes += bt->batch.docs[i]->len;
+        bson_destroy(bt->batch.docs[i]);
     }
-    return flush_prefix(p, bt, bt->boundary_ndocs, bt->boundary_rows, bt->boundary_txns,
-                        &bt->boundary, err);
+    memmove(bt->batch.docs, bt->batch.docs + ndocs, (bt->batch.ndocs - ndocs) * sizeof(bson_t *));
+    bt->batch.ndocs -= ndocs;
+    bt->batch.bytes -= bytes;
+    bt->batch.rows -= rows;
+    for (size_t i = 0; i < nends; i++) {
+        sdl_offset_done(&bt->ends[i].offset);
+    }
+    memmove(bt->ends, bt->ends + nends, (bt->nends - nends) * sizeof(*bt->ends));
+    bt->nends -= nends;
+    for (size_t i = 0; i < bt->nends; i++) {
+        bt->ends[i].ndocs -= ndocs;
+        bt->ends[i].rows -= rows;
+        bt->ends[i].bytes -= bytes;
+        bt->ends[i].txns -= txns;
+    }
+    bt->started_usec = bt->batch.ndocs || bt->nends ? sdl_now_monotonic_usec() : 0;
 }
 
-/* The open transaction alone exceeds the batch limits: commit its rows so far as a part,
- * with a partial offset (position still before the transaction). */
-static bool
-flush_split(pipeline *p, batcher *bt, sdl_error *err)
+/* Commits the first @k complete transactions held. */
+static write_result
+write_ends(pipeline *p, batcher *bt, size_t k, sdl_error *err)
 {
+    const txn_end *e = &bt->ends[k - 1];
+    size_t ndocs = e->ndocs;
+    uint64_t rows = e->rows;
+    write_result r = write_prefix(p, bt, ndocs, rows, e->txns, &e->offset, err);
+
+    if (r == WRITE_OK) {
+        drop_prefix(bt, ndocs, rows, k);
+    }
+    return r;
+}
+
+/*
+ * The first transaction held (@txn_docs documents; complete, or the open one) does not fit in
+ * a batch: commits as many of its documents as fit as a part of it. The offset keeps the
+ * position before the transaction and records partial = {gtid, seq of the part's last
+ * document}; every document of the transaction gets split: true.
+ */
+static write_result
+write_part(pipeline *p, batcher *bt, size_t txn_docs, uint64_t lim_rows, size_t lim_bytes,
+           sdl_error *err)
+{
+    bson_t **docs = bt->batch.docs;
+    size_t j = 0, bytes = 0, grown = 0;
     sdl_offset after;
-    bool ok;
+    write_result r;
+    bson_iter_t it;
 
-    /* Every row of a split transaction carries split: true, including those of this part. */
-    if (!bt->open_split) {
-        for (size_t i = bt->batch.ndocs - bt->open_docs; i < bt->batch.ndocs; i++) {
-            BSON_APPEND_BOOL(bt->batch.docs[i], "split", true);
+    for (size_t i = 0; i < txn_docs; i++) {
+        if (!bson_iter_init_find(&it, docs[i], "split")) {
+            uint32_t len = docs[i]->len;
+            BSON_APPEND_BOOL(docs[i], "split", true);
+            grown += docs[i]->len - len;
         }
-        bt->open_split = true;
     }
-    memset(&after, 0, sizeof(after));
-    sdl_offset_copy(&after, &p->offset);
-    free(after.partial_gtid);
-    after.partial_gtid = sdl_xstrdup(bt->open_gtid);
-    after.partial_seq = bt->open_last_seq;
-    ok = flush_prefix(p, bt, bt->batch.ndocs, bt->batch.rows, 0, &after, err);
+    bt->batch.bytes += grown;
+    for (size_t i = 0; i < bt->nends; i++) {
+        bt->ends[i].bytes += grown; /* every end comes at or after this transaction's */
+    }
+    if (bt->nends == 0) {
+        bt->open_split = true; /* its documents still to come are marked when they arrive */
+    }
+    while (j < txn_docs && j < lim_rows && (j == 0 || bytes + docs[j]->len <= lim_bytes)) {
+        bytes += docs[j]->len;
+        j++;
+    }
+    uint64_t rows = j - (doc_is_ddl(docs[0]) ? 1u : 0u);
+    sdl_offset_copy(&after, &p->offset); /* the position before the transaction */
+    sdl_offset_set_partial(&after, docs[j - 1]);
+    r = write_prefix(p, bt, j, rows, 0, &after, err);
     sdl_offset_done(&after);
-    bt->open_docs = 0;
-    return ok;
+    if (r == WRITE_OK) {
+        drop_prefix(bt, j, rows, 0);
+    }
+    return r;
 }
 
+/* Commits held documents in batches within the limits in force (see flush_mode). */
 static bool
-batch_full(pipeline *p, const batcher *bt)
+flush(pipeline *p, batcher *bt, flush_mode mode, sdl_error *err)
 {
-    const sdl_pipeline_config *pc = &live(p)->pipeline;
+    for (;;) {
+        uint64_t lim_rows = max_rows(p, bt);
+        size_t lim_bytes = max_bytes(p, bt);
+        write_result r;
 
-    return bt->batch.ndocs >= pc->batch_max_rows || bt->batch.bytes >= pc->batch_max_bytes;
+        if (bt->nends > 0) {
+            size_t k = bt->nends;
+            while (k > 0 &&
+                   (bt->ends[k - 1].ndocs > lim_rows || bt->ends[k - 1].bytes > lim_bytes)) {
+                k--;
+            }
+            r = k > 0 ? write_ends(p, bt, k, err)
+                      : write_part(p, bt, bt->ends[0].ndocs, lim_rows, lim_bytes, err);
+        } else if (mode == FLUSH_ROOM && bt->open && batch_full(p, bt)) {
+            r = write_part(p, bt, bt->batch.ndocs, lim_rows, lim_bytes, err);
+        } else {
+            return true;
+        }
+        if (r == WRITE_FAILED) {
+            return false;
+        }
+    }
 }
 
 static bool
@@ -302,10 +515,9 @@ add_document(pipeline *p, batcher *bt, sdl_queue_item *it, sdl_error *err)
         sdl_error_set(err, SDL_E_INVALID, "corrupt document in the queue");
         return false;
     }
-    if (!bt->open_gtid || strcmp(bt->open_gtid, it->gtid) != 0) {
-        free(bt->open_gtid);
-        bt->open_gtid = sdl_xstrdup(it->gtid);
-        bt->open_docs = 0;
+    if (!bt->open) {
+        /* The first document of a transaction (every transaction ends with a COMMIT item). */
+        bt->open = true;
         bt->open_split = p->resume_split_gtid && strcmp(p->resume_split_gtid, it->gtid) == 0;
     }
     if (bt->open_split) {
@@ -314,49 +526,57 @@ add_document(pipeline *p, batcher *bt, sdl_queue_item *it, sdl_error *err)
     if (!bt->started_usec) {
         bt->started_usec = sdl_now_monotonic_usec();
     }
-    sdl_batch_add(&bt->batch, doc, it->kind == SDL_QUEUE_ROW);
-    bt->open_docs++;
-    bt->open_last_seq = it->seq;
-    if (batch_full(p, bt)) {
-        /* Close on a transaction boundary when there is one; split otherwise. */
-        if (bt->have_boundary) {
-            if (!flush_complete(p, bt, err)) {
-                return false;
-            }
-        }
-        if (batch_full(p, bt)) {
-            return flush_split(p, bt, err);
-        }
+    if (bt->batch.ndocs == bt->batch.cap) {
+        bt->batch.cap = bt->batch.cap ? bt->batch.cap * 2 : 64;
+        bt->batch.docs = sdl_xreallocarray(bt->batch.docs, bt->batch.cap, sizeof(bson_t *));
     }
-    return true;
+    bt->batch.docs[bt->batch.ndocs++] = doc;
+    bt->batch.bytes += doc->len;
+    bt->batch.rows += it->kind == SDL_QUEUE_ROW;
+    return !batch_full(p, bt) || flush(p, bt, FLUSH_ROOM, err);
 }
 
 static void
 end_transaction(pipeline *p, batcher *bt, const sdl_queue_item *it)
 {
-    sdl_offset_done(&bt->boundary);
-    memset(&bt->boundary, 0, sizeof(bt->boundary));
-    bt->boundary.flavor = p->offset.flavor ? sdl_xstrdup(p->offset.flavor) : NULL;
-    bt->boundary.gtid = sdl_xstrdup(it->position ? it->position : "");
-    bt->boundary.binlog_file = sdl_xstrdup(it->binlog_file ? it->binlog_file : "");
-    bt->boundary.binlog_pos = it->binlog_pos;
-    bt->boundary.source_ts_sec = it->ts_sec;
-    bt->boundary_ndocs = bt->batch.ndocs;
-    bt->boundary_rows = bt->batch.rows;
-    bt->boundary_bytes = bt->batch.bytes;
-    bt->boundary_txns++;
-    bt->have_boundary = true;
+    if (bt->nends == bt->cap_ends) {
+        bt->cap_ends = bt->cap_ends ? bt->cap_ends * 2 : 16;
+        bt->ends = sdl_xreallocarray(bt->ends, bt->cap_ends, sizeof(*bt->ends));
+    }
+    txn_end *e = &bt->ends[bt->nends];
+    memset(e, 0, sizeof(*e));
+    e->ndocs = bt->batch.ndocs;
+    e->rows = bt->batch.rows;
+    e->bytes = bt->batch.bytes;
+    e->txns = (bt->nends ? bt->ends[bt->nends - 1].txns : 0) + 1;
+    e->offset.flavor = sdl_xstrdup(p->flavor);
+    e->offset.gtid = sdl_xstrdup(it->position ? it->position : "");
+    e->offset.binlog_file = sdl_xstrdup(it->binlog_file ? it->binlog_file : "");
+    e->offset.binlog_pos = it->binlog_pos;
+    e->offset.source_ts_sec = it->ts_sec;
+    bt->nends++;
     if (!bt->started_usec) {
         bt->started_usec = sdl_now_monotonic_usec();
     }
-    free(bt->open_gtid);
-    bt->open_gtid = NULL;
-    bt->open_docs = 0;
+    bt->open = false;
     bt->open_split = false;
     if (p->resume_split_gtid && it->gtid && strcmp(p->resume_split_gtid, it->gtid) == 0) {
         free(p->resume_split_gtid);
         p->resume_split_gtid = NULL;
     }
+}
+
+static void
+batcher_done(batcher *bt)
+{
+    for (size_t i = 0; i < bt->batch.ndocs; i++) {
+        bson_destroy(bt->batch.docs[i]);
+    }
+    free(bt->batch.docs);
+    for (size_t i = 0; i < bt->nends; i++) {
+        sdl_offset_done(&bt->ends[i].offset);
+    }
+    free(bt->ends);
 }
 
 /* While idle the writer pings the target every IDLE_PING_USEC, so sdl_target_up and
@@ -392,7 +612,8 @@ writer_main(void *arg)
     bool ok = true;
 
     memset(&bt, 0, sizeof(bt));
-    sdl_batch_init(&bt.batch);
+    bt.limit_rows = p->limit_rows; /* lowered by recovery: a staged batch was too large */
+    bt.limit_bytes = p->limit_bytes;
     sdl_log_set_context(pc->name, NULL, NULL); /* observability: SDL_PIPELINE= */
     atomic_store(&p->stats->writer_state, SDL_WORKER_RUNNING);
     while (ok && !p->abort_threads) {
@@ -403,12 +624,12 @@ writer_main(void *arg)
         atomic_store(&p->stats->queue_bytes, sdl_queue_bytes(p->queue));
         max_delay = live(p)->pipeline.batch_max_delay_usec;
         uint64_t wait = 200 * SDL_USEC_PER_MSEC;
-        if (bt.started_usec && bt.have_boundary) {
+        if (bt.started_usec && bt.nends > 0) {
             uint64_t age = sdl_now_monotonic_usec() - bt.started_usec;
             wait = age >= max_delay ? 0 : max_delay - age;
         }
         sdl_queue_item *it = sdl_queue_pop(p->queue, wait, &closed);
-        atomic_store(&p->stats->caught_up, !it && bt.batch.ndocs == 0 && !bt.have_boundary);
+        atomic_store(&p->stats->caught_up, !it && bt.batch.ndocs == 0 && bt.nends == 0);
         atomic_store(&p->stats->writer_state, /* observability */
                      atomic_load(&p->stats->caught_up) ? SDL_WORKER_IDLE : SDL_WORKER_RUNNING);
         if (!it) {
@@ -419,20 +640,21 @@ writer_main(void *arg)
                 idle_ping(p);
                 last_contact = sdl_now_monotonic_usec();
             }
-            if (bt.have_boundary && bt.started_usec &&
+            if (bt.nends > 0 && bt.started_usec &&
                 sdl_now_monotonic_usec() - bt.started_usec >= max_delay) {
-                ok = flush_complete(p, &bt, err);
+                ok = flush(p, &bt, FLUSH_COMPLETE, err);
             }
             continue;
         }
         last_contact = sdl_now_monotonic_usec(); /* work ahead: the batch tells */
         switch (it->kind) {
         case SDL_QUEUE_DDL:
-            /* A DDL is its own batch: what came before is committed first. */
-            ok = flush_complete(p, &bt, err);
+            /* A DDL (and a CREATE TABLE ... SELECT's rows after it) is a batch of its own:
+             * what came before is committed first. */
+            ok = flush(p, &bt, FLUSH_COMPLETE, err);
             if (ok) {
-                ok = add_document(p, &bt, it, err);
                 bt.ddl_open = true;
+                ok = add_document(p, &bt, it, err);
             }
             break;
         case SDL_QUEUE_ROW:
@@ -443,7 +665,7 @@ writer_main(void *arg)
             bt.ddl_open = false;
             end_transaction(p, &bt, it);
             if (ddl || batch_full(p, &bt)) {
-                ok = flush_complete(p, &bt, err);
+                ok = flush(p, &bt, FLUSH_COMPLETE, err);
             }
             break;
         }
@@ -453,15 +675,13 @@ writer_main(void *arg)
     /* Stopping or draining: commit the complete transactions held (the open one is re-read
      * from the binlog after a restart). */
     if (ok && !p->abort_threads) {
-        ok = flush_complete(p, &bt, err);
+        ok = flush(p, &bt, FLUSH_COMPLETE, err);
     }
     if (!ok && err->code != SDL_E_CANCELLED) {
         p->writer_failed = true;
         p->abort_threads = 1;
     }
-    sdl_offset_done(&bt.boundary);
-    free(bt.open_gtid);
-    sdl_batch_done(&bt.batch);
+    batcher_done(&bt);
     sdl_queue_close(p->queue);
     atomic_store(&p->stats->writer_state, SDL_WORKER_STOPPED);
     atomic_store(&p->writer_done, true);
@@ -504,6 +724,32 @@ push_commit(pipeline *p, const sdl_change *c)
     return sdl_queue_push(p->queue, it);
 }
 
+/* observability: the main thread logs the reader's error with SDL_GTID= and SDL_TABLE= */
+static void
+note_failure(pipeline *p, const sdl_change *c, const char *db, const char *table)
+{
+    (void)snprintf(p->fail_gtid, sizeof(p->fail_gtid), "%s", c->pos.gtid ? c->pos.gtid : "");
+    (void)snprintf(p->fail_table, sizeof(p->fail_table), "%s.%s", db ? db : "", table ? table : "");
+}
+
+/* A change whose document MongoDB cannot store (DESIGN.md section 10): a data error. The
+ * transactions before it get committed (the writer drains them); nothing of its own
+ * transaction after the last committed part, and nothing after it, is written. */
+static void
+too_large(pipeline *p, const sdl_change *c, const char *db, const char *table, uint32_t size,
+          sdl_error *err)
+{
+    note_failure(p, c, db, table);
+    sdl_error_set(err, SDL_E_DATA,
+                  "row %" PRIu64 " of transaction %s in '%s.%s' (binlog '%s':%" PRIu64
+                  ") maps to a document of %" PRIu32 " bytes; MongoDB stores at most %zu "
+                  "bytes per document here (16 MiB, less what staging needs): sdl stops before "
+                  "it, with the transactions before it committed",
+                  c->pos.seq, c->pos.gtid ? c->pos.gtid : "", db ? db : "", table ? table : "",
+                  c->pos.binlog_file ? c->pos.binlog_file : "", c->pos.binlog_pos, size,
+                  SDL_MONGO_MAX_DOCUMENT_BYTES);
+}
+
 static void *
 reader_main(void *arg)
 {
@@ -532,11 +778,13 @@ reader_main(void *arg)
             if (!sdl_doc_mapper_row(&mopts, &c.pos, &c.row, doc, err)) {
                 sdl_error_prefix(err, "mapping row %s:%" PRIu64 " of '%s.%s'", c.pos.gtid,
                                  c.pos.seq, c.row.table->db, c.row.table->name);
-                /* observability: the main thread logs this error with SDL_TABLE= */
-                (void)snprintf(p->fail_gtid, sizeof(p->fail_gtid), "%s",
-                               c.pos.gtid ? c.pos.gtid : "");
-                (void)snprintf(p->fail_table, sizeof(p->fail_table), "%s.%s", c.row.table->db,
-                               c.row.table->name);
+                note_failure(p, &c, c.row.table->db, c.row.table->name);
+                bson_destroy(doc);
+                ok = false;
+                break;
+            }
+            if (doc->len > SDL_MONGO_MAX_DOCUMENT_BYTES) {
+                too_large(p, &c, c.row.table->db, c.row.table->name, doc->len, err);
                 bson_destroy(doc);
                 ok = false;
                 break;
@@ -553,17 +801,22 @@ reader_main(void *arg)
                 ok = false;
                 break;
             }
-            if (push_doc(p, SDL_QUEUE_DDL, &c, doc)) {
-                /* a DDL is a transaction of its own: its end follows at once */
-                c.pos.seq = 1;
-                ok = push_commit(p, &c);
-            } else {
+            if (doc->len > SDL_MONGO_MAX_DOCUMENT_BYTES) {
+                too_large(p, &c, c.ddl_db, c.ddl_table, doc->len, err);
+                bson_destroy(doc);
                 ok = false;
+                break;
             }
+            /* its transaction's COMMIT follows (after the rows of a CREATE TABLE ... SELECT) */
+            ok = push_doc(p, SDL_QUEUE_DDL, &c, doc);
             break;
         }
         case SDL_CHANGE_COMMIT:
             ok = push_commit(p, &c);
+            break;
+        case SDL_CHANGE_STATEMENT: /* never without opts.statements_as_changes */
+            sdl_error_set(err, SDL_E_INVALID, "a statement change in sdl run");
+            ok = false;
             break;
         case SDL_CHANGE_IDLE:
             break;
@@ -704,6 +957,21 @@ recover(pipeline *p, sdl_error *err)
             sdl_offset_done(&p->offset);
             sdl_offset_copy(&p->offset, &batch.offset_after);
             found = true;
+        } else if ((sdl_mongo_error_wants_smaller_batch(err) || p->commit_too_slow) &&
+                   batch.ndocs > 1) {
+            /* Too large or too slow for one transaction: read its changes again from the
+             * binlog into batches of half its size. */
+            log_notice_e(err,
+                         "Staged batch %" PRIu64 " (%zu documents, %zu bytes) is too large or too "
+                         "slow for one MongoDB transaction: its changes are read again from the "
+                         "binlog into smaller batches",
+                         sb->number, batch.ndocs, batch.bytes);
+            p->commit_too_slow = false;
+            p->limit_rows = SDL_MAX(batch.ndocs / 2, (size_t)1);
+            p->limit_bytes = SDL_MAX(batch.bytes / 2, (size_t)1);
+            committed = with_retry(p, "deleting a staged batch", SDL_RETRY_TARGET_CONNECT,
+                                   delete_staged_attempt, &sa, err);
+            discard_rest = true;
         }
         sdl_batch_done(&batch);
         if (!committed) {
@@ -717,6 +985,25 @@ recover(pipeline *p, sdl_error *err)
 out:
     free(sa.list);
     return ok;
+}
+
+static bool
+init_offset_attempt(pipeline *p, void *arg, sdl_error *err)
+{
+    (void)arg;
+    return sdl_mongo_writer_init_offset(p->writer, &p->offset, err);
+}
+
+/* Whether a stored offset can be resumed from a source of @flavor. Versions before batch 0
+ * stored "mariadb" whatever the source; a MySQL GTID set (uuid:interval) tells those apart. */
+static bool
+offset_matches_flavor(const sdl_offset *o, const char *flavor)
+{
+    if (!o->flavor || strcmp(o->flavor, flavor) == 0) {
+        return true;
+    }
+    return strcmp(flavor, "mysql") == 0 && strcmp(o->flavor, "mariadb") == 0 && o->gtid &&
+           strchr(o->gtid, ':') != NULL;
 }
 
 static bool
@@ -862,12 +1149,25 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
                     err)) {
         goto out;
     }
+    p.flavor = sdl_xstrdup(sdl_change_stream_flavor(p.stream));
     if (!p.offset.gtid) {
-        /* First start: the offset begins where the stream begins. */
+        /* First start: the offset begins where the stream begins, stored as batch 0 before
+         * anything is read (or READY=1 sent), so a crash before the first commit resumes
+         * there and not at a new "now", and batch 1 is fenced like every other. */
         p.offset.gtid = sdl_xstrdup(sdl_change_stream_start_position(p.stream));
-    }
-    if (!p.offset.flavor) {
-        p.offset.flavor = sdl_xstrdup("mariadb"); /* the live reader streams MariaDB only */
+        p.offset.flavor = sdl_xstrdup(p.flavor);
+        if (!with_retry(&p, "storing the start position", SDL_RETRY_TARGET_CONNECT,
+                        init_offset_attempt, NULL, err)) {
+            goto out;
+        }
+        log_notice("First start of pipeline '%s': its start position '%s' is stored as batch 0",
+                   config->pipeline.name, p.offset.gtid);
+    } else if (!offset_matches_flavor(&p.offset, p.flavor)) {
+        sdl_error_set(err, SDL_E_CONFIG,
+                      "the offset of pipeline '%s' was written for a %s source (position '%s'); "
+                      "this source is %s: use another pipeline.name, or target.database",
+                      config->pipeline.name, p.offset.flavor, p.offset.gtid, p.flavor);
+        goto out;
     }
     log_notice("Replicating after GTID position '%s' into the target (batch %" PRIu64 " next)",
                p.offset.gtid, p.offset.batch + 1);
@@ -916,6 +1216,7 @@ out:
     (void)sdl_mongo_writer_free(p.writer);
     (void)sdl_queue_free(p.queue);
     sdl_offset_done(&p.offset);
+    free(p.flavor);
     free(p.resume_split_gtid);
     for (size_t i = 0; i < p.nretired; i++) {
         (void)sdl_config_free(p.retired[i]);

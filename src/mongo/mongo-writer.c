@@ -51,6 +51,10 @@ struct sdl_mongo_writer {
                                * reading the offset before calling a conflict fencing */
 };
 
+static char *iter_strdup(const bson_t *doc, const char *path);
+static bool iter_u64(const bson_t *doc, const char *path, uint64_t *ret);
+static int64_t iter_date_ms(const bson_t *doc, const char *path);
+
 /* ---- values ---- */
 
 static char *
@@ -112,6 +116,29 @@ sdl_batch_add(sdl_batch *batch, bson_t *doc, bool is_row)
             batch->last_gtid = sdl_xstrdup(gtid);
         }
     }
+}
+
+void
+sdl_batch_set_gtids(sdl_batch *batch)
+{
+    free(batch->first_gtid);
+    free(batch->last_gtid);
+    batch->first_gtid = batch->ndocs ? iter_strdup(batch->docs[0], "gtid") : NULL;
+    batch->last_gtid = batch->ndocs ? iter_strdup(batch->docs[batch->ndocs - 1], "gtid") : NULL;
+}
+
+void
+sdl_offset_set_partial(sdl_offset *offset, const bson_t *last)
+{
+    free(offset->partial_gtid);
+    free(offset->binlog_file);
+    offset->partial_gtid = iter_strdup(last, "gtid");
+    offset->partial_seq = 0;
+    (void)iter_u64(last, "seq", &offset->partial_seq);
+    offset->binlog_file = iter_strdup(last, "binlog.file");
+    offset->binlog_pos = 0;
+    (void)iter_u64(last, "binlog.pos", &offset->binlog_pos);
+    offset->source_ts_sec = iter_date_ms(last, "ts") / 1000;
 }
 
 void
@@ -213,6 +240,12 @@ iter_date_ms(const bson_t *doc, const char *path)
     return 0;
 }
 
+static bool
+same_text(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
 static void
 append_str_or_null(bson_t *doc, const char *key, const char *value)
 {
@@ -239,12 +272,20 @@ append_offset_fields(bson_t *doc, const sdl_offset *o, uint64_t batch)
     } else {
         bson_append_null(doc, "partial", -1);
     }
-    bson_append_document_begin(doc, "binlog", -1, &child);
-    bson_append_utf8(&child, "file", -1, o->binlog_file ? o->binlog_file : "", -1);
-    bson_append_int64(&child, "pos", -1, (int64_t)o->binlog_pos);
-    bson_append_document_end(doc, &child);
+    if (o->binlog_file) {
+        bson_append_document_begin(doc, "binlog", -1, &child);
+        bson_append_utf8(&child, "file", -1, o->binlog_file, -1);
+        bson_append_int64(&child, "pos", -1, (int64_t)o->binlog_pos);
+        bson_append_document_end(doc, &child);
+    } else {
+        bson_append_null(doc, "binlog", -1); /* not known yet (batch 0) */
+    }
     bson_append_int64(doc, "batch", -1, (int64_t)batch);
-    bson_append_date_time(doc, "source_ts", -1, o->source_ts_sec * 1000);
+    if (o->source_ts_sec) {
+        bson_append_date_time(doc, "source_ts", -1, o->source_ts_sec * 1000);
+    } else {
+        bson_append_null(doc, "source_ts", -1);
+    }
 }
 
 static void
@@ -664,6 +705,46 @@ sdl_mongo_writer_load_offset(sdl_mongo_writer *writer, sdl_offset *ret_offset, b
     return read_offset(writer, ret_offset, ret_found, NULL, err);
 }
 
+bool
+sdl_mongo_writer_init_offset(sdl_mongo_writer *writer, const sdl_offset *offset, sdl_error *err)
+{
+    sdl_mongo_writer *w = writer;
+    bson_t doc = BSON_INITIALIZER, opts = BSON_INITIALIZER, reply;
+    bson_error_t error;
+    bool ok;
+
+    bson_append_utf8(&doc, "_id", -1, w->pipeline, -1);
+    append_offset_fields(&doc, offset, 0);
+    bson_append_date_time(&doc, "updated_at", -1, now_ms());
+    bson_append_int64(&doc, "rows_applied", -1, 0);
+    append_wc_majority(w, &opts);
+    ok = mongoc_collection_insert_one(w->offsets, &doc, &opts, &reply, &error);
+    if (!ok) {
+        sdl_offset off;
+        bool found = false;
+        if (!sdl_mongo_error_is_duplicate_key(&error, &reply)) {
+            set_sink_error(err, &error, &reply,
+                           "storing the start position of pipeline '%s' in %s.%s", w->pipeline,
+                           w->db_name, mongoc_collection_get_name(w->offsets));
+        } else if (read_offset(w, &off, &found, NULL, err)) {
+            /* An earlier attempt whose reply was lost stored this very offset: done. */
+            ok = found && off.batch == 0 && same_text(off.gtid, offset->gtid);
+            if (!ok) {
+                sdl_error_set(err, SDL_E_SINK,
+                              "storing the start position of pipeline '%s': fencing: its offset "
+                              "appeared meanwhile (batch %" PRIu64 " at '%s'; is another sdl "
+                              "writing this pipeline?)",
+                              w->pipeline, off.batch, off.gtid ? off.gtid : "");
+            }
+            sdl_offset_done(&off);
+        }
+    }
+    bson_destroy(&reply);
+    bson_destroy(&opts);
+    bson_destroy(&doc);
+    return ok;
+}
+
 /* ---- staging ---- */
 
 /* Number of parts @batch is staged in, and where part @p starts (index of its first doc). */
@@ -782,10 +863,24 @@ sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_err
 
 /* ---- commit ---- */
 
+/* Whether the stored offset @off is the one batch @batch writes: its number and its
+ * position. Another writer's batch n has another position (or, deterministic as batches
+ * are, the same rows). */
+static bool
+offset_is_batch(const sdl_offset *off, const sdl_batch *batch)
+{
+    const sdl_offset *mine = &batch->offset_after;
+
+    return off->batch == batch->number && same_text(off->gtid, mine->gtid) &&
+           same_text(off->partial_gtid, mine->partial_gtid) &&
+           (!mine->partial_gtid || off->partial_seq == mine->partial_seq);
+}
+
 /*
  * The outcome of batch n's commit is unknown (or a conflict followed an earlier unknown
- * outcome): the offset, read with readConcern majority, decides. batch >= n: committed;
- * batch == n-1 (or no offset and n == 1): not committed, transient; else another writer.
+ * outcome): the offset, read with readConcern majority, decides. Batch n at this batch's
+ * position: committed; batch n-1 (or no offset and n == 1): not committed, transient;
+ * anything else: another writer.
  */
 static bool
 settle(sdl_mongo_writer *w, const sdl_batch *batch, const char *why, sdl_error *err)
@@ -800,7 +895,7 @@ settle(sdl_mongo_writer *w, const sdl_batch *batch, const char *why, sdl_error *
         err->transient = true;
         return false;
     }
-    if (found && off.batch >= n) {
+    if (found && offset_is_batch(&off, batch)) {
         sdl_offset_done(&off);
         w->ambiguous_batch = 0;
         return true; /* an earlier attempt committed it */
@@ -815,9 +910,12 @@ settle(sdl_mongo_writer *w, const sdl_batch *batch, const char *why, sdl_error *
     }
     sdl_error_set(err, SDL_E_SINK,
                   "committing batch %" PRIu64 ": fencing: the offset of pipeline '%s' names "
-                  "batch %" PRIu64 "%s, expected %" PRIu64 " (is another sdl writing this "
-                  "pipeline?)",
-                  n, w->pipeline, found ? off.batch : 0, found ? "" : " (no offset)", n - 1);
+                  "batch %" PRIu64 "%s at position '%s'%s%s, expected batch %" PRIu64
+                  " or batch %" PRIu64 " at '%s' (is another sdl writing this pipeline?)",
+                  n, w->pipeline, found ? off.batch : 0, found ? "" : " (no offset)",
+                  found && off.gtid ? off.gtid : "", off.partial_gtid ? " inside " : "",
+                  off.partial_gtid ? off.partial_gtid : "", n - 1, n,
+                  batch->offset_after.gtid ? batch->offset_after.gtid : "");
     sdl_offset_done(&off);
     w->ambiguous_batch = 0;
     return false;
@@ -859,6 +957,57 @@ typedef enum step_result {
     STEP_CONFLICT, /* duplicate key / fence mismatch: what in @what */
 } step_result;
 
+/* Codes with which the server refuses a document itself: storing it again cannot succeed. */
+static bool
+is_document_rejection(int32_t code)
+{
+    switch (code) {
+    case SDL_MONGO_BSON_OBJECT_TOO_LARGE:
+    case 52:    /* DollarPrefixedFieldName */
+    case 56:    /* EmptyFieldName */
+    case 57:    /* DottedFieldName */
+    case 17280: /* KeyTooLong (index key over 1024 bytes before 4.2) */
+    case 17419: /* document too large for the oplog entry */
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A write error that rejects one of @batch's documents as such: an SDL_E_DATA error naming
+ * the document (_id, db.table, size). */
+static bool
+rejected_document(sdl_mongo_writer *w, const sdl_batch *batch, const bson_error_t *error,
+                  const bson_t *reply, sdl_error *err)
+{
+    int32_t code = sdl_mongo_error_server_code(error, reply);
+    uint64_t index = 0;
+    bson_iter_t it;
+
+    if (!is_document_rejection(code)) {
+        return false;
+    }
+    (void)iter_u64(reply, "writeErrors.0.index", &index);
+    const bson_t *doc = index < batch->ndocs ? batch->docs[index] : NULL;
+    char *id = doc && bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it)
+                   ? sdl_xstrdup(bson_iter_utf8(&it, NULL))
+                   : sdl_xstrdup("?");
+    char *db = doc ? iter_strdup(doc, "db") : NULL;
+    char *table = doc ? iter_strdup(doc, "table") : NULL;
+    (void)sdl_mongo_error_classify(error, reply, err);
+    sdl_error_prefix(err,
+                     "committing batch %" PRIu64 ": %s.%s refuses document %s of '%s.%s' "
+                     "(%" PRIu32 " bytes)",
+                     batch->number, w->db_name, mongoc_collection_get_name(w->changes), id,
+                     db ? db : "?", table ? table : "?", doc ? doc->len : 0);
+    err->code = SDL_E_DATA;
+    err->transient = false;
+    free(id);
+    free(db);
+    free(table);
+    return true;
+}
+
 static step_result
 insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, char *what,
             size_t whatcap, sdl_error *err)
@@ -874,7 +1023,9 @@ insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, ch
     bson_append_bool(&opts, "ordered", -1, true);
     if (!mongoc_collection_insert_many(w->changes, (const bson_t **)(void *)batch->docs,
                                        batch->ndocs, &opts, &reply, &error)) {
-        if (sdl_mongo_error_is_duplicate_key(&error, &reply)) {
+        if (rejected_document(w, batch, &error, &reply, err)) {
+            r = STEP_FAILED;
+        } else if (sdl_mongo_error_is_duplicate_key(&error, &reply)) {
             (void)snprintf(what, whatcap, "a row_changes document already exists (%s)",
                            error.message);
             r = STEP_CONFLICT;
@@ -896,42 +1047,40 @@ write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, c
              size_t whatcap, sdl_error *err)
 {
     bson_t opts = BSON_INITIALIZER, reply, fields = BSON_INITIALIZER;
+    bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER;
     bson_error_t error;
     step_result r = STEP_OK;
     uint64_t n = batch->number;
+    uint64_t matched = 0;
     bool ok;
 
     bson_concat(&opts, sopts);
     append_offset_fields(&fields, &batch->offset_after, n);
     bson_append_date_time(&fields, "updated_at", -1, now_ms());
     bson_append_int64(&fields, "rows_applied", -1, (int64_t)batch->offset_after.rows_applied);
-    if (n == 1) {
-        bson_t doc = BSON_INITIALIZER;
-        bson_append_utf8(&doc, "_id", -1, w->pipeline, -1);
-        bson_concat(&doc, &fields);
-        ok = mongoc_collection_insert_one(w->offsets, &doc, &opts, &reply, &error);
-        bson_destroy(&doc);
-    } else {
-        bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER;
-        bson_append_utf8(&sel, "_id", -1, w->pipeline, -1);
-        bson_append_int64(&sel, "batch", -1, (int64_t)(n - 1));
-        bson_append_document(&upd, "$set", -1, &fields);
-        ok = mongoc_collection_update_one(w->offsets, &sel, &upd, &opts, &reply, &error);
-        if (ok) {
-            uint64_t matched = 0;
-            if (!iter_u64(&reply, "matchedCount", &matched) || matched != 1) {
-                (void)snprintf(what, whatcap,
-                               "the offset update fenced on batch %" PRIu64 " matched nothing",
-                               n - 1);
-                r = STEP_CONFLICT;
-            }
+    bson_append_utf8(&sel, "_id", -1, w->pipeline, -1);
+    bson_append_int64(&sel, "batch", -1, (int64_t)(n - 1));
+    bson_append_document(&upd, "$set", -1, &fields);
+    ok = mongoc_collection_update_one(w->offsets, &sel, &upd, &opts, &reply, &error);
+    if (ok && (!iter_u64(&reply, "matchedCount", &matched) || matched != 1)) {
+        if (n == 1) {
+            /* No batch 0: a batch staged by an sdl that did not store its start position
+             * first. Its offset is created here (fails if one exists after all). */
+            bson_t doc = BSON_INITIALIZER;
+            bson_destroy(&reply);
+            bson_append_utf8(&doc, "_id", -1, w->pipeline, -1);
+            bson_concat(&doc, &fields);
+            ok = mongoc_collection_insert_one(w->offsets, &doc, &opts, &reply, &error);
+            bson_destroy(&doc);
+        } else {
+            (void)snprintf(what, whatcap,
+                           "the offset update fenced on batch %" PRIu64 " matched nothing", n - 1);
+            r = STEP_CONFLICT;
         }
-        bson_destroy(&sel);
-        bson_destroy(&upd);
     }
     if (!ok) {
         if (sdl_mongo_error_is_duplicate_key(&error, &reply)) {
-            (void)snprintf(what, whatcap, "the offset document of batch 1 already exists");
+            (void)snprintf(what, whatcap, "the offset of batch %" PRIu64 " already exists", n);
             r = STEP_CONFLICT;
         } else {
             set_sink_error(err, &error, &reply, "committing batch %" PRIu64 ": writing the offset",
@@ -939,6 +1088,8 @@ write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, c
             r = STEP_FAILED;
         }
     }
+    bson_destroy(&sel);
+    bson_destroy(&upd);
     bson_destroy(&reply);
     bson_destroy(&fields);
     bson_destroy(&opts);
@@ -1055,9 +1206,12 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
         goto out;
     }
     /* Definite failure: not committed (TransientTransactionError, e.g. NoSuchTransaction
-     * after the server aborted it) or a permanent error. */
+     * after the server aborted it) or a permanent error. A transaction the server did not
+     * abort itself would hold its writes (the staged parts it deletes) until the server's
+     * lifetime limit, blocking the next attempt: end it now (best effort). */
     set_sink_error(err, &error, &reply, "committing batch %" PRIu64 ": commitTransaction",
                    batch->number);
+    kill_session(w, cs);
 out:
     bson_destroy(&reply);
     bson_destroy(&sopts);
@@ -1183,6 +1337,28 @@ sdl_mongo_writer_list_staged(sdl_mongo_writer *writer, sdl_staged_batch **ret_li
     return true;
 }
 
+/* A staged batch whose parts contradict what they record: SDL_E_DATA, with what to do. */
+static void damaged(sdl_error *err, const sdl_mongo_writer *w, uint64_t number, uint64_t part,
+                    const char *fmt, ...) SDL_PRINTF(5, 6);
+
+static void
+damaged(sdl_error *err, const sdl_mongo_writer *w, uint64_t number, uint64_t part, const char *fmt,
+        ...)
+{
+    char what[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    sdl_error_set(err, SDL_E_DATA,
+                  "staged batch %" PRIu64 " of pipeline '%s' is damaged: part %" PRIu64
+                  ": %s; sdl neither commits a part of it nor drops it: inspect %s.%s (_id.batch "
+                  "%" PRIu64 ") and delete it to read its changes again from the binlog",
+                  number, w->pipeline, part, what, w->db_name,
+                  mongoc_collection_get_name(w->staging), number);
+}
+
 bool
 sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint64_t number, sdl_batch *ret_batch,
                              sdl_error *err)
@@ -1225,7 +1401,7 @@ sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint64_t number, sdl_batc
             }
         }
         if (part != next || parts != expected) {
-            sdl_error_set(err, SDL_E_SINK,
+            sdl_error_set(err, SDL_E_DATA,
                           "staged batch %" PRIu64 " of pipeline '%s' is inconsistent: part %" PRIu64
                           " found where part %" PRIu32 " of %" PRIu32 " was expected",
                           number, w->pipeline, part, next, expected);
@@ -1235,23 +1411,36 @@ sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint64_t number, sdl_batc
         next++;
         if (!bson_iter_init_find(&it, doc, "changes") || !BSON_ITER_HOLDS_ARRAY(&it) ||
             !bson_iter_recurse(&it, &arr)) {
-            sdl_error_set(err, SDL_E_SINK,
-                          "staged batch %" PRIu64 " part %" PRIu64 " has no 'changes' array",
-                          number, part);
+            damaged(err, w, number, part, "it has no 'changes' array");
             ok = false;
             break;
         }
-        while (bson_iter_next(&arr)) {
+        uint64_t count = 0, found = 0;
+        bool have_count = iter_u64(doc, "count", &count);
+        while (ok && bson_iter_next(&arr)) {
             uint32_t len;
             const uint8_t *data;
-            if (!BSON_ITER_HOLDS_DOCUMENT(&arr)) {
-                continue;
+            bson_t *change = NULL;
+            if (BSON_ITER_HOLDS_DOCUMENT(&arr)) {
+                bson_iter_document(&arr, &len, &data);
+                change = bson_new_from_data(data, len);
             }
-            bson_iter_document(&arr, &len, &data);
-            bson_t *change = bson_new_from_data(data, len);
-            if (change) {
-                sdl_batch_add(ret_batch, change, false);
+            if (!change || !bson_validate(change, BSON_VALIDATE_NONE, NULL)) {
+                damaged(err, w, number, part, "change %" PRIu64 " is not a document", found);
+                if (change) {
+                    bson_destroy(change);
+                }
+                ok = false;
+                break;
             }
+            sdl_batch_add(ret_batch, change, false);
+            found++;
+        }
+        if (ok && (!have_count || count != found)) {
+            damaged(err, w, number, part,
+                    "it holds %" PRIu64 " changes where its count says %s%" PRIu64, found,
+                    have_count ? "" : "(no count) ", count);
+            ok = false;
         }
     }
     /* What staging recorded wins over what the documents say. */

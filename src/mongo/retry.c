@@ -211,3 +211,22 @@ sdl_mongo_error_classify(const bson_error_t *error, const bson_t *reply, sdl_err
     }
     return transient;
 }
+
+bool
+sdl_mongo_error_wants_smaller_batch(const sdl_error *err)
+{
+    if (!err || err->code != SDL_E_SINK) {
+        return false;
+    }
+    switch (err->sys_errno) {
+    case SDL_MONGO_TRANSACTION_TOO_LARGE:
+    case SDL_MONGO_TRANSACTION_TOO_LARGE_FOR_CACHE:
+    case SDL_MONGO_TRANSACTION_EXCEEDED_LIFETIME_LIMIT_SECONDS:
+        return true;
+    case SDL_MONGO_NO_SUCH_TRANSACTION:
+        /* mongod: "... has been aborted because it exceeded transactionLifetimeLimitSeconds" */
+        return strstr(err->message, "transactionLifetimeLimitSeconds") != NULL;
+    default:
+        return false;
+    }
+}

@@ -13,18 +13,23 @@
  *   - loads the offset document of the pipeline;
  *   - stages a batch: its parts upserted into row_changes_staging with w:majority
  *     (idempotent: a retried stage rewrites the same parts);
+ *   - creates a pipeline's offset at its first start: batch 0 at the resolved start
+ *     position, before anything is read, so the first batch is fenced like every other;
  *   - commits a batch in ONE transaction: insert the rows into row_changes, update
  *     binlog_offsets fenced on {_id: pipeline, batch: n-1} (insert when n == 1 and no offset
- *     exists), delete the batch's staged parts. An ambiguous commit
- *     (UnknownTransactionCommitResult after retrying commitTransaction, or a lost
- *     connection during commit) is settled by reading the offset: batch >= n means
- *     committed;
+ *     exists: a batch staged by a version without batch 0), delete the batch's staged
+ *     parts. An ambiguous commit (UnknownTransactionCommitResult after retrying
+ *     commitTransaction, or a lost connection during commit) is settled by reading the
+ *     offset: batch n with this batch's position means committed, batch n-1 not committed,
+ *     anything else another writer;
  *   - recovery helpers: list the staged batches of the pipeline, load one back, delete.
  *
  * Errors: err->transient is set by sdl_mongo_error_classify() (retry.h) for network errors,
  * not-primary/election codes, TransientTransactionError, WriteConflict, exceeded time
  * limits...; permanent errors (auth, fencing violation, a duplicate row _id, a document too
- * large, a standalone server) are not transient. The caller owns the retry loop and backoff.
+ * large, a standalone server) are not transient. A document MongoDB rejects as such (too
+ * large, a field name or key it refuses) and a damaged staged batch are SDL_E_DATA: restarting
+ * cannot help. The caller owns the retry loop and backoff.
  * Never logs. Secrets (the URI's password) never appear in error messages.
  */
 
@@ -39,6 +44,10 @@
 
 typedef struct sdl_mongo_writer sdl_mongo_writer;
 
+/* The largest row_changes document sdl writes: MongoDB's 16 MiB per document, less 64 KiB that
+ * staging needs around it (a staged part holds the document and the batch's offset). */
+#define SDL_MONGO_MAX_DOCUMENT_BYTES ((size_t)(16 << 20) - (size_t)(64 << 10))
+
 typedef struct sdl_target_config sdl_target_config; /* config/config.h */
 
 /* The offset document of a pipeline (binlog_offsets). All strings owned; free with
@@ -48,10 +57,13 @@ typedef struct sdl_offset {
     char *gtid;            /* executed GTID position/set after the last committed transaction */
     char *partial_gtid;    /* split transaction in progress: its GTID; NULL when none */
     uint64_t partial_seq;  /* rows of partial_gtid committed so far */
-    char *binlog_file;     /* binlog file of the last committed change (for humans) */
-    uint64_t binlog_pos;   /* position after it */
+    char *binlog_file;     /* binlog file of the last committed change (for humans); NULL
+                            * when unknown (batch 0: stored as binlog: null) */
+    uint64_t binlog_pos;   /* position after it (inside a split transaction: the start of
+                            * the rows event of its last committed row) */
     uint64_t batch;        /* number of the last committed batch; 0 = none */
-    int64_t source_ts_sec; /* source commit time of the last committed transaction */
+    int64_t source_ts_sec; /* source commit time of the last committed transaction (inside a
+                            * split one: its time); 0 unknown (stored as null) */
     uint64_t rows_applied; /* row changes committed by this pipeline, in total */
 } sdl_offset;
 
@@ -72,6 +84,12 @@ typedef struct sdl_batch {
 } sdl_batch;
 
 void sdl_batch_init(sdl_batch *batch);
+/* Sets first_gtid and last_gtid from the batch's first and last documents (NULL when empty). */
+void sdl_batch_set_gtids(sdl_batch *batch);
+/* Makes @offset the offset inside a split transaction after its row_changes document @last:
+ * partial = {gtid, seq} of @last, binlog and source_ts from @last (its rows event and the
+ * transaction's time); the GTID position (before the transaction) stays. */
+void sdl_offset_set_partial(sdl_offset *offset, const bson_t *last);
 /* Takes ownership of @doc. */
 void sdl_batch_add(sdl_batch *batch, bson_t *doc, bool is_row);
 void sdl_batch_done(sdl_batch *batch);
@@ -97,6 +115,12 @@ SDL_MUST_CHECK bool sdl_mongo_writer_ping(sdl_mongo_writer *writer, sdl_error *e
 SDL_MUST_CHECK bool sdl_mongo_writer_load_offset(sdl_mongo_writer *writer, sdl_offset *ret_offset,
                                                  bool *ret_found, sdl_error *err);
 
+/* First start of a pipeline: stores its offset as batch 0 at @offset's position (flavor, gtid;
+ * binlog and source_ts may be unknown). Fails (permanent, fencing) when the pipeline has an
+ * offset already: another sdl started it meanwhile. */
+SDL_MUST_CHECK bool sdl_mongo_writer_init_offset(sdl_mongo_writer *writer, const sdl_offset *offset,
+                                                 sdl_error *err);
+
 /* Step 1 of the commit protocol: all parts of @batch into row_changes_staging, w:majority. */
 SDL_MUST_CHECK bool sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch,
                                            sdl_error *err);
@@ -120,7 +144,9 @@ SDL_MUST_CHECK bool sdl_mongo_writer_list_staged(sdl_mongo_writer *writer,
                                                  sdl_error *err);
 
 /* Loads a complete staged batch back (documents and offset_after) into @ret_batch
- * (initialised by the caller). */
+ * (initialised by the caller). A batch whose parts disagree with what they record (a change
+ * that is not a document, a part holding another number of changes than its count) is an
+ * SDL_E_DATA error naming it: never committed in part, never dropped silently. */
 SDL_MUST_CHECK bool sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint64_t number,
                                                  sdl_batch *ret_batch, sdl_error *err);
 

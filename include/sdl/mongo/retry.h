@@ -43,8 +43,11 @@ enum {
     SDL_MONGO_SNAPSHOT_TOO_OLD = 239,
     SDL_MONGO_SNAPSHOT_UNAVAILABLE = 246,
     SDL_MONGO_NO_SUCH_TRANSACTION = 251,
+    SDL_MONGO_TRANSACTION_TOO_LARGE = 257,
     SDL_MONGO_EXCEEDED_TIME_LIMIT = 262,
     SDL_MONGO_PREPARED_TRANSACTION_IN_PROGRESS = 267,
+    SDL_MONGO_TRANSACTION_EXCEEDED_LIFETIME_LIMIT_SECONDS = 290,
+    SDL_MONGO_TRANSACTION_TOO_LARGE_FOR_CACHE = 334,
     SDL_MONGO_SOCKET_EXCEPTION = 9001,
     SDL_MONGO_DUPLICATE_KEY = 11000,
     SDL_MONGO_NOT_WRITABLE_PRIMARY = 10107,
@@ -71,6 +74,12 @@ int32_t sdl_mongo_error_server_code(const bson_error_t *error, const bson_t *rep
 
 /* DuplicateKey (11000/11001/12582) in the error or any writeErrors entry. */
 bool sdl_mongo_error_is_duplicate_key(const bson_error_t *error, const bson_t *reply);
+
+/* True when @err (filled by sdl_mongo_error_classify()) says a transaction was too large or
+ * ran too long for the server (TransactionTooLarge, TransactionTooLargeForCache,
+ * TransactionExceededLifetimeLimitSeconds, or NoSuchTransaction because the server aborted it
+ * at transactionLifetimeLimitSeconds): the same batch fails again, a smaller one can pass. */
+bool sdl_mongo_error_wants_smaller_batch(const sdl_error *err);
 
 /* The outcome of a failed commitTransaction is unknown: UnknownTransactionCommitResult, or a
  * network / server-selection failure (the command may have run). */
