@@ -57,7 +57,8 @@ Formats of `mariadb-binlog -vv` (MariaDB 10.11) this module relies on, learned b
   trailing NULs (the oracle pads BINARY back to n bytes, as the column stores them).
 * GEOMETRY: the stored bytes (4-byte SRID + WKB), decoded here into GeoJSON.
 * MariaDB JSON columns are LONGTEXT; they are recognised by their json_valid(`col`) check
-  constraint (information_schema.CHECK_CONSTRAINTS) and compared as parsed JSON.
+  constraint (information_schema.CHECK_CONSTRAINTS) and compared as parsed JSON, numbers as
+  json-text.h maps them (int32, int64, else double; fractions and exponents double).
 * Query events: an optional `use `db`/*!*/;` line (printed only when the default database
   changes to a non-empty one), `SET …/*!*/;` lines, then the statement's bytes and a line
   `/*!*/;`. mariadb-binlog prints nothing when the default database becomes empty, so the
@@ -543,6 +544,20 @@ def _int64(v):
     return Int64(v)
 
 
+def _json_int(text):
+    """A JSON integer as json-text.h maps it: int32, int64, else double."""
+    v = int(text)
+    if -2 ** 31 <= v < 2 ** 31:
+        return v
+    if -2 ** 63 <= v < 2 ** 63:
+        return Int64(v)
+    return float(text)
+
+
+def _json_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
 def _wkb_geojson(data):
     """SRID + WKB -> GeoJSON dict (geojson.h shapes), or NotCompared."""
     if len(data) < 9:
@@ -661,7 +676,7 @@ def convert(col, raw, logged):
         s = _decode_text(_unquote(raw), col.charset)
         if col.is_json and isinstance(s, str):
             try:
-                return JsonValue(json.loads(s))
+                return JsonValue(json.loads(s, parse_int=_json_int, parse_constant=_json_constant))
             except ValueError:
                 return NotCompared("JSON column holding invalid JSON")
         return s
@@ -1376,11 +1391,11 @@ def _json_equal(exp, got):
             _json_equal(a, b) for a, b in zip(exp, got))
     if isinstance(exp, bool) or exp is None or isinstance(exp, str):
         return type(got) is type(exp) and got == exp
-    if isinstance(got, Decimal128):
-        got = got.to_decimal()
-    if isinstance(got, bool) or not isinstance(got, (int, float, decimal.Decimal)):
+    if isinstance(exp, float):
+        return isinstance(got, float) and (got == exp or (got != got and exp != exp))
+    if isinstance(got, bool) or not isinstance(got, int) or got != exp:
         return False
-    return got == exp
+    return isinstance(got, _RelaxedInt) or isinstance(got, Int64) == isinstance(exp, Int64)
 
 
 def value_matches(exp, got):
