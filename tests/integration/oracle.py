@@ -12,8 +12,17 @@ API
     o = Oracle(mariadb, pipeline="test", include=(), exclude=(), schema=None, mode="remote")
     o.transactions(start, end)   -> [Transaction]   GTID transactions in (start, end]
     o.expected(start, end)       -> [ExpectedDoc]   expected row_changes documents, in order
+    o.documents(transaction)     -> [ExpectedDoc]   the documents of one transaction
     check_against_oracle(target, expected, max_rows=None, max_bytes=None,
-                         allow_extra_split=False) -> summary dict
+                         allow_extra_split=False, strict=False, max_report=20,
+                         int_types=True) -> summary dict (also printed): documents, expected,
+        rows, ddl, transactions, split, split_transactions, values_compared {family: n},
+        not_compared {reason: n}, uncertain {what: n}; AssertionError listing each difference
+        as "<_id>: <field>: oracle <value> != row_changes <value>".
+    ddl_target(sql, default_db) -> (kind, db, table);  redact(sql) -> sql
+
+mariadb-binlog runs with --verbose twice (-vv): the second -v adds a type comment to every
+value, which the oracle uses to check the schema and to size rows (see below).
 
 @mariadb is a tests/integration/mariadb.MariaDB (port, repl user, root socket). @start and
 @end are MariaDB GTID positions (`0-1-5[,1-1-7]`, "" = from the first binlog); the range is
@@ -23,18 +32,34 @@ Reading the binlog (@mode)
 --------------------------
 "remote" (default): `mariadb-binlog --read-from-remote-server --to-last-log` as the `repl`
 user against the test's own mariadbd, `--start-position=<start> --stop-position=<end>` (GTID
-lists), TZ=UTC. In this mode the `# at N` lines count bytes of the *received stream*, not file
-offsets (with a GTID start the server begins mid-file), so an event's start offset is taken
-from the `end_log_pos` of the event before it in the same file (events of a file are
-contiguous; a transaction is never cut), and cross-checked against the `# at` arithmetic:
-end_log_pos - start must equal the distance to the next `# at` line.
-"files": the same tool on the server's own binlog files (MariaDB.binlog + ".NNNNNN"); there
-`# at N` is the file offset and must equal that start offset.
+lists), TZ=UTC; the file names come from the Rotate events the server sends. In this mode the
+`# at N` lines count bytes of the *received stream*, not file offsets (with a GTID start the
+server begins mid-file), so an event's start offset is the `end_log_pos` of the event before
+it in the same file (events of a file are contiguous and a transaction is never cut, so for
+the rows and Query events used here that event is always printed), cross-checked against the
+stream: `# at` lines are paired with event headers in order (mariadb-binlog prints one per
+event, though not always next to it), and end_log_pos - start of a rows or Query event must
+equal the distance to the next event's `# at`.
+"files": the same tool on the server's own binlog files (MariaDB.binlog + ".NNNNNN", the list
+from SHOW BINARY LOGS); there each rows/Query event's `# at N` is its file offset and must
+equal that start offset. Both modes give the same documents (test_oracle.py).
 
-Transaction.events holds Event objects: kind "query" (statement text, the default database
-mariadb-binlog last printed with `use`), "row" (op, db, table, before/after images as
-{ordinal: (raw bytes, logged type)}), or "marker" (BEGIN/COMMIT/SAVEPOINT/XA: not counted),
-each with its binlog file, start offset and header time.
+Transaction (gtid, domain, server, seqno, events) .events holds Event objects: kind "query"
+(statement text, the default database mariadb-binlog last printed with `use`), "row" (op, db,
+table, before/after images as {ordinal: (raw bytes, logged type, meta)}), or "marker"
+(BEGIN/COMMIT/SAVEPOINT/XA: not counted), each with its binlog file, start offset (pos) and
+header time (ts). ExpectedDoc is a dict in sdl's key order; values are what pymongo returns
+(int for int32, bson Int64, decimal.Decimal for Decimal128, float, str, bytes, naive UTC
+datetime, list, dict, None) or a marker: Float32Text, JsonValue, NotCompared.
+
+The schema is information_schema as it is when expected() runs (plus schema= for tables
+dropped or changed since, see _schema_override): column names by ordinal, COLUMN_TYPE
+(signedness, ENUM/SET members, BINARY length, DECIMAL precision), CHARACTER_SET_NAME, the
+PRIMARY index of STATISTICS and the JSON check constraints. Rows logged before an
+`ALTER TABLE … ADD COLUMN` at the end have fewer columns and map to the first ones; a row
+with more columns than the schema, or a column whose logged type does not fit the schema's,
+raises SchemaMismatch. (MariaDB treats a table's first UNIQUE NOT NULL key as its primary key
+when it has none; the oracle only knows PRIMARY.)
 
 Formats of `mariadb-binlog -vv` (MariaDB 10.11) this module relies on, learned by experiment
 ------------------------------------------------------------------------------------------
@@ -66,6 +91,15 @@ Formats of `mariadb-binlog -vv` (MariaDB 10.11) this module relies on, learned b
   event printed no `use` line; such documents accept either and are counted in the summary.
 * Annotate_rows `# at` lines are printed out of order (both `# at` lines first, then both
   headers); the headers themselves are in file order.
+* A statement whose rows fill several rows events (8 KiB each by default) is printed as all of
+  its `# at` lines, then all of its event headers, then all of its rows and one "# Number of
+  rows" total. The rows are given back to their events by size: each row's size in MariaDB's
+  row format follows from the -vv type, meta and the printed value (fixed widths, DECIMAL's
+  packed size, length prefixes + the value bytes, the null bitmap), and an event holds the
+  rows that fill its end_log_pos - start exactly (19-byte header, 8-byte post-header, column
+  count and bitmaps, 4-byte CRC32). If the sizes do not add up, those rows' binlog.pos is a
+  NotCompared value (counted in the summary, never passed silently). Runs of events of one
+  table and operation are matched to the printed `### INSERT/UPDATE/DELETE` rows by table.
 
 Document rules (from sdl's documentation)
 -----------------------------------------
@@ -91,7 +125,6 @@ A value the oracle cannot interpret (an unknown type or charset, a Z/M geometry,
 NotCompared value: it is never passed silently but counted under "not_compared" in the
 summary (and check_against_oracle(..., strict=True) fails on it).
 """
-import bisect
 import datetime
 import decimal
 import fnmatch
@@ -288,8 +321,10 @@ _LOGGED_NAME = re.compile(r"^([A-Z/]+)")
 
 
 def _schema_override(spec):
-    """schema= override: {"db.table": {"columns": [(name, column_type[, charset]) | "name
-    column_type [charset]" ...], "pk": [names], "json": [names]}} -> {(db, table): Table}."""
+    """schema= override: {"db.table": {"columns": [(name, column_type[, charset]) or
+    "name column_type", ...], "pk": [names], "json": [names]}} -> {(db, table): Table}.
+    column_type is information_schema's COLUMN_TYPE ("int(10) unsigned", "enum('a','b')",
+    "binary(4)", "json"); text columns without a charset are utf8mb4."""
     out = {}
     for key, t in (spec or {}).items():
         db, _, name = key.partition(".")
@@ -438,8 +473,8 @@ def ddl_target(sql, default_db=None):
     return (None, None, None)
 
 
-_STRLIT = r"""('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")"""
-_REDACT = [re.compile(p + r"\s*" + _STRLIT, re.I | re.S) for p in (
+_STRLIT = r"""(?:'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")"""
+_REDACT = [re.compile(p + r"(\s*)" + _STRLIT, re.I | re.S) for p in (
     r"(\bIDENTIFIED\s+BY(?:\s+PASSWORD)?)",
     r"(\bIDENTIFIED\s+(?:WITH|VIA)\s+[`'\"]?\w+[`'\"]?\s+(?:AS|USING))",
     r"(\bPASSWORD\s*\()",
@@ -448,12 +483,11 @@ _REDACT = [re.compile(p + r"\s*" + _STRLIT, re.I | re.S) for p in (
 
 
 def redact(statement):
-    """Credentials in account statements replaced by '<redacted>' (README: secrets never
-    stored)."""
+    """Credentials in account statements: the quoted literal after IDENTIFIED BY [PASSWORD],
+    IDENTIFIED WITH|VIA plugin AS|USING, PASSWORD( and [MASTER_]PASSWORD= replaced by
+    '<redacted>', everything else kept (sql-text.h: secrets are never stored)."""
     for rx in _REDACT:
-        statement = rx.sub(lambda m: m.group(1) + " '<redacted>'"
-                           if not m.group(0)[len(m.group(1)):].startswith(("'", '"'))
-                           else m.group(1) + "'<redacted>'", statement)
+        statement = rx.sub(lambda m: m.group(1) + m.group(2) + "'<redacted>'", statement)
     return statement
 
 
@@ -1558,8 +1592,8 @@ def check_against_oracle(target, expected, max_rows=None, max_bytes=None,
                 uncertain["ddl db"] += 1
                 if g[k] not in e.db_choices:
                     problem(eid, "db", e.db_choices, g[k])
-            elif k == "seq":
-                if not (isinstance(g[k], int) and g[k] == e[k]):
+            elif k == "seq":  # int64, as binlog.pos
+                if not value_matches(e[k], g[k])[0]:
                     problem(eid, "seq", e[k], g[k])
             elif k == "binlog":
                 gv, want = g[k], e[k]
@@ -1569,7 +1603,7 @@ def check_against_oracle(target, expected, max_rows=None, max_bytes=None,
                         gv["file"] == want["file"]
                 else:
                     ok = isinstance(gv, dict) and list(gv) == ["file", "pos"] and \
-                        gv["file"] == want["file"] and gv["pos"] == want["pos"]
+                        gv["file"] == want["file"] and value_matches(want["pos"], gv["pos"])[0]
                 if not ok:
                     problem(eid, "binlog", want, gv)
             elif k == "ts":
