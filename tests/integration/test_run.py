@@ -138,7 +138,8 @@ def test_sigterm_under_load_stops_cleanly_and_resumes(sdl, mariadb, target, tmp_
     d.start()
     wait_for_offset(target, end, d)
     assert d.stop() == 0
-    check_row_changes(target, mariadb, start, end, daemon=d, tail=sdl)
+    # some 50,000 documents: the oracle only (comparing with sdl tail too would triple the cost)
+    check_row_changes(target, mariadb, start, end, daemon=d)
 
 
 def test_target_down_at_start_up_is_waited_for(sdl, mariadb, tmp_path):
