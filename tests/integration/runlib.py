@@ -1,7 +1,10 @@
 """Helpers for `sdl run` integration tests: a MongoDB target (tests/fakemongod, or the real
 replica set named by $SDL_TEST_MONGODB_URI), a running sdl daemon, workloads, and the checks
-every test ends with: row_changes holds exactly the documents `sdl tail` prints for the same
-binlog range (each once, split rows marked), and the offset equals the source's position."""
+every test ends with: row_changes holds exactly the documents the oracle (oracle.py: derived
+from `mariadb-binlog -vv` and information_schema, sharing nothing with sdl) expects for the
+binlog range, each once, split as the batch limits require; optionally also exactly what
+`sdl tail` prints (which only proves that sdl's two paths agree); and the offset equals the
+source's position."""
 import os
 import random
 import signal
@@ -15,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "fakemongod"))
 from harness import FakeMongod  # noqa: E402
 from bson import json_util  # noqa: E402
+from oracle import Oracle, check_against_oracle  # noqa: E402
 
 
 class Target:
@@ -79,6 +83,11 @@ target:
         self.proc = None
         self.logs = []
         self.log_path = tmp_path / "sdl-run.log"
+        # the batch limits in force (docs/CONFIG.md defaults), for the split checks
+        limits = dict(kv.split(":", 1) for kv in batch.split(",") if ":" in kv)
+        limits = {k.strip(): v.strip() for k, v in limits.items()}
+        self.max_rows = int(limits.get("max_rows", 5000))
+        self.max_bytes = parse_size(limits.get("max_bytes", "16MiB"))
 
     def start(self, env=None):
         e = dict(os.environ)
@@ -127,6 +136,12 @@ target:
             return ""
 
 
+def parse_size(text):
+    units = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+    num = text.rstrip("BKMGi")
+    return int(num) * units[text[len(num):]]
+
+
 def offset(target, pipeline="test"):
     return target.db.binlog_offsets.find_one({"_id": pipeline})
 
@@ -167,16 +182,39 @@ def canonical(doc):
 
 
 def expected_docs(sdl, start, end):
-    """What row_changes must hold for the binlog range (start, end]: exactly what `sdl tail`
-    prints, parsed as Extended JSON."""
+    """What `sdl tail` prints for the binlog range (start, end], parsed as Extended JSON (for
+    check_against_tail)."""
     p = sdl.run("tail", "-c", sdl.write_config(name="tail.yaml"), "--from", start, "--until", end,
                 timeout=600)
     assert p.returncode == 0, p.stderr
     return [json_util.loads(line) for line in p.stdout.splitlines() if line.strip()]
 
 
-def check_row_changes(target, expected, allow_split=True):
-    """row_changes == expected (by _id, each once, same content); returns a summary."""
+def check_row_changes(target, source, start, end, daemon=None, pipeline="test", include=(),
+                      exclude=(), tail=None, allow_extra_split=False):
+    """row_changes == what the oracle expects for the binlog range (start, end] of @source (a
+    mariadb.MariaDB), document for document (oracle.check_against_oracle), with the split
+    rules of @daemon's batch limits. With @tail (a conftest.Sdl), row_changes must also equal
+    what `sdl tail` prints for the range (an extra: it proves only that the two agree).
+    Returns the oracle check's summary."""
+    t0 = time.time()
+    expected = Oracle(source, pipeline=pipeline, include=include,
+                      exclude=exclude).expected(start, end)
+    t1 = time.time()
+    summary = check_against_oracle(
+        target, expected, max_rows=daemon.max_rows if daemon else None,
+        max_bytes=daemon.max_bytes if daemon else None, allow_extra_split=allow_extra_split)
+    t2 = time.time()
+    print(f"oracle: {len(expected)} documents derived in {t1 - t0:.1f}s, compared in {t2 - t1:.1f}s")
+    if tail is not None:
+        check_against_tail(target, expected_docs(tail, start, end))
+        print(f"sdl tail agrees too ({time.time() - t2:.1f}s)")
+    return summary
+
+
+def check_against_tail(target, expected, allow_split=True):
+    """row_changes == what `sdl tail` printed (by _id, each once, same content, split rows
+    marked); returns a summary."""
     got = list(target.db.row_changes.find({}))
     by_id = {}
     for d in got:
