@@ -492,6 +492,14 @@ def redact(statement):
 
 
 _MARKER = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|XA\s)\b", re.I)
+# A statement that changes rows, logged as text by a session with binlog_format=STATEMENT or
+# MIXED: what it changed is not in the binlog, so no document can be derived (sdl stops there).
+_ROW_STATEMENT = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(INSERT|UPDATE|DELETE|REPLACE|LOAD|CALL|DO|"
+                            r"HANDLER|SELECT|WITH)\b", re.I | re.S)
+
+
+class StatementBasedChange(Exception):
+    """The range holds a statement-based row change: the oracle has no documents for it."""
 
 
 # ---- value conversion ------------------------------------------------------------------------
@@ -1002,6 +1010,8 @@ class _Parser:
             txn.events.append(ev)
             return
         ev.statement = stmt
+        if _ROW_STATEMENT.match(stmt):
+            ev.kind = "statement"
         ev.default_db = self.tracked_db or None
         # mariadb-binlog prints no line when the default database becomes empty
         ev.db_certain = self.query_used or not self.tracked_db
@@ -1275,6 +1285,8 @@ class Oracle:
         for ev in txn.events:
             if ev.kind == "marker":
                 continue
+            if ev.kind == "statement":
+                raise StatementBasedChange(f"transaction {txn.gtid}: {ev.statement[:60]!r}")
             seq += 1
             if ev.kind == "query":
                 d = self._ddl_doc(txn, ev, seq)

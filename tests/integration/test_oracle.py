@@ -442,3 +442,21 @@ def test_redact():
     assert redact("CHANGE MASTER TO MASTER_PASSWORD='x\\'y', MASTER_USER='r'") == \
         "CHANGE MASTER TO MASTER_PASSWORD='<redacted>', MASTER_USER='r'"
     assert redact("CREATE TABLE t AS SELECT 'pw' AS p") == "CREATE TABLE t AS SELECT 'pw' AS p"
+
+
+def test_a_statement_based_change_has_no_documents(mariadb):
+    """What a statement changed is not in the binlog: the oracle refuses to guess (sdl stops
+    there too, tests/integration/test_exactly_once.py)."""
+    from oracle import StatementBasedChange
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS osb", "CREATE TABLE IF NOT EXISTS osb.t (id INT PRIMARY KEY)")
+    start = mariadb.gtid_binlog_pos()
+    c = mariadb.root()
+    try:
+        with c.cursor() as cur:
+            cur.execute("SET SESSION binlog_format=STATEMENT")
+            cur.execute("INSERT INTO osb.t VALUES (1)")
+    finally:
+        c.close()
+    end = mariadb.gtid_binlog_pos()
+    with pytest.raises(StatementBasedChange, match="INSERT INTO osb.t"):
+        Oracle(mariadb).expected(start, end)
