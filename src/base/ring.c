@@ -33,6 +33,7 @@ struct sdl_ring {
     /* shared, each written by one side */
     alignas(64) _Atomic size_t head; /* bytes published, ever */
     alignas(64) _Atomic size_t tail; /* bytes released, ever */
+    _Atomic size_t heap_freed;       /* heap record bytes released, ever */
     atomic_bool consumer_waiting;
     atomic_bool producer_waiting;
     atomic_bool finished;
@@ -40,6 +41,8 @@ struct sdl_ring {
     /* producer only */
     alignas(64) size_t p_head; /* bytes written, published or not */
     size_t p_tail;             /* tail as last read */
+    size_t p_heap;             /* heap record bytes committed, ever */
+    size_t p_heap_freed;       /* heap_freed as last read */
     size_t res_at;             /* the reserved record: offset in buf */
     size_t res_len;
     uint8_t *res_heap;
@@ -68,6 +71,7 @@ sdl_ring_new(size_t capacity)
     r->buf = sdl_xmalloc(r->cap);
     atomic_init(&r->head, 0);
     atomic_init(&r->tail, 0);
+    atomic_init(&r->heap_freed, 0);
     atomic_init(&r->consumer_waiting, false);
     atomic_init(&r->producer_waiting, false);
     atomic_init(&r->finished, false);
@@ -96,15 +100,38 @@ publish(sdl_ring *r)
     }
 }
 
-/* Producer: waits until @need bytes are free. False when the consumer closed the ring. */
+/* Producer: the capacity in use as last seen, ring bytes and heap bytes not yet released. */
+static size_t
+used(const sdl_ring *r)
+{
+    return (r->p_head - r->p_tail) + (r->p_heap - r->p_heap_freed);
+}
+
+/* Producer: a record costing @need bytes of capacity fits, as last seen (the hot path). */
+static bool
+fits(const sdl_ring *r, size_t need)
+{
+    return used(r) + need <= r->cap;
+}
+
+/* Producer: the same with the consumer's positions read again. An empty ring takes any one
+ * record, even one larger than the ring (its bytes are on the heap). */
+static bool
+fits_now(sdl_ring *r, size_t need)
+{
+    r->p_tail = atomic_load(&r->tail);
+    r->p_heap_freed = atomic_load(&r->heap_freed);
+    size_t u = used(r);
+    return u == 0 || u + need <= r->cap;
+}
+
+/* Producer: waits until @need bytes of capacity are free (ring bytes for the record and any
+ * filler, plus its length if it goes to the heap), or the ring is empty. False when the
+ * consumer closed the ring. */
 static bool
 wait_room(sdl_ring *r, size_t need)
 {
-    if (r->cap - (r->p_head - r->p_tail) >= need) {
-        return true;
-    }
-    r->p_tail = atomic_load(&r->tail);
-    if (r->cap - (r->p_head - r->p_tail) >= need) {
+    if (fits(r, need) || fits_now(r, need)) {
         return true;
     }
     /* Full: once woken, write half a ring's worth before the next wait. */
@@ -112,8 +139,7 @@ wait_room(sdl_ring *r, size_t need)
     publish(r);
     (void)pthread_mutex_lock(&r->lock);
     atomic_store(&r->producer_waiting, true);
-    while (r->cap - (r->p_head - (r->p_tail = atomic_load(&r->tail))) < need &&
-           !atomic_load(&r->closed)) {
+    while (!fits_now(r, need) && !atomic_load(&r->closed)) {
         (void)pthread_cond_wait(&r->room, &r->lock);
     }
     atomic_store(&r->producer_waiting, false);
@@ -134,7 +160,8 @@ sdl_ring_reserve(sdl_ring *r, size_t len)
         r->reserved = false;
         r->res_heap = NULL;
     }
-    if (atomic_load_explicit(&r->closed, memory_order_relaxed) || !wait_room(r, skip + size)) {
+    if (atomic_load_explicit(&r->closed, memory_order_relaxed) ||
+        !wait_room(r, skip + size + (heap ? len : 0))) {
         return NULL;
     }
     if (skip) {
@@ -166,6 +193,7 @@ sdl_ring_commit(sdl_ring *r, uint32_t tag)
     h->heap = r->res_heap;
     h->heap_len = r->res_heap ? r->res_len : 0;
     r->p_head += h->size;
+    r->p_heap += h->heap_len;
     r->reserved = false;
     r->res_heap = NULL;
     publish(r);
@@ -196,11 +224,16 @@ release_current(sdl_ring *r)
     if (!h) {
         return;
     }
-    if (h->flags & REC_HEAP) {
-        free(h->heap);
-    }
     r->current = NULL;
     r->c_tail += h->size;
+    if (h->flags & REC_HEAP) {
+        /* Rare and large: its bytes go back at once. */
+        size_t len = h->heap_len;
+        free(h->heap);
+        atomic_fetch_add(&r->heap_freed, len); /* seq_cst, before release_stored's load */
+        release_stored(r);
+        return;
+    }
     if (r->c_tail - atomic_load_explicit(&r->tail, memory_order_relaxed) >= RELEASE_BYTES) {
         release_stored(r);
     }

@@ -67,14 +67,16 @@ class Daemon:
     """`sdl run` as a child process."""
 
     def __init__(self, sdl, target, tmp_path, batch="", extra="", start="start",
-                 socket_timeout="5s", config_name="run.yaml"):
+                 socket_timeout="5s", config_name="run.yaml", pipeline=()):
+        """@pipeline: more keys of the pipeline section, as "key: value" lines."""
         self.sdl = sdl
         self.target = target
         urifile = tmp_path / "mongodb.uri"
         urifile.write_text(target.uri + "\n")
+        more = "".join(f"  {line}\n" for line in pipeline)
         self.config = sdl.write_config(name=config_name, start=start or "start", extra=f"""  batch: {{{batch}}}
   retry: {{initial: 50ms, max: 1s, give_up_after: 2m}}
-target:
+{more}target:
   uri_file: {urifile}
   database: {target.database}
   socket_timeout: {socket_timeout}

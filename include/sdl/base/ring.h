@@ -11,10 +11,18 @@
  * next one. A record larger than a quarter of the ring lives on the heap instead (freed when
  * the consumer moves past it), so any size fits.
  *
+ * Memory is bounded by the capacity: records not yet released by the consumer (the one it
+ * holds included) occupy their bytes in the ring, and a heap record also occupies its length
+ * in bytes of the capacity, so ring bytes + heap bytes stay within the capacity. The one
+ * exception keeps any size passing: an empty ring admits one record whatever its length, and
+ * the next one waits until the consumer has released it. So besides its buffer the ring
+ * holds at most @capacity bytes on the heap, or one record larger than that.
+ *
  * Sharing is batched: each side reads the other's position only when it seems to have run
- * out, and the consumer hands room back every 64 KiB. Waiting is with a mutex and condition
- * variables: a full producer sleeps until half the ring is free; an empty consumer sleeps
- * until a record is committed, looking at its stop flag every 100 ms.
+ * out, and the consumer hands ring room back every 64 KiB (heap bytes at once, when it moves
+ * past a heap record). Waiting is with a mutex and condition variables: a full producer
+ * sleeps until half the capacity is free or the ring is empty; an empty consumer sleeps until
+ * a record is committed, looking at its stop flag every 100 ms.
  *
  * Threading: one producer thread and one consumer thread; new/free from either when the
  * other side is done. OOM aborts.
@@ -32,9 +40,10 @@ typedef struct sdl_ring sdl_ring;
 /* @capacity in bytes, rounded up to a multiple of 64; at least 4 KiB. */
 sdl_ring *sdl_ring_new(size_t capacity);
 
-/* Producer: room for a record of @len bytes (8-byte aligned), waiting until there is some.
- * NULL when the consumer closed the ring. The record becomes visible with
- * sdl_ring_commit(); reserving again without committing abandons it. */
+/* Producer: room for a record of @len bytes (8-byte aligned), waiting until @len bytes and a
+ * header of the capacity are free, or the ring is empty. NULL when the consumer closed the
+ * ring. The record becomes visible with sdl_ring_commit(); reserving again without
+ * committing abandons it. */
 void *sdl_ring_reserve(sdl_ring *ring, size_t len);
 
 /* Producer: publishes the reserved record with @tag (the consumer gets it back). */

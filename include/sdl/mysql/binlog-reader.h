@@ -38,7 +38,8 @@ typedef struct sdl_binlog_request {
     size_t read_ahead_bytes;   /* > 0: a thread of the reader reads the connection ahead of
                                 * the caller into a ring of this many bytes, so receiving
                                 * overlaps with decoding (SDL_BINLOG_READ_AHEAD is a good
-                                * size); 0: sdl_binlog_reader_next() reads itself */
+                                * size); it holds at most this many bytes of events, or one
+                                * larger event; 0: sdl_binlog_reader_next() reads itself */
     const volatile int *stop;  /* with read-ahead: when non-zero, a wait for the next event
                                 * ends with SDL_E_CANCELLED (checked every 100 ms) */
 } sdl_binlog_request;
