@@ -1119,8 +1119,8 @@ read_column_meta(sdl_cursor *m, sdl_column *col, sdl_error *err)
     switch (col->type) {
     case SDL_MYSQL_TYPE_NEWDECIMAL: {
         unsigned p = col->meta >> 8, s = col->meta & 0xff;
-        if (p < 1 || p > 65 || s > 30 || s > p) {
-            sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) out of range (max 65,30)", p, s);
+        if (p < 1 || p > 65 || s > 38 || s > p) { /* MariaDB: scale up to 38 */
+            sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) out of range (max 65,38)", p, s);
             return false;
         }
         break;

@@ -98,7 +98,7 @@ sdl_decimal_bin_size(unsigned precision, unsigned scale)
 {
     unsigned intg = precision - scale;
 
-    if (precision < 1 || precision > 65 || scale > 30 || scale > precision) {
+    if (precision < 1 || precision > 65 || scale > 38 || scale > precision) {
         return 0;
     }
     return (intg / 9) * 4 + dig2bytes[intg % 9] + (scale / 9) * 4 + dig2bytes[scale % 9];
@@ -149,7 +149,7 @@ decimal_unpack(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
     unsigned n = 0;
 
     if (size == 0) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) out of range (max 65,30)", precision,
+        sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) out of range (max 65,38)", precision,
                       scale);
         return false;
     }

@@ -79,6 +79,21 @@ def test_decimal_float_double(sdl, mariadb):
     ]
 
 
+def test_decimal_scales_beyond_mysqls_30(sdl, mariadb):
+    # MariaDB allows a DECIMAL scale up to 38 (MySQL: 30)
+    rows = run_rows(sdl, mariadb, """CREATE TABLE {t} (id INT PRIMARY KEY,
+        a DECIMAL(34,34), b DECIMAL(38,38), c DECIMAL(65,38))""", [
+        "INSERT INTO {t} VALUES (1, 0.1234567890123456789012345678901234, "
+        "-0.12345678901234567890123456789012345678, "
+        "123456789012345678901234567.12345678901234567890123456789012345678)",
+    ])
+    assert afters(rows) == [
+        {"id": 1, "a": {"$numberDecimal": "0.1234567890123456789012345678901234"},
+         "b": "-0.12345678901234567890123456789012345678",
+         "c": "123456789012345678901234567.12345678901234567890123456789012345678"},
+    ]
+
+
 def test_bit_and_year(sdl, mariadb):
     rows = run_rows(sdl, mariadb, """CREATE TABLE {t} (id INT PRIMARY KEY,
         b1 BIT(1), b5 BIT(5), b64 BIT(64), y YEAR)""", [

@@ -373,6 +373,10 @@ TEST(row_decoder_decimals)
     ASSERT_STR_CONTAINS(dec_text(&a, 5, 5, "81 ff ff"), "digit group out of range");
     ASSERT_STR_CONTAINS(dec_text(&a, 12, 2, "80 00"), "DECIMAL needs 6 bytes, 2 left");
     ASSERT_UINT_EQ(sdl_decimal_bin_size(66, 0), 0);
+    ASSERT_UINT_EQ(sdl_decimal_bin_size(40, 39), 0); /* scale: MariaDB allows 38 */
+    /* DECIMAL(38,38) -0.1: 4 groups of 9 digits (16 bytes) + 2 digits (1 byte) */
+    ASSERT_STR_EQ(dec_text(&a, 38, 38, "7a 0a 1e ff ff ff ff ff ff ff ff ff ff ff ff ff ff"),
+                  "dec(38,38)-0.10000000000000000000000000000000000000");
     sdl_arena_done(&a);
 }
 

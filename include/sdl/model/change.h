@@ -52,7 +52,7 @@ typedef struct sdl_value {
     sdl_value_kind kind;
     uint8_t fsp;       /* fractional second digits (DATETIME, TIME), 0..6 */
     uint8_t precision; /* DECIMAL precision (digits), 1..65 */
-    uint8_t scale;     /* DECIMAL scale, 0..30 */
+    uint8_t scale;     /* DECIMAL scale, 0..38 (MariaDB; MySQL: 0..30) */
     bool utf8_checked; /* STRING, JSON_TEXT: the producer found .str valid UTF-8 (the mapper
                         * then skips its own check); false: not known */
     union {
