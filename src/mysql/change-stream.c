@@ -452,6 +452,16 @@ open_reader(sdl_change_stream *s, sdl_error *err)
     };
 
     s->reader = sdl_binlog_reader_free(s->reader);
+    if (!s->meta) {
+        /* After a lost connection the metadata connection is opened anew too (the source
+         * may have restarted): the same server, so the same flavour. */
+        if (!sdl_mysql_conn_open(&s->config->source, 0, &s->meta, err)) {
+            return false;
+        }
+        if (s->flavor != SDL_BINLOG_FLAVOR_MYSQL) {
+            s->schema = sdl_schema_cache_new(s->meta);
+        }
+    }
     if (!sdl_binlog_reader_open(&s->config->source, &req, &s->reader, err)) {
         return false;
     }
@@ -870,6 +880,37 @@ read_file_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, sdl_error *err)
 }
 
 /*
+ * A transient failure of either connection (the replication stream, or the metadata
+ * connection while a table map is being completed): both are closed and the stream resumes,
+ * after a backoff, after the last complete transaction. Rows of the interrupted one that were
+ * already returned are skipped when they come again.
+ */
+static void
+lose_connection(sdl_change_stream *s, const sdl_error *err)
+{
+    if (s->in_txn) {
+        s->skipping = true;
+        (void)snprintf(s->skip_gtid_text, sizeof(s->skip_gtid_text), "%s", s->txn_gtid_text);
+        s->skip_seq = s->txn_seq;
+        s->in_txn = false;
+        s->rows_pending = false;
+    }
+    s->reader = sdl_binlog_reader_free(s->reader);
+    s->schema = sdl_schema_cache_free(s->schema);
+    s->meta = sdl_mysql_conn_free(s->meta);
+    if (s->opts.connected) {
+        atomic_store(s->opts.connected, false);
+    }
+    uint64_t delay = sdl_backoff_next(&s->backoff);
+    free(s->notice);
+    s->notice = sdl_xasprintf("%s; reconnecting in %" PRIu64 " ms, resuming after %s",
+                              err->message, delay / 1000u,
+                              s->position_text[0] ? s->position_text : "the start");
+    s->notice_given = false;
+    sdl_sleep_usec(delay, s->opts.stop);
+}
+
+/*
  * The next raw event: from the TRANSACTION_PAYLOAD being streamed (*ret_inner), else from
  * the files or the server.
  */
@@ -918,25 +959,7 @@ failed:
         if (!err || !err->transient || !s->opts.reconnect) {
             return false;
         }
-        /* Lost the connection: resume after the last complete transaction. Rows of the
-         * interrupted one that were already returned are skipped when they come again. */
-        if (s->in_txn) {
-            s->skipping = true;
-            (void)snprintf(s->skip_gtid_text, sizeof(s->skip_gtid_text), "%s", s->txn_gtid_text);
-            s->skip_seq = s->txn_seq;
-            s->in_txn = false;
-            s->rows_pending = false;
-        }
-        s->reader = sdl_binlog_reader_free(s->reader);
-        if (s->opts.connected) {
-            atomic_store(s->opts.connected, false);
-        }
-        uint64_t delay = sdl_backoff_next(&s->backoff);
-        free(s->notice);
-        s->notice = sdl_xasprintf("%s; reconnecting in %" PRIu64 " ms, resuming after %s",
-                                  err->message, delay / 1000u,
-                                  s->position_text[0] ? s->position_text : "the start");
-        sdl_sleep_usec(delay, s->opts.stop);
+        lose_connection(s, err);
     }
 }
 
@@ -1439,6 +1462,10 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
         if (!ok) {
             sdl_error_prefix(err, "%s event at '%s':%" PRIu64, sdl_binlog_event_type_name(hdr.type),
                              where(s), event_pos);
+            if (err->transient && s->opts.reconnect && !s->files) {
+                lose_connection(s, err); /* e.g. the metadata query of a table map */
+                continue;
+            }
             return false;
         }
     }

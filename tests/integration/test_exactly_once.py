@@ -393,3 +393,33 @@ def test_staged_batch_too_large_for_mongodb_is_read_again_in_smaller_batches(sdl
     assert "its changes are read again from the binlog into smaller batches" in d.output()
     assert row_ids(target, "t") == list(range(1, 101))
     verify(mariadb, target, start, end, d, allow_extra_split=True)
+
+
+# ---- found by the torture test ------------------------------------------------------------------
+
+def test_source_restart_then_a_ddl_reconnects_the_metadata_connection(sdl, tmp_path, target):
+    """After mariadbd restarts, the first table map that needs information_schema (its cache
+    was emptied by a DDL) must not fail on the dead metadata connection."""
+    from mariadb import MariaDB
+    src = MariaDB(basedir=str(tmp_path / "m")).start()
+    src.create_repl_user()
+    try:
+        from conftest import Sdl
+        s = Sdl(tmp_path, src)
+        src.sql("CREATE DATABASE rs", "CREATE TABLE rs.t (id INT PRIMARY KEY, j JSON)")
+        start = src.gtid_binlog_pos()
+        src.sql("INSERT INTO rs.t VALUES (1, '{\"a\": 1}')")
+        d = Daemon(s, target, tmp_path, start=start, batch="max_delay: 10ms")
+        d.start()
+        wait_for_offset(target, src.gtid_binlog_pos(), d)
+        src.restart()
+        src.sql("ALTER TABLE rs.t ADD COLUMN n INT", "INSERT INTO rs.t VALUES (2, '{\"b\": 2}', 7)")
+        end = src.gtid_binlog_pos()
+        wait_for_offset(target, end, d)
+        assert d.stop() == 0, d.output()[-3000:]
+        assert "Lost the source connection" in d.output()
+        docs = [x for x in docs_of(target, db="rs") if x["op"] == "insert"]
+        assert [x["after"] for x in docs] == [{"id": 1, "j": {"a": 1}}, {"id": 2, "j": {"b": 2}, "n": 7}]
+        verify(src, target, start, end, d)
+    finally:
+        src.remove()
