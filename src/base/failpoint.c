@@ -61,3 +61,17 @@ sdl_failpoint(const char *name)
         }
     }
 }
+
+bool
+sdl_failpoint_hit(const char *name)
+{
+    bool hit = false;
+
+    for (int i = 0; i < npoints; i++) {
+        if (strcmp(points[i].name, name) == 0 &&
+            atomic_fetch_add(&points[i].calls, 1) + 1 == points[i].hit_at) {
+            hit = true;
+        }
+    }
+    return hit;
+}

@@ -12,6 +12,7 @@
 
 #include "sdl/base/alloc.h"
 #include "sdl/base/bytes.h"
+#include "sdl/base/failpoint.h"
 #include "sdl/base/log.h"
 #include "sdl/config/config.h"
 #include "sdl/daemon/cli.h"
@@ -216,6 +217,7 @@ sdl_cmd_tail(int argc, char **argv)
         add_pattern(&config->tables.exclude, &config->tables.nexclude, excludes[i]);
     }
     sdl_cli_catch_signals(on_signal, false);
+    sdl_failpoint_init(); /* test hooks (SDL_FAILPOINT), as in sdl run */
 
     sdl_change_stream_options sopts = {
         .config = config,

@@ -42,7 +42,6 @@ typedef struct pipeline {
     uint64_t resume_split_seq;
     uint64_t limit_rows; /* batch limits lowered by recovery (0: the configured ones) */
     size_t limit_bytes;
-    bool commit_too_slow; /* a commit attempt ran into the transaction lifetime limit */
 
     sdl_error reader_err;
     bool reader_failed;
@@ -156,8 +155,8 @@ with_retry(pipeline *p, const char *what, sdl_retry_reason reason, attempt_fn fn
  * of the complete source transactions among them (every source transaction has one, filtered
  * or not, so the offset always moves past it). Batches are cut on those ends (max_rows,
  * max_bytes, max_delay); a transaction that began with a DDL is committed as soon as it ends.
- * A transaction that alone fills a batch is split: its parts are committed with
- * partial = {gtid, seq} in the offset and its documents carry split: true.
+ * A transaction that alone exceeds a batch is split: its parts are committed with
+ * partial = {gtid, seq} in the offset and its rows carry split: true.
  *
  * When the target refuses a batch as too large or too slow for one transaction, the staged
  * batch is dropped, the limits are halved and the same documents go out again in smaller
@@ -189,9 +188,6 @@ typedef struct batcher {
 } batcher;
 
 #define RESTORE_AFTER 16 /* commits after which lowered limits double again */
-/* A commit attempt that fails after this long ran into the server's transaction lifetime
- * limit (transactionLifetimeLimitSeconds, 60 s by default), not a network blip. */
-#define SLOW_COMMIT_USEC (30 * SDL_USEC_PER_SEC)
 
 typedef enum write_result {
     WRITE_OK,
@@ -201,7 +197,8 @@ typedef enum write_result {
 
 typedef enum flush_mode {
     FLUSH_COMPLETE, /* every complete transaction held */
-    FLUSH_ROOM,     /* the same, then parts of the open transaction while a batch is full */
+    FLUSH_ROOM,     /* the same, then parts of the open transaction while it alone exceeds
+                     * the limits */
 } flush_mode;
 
 static uint64_t
@@ -260,18 +257,11 @@ stage_attempt(pipeline *p, void *arg, sdl_error *err)
 static bool
 commit_attempt(pipeline *p, void *arg, sdl_error *err)
 {
-    uint64_t t0 = sdl_now_monotonic_usec();
-
     if (sdl_mongo_writer_commit(p->writer, arg, err)) {
         return true;
     }
     if (sdl_mongo_error_wants_smaller_batch(err)) {
         err->transient = false; /* the same batch fails again: write a smaller one */
-    } else if (err->transient && sdl_now_monotonic_usec() - t0 >= SLOW_COMMIT_USEC) {
-        sdl_error_prefix(err, "after %" PRIu64 " s",
-                         (sdl_now_monotonic_usec() - t0) / SDL_USEC_PER_SEC);
-        err->transient = false;
-        p->commit_too_slow = true;
     }
     return false;
 }
@@ -283,7 +273,8 @@ delete_batch_attempt(pipeline *p, void *arg, sdl_error *err)
 }
 
 /* The batch @b was too large or too slow for one MongoDB transaction: its staged copy goes,
- * and the limits become half of it. False (a data error) when it was one document. */
+ * and the limits become half of it. False when it was one document: a data error when the
+ * server found it too large (exit 65), the server's error otherwise. */
 static bool
 lower_limits(pipeline *p, batcher *bt, const sdl_batch *b, sdl_error *err)
 {
@@ -293,7 +284,10 @@ lower_limits(pipeline *p, batcher *bt, const sdl_batch *b, sdl_error *err)
         char *id = b->ndocs ? doc_text(b->docs[0], "_id") : NULL;
         sdl_error_prefix(err, "batch %" PRIu64 " holds only document %s (%zu bytes)", number,
                          id ? id : "(none)", b->bytes);
-        err->code = SDL_E_DATA;
+        if (err->sys_errno == SDL_MONGO_TRANSACTION_TOO_LARGE ||
+            err->sys_errno == SDL_MONGO_TRANSACTION_TOO_LARGE_FOR_CACHE) {
+            err->code = SDL_E_DATA;
+        }
         free(id);
         return false;
     }
@@ -301,7 +295,6 @@ lower_limits(pipeline *p, batcher *bt, const sdl_batch *b, sdl_error *err)
                  "Batch %" PRIu64 " (%zu documents, %zu bytes) is too large or too slow for one "
                  "MongoDB transaction: committing its changes in smaller batches",
                  number, b->ndocs, b->bytes);
-    p->commit_too_slow = false;
     if (!with_retry(p, "deleting a staged batch", SDL_RETRY_STAGE, delete_batch_attempt, &number,
                     err)) {
         return false;
@@ -329,7 +322,7 @@ write_batch(pipeline *p, batcher *bt, sdl_batch *b, uint64_t txns, sdl_error *er
     sdl_failpoint("writer.after_stage");
     (void)snprintf(what, sizeof(what), "committing batch %" PRIu64, b->number);
     if (!with_retry(p, what, SDL_RETRY_COMMIT, commit_attempt, b, err)) {
-        if (sdl_mongo_error_wants_smaller_batch(err) || p->commit_too_slow) {
+        if (sdl_mongo_error_wants_smaller_batch(err)) {
             return lower_limits(p, bt, b, err) ? WRITE_SMALLER : WRITE_FAILED;
         }
         return WRITE_FAILED;
@@ -445,11 +438,13 @@ write_part(pipeline *p, batcher *bt, size_t txn_docs, uint64_t lim_rows, size_t 
 {
     bson_t **docs = bt->batch.docs;
     size_t j = 0, bytes = 0, grown = 0;
+    bool ddl = doc_is_ddl(docs[0]); /* only ever first: a DDL begins its transaction */
     sdl_offset after;
     write_result r;
     bson_iter_t it;
 
-    for (size_t i = 0; i < txn_docs; i++) {
+    /* split: true marks the rows of a split transaction, not its DDL (CREATE ... SELECT) */
+    for (size_t i = ddl ? 1 : 0; i < txn_docs; i++) {
         if (!bson_iter_init_find(&it, docs[i], "split")) {
             uint32_t len = docs[i]->len;
             BSON_APPEND_BOOL(docs[i], "split", true);
@@ -467,7 +462,7 @@ write_part(pipeline *p, batcher *bt, size_t txn_docs, uint64_t lim_rows, size_t 
         bytes += docs[j]->len;
         j++;
     }
-    uint64_t rows = j - (doc_is_ddl(docs[0]) ? 1u : 0u);
+    uint64_t rows = j - (ddl ? 1u : 0u);
     sdl_offset_copy(&after, &p->offset); /* the position before the transaction */
     sdl_offset_set_partial(&after, docs[j - 1]);
     r = write_prefix(p, bt, j, rows, 0, &after, err);
@@ -495,7 +490,10 @@ flush(pipeline *p, batcher *bt, flush_mode mode, sdl_error *err)
             }
             r = k > 0 ? write_ends(p, bt, k, err)
                       : write_part(p, bt, bt->ends[0].ndocs, lim_rows, lim_bytes, err);
-        } else if (mode == FLUSH_ROOM && bt->open && batch_full(p, bt)) {
+        } else if (mode == FLUSH_ROOM && bt->open &&
+                   (bt->batch.ndocs > lim_rows || bt->batch.bytes > lim_bytes)) {
+            /* the open transaction alone exceeds a batch (one of exactly the limits is not
+             * split: its end may come next) */
             r = write_part(p, bt, bt->batch.ndocs, lim_rows, lim_bytes, err);
         } else {
             return true;
@@ -957,8 +955,7 @@ recover(pipeline *p, sdl_error *err)
             sdl_offset_done(&p->offset);
             sdl_offset_copy(&p->offset, &batch.offset_after);
             found = true;
-        } else if ((sdl_mongo_error_wants_smaller_batch(err) || p->commit_too_slow) &&
-                   batch.ndocs > 1) {
+        } else if (sdl_mongo_error_wants_smaller_batch(err) && batch.ndocs > 1) {
             /* Too large or too slow for one transaction: read its changes again from the
              * binlog into batches of half its size. */
             log_notice_e(err,
@@ -966,7 +963,6 @@ recover(pipeline *p, sdl_error *err)
                          "slow for one MongoDB transaction: its changes are read again from the "
                          "binlog into smaller batches",
                          sb->number, batch.ndocs, batch.bytes);
-            p->commit_too_slow = false;
             p->limit_rows = SDL_MAX(batch.ndocs / 2, (size_t)1);
             p->limit_bytes = SDL_MAX(batch.bytes / 2, (size_t)1);
             committed = with_retry(p, "deleting a staged batch", SDL_RETRY_TARGET_CONNECT,
@@ -980,6 +976,17 @@ recover(pipeline *p, sdl_error *err)
     }
     if (!found) {
         memset(&p->offset, 0, sizeof(p->offset));
+        if (discard_rest && strcmp(p->config->pipeline.start, "now") == 0) {
+            /* Staged by a version that stored no start position (batch 0): the discarded
+             * changes are read again only from a position before them, which "now" is not. */
+            sdl_error_set(err, SDL_E_CONFIG,
+                          "pipeline '%s' has no offset and its staged batches were discarded: "
+                          "with pipeline.start: now their changes would never be read again; "
+                          "set pipeline.start to the GTID position before them (or start) and "
+                          "start sdl again",
+                          p->config->pipeline.name);
+            goto out;
+        }
     }
     ok = true;
 out:

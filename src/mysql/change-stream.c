@@ -11,6 +11,7 @@
 #include "sdl/base/alloc.h"
 #include "sdl/base/arena.h"
 #include "sdl/base/clock.h"
+#include "sdl/base/failpoint.h"
 #include "sdl/mysql/binlog-event.h"
 #include "sdl/mysql/binlog-file.h"
 #include "sdl/mysql/binlog-payload.h"
@@ -634,7 +635,6 @@ begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *
             sdl_change_stream_set_config(s, live);
         }
     }
-    trim_table_cache(s);
     (void)snprintf(s->txn_open_text, sizeof(s->txn_open_text), "%s", s->txn_gtid_text);
     s->in_txn = true;
     s->txn_standalone = standalone;
@@ -709,6 +709,7 @@ finish_txn(sdl_change_stream *s, uint64_t end_pos)
     }
     s->first_txn_seen = true;
     s->first_skip_rows = 0;
+    trim_table_cache(s); /* between transactions: nothing mapped is needed any more */
     if (until_reached(s)) {
         s->ended = true;
     }
@@ -889,9 +890,12 @@ static void
 lose_connection(sdl_change_stream *s, const sdl_error *err)
 {
     if (s->in_txn) {
+        /* Lost again while reading the same transaction anew: what was handed out before the
+         * first loss stays handed out (skip_seq never goes back). */
+        bool again = s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0;
+        s->skip_seq = again ? SDL_MAX(s->skip_seq, s->txn_seq) : s->txn_seq;
         s->skipping = true;
         (void)snprintf(s->skip_gtid_text, sizeof(s->skip_gtid_text), "%s", s->txn_gtid_text);
-        s->skip_seq = s->txn_seq;
         s->in_txn = false;
         s->rows_pending = false;
     }
@@ -902,10 +906,13 @@ lose_connection(sdl_change_stream *s, const sdl_error *err)
         atomic_store(s->opts.connected, false);
     }
     uint64_t delay = sdl_backoff_next(&s->backoff);
-    free(s->notice);
-    s->notice = sdl_xasprintf("%s; reconnecting in %" PRIu64 " ms, resuming after %s",
-                              err->message, delay / 1000u,
-                              s->position_text[0] ? s->position_text : "the start");
+    /* A notice still here was not returned yet (the caller frees the ones it got): a second
+     * loss within one call keeps both in the message. */
+    char *prev = s->notice;
+    s->notice = sdl_xasprintf("%s%s%s; reconnecting in %" PRIu64 " ms, resuming after %s",
+                              prev ? prev : "", prev ? "; then again: " : "", err->message,
+                              delay / 1000u, s->position_text[0] ? s->position_text : "the start");
+    free(prev);
     s->notice_given = false;
     sdl_sleep_usec(delay, s->opts.stop);
 }
@@ -944,6 +951,11 @@ read_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, bool *ret_inner, sdl
             goto failed;
         }
         if (sdl_binlog_reader_next(s->reader, raw, eof, err)) {
+            if (!*eof && sdl_failpoint_hit("source.lose_connection")) {
+                /* test hook (SDL_FAILPOINT): as if the connection broke before this event */
+                sdl_error_set_transient(err, SDL_E_SOURCE, "failpoint: lost the connection");
+                goto failed;
+            }
             if (!*eof && raw->len >= SDL_BINLOG_HEADER_LEN) {
                 uint32_t size = (uint32_t)raw->ptr[9] | (uint32_t)raw->ptr[10] << 8 |
                                 (uint32_t)raw->ptr[11] << 16 | (uint32_t)raw->ptr[12] << 24;
@@ -1117,6 +1129,16 @@ handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_po
             return false;
         }
     }
+    bool refused = kind == SDL_STATEMENT_XA || kind == SDL_STATEMENT_DML ||
+                   kind == SDL_STATEMENT_UNKNOWN || (kind == SDL_STATEMENT_DDL && s->txn_has_rows);
+    if (refused && s->txn_skip) {
+        /* file mode: --from says this transaction is done; what it holds is not looked at */
+        ++s->txn_seq;
+        if (s->txn_standalone) {
+            end_standalone(s, end_pos, c, ret_have);
+        }
+        return true;
+    }
     switch (kind) {
     case SDL_STATEMENT_BEGIN:
         s->txn_standalone = false; /* MySQL: the GTID of a DDL is not followed by BEGIN */
@@ -1153,16 +1175,31 @@ handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_po
         return false;
     }
     uint64_t seq = ++s->txn_seq;
-    sdl_ddl_target target = {q.db, {NULL, 0}};
-    bool known = sdl_ddl_target_parse(q.statement, q.db, &s->event_arena, &target);
-    const char *tdb = sdl_arena_strndup(&s->event_arena, (const char *)target.db.ptr,
-                                        target.db.len);
-    const char *ttable = sdl_arena_strndup(&s->event_arena, (const char *)target.table.ptr,
-                                           target.table.len);
+    sdl_ddl_target targets[16];
+    size_t ntargets =
+        sdl_ddl_targets_parse(q.statement, q.db, &s->event_arena, targets, SDL_ARRAY_SIZE(targets));
+    bool included = ntargets == 0 && ddl_included(s, false, "", "");
+    const char *tdb = NULL, *ttable = NULL;
+    for (size_t i = 0; i < ntargets; i++) {
+        const char *db =
+            sdl_arena_strndup(&s->event_arena, (const char *)targets[i].db.ptr, targets[i].db.len);
+        const char *table = sdl_arena_strndup(&s->event_arena, (const char *)targets[i].table.ptr,
+                                              targets[i].table.len);
+        if (i == 0) {
+            tdb = db; /* the document names the first table (or database) */
+            ttable = table;
+        }
+        /* a statement on several tables passes when one of them does */
+        included = included || ddl_included(s, true, db, table);
+    }
+    if (ntargets == 0) {
+        tdb = sdl_arena_strndup(&s->event_arena, (const char *)q.db.ptr, q.db.len);
+        ttable = "";
+    }
     if (s->schema) {
         sdl_schema_cache_invalidate(s->schema, NULL);
     }
-    bool hand_out = !row_already_returned(s, seq) && ddl_included(s, known, tdb, ttable);
+    bool hand_out = !row_already_returned(s, seq) && included;
     if (hand_out) {
         c->kind = SDL_CHANGE_DDL;
         fill_pos(s, c, seq, event_pos, ev->header.timestamp);
@@ -1444,8 +1481,10 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             break;
         default:
             if (sdl_binlog_event_is_rows(hdr.type)) {
-                if (!s->in_txn && (s->files || s->flavor == SDL_BINLOG_FLAVOR_MYSQL)) {
-                    /* rows without BEGIN (NDB, some old servers): a transaction of its own */
+                if (!s->in_txn && s->files) {
+                    /* rows without BEGIN in old files (NDB, some old servers): a transaction
+                     * of its own. From a server they would have no position to resume at:
+                     * handle_rows() refuses them. */
                     ok = begin_anonymous_txn(s, event_pos, false, hdr.timestamp, err);
                 }
                 ok = ok && handle_rows(s, &ev, event_pos, err);

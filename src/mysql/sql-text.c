@@ -163,6 +163,8 @@ sdl_redact_statement(sdl_bytes stmt, sdl_arena *arena)
 
 /* ---- DDL targets ----------------------------------------------------------------------- */
 
+static bool next_code_token(const char *s, size_t len, size_t *pos, token *t);
+
 typedef struct lexer {
     const char *s;
     size_t len;
@@ -171,10 +173,11 @@ typedef struct lexer {
     bool have;  /* tok is valid */
 } lexer;
 
+/* The next token; comments are skipped and executable comments read as code. */
 static void
 lex_next(lexer *lx)
 {
-    lx->have = next_token(lx->s, lx->len, &lx->pos, &lx->tok);
+    lx->have = next_code_token(lx->s, lx->len, &lx->pos, &lx->tok);
 }
 
 static bool
@@ -246,15 +249,70 @@ lex_qualified(lexer *lx, sdl_bytes default_db, sdl_arena *arena, sdl_ddl_target 
     return true;
 }
 
-bool
-sdl_ddl_target_parse(sdl_bytes stmt, sdl_bytes default_db, sdl_arena *arena,
-                     sdl_ddl_target *ret_target)
+static bool
+lex_punct(const lexer *lx, char c)
+{
+    return lx->have && lx->tok.kind == 'p' && lx->s[lx->tok.start] == c;
+}
+
+/* Consumes the punctuation @c if it is the current token. */
+static bool
+lex_accept_punct(lexer *lx, char c)
+{
+    if (lex_punct(lx, c)) {
+        lex_next(lx);
+        return true;
+    }
+    return false;
+}
+
+/* Appends a target; false when @out is full. */
+static bool
+add_target(sdl_ddl_target *out, size_t max, size_t *n, sdl_ddl_target t)
+{
+    if (*n >= max) {
+        return false;
+    }
+    out[(*n)++] = t;
+    return true;
+}
+
+/* [IF [NOT] EXISTS] */
+static bool
+lex_if_exists(lexer *lx)
+{
+    if (!lex_accept(lx, "IF")) {
+        return true;
+    }
+    (void)lex_accept(lx, "NOT");
+    return lex_accept(lx, "EXISTS");
+}
+
+size_t
+sdl_ddl_targets_parse(sdl_bytes stmt, sdl_bytes default_db, sdl_arena *arena, sdl_ddl_target *out,
+                      size_t max)
 {
     lexer lx = {(const char *)stmt.ptr, stmt.len, 0, {0, 0, 0}, false};
     sdl_ddl_target t = {{NULL, 0}, {NULL, 0}};
     bool create = false;
+    size_t n = 0;
 
     lex_next(&lx);
+    if (lex_is(&lx, "SET")) {
+        /* SET STATEMENT var=value[, ...] FOR <statement> */
+        int depth = 0;
+        lex_next(&lx);
+        if (!lex_accept(&lx, "STATEMENT")) {
+            return 0;
+        }
+        while (lx.have && !(depth == 0 && lex_is(&lx, "FOR"))) {
+            depth += lex_punct(&lx, '(') ? 1 : lex_punct(&lx, ')') ? -1 : 0;
+            lex_next(&lx);
+        }
+        if (!lex_accept(&lx, "FOR")) {
+            return 0;
+        }
+    }
     if (lex_accept(&lx, "CREATE")) {
         create = true;
         if (lex_accept(&lx, "OR")) {
@@ -268,49 +326,48 @@ sdl_ddl_target_parse(sdl_bytes stmt, sdl_bytes default_db, sdl_arena *arena,
         (void)lex_accept(&lx, "TEMPORARY");
     } else if (lex_accept(&lx, "TRUNCATE")) {
         (void)lex_accept(&lx, "TABLE");
-        if (!lex_qualified(&lx, default_db, arena, &t)) {
-            return false;
-        }
-        *ret_target = t;
-        return true;
+        return lex_qualified(&lx, default_db, arena, &t) && add_target(out, max, &n, t) ? n : 0;
     } else if (lex_accept(&lx, "RENAME")) {
-        if (!lex_accept(&lx, "TABLE")) {
-            return false;
+        /* RENAME TABLE a TO b[, c TO d ...]: every table named, old and new */
+        if (!lex_accept(&lx, "TABLE") && !lex_accept(&lx, "TABLES")) {
+            return 0;
         }
-        if (!lex_qualified(&lx, default_db, arena, &t)) {
-            return false;
-        }
-        *ret_target = t;
-        return true;
+        do {
+            if (!lex_qualified(&lx, default_db, arena, &t) || !add_target(out, max, &n, t)) {
+                return n;
+            }
+            if (lex_accept(&lx, "WAIT")) {
+                lex_next(&lx); /* WAIT n */
+            } else {
+                (void)lex_accept(&lx, "NOWAIT");
+            }
+            if (!lex_accept(&lx, "TO") || !lex_qualified(&lx, default_db, arena, &t) ||
+                !add_target(out, max, &n, t)) {
+                return n;
+            }
+        } while (lex_accept_punct(&lx, ','));
+        return n;
     } else {
-        return false;
+        return 0;
     }
 
-    if (lex_accept(&lx, "TABLE")) {
-        if (lex_accept(&lx, "IF")) {
-            (void)lex_accept(&lx, "NOT");
-            if (!lex_accept(&lx, "EXISTS")) {
-                return false;
+    if (lex_accept(&lx, "TABLE") || lex_accept(&lx, "TABLES")) {
+        if (!lex_if_exists(&lx)) {
+            return 0;
+        }
+        /* DROP TABLE a, b, ...: every table named */
+        do {
+            if (!lex_qualified(&lx, default_db, arena, &t) || !add_target(out, max, &n, t)) {
+                return n;
             }
-        }
-        if (!lex_qualified(&lx, default_db, arena, &t)) {
-            return false;
-        }
-        *ret_target = t;
-        return true;
+        } while (!create && lex_accept_punct(&lx, ','));
+        return n;
     }
     if (lex_accept(&lx, "DATABASE") || lex_accept(&lx, "SCHEMA")) {
-        if (lex_accept(&lx, "IF")) {
-            (void)lex_accept(&lx, "NOT");
-            if (!lex_accept(&lx, "EXISTS")) {
-                return false;
-            }
+        if (!lex_if_exists(&lx) || !lex_ident(&lx, arena, &t.db)) {
+            return 0;
         }
-        if (!lex_ident(&lx, arena, &t.db)) {
-            return false;
-        }
-        *ret_target = t;
-        return true;
+        return add_target(out, max, &n, t) ? n : 0;
     }
     /* [CREATE [UNIQUE|FULLTEXT|SPATIAL]] INDEX [IF [NOT] EXISTS] name ON table */
     if (create) {
@@ -325,12 +382,18 @@ sdl_ddl_target_parse(sdl_bytes stmt, sdl_bytes default_db, sdl_arena *arena,
         }
         if (!lex_ident(&lx, arena, &ignored) || !lex_accept(&lx, "ON") ||
             !lex_qualified(&lx, default_db, arena, &t)) {
-            return false;
+            return 0;
         }
-        *ret_target = t;
-        return true;
+        return add_target(out, max, &n, t) ? n : 0;
     }
-    return false;
+    return 0;
+}
+
+bool
+sdl_ddl_target_parse(sdl_bytes stmt, sdl_bytes default_db, sdl_arena *arena,
+                     sdl_ddl_target *ret_target)
+{
+    return sdl_ddl_targets_parse(stmt, default_db, arena, ret_target, 1) == 1;
 }
 
 /* ---- statement kinds ------------------------------------------------------------------- */

@@ -34,6 +34,7 @@ class MariaDB:
         self.pidfile = os.path.join(self.base, "mysqld.pid")
         self.errlog = os.path.join(self.base, "error.log")
         self.binlog = os.path.join(self.base, "binlog")
+        self.tmpdir = os.path.join(self.base, "tmp")
         self.server_id = server_id
         self.extra_args = list(extra_args)
         self.log_bin = log_bin
@@ -52,9 +53,13 @@ class MariaDB:
     def start(self):
         if not os.path.exists(os.path.join(self.datadir, "mysql")):
             self.install()
+        os.makedirs(self.tmpdir, exist_ok=True)
         args = [MARIADBD, "--no-defaults", "--user=root", f"--datadir={self.datadir}",
                 "--bind-address=127.0.0.1", f"--port={self.port}", f"--socket={self.sock}",
                 f"--pid-file={self.pidfile}", f"--log-error={self.errlog}",
+                # its own temporary files (information_schema queries use some): /tmp is
+                # shared with every other test and tool on the machine
+                f"--tmpdir={self.tmpdir}",
                 *([f"--log-bin={self.binlog}"] if self.log_bin else []),
                 "--binlog-format=ROW", "--binlog-row-image=FULL",
                 "--binlog-row-metadata=FULL", f"--server-id={self.server_id}",

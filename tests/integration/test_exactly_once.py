@@ -5,6 +5,8 @@ ambiguous commits, damaged staging, reloads across reconnects, transactions too 
 MongoDB). Expected documents come from what the test itself wrote (ids, @@last_gtid) and from
 the independent oracle (tests/integration/oracle.py, mariadb-binlog --verbose)."""
 import calendar
+import glob
+import json
 import re
 import signal
 import time
@@ -423,3 +425,73 @@ def test_source_restart_then_a_ddl_reconnects_the_metadata_connection(sdl, tmp_p
         verify(src, target, start, end, d)
     finally:
         src.remove()
+
+
+def test_a_second_loss_while_reading_a_transaction_again_hands_out_nothing_twice(sdl, mariadb):
+    """Found in review: a connection lost again while the stream re-reads a transaction (before
+    it is past what it had handed out) must not lower the skip point. SDL_FAILPOINT's
+    source.lose_connection breaks the connection before the n-th event, as if the source went
+    away there."""
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS rr", "CREATE TABLE rr.t (id INT PRIMARY KEY)")
+    start = mariadb.gtid_binlog_pos()
+    gtid = run_sql(mariadb, "BEGIN", *[f"INSERT INTO rr.t VALUES ({i})" for i in range(1, 2001)],
+                   "COMMIT")
+    end = mariadb.gtid_binlog_pos()
+    # one TABLE_MAP and one rows event per statement: the 2000th event is inside the
+    # transaction, the 2500th inside its second reading, before the rows handed out
+    p = sdl.run("tail", "-c", sdl.write_config(name="rr.yaml"), "--from", start, "--until", end,
+                env={"SDL_FAILPOINT": "source.lose_connection:2000,source.lose_connection:2500"})
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("reconnecting in") == 2, p.stderr
+    docs = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    ids = [d["_id"] for d in docs]
+    assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} documents handed out twice"
+    assert ids == [f"test:{gtid}:{i}" for i in range(1, 2001)]
+
+
+def test_ddl_on_an_included_table_passes_the_filters_with_comments_and_lists(sdl, mariadb, target, tmp_path):
+    """Found in review: a DDL whose text starts with a comment, or that names several tables,
+    passes the include filter when one of its tables does."""
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS fshop", "CREATE DATABASE IF NOT EXISTS fother",
+                "CREATE TABLE fother.z (id INT)")
+    start = mariadb.gtid_binlog_pos()
+    first = run_sql(mariadb, "/* app 42 */ CREATE TABLE fshop.cmt (id INT PRIMARY KEY)")
+    second = run_sql(mariadb, "DROP TABLE fother.z, fshop.cmt")
+    third = run_sql(mariadb, "SET STATEMENT max_statement_time=60 FOR CREATE TABLE fshop.s (id INT)")
+    end = mariadb.gtid_binlog_pos()
+    d = Daemon(sdl, target, tmp_path, start=start, extra="tables:\n  include: ['fshop.*']\n")
+    d.start()
+    wait_for_offset(target, end, d)
+    assert d.stop() == 0, d.output()[-3000:]
+    ddl = [(x["gtid"], x.get("db"), x.get("table")) for x in docs_of(target, op="ddl")]
+    assert ddl == [(first, "fshop", "cmt"), (second, "fother", "z"), (third, "fshop", "s")]
+    verify(mariadb, target, start, end, d, include=["fshop.*"])
+
+
+def test_tail_files_from_skips_a_statement_based_transaction_it_covers(sdl, mariadb):
+    """Found in review: `--from` marks a statement-based transaction as done in file mode; it
+    must not stop tail."""
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS fsk", "CREATE TABLE fsk.t (id INT PRIMARY KEY)")
+    stmt = run_sql(mariadb, "INSERT INTO fsk.t VALUES (1)", session=["SET SESSION binlog_format=STATEMENT"])
+    after = run_sql(mariadb, "INSERT INTO fsk.t VALUES (2)")
+    mariadb.sql("FLUSH BINARY LOGS")
+    files = sorted(f for f in glob.glob(mariadb.binlog + ".[0-9]*"))
+    p = sdl.run("tail", "--file", *files, "--from", stmt)
+    assert p.returncode == 0, p.stderr
+    docs = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    assert [(x["gtid"], x["op"]) for x in docs] == [(after, "insert")]
+    p = sdl.run("tail", "--file", *files)  # without --from it stops at the statement
+    assert p.returncode == 65 and f"transaction {stmt}: statement-based row change" in p.stderr
+
+
+def test_discarded_staging_without_an_offset_is_not_restarted_at_now(sdl, mariadb, target, tmp_path):
+    """Found in review: a batch staged by a version without batch 0 (no offset document) that
+    recovery discards must not make the pipeline start at a new "now"."""
+    target.db.row_changes_staging.insert_one(
+        {"_id": {"pipeline": "test", "batch": 1, "part": 0}, "status": "pending", "parts": 2,
+         "count": 0, "changes": []})
+    d = Daemon(sdl, target, tmp_path, start="now")
+    d.start()
+    assert d.wait(60) == 78, d.output()[-3000:]
+    assert "its staged batches were discarded: with pipeline.start: now" in d.output()
+    assert offset(target) is None

@@ -34,9 +34,9 @@
  *   default database; omitted when NULL or empty), table (the table it changes; omitted when
  *   NULL or empty, e.g. CREATE USER), statement (text; invalid UTF-8 sequences are replaced
  *   by U+FFFD, since a DDL may carry binary literals and is a record, not row data), gtid,
- *   seq, ts, binlog. No pk/before/after. A DDL is alone in its transaction, or first in a
- *   CREATE TABLE ... SELECT whose rows follow; the pipeline adds split: true to it when that
- *   transaction is split across batches, as to its rows.
+ *   seq, ts, binlog. No pk/before/after/split. A DDL is alone in its transaction, or first
+ *   in a CREATE TABLE ... SELECT whose rows follow (when that transaction is split across
+ *   batches, only its rows carry split: true).
  *
  * Values (DESIGN.md §6), by sdl_value kind:
  *   INT, UINT      by column type, so each column has one BSON type: int32 for TINYINT,

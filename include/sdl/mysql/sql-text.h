@@ -42,14 +42,21 @@ typedef struct sdl_ddl_target {
 } sdl_ddl_target;
 
 /*
- * Finds the first object a DDL statement changes: CREATE/ALTER/DROP/TRUNCATE/RENAME TABLE,
- * CREATE/DROP INDEX ... ON, CREATE/ALTER/DROP DATABASE|SCHEMA (views, triggers and
- * routines are not tables: unknown). Names may be `quoted` (`` is a literal backquote) and
- * qualified (db.table). Views borrow @stmt, @default_db or @arena (unquoted names).
- * Returns false when the statement names no table or database sdl recognises.
+ * Finds the first object a DDL statement changes (comments read through, as below):
+ * CREATE/ALTER/DROP/TRUNCATE/RENAME TABLE, CREATE/DROP INDEX ... ON, CREATE/ALTER/DROP
+ * DATABASE|SCHEMA (views, triggers and routines are not tables: unknown). Names may be `quoted` (``
+ * is a literal backquote) and qualified (db.table). Views borrow @stmt, @default_db or @arena
+ * (unquoted names). Returns false when the statement names no table or database sdl recognises.
  */
 bool sdl_ddl_target_parse(sdl_bytes stmt, sdl_bytes default_db, sdl_arena *arena,
                           sdl_ddl_target *ret_target);
+
+/* Every table (or the database) a DDL statement changes, in statement order, at most @max
+ * into @out: all of DROP TABLE a, b and both sides of each RENAME TABLE a TO b pair; one for
+ * the other forms above. Leading comments and `SET STATEMENT ... FOR` are read through.
+ * Returns how many it found (0: none sdl recognises). */
+size_t sdl_ddl_targets_parse(sdl_bytes stmt, sdl_bytes default_db, sdl_arena *arena,
+                             sdl_ddl_target *out, size_t max);
 
 typedef enum sdl_statement_kind {
     SDL_STATEMENT_UNKNOWN = 0, /* nothing sdl recognises: never guessed */
