@@ -472,6 +472,7 @@ def test_tail_files_from_skips_a_statement_based_transaction_it_covers(sdl, mari
     """Found in review: `--from` marks a statement-based transaction as done in file mode; it
     must not stop tail."""
     mariadb.sql("CREATE DATABASE IF NOT EXISTS fsk", "CREATE TABLE fsk.t (id INT PRIMARY KEY)")
+    before = mariadb.gtid_binlog_pos()
     stmt = run_sql(mariadb, "INSERT INTO fsk.t VALUES (1)", session=["SET SESSION binlog_format=STATEMENT"])
     after = run_sql(mariadb, "INSERT INTO fsk.t VALUES (2)")
     mariadb.sql("FLUSH BINARY LOGS")
@@ -480,7 +481,7 @@ def test_tail_files_from_skips_a_statement_based_transaction_it_covers(sdl, mari
     assert p.returncode == 0, p.stderr
     docs = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
     assert [(x["gtid"], x["op"]) for x in docs] == [(after, "insert")]
-    p = sdl.run("tail", "--file", *files)  # without --from it stops at the statement
+    p = sdl.run("tail", "--file", *files, "--from", before)  # from before it: it stops there
     assert p.returncode == 65 and f"transaction {stmt}: statement-based row change" in p.stderr
 
 

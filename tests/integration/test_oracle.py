@@ -389,19 +389,22 @@ def test_check_fails_on_tampered_documents(stored, what, how, message):
 def test_check_requires_the_split_of_large_transactions(stored):
     expected, docs, _ = stored
     # 3 documents in the insert transaction and in the CTAS one (its DDL and 2 rows): with
-    # max_rows 3 both must be split
+    # max_rows 2 both must be split, with max_rows 3 (exactly their size) neither may be
     with pytest.raises(AssertionError, match="split"):
-        check_against_oracle(docs, expected, max_rows=3)
+        check_against_oracle(docs, expected, max_rows=2)
+    check_against_oracle(docs, expected, max_rows=3)
     marked = tampered(docs, lambda ds: [d.__setitem__("split", True) for d in ds[2:5]])
+    with pytest.raises(AssertionError, match="split"):
+        check_against_oracle(marked, expected, max_rows=2)
     with pytest.raises(AssertionError, match="split"):
         check_against_oracle(marked, expected, max_rows=3)
     marked = tampered(marked, lambda ds: [d.__setitem__("split", True) for d in ds[9:11]])
-    s = check_against_oracle(marked, expected, max_rows=3)
+    s = check_against_oracle(marked, expected, max_rows=2)
     assert s["split_transactions"] == 2 and s["split"] == 5
     # a DDL document never carries split
     ddl = tampered(marked, lambda ds: ds[8].__setitem__("split", True))
     with pytest.raises(AssertionError, match="absent"):
-        check_against_oracle(ddl, expected, max_rows=3)
+        check_against_oracle(ddl, expected, max_rows=2)
     # max_bytes: the documents of the insert transaction are some 2 KB
     with pytest.raises(AssertionError, match="split"):
         check_against_oracle(docs, expected, max_bytes=1000)
