@@ -1001,18 +1001,6 @@ init_offset_attempt(pipeline *p, void *arg, sdl_error *err)
     return sdl_mongo_writer_init_offset(p->writer, &p->offset, err);
 }
 
-/* Whether a stored offset can be resumed from a source of @flavor. Versions before batch 0
- * stored "mariadb" whatever the source; a MySQL GTID set (uuid:interval) tells those apart. */
-static bool
-offset_matches_flavor(const sdl_offset *o, const char *flavor)
-{
-    if (!o->flavor || strcmp(o->flavor, flavor) == 0) {
-        return true;
-    }
-    return strcmp(flavor, "mysql") == 0 && strcmp(o->flavor, "mariadb") == 0 && o->gtid &&
-           strchr(o->gtid, ':') != NULL;
-}
-
 static bool
 open_stream_attempt(pipeline *p, void *arg, sdl_error *err)
 {
@@ -1145,6 +1133,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         .from = p.offset.gtid ? p.offset.gtid : config->pipeline.start,
         .until = NULL,
         .reconnect = true,
+        .from_flavor = p.offset.flavor, /* a MySQL position never goes to a MariaDB server */
         .skip_gtid = p.resume_split_gtid,
         .skip_rows = p.resume_split_gtid ? p.resume_split_seq : 0,
         .stop = stop,
@@ -1169,12 +1158,6 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         }
         log_notice("First start of pipeline '%s': its start position '%s' is stored as batch 0",
                    config->pipeline.name, p.offset.gtid);
-    } else if (!offset_matches_flavor(&p.offset, p.flavor)) {
-        sdl_error_set(err, SDL_E_CONFIG,
-                      "the offset of pipeline '%s' was written for a %s source (position '%s'); "
-                      "this source is %s: use another pipeline.name, or target.database",
-                      config->pipeline.name, p.offset.flavor, p.offset.gtid, p.flavor);
-        goto out;
     }
     log_notice("Replicating after GTID position '%s' into the target (batch %" PRIu64 " next)",
                p.offset.gtid, p.offset.batch + 1);

@@ -528,6 +528,17 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     }
     s->flavor = sdl_mysql_conn_flavor(s->meta) == SDL_FLAVOR_MYSQL ? SDL_BINLOG_FLAVOR_MYSQL
                                                                     : SDL_BINLOG_FLAVOR_MARIADB;
+    if (opts->from_flavor && opts->from_flavor[0] &&
+        strcmp(opts->from_flavor, sdl_change_stream_flavor(s)) != 0 &&
+        !(s->flavor == SDL_BINLOG_FLAVOR_MYSQL && strcmp(opts->from_flavor, "mariadb") == 0 &&
+          opts->from && is_mysql_text(opts->from))) {
+        sdl_error_set(err, SDL_E_CONFIG,
+                      "the position '%s' was written for a %s source; this source is %s (%s): "
+                      "use another pipeline.name or target database for it",
+                      opts->from ? opts->from : "", opts->from_flavor, sdl_change_stream_flavor(s),
+                      sdl_mysql_conn_server_version(s->meta));
+        goto fail;
+    }
     /* MySQL table maps carry the JSON type; the information_schema lookup is MariaDB's. */
     s->schema = s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? NULL : sdl_schema_cache_new(s->meta);
     if (!resolve_start(s, opts->from ? opts->from : cfg->pipeline.start, err)) {

@@ -496,3 +496,47 @@ def test_discarded_staging_without_an_offset_is_not_restarted_at_now(sdl, mariad
     assert d.wait(60) == 78, d.output()[-3000:]
     assert "its staged batches were discarded: with pipeline.start: now" in d.output()
     assert offset(target) is None
+
+
+def test_batch_slower_than_the_transaction_lifetime_is_committed_in_smaller_batches(sdl, mariadb, target, tmp_path):
+    """A commit transaction that outlives transactionLifetimeLimitSeconds is aborted by the
+    server (NoSuchTransaction, "... exceeded transactionLifetimeLimitSeconds"): the same batch
+    would fail again, a smaller one passes."""
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS lt", "CREATE TABLE lt.t (id INT PRIMARY KEY)")
+    start = mariadb.gtid_binlog_pos()
+    d = Daemon(sdl, target, tmp_path, start=start, batch="max_rows: 400, max_delay: 2s")
+    d.start()
+    wait_for_log(d, r"Replicating after GTID position")
+    was = target.client.admin.command({"setParameter": 1, "transactionLifetimeLimitSeconds": 1})
+    try:
+        # the staging write, then the offset update inside the commit transaction (begun by
+        # its insert) stall past the lifetime once each
+        target.fail({"times": 2}, failCommands=["update"], blockConnection=True, blockTimeMS=2500)
+        mariadb.sql(*[f"INSERT INTO lt.t SELECT seq + {k * 10} FROM lt.seq_1_to_10" for k in range(30)])
+        end = mariadb.gtid_binlog_pos()
+        wait_for_offset(target, end, d, timeout=120)
+    finally:
+        target.client.admin.command({"setParameter": 1,
+                                     "transactionLifetimeLimitSeconds": was.get("was", 60)})
+    assert d.stop() == 0, d.output()[-3000:]
+    out = d.output()
+    assert "too large or too slow for one MongoDB transaction" in out, out[-3000:]
+    assert "transactionLifetimeLimitSeconds" in out
+    assert len(row_ids(target, "t")) == 300
+    verify(mariadb, target, start, end, d, allow_extra_split=True)
+
+
+def test_an_offset_written_for_another_flavour_is_refused(sdl, mariadb, target, tmp_path):
+    """The offset records the source's flavour (no longer the literal "mariadb"); resuming a
+    MySQL offset from a MariaDB source is refused."""
+    d = Daemon(sdl, target, tmp_path, start="now")
+    d.start()
+    wait_for_log(d, r"Replicating after GTID position")
+    assert d.stop() == 0
+    assert offset(target)["flavor"] == "mariadb"
+    target.db.binlog_offsets.update_one(
+        {"_id": "test"}, {"$set": {"flavor": "mysql", "gtid": "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5"}})
+    d.start()
+    assert d.wait(60) == 78, d.output()[-3000:]
+    assert ("the position '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5' was written for a mysql "
+            "source; this source is mariadb") in d.output()

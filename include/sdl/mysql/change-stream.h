@@ -102,6 +102,11 @@ typedef struct sdl_change_stream_options {
                                 * position (MariaDB) / GTID set (MySQL) whose transactions are
                                 * not returned; `until` "now" means the end of the files */
     size_t nfiles;             /* 0: read from the server */
+    const char *from_flavor;   /* optional: the flavour `from` was written for ("mariadb",
+                                * "mysql"); a server of the other one is refused (SDL_E_CONFIG)
+                                * before `from` is read. Positions stored as "mariadb" that are
+                                * MySQL GTID sets (versions before batch 0 wrote that literal)
+                                * pass for a MySQL server. */
     bool statements_as_changes; /* a statement-based row change, a statement sdl does not
                                  * know, or a DDL after rows is handed out as a STATEMENT change
                                  * (whatever the filters) instead of ending the stream: for
