@@ -18,6 +18,7 @@
 _Static_assert(sizeof(sdl_flavor) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sdl_tls_mode) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sdl_log_level) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(sdl_on_error) == sizeof(int), "enum keys are stored as int");
 
 static const sdl_config_enum flavor_names[] = {
     {"auto", SDL_FLAVOR_AUTO},
@@ -38,6 +39,12 @@ static const sdl_config_enum tls_mode_names[] = {
 static const sdl_config_enum log_level_names[] = {
     {"error", SDL_LOG_ERROR}, {"warning", SDL_LOG_WARNING}, {"notice", SDL_LOG_NOTICE},
     {"info", SDL_LOG_INFO},   {"debug", SDL_LOG_DEBUG},     {NULL, 0},
+};
+
+static const sdl_config_enum on_error_names[] = {
+    {"stop", SDL_ON_ERROR_STOP},
+    {"dead_letter", SDL_ON_ERROR_DEAD_LETTER},
+    {NULL, 0},
 };
 
 /* ---- per-key validators ---- */
@@ -152,6 +159,12 @@ static const char *
 validate_offsets(const sdl_config *c)
 {
     return collection_name_problem(c->target.offsets_collection);
+}
+
+static const char *
+validate_dead_letters(const sdl_config *c)
+{
+    return collection_name_problem(c->target.dead_letters_collection);
 }
 
 const char *
@@ -369,6 +382,14 @@ static const sdl_config_key pipeline_keys[] = {
      .type = SDL_CFG_SECTION,
      .section = &retry_section,
      .doc = "backoff for transient errors of the source and the target"},
+    {.name = "on_error",
+     .type = SDL_CFG_ENUM,
+     .offset = OFF(pipeline.on_error),
+     .def = "stop",
+     .flags = SDL_CFG_RELOADABLE,
+     .enums = on_error_names,
+     .doc = "a row that cannot be stored or mapped: stop (exit 65) or dead_letter (stored in "
+            "the dead-letter collection with the batch, and sdl goes on)"},
 };
 
 static const sdl_config_key tables_keys[] = {
@@ -501,6 +522,12 @@ static const sdl_config_key collections_keys[] = {
      .def = "binlog_offsets",
      .validate = validate_offsets,
      .doc = "collection of the pipelines' offset documents"},
+    {.name = "dead_letters",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(target.dead_letters_collection),
+     .def = "row_changes_dlq",
+     .validate = validate_dead_letters,
+     .doc = "collection of the rows that could not be written (pipeline.on_error: dead_letter)"},
 };
 
 static const sdl_config_section collections_section = {"target.collections",
@@ -545,6 +572,15 @@ static const sdl_config_key target_keys[] = {
      .max = USEC(3600),
      .doc = "how long one MongoDB operation may wait for its reply (1s to 1h) unless the URI "
             "sets socketTimeoutMS"},
+    {.name = "max_document_bytes",
+     .type = SDL_CFG_SIZE,
+     .offset = OFF(target.max_document_bytes),
+     .def = "16320KiB",
+     .min = 1024,
+     .max = (16u << 20) - (64u << 10),
+     .flags = SDL_CFG_RELOADABLE,
+     .doc = "largest row_changes document written (at most 16MiB less 64KiB, what MongoDB and "
+            "staging allow); a larger row is a data error (pipeline.on_error)"},
 };
 
 static const sdl_config_section source_section = {"source", KEYS(source_keys)};
@@ -635,11 +671,16 @@ check_collections_distinct(const sdl_config *c)
 {
     const sdl_target_config *t = &c->target;
 
-    if (strcmp(t->changes_collection, t->staging_collection) == 0 ||
-        strcmp(t->changes_collection, t->offsets_collection) == 0 ||
-        strcmp(t->staging_collection, t->offsets_collection) == 0) {
-        return "'changes', 'staging' and 'offsets' in 'target.collections' must be three "
-               "different collections";
+    const char *names[] = {t->changes_collection, t->staging_collection, t->offsets_collection,
+                           t->dead_letters_collection};
+
+    for (size_t i = 0; i < SDL_ARRAY_SIZE(names); i++) {
+        for (size_t j = i + 1; j < SDL_ARRAY_SIZE(names); j++) {
+            if (strcmp(names[i], names[j]) == 0) {
+                return "'changes', 'staging', 'offsets' and 'dead_letters' in "
+                       "'target.collections' must be four different collections";
+            }
+        }
     }
     return NULL;
 }
@@ -649,8 +690,9 @@ check_namespace_length(const sdl_config *c)
 {
     const sdl_target_config *t = &c->target;
     size_t db = strlen(t->database);
-    size_t longest = SDL_MAX(strlen(t->changes_collection),
-                             SDL_MAX(strlen(t->staging_collection), strlen(t->offsets_collection)));
+    size_t longest =
+        SDL_MAX(SDL_MAX(strlen(t->changes_collection), strlen(t->dead_letters_collection)),
+                SDL_MAX(strlen(t->staging_collection), strlen(t->offsets_collection)));
 
     if (db + 1 + longest > 255) {
         return "'database.collection' names longer than 255 bytes are refused by MongoDB";

@@ -8,6 +8,8 @@
 #include "sdl/base/log.h"
 #include "sdl/daemon/cli.h"
 #include "sdl/daemon/cmd-check-config.h"
+#include "sdl/daemon/cmd-dlq.h"
+#include "sdl/daemon/cmd-offset.h"
 #include "sdl/daemon/cmd-run.h"
 #include "sdl/daemon/cmd-status.h"
 #include "sdl/daemon/cmd-tail.h"
@@ -25,6 +27,12 @@ static const char usage[] =
     "  run          -c FILE                 the daemon (foreground; systemd runs this)\n"
     "  status       -c FILE [--json]        offset, last commit, lag, staged batches, read from\n"
     "                                       MongoDB\n"
+    "  offset       show -c FILE [--json]   the pipeline's offset (where it resumes)\n"
+    "               set -c FILE --to GTID|now|start [--yes]\n"
+    "                                       move it (refused while sdl runs the pipeline)\n"
+    "  dlq          list -c FILE [--json]   rows set aside as dead letters\n"
+    "               retry -c FILE (--id ID | --all)\n"
+    "                                       write them again (after raising a limit)\n"
     "  --version    print the version\n"
     "  --help       print this help\n";
 
@@ -90,6 +98,12 @@ sdl_cli_main(int argc, char **argv)
     }
     if (strcmp(argv[1], "tail") == 0) {
         return sdl_cmd_tail(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "offset") == 0) {
+        return sdl_cmd_offset(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "dlq") == 0) {
+        return sdl_cmd_dlq(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "check-config") == 0) {
         return sdl_cmd_check_config(argc - 1, argv + 1);

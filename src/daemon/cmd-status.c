@@ -163,7 +163,7 @@ format_json(const char *pipeline, const sdl_target_status *st, int64_t now_ms, s
     json_time(out, st->oldest_staged_ms);
     sdl_buf_append_str(out, ",\"oldest_age_seconds\":");
     json_age(out, now_ms, st->oldest_staged_ms);
-    sdl_buf_append_str(out, "}}\n");
+    sdl_buf_appendf(out, "},\"dead_letters\":%" PRIu64 "}\n", st->dead_letters);
 }
 
 #define LABEL "%-14s"
@@ -227,6 +227,16 @@ format_human(const char *pipeline, const sdl_target_status *st, int64_t now_ms, 
         }
     }
     sdl_buf_append_byte(out, '\n');
+    if (st->dead_letters || (st->have_offset && o->dead_letters)) {
+        sdl_buf_appendf(out,
+                        LABEL "%" PRIu64 " waiting (sdl dlq list); %" PRIu64 " set aside in all\n",
+                        "dead letters", st->dead_letters, o->dead_letters);
+    }
+    if (st->have_offset && o->lease_holder && o->lease_until_ms > now_ms) {
+        sdl_buf_appendf(out, LABEL "held by %s until ", "running", o->lease_holder);
+        append_time(out, o->lease_until_ms, false);
+        sdl_buf_append_str(out, " (renewed while it runs)\n");
+    }
 }
 
 void

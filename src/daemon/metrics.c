@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "sdl/base/clock.h"
+#include "sdl/mapping/dead-letter.h"
+
+_Static_assert(SDL_STATS_DEAD_REASONS == SDL_DEAD_REASON_COUNT, "one series per reason");
 
 void
 sdl_metrics_snapshot_take(sdl_stats *s, sdl_metrics_snapshot *ret)
@@ -24,6 +27,9 @@ sdl_metrics_snapshot_take(sdl_stats *s, sdl_metrics_snapshot *ret)
     }
     for (int i = 0; i < SDL_RETRY_REASON_COUNT; i++) {
         ret->retries[i] = atomic_load(&s->retries[i]);
+    }
+    for (int i = 0; i < SDL_STATS_DEAD_REASONS; i++) {
+        ret->dead_letters[i] = atomic_load(&s->dead_letters[i]);
     }
     ret->staged_batches = atomic_load(&s->staged_batches);
     ret->queue_bytes = atomic_load(&s->queue_bytes);
@@ -179,6 +185,15 @@ sdl_metrics_render(const sdl_metrics_snapshot *snap, const char *version, sdl_bu
         open_series(out, snap, "sdl_retries_total");
         add_label(out, "reason", sdl_retry_reason_name((sdl_retry_reason)r));
         sdl_buf_appendf(out, "} %" PRIu64 "\n", snap->retries[r]);
+    }
+
+    header(out, "sdl_dead_letters_total", "counter",
+           "Rows set aside in the dead-letter collection (pipeline.on_error: dead_letter), by "
+           "why they could not be written.");
+    for (int r = 0; r < SDL_STATS_DEAD_REASONS; r++) {
+        open_series(out, snap, "sdl_dead_letters_total");
+        add_label(out, "reason", sdl_dead_reason_name((sdl_dead_reason)r));
+        sdl_buf_appendf(out, "} %" PRIu64 "\n", snap->dead_letters[r]);
     }
 
     metric_u64(out, snap, "sdl_staging_batches", "gauge",

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bson/bson.h>
 
@@ -16,6 +17,7 @@
 #include "sdl/base/log.h"
 #include "sdl/daemon/notify.h"
 #include "sdl/daemon/stats.h"
+#include "sdl/mapping/dead-letter.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mongo/mongo-writer.h"
 #include "sdl/mongo/retry.h"
@@ -61,6 +63,12 @@ static const sdl_config *
 live(pipeline *p)
 {
     return atomic_load(&p->live);
+}
+
+static int64_t
+now_ms(void)
+{
+    return (int64_t)(sdl_now_realtime_usec() / 1000u);
 }
 
 static bool
@@ -306,26 +314,97 @@ lower_limits(pipeline *p, batcher *bt, const sdl_batch *b, sdl_error *err)
     return true;
 }
 
+/*
+ * The commit of @b failed because MongoDB refused one of its documents as such (an SDL_E_DATA
+ * error naming it): with pipeline.on_error: dead_letter that document becomes its dead letter
+ * in @b (and in @bt, whose documents a live batch borrows; NULL for a batch recovery loaded),
+ * the staged copy is deleted, and true says "stage and commit again". False, with @err as it
+ * was, in every other case.
+ */
+static bool
+rejected_to_dead_letter(pipeline *p, batcher *bt, sdl_batch *b, sdl_error *err)
+{
+    size_t r = sdl_mongo_writer_rejected(p->writer);
+    uint64_t number = b->number;
+
+    if (err->code != SDL_E_DATA || r == 0 || r > b->ndocs ||
+        live(p)->pipeline.on_error != SDL_ON_ERROR_DEAD_LETTER || (b->dead && b->dead[r - 1])) {
+        return false;
+    }
+    size_t i = r - 1;
+    bson_t *old = b->docs[i];
+    bool row = !doc_is_ddl(old);
+    bson_t *dead = bson_new();
+    char *id = doc_text(old, "_id"), *gtid = doc_text(old, "gtid");
+    char *db = doc_text(old, "db"), *table = doc_text(old, "table");
+    char context[192];
+
+    sdl_dead_letter_from_document(old, SDL_DEAD_REJECTED, err->message, p->offset.gtid, now_ms(),
+                                  dead);
+    (void)snprintf(context, sizeof(context), "%s.%s", db ? db : "", table ? table : "");
+    sdl_log_set_context(p->config->pipeline.name, gtid, context);
+    log_warning_e(err, "Document %s set aside as a dead letter (rejected)", id ? id : "?");
+    sdl_log_set_context(p->config->pipeline.name, NULL, NULL);
+    sdl_stats_dead_letter(p->stats, SDL_DEAD_REJECTED);
+    free(id);
+    free(gtid);
+    free(db);
+    free(table);
+
+    size_t delta_plus = dead->len, delta_minus = old->len;
+    b->docs[i] = dead; /* a live batch borrows bt's array: replaced there too */
+    bson_destroy(old);
+    if (!b->dead) {
+        b->dead = sdl_xcalloc(b->cap > b->ndocs ? b->cap : b->ndocs, sizeof(*b->dead));
+    }
+    b->dead[i] = true;
+    b->ndead++;
+    b->bytes = b->bytes + delta_plus - delta_minus;
+    b->rows -= row;
+    b->offset_after.rows_applied -= row;
+    b->offset_after.dead_letters++;
+    if (bt) {
+        bt->batch.ndead++;
+        bt->batch.rows -= row;
+        bt->batch.bytes = bt->batch.bytes + delta_plus - delta_minus;
+        for (size_t k = 0; k < bt->nends; k++) {
+            if (bt->ends[k].ndocs > i) {
+                bt->ends[k].rows -= row;
+                bt->ends[k].bytes = bt->ends[k].bytes + delta_plus - delta_minus;
+            }
+        }
+    }
+    sdl_error_clear(err);
+    return with_retry(p, "deleting a staged batch", SDL_RETRY_STAGE, delete_batch_attempt, &number,
+                      err);
+}
+
 /* Stages and commits @b (its offset_after set), then advances p->offset. */
 static write_result
 write_batch(pipeline *p, batcher *bt, sdl_batch *b, uint64_t txns, sdl_error *err)
 {
     char what[96];
 
-    (void)snprintf(what, sizeof(what), "staging batch %" PRIu64, b->number);
-    sdl_log_set_context(p->config->pipeline.name, b->last_gtid, NULL); /* observability */
     uint64_t t0 = sdl_now_monotonic_usec();
-    if (!with_retry(p, what, SDL_RETRY_STAGE, stage_attempt, b, err)) {
-        return WRITE_FAILED;
-    }
-    atomic_store(&p->stats->staged_batches, 1);
-    sdl_failpoint("writer.after_stage");
-    (void)snprintf(what, sizeof(what), "committing batch %" PRIu64, b->number);
-    if (!with_retry(p, what, SDL_RETRY_COMMIT, commit_attempt, b, err)) {
+    for (;;) {
+        (void)snprintf(what, sizeof(what), "staging batch %" PRIu64, b->number);
+        sdl_log_set_context(p->config->pipeline.name, b->last_gtid, NULL); /* observability */
+        if (!with_retry(p, what, SDL_RETRY_STAGE, stage_attempt, b, err)) {
+            return WRITE_FAILED;
+        }
+        atomic_store(&p->stats->staged_batches, 1);
+        sdl_failpoint("writer.after_stage");
+        (void)snprintf(what, sizeof(what), "committing batch %" PRIu64, b->number);
+        if (with_retry(p, what, SDL_RETRY_COMMIT, commit_attempt, b, err)) {
+            break;
+        }
         if (sdl_mongo_error_wants_smaller_batch(err)) {
             return lower_limits(p, bt, b, err) ? WRITE_SMALLER : WRITE_FAILED;
         }
-        return WRITE_FAILED;
+        if (!rejected_to_dead_letter(p, bt, b, err)) {
+            return WRITE_FAILED;
+        }
+        /* the refused document is a dead letter now: stage the batch again and commit */
     }
     sdl_failpoint("writer.after_commit");
     atomic_store(&p->stats->staged_batches, 0);
@@ -354,7 +433,7 @@ write_batch(pipeline *p, batcher *bt, sdl_batch *b, uint64_t txns, sdl_error *er
 /* Writes the first @ndocs documents held as the next batch, with offset @after. The batch
  * borrows the documents; they stay held until drop_prefix(). */
 static write_result
-write_prefix(pipeline *p, batcher *bt, size_t ndocs, uint64_t rows, uint64_t txns,
+write_prefix(pipeline *p, batcher *bt, size_t ndocs, uint64_t *rows, uint64_t txns,
              const sdl_offset *after, sdl_error *err)
 {
     sdl_batch out;
@@ -363,18 +442,22 @@ write_prefix(pipeline *p, batcher *bt, size_t ndocs, uint64_t rows, uint64_t txn
     memset(&out, 0, sizeof(out));
     out.number = p->offset.batch + 1;
     out.docs = bt->batch.docs;
+    out.dead = bt->batch.dead;
     out.ndocs = ndocs;
     for (size_t i = 0; i < ndocs; i++) {
         out.bytes += bt->batch.docs[i]->len;
+        out.ndead += bt->batch.dead[i];
     }
-    out.rows = rows;
+    out.rows = *rows;
     sdl_batch_set_gtids(&out);
     sdl_offset_copy(&out.offset_after, after);
     out.offset_after.batch = out.number;
-    out.offset_after.rows_applied = p->offset.rows_applied + rows;
+    out.offset_after.rows_applied = p->offset.rows_applied + *rows;
+    out.offset_after.dead_letters = p->offset.dead_letters + out.ndead;
     free(out.offset_after.flavor);
     out.offset_after.flavor = sdl_xstrdup(p->flavor);
     r = write_batch(p, bt, &out, txns, err);
+    *rows = out.rows; /* less when a refused row became a dead letter */
     free(out.first_gtid);
     free(out.last_gtid);
     sdl_offset_done(&out.offset_after);
@@ -391,9 +474,11 @@ drop_prefix(batcher *bt, size_t ndocs, uint64_t rows, size_t nends)
 
     for (size_t i = 0; i < ndocs; i++) {
         bytes += bt->batch.docs[i]->len;
+        bt->batch.ndead -= bt->batch.dead[i];
         bson_destroy(bt->batch.docs[i]);
     }
     memmove(bt->batch.docs, bt->batch.docs + ndocs, (bt->batch.ndocs - ndocs) * sizeof(bson_t *));
+    memmove(bt->batch.dead, bt->batch.dead + ndocs, (bt->batch.ndocs - ndocs) * sizeof(bool));
     bt->batch.ndocs -= ndocs;
     bt->batch.bytes -= bytes;
     bt->batch.rows -= rows;
@@ -418,7 +503,7 @@ write_ends(pipeline *p, batcher *bt, size_t k, sdl_error *err)
     const txn_end *e = &bt->ends[k - 1];
     size_t ndocs = e->ndocs;
     uint64_t rows = e->rows;
-    write_result r = write_prefix(p, bt, ndocs, rows, e->txns, &e->offset, err);
+    write_result r = write_prefix(p, bt, ndocs, &rows, e->txns, &e->offset, err);
 
     if (r == WRITE_OK) {
         drop_prefix(bt, ndocs, rows, k);
@@ -443,9 +528,10 @@ write_part(pipeline *p, batcher *bt, size_t txn_docs, uint64_t lim_rows, size_t 
     write_result r;
     bson_iter_t it;
 
-    /* split: true marks the rows of a split transaction, not its DDL (CREATE ... SELECT) */
+    /* split: true marks the rows of a split transaction, not its DDL (CREATE ... SELECT) nor
+     * its dead letters */
     for (size_t i = ddl ? 1 : 0; i < txn_docs; i++) {
-        if (!bson_iter_init_find(&it, docs[i], "split")) {
+        if (!bt->batch.dead[i] && !bson_iter_init_find(&it, docs[i], "split")) {
             uint32_t len = docs[i]->len;
             BSON_APPEND_BOOL(docs[i], "split", true);
             grown += docs[i]->len - len;
@@ -463,9 +549,12 @@ write_part(pipeline *p, batcher *bt, size_t txn_docs, uint64_t lim_rows, size_t 
         j++;
     }
     uint64_t rows = j - (ddl ? 1u : 0u);
+    for (size_t i = 0; i < j; i++) {
+        rows -= bt->batch.dead[i];
+    }
     sdl_offset_copy(&after, &p->offset); /* the position before the transaction */
     sdl_offset_set_partial(&after, docs[j - 1]);
-    r = write_prefix(p, bt, j, rows, 0, &after, err);
+    r = write_prefix(p, bt, j, &rows, 0, &after, err);
     sdl_offset_done(&after);
     if (r == WRITE_OK) {
         drop_prefix(bt, j, rows, 0);
@@ -518,7 +607,7 @@ add_document(pipeline *p, batcher *bt, sdl_queue_item *it, sdl_error *err)
         bt->open = true;
         bt->open_split = p->resume_split_gtid && strcmp(p->resume_split_gtid, it->gtid) == 0;
     }
-    if (bt->open_split) {
+    if (bt->open_split && it->kind == SDL_QUEUE_ROW) {
         BSON_APPEND_BOOL(doc, "split", true);
     }
     if (!bt->started_usec) {
@@ -527,7 +616,10 @@ add_document(pipeline *p, batcher *bt, sdl_queue_item *it, sdl_error *err)
     if (bt->batch.ndocs == bt->batch.cap) {
         bt->batch.cap = bt->batch.cap ? bt->batch.cap * 2 : 64;
         bt->batch.docs = sdl_xreallocarray(bt->batch.docs, bt->batch.cap, sizeof(bson_t *));
+        bt->batch.dead = sdl_xreallocarray(bt->batch.dead, bt->batch.cap, sizeof(bool));
     }
+    bt->batch.dead[bt->batch.ndocs] = it->kind == SDL_QUEUE_DEAD_LETTER;
+    bt->batch.ndead += it->kind == SDL_QUEUE_DEAD_LETTER;
     bt->batch.docs[bt->batch.ndocs++] = doc;
     bt->batch.bytes += doc->len;
     bt->batch.rows += it->kind == SDL_QUEUE_ROW;
@@ -571,6 +663,7 @@ batcher_done(batcher *bt)
         bson_destroy(bt->batch.docs[i]);
     }
     free(bt->batch.docs);
+    free(bt->batch.dead);
     for (size_t i = 0; i < bt->nends; i++) {
         sdl_offset_done(&bt->ends[i].offset);
     }
@@ -585,7 +678,9 @@ static void
 idle_ping(pipeline *p)
 {
     sdl_error err = SDL_ERROR_INIT;
-    bool up = sdl_mongo_writer_ping(p->writer, &err);
+    /* renewing the lease is the ping: `sdl offset set` sees that this pipeline runs */
+    bool up = sdl_mongo_writer_renew_lease(p->writer, false, &err) &&
+              sdl_mongo_writer_ping(p->writer, &err);
 
     if (up != atomic_load(&p->stats->target_up)) {
         if (up) {
@@ -656,6 +751,7 @@ writer_main(void *arg)
             }
             break;
         case SDL_QUEUE_ROW:
+        case SDL_QUEUE_DEAD_LETTER:
             ok = add_document(p, &bt, it, err);
             break;
         case SDL_QUEUE_COMMIT: {
@@ -730,9 +826,8 @@ note_failure(pipeline *p, const sdl_change *c, const char *db, const char *table
     (void)snprintf(p->fail_table, sizeof(p->fail_table), "%s.%s", db ? db : "", table ? table : "");
 }
 
-/* A change whose document MongoDB cannot store (DESIGN.md section 10): a data error. The
- * transactions before it get committed (the writer drains them); nothing of its own
- * transaction after the last committed part, and nothing after it, is written. */
+/* A change whose document is larger than a document may be (target.max_document_bytes,
+ * within MongoDB's 16 MiB): a data error (DESIGN.md section 10). */
 static void
 too_large(pipeline *p, const sdl_change *c, const char *db, const char *table, uint32_t size,
           sdl_error *err)
@@ -740,12 +835,62 @@ too_large(pipeline *p, const sdl_change *c, const char *db, const char *table, u
     note_failure(p, c, db, table);
     sdl_error_set(err, SDL_E_DATA,
                   "row %" PRIu64 " of transaction %s in '%s.%s' (binlog '%s':%" PRIu64
-                  ") maps to a document of %" PRIu32 " bytes; MongoDB stores at most %zu "
-                  "bytes per document here (16 MiB, less what staging needs): sdl stops before "
-                  "it, with the transactions before it committed",
+                  ") maps to a document of %" PRIu32 " bytes, over the %" PRIu64
+                  " bytes a document may have (target.max_document_bytes; MongoDB stores 16 MiB "
+                  "at most, less what staging needs)",
                   c->pos.seq, c->pos.gtid ? c->pos.gtid : "", db ? db : "", table ? table : "",
                   c->pos.binlog_file ? c->pos.binlog_file : "", c->pos.binlog_pos, size,
-                  SDL_MONGO_MAX_DOCUMENT_BYTES);
+                  live(p)->target.max_document_bytes);
+}
+
+/*
+ * A row change: its document into the queue. A data error (a value that cannot be mapped, a
+ * document over target.max_document_bytes) stops the reader with SDL_E_DATA, or with
+ * pipeline.on_error: dead_letter puts the row's dead letter (dead-letter.h) in the queue
+ * instead, committed with its batch. The transactions before a stop are committed (the writer
+ * drains them); nothing of the stopping row's transaction is.
+ */
+static bool
+reader_row(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *c, sdl_error *err)
+{
+    const char *db = c->row.table->db, *table = c->row.table->name;
+    bson_t *doc = bson_new();
+    bool mapped = sdl_doc_mapper_row(mopts, &c->pos, &c->row, doc, err);
+    sdl_dead_reason why;
+
+    if (mapped && doc->len <= live(p)->target.max_document_bytes) {
+        return push_doc(p, SDL_QUEUE_ROW, c, doc);
+    }
+    if (mapped) {
+        too_large(p, c, db, table, doc->len, err);
+        why = SDL_DEAD_TOO_LARGE;
+    } else {
+        sdl_error_prefix(err, "mapping row %s:%" PRIu64 " of '%s.%s'", c->pos.gtid, c->pos.seq, db,
+                         table);
+        err->code = SDL_E_DATA; /* a value sdl cannot map: restarting cannot help */
+        note_failure(p, c, db, table);
+        why = SDL_DEAD_UNMAPPABLE;
+    }
+    if (live(p)->pipeline.on_error != SDL_ON_ERROR_DEAD_LETTER) {
+        bson_destroy(doc);
+        return false;
+    }
+    bson_t *dead = bson_new();
+    const char *from = sdl_change_stream_position(p->stream);
+    if (mapped) {
+        sdl_dead_letter_from_document(doc, why, err->message, from, now_ms(), dead);
+    } else {
+        sdl_dead_letter_from_row(mopts, &c->pos, &c->row, why, err->message, from, now_ms(), dead);
+    }
+    bson_destroy(doc);
+    sdl_log_set_context(p->config->pipeline.name, p->fail_gtid, p->fail_table);
+    log_warning_e(err, "Row %s:%" PRIu64 " set aside as a dead letter (%s)", c->pos.gtid,
+                  c->pos.seq, sdl_dead_reason_name(why));
+    sdl_log_set_context(p->config->pipeline.name, NULL, NULL);
+    p->fail_gtid[0] = p->fail_table[0] = '\0';
+    sdl_stats_dead_letter(p->stats, (int)why);
+    sdl_error_clear(err);
+    return push_doc(p, SDL_QUEUE_DEAD_LETTER, c, dead);
 }
 
 static void *
@@ -771,25 +916,9 @@ reader_main(void *arg)
             sdl_stats_retry(p->stats, SDL_RETRY_SOURCE);
         }
         switch (c.kind) {
-        case SDL_CHANGE_ROW: {
-            bson_t *doc = bson_new();
-            if (!sdl_doc_mapper_row(&mopts, &c.pos, &c.row, doc, err)) {
-                sdl_error_prefix(err, "mapping row %s:%" PRIu64 " of '%s.%s'", c.pos.gtid,
-                                 c.pos.seq, c.row.table->db, c.row.table->name);
-                note_failure(p, &c, c.row.table->db, c.row.table->name);
-                bson_destroy(doc);
-                ok = false;
-                break;
-            }
-            if (doc->len > SDL_MONGO_MAX_DOCUMENT_BYTES) {
-                too_large(p, &c, c.row.table->db, c.row.table->name, doc->len, err);
-                bson_destroy(doc);
-                ok = false;
-                break;
-            }
-            ok = push_doc(p, SDL_QUEUE_ROW, &c, doc);
+        case SDL_CHANGE_ROW:
+            ok = reader_row(p, &mopts, &c, err);
             break;
-        }
         case SDL_CHANGE_DDL: {
             bson_t *doc = bson_new();
             if (!sdl_doc_mapper_ddl(&mopts, &c.pos, c.ddl_db, c.ddl_table,
@@ -799,7 +928,7 @@ reader_main(void *arg)
                 ok = false;
                 break;
             }
-            if (doc->len > SDL_MONGO_MAX_DOCUMENT_BYTES) {
+            if (doc->len > live(p)->target.max_document_bytes) {
                 too_large(p, &c, c.ddl_db, c.ddl_table, doc->len, err);
                 bson_destroy(doc);
                 ok = false;
@@ -951,6 +1080,13 @@ recover(pipeline *p, sdl_error *err)
         sdl_failpoint("recovery.before_commit");
         bool committed = with_retry(p, "committing a staged batch", SDL_RETRY_COMMIT,
                                     commit_attempt, &batch, err);
+        while (!committed && rejected_to_dead_letter(p, NULL, &batch, err)) {
+            /* a refused document became a dead letter: stage the batch again, commit it */
+            committed = with_retry(p, "staging a batch again", SDL_RETRY_STAGE, stage_attempt,
+                                   &batch, err) &&
+                        with_retry(p, "committing a staged batch", SDL_RETRY_COMMIT, commit_attempt,
+                                   &batch, err);
+        }
         if (committed) {
             sdl_offset_done(&p->offset);
             sdl_offset_copy(&p->offset, &batch.offset_after);
@@ -1119,8 +1255,20 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     log_info("Connecting to the target (%s)",
              config->target.uri_origin ? config->target.uri_origin : "uri");
     if (!with_retry(&p, "connecting to the target", SDL_RETRY_TARGET_CONNECT, open_writer_attempt,
-                    NULL, err) ||
-        !recover(&p, err)) {
+                    NULL, err)) {
+        goto out;
+    }
+    {
+        /* the lease every commit renews: `sdl offset set` refuses while it holds */
+        char host[256], holder[300];
+        if (gethostname(host, sizeof(host)) != 0) {
+            (void)snprintf(host, sizeof(host), "?");
+        }
+        host[sizeof(host) - 1] = '\0';
+        (void)snprintf(holder, sizeof(holder), "%s:%ld", host, (long)getpid());
+        sdl_mongo_writer_set_holder(p.writer, holder);
+    }
+    if (!recover(&p, err)) {
         goto out;
     }
     if (p.offset.partial_gtid) {
@@ -1198,6 +1346,12 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     }
     ok = true;
 out:
+    if (p.writer) {
+        sdl_error lerr = SDL_ERROR_INIT;
+        if (!sdl_mongo_writer_renew_lease(p.writer, true, &lerr)) {
+            log_debug_e(&lerr, "Releasing the lease");
+        }
+    }
     if (ok) {
         log_notice("Stopped at batch %" PRIu64 ", GTID position '%s'", p.offset.batch,
                    p.offset.gtid ? p.offset.gtid : "");

@@ -61,6 +61,14 @@ sdl_stats_retry(sdl_stats *s, sdl_retry_reason reason)
 }
 
 void
+sdl_stats_dead_letter(sdl_stats *s, int reason)
+{
+    if (reason >= 0 && reason < SDL_STATS_DEAD_REASONS) {
+        atomic_fetch_add(&s->dead_letters[reason], 1);
+    }
+}
+
+void
 sdl_stats_progress(sdl_stats *s)
 {
     atomic_store(&s->last_progress_usec, sdl_now_monotonic_usec());

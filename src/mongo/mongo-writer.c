@@ -12,6 +12,7 @@
  * n == 1), delete_many of the staged parts, commitTransaction. Ambiguous outcomes are settled
  * by reading the offset with readConcern majority (see settle()).
  */
+#include "config.h"
 #include "sdl/mongo/mongo-writer.h"
 
 #include <inttypes.h>
@@ -22,11 +23,12 @@
 
 #include <mongoc/mongoc.h>
 
-#include "config.h"
 #include "sdl/base/alloc.h"
 #include "sdl/base/failpoint.h"
 #include "sdl/config/config.h"
 #include "sdl/mongo/retry.h"
+
+#include "src/mongo/mongo-writer-private.h"
 
 /* Changes per staged part, at most (a single larger document gets a part of its own). Far
  * under the 16 MiB BSON limit, whatever the overhead of the part document. */
@@ -34,26 +36,6 @@
 /* Explicit commitTransaction retries after UnknownTransactionCommitResult (libmongoc has
  * already retried once by itself). */
 #define COMMIT_RETRIES 3
-
-struct sdl_mongo_writer {
-    mongoc_client_t *client;
-    char *pipeline;
-    char *target;   /* masked URI, for messages */
-    char *db_name;
-    mongoc_collection_t *changes;
-    mongoc_collection_t *staging;
-    mongoc_collection_t *offsets;
-    mongoc_write_concern_t *wc_majority;
-    mongoc_read_concern_t *rc_majority;
-    mongoc_read_concern_t *rc_snapshot;
-    mongoc_read_prefs_t *primary;
-    uint64_t ambiguous_batch; /* a commit of this batch may have been applied: settle by
-                               * reading the offset before calling a conflict fencing */
-};
-
-static char *iter_strdup(const bson_t *doc, const char *path);
-static bool iter_u64(const bson_t *doc, const char *path, uint64_t *ret);
-static int64_t iter_date_ms(const bson_t *doc, const char *path);
 
 /* ---- values ---- */
 
@@ -73,6 +55,7 @@ sdl_offset_done(sdl_offset *offset)
     free(offset->gtid);
     free(offset->partial_gtid);
     free(offset->binlog_file);
+    free(offset->lease_holder);
     memset(offset, 0, sizeof(*offset));
 }
 
@@ -84,6 +67,7 @@ sdl_offset_copy(sdl_offset *dst, const sdl_offset *src)
     dst->gtid = dup_or_null(src->gtid);
     dst->partial_gtid = dup_or_null(src->partial_gtid);
     dst->binlog_file = dup_or_null(src->binlog_file);
+    dst->lease_holder = dup_or_null(src->lease_holder);
 }
 
 void
@@ -100,6 +84,12 @@ sdl_batch_add(sdl_batch *batch, bson_t *doc, bool is_row)
     if (batch->ndocs == batch->cap) {
         batch->cap = batch->cap ? batch->cap * 2 : 64;
         batch->docs = sdl_xreallocarray(batch->docs, batch->cap, sizeof(*batch->docs));
+        if (batch->dead) {
+            batch->dead = sdl_xreallocarray(batch->dead, batch->cap, sizeof(*batch->dead));
+        }
+    }
+    if (batch->dead) {
+        batch->dead[batch->ndocs] = false;
     }
     batch->docs[batch->ndocs++] = doc;
     batch->bytes += doc->len;
@@ -119,12 +109,23 @@ sdl_batch_add(sdl_batch *batch, bson_t *doc, bool is_row)
 }
 
 void
+sdl_batch_add_dead(sdl_batch *batch, bson_t *doc)
+{
+    if (!batch->dead) {
+        batch->dead = sdl_xcalloc(batch->cap ? batch->cap : 64, sizeof(*batch->dead));
+    }
+    sdl_batch_add(batch, doc, false);
+    batch->dead[batch->ndocs - 1] = true;
+    batch->ndead++;
+}
+
+void
 sdl_batch_set_gtids(sdl_batch *batch)
 {
     free(batch->first_gtid);
     free(batch->last_gtid);
-    batch->first_gtid = batch->ndocs ? iter_strdup(batch->docs[0], "gtid") : NULL;
-    batch->last_gtid = batch->ndocs ? iter_strdup(batch->docs[batch->ndocs - 1], "gtid") : NULL;
+    batch->first_gtid = batch->ndocs ? mw_iter_strdup(batch->docs[0], "gtid") : NULL;
+    batch->last_gtid = batch->ndocs ? mw_iter_strdup(batch->docs[batch->ndocs - 1], "gtid") : NULL;
 }
 
 void
@@ -132,13 +133,13 @@ sdl_offset_set_partial(sdl_offset *offset, const bson_t *last)
 {
     free(offset->partial_gtid);
     free(offset->binlog_file);
-    offset->partial_gtid = iter_strdup(last, "gtid");
+    offset->partial_gtid = mw_iter_strdup(last, "gtid");
     offset->partial_seq = 0;
-    (void)iter_u64(last, "seq", &offset->partial_seq);
-    offset->binlog_file = iter_strdup(last, "binlog.file");
+    (void)mw_iter_u64(last, "seq", &offset->partial_seq);
+    offset->binlog_file = mw_iter_strdup(last, "binlog.file");
     offset->binlog_pos = 0;
-    (void)iter_u64(last, "binlog.pos", &offset->binlog_pos);
-    offset->source_ts_sec = iter_date_ms(last, "ts") / 1000;
+    (void)mw_iter_u64(last, "binlog.pos", &offset->binlog_pos);
+    offset->source_ts_sec = mw_iter_date_ms(last, "ts") / 1000;
 }
 
 void
@@ -153,6 +154,7 @@ sdl_batch_done(sdl_batch *batch)
         }
     }
     free(batch->docs);
+    free(batch->dead);
     free(batch->first_gtid);
     free(batch->last_gtid);
     sdl_offset_done(&batch->offset_after);
@@ -171,8 +173,8 @@ sdl_target_status_done(sdl_target_status *status)
 
 /* ---- helpers ---- */
 
-static int64_t
-now_ms(void)
+int64_t
+mw_now_ms(void)
 {
     struct timespec ts;
 
@@ -180,14 +182,10 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-set_sink_error(sdl_error *err, const bson_error_t *error, const bson_t *reply, const char *fmt,
-               ...) SDL_PRINTF(4, 5);
-
 /* Classifies @error/@reply into @err and prefixes it with the formatted context. */
-static void
-set_sink_error(sdl_error *err, const bson_error_t *error, const bson_t *reply, const char *fmt,
-               ...)
+void
+mw_set_sink_error(sdl_error *err, const bson_error_t *error, const bson_t *reply, const char *fmt,
+                  ...)
 {
     char ctx[256];
     va_list ap;
@@ -199,8 +197,8 @@ set_sink_error(sdl_error *err, const bson_error_t *error, const bson_t *reply, c
     sdl_error_prefix(err, "%s", ctx);
 }
 
-static bool
-iter_u64(const bson_t *doc, const char *path, uint64_t *ret)
+bool
+mw_iter_u64(const bson_t *doc, const char *path, uint64_t *ret)
 {
     bson_iter_t it, child;
 
@@ -216,8 +214,8 @@ iter_u64(const bson_t *doc, const char *path, uint64_t *ret)
     return true;
 }
 
-static char *
-iter_strdup(const bson_t *doc, const char *path)
+char *
+mw_iter_strdup(const bson_t *doc, const char *path)
 {
     bson_iter_t it, child;
 
@@ -228,8 +226,8 @@ iter_strdup(const bson_t *doc, const char *path)
     return NULL;
 }
 
-static int64_t
-iter_date_ms(const bson_t *doc, const char *path)
+int64_t
+mw_iter_date_ms(const bson_t *doc, const char *path)
 {
     bson_iter_t it, child;
 
@@ -240,14 +238,14 @@ iter_date_ms(const bson_t *doc, const char *path)
     return 0;
 }
 
-static bool
-same_text(const char *a, const char *b)
+bool
+mw_same_text(const char *a, const char *b)
 {
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static void
-append_str_or_null(bson_t *doc, const char *key, const char *value)
+void
+mw_append_str_or_null(bson_t *doc, const char *key, const char *value)
 {
     if (value) {
         bson_append_utf8(doc, key, -1, value, -1);
@@ -257,12 +255,12 @@ append_str_or_null(bson_t *doc, const char *key, const char *value)
 }
 
 /* The offset fields of DESIGN.md §3 (everything but _id and updated_at). */
-static void
-append_offset_fields(bson_t *doc, const sdl_offset *o, uint64_t batch)
+void
+mw_append_offset_fields(bson_t *doc, const sdl_offset *o, uint64_t batch)
 {
     bson_t child;
 
-    append_str_or_null(doc, "flavor", o->flavor);
+    mw_append_str_or_null(doc, "flavor", o->flavor);
     bson_append_utf8(doc, "gtid", -1, o->gtid ? o->gtid : "", -1);
     if (o->partial_gtid) {
         bson_append_document_begin(doc, "partial", -1, &child);
@@ -288,30 +286,33 @@ append_offset_fields(bson_t *doc, const sdl_offset *o, uint64_t batch)
     }
 }
 
-static void
-read_offset_fields(const bson_t *doc, sdl_offset *o)
+void
+mw_read_offset_fields(const bson_t *doc, sdl_offset *o)
 {
     bson_iter_t it;
 
     memset(o, 0, sizeof(*o));
-    o->flavor = iter_strdup(doc, "flavor");
-    o->gtid = iter_strdup(doc, "gtid");
+    o->flavor = mw_iter_strdup(doc, "flavor");
+    o->gtid = mw_iter_strdup(doc, "gtid");
     if (!o->gtid) {
         o->gtid = sdl_xstrdup("");
     }
     if (bson_iter_init_find(&it, doc, "partial") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
-        o->partial_gtid = iter_strdup(doc, "partial.gtid");
-        (void)iter_u64(doc, "partial.seq", &o->partial_seq);
+        o->partial_gtid = mw_iter_strdup(doc, "partial.gtid");
+        (void)mw_iter_u64(doc, "partial.seq", &o->partial_seq);
     }
-    o->binlog_file = iter_strdup(doc, "binlog.file");
-    (void)iter_u64(doc, "binlog.pos", &o->binlog_pos);
-    (void)iter_u64(doc, "batch", &o->batch);
-    o->source_ts_sec = iter_date_ms(doc, "source_ts") / 1000;
-    (void)iter_u64(doc, "rows_applied", &o->rows_applied);
+    o->binlog_file = mw_iter_strdup(doc, "binlog.file");
+    (void)mw_iter_u64(doc, "binlog.pos", &o->binlog_pos);
+    (void)mw_iter_u64(doc, "batch", &o->batch);
+    o->source_ts_sec = mw_iter_date_ms(doc, "source_ts") / 1000;
+    (void)mw_iter_u64(doc, "rows_applied", &o->rows_applied);
+    (void)mw_iter_u64(doc, "dead_letters", &o->dead_letters);
+    o->lease_holder = mw_iter_strdup(doc, "lease.holder");
+    o->lease_until_ms = mw_iter_date_ms(doc, "lease.until");
 }
 
-static void
-append_wc_majority(const sdl_mongo_writer *w, bson_t *opts)
+void
+mw_append_wc_majority(const sdl_mongo_writer *w, bson_t *opts)
 {
     (void)mongoc_write_concern_append(w->wc_majority, opts);
 }
@@ -385,6 +386,7 @@ writer_destroy(sdl_mongo_writer *w)
     mongoc_collection_destroy(w->changes);
     mongoc_collection_destroy(w->staging);
     mongoc_collection_destroy(w->offsets);
+    mongoc_collection_destroy(w->dead_letters);
     mongoc_client_destroy(w->client);
     mongoc_write_concern_destroy(w->wc_majority);
     mongoc_read_concern_destroy(w->rc_majority);
@@ -393,6 +395,7 @@ writer_destroy(sdl_mongo_writer *w)
     free(w->pipeline);
     free(w->target);
     free(w->db_name);
+    free(w->holder);
     free(w);
 }
 
@@ -436,11 +439,11 @@ verify_replica_set(sdl_mongo_writer *w, sdl_error *err)
             cmd = BCON_NEW("isMaster", BCON_INT32(1));
             if (!mongoc_client_command_simple(w->client, "admin", cmd, w->primary, &reply,
                                               &error)) {
-                set_sink_error(err, &error, &reply, "target %s: hello", w->target);
+                mw_set_sink_error(err, &error, &reply, "target %s: hello", w->target);
                 goto out;
             }
         } else {
-            set_sink_error(err, &error, &reply, "target %s: hello", w->target);
+            mw_set_sink_error(err, &error, &reply, "target %s: hello", w->target);
             goto out;
         }
     }
@@ -511,11 +514,11 @@ create_indexes(sdl_mongo_writer *w, mongoc_collection_t *coll, const char *const
         bson_destroy(kdoc);
     }
     bson_append_array_end(&cmd, &indexes);
-    append_wc_majority(w, &opts);
+    mw_append_wc_majority(w, &opts);
     ok = mongoc_collection_write_command_with_opts(coll, &cmd, &opts, &reply, &error);
     if (!ok) {
-        set_sink_error(err, &error, &reply, "creating the indexes of %s.%s", w->db_name,
-                       mongoc_collection_get_name(coll));
+        mw_set_sink_error(err, &error, &reply, "creating the indexes of %s.%s", w->db_name,
+                          mongoc_collection_get_name(coll));
     }
     bson_destroy(&reply);
     bson_destroy(&opts);
@@ -534,13 +537,13 @@ ensure_collection(sdl_mongo_writer *w, const char *name, sdl_error *err)
     bool ok;
 
     BSON_APPEND_UTF8(&cmd, "create", name);
-    append_wc_majority(w, &opts);
+    mw_append_wc_majority(w, &opts);
     ok = mongoc_database_write_command_with_opts(db, &cmd, &opts, &reply, &error);
     if (!ok && sdl_mongo_error_server_code(&error, &reply) == 48) {
         ok = true;
     }
     if (!ok) {
-        set_sink_error(err, &error, &reply, "creating collection %s.%s", w->db_name, name);
+        mw_set_sink_error(err, &error, &reply, "creating collection %s.%s", w->db_name, name);
     }
     bson_destroy(&reply);
     bson_destroy(&opts);
@@ -633,13 +636,16 @@ writer_open(const sdl_target_config *cfg, const char *pipeline, bool set_up,
     w->changes = mongoc_client_get_collection(w->client, cfg->database, cfg->changes_collection);
     w->staging = mongoc_client_get_collection(w->client, cfg->database, cfg->staging_collection);
     w->offsets = mongoc_client_get_collection(w->client, cfg->database, cfg->offsets_collection);
+    w->dead_letters =
+        mongoc_client_get_collection(w->client, cfg->database, cfg->dead_letters_collection);
     if (!verify_replica_set(w, err)) {
         goto fail;
     }
     if (set_up &&
         (!create_indexes(w, w->changes, change_keys, SDL_ARRAY_SIZE(change_keys), err) ||
          !create_indexes(w, w->staging, staging_keys, SDL_ARRAY_SIZE(staging_keys), err) ||
-         !ensure_collection(w, cfg->offsets_collection, err))) {
+         !ensure_collection(w, cfg->offsets_collection, err) ||
+         !ensure_collection(w, cfg->dead_letters_collection, err))) {
         goto fail;
     }
     mongoc_uri_destroy(uri);
@@ -667,9 +673,9 @@ sdl_mongo_writer_open_read_only(const sdl_target_config *cfg, const char *pipeli
 
 /* ---- offset ---- */
 
-static bool
-read_offset(sdl_mongo_writer *w, sdl_offset *ret_offset, bool *ret_found, int64_t *ret_updated_ms,
-            sdl_error *err)
+bool
+mw_read_offset(sdl_mongo_writer *w, sdl_offset *ret_offset, bool *ret_found,
+               int64_t *ret_updated_ms, sdl_error *err)
 {
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(w->pipeline));
     bson_t reply = BSON_INITIALIZER;
@@ -681,12 +687,12 @@ read_offset(sdl_mongo_writer *w, sdl_offset *ret_offset, bool *ret_found, int64_
     *ret_found = false;
     ok = find_one(w, w->offsets, filter, NULL, &doc, &error, &reply);
     if (!ok) {
-        set_sink_error(err, &error, &reply, "reading the offset of pipeline '%s' from %s.%s",
-                       w->pipeline, w->db_name, mongoc_collection_get_name(w->offsets));
+        mw_set_sink_error(err, &error, &reply, "reading the offset of pipeline '%s' from %s.%s",
+                          w->pipeline, w->db_name, mongoc_collection_get_name(w->offsets));
     } else if (doc) {
-        read_offset_fields(doc, ret_offset);
+        mw_read_offset_fields(doc, ret_offset);
         if (ret_updated_ms) {
-            *ret_updated_ms = iter_date_ms(doc, "updated_at");
+            *ret_updated_ms = mw_iter_date_ms(doc, "updated_at");
         }
         *ret_found = true;
     }
@@ -702,7 +708,7 @@ bool
 sdl_mongo_writer_load_offset(sdl_mongo_writer *writer, sdl_offset *ret_offset, bool *ret_found,
                              sdl_error *err)
 {
-    return read_offset(writer, ret_offset, ret_found, NULL, err);
+    return mw_read_offset(writer, ret_offset, ret_found, NULL, err);
 }
 
 bool
@@ -714,21 +720,22 @@ sdl_mongo_writer_init_offset(sdl_mongo_writer *writer, const sdl_offset *offset,
     bool ok;
 
     bson_append_utf8(&doc, "_id", -1, w->pipeline, -1);
-    append_offset_fields(&doc, offset, 0);
-    bson_append_date_time(&doc, "updated_at", -1, now_ms());
+    mw_append_offset_fields(&doc, offset, 0);
+    bson_append_date_time(&doc, "updated_at", -1, mw_now_ms());
     bson_append_int64(&doc, "rows_applied", -1, 0);
-    append_wc_majority(w, &opts);
+    mw_append_lease(w, &doc, false);
+    mw_append_wc_majority(w, &opts);
     ok = mongoc_collection_insert_one(w->offsets, &doc, &opts, &reply, &error);
     if (!ok) {
         sdl_offset off;
         bool found = false;
         if (!sdl_mongo_error_is_duplicate_key(&error, &reply)) {
-            set_sink_error(err, &error, &reply,
-                           "storing the start position of pipeline '%s' in %s.%s", w->pipeline,
-                           w->db_name, mongoc_collection_get_name(w->offsets));
-        } else if (read_offset(w, &off, &found, NULL, err)) {
+            mw_set_sink_error(err, &error, &reply,
+                              "storing the start position of pipeline '%s' in %s.%s", w->pipeline,
+                              w->db_name, mongoc_collection_get_name(w->offsets));
+        } else if (mw_read_offset(w, &off, &found, NULL, err)) {
             /* An earlier attempt whose reply was lost stored this very offset: done. */
-            ok = found && off.batch == 0 && same_text(off.gtid, offset->gtid);
+            ok = found && off.batch == 0 && mw_same_text(off.gtid, offset->gtid);
             if (!ok) {
                 sdl_error_set(err, SDL_E_SINK,
                               "storing the start position of pipeline '%s': fencing: its offset "
@@ -785,8 +792,8 @@ append_part_id(bson_t *doc, const char *key, const char *pipeline, uint64_t batc
     bson_append_document_end(doc, &id);
 }
 
-static void
-staged_filter(bson_t *filter, const char *pipeline, uint64_t batch)
+void
+mw_staged_filter(bson_t *filter, const char *pipeline, uint64_t batch)
 {
     bson_append_utf8(filter, "_id.pipeline", -1, pipeline, -1);
     bson_append_int64(filter, "_id.batch", -1, (int64_t)batch);
@@ -801,7 +808,7 @@ sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_err
     bson_t opts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
     mongoc_bulk_operation_t *bulk;
     bson_error_t error;
-    int64_t created = now_ms();
+    int64_t created = mw_now_ms();
     bool ok = true;
 
     if (batch->number == 0) {
@@ -810,7 +817,7 @@ sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_err
         return false;
     }
     bson_append_bool(&opts, "ordered", -1, true);
-    append_wc_majority(w, &opts);
+    mw_append_wc_majority(w, &opts);
     bulk = mongoc_collection_create_bulk_operation_with_opts(w->staging, &opts);
     for (size_t p = 0; p < nparts && ok; p++) {
         size_t end = p + 1 < nparts ? starts[p + 1] : batch->ndocs;
@@ -825,11 +832,12 @@ sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_err
         bson_append_int32(&doc, "parts", -1, (int32_t)nparts);
         bson_append_int32(&doc, "count", -1, (int32_t)(end - starts[p]));
         bson_append_int64(&doc, "rows", -1, (int64_t)batch->rows);
-        append_str_or_null(&doc, "first_gtid", batch->first_gtid);
-        append_str_or_null(&doc, "last_gtid", batch->last_gtid);
+        mw_append_str_or_null(&doc, "first_gtid", batch->first_gtid);
+        mw_append_str_or_null(&doc, "last_gtid", batch->last_gtid);
         bson_append_document_begin(&doc, "offset_after", -1, &off);
-        append_offset_fields(&off, &batch->offset_after, batch->number);
+        mw_append_offset_fields(&off, &batch->offset_after, batch->number);
         bson_append_int64(&off, "rows_applied", -1, (int64_t)batch->offset_after.rows_applied);
+        bson_append_int64(&off, "dead_letters", -1, (int64_t)batch->offset_after.dead_letters);
         bson_append_document_end(&doc, &off);
         bson_append_array_begin(&doc, "changes", -1, &arr);
         for (size_t i = starts[p]; i < end; i++, k++) {
@@ -839,9 +847,24 @@ sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_err
             bson_append_document(&arr, key, (int)klen, batch->docs[i]);
         }
         bson_append_array_end(&doc, &arr);
+        if (batch->ndead) {
+            /* which of this part's changes are dead letters (dead-letter.h) */
+            bson_t dead;
+            uint32_t d = 0;
+            bson_append_array_begin(&doc, "dead", -1, &dead);
+            for (size_t i = starts[p]; i < end; i++) {
+                if (batch->dead && batch->dead[i]) {
+                    char idx[16];
+                    const char *key;
+                    size_t klen = bson_uint32_to_string(d++, &key, idx, sizeof(idx));
+                    bson_append_int32(&dead, key, (int)klen, (int32_t)(i - starts[p]));
+                }
+            }
+            bson_append_array_end(&doc, &dead);
+        }
         if (!mongoc_bulk_operation_replace_one_with_opts(bulk, &filter, &doc, uopts, &error)) {
-            set_sink_error(err, &error, NULL, "staging batch %" PRIu64 " part %zu of %zu",
-                           batch->number, p + 1, nparts);
+            mw_set_sink_error(err, &error, NULL, "staging batch %" PRIu64 " part %zu of %zu",
+                              batch->number, p + 1, nparts);
             err->transient = false;
             ok = false;
         }
@@ -850,8 +873,9 @@ sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_err
         bson_destroy(&doc);
     }
     if (ok && !mongoc_bulk_operation_execute(bulk, &reply, &error)) {
-        set_sink_error(err, &error, &reply, "staging batch %" PRIu64 " (%zu parts) in %s.%s",
-                       batch->number, nparts, w->db_name, mongoc_collection_get_name(w->staging));
+        mw_set_sink_error(err, &error, &reply, "staging batch %" PRIu64 " (%zu parts) in %s.%s",
+                          batch->number, nparts, w->db_name,
+                          mongoc_collection_get_name(w->staging));
         ok = false;
     }
     mongoc_bulk_operation_destroy(bulk);
@@ -871,8 +895,8 @@ offset_is_batch(const sdl_offset *off, const sdl_batch *batch)
 {
     const sdl_offset *mine = &batch->offset_after;
 
-    return off->batch == batch->number && same_text(off->gtid, mine->gtid) &&
-           same_text(off->partial_gtid, mine->partial_gtid) &&
+    return off->batch == batch->number && mw_same_text(off->gtid, mine->gtid) &&
+           mw_same_text(off->partial_gtid, mine->partial_gtid) &&
            (!mine->partial_gtid || off->partial_seq == mine->partial_seq);
 }
 
@@ -890,7 +914,7 @@ settle(sdl_mongo_writer *w, const sdl_batch *batch, const char *why, sdl_error *
     uint64_t n = batch->number;
 
     w->ambiguous_batch = n;
-    if (!read_offset(w, &off, &found, NULL, err)) {
+    if (!mw_read_offset(w, &off, &found, NULL, err)) {
         sdl_error_prefix(err, "committing batch %" PRIu64 ": %s; settling it", n, why);
         err->transient = true;
         return false;
@@ -934,7 +958,7 @@ conflict(sdl_mongo_writer *w, const sdl_batch *batch, const char *what, sdl_erro
     if (w->ambiguous_batch == n) {
         return settle(w, batch, what, err);
     }
-    if (read_offset(w, &off, &found, NULL, &rerr)) {
+    if (mw_read_offset(w, &off, &found, NULL, &rerr)) {
         sdl_error_set(err, SDL_E_SINK,
                       "committing batch %" PRIu64 ": fencing: %s; the offset of pipeline '%s' "
                       "names batch %" PRIu64 "%s, expected %" PRIu64
@@ -977,8 +1001,8 @@ is_document_rejection(int32_t code)
 /* A write error that rejects one of @batch's documents as such: an SDL_E_DATA error naming
  * the document (_id, db.table, size). */
 static bool
-rejected_document(sdl_mongo_writer *w, const sdl_batch *batch, const bson_error_t *error,
-                  const bson_t *reply, sdl_error *err)
+rejected_document(sdl_mongo_writer *w, const sdl_batch *batch, const size_t *map, size_t n,
+                  const bson_error_t *error, const bson_t *reply, sdl_error *err)
 {
     int32_t code = sdl_mongo_error_server_code(error, reply);
     uint64_t index = 0;
@@ -987,13 +1011,17 @@ rejected_document(sdl_mongo_writer *w, const sdl_batch *batch, const bson_error_
     if (!is_document_rejection(code)) {
         return false;
     }
-    (void)iter_u64(reply, "writeErrors.0.index", &index);
+    (void)mw_iter_u64(reply, "writeErrors.0.index", &index);
+    if (map && index < n) {
+        index = map[index];
+    }
     const bson_t *doc = index < batch->ndocs ? batch->docs[index] : NULL;
+    w->rejected = doc ? (size_t)index + 1 : 0;
     char *id = doc && bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it)
                    ? sdl_xstrdup(bson_iter_utf8(&it, NULL))
                    : sdl_xstrdup("?");
-    char *db = doc ? iter_strdup(doc, "db") : NULL;
-    char *table = doc ? iter_strdup(doc, "table") : NULL;
+    char *db = doc ? mw_iter_strdup(doc, "db") : NULL;
+    char *table = doc ? mw_iter_strdup(doc, "table") : NULL;
     (void)sdl_mongo_error_classify(error, reply, err);
     sdl_error_prefix(err,
                      "committing batch %" PRIu64 ": %s.%s refuses document %s of '%s.%s' "
@@ -1008,37 +1036,74 @@ rejected_document(sdl_mongo_writer *w, const sdl_batch *batch, const bson_error_
     return true;
 }
 
+/* Inserts @docs (@n, ordered) into @coll in the transaction; @index maps their positions back
+ * into @batch (for a refused document), NULL when they are the batch's own. */
 static step_result
-insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, char *what,
+insert_docs(sdl_mongo_writer *w, mongoc_collection_t *coll, const sdl_batch *batch,
+            const bson_t **docs, size_t n, const size_t *index, const bson_t *sopts, char *what,
             size_t whatcap, sdl_error *err)
 {
     bson_t opts = BSON_INITIALIZER, reply;
     bson_error_t error;
     step_result r = STEP_OK;
 
-    if (batch->ndocs == 0) {
+    if (n == 0) {
         return STEP_OK;
     }
     bson_concat(&opts, sopts);
     bson_append_bool(&opts, "ordered", -1, true);
-    if (!mongoc_collection_insert_many(w->changes, (const bson_t **)(void *)batch->docs,
-                                       batch->ndocs, &opts, &reply, &error)) {
-        if (rejected_document(w, batch, &error, &reply, err)) {
+    if (!mongoc_collection_insert_many(coll, docs, n, &opts, &reply, &error)) {
+        if (rejected_document(w, batch, index, n, &error, &reply, err)) {
             r = STEP_FAILED;
         } else if (sdl_mongo_error_is_duplicate_key(&error, &reply)) {
-            (void)snprintf(what, whatcap, "a row_changes document already exists (%s)",
-                           error.message);
+            (void)snprintf(what, whatcap, "a %s document already exists (%s)",
+                           mongoc_collection_get_name(coll), error.message);
             r = STEP_CONFLICT;
         } else {
-            set_sink_error(err, &error, &reply,
-                           "committing batch %" PRIu64 ": inserting %zu documents into %s.%s",
-                           batch->number, batch->ndocs, w->db_name,
-                           mongoc_collection_get_name(w->changes));
+            mw_set_sink_error(err, &error, &reply,
+                              "committing batch %" PRIu64 ": inserting %zu documents into %s.%s",
+                              batch->number, n, w->db_name, mongoc_collection_get_name(coll));
             r = STEP_FAILED;
         }
     }
     bson_destroy(&reply);
     bson_destroy(&opts);
+    return r;
+}
+
+/* The batch's rows into row_changes and its dead letters into the dead-letter collection. */
+static step_result
+insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, char *what,
+            size_t whatcap, sdl_error *err)
+{
+    step_result r;
+
+    if (!batch->dead || batch->ndead == 0) {
+        return insert_docs(w, w->changes, batch, (const bson_t **)(void *)batch->docs, batch->ndocs,
+                           NULL, sopts, what, whatcap, err);
+    }
+    const bson_t **docs = sdl_xcalloc(batch->ndocs, sizeof(*docs));
+    size_t *index = sdl_xcalloc(batch->ndocs, sizeof(*index));
+    size_t n = 0;
+    for (size_t i = 0; i < batch->ndocs; i++) {
+        if (!batch->dead[i]) {
+            index[n] = i;
+            docs[n++] = batch->docs[i];
+        }
+    }
+    r = insert_docs(w, w->changes, batch, docs, n, index, sopts, what, whatcap, err);
+    if (r == STEP_OK) {
+        n = 0;
+        for (size_t i = 0; i < batch->ndocs; i++) {
+            if (batch->dead[i]) {
+                index[n] = i;
+                docs[n++] = batch->docs[i];
+            }
+        }
+        r = insert_docs(w, w->dead_letters, batch, docs, n, index, sopts, what, whatcap, err);
+    }
+    free(docs);
+    free(index);
     return r;
 }
 
@@ -1055,14 +1120,16 @@ write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, c
     bool ok;
 
     bson_concat(&opts, sopts);
-    append_offset_fields(&fields, &batch->offset_after, n);
-    bson_append_date_time(&fields, "updated_at", -1, now_ms());
+    mw_append_offset_fields(&fields, &batch->offset_after, n);
+    bson_append_date_time(&fields, "updated_at", -1, mw_now_ms());
     bson_append_int64(&fields, "rows_applied", -1, (int64_t)batch->offset_after.rows_applied);
+    bson_append_int64(&fields, "dead_letters", -1, (int64_t)batch->offset_after.dead_letters);
+    mw_append_lease(w, &fields, false);
     bson_append_utf8(&sel, "_id", -1, w->pipeline, -1);
     bson_append_int64(&sel, "batch", -1, (int64_t)(n - 1));
     bson_append_document(&upd, "$set", -1, &fields);
     ok = mongoc_collection_update_one(w->offsets, &sel, &upd, &opts, &reply, &error);
-    if (ok && (!iter_u64(&reply, "matchedCount", &matched) || matched != 1)) {
+    if (ok && (!mw_iter_u64(&reply, "matchedCount", &matched) || matched != 1)) {
         if (n == 1) {
             /* No batch 0: a batch staged by an sdl that did not store its start position
              * first. Its offset is created here (fails if one exists after all). */
@@ -1083,8 +1150,8 @@ write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, c
             (void)snprintf(what, whatcap, "the offset of batch %" PRIu64 " already exists", n);
             r = STEP_CONFLICT;
         } else {
-            set_sink_error(err, &error, &reply, "committing batch %" PRIu64 ": writing the offset",
-                           n);
+            mw_set_sink_error(err, &error, &reply,
+                              "committing batch %" PRIu64 ": writing the offset", n);
             r = STEP_FAILED;
         }
     }
@@ -1104,11 +1171,10 @@ delete_parts(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, s
     step_result r = STEP_OK;
 
     bson_concat(&opts, sopts);
-    staged_filter(&filter, w->pipeline, batch->number);
+    mw_staged_filter(&filter, w->pipeline, batch->number);
     if (!mongoc_collection_delete_many(w->staging, &filter, &opts, &reply, &error)) {
-        set_sink_error(err, &error, &reply,
-                       "committing batch %" PRIu64 ": deleting its staged parts",
-                       batch->number);
+        mw_set_sink_error(err, &error, &reply,
+                          "committing batch %" PRIu64 ": deleting its staged parts", batch->number);
         r = STEP_FAILED;
     }
     bson_destroy(&reply);
@@ -1117,8 +1183,8 @@ delete_parts(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, s
     return r;
 }
 
-static void
-kill_session(sdl_mongo_writer *w, mongoc_client_session_t *cs)
+void
+mw_kill_session(sdl_mongo_writer *w, mongoc_client_session_t *cs)
 {
     bson_t cmd = BSON_INITIALIZER, arr;
     bson_error_t error;
@@ -1147,10 +1213,11 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
         return false;
     }
     what[0] = '\0';
+    w->rejected = 0;
     cs = mongoc_client_start_session(w->client, NULL, &error);
     if (!cs) {
-        set_sink_error(err, &error, NULL, "committing batch %" PRIu64 ": starting a session",
-                       batch->number);
+        mw_set_sink_error(err, &error, NULL, "committing batch %" PRIu64 ": starting a session",
+                          batch->number);
         goto out;
     }
     topts = mongoc_transaction_opts_new();
@@ -1159,8 +1226,8 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
     mongoc_transaction_opts_set_read_prefs(topts, w->primary);
     if (!mongoc_client_session_start_transaction(cs, topts, &error) ||
         !mongoc_client_session_append(cs, &sopts, &error)) {
-        set_sink_error(err, &error, NULL,
-                       "committing batch %" PRIu64 ": starting a transaction", batch->number);
+        mw_set_sink_error(err, &error, NULL, "committing batch %" PRIu64 ": starting a transaction",
+                          batch->number);
         goto out;
     }
     r = insert_rows(w, batch, &sopts, what, sizeof(what), err);
@@ -1198,7 +1265,7 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
          * transaction unless it committed (which a commit still in flight could do after
          * the offset was read). Best effort: when the server is unreachable the read below
          * fails too and the next attempt settles again. */
-        kill_session(w, cs);
+        mw_kill_session(w, cs);
         sdl_error cerr = SDL_ERROR_INIT;
         (void)sdl_mongo_error_classify(&error, &reply, &cerr);
         (void)snprintf(why, sizeof(why), "commitTransaction outcome unknown (%s)", cerr.message);
@@ -1209,9 +1276,9 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
      * after the server aborted it) or a permanent error. A transaction the server did not
      * abort itself would hold its writes (the staged parts it deletes) until the server's
      * lifetime limit, blocking the next attempt: end it now (best effort). */
-    set_sink_error(err, &error, &reply, "committing batch %" PRIu64 ": commitTransaction",
-                   batch->number);
-    kill_session(w, cs);
+    mw_set_sink_error(err, &error, &reply, "committing batch %" PRIu64 ": commitTransaction",
+                      batch->number);
+    mw_kill_session(w, cs);
 out:
     bson_destroy(&reply);
     bson_destroy(&sopts);
@@ -1269,21 +1336,21 @@ scan_parts(sdl_mongo_writer *w, part_info **ret, size_t *ret_n, sdl_error *err)
             cap = cap ? cap * 2 : 16;
             parts = sdl_xreallocarray(parts, cap, sizeof(*parts));
         }
-        (void)iter_u64(doc, "_id.batch", &pi.batch);
-        if (iter_u64(doc, "_id.part", &v)) {
+        (void)mw_iter_u64(doc, "_id.batch", &pi.batch);
+        if (mw_iter_u64(doc, "_id.part", &v)) {
             pi.part = (uint32_t)SDL_MIN(v, UINT32_MAX);
         }
-        if (iter_u64(doc, "parts", &v)) {
+        if (mw_iter_u64(doc, "parts", &v)) {
             pi.parts = (uint32_t)SDL_MIN(v, UINT32_MAX);
         }
-        (void)iter_u64(doc, "count", &pi.count);
-        pi.created_ms = iter_date_ms(doc, "created_at");
+        (void)mw_iter_u64(doc, "count", &pi.count);
+        pi.created_ms = mw_iter_date_ms(doc, "created_at");
         parts[n++] = pi;
     }
     ok = !mongoc_cursor_error_document(cursor, &error, &err_doc);
     if (!ok) {
-        set_sink_error(err, &error, err_doc, "listing the staged batches of pipeline '%s'",
-                       w->pipeline);
+        mw_set_sink_error(err, &error, err_doc, "listing the staged batches of pipeline '%s'",
+                          w->pipeline);
         free(parts);
         parts = NULL;
         n = 0;
@@ -1373,7 +1440,7 @@ sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint64_t number, sdl_batc
     char *first_gtid = NULL, *last_gtid = NULL;
     bool ok = true;
 
-    staged_filter(&filter, w->pipeline, number);
+    mw_staged_filter(&filter, w->pipeline, number);
     bson_append_document_begin(&opts, "sort", -1, &sort);
     bson_append_int32(&sort, "_id.part", -1, 1);
     bson_append_document_end(&opts, &sort);
@@ -1383,20 +1450,20 @@ sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint64_t number, sdl_batc
     while (ok && mongoc_cursor_next(cursor, &doc)) {
         uint64_t part = 0, parts = 0;
         bson_iter_t it, arr;
-        (void)iter_u64(doc, "_id.part", &part);
-        (void)iter_u64(doc, "parts", &parts);
+        (void)mw_iter_u64(doc, "_id.part", &part);
+        (void)mw_iter_u64(doc, "parts", &parts);
         if (next == 0) {
             expected = (uint32_t)SDL_MIN(parts, UINT32_MAX);
-            (void)iter_u64(doc, "rows", &rows);
-            first_gtid = iter_strdup(doc, "first_gtid");
-            last_gtid = iter_strdup(doc, "last_gtid");
+            (void)mw_iter_u64(doc, "rows", &rows);
+            first_gtid = mw_iter_strdup(doc, "first_gtid");
+            last_gtid = mw_iter_strdup(doc, "last_gtid");
             if (bson_iter_init_find(&it, doc, "offset_after") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
                 uint32_t len;
                 const uint8_t *data;
                 bson_t off;
                 bson_iter_document(&it, &len, &data);
                 if (bson_init_static(&off, data, len)) {
-                    read_offset_fields(&off, &ret_batch->offset_after);
+                    mw_read_offset_fields(&off, &ret_batch->offset_after);
                 }
             }
         }
@@ -1416,7 +1483,18 @@ sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint64_t number, sdl_batc
             break;
         }
         uint64_t count = 0, found = 0;
-        bool have_count = iter_u64(doc, "count", &count);
+        bool have_count = mw_iter_u64(doc, "count", &count);
+        uint32_t *dead = NULL; /* this part's dead letters, by index, ascending */
+        size_t ndead = 0, next_dead = 0;
+        bson_iter_t dit, dlist;
+        if (bson_iter_init_find(&dit, doc, "dead") && BSON_ITER_HOLDS_ARRAY(&dit) &&
+            bson_iter_recurse(&dit, &dlist)) {
+            while (bson_iter_next(&dlist)) {
+                dead = sdl_xreallocarray(dead, ndead + 1, sizeof(*dead));
+                dead[ndead++] =
+                    BSON_ITER_HOLDS_INT32(&dlist) ? (uint32_t)bson_iter_int32(&dlist) : UINT32_MAX;
+            }
+        }
         while (ok && bson_iter_next(&arr)) {
             uint32_t len;
             const uint8_t *data;
@@ -1433,9 +1511,20 @@ sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint64_t number, sdl_batc
                 ok = false;
                 break;
             }
-            sdl_batch_add(ret_batch, change, false);
+            if (next_dead < ndead && dead[next_dead] == found) {
+                sdl_batch_add_dead(ret_batch, change);
+                next_dead++;
+            } else {
+                sdl_batch_add(ret_batch, change, false);
+            }
             found++;
         }
+        if (ok && next_dead != ndead) {
+            damaged(err, w, number, part, "its dead-letter list names %zu changes it lacks",
+                    ndead - next_dead);
+            ok = false;
+        }
+        free(dead);
         if (ok && (!have_count || count != found)) {
             damaged(err, w, number, part,
                     "it holds %" PRIu64 " changes where its count says %s%" PRIu64, found,
@@ -1450,7 +1539,7 @@ sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint64_t number, sdl_batc
     ret_batch->last_gtid = last_gtid;
     ret_batch->rows = rows;
     if (ok && mongoc_cursor_error_document(cursor, &error, &err_doc)) {
-        set_sink_error(err, &error, err_doc, "loading staged batch %" PRIu64, number);
+        mw_set_sink_error(err, &error, err_doc, "loading staged batch %" PRIu64, number);
         ok = false;
     }
     if (ok && (next == 0 || next != expected)) {
@@ -1475,11 +1564,11 @@ sdl_mongo_writer_delete_staged(sdl_mongo_writer *writer, uint64_t number, sdl_er
     bson_error_t error;
     bool ok;
 
-    staged_filter(&filter, w->pipeline, number);
-    append_wc_majority(w, &opts);
+    mw_staged_filter(&filter, w->pipeline, number);
+    mw_append_wc_majority(w, &opts);
     ok = mongoc_collection_delete_many(w->staging, &filter, &opts, &reply, &error);
     if (!ok) {
-        set_sink_error(err, &error, &reply, "deleting staged batch %" PRIu64, number);
+        mw_set_sink_error(err, &error, &reply, "deleting staged batch %" PRIu64, number);
     }
     bson_destroy(&reply);
     bson_destroy(&opts);
@@ -1498,7 +1587,7 @@ sdl_mongo_writer_ping(sdl_mongo_writer *w, sdl_error *err)
     bool ok = mongoc_client_command_simple(w->client, "admin", cmd, w->primary, &reply, &error);
 
     if (!ok) {
-        set_sink_error(err, &error, &reply, "target %s: ping", w->target);
+        mw_set_sink_error(err, &error, &reply, "target %s: ping", w->target);
     }
     bson_destroy(&reply);
     bson_destroy(cmd);
@@ -1512,14 +1601,26 @@ sdl_mongo_writer_status(sdl_mongo_writer *writer, sdl_target_status *ret_status,
     size_t n;
 
     memset(ret_status, 0, sizeof(*ret_status));
-    if (!read_offset(writer, &ret_status->offset, &ret_status->have_offset,
-                     &ret_status->offset_updated_at_ms, err)) {
+    if (!mw_read_offset(writer, &ret_status->offset, &ret_status->have_offset,
+                        &ret_status->offset_updated_at_ms, err)) {
         return false;
     }
     if (!scan_parts(writer, &parts, &n, err)) {
         sdl_target_status_done(ret_status);
         return false;
     }
+    bson_t **dead = NULL;
+    size_t ndead = 0;
+    if (!sdl_mongo_writer_dead_letters(writer, NULL, &dead, &ndead, err)) {
+        free(parts);
+        sdl_target_status_done(ret_status);
+        return false;
+    }
+    for (size_t i = 0; i < ndead; i++) {
+        bson_destroy(dead[i]);
+    }
+    free(dead);
+    ret_status->dead_letters = ndead;
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || parts[i].batch != parts[i - 1].batch) {
             ret_status->staged_batches++;
@@ -1532,4 +1633,67 @@ sdl_mongo_writer_status(sdl_mongo_writer *writer, sdl_target_status *ret_status,
     }
     free(parts);
     return true;
+}
+
+size_t
+sdl_mongo_writer_rejected(const sdl_mongo_writer *writer)
+{
+    return writer->rejected;
+}
+
+void
+mw_append_lease(const sdl_mongo_writer *w, bson_t *doc, bool release)
+{
+    bson_t lease;
+
+    if (!w->holder) {
+        return;
+    }
+    bson_append_document_begin(doc, "lease", -1, &lease);
+    bson_append_utf8(&lease, "holder", -1, w->holder, -1);
+    bson_append_date_time(&lease, "until", -1, mw_now_ms() + (release ? 0 : SDL_LEASE_MS));
+    bson_append_document_end(doc, &lease);
+}
+
+void
+sdl_mongo_writer_set_holder(sdl_mongo_writer *writer, const char *holder)
+{
+    free(writer->holder);
+    writer->holder = holder ? sdl_xstrdup(holder) : NULL;
+}
+
+bool
+sdl_mongo_writer_renew_lease(sdl_mongo_writer *w, bool release, sdl_error *err)
+{
+    bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER, set, opts = BSON_INITIALIZER, reply;
+    bson_error_t error;
+    bool ok = true;
+
+    if (!w->holder) {
+        return true;
+    }
+    /* never another holder's lease: only ours, or none */
+    bson_t or, alt;
+    bson_append_utf8(&sel, "_id", -1, w->pipeline, -1);
+    bson_append_array_begin(&sel, "$or", -1, & or);
+    bson_append_document_begin(& or, "0", -1, &alt);
+    bson_append_utf8(&alt, "lease.holder", -1, w->holder, -1);
+    bson_append_document_end(& or, &alt);
+    bson_append_document_begin(& or, "1", -1, &alt);
+    bson_append_null(&alt, "lease", -1);
+    bson_append_document_end(& or, &alt);
+    bson_append_array_end(&sel, & or);
+    bson_append_document_begin(&upd, "$set", -1, &set);
+    mw_append_lease(w, &set, release);
+    bson_append_document_end(&upd, &set);
+    mw_append_wc_majority(w, &opts);
+    if (!mongoc_collection_update_one(w->offsets, &sel, &upd, &opts, &reply, &error)) {
+        mw_set_sink_error(err, &error, &reply, "renewing the lease of pipeline '%s'", w->pipeline);
+        ok = false;
+    }
+    bson_destroy(&reply);
+    bson_destroy(&opts);
+    bson_destroy(&upd);
+    bson_destroy(&sel);
+    return ok;
 }

@@ -283,12 +283,14 @@ set_stream_error(sdl_binlog_reader *r, sdl_error *err)
 
     if (no == ER_MASTER_FATAL_ERROR_READING_BINLOG) { /* 1236 */
         if (strstr(msg, "Could not find GTID state") || strstr(msg, "purged")) {
-            sdl_error_set(err, SDL_E_SOURCE,
+            /* SDL_E_DATA (exit 65): no restart brings the files back */
+            sdl_error_set(err, SDL_E_DATA,
                           "the source no longer has the binlog needed to resume after GTID "
                           "position %s: it was purged (server error 1236: %s). Nothing was "
-                          "skipped. To continue, re-synchronise the target and start from the "
-                          "current position (pipeline.start: now, or --from now), or restore "
-                          "the purged binlog files on the source",
+                          "skipped. To continue, restore the purged binlog files on the "
+                          "source, or move the pipeline to the current position with `sdl "
+                          "offset set --to now` and re-synchronise the tables (README, \"A "
+                          "purged binlog\")",
                           state, msg);
         } else if (strstr(msg, "diverged")) {
             sdl_error_set(err, SDL_E_SOURCE,

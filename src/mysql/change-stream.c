@@ -225,6 +225,12 @@ sdl_change_stream_start_position(const sdl_change_stream *stream)
 }
 
 const char *
+sdl_change_stream_position(const sdl_change_stream *stream)
+{
+    return stream->position_text;
+}
+
+const char *
 sdl_change_stream_flavor(const sdl_change_stream *stream)
 {
     switch (stream->flavor) {

@@ -340,3 +340,24 @@ def test_missing_secret_file_fails_without_restart(svc):
     finally:
         c.run("mv", path + ".away", path, check=True)
         svc.systemctl("reset-failed", "sdl")
+
+
+def test_a_row_sdl_cannot_store_exits_65_and_is_not_restarted(svc):
+    """A row whose document exceeds what MongoDB stores (pipeline.on_error: stop, the default)
+    stops sdl with 65 (EX_DATAERR), which RestartPreventExitStatus= lists: no restart loop.
+    Runs last: the source keeps that row."""
+    svc.systemctl("reset-failed", "sdl")
+    svc.write_config(svc.good_config())
+    p = svc.systemctl("start", "sdl")
+    assert p.returncode == 0, svc.why()
+    svc.db.sql("CREATE TABLE IF NOT EXISTS sysd.big (id INT PRIMARY KEY, b LONGBLOB)",
+               "INSERT INTO sysd.big VALUES (1, REPEAT('x', 20 * 1024 * 1024))")
+    svc.c.wait_for("sdl failed", lambda: svc.state()["ActiveState"] == "failed", 60)
+    st = svc.state()
+    assert st["ExecMainStatus"] == "65", svc.why()
+    time.sleep(3)  # three RestartSec= periods
+    st = svc.state()
+    assert st["ActiveState"] == "failed" and st["NRestarts"] == "0", svc.why()
+    j = svc.journal()
+    assert "in 'sysd.big'" in j and "maps to a document of" in j, j[-3000:]
+    assert "status=65/DATAERR" in j, j[-3000:]

@@ -92,7 +92,8 @@ TEST(status_json_output)
                      "\"source_ts\":\"2024-11-23T19:54:57.000Z\",\"source_ts_age_seconds\":13,"
                      "\"lag_at_commit_seconds\":1,"
                      "\"staged\":{\"batches\":1,\"documents\":3,"
-                     "\"oldest\":\"2024-11-23T19:54:58.000Z\",\"oldest_age_seconds\":12}}\n");
+                     "\"oldest\":\"2024-11-23T19:54:58.000Z\",\"oldest_age_seconds\":12},"
+                     "\"dead_letters\":0}\n");
     free(s);
     sdl_target_status_done(&st);
 }
@@ -114,7 +115,7 @@ TEST(status_without_offset)
                      "\"last_commit\":null,\"last_commit_age_seconds\":null,\"source_ts\":null,"
                      "\"source_ts_age_seconds\":null,\"lag_at_commit_seconds\":null,"
                      "\"staged\":{\"batches\":0,\"documents\":0,\"oldest\":null,"
-                     "\"oldest_age_seconds\":null}}\n");
+                     "\"oldest_age_seconds\":null},\"dead_letters\":0}\n");
     free(s);
 }
 

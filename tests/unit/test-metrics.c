@@ -34,6 +34,8 @@ known_snapshot(sdl_metrics_snapshot *s)
     s->latency_buckets[11] = 1;    /* +Inf */
     s->retries[SDL_RETRY_COMMIT] = 3;
     s->retries[SDL_RETRY_SOURCE] = 1;
+    s->dead_letters[0] = 2; /* too_large */
+    s->dead_letters[2] = 1; /* rejected */
     s->staged_batches = 1;
     s->queue_bytes = 4096;
     s->lag_sec = 2;

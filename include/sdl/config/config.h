@@ -67,6 +67,12 @@ typedef struct sdl_source_config {
                                     * config came from a file), or NULL */
 } sdl_source_config;
 
+/* pipeline.on_error: what a data error does (DESIGN.md section 10) */
+typedef enum sdl_on_error {
+    SDL_ON_ERROR_STOP,        /* stop with exit 65 (EX_DATAERR) */
+    SDL_ON_ERROR_DEAD_LETTER, /* store the row in the dead-letter collection and go on */
+} sdl_on_error;
+
 typedef struct sdl_target_config {
     char *uri;                 /* resolved MongoDB URI (a secret: may hold a password). Never
                                 * print; NULL when no target is configured */
@@ -78,6 +84,9 @@ typedef struct sdl_target_config {
     char *changes_collection;  /* default "row_changes" */
     char *staging_collection;  /* default "row_changes_staging" */
     char *offsets_collection;  /* default "binlog_offsets" */
+    char *dead_letters_collection;   /* default "row_changes_dlq" */
+    uint64_t max_document_bytes;     /* largest row_changes document written, bytes; default and
+                                      * most: 16 MiB less 64 KiB (SDL_MONGO_MAX_DOCUMENT_BYTES) */
     uint64_t connect_timeout_usec;   /* server selection / connect timeout, default 10 s */
     uint64_t socket_timeout_usec;    /* per-operation socket timeout, default 60 s */
 } sdl_target_config;
@@ -92,6 +101,7 @@ typedef struct sdl_pipeline_config {
     uint64_t retry_initial_usec;       /* default 100 ms */
     uint64_t retry_max_usec;           /* default 10 s */
     uint64_t retry_give_up_after_usec; /* default 5 min; 0 = never give up */
+    sdl_on_error on_error;             /* default stop */
 } sdl_pipeline_config;
 
 typedef struct sdl_tables_config {

@@ -34,6 +34,7 @@ typedef struct sdl_metrics_snapshot {
     uint64_t latency_sum_usec;
     uint64_t latency_buckets[SDL_STATS_LATENCY_BUCKETS]; /* per bucket, not cumulative */
     uint64_t retries[SDL_RETRY_REASON_COUNT];
+    uint64_t dead_letters[SDL_STATS_DEAD_REASONS];
     uint64_t staged_batches;
     uint64_t queue_bytes;
     int64_t lag_sec;            /* sdl_stats_lag_sec() */

@@ -32,6 +32,10 @@ typedef enum sdl_worker_state {
     SDL_WORKER_STATE_COUNT
 } sdl_worker_state;
 
+/* Reasons of dead letters (mapping/dead-letter.h sdl_dead_reason: too_large, unmappable,
+ * rejected). */
+#define SDL_STATS_DEAD_REASONS 3
+
 /* Upper bounds (usec) of the commit latency histogram buckets; the last is +Inf. */
 #define SDL_STATS_LATENCY_BUCKETS 12
 extern const uint64_t sdl_stats_latency_bounds_usec[SDL_STATS_LATENCY_BUCKETS];
@@ -44,6 +48,7 @@ typedef struct sdl_stats {
     atomic_uint_fast64_t commit_latency_sum_usec;
     atomic_uint_fast64_t commit_latency_buckets[SDL_STATS_LATENCY_BUCKETS]; /* not cumulative */
     atomic_uint_fast64_t retries[SDL_RETRY_REASON_COUNT];
+    atomic_uint_fast64_t dead_letters[SDL_STATS_DEAD_REASONS]; /* by sdl_dead_reason */
     atomic_uint_fast64_t staged_batches;     /* batches staged and not yet committed */
     atomic_uint_fast64_t queue_bytes;        /* decoded bytes waiting for the writer */
     atomic_int_fast64_t last_source_ts_sec;  /* source commit time of the last committed txn */
@@ -69,6 +74,8 @@ void sdl_stats_commit(sdl_stats *s, uint64_t rows, uint64_t txns, uint64_t laten
                       int64_t source_ts_sec, const char *position, const char *binlog_file,
                       uint64_t binlog_pos);
 void sdl_stats_retry(sdl_stats *s, sdl_retry_reason reason);
+/* A row set aside as a dead letter, for reason @reason (sdl_dead_reason). */
+void sdl_stats_dead_letter(sdl_stats *s, int reason);
 void sdl_stats_progress(sdl_stats *s);
 /* Copies the strings under the lock. */
 void sdl_stats_position(sdl_stats *s, char *position, size_t cap, char *file, size_t file_cap,

@@ -15,7 +15,8 @@
  *     (idempotent: a retried stage rewrites the same parts);
  *   - creates a pipeline's offset at its first start: batch 0 at the resolved start
  *     position, before anything is read, so the first batch is fenced like every other;
- *   - commits a batch in ONE transaction: insert the rows into row_changes, update
+ *   - commits a batch in ONE transaction: insert the rows into row_changes (and its dead
+ *     letters into the dead-letter collection), update
  *     binlog_offsets fenced on {_id: pipeline, batch: n-1} (insert when n == 1 and no offset
  *     exists: a batch staged by a version without batch 0), delete the batch's staged
  *     parts. An ambiguous commit (UnknownTransactionCommitResult after retrying
@@ -65,6 +66,9 @@ typedef struct sdl_offset {
     int64_t source_ts_sec; /* source commit time of the last committed transaction (inside a
                             * split one: its time); 0 unknown (stored as null) */
     uint64_t rows_applied; /* row changes committed by this pipeline, in total */
+    uint64_t dead_letters; /* rows set aside as dead letters by this pipeline, in total */
+    char *lease_holder;    /* the sdl that holds the pipeline ("host:pid"), NULL when none */
+    int64_t lease_until_ms; /* ... until then (ms since the epoch); it renews while it runs */
 } sdl_offset;
 
 void sdl_offset_done(sdl_offset *offset);
@@ -74,9 +78,12 @@ void sdl_offset_copy(sdl_offset *dst, const sdl_offset *src);
 typedef struct sdl_batch {
     uint64_t number;        /* batch number n (the offset after it has batch = n) */
     bson_t **docs;          /* row_changes documents in order; owned by the batch */
+    bool *dead;             /* NULL, or per document: a dead letter (dead-letter.h), written to
+                             * the dead-letter collection instead of row_changes */
     size_t ndocs;
     size_t cap;
     size_t bytes;           /* sum of the documents' BSON sizes */
+    uint64_t ndead;         /* dead letters among the documents */
     char *first_gtid;       /* GTID of the first document (for staging and logs) */
     char *last_gtid;        /* GTID of the last document */
     uint64_t rows;          /* row changes in the batch (DDL documents excluded) */
@@ -92,6 +99,8 @@ void sdl_batch_set_gtids(sdl_batch *batch);
 void sdl_offset_set_partial(sdl_offset *offset, const bson_t *last);
 /* Takes ownership of @doc. */
 void sdl_batch_add(sdl_batch *batch, bson_t *doc, bool is_row);
+/* Takes ownership of @doc, a dead letter (dead-letter.h). */
+void sdl_batch_add_dead(sdl_batch *batch, bson_t *doc);
 void sdl_batch_done(sdl_batch *batch);
 
 /* Connects and verifies the target (replica set, transactions), creates the indexes.
@@ -131,6 +140,10 @@ SDL_MUST_CHECK bool sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_b
 SDL_MUST_CHECK bool sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch,
                                             sdl_error *err);
 
+/* After a commit that failed because the server refused one of the batch's documents as such
+ * (an SDL_E_DATA error): 1 + its index in the batch; 0 otherwise. */
+size_t sdl_mongo_writer_rejected(const sdl_mongo_writer *writer);
+
 /* One staged batch as recovery sees it. */
 typedef struct sdl_staged_batch {
     uint64_t number;
@@ -154,6 +167,49 @@ SDL_MUST_CHECK bool sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint6
 SDL_MUST_CHECK bool sdl_mongo_writer_delete_staged(sdl_mongo_writer *writer, uint64_t number,
                                                    sdl_error *err);
 
+/* ---- the lease: which sdl runs the pipeline (for `sdl offset set`) ---- */
+
+#define SDL_LEASE_MS 30000 /* a lease lasts this long unless renewed */
+
+/* From now on every commit (and sdl_mongo_writer_renew_lease()) stores lease: {holder: @holder,
+ * until: now + SDL_LEASE_MS} in the offset. @holder is copied ("host:pid"). */
+void sdl_mongo_writer_set_holder(sdl_mongo_writer *writer, const char *holder);
+
+/* Renews the lease of the holder set above (@release: ends it now, as sdl stops), unless another
+ * holder has it. A no-op when no holder is set or the pipeline has no offset. */
+SDL_MUST_CHECK bool sdl_mongo_writer_renew_lease(sdl_mongo_writer *writer, bool release,
+                                                 sdl_error *err);
+
+/* ---- offset tools (`sdl offset set`) ---- */
+
+/* Moves the pipeline to @gtid (@flavor) in one transaction: the offset becomes batch n+1 at that
+ * position (partial, binlog and source_ts null; set_by records when and from where), fenced on
+ * @current's batch n so that a writer coming back cannot overwrite it, and every staged batch
+ * of the pipeline is deleted (*ret_discarded: how many parts). Without @current (a new
+ * pipeline) it stores batch 0 there. Fails with a fencing error when the offset is not
+ * @current any more. */
+SDL_MUST_CHECK bool sdl_mongo_writer_move_offset(sdl_mongo_writer *writer,
+                                                 const sdl_offset *current, const char *flavor,
+                                                 const char *gtid, uint64_t *ret_discarded,
+                                                 sdl_error *err);
+
+/* ---- dead letters ---- */
+
+/* The pipeline's dead letters (_id "<pipeline>:..."), oldest first, into *ret_docs (*ret_n;
+ * free each with bson_destroy() and the array with free()); @id: only that one. */
+SDL_MUST_CHECK bool sdl_mongo_writer_dead_letters(sdl_mongo_writer *writer, const char *id,
+                                                  bson_t ***ret_docs, size_t *ret_n,
+                                                  sdl_error *err);
+
+/* Whether row_changes holds a row of transaction @gtid marked split: true. */
+SDL_MUST_CHECK bool sdl_mongo_writer_txn_split(sdl_mongo_writer *writer, const char *gtid,
+                                               bool *ret_split, sdl_error *err);
+
+/* `sdl dlq retry`: in one transaction, @row (its row_changes document, same _id) goes into
+ * row_changes and the dead letter @id leaves the dead-letter collection. */
+SDL_MUST_CHECK bool sdl_mongo_writer_revive(sdl_mongo_writer *writer, const char *id,
+                                            const bson_t *row, sdl_error *err);
+
 /* For `sdl status`: counts and timestamps read from the target. */
 typedef struct sdl_target_status {
     bool have_offset;
@@ -162,6 +218,7 @@ typedef struct sdl_target_status {
     uint64_t staged_batches;
     uint64_t staged_documents;
     int64_t oldest_staged_ms;      /* created_at of the oldest staged part; 0 = none */
+    uint64_t dead_letters;         /* documents of the pipeline in the dead-letter collection */
 } sdl_target_status;
 
 /* libmongoc's own log messages (deprecations, failed best-effort aborts, ...). By default

@@ -129,6 +129,10 @@ SDL_MUST_CHECK bool sdl_change_stream_next(sdl_change_stream *stream, sdl_change
  * sdl_change_stream_next(). */
 void sdl_change_stream_set_config(sdl_change_stream *stream, const sdl_config *config);
 
+/* The position after the last complete transaction (inside a transaction: the position before
+ * it), borrowed until the next call. */
+const char *sdl_change_stream_position(const sdl_change_stream *stream);
+
 /* GTID position the stream resumed after (resolved "start"/"now"), borrowed. */
 const char *sdl_change_stream_start_position(const sdl_change_stream *stream);
 

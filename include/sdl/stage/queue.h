@@ -21,18 +21,20 @@
 #include <stdint.h>
 
 typedef enum sdl_queue_item_kind {
-    SDL_QUEUE_ROW,    /* one row change document */
-    SDL_QUEUE_DDL,    /* one DDL document (a transaction of its own: a COMMIT follows) */
-    SDL_QUEUE_COMMIT, /* end of a source transaction */
+    SDL_QUEUE_ROW,         /* one row change document */
+    SDL_QUEUE_DDL,         /* one DDL document (first in its transaction) */
+    SDL_QUEUE_COMMIT,      /* end of a source transaction (every transaction has one) */
+    SDL_QUEUE_DEAD_LETTER, /* the dead letter of a row that cannot be written */
 } sdl_queue_item_kind;
 
 typedef struct sdl_queue_item {
     struct sdl_queue_item *next; /* private to the queue */
     sdl_queue_item_kind kind;
-    uint8_t *doc;             /* ROW/DDL: encoded document (malloc'd, owned by the item) */
+    uint8_t *doc;             /* ROW/DDL/DEAD_LETTER: encoded document (malloc'd, owned) */
     size_t doc_len;           /* bytes */
     char *gtid;               /* GTID of the transaction (malloc'd) */
-    uint64_t seq;             /* ROW/DDL: position in the transaction; COMMIT: rows + DDLs */
+    uint64_t seq;             /* ROW/DDL/DEAD_LETTER: position in the transaction; COMMIT:
+                               * rows + DDLs */
     int64_t ts_sec;           /* source commit time */
     char *position;           /* COMMIT: GTID position after the transaction (malloc'd) */
     char *binlog_file;        /* COMMIT: binlog file (malloc'd) */

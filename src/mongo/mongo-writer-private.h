@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * mongo-writer-private: what the files of src/mongo/ that implement mongo-writer.h share (the
+ * writer's state and its small BSON and error helpers). Not an interface: nothing outside
+ * src/mongo/ includes it.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mongoc/mongoc.h>
+
+#include "sdl/base/error.h"
+#include "sdl/base/macros.h"
+#include "sdl/mongo/mongo-writer.h"
+
+struct sdl_mongo_writer {
+    mongoc_client_t *client;
+    char *pipeline;
+    char *target; /* masked URI, for messages */
+    char *db_name;
+    mongoc_collection_t *changes;
+    mongoc_collection_t *staging;
+    mongoc_collection_t *offsets;
+    mongoc_collection_t *dead_letters;
+    size_t rejected; /* 1 + index of the document the last commit's server refused; 0: none */
+    mongoc_write_concern_t *wc_majority;
+    mongoc_read_concern_t *rc_majority;
+    mongoc_read_concern_t *rc_snapshot;
+    mongoc_read_prefs_t *primary;
+    char *holder;             /* the lease holder ("host:pid"), NULL: no lease written */
+    uint64_t ambiguous_batch; /* a commit of this batch may have been applied: settle by
+                               * reading the offset before calling a conflict fencing */
+};
+
+/* The text at @path (dotted) of @doc, a copy; NULL when absent or not text. */
+char *mw_iter_strdup(const bson_t *doc, const char *path);
+/* The integer at @path of @doc (int32, int64 or double; negative as 0). */
+bool mw_iter_u64(const bson_t *doc, const char *path, uint64_t *ret);
+/* The Date at @path of @doc, ms since the epoch; 0 when absent. */
+int64_t mw_iter_date_ms(const bson_t *doc, const char *path);
+/* Realtime, ms since the epoch. */
+int64_t mw_now_ms(void);
+/* Classifies @error/@reply into @err (retry.h) and prefixes it with the formatted context. */
+void mw_set_sink_error(sdl_error *err, const bson_error_t *error, const bson_t *reply,
+                       const char *fmt, ...) SDL_PRINTF(4, 5);
+/* Reads the pipeline's offset document (readConcern majority). */
+bool mw_read_offset(sdl_mongo_writer *w, sdl_offset *ret_offset, bool *ret_found,
+                    int64_t *ret_updated_ms, sdl_error *err);
+/* The offset fields of DESIGN.md section 3 (all but _id, updated_at, rows_applied). */
+void mw_append_offset_fields(bson_t *doc, const sdl_offset *o, uint64_t batch);
+/* Ends @cs's transaction on the server, whatever its state (best effort). */
+void mw_kill_session(sdl_mongo_writer *w, mongoc_client_session_t *cs);
+/* {_id.pipeline, _id.batch} of a batch's staged parts. */
+void mw_staged_filter(bson_t *filter, const char *pipeline, uint64_t batch);
+void mw_append_wc_majority(const sdl_mongo_writer *w, bson_t *opts);
+bool mw_same_text(const char *a, const char *b);
+/* lease: {holder, until} (until now + SDL_LEASE_MS, or now when @release), or nothing without a
+ * holder. */
+void mw_append_lease(const sdl_mongo_writer *w, bson_t *doc, bool release);
+void mw_append_str_or_null(bson_t *doc, const char *key, const char *value);
+/* The offset fields of an offset document (or an offset_after) into @o (zeroed first). */
+void mw_read_offset_fields(const bson_t *doc, sdl_offset *o);
