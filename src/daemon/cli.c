@@ -13,6 +13,7 @@
 #include "sdl/daemon/cmd-run.h"
 #include "sdl/daemon/cmd-status.h"
 #include "sdl/daemon/cmd-tail.h"
+#include "sdl/mongo/mongo-writer.h"
 
 static const char usage[] =
     "Usage: sdl COMMAND [OPTIONS]\n"
@@ -82,6 +83,7 @@ int
 sdl_cli_main(int argc, char **argv)
 {
     sdl_log_open();
+    sdl_mongo_forget_counters(); /* created by libmongoc's automatic initialisation, if any */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

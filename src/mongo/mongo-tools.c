@@ -121,6 +121,7 @@ move_body(sdl_mongo_writer *w, const bson_t *sopts, void *arg, sdl_error *err)
         bson_append_utf8(&doc, "_id", -1, w->pipeline, -1);
         bson_concat(&doc, &fields);
         bson_append_int64(&doc, "rows_applied", -1, 0);
+        bson_append_int64(&doc, "dead_letters", -1, 0);
         ok = mongoc_collection_insert_one(w->offsets, &doc, &opts, &reply, &error);
         if (!ok) {
             mw_set_sink_error(err, &error, &reply, "storing the offset of pipeline '%s'",

@@ -13,19 +13,22 @@
  * by reading the offset with readConcern majority (see settle()).
  */
 #include "config.h"
-#include "sdl/mongo/mongo-writer.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mongoc/mongoc.h>
 
 #include "sdl/base/alloc.h"
 #include "sdl/base/failpoint.h"
 #include "sdl/config/config.h"
+#include "sdl/mongo/mongo-writer.h"
 #include "sdl/mongo/retry.h"
 
 #include "src/mongo/mongo-writer-private.h"
@@ -597,6 +600,7 @@ writer_open(const sdl_target_config *cfg, const char *pipeline, bool set_up,
         return false;
     }
     mongoc_init();
+    sdl_mongo_forget_counters();
     if (!log_installed) {
         /* Unless the daemon routes them (sdl_mongo_set_log_handler), libmongoc's messages
          * are dropped: every failure they describe reaches the caller as an sdl_error. */
@@ -723,6 +727,7 @@ sdl_mongo_writer_init_offset(sdl_mongo_writer *writer, const sdl_offset *offset,
     mw_append_offset_fields(&doc, offset, 0);
     bson_append_date_time(&doc, "updated_at", -1, mw_now_ms());
     bson_append_int64(&doc, "rows_applied", -1, 0);
+    bson_append_int64(&doc, "dead_letters", -1, 0);
     mw_append_lease(w, &doc, false);
     mw_append_wc_majority(w, &opts);
     ok = mongoc_collection_insert_one(w->offsets, &doc, &opts, &reply, &error);
@@ -1696,4 +1701,13 @@ sdl_mongo_writer_renew_lease(sdl_mongo_writer *w, bool release, sdl_error *err)
     bson_destroy(&upd);
     bson_destroy(&sel);
     return ok;
+}
+
+void
+sdl_mongo_forget_counters(void)
+{
+    char name[32];
+
+    (void)snprintf(name, sizeof(name), "/mongoc-%ld", (long)getpid());
+    (void)shm_unlink(name);
 }

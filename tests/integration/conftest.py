@@ -21,6 +21,25 @@ def sdl_bin():
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_stale_mongoc_counters():
+    """libmongoc's counters of processes killed before sdl forgot them at start-up
+    (/dev/shm/mongoc-<pid>) make a later process with that pid warn on stderr: remove the
+    ones whose process is gone."""
+    try:
+        names = os.listdir("/dev/shm")
+    except OSError:
+        names = []
+    for name in names:
+        if name.startswith("mongoc-") and name[7:].isdigit() and \
+                not os.path.exists(f"/proc/{name[7:]}"):
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+            except OSError:
+                pass
+    yield
+
+
 @pytest.fixture(scope="module")
 def mariadb(tmp_path_factory):
     db = MariaDB(basedir=str(tmp_path_factory.mktemp("mariadb")))

@@ -109,6 +109,7 @@ fixture_init(fixture *f, const char *name, const char *base_uri)
     f->cfg.changes_collection = "row_changes";
     f->cfg.staging_collection = "row_changes_staging";
     f->cfg.offsets_collection = "binlog_offsets";
+    f->cfg.dead_letters_collection = "row_changes_dlq";
     f->cfg.connect_timeout_usec = 5000000;
     f->cfg.socket_timeout_usec = 20000000;
     if (base_uri == rs_uri) {

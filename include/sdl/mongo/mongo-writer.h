@@ -221,6 +221,12 @@ typedef struct sdl_target_status {
     uint64_t dead_letters;         /* documents of the pipeline in the dead-letter collection */
 } sdl_target_status;
 
+/* libmongoc keeps performance counters in shared memory named /dev/shm/mongoc-<pid>, which
+ * nothing in sdl reads; a killed sdl leaves the file behind and a later process with the same
+ * pid then warns "Falling back to malloc for counters". This removes the name (the mapping
+ * stays). Call at start-up; the writer calls it after initialising libmongoc too. */
+void sdl_mongo_forget_counters(void);
+
 /* libmongoc's own log messages (deprecations, failed best-effort aborts, ...). By default
  * they are dropped: every failure that matters reaches the caller as an sdl_error. The
  * daemon may route them here; @level is syslog's (3 error, 4 warning, 7 debug). Call before
