@@ -79,7 +79,8 @@ def test_writer_against_a_server(servers, tmp_path):
         assert len(offsets) == 1
         off = offsets[0]
         assert set(off) == {"_id", "flavor", "gtid", "partial", "binlog", "batch", "source_ts",
-                            "updated_at", "rows_applied"}
+                            "updated_at", "rows_applied", "dead_letters"}  # no holder: no lease
+        assert off["dead_letters"] == 0
         assert off["_id"] == "main"
         assert off["batch"] == 4 and isinstance(off["batch"], int)
         assert off["gtid"] == "0-1-4"
