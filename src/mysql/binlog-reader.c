@@ -31,7 +31,8 @@ enum { TAG_EVENT = 1, TAG_EVENT_CRC_OK, TAG_EOF, TAG_ERROR };
 struct sdl_binlog_reader {
     sdl_mysql_conn *conn;
     bool checksum;  /* CRC32 on every event */
-    char *state;    /* connect state, for messages */
+    char *state;    /* connect state ("<file>:<pos>" with by_file), for messages */
+    bool by_file;   /* MySQL, streamed by file and position (no GTIDs) */
     uint32_t server_id;
     sdl_ring *ring; /* read-ahead: events read by the thread */
     pthread_t thread;
@@ -69,12 +70,13 @@ exec_with(sdl_mysql_conn *conn, sdl_error *err, const char *prefix, const char *
 
 /*
  * MySQL: resume from the executed GTID set with COM_BINLOG_DUMP_GTID (MySQL has no
- * @slave_connect_state). The session variables are the ones MySQL's own replica sets
+ * @slave_connect_state), or on a source without GTIDs (gtid_mode OFF) from a file and position
+ * with COM_BINLOG_DUMP (req->file). The session variables are the ones MySQL's own replica sets
  * (sql/rpl_replica.cc get_master_version_and_clock, request_dump): the checksum it accepts
  * (@master_binlog_checksum, @source_binlog_checksum from 8.0.26), the heartbeat period in
  * nanoseconds, and a replica uuid, by which the server replaces a stale dump thread of the
- * same replica. Not testable here (no MySQL server in Debian 12): the packet bytes are
- * unit-tested (binlog-dump.h), the server's answers go through the same error mapping.
+ * same replica (a second sdl with the same server_id has the same uuid, so the source drops
+ * the older one, as MariaDB does by server_id).
  */
 static bool
 open_mysql(sdl_binlog_reader *r, const sdl_source_config *cfg, const sdl_binlog_request *req,
@@ -84,9 +86,19 @@ open_mysql(sdl_binlog_reader *r, const sdl_source_config *cfg, const sdl_binlog_
     sdl_buf packet = SDL_BUF_INIT;
     char *checksum = NULL;
     char sql[256];
+    uint16_t flags = req->non_blocking ? SDL_BINLOG_DUMP_NON_BLOCK : 0;
     bool ok = false;
 
-    if (!sdl_gtid_set_parse(r->state, &executed, err)) {
+    if (req->file) {
+        /* COM_BINLOG_DUMP's position is 4 bytes (MySQL caps a binlog file at 1 GiB). */
+        if (req->pos < 4 || req->pos > UINT32_MAX) {
+            sdl_error_set(err, SDL_E_INVALID,
+                          "binlog position %s: offset %" PRIu64
+                          " is out of range (4 to 4294967295)",
+                          r->state, req->pos);
+            goto out;
+        }
+    } else if (!sdl_gtid_set_parse(r->state, &executed, err)) {
         sdl_error_prefix(err, "resuming from a MySQL server");
         goto out;
     }
@@ -106,11 +118,16 @@ open_mysql(sdl_binlog_reader *r, const sdl_source_config *cfg, const sdl_binlog_
     if (!sdl_mysql_conn_exec(r->conn, sql, err)) {
         goto out;
     }
-    sdl_binlog_dump_gtid_packet(req->non_blocking ? SDL_BINLOG_DUMP_NON_BLOCK : 0, cfg->server_id,
-                                "", 4, &executed, &packet);
+    uint8_t command;
+    if (req->file) {
+        sdl_binlog_dump_packet(flags, cfg->server_id, req->file, (uint32_t)req->pos, &packet);
+        command = SDL_COM_BINLOG_DUMP;
+    } else {
+        sdl_binlog_dump_gtid_packet(flags, cfg->server_id, "", 4, &executed, &packet);
+        command = SDL_COM_BINLOG_DUMP_GTID;
+    }
     MYSQL *m = sdl_mysql_conn_handle(r->conn);
-    if (m->methods->db_command(m, SDL_COM_BINLOG_DUMP_GTID, (const char *)packet.data, packet.len,
-                               1, NULL) != 0) {
+    if (m->methods->db_command(m, command, (const char *)packet.data, packet.len, 1, NULL) != 0) {
         sdl_mysql_conn_set_error(r->conn, "requesting the binlog from", err);
         goto out;
     }
@@ -211,7 +228,9 @@ sdl_binlog_reader_open(const sdl_source_config *cfg, const sdl_binlog_request *r
     uint64_t read_timeout = heartbeat * 3 + 5000000u;
 
     r->server_id = cfg->server_id;
-    r->state = sdl_xstrdup(req->connect_state ? req->connect_state : "");
+    r->by_file = req->file != NULL;
+    r->state = req->file ? sdl_xasprintf("%s:%" PRIu64, req->file, req->pos)
+                         : sdl_xstrdup(req->connect_state ? req->connect_state : "");
     if (!sdl_mysql_conn_open(cfg, read_timeout, &r->conn, err)) {
         goto fail;
     }

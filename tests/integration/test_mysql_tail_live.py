@@ -31,7 +31,6 @@ FIXTURES = [
     "rust-mysql-binlog/bin-log.000001",
     "rust_mysql_common/binlog-invisible-columns.000001",
     "rust_mysql_common/binlog_56_gtid_reserved_word.000001",
-    "rust_mysql_common/binlog_savepoint.000001",
     "rust_mysql_common/binlog_transaction.000001",
     "rust_mysql_common/binlog_transaction_previous_GTID_no_tag.000001",
     "rust_mysql_common/binlog_transaction_with_GTID.000001",
@@ -68,11 +67,28 @@ FIXTURES = [
 ]
 
 # Files of servers before 8.0.1 (or written with binlog_row_metadata=MINIMAL) whose string
-# columns have no charset: the live stream stops there, naming the column and the setting.
+# columns have no charset: the live stream stops at the first such row, naming the table and
+# the setting; --file goes on (its documents say "columns_unnamed": true).
 NO_CHARSET = {
+    "mysql-binlog-connector-java/mysql-bin.checksum-crc32": "'simu_file_dev.folder'",
+    "mysql-binlog-connector-java/mysql-bin.checksum-none": "'account_db.account'",
     "mysql-binlog-connector-rust/mysql-bin.000080": "'a.emoji'",
     "rust-mysql-binlog/bin-log.000001": "'bltest.foo'",
+    "rust_mysql_common/update-full-row.binlog": "'mysql.ndb_apply_status'",
+    "rust_mysql_common/update-partial-row.binlog": "'mysql.ndb_apply_status'",
+    "rust_mysql_common/ver_5_1_23.001": "'test.t1'",
+    "rust_mysql_common/ver_trunk_row_v2.001": "'test.t1'",
+    "rust_mysql_common/write-full-row.binlog": "'mysql.ndb_apply_status'",
+    "rust_mysql_common/write-partial-row.binlog": "'mysql.ndb_apply_status'",
+    "zalora-binlog-parser/fixtures/mysql-bin.01": "'test_db.buildings'",
+    "zalora-binlog-parser/fixtures/mysql-bin.02": "'test_db.employees'",
+    "zalora-binlog-parser/fixtures/mysql-bin.03": "'test_db.buildings'",
+    "zalora-binlog-parser/fixtures/mysql-bin.06": "'test_db.language'",
 }
+
+# Relay logs (their ROTATEs name the source's files) are not served by a source:
+# binlog_savepoint.000001, bug33029-slave-relay-bin.000001, corrupt-relay-bin.000624,
+# slave-relay-bin.000001, rpl_unfiltered_hidden_gcol.000001.
 
 
 def tail_file(rel):
@@ -110,9 +126,12 @@ def test_live_tail_prints_what_file_tail_prints(tmp_path, rel):
     assert dumps[0]["ev"] == ("dump_gtid" if mode == "ON" else "dump"), (mode, dumps)
     if rel in NO_CHARSET:
         assert got.returncode != 0, got.stdout
-        assert f"{NO_CHARSET[rel]}" in got.stderr and "charset unknown" in got.stderr
-        assert "binlog_row_metadata=FULL is required" in got.stderr
-        assert want.stdout.startswith(got.stdout)
+        assert f"decoding rows of {NO_CHARSET[rel]}" in got.stderr, got.stderr
+        assert "charset unknown" in got.stderr, got.stderr
+        assert "binlog_row_metadata=FULL is required" in got.stderr, got.stderr
+        lines, file_lines = got.stdout.splitlines(), want.stdout.splitlines()
+        assert file_lines[:len(lines)] == lines
+        assert '"columns_unnamed":true' in file_lines[len(lines)]
         return
     assert got.returncode == want.returncode, f"live:\n{got.stderr}\nfile:\n{want.stderr}"
     assert got.stdout.splitlines() == want.stdout.splitlines()
