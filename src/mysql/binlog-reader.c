@@ -290,8 +290,36 @@ fail:
     return false;
 }
 
+/* The first sentence of a server message (up to ". " or ";"), into @out. MySQL's texts for
+ * replication errors run to several hundred characters; the first sentence says what. */
+static void
+first_sentence(const char *msg, char *out, size_t size)
+{
+    size_t n = strcspn(msg, ";");
+    const char *dot = strstr(msg, ". ");
+
+    if (dot && (size_t)(dot - msg) + 1 < n) {
+        n = (size_t)(dot - msg) + 1;
+    }
+    (void)snprintf(out, size, "%.*s", (int)n, msg);
+}
+
+/* The text between @marker and the next quote in @msg ("" when absent). */
+static void
+quoted_after(const char *msg, const char *marker, char *out, size_t size)
+{
+    const char *p = strstr(msg, marker);
+
+    out[0] = '\0';
+    if (p) {
+        p += strlen(marker);
+        (void)snprintf(out, size, "%.*s", (int)strcspn(p, "'"), p);
+    }
+}
+
 /* Turns the server's replication errors into messages that say what happened and what the
- * operator can do (see notes/connector-c-and-binlog.md §3.6 for the server's texts). */
+ * operator can do (the servers' texts: notes/connector-c-and-binlog.md §3.6 for MariaDB,
+ * notes/mysql-replication-protocol.md §5 for MySQL). */
 static void
 set_stream_error(sdl_binlog_reader *r, sdl_error *err)
 {
@@ -299,16 +327,34 @@ set_stream_error(sdl_binlog_reader *r, sdl_error *err)
     unsigned no = mysql_errno(m);
     const char *msg = mysql_error(m);
     const char *state = r->state[0] ? r->state : "(the beginning of the binlog)";
+    const char *what = r->by_file ? "binlog position" : "GTID position";
+    char head[160];
+    char missing[200];
 
+    first_sentence(msg, head, sizeof(head));
     if (no == ER_MASTER_FATAL_ERROR_READING_BINLOG) { /* 1236 */
-        if (strstr(msg, "Could not find GTID state") || strstr(msg, "purged")) {
+        if (strstr(msg, "purged required binary logs")) {
+            /* MySQL: "Cannot replicate because the source purged required binary logs. …
+             * and the missing transactions are '<set>'." */
+            quoted_after(msg, "the missing transactions are '", missing, sizeof(missing));
             sdl_error_set(err, SDL_E_SOURCE,
-                          "the source no longer has the binlog needed to resume after GTID "
-                          "position %s: it was purged (server error 1236: %s). Nothing was "
+                          "the source no longer has the binlog needed to resume after %s %s: "
+                          "it was purged (server error 1236: %.*s%s%s%s). Nothing was "
                           "skipped. To continue, re-synchronise the target and start from the "
                           "current position (pipeline.start: now, or --from now), or restore "
                           "the purged binlog files on the source",
-                          state, msg);
+                          what, state, (int)strcspn(head, "."), head,
+                          missing[0] ? "; the missing transactions are '" : "", missing,
+                          missing[0] ? "'" : "");
+        } else if (strstr(msg, "Could not find GTID state") || strstr(msg, "purged") ||
+                   (r->by_file && strstr(msg, "Could not find first log file name"))) {
+            sdl_error_set(err, SDL_E_SOURCE,
+                          "the source no longer has the binlog needed to resume after %s %s: "
+                          "it was purged (server error 1236: %s). Nothing was skipped. To "
+                          "continue, re-synchronise the target and start from the current "
+                          "position (pipeline.start: now, or --from now), or restore the "
+                          "purged binlog files on the source",
+                          what, state, msg);
         } else if (strstr(msg, "diverged")) {
             sdl_error_set(err, SDL_E_SOURCE,
                           "the source's binlog has diverged from GTID position %s: the source "
@@ -316,12 +362,30 @@ set_stream_error(sdl_binlog_reader *r, sdl_error *err)
                           "error 1236: %s). This happens after a failover to a server that "
                           "missed transactions; check which server is authoritative",
                           state, msg);
-        } else if (strstr(msg, "not in the master's binlog")) {
+        } else if (strstr(msg, "not in the master's binlog") ||
+                   strstr(msg, "more GTIDs than the")) {
+            /* MariaDB: "… which is not in the master's binlog"; MySQL: "Replica has more
+             * GTIDs than the source has, using the source's SERVER_UUID. …" */
             sdl_error_set(err, SDL_E_SOURCE,
                           "GTID position %s is ahead of the source's binlog (server error 1236: "
                           "%s). The position was recorded from another server, or the source's "
                           "binlog was reset (RESET MASTER)",
-                          state, msg);
+                          state, head);
+        } else if (r->by_file && strstr(msg, "position > file size")) {
+            sdl_error_set(err, SDL_E_SOURCE,
+                          "binlog position %s is past the end of the source's binlog file "
+                          "(server error 1236: %s). The position was recorded from another "
+                          "server, or the file was truncated or rewritten",
+                          state, head);
+        } else if (strstr(msg, "same server_uuid/server_id")) {
+            /* MySQL drops the older of two dump threads with the same replica uuid (sdl's is
+             * made from server_id), or the same server_id without one. */
+            sdl_error_set(err, SDL_E_SOURCE,
+                          "another replica connected to the source with the same server_id "
+                          "%" PRIu32 " and the source dropped this connection (server error "
+                          "1236: %s). Give every replica and every sdl pipeline its own "
+                          "source.server_id",
+                          r->server_id, head);
         } else if (strstr(msg, "checksum")) {
             sdl_error_set(err, SDL_E_SOURCE, "the source refused the checksum setting (server "
                                              "error 1236: %s)",
