@@ -20,9 +20,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "mysqlpeer"))
 
-from harness import MySQLPeer  # noqa: E402,F401
-from peer import workload  # noqa: E402,F401
-from peer.gtidset import Gtid, GtidSet  # noqa: E402,F401
+from peerlib import workload  # noqa: E402,F401
+from peerlib.gtidset import Gtid, GtidSet  # noqa: E402,F401
+from peerlib.harness import MySQLPeer  # noqa: E402,F401
 
 DATA = os.path.join(ROOT, "tests", "data", "mysql-binlog")
 
@@ -65,3 +65,23 @@ def sdl_config(tmp_path, host, port, user, password, server_id=4242, pipeline="t
   start: {start}
 {extra}""")
     return str(cfg)
+
+
+class MySQLSdl:
+    """What runlib.Daemon needs of conftest.Sdl, for a MySQL source: the binary and configs
+    pointing at @source (host, port, user, password; source_extra: more `source:` keys)."""
+
+    def __init__(self, tmp_path, source, source_extra="  tls: {mode: disabled}\n",
+                 server_id=4242):
+        from conftest import sdl_bin
+        self.tmp = tmp_path
+        self.bin = sdl_bin()
+        self.source = source
+        self.source_extra = source_extra
+        self.server_id = server_id
+
+    def write_config(self, extra="", name="sdl.yaml", start="start", server_id=None):
+        s = self.source
+        return sdl_config(self.tmp, s.host, s.port, s.user, s.password,
+                          server_id=server_id or self.server_id, start=start,
+                          source_extra=self.source_extra, extra=extra, name=name)

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from bson.decimal128 import Decimal128
 
-from mysqlsource import DATA, Gtid, GtidSet, workload
+from mysqlsource import DATA, Gtid, GtidSet, MySQLPeer, workload
 
 RMC = os.path.join(DATA, "rust_mysql_common")
 CROSS = os.path.join(DATA, "_crosscheck-mariadb-binlog-10.11")
@@ -280,3 +280,68 @@ class Appender:
         self.expected.add(gid, rows)
         self._flush()
         return gid, rec["end"]
+
+
+class PeerSource:
+    """tests/mysqlpeer serving a binlog chain that an Appender writes while it runs."""
+
+    kind = "peer"
+
+    def __init__(self, tmp_path, templates, uuid, **peer_kw):
+        self.dir = str(tmp_path / "peer" / "binlog")
+        os.makedirs(self.dir, exist_ok=True)
+        sets = {"binlog_row_metadata": "FULL"}
+        sets.update(peer_kw.pop("sets", {}))
+        self.peer = MySQLPeer(tmp_path / "peer", binlog_dir=self.dir, sets=sets, **peer_kw)
+        self.t = templates
+        self.a = Appender(self.dir, templates, uuid)
+        self.host = "127.0.0.1"
+        self.user = self.peer.user
+        self.password = self.peer.password
+        self.file_kind = None
+
+    @property
+    def port(self):
+        return self.peer.port
+
+    def start(self):
+        self.peer.start()
+        return self
+
+    def stop(self):
+        self.peer.stop()
+
+    # workload: each call is one source transaction
+    def new_file(self, kind):
+        """kind: 'ess' (8.0.28), 'payload' (8.0.32), 'tag' (9.6.0), 'opaque' (9.0.1)."""
+        fde = {"ess": self.t.ess_fde, "payload": self.t.payload_fde, "tag": self.t.tag_fde,
+               "opaque": self.t.opaque_fde}[kind]
+        self.a.start_file(fde)
+        self.file_kind = kind
+
+    def ess(self, kind):
+        return str(self.a.ess(kind))
+
+    def big_ess(self, k):
+        return str(self.a.big_ess(k))
+
+    def payload(self, k):
+        return str(self.a.payload(k))
+
+    def tagged(self):
+        return str(self.a.tagged())
+
+    def opaque(self):
+        return self.a.opaque()[0]
+
+    def executed(self):
+        return self.a.written.copy()
+
+    @property
+    def expected(self):
+        return self.a.expected
+
+    def purge_before_current(self):
+        """Removes every file but the newest (as PURGE BINARY LOGS TO does)."""
+        for n in sorted(os.listdir(self.dir))[:-1]:
+            os.remove(os.path.join(self.dir, n))

@@ -139,9 +139,7 @@ def test_live_tail_prints_what_file_tail_prints(tmp_path, rel):
 
 def peer_mode(rel):
     """gtid_mode the peer derives: ON when the file has GTIDs and no anonymous ones."""
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(DATA), "..", "mysqlpeer"))
-    from peer.binlog import BinlogFile
+    from peerlib.binlog import BinlogFile
     f = BinlogFile(fixture(rel))
     has = f.has_gtid or (f.previous is not None and not f.previous.is_empty())
     if not has:

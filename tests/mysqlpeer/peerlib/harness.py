@@ -1,6 +1,6 @@
 """Start/stop mysqlpeer from Python tests (importable, no pytest dependency).
 
-    from harness import MySQLPeer
+    from peerlib.harness import MySQLPeer
     p = MySQLPeer(tmp_path, files=[fixture_path, ...]).start()   # copies files into p.binlog_dir
     p.port, p.user, p.password, p.log_path, p.events()           # events(): the JSON log
     p.kill9(); p.start()                                         # same port and directory
@@ -18,7 +18,7 @@ import subprocess
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MYSQLPEER = os.path.join(HERE, "mysqlpeer")
+MYSQLPEER = os.path.join(os.path.dirname(HERE), "mysqlpeer")
 PYTHON = "/usr/bin/python3"
 
 

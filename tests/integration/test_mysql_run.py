@@ -1,0 +1,171 @@
+"""sdl run from a live MySQL source into MongoDB (tests/fakemongod, or $SDL_TEST_MONGODB_URI):
+resume by GTID set across kill -9 (inside compressed and split transactions too), tagged GTIDs,
+a source without GTIDs (file positions), purged GTIDs, TLS with verify_identity, a
+heartbeat-only idle period, a duplicate server_id.
+
+The source is tests/mysqlpeer serving a binlog chain that the test appends to while sdl runs,
+made of copies of real MySQL-written transactions (8.0.28 rows, 8.0.32 compressed
+transactions, 9.6.0 tagged GTIDs, 9.0.1 anonymous JSON rows; mysqlworkload.py). The expected
+row_changes come from the appender's own record (GTIDs, files, offsets) and the values
+EXPECTED-VALUES.md states for each template transaction, never from sdl; the offset must equal
+the GTID set written (flavor "mysql"), and the peer's log must show every GTID served."""
+import random
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+from mysqlsource import GtidSet, MySQLSdl
+from mysqlworkload import PeerSource, Templates
+from runlib import Daemon, offset
+
+U = "7f1e2d3c-4b5a-11ef-8000-0242ac110002"
+
+
+@pytest.fixture(scope="module")
+def templates():
+    return Templates()
+
+
+def check_documents(target, expected, max_rows, pipeline="test"):
+    """row_changes == the expected documents: every _id once, the same fields and values, and
+    split: true exactly on the rows of transactions of more than @max_rows rows."""
+    exp = expected.documents(pipeline)
+    got = {}
+    for d in target.db.row_changes.find({}):
+        assert d["_id"] not in got, f"duplicate {d['_id']}"
+        got[d["_id"]] = d
+    missing = [k for k in exp if k not in got]
+    extra = [k for k in got if k not in exp]
+    assert not missing, f"{len(missing)} missing, e.g. {missing[:5]}"
+    assert not extra, f"{len(extra)} unexpected, e.g. {extra[:5]}"
+    split = 0
+    for k, (e, nrows) in exp.items():
+        g = dict(got[k])
+        s = g.pop("split", False)
+        assert s == (nrows > max_rows), f"{k}: split {s}, transaction of {nrows} rows"
+        split += s
+        assert g == e, f"{k} differs:\n got {g}\nwant {e}"
+    return {"documents": len(got), "split": split}
+
+
+def wait_for_gtids(target, want, daemon, timeout=120):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        if daemon.proc.poll() is not None:
+            raise AssertionError(f"sdl exited with {daemon.proc.returncode}:\n"
+                                 f"{daemon.output()[-4000:]}")
+        last = offset(target)
+        if last and not last.get("partial") and GtidSet.parse(last["gtid"]) == want:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"offset {last} did not reach {want}:\n{daemon.output()[-4000:]}")
+
+
+def served_gtids(peer):
+    return {e["gtid"] for e in peer.events("gtid")}
+
+
+def test_kill9_resumes_by_gtid_set_inside_compressed_and_split_transactions(
+        tmp_path, templates, target):
+    src = PeerSource(tmp_path, templates, U)
+    src.new_file("ess")
+    for k in ("ess_insert", "ess_update", "ess_delete"):
+        src.ess(k)
+    src.start()
+    # a dead sdl's open transaction blocks its successor until the server aborts it (as on
+    # mongod): a short lifetime keeps the kills within seconds
+    target.client.admin.command({"setParameter": 1, "transactionLifetimeLimitSeconds": 2})
+    max_rows = 10
+    sdl = MySQLSdl(tmp_path, src)
+    d = Daemon(sdl, target, tmp_path, batch=f"max_rows: {max_rows}, max_delay: 10ms",
+               start="start")
+    big_payloads = set()
+    stop_load = threading.Event()
+    errors = []
+
+    def load():
+        """Some 30 transactions/s: files of ESS rows (a 35-row transaction now and then),
+        of compressed transactions (a 150-row one now and then), of tagged GTIDs."""
+        rng = random.Random(16)
+        try:
+            phase = 0
+            while not stop_load.is_set():
+                kind = ("ess", "payload", "tag")[phase % 3]
+                if phase:
+                    src.new_file(kind)
+                for n in range(40):
+                    if stop_load.is_set():
+                        break
+                    if kind == "ess":
+                        if n % 15 == 7:
+                            src.big_ess(35)
+                        else:
+                            src.ess(rng.choice(["ess_insert", "ess_update", "ess_delete"]))
+                    elif kind == "payload":
+                        if n % 10 == 3:
+                            big_payloads.add(src.payload(150))
+                        else:
+                            src.payload(rng.randint(1, 3))
+                    else:
+                        src.tagged()
+                    time.sleep(0.03)
+                phase += 1
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            errors.append(e)
+
+    t = threading.Thread(target=load)
+    t.start()
+    rng = random.Random(1616)
+    kills = []   # (partial offset at the kill or None, whether this run had committed a batch)
+    try:
+        d.start()
+        for i in range(14):
+            before = (offset(target) or {}).get("batch", -1)
+            if i % 2:
+                # wait until this run commits part of a split transaction (the offset then
+                # names it; every other time one of the big compressed ones), then kill
+                deadline = time.time() + 6
+                while time.time() < deadline:
+                    o = offset(target)
+                    if (o and o.get("partial") and o["batch"] > before
+                            and (i % 4 != 1 or o["partial"]["gtid"] in big_payloads)):
+                        break
+                    time.sleep(0.01)
+            else:
+                time.sleep(rng.uniform(0.2, 1.0))
+            assert d.proc.poll() is None, d.output()[-3000:]
+            o = offset(target) or {}
+            d.kill9()
+            kills.append((o.get("partial"), o.get("batch", -1) > before))
+            d.start()
+    finally:
+        stop_load.set()
+        t.join()
+    assert not errors, errors
+    want = src.executed()
+    off = wait_for_gtids(target, want, d)
+    assert d.stop() == 0, d.output()[-3000:]
+    src.stop()
+
+    summary = check_documents(target, src.expected, max_rows)
+    assert off["flavor"] == "mysql"
+    assert GtidSet.parse(off["gtid"]) == want and ":mytag:" in off["gtid"]
+    assert target.db.row_changes_staging.count_documents({}) == 0
+    # the peer's own record: it served every GTID written, and nothing else
+    assert served_gtids(src.peer) == {str(g) for g in want.gtids()}
+    assert not src.peer.internal_errors()
+    inside = [p for p, progressed in kills if p and progressed]
+    inside_payload = [p for p in inside if p["gtid"] in big_payloads]
+    print(f"kill -9 x{len(kills)} ({len(inside)} inside split transactions, "
+          f"{len(inside_payload)} inside compressed ones); {summary['documents']} documents, "
+          f"{summary['split']} split; {len(src.expected.txns)} transactions, "
+          f"{len(src.peer.events('dump_gtid'))} dumps")
+    assert len(kills) >= 10
+    assert len(inside) >= 3, kills
+    assert len(inside_payload) >= 1, kills
+    # most runs got as far as streaming (others died in recovery, a kill point too)
+    assert len(src.peer.events("dump_gtid")) > len(kills) // 2
