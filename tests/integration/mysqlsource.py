@@ -72,16 +72,18 @@ class MySQLSdl:
     pointing at @source (host, port, user, password; source_extra: more `source:` keys)."""
 
     def __init__(self, tmp_path, source, source_extra="  tls: {mode: disabled}\n",
-                 server_id=4242):
+                 server_id=4242, pipeline="test"):
         from conftest import sdl_bin
         self.tmp = tmp_path
         self.bin = sdl_bin()
         self.source = source
         self.source_extra = source_extra
         self.server_id = server_id
+        self.pipeline = pipeline
 
     def write_config(self, extra="", name="sdl.yaml", start="start", server_id=None):
         s = self.source
         return sdl_config(self.tmp, s.host, s.port, s.user, s.password,
                           server_id=server_id or self.server_id, start=start,
-                          source_extra=self.source_extra, extra=extra, name=name)
+                          pipeline=self.pipeline, source_extra=self.source_extra, extra=extra,
+                          name=name)

@@ -169,3 +169,175 @@ def test_kill9_resumes_by_gtid_set_inside_compressed_and_split_transactions(
     assert len(inside_payload) >= 1, kills
     # most runs got as far as streaming (others died in recovery, a kill point too)
     assert len(src.peer.events("dump_gtid")) > len(kills) // 2
+
+
+def test_kill9_resumes_by_file_position_on_a_source_without_gtids(tmp_path, templates, target):
+    src = PeerSource(tmp_path, templates, U)
+    src.new_file("opaque")
+    src.opaque()
+    src.start()
+    target.client.admin.command({"setParameter": 1, "transactionLifetimeLimitSeconds": 2})
+    max_rows = 5   # json-opaque's transaction has 8 rows: every one is split
+    d = Daemon(MySQLSdl(tmp_path, src), target, tmp_path,
+               batch=f"max_rows: {max_rows}, max_delay: 10ms", start="start")
+    rng = random.Random(7)
+    d.start()
+    kills = 0
+    for i in range(5):
+        for _ in range(rng.randint(3, 8)):
+            src.opaque()
+        if i % 2:
+            src.new_file("opaque")
+        time.sleep(rng.uniform(0.2, 0.8))
+        d.kill9()
+        kills += 1
+        d.start()
+    last = src.opaque()
+    end = src.a.comp.record[-1]["end"]
+    want = f"{src.a.name}:{end}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        o = offset(target)
+        if o and o["gtid"] == want and not o.get("partial"):
+            break
+        assert d.proc.poll() is None, d.output()[-3000:]
+        time.sleep(0.1)
+    assert d.stop() == 0, d.output()[-3000:]
+    src.stop()
+    o = offset(target)
+    assert o["gtid"] == want and o["flavor"] == "mysql", o
+    summary = check_documents(target, src.expected, max_rows)
+    assert summary["split"] == summary["documents"]
+    assert last in {doc["gtid"] for doc in target.db.row_changes.find({})}
+    dumps = src.peer.events("dump")
+    assert dumps and not src.peer.events("dump_gtid")
+    assert dumps[0]["file"] == "binlog.000001" and dumps[0]["pos"] == 4
+    print(f"file positions: {kills} kills, {summary['documents']} documents, {len(dumps)} dumps")
+
+
+def test_purged_gtids_stop_the_pipeline_with_the_advice(tmp_path, templates, target):
+    src = PeerSource(tmp_path, templates, U)
+    src.new_file("ess")
+    for k in ("ess_insert", "ess_update", "ess_delete"):
+        src.ess(k)
+    src.start()
+    d = Daemon(MySQLSdl(tmp_path, src), target, tmp_path, start="start")
+    d.start()
+    first = wait_for_gtids(target, src.executed(), d)
+    assert d.stop() == 0
+    for _ in range(2):
+        src.new_file("ess")
+        for k in ("ess_insert", "ess_update", "ess_delete"):
+            src.ess(k)
+    src.purge_before_current()   # gone: U:4-6 (and U:1-3)
+    d.start()
+    rc = d.wait(60)
+    out = d.output()
+    assert rc == 1, out[-3000:]
+    assert (f"the source no longer has the binlog needed to resume after GTID position {U}:1-3: "
+            f"it was purged") in out, out[-3000:]
+    assert f"the missing transactions are '{U}:4-6'" in out
+    assert "pipeline.start: now" in out
+    assert offset(target)["gtid"] == first["gtid"]
+    assert target.db.row_changes.count_documents({}) == 3
+    src.stop()
+
+
+def make_cert(d):
+    """A throwaway CA and a server certificate for 127.0.0.1 (subjectAltName IP)."""
+    def run(*a):
+        subprocess.run(a, check=True, capture_output=True)
+    for name in ("ca", "otherca"):
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            f"/CN={name}", "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.pem")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr")
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.pem", "-CAkey",
+        f"{d}/ca.key", "-CAcreateserial", "-days", "2", "-extfile", f"{d}/ext.cnf", "-out",
+        f"{d}/server.pem")
+
+
+def test_tls_with_verify_identity(tmp_path, templates, target):
+    assert shutil.which("openssl"), "openssl is needed (Debian's openssl package)"
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    make_cert(certs)
+    src = PeerSource(tmp_path, templates, U, tls_cert=str(certs / "server.pem"),
+                     tls_key=str(certs / "server.key"), require_tls=True)
+    src.new_file("ess")
+    for k in ("ess_insert", "ess_update", "ess_delete"):
+        src.ess(k)
+    src.start()
+    tls = f"  tls:\n    mode: verify_identity\n    ca: {certs}/ca.pem\n"
+    d = Daemon(MySQLSdl(tmp_path, src, source_extra=tls), target, tmp_path, start="start")
+    d.start()
+    wait_for_gtids(target, src.executed(), d)
+    assert d.stop() == 0
+    check_documents(target, src.expected, 5000)
+    auths = src.peer.events("auth")
+    assert auths and all(a["ok"] and a["tls"] for a in auths)
+    # caching_sha2_password: the first login sends the password in clear over TLS (full
+    # authentication), later ones pass from the server's cache
+    assert auths[0]["how"] == "full-tls" and {a["how"] for a in auths[1:]} == {"fast"}
+    for extra, why in [(f"  tls:\n    mode: verify_identity\n    ca: {certs}/otherca.pem\n",
+                        "certificate"),
+                       ("  tls: {mode: disabled}\n", "Access denied")]:
+        cfg = MySQLSdl(tmp_path, src, source_extra=extra).write_config(name="neg.yaml")
+        p = subprocess.run([d.sdl.bin, "tail", "-c", cfg, "--from", "start", "--until", "now"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0 and why.lower() in p.stderr.lower(), p.stderr
+    src.stop()
+
+
+def test_heartbeats_keep_an_idle_stream_alive(tmp_path, templates, target):
+    src = PeerSource(tmp_path, templates, U)
+    src.new_file("ess")
+    src.ess("ess_insert")
+    src.start()
+    d = Daemon(MySQLSdl(tmp_path, src, source_extra="  tls: {mode: disabled}\n"
+                                                    "  heartbeat_period: 1s\n"),
+               target, tmp_path, start="start")
+    d.start()
+    wait_for_gtids(target, src.executed(), d)
+    idle_from = time.time()
+    time.sleep(5.5)   # idle: only heartbeats on the wire
+    beats = [e for e in src.peer.events("heartbeat") if e["t"] >= idle_from]
+    dumps = src.peer.events("dump_gtid")
+    assert len(dumps) == 1, dumps            # one stream all along: no reconnect
+    assert len(beats) >= 4, beats
+    assert {b["conn"] for b in beats} == {dumps[0]["conn"]}
+    assert all(b["file"] == "binlog.000001" and not b["v2"] for b in beats)
+    src.ess("ess_update")
+    src.ess("ess_delete")
+    wait_for_gtids(target, src.executed(), d)
+    assert d.stop() == 0
+    assert "reconnecting" not in d.output()
+    check_documents(target, src.expected, 5000)
+    src.stop()
+
+
+def test_a_second_pipeline_with_the_same_server_id_drops_the_first(tmp_path, templates, target):
+    src = PeerSource(tmp_path, templates, U)
+    src.new_file("ess")
+    src.ess("ess_insert")
+    src.start()
+    sdl = MySQLSdl(tmp_path, src)
+    first = Daemon(sdl, target, tmp_path, start="start")
+    first.start()
+    wait_for_gtids(target, src.executed(), first)
+    second = Daemon(MySQLSdl(tmp_path, src, pipeline="second"), target, tmp_path,
+                    start="start", config_name="second.yaml")
+    second.log_path = tmp_path / "second.log"
+    second.start()
+    try:
+        rc = first.wait(60)
+        out = first.output()
+        assert rc == 1, out[-3000:]
+        assert ("another replica connected to the source with the same server_id 4242 and the "
+                "source dropped this connection") in out, out[-3000:]
+        assert "its own source.server_id" in out
+        assert second.proc.poll() is None, second.output()[-3000:]
+    finally:
+        second.stop()
+    src.stop()
