@@ -163,6 +163,7 @@ class State:
         for k, val in cfg.sets.items():
             v[k] = val
         self.vars = v
+        self.gtid_mode = v["gtid_mode"].upper()  # --set gtid_mode=… changes what dumps do
 
 
 class Dump:
@@ -417,7 +418,8 @@ class Session:
             return str(self.id)
         if fn == "null":
             return None
-        raise QueryError(ER_NOT_SUPPORTED_YET, f"mysqlpeer does not evaluate '{e[:100]}'", "42000")
+        raise QueryError(ER_NOT_SUPPORTED_YET, "mysqlpeer does not answer this query (it cannot "
+                         f"evaluate '{e[:100]}')", "42000")
 
     def select(self, rest, st):
         m = re.fullmatch(r"(.*?)(\s+limit\s+\d+)?", rest.strip(), re.I | re.S)
@@ -444,8 +446,8 @@ class Session:
                              r"local)\.)?([A-Za-z0-9_]+)\s*=\s*(.*)", item, re.S | re.I)
             if m:
                 continue  # system variables of the session: accepted, no effect
-            raise QueryError(ER_NOT_SUPPORTED_YET, f"mysqlpeer does not evaluate SET {item[:100]}",
-                             "42000")
+            raise QueryError(ER_NOT_SUPPORTED_YET, "mysqlpeer does not answer this query (it "
+                             f"cannot evaluate SET {item[:100]})", "42000")
 
     # ---- registration ------------------------------------------------------------------------
     def register(self, body):
