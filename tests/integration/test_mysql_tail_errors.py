@@ -190,3 +190,19 @@ def test_wrong_password(tmp_path, templates):
     assert rc == 1
     assert "Access denied for user 'repl'@'127.0.0.1' (using password: YES)" in err
     assert "check source.user and the password" in err and "nope" not in err
+
+
+def test_source_flavor_overrides_the_version_string(tmp_path, templates):
+    """A server may announce any version (MariaDB's `version` variable, proxies): with
+    source.flavor set, sdl speaks that flavour whatever the version string says."""
+    a, d = gtid_chain(tmp_path, templates)
+    with start_peer(tmp_path, d, server_version="8.4.3-MariaDB-lookalike") as peer:
+        auto = config(tmp_path, peer, name="auto.yaml")
+        rc, docs, err = tail(auto, "--from", "start", "--until", "now")
+        assert rc == 1 and "BINLOG_GTID_POS" in err, err   # taken for MariaDB
+        forced = sdl_config(tmp_path, "127.0.0.1", peer.port, peer.user, peer.password,
+                            source_extra="  tls: {mode: disabled}\n  flavor: mysql\n",
+                            name="forced.yaml")
+        rc, docs, err = tail(forced, "--from", "start", "--until", "now")
+        assert rc == 0, err
+        assert gtids_of(docs) == [f"{U}:{n}" for n in range(1, 7)]
