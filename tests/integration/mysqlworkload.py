@@ -157,9 +157,10 @@ class Expected:
                     d["after"] = row.after
                 if row.changed is not None:
                     d["changed"] = row.changed
-                d.update({"gtid": gtid, "seq": seq,
-                          "ts": datetime.datetime.utcfromtimestamp(ts),
-                          "binlog": {"file": f, "pos": pos}})
+                d.update({"gtid": gtid, "seq": seq})
+                if f is not None:   # a real server's files and times are its own
+                    d["ts"] = datetime.datetime.utcfromtimestamp(ts)
+                    d["binlog"] = {"file": f, "pos": pos}
                 if row.unnamed:
                     d["columns_unnamed"] = True
                 out[d["_id"]] = (d, len(rows))
@@ -201,6 +202,7 @@ class Appender:
         self.name = f"{self.basename}.{self.n:06d}"
         self.comp = workload.Composer(fde)
         self.comp.previous(self.written)
+        self.previous = self.written.copy()   # what the files before this one hold
         self.flushed = 0
         self._flush()
 
@@ -342,6 +344,155 @@ class PeerSource:
         return self.a.expected
 
     def purge_before_current(self):
-        """Removes every file but the newest (as PURGE BINARY LOGS TO does)."""
+        """Removes every file but the newest (as PURGE BINARY LOGS TO does); returns
+        gtid_purged."""
         for n in sorted(os.listdir(self.dir))[:-1]:
             os.remove(os.path.join(self.dir, n))
+        return self.a.previous.copy()
+
+    def daemon_kw(self):
+        return {"start": "start"}
+
+
+class RealSource:
+    """A real MySQL server ($SDL_TEST_MYSQL_*, mysqlsource.real_mysql()) running the same
+    workload as SQL in a database of its own: the same rows as the templates, with the server's
+    own GTIDs (read from @@gtid_executed around each transaction), table and column names
+    (binlog_row_metadata=FULL names them). Binlog files, offsets and times are the server's:
+    the documents are compared without them. Tagged GTIDs need MySQL 8.4+."""
+
+    kind = "mysql"
+
+    def __init__(self, tmp_path, templates, uuid=None, **_):
+        import random as _random
+
+        import pymysql
+        from mysqlsource import real_mysql
+        self.cfg = real_mysql()
+        assert self.cfg, "RealSource needs SDL_TEST_MYSQL_HOST"
+        self.host, self.port = self.cfg["host"], self.cfg["port"]
+        self.user, self.password = self.cfg["user"], self.cfg["password"]
+        self.db = f"sdltest_{os.getpid()}_{_random.randrange(1 << 30)}"
+        self.conn = pymysql.connect(host=self.host, port=self.port, user=self.cfg["root_user"],
+                                    password=self.cfg["root_password"], autocommit=True,
+                                    charset="utf8mb4")
+        self.expected = Expected()
+        self.rows1 = self.rows2 = 0
+        self.file_kind = None
+        self.peer = None
+        self.sql(f"CREATE DATABASE {self.db}",
+                 f"CREATE TABLE {self.db}.t (f1 CHAR(128), f2 VARCHAR(300), "
+                 "f3 ENUM('var1', 'variant2', 'foo'), f4 SET('one', 'two', 'three', 'four'), "
+                 "f5 TEXT) DEFAULT CHARSET=utf8mb4",
+                 f"CREATE TABLE {self.db}.tb1 (a INT)",
+                 f"CREATE TABLE {self.db}.orders (id INT, qty INT, price DECIMAL(10,2))",
+                 f"CREATE TABLE {self.db}.test (a JSON)")
+        self.start_position = self.executed().text()
+
+    def sql(self, *statements):
+        rows = None
+        with self.conn.cursor() as cur:
+            for st in statements:
+                cur.execute(st)
+                rows = cur.fetchall()
+        return rows
+
+    def executed(self):
+        return GtidSet.parse(self.sql("SELECT @@GLOBAL.gtid_executed")[0][0])
+
+    def start(self):
+        v = self.sql("SELECT @@version, @@gtid_mode, @@binlog_row_metadata")[0]
+        assert v[1] == "ON" and v[2] == "FULL", f"the MySQL server must run with gtid_mode=ON " \
+                                                 f"and binlog_row_metadata=FULL: {v}"
+        self.version = v[0]
+        return self
+
+    def stop(self):
+        self.sql(f"DROP DATABASE IF EXISTS {self.db}")
+        self.conn.close()
+
+    def _txn(self, statements, rows, pre=(), post=()):
+        before = self.executed()
+        self.sql(*pre, "BEGIN", *statements, "COMMIT", *post)
+        new = self.executed().subtract(before)
+        assert new.count() == 1, f"expected one new GTID, got {new}"
+        g = str(next(new.gtids()))
+        self.expected.add(g, [(r, None, None, None) for r in rows])
+        return g
+
+    @staticmethod
+    def _q(v):
+        return "'" + str(v).replace("'", "''") + "'"
+
+    def _ess_values(self, r):
+        return ", ".join([self._q(r["f1"]), self._q(r["f2"]), self._q(r["f3"]),
+                          self._q(",".join(r["f4"])), self._q(r["f5"])])
+
+    def _rename(self, rows, table=None, names=None):
+        out = []
+        for r in rows:
+            def named(img):
+                return None if img is None else (
+                    {names[int(k[1:]) - 1]: v for k, v in img.items()} if names else img)
+            out.append(Row(r.op, self.db, table or r.table, named(r.before), named(r.after),
+                           r.changed))
+        return out
+
+    def new_file(self, kind):
+        self.sql("FLUSH BINARY LOGS")
+        self.file_kind = kind
+
+    def ess(self, kind):
+        if kind == "ess_update" and not self.rows1 or kind == "ess_delete" and not self.rows2:
+            kind = "ess_insert"
+        t = f"{self.db}.t"
+        if kind == "ess_insert":
+            st = f"INSERT INTO {t} VALUES ({self._ess_values(ESS_ROW1)})"
+            self.rows1 += 1
+        elif kind == "ess_update":
+            r = ESS_ROW2
+            st = (f"UPDATE {t} SET f1 = {self._q(r['f1'])}, f2 = {self._q(r['f2'])}, "
+                  f"f3 = {self._q(r['f3'])}, f4 = {self._q(','.join(r['f4']))}, "
+                  f"f5 = {self._q(r['f5'])} WHERE f1 = {self._q(ESS_ROW1['f1'])} LIMIT 1")
+            self.rows1 -= 1
+            self.rows2 += 1
+        else:
+            st = f"DELETE FROM {t} WHERE f1 = 'field1' LIMIT 1"
+            self.rows2 -= 1
+        return self._txn([st], self._rename(TEMPLATE_ROWS[kind]))
+
+    def big_ess(self, k):
+        st = f"INSERT INTO {self.db}.t VALUES ({self._ess_values(ESS_ROW1)})"
+        self.rows1 += k
+        return self._txn([st] * k, self._rename(TEMPLATE_ROWS["ess_insert"]) * k)
+
+    def payload(self, k):
+        return self._txn([f"INSERT INTO {self.db}.tb1 VALUES (1)"] * k,
+                         self._rename(TEMPLATE_ROWS["payload_row"], names=["a"]) * k,
+                         pre=["SET SESSION binlog_transaction_compression = ON"],
+                         post=["SET SESSION binlog_transaction_compression = OFF"])
+
+    def tagged(self, tag="mytag"):
+        return self._txn([f"INSERT INTO {self.db}.orders VALUES (3, 100, 250.00)"],
+                         self._rename(TEMPLATE_ROWS["tag_insert"], names=["id", "qty", "price"]),
+                         pre=[f"SET gtid_next = 'AUTOMATIC:{tag}'"],
+                         post=["SET gtid_next = 'AUTOMATIC'"])
+
+    def purge_before_current(self):
+        last = self.sql("SHOW BINARY LOGS")[-1][0]
+        self.sql(f"PURGE BINARY LOGS TO '{last}'")
+        return GtidSet.parse(self.sql("SELECT @@GLOBAL.gtid_purged")[0][0])
+
+    def daemon_kw(self):
+        """Start after the set-up, replicate only this test's database."""
+        return {"start": self.start_position,
+                "extra": f"tables:\n  include: ['{self.db}.*']\n"}
+
+
+def make_source(tmp_path, templates, uuid, peer_only=False, **peer_kw):
+    """A RealSource when $SDL_TEST_MYSQL_HOST is set (unless the test needs the peer by
+    nature: @peer_only), else a PeerSource."""
+    from mysqlsource import real_mysql
+    if real_mysql() and not peer_only:
+        return RealSource(tmp_path, templates, uuid)
+    return PeerSource(tmp_path, templates, uuid, **peer_kw)
