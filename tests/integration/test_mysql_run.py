@@ -361,3 +361,29 @@ def test_a_second_pipeline_with_the_same_server_id_drops_the_first(tmp_path, tem
     finally:
         second.stop()
     src.stop()
+
+
+def test_a_source_restart_is_survived(tmp_path, templates, target):
+    """kill -9 of the source (the peer) while sdl streams: sdl reconnects with backoff and
+    resumes after its last complete transaction; nothing lost, nothing twice."""
+    src = PeerSource(tmp_path, templates, U)
+    src.new_file("ess")
+    src.start()
+    src.big_ess(30)
+    d = Daemon(MySQLSdl(tmp_path, src), target, tmp_path, batch="max_rows: 8, max_delay: 10ms",
+               start="start")
+    d.start()
+    for round_ in range(3):
+        for k in ("ess_insert", "ess_update", "ess_delete"):
+            src.ess(k)
+        src.big_ess(30)
+        time.sleep(0.3)
+        src.peer.kill9()
+        time.sleep(0.5)
+        src.peer.start()
+    wait_for_gtids(target, src.executed(), d)
+    assert d.stop() == 0
+    assert "reconnecting" in d.output()
+    check_documents(target, src.expected, 8)
+    assert len(src.peer.events("dump_gtid")) >= 2
+    src.stop()

@@ -145,3 +145,28 @@ def peer_mode(rel):
     if not has:
         return "OFF"
     return "ON_PERMISSIVE" if f.has_anonymous else "ON"
+
+
+def test_an_event_over_16_mib_arrives_whole(tmp_path):
+    """A 17 MiB ROWS_QUERY event (the statement text MySQL logs with
+    binlog_rows_query_log_events) in front of the rows: the source splits it into packets,
+    sdl reads it whole and prints what --file prints."""
+    from mysqlsource import Gtid, workload
+    from peerlib.binlog import Header
+    fx = workload.Fixture(fixture("rust_mysql_common/mysql-enum-string-set.000001"))
+    txn = fx.transactions[2]
+    text = b"INSERT INTO t VALUES " + b"('x')," * (17 * 1024 * 1024 // 6) + b"('x')"
+    rq = workload.make_event(29, b"\xff" + text, 1, 0, Header(txn.events[2]).timestamp, 0x80)
+    big = workload.Txn(txn.events[:2] + [rq] + txn.events[2:])
+    d = tmp_path / "big"
+    d.mkdir()
+    uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+    workload.chain(str(d), [(fx.fde, [("txn", txn, Gtid(uuid, 1)), ("txn", big, Gtid(uuid, 2)),
+                                      ("txn", txn, Gtid(uuid, 3))])])
+    with MySQLPeer(tmp_path / "peer", binlog_dir=str(d),
+                   sets={"binlog_row_metadata": "FULL"}).start() as peer:
+        got = tail_live(config(tmp_path, peer), "--from", "start", "--until", "now")
+    want = subprocess.run([sdl_bin(), "tail", "--file", str(d / "binlog.000001")],
+                          capture_output=True, text=True, timeout=60)
+    assert got.returncode == 0 and want.returncode == 0, got.stderr + want.stderr
+    assert got.stdout == want.stdout and len(got.stdout.splitlines()) == 3
