@@ -285,10 +285,13 @@ class BinlogFile:
         return self.read(e.pos, e.end - e.pos)
 
     def rescan(self):
+        """Reads the events appended since the last scan (only the new bytes)."""
         st = os.stat(self.path)
         if self.mtime == (st.st_mtime_ns, st.st_size):
             return
+        base = self.size if self.events else 0
         with open(self.path, "rb") as f:
+            f.seek(base)
             data = f.read()
         if not self.events:
             if len(data) < 4:
@@ -296,19 +299,19 @@ class BinlogFile:
             if data[:4] != MAGIC:
                 raise BinlogError(f"{self.path}: not a binlog file (bad magic)")
             self.size = 4
-        off = self.size
+        off = self.size - base
         while off + HEADER_LEN <= len(data):
             h = Header(data, off)
             if h.size < HEADER_LEN:
-                raise BinlogError(f"{self.path}: event at {off} has size {h.size}")
+                raise BinlogError(f"{self.path}: event at {base + off} has size {h.size}")
             if off + h.size > len(data):
                 break  # not written completely yet
             ev = data[off:off + h.size]
-            e = Event(off, off + h.size, h.type)
+            e = Event(base + off, base + off + h.size, h.type)
             self._note(e, ev, h)
             self.events.append(e)
             off += h.size
-        self.size = off
+        self.size = base + off
         self.mtime = (st.st_mtime_ns, st.st_size)
 
     def _note(self, e, ev, h):
