@@ -6,10 +6,11 @@ set (COM_BINLOG_DUMP_GTID) or, on a source without GTIDs, by file and position
 (COM_BINLOG_DUMP).
 
 The peer says binlog_row_metadata=FULL for every fixture (sdl refuses to start otherwise): a
-server whose setting is FULL today may still hold binlogs written before (MINIMAL, or 5.x
-servers). Where such a file lacks metadata sdl cannot do without (the charset of a string
-column) the live stream stops with a clear error at that row, while --file keeps valid UTF-8 as
-text (README "Row metadata"): the documents before it are the same.
+server whose setting is FULL today may still hold binlogs written before (MINIMAL, or by a 5.x
+server before an upgrade). Where such a file lacks metadata sdl cannot do without (the charset
+of a string column: servers before 8.0.1 log none) the live stream stops with a clear error at
+that row, while --file keeps valid UTF-8 as text (README "Row metadata"): the documents before
+it are the same.
 
 These tests need the peer by nature (a real MySQL server cannot be made to serve the fixture
 files), so SDL_TEST_MYSQL_HOST does not change them."""
@@ -66,9 +67,9 @@ FIXTURES = [
     "zalora-binlog-parser/fixtures/mysql-bin.06",
 ]
 
-# Files of servers before 8.0.1 (or written with binlog_row_metadata=MINIMAL) whose string
-# columns have no charset: the live stream stops at the first such row, naming the table and
-# the setting; --file goes on (its documents say "columns_unnamed": true).
+# Files of servers before 8.0.1, whose string columns have no charset: the live stream stops at
+# the first such row, naming the table and the setting; --file goes on (its documents say
+# "columns_unnamed": true).
 NO_CHARSET = {
     "mysql-binlog-connector-java/mysql-bin.checksum-crc32": "'simu_file_dev.folder'",
     "mysql-binlog-connector-java/mysql-bin.checksum-none": "'account_db.account'",
