@@ -319,6 +319,7 @@ def test_heartbeats_keep_an_idle_stream_alive(tmp_path, templates, target):
         beats = [e for e in src.peer.events("heartbeat") if e["t"] >= idle_from]
         dumps = src.peer.events("dump_gtid")
         assert len(dumps) == 1, dumps            # one stream all along: no reconnect
+        assert dumps[0]["flags"] == 0            # blocking, and no other bit
         assert len(beats) >= 4, beats
         assert {b["conn"] for b in beats} == {dumps[0]["conn"]}
         assert all(b["file"] == "binlog.000001" and not b["v2"] for b in beats)
