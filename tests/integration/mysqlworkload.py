@@ -284,12 +284,17 @@ class Appender:
         return gid, rec["end"]
 
 
+# Every source a test made, so a fixture can stop them whatever the test's outcome.
+LIVE = []
+
+
 class PeerSource:
     """tests/mysqlpeer serving a binlog chain that an Appender writes while it runs."""
 
     kind = "peer"
 
     def __init__(self, tmp_path, templates, uuid, **peer_kw):
+        LIVE.append(self)
         self.dir = str(tmp_path / "peer" / "binlog")
         os.makedirs(self.dir, exist_ok=True)
         sets = {"binlog_row_metadata": "FULL"}
@@ -365,6 +370,7 @@ class RealSource:
 
     def __init__(self, tmp_path, templates, uuid=None, **_):
         import random as _random
+        LIVE.append(self)
 
         import pymysql
         from mysqlsource import real_mysql
@@ -408,8 +414,9 @@ class RealSource:
         return self
 
     def stop(self):
-        self.sql(f"DROP DATABASE IF EXISTS {self.db}")
-        self.conn.close()
+        if self.conn.open:
+            self.sql(f"DROP DATABASE IF EXISTS {self.db}")
+            self.conn.close()
 
     def _txn(self, statements, rows, pre=(), post=()):
         before = self.executed()

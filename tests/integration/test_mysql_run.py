@@ -25,7 +25,7 @@ import pytest
 
 from mysqlsource import GtidSet, MySQLSdl
 from mysqlsource import real_mysql
-from mysqlworkload import PeerSource, Templates, make_source
+from mysqlworkload import LIVE, PeerSource, Templates, make_source
 from runlib import Daemon, offset
 
 U = "7f1e2d3c-4b5a-11ef-8000-0242ac110002"
@@ -34,6 +34,26 @@ U = "7f1e2d3c-4b5a-11ef-8000-0242ac110002"
 @pytest.fixture(scope="module")
 def templates():
     return Templates()
+
+
+DAEMONS = []
+
+
+def new_daemon(*args, **kw):
+    d = Daemon(*args, **kw)
+    DAEMONS.append(d)
+    return d
+
+
+@pytest.fixture(autouse=True)
+def stop_sources():
+    """sdl processes, sources (peers, a real server's test database) are stopped after each
+    test, also when it fails."""
+    yield
+    while DAEMONS:
+        DAEMONS.pop().kill9()
+    while LIVE:
+        LIVE.pop().stop()
 
 
 def check_documents(target, expected, max_rows, pipeline="test"):
@@ -91,7 +111,7 @@ def test_kill9_resumes_by_gtid_set_inside_compressed_and_split_transactions(
     target.client.admin.command({"setParameter": 1, "transactionLifetimeLimitSeconds": 2})
     max_rows = 10
     sdl = MySQLSdl(tmp_path, src)
-    d = Daemon(sdl, target, tmp_path, batch=f"max_rows: {max_rows}, max_delay: 10ms",
+    d = new_daemon(sdl, target, tmp_path, batch=f"max_rows: {max_rows}, max_delay: 10ms",
                **src.daemon_kw())
     big_payloads = set()
     stop_load = threading.Event()
@@ -189,7 +209,7 @@ def test_kill9_resumes_by_file_position_on_a_source_without_gtids(tmp_path, temp
     src.start()
     target.client.admin.command({"setParameter": 1, "transactionLifetimeLimitSeconds": 2})
     max_rows = 5   # json-opaque's transaction has 8 rows: every one is split
-    d = Daemon(MySQLSdl(tmp_path, src), target, tmp_path,
+    d = new_daemon(MySQLSdl(tmp_path, src), target, tmp_path,
                batch=f"max_rows: {max_rows}, max_delay: 10ms", start="start")
     rng = random.Random(7)
     d.start()
@@ -226,7 +246,7 @@ def test_purged_gtids_stop_the_pipeline_with_the_advice(tmp_path, templates, tar
     src.start()
     for k in ("ess_insert", "ess_update", "ess_delete"):
         src.ess(k)
-    d = Daemon(MySQLSdl(tmp_path, src), target, tmp_path, **src.daemon_kw())
+    d = new_daemon(MySQLSdl(tmp_path, src), target, tmp_path, **src.daemon_kw())
     d.start()
     first = wait_for_gtids(target, src.executed(), d)
     assert d.stop() == 0
@@ -280,7 +300,7 @@ def test_tls_with_verify_identity(tmp_path, templates, target):
     for k in ("ess_insert", "ess_update", "ess_delete"):
         src.ess(k)
     tls = f"  tls:\n    mode: verify_identity\n    ca: {ca}\n"
-    d = Daemon(MySQLSdl(tmp_path, src, source_extra=tls), target, tmp_path, **src.daemon_kw())
+    d = new_daemon(MySQLSdl(tmp_path, src, source_extra=tls), target, tmp_path, **src.daemon_kw())
     d.start()
     wait_for_gtids(target, src.executed(), d)
     assert d.stop() == 0
@@ -306,7 +326,7 @@ def test_heartbeats_keep_an_idle_stream_alive(tmp_path, templates, target):
     src.new_file("ess")
     src.start()
     src.ess("ess_insert")
-    d = Daemon(MySQLSdl(tmp_path, src, source_extra="  tls: {mode: disabled}\n"
+    d = new_daemon(MySQLSdl(tmp_path, src, source_extra="  tls: {mode: disabled}\n"
                                                     "  heartbeat_period: 1s\n"),
                target, tmp_path, **src.daemon_kw())
     d.start()
@@ -338,10 +358,10 @@ def test_a_second_pipeline_with_the_same_server_id_drops_the_first(tmp_path, tem
     src.start()
     src.ess("ess_insert")
     kw = src.daemon_kw()
-    first = Daemon(MySQLSdl(tmp_path, src), target, tmp_path, **kw)
+    first = new_daemon(MySQLSdl(tmp_path, src), target, tmp_path, **kw)
     first.start()
     wait_for_gtids(target, src.executed(), first)
-    second = Daemon(MySQLSdl(tmp_path, src, pipeline="second"), target, tmp_path,
+    second = new_daemon(MySQLSdl(tmp_path, src, pipeline="second"), target, tmp_path,
                     config_name="second.yaml", **kw)
     second.log_path = tmp_path / "second.log"
     second.start()
@@ -389,7 +409,7 @@ def test_a_source_restart_is_survived(tmp_path, templates, target, kind):
     some()
     src.start()
     max_rows = 8 if kind == "gtid" else 5
-    d = Daemon(MySQLSdl(tmp_path, src), target, tmp_path,
+    d = new_daemon(MySQLSdl(tmp_path, src), target, tmp_path,
                batch=f"max_rows: {max_rows}, max_delay: 10ms", start="start")
     d.start()
     for _ in range(3):
