@@ -21,7 +21,7 @@ sdl_binlog_dump_gtid_packet(uint16_t flags, uint32_t server_id, const char *file
     size_t name_len = strlen(filename);
 
     sdl_gtid_set_encode(executed, &set);
-    sdl_buf_append_u16le(out, (uint16_t)(flags | SDL_BINLOG_THROUGH_GTID));
+    sdl_buf_append_u16le(out, flags);
     sdl_buf_append_u32le(out, server_id);
     sdl_buf_append_u32le(out, (uint32_t)name_len);
     sdl_buf_append(out, filename, name_len);

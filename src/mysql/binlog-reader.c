@@ -31,7 +31,8 @@ enum { TAG_EVENT = 1, TAG_EVENT_CRC_OK, TAG_EOF, TAG_ERROR };
 struct sdl_binlog_reader {
     sdl_mysql_conn *conn;
     bool checksum;  /* CRC32 on every event */
-    char *state;    /* connect state, for messages */
+    char *state;    /* connect state ("<file>:<pos>" with by_file), for messages */
+    bool by_file;   /* MySQL, streamed by file and position (no GTIDs) */
     uint32_t server_id;
     sdl_ring *ring; /* read-ahead: events read by the thread */
     pthread_t thread;
@@ -69,12 +70,13 @@ exec_with(sdl_mysql_conn *conn, sdl_error *err, const char *prefix, const char *
 
 /*
  * MySQL: resume from the executed GTID set with COM_BINLOG_DUMP_GTID (MySQL has no
- * @slave_connect_state). The session variables are the ones MySQL's own replica sets
+ * @slave_connect_state), or on a source without GTIDs (gtid_mode OFF) from a file and position
+ * with COM_BINLOG_DUMP (req->file). The session variables are the ones MySQL's own replica sets
  * (sql/rpl_replica.cc get_master_version_and_clock, request_dump): the checksum it accepts
  * (@master_binlog_checksum, @source_binlog_checksum from 8.0.26), the heartbeat period in
  * nanoseconds, and a replica uuid, by which the server replaces a stale dump thread of the
- * same replica. Not testable here (no MySQL server in Debian 12): the packet bytes are
- * unit-tested (binlog-dump.h), the server's answers go through the same error mapping.
+ * same replica (a second sdl with the same server_id has the same uuid, so the source drops
+ * the older one, as MariaDB does by server_id).
  */
 static bool
 open_mysql(sdl_binlog_reader *r, const sdl_source_config *cfg, const sdl_binlog_request *req,
@@ -84,9 +86,19 @@ open_mysql(sdl_binlog_reader *r, const sdl_source_config *cfg, const sdl_binlog_
     sdl_buf packet = SDL_BUF_INIT;
     char *checksum = NULL;
     char sql[256];
+    uint16_t flags = req->non_blocking ? SDL_BINLOG_DUMP_NON_BLOCK : 0;
     bool ok = false;
 
-    if (!sdl_gtid_set_parse(r->state, &executed, err)) {
+    if (req->file) {
+        /* COM_BINLOG_DUMP's position is 4 bytes (MySQL caps a binlog file at 1 GiB). */
+        if (req->pos < 4 || req->pos > UINT32_MAX) {
+            sdl_error_set(err, SDL_E_INVALID,
+                          "binlog position %s: offset %" PRIu64
+                          " is out of range (4 to 4294967295)",
+                          r->state, req->pos);
+            goto out;
+        }
+    } else if (!sdl_gtid_set_parse(r->state, &executed, err)) {
         sdl_error_prefix(err, "resuming from a MySQL server");
         goto out;
     }
@@ -106,11 +118,16 @@ open_mysql(sdl_binlog_reader *r, const sdl_source_config *cfg, const sdl_binlog_
     if (!sdl_mysql_conn_exec(r->conn, sql, err)) {
         goto out;
     }
-    sdl_binlog_dump_gtid_packet(req->non_blocking ? SDL_BINLOG_DUMP_NON_BLOCK : 0, cfg->server_id,
-                                "", 4, &executed, &packet);
+    uint8_t command;
+    if (req->file) {
+        sdl_binlog_dump_packet(flags, cfg->server_id, req->file, (uint32_t)req->pos, &packet);
+        command = SDL_COM_BINLOG_DUMP;
+    } else {
+        sdl_binlog_dump_gtid_packet(flags, cfg->server_id, "", 4, &executed, &packet);
+        command = SDL_COM_BINLOG_DUMP_GTID;
+    }
     MYSQL *m = sdl_mysql_conn_handle(r->conn);
-    if (m->methods->db_command(m, SDL_COM_BINLOG_DUMP_GTID, (const char *)packet.data, packet.len,
-                               1, NULL) != 0) {
+    if (m->methods->db_command(m, command, (const char *)packet.data, packet.len, 1, NULL) != 0) {
         sdl_mysql_conn_set_error(r->conn, "requesting the binlog from", err);
         goto out;
     }
@@ -211,7 +228,9 @@ sdl_binlog_reader_open(const sdl_source_config *cfg, const sdl_binlog_request *r
     uint64_t read_timeout = heartbeat * 3 + 5000000u;
 
     r->server_id = cfg->server_id;
-    r->state = sdl_xstrdup(req->connect_state ? req->connect_state : "");
+    r->by_file = req->file != NULL;
+    r->state = req->file ? sdl_xasprintf("%s:%" PRIu64, req->file, req->pos)
+                         : sdl_xstrdup(req->connect_state ? req->connect_state : "");
     if (!sdl_mysql_conn_open(cfg, read_timeout, &r->conn, err)) {
         goto fail;
     }
@@ -271,8 +290,36 @@ fail:
     return false;
 }
 
+/* The first sentence of a server message (up to ". " or ";"), into @out. MySQL's texts for
+ * replication errors run to several hundred characters; the first sentence says what. */
+static void
+first_sentence(const char *msg, char *out, size_t size)
+{
+    size_t n = strcspn(msg, ";");
+    const char *dot = strstr(msg, ". ");
+
+    if (dot && (size_t)(dot - msg) + 1 < n) {
+        n = (size_t)(dot - msg) + 1;
+    }
+    (void)snprintf(out, size, "%.*s", (int)n, msg);
+}
+
+/* The text between @marker and the next quote in @msg ("" when absent). */
+static void
+quoted_after(const char *msg, const char *marker, char *out, size_t size)
+{
+    const char *p = strstr(msg, marker);
+
+    out[0] = '\0';
+    if (p) {
+        p += strlen(marker);
+        (void)snprintf(out, size, "%.*s", (int)strcspn(p, "'"), p);
+    }
+}
+
 /* Turns the server's replication errors into messages that say what happened and what the
- * operator can do (see notes/connector-c-and-binlog.md §3.6 for the server's texts). */
+ * operator can do (the servers' texts: notes/connector-c-and-binlog.md §3.6 for MariaDB,
+ * notes/mysql-replication-protocol.md §5 for MySQL). */
 static void
 set_stream_error(sdl_binlog_reader *r, sdl_error *err)
 {
@@ -280,18 +327,35 @@ set_stream_error(sdl_binlog_reader *r, sdl_error *err)
     unsigned no = mysql_errno(m);
     const char *msg = mysql_error(m);
     const char *state = r->state[0] ? r->state : "(the beginning of the binlog)";
+    const char *what = r->by_file ? "binlog position" : "GTID position";
+    char head[160];
+    char missing[200];
 
+    first_sentence(msg, head, sizeof(head));
     if (no == ER_MASTER_FATAL_ERROR_READING_BINLOG) { /* 1236 */
-        if (strstr(msg, "Could not find GTID state") || strstr(msg, "purged")) {
-            /* SDL_E_DATA (exit 65): no restart brings the files back */
+        /* SDL_E_DATA (exit 65): no restart brings the files back */
+        if (strstr(msg, "purged required binary logs")) {
+            /* MySQL: "Cannot replicate because the source purged required binary logs. …
+             * and the missing transactions are '<set>'." */
+            quoted_after(msg, "the missing transactions are '", missing, sizeof(missing));
             sdl_error_set(err, SDL_E_DATA,
-                          "the source no longer has the binlog needed to resume after GTID "
-                          "position %s: it was purged (server error 1236: %s). Nothing was "
+                          "the source no longer has the binlog needed to resume after %s %s: "
+                          "it was purged (server error 1236: %.*s%s%s%s). Nothing was "
                           "skipped. To continue, restore the purged binlog files on the "
-                          "source, or move the pipeline to the current position with `sdl "
-                          "offset set --to now` and re-synchronise the tables (README, \"A "
-                          "purged binlog\")",
-                          state, msg);
+                          "source, or move the pipeline with `sdl offset set --to now` and "
+                          "re-synchronise the tables (README, \"A purged binlog\")",
+                          what, state, (int)strcspn(head, "."), head,
+                          missing[0] ? "; the missing transactions are '" : "", missing,
+                          missing[0] ? "'" : "");
+        } else if (strstr(msg, "Could not find GTID state") || strstr(msg, "purged") ||
+                   (r->by_file && strstr(msg, "Could not find first log file name"))) {
+            sdl_error_set(err, SDL_E_DATA,
+                          "the source no longer has the binlog needed to resume after %s %s: "
+                          "it was purged (server error 1236: %s). Nothing was skipped. To "
+                          "continue, restore the purged binlog files on the source, or move "
+                          "the pipeline with `sdl offset set --to now` and re-synchronise the "
+                          "tables (README, \"A purged binlog\")",
+                          what, state, msg);
         } else if (strstr(msg, "diverged")) {
             sdl_error_set(err, SDL_E_SOURCE,
                           "the source's binlog has diverged from GTID position %s: the source "
@@ -299,12 +363,30 @@ set_stream_error(sdl_binlog_reader *r, sdl_error *err)
                           "error 1236: %s). This happens after a failover to a server that "
                           "missed transactions; check which server is authoritative",
                           state, msg);
-        } else if (strstr(msg, "not in the master's binlog")) {
+        } else if (strstr(msg, "not in the master's binlog") ||
+                   strstr(msg, "more GTIDs than the")) {
+            /* MariaDB: "… which is not in the master's binlog"; MySQL: "Replica has more
+             * GTIDs than the source has, using the source's SERVER_UUID. …" */
             sdl_error_set(err, SDL_E_SOURCE,
                           "GTID position %s is ahead of the source's binlog (server error 1236: "
                           "%s). The position was recorded from another server, or the source's "
                           "binlog was reset (RESET MASTER)",
-                          state, msg);
+                          state, head);
+        } else if (r->by_file && strstr(msg, "position > file size")) {
+            sdl_error_set(err, SDL_E_SOURCE,
+                          "binlog position %s is past the end of the source's binlog file "
+                          "(server error 1236: %s). The position was recorded from another "
+                          "server, or the file was truncated or rewritten",
+                          state, head);
+        } else if (strstr(msg, "same server_uuid/server_id")) {
+            /* MySQL drops the older of two dump threads with the same replica uuid (sdl's is
+             * made from server_id), or the same server_id without one. */
+            sdl_error_set(err, SDL_E_SOURCE,
+                          "another replica connected to the source with the same server_id "
+                          "%" PRIu32 " and the source dropped this connection (server error "
+                          "1236: %s). Give every replica and every sdl pipeline its own "
+                          "source.server_id",
+                          r->server_id, head);
         } else if (strstr(msg, "checksum")) {
             sdl_error_set(err, SDL_E_SOURCE, "the source refused the checksum setting (server "
                                              "error 1236: %s)",

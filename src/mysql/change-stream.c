@@ -59,6 +59,9 @@ struct sdl_change_stream {
     sdl_binlog_format inner_fmt;  /* fmt without checksums: events inside a payload */
     bool have_fde;
     sdl_binlog_flavor flavor;     /* of positions: the server's, or the files' FDE */
+    bool file_positions;          /* MySQL source streamed by file and position (gtid_mode
+                                   * OFF, or resumed from a "<file>:<pos>"): every position is
+                                   * "<file>:<offset>", resumed with COM_BINLOG_DUMP */
     uint64_t ev_pos;              /* offset of the current (outer) event in its file */
     uint64_t ev_end;              /* offset after it */
     uint64_t payload_pos;         /* offset of the TRANSACTION_PAYLOAD being streamed */
@@ -83,6 +86,9 @@ struct sdl_change_stream {
     bool until_is_mysql;          /* the --until position is until_set */
     bool has_until;
     bool until_now;               /* --until now: also stop at the end of the binlog */
+    char until_file[512];         /* file positions: stop once a transaction ends at or */
+    uint64_t until_pos;           /* after this place ("" = no such --until) */
+    uint64_t last_end;            /* offset after the last complete transaction */
     bool ended;
 
     char file[512];               /* current binlog file name */
@@ -245,6 +251,14 @@ sdl_change_stream_flavor(const sdl_change_stream *stream)
 
 /* ---- positions ---------------------------------------------------------------------------- */
 
+/* The current binlog file name, with its length. */
+static void
+set_file(sdl_change_stream *s, const char *name)
+{
+    (void)snprintf(s->file, sizeof(s->file), "%s", name);
+    s->file_len = (uint32_t)strlen(s->file);
+}
+
 /* MySQL GTID sets always contain ':' (uuid:interval); MariaDB positions never do. */
 static bool
 is_mysql_text(const char *t)
@@ -262,7 +276,7 @@ set_position_text(sdl_change_stream *s, bool anonymous, uint64_t end_pos)
     free(s->position_text);
     if (s->flavor != SDL_BINLOG_FLAVOR_MYSQL) {
         s->position_text = sdl_gtid_pos_format(&s->position);
-    } else if (anonymous) {
+    } else if (anonymous || s->file_positions) {
         s->position_text = sdl_xasprintf("%s:%" PRIu64, s->file, end_pos);
     } else {
         s->position_text = sdl_gtid_set_format(&s->executed);
@@ -311,14 +325,95 @@ resolve_start_files(sdl_change_stream *s, const char *from, sdl_error *err)
     return true;
 }
 
+/* MySQL: whether the source assigns GTIDs (gtid_mode ON), which COM_BINLOG_DUMP_GTID needs;
+ * servers before 5.6 have no such variable. */
+static bool
+mysql_gtid_mode_on(sdl_change_stream *s, bool *ret_on, sdl_error *err)
+{
+    char *mode = NULL;
+
+    if (!sdl_mysql_conn_query_value(s->meta, "SELECT @@GLOBAL.gtid_mode", &mode, err)) {
+        if (err && err->sys_errno == 1193) { /* ER_UNKNOWN_SYSTEM_VARIABLE */
+            *ret_on = false;
+            return true;
+        }
+        return false;
+    }
+    *ret_on = mode && strcasecmp(mode, "ON") == 0;
+    free(mode);
+    return true;
+}
+
+/* Switches the stream to file positions, starting at @file:@pos. */
+static void
+start_at_file_position(sdl_change_stream *s, const char *file, uint64_t pos)
+{
+    s->file_positions = true;
+    set_file(s, file);
+    s->last_end = pos;
+    s->start_text = sdl_xasprintf("%s:%" PRIu64, file, pos);
+    s->position_text = sdl_xstrdup(s->start_text);
+}
+
+/*
+ * A MySQL source without GTIDs (gtid_mode OFF, ON_PERMISSIVE or OFF_PERMISSIVE: anonymous
+ * transactions are possible, which COM_BINLOG_DUMP_GTID refuses): "start" is the first event
+ * of the oldest binlog file, "now" the end of the newest (SHOW BINARY LOGS: Log_name,
+ * File_size, in every version; SHOW MASTER STATUS is gone in 8.4).
+ */
+static bool
+resolve_start_file_position(sdl_change_stream *s, const char *from, sdl_error *err)
+{
+    char **logs = NULL;
+    size_t nlogs = 0;
+    uint64_t size = 0;
+    bool ok = false;
+
+    if (!sdl_mysql_conn_query_rows(s->meta, "SHOW BINARY LOGS", 2, &logs, &nlogs, err)) {
+        return false;
+    }
+    if (nlogs == 0) {
+        sdl_error_set(err, SDL_E_SOURCE, "the source lists no binary logs");
+        goto out;
+    }
+    const char *name = strcmp(from, "start") == 0 ? logs[0] : logs[(nlogs - 1) * 2];
+    const char *size_text = logs[(nlogs - 1) * 2 + 1];
+    if (!name || !name[0] || strlen(name) >= sizeof(s->file) || strchr(name, ':') ||
+        (strcmp(from, "now") == 0 &&
+         (!size_text || sscanf(size_text, "%" SCNu64, &size) != 1 || size < 4))) {
+        sdl_error_set(err, SDL_E_SOURCE, "SHOW BINARY LOGS on the source gave '%s' (size '%s')",
+                      name ? name : "NULL", size_text ? size_text : "NULL");
+        goto out;
+    }
+    start_at_file_position(s, name, strcmp(from, "start") == 0 ? 4 : size);
+    ok = true;
+out:
+    sdl_mysql_rows_free(logs, nlogs * 2);
+    return ok;
+}
+
 static bool
 resolve_start(sdl_change_stream *s, const char *from, sdl_error *err)
 {
     char *value = NULL;
     bool mysql = s->flavor == SDL_BINLOG_FLAVOR_MYSQL;
+    char file[sizeof(s->file)];
+    uint64_t pos;
 
     if (s->files) {
         return resolve_start_files(s, from, err);
+    }
+    if (mysql && (strcmp(from, "now") == 0 || strcmp(from, "start") == 0)) {
+        bool gtids = false;
+        if (!mysql_gtid_mode_on(s, &gtids, err)) {
+            return false;
+        }
+        if (!gtids) {
+            return resolve_start_file_position(s, from, err);
+        }
+    } else if (mysql && sdl_file_position_parse(from, file, sizeof(file), &pos)) {
+        start_at_file_position(s, file, pos);
+        return true;
     }
     if (strcmp(from, "now") == 0) {
         if (!sdl_mysql_conn_query_value(s->meta,
@@ -380,8 +475,10 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     s->has_until = true;
     if (strcmp(until, "now") == 0) {
         s->until_now = true;
-        if (s->files) {
-            s->has_until = false; /* the end of the files */
+        if (s->files || s->file_positions) {
+            /* the end of the files, or of the source's binlog (a non-blocking dump ends
+             * there) */
+            s->has_until = false;
             return true;
         }
         if (!sdl_mysql_conn_query_value(s->meta,
@@ -394,6 +491,9 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     } else if (strcmp(until, "start") == 0) {
         sdl_error_set(err, SDL_E_INVALID, "--until start names no position: use now or a GTID");
         return false;
+    } else if (s->file_positions && sdl_file_position_parse(until, s->until_file,
+                                                            sizeof(s->until_file), &s->until_pos)) {
+        return true;
     } else {
         value = sdl_xstrdup(until);
     }
@@ -419,6 +519,11 @@ until_reached(const sdl_change_stream *s)
     if (!s->has_until) {
         return false;
     }
+    if (s->until_file[0]) {
+        /* binlog file names sort in the order the server wrote them */
+        int c = strcmp(s->file, s->until_file);
+        return c > 0 || (c == 0 && s->last_end >= s->until_pos);
+    }
     if (s->until_is_mysql) {
         return sdl_gtid_set_contains(&s->executed, &s->until_set);
     }
@@ -435,28 +540,35 @@ until_reached(const sdl_change_stream *s)
 static bool
 until_empty(const sdl_change_stream *s)
 {
+    if (s->until_file[0]) {
+        return false;
+    }
     return s->until_is_mysql ? sdl_gtid_set_is_empty(&s->until_set) : s->until.count == 0;
 }
 
 /* ---- connection --------------------------------------------------------------------------- */
 
-/* The current binlog file name, with its length. */
-static void
-set_file(sdl_change_stream *s, const char *name)
-{
-    (void)snprintf(s->file, sizeof(s->file), "%s", name);
-    s->file_len = (uint32_t)strlen(s->file);
-}
-
 static bool
 open_reader(sdl_change_stream *s, sdl_error *err)
 {
+    char file[sizeof(s->file)];
+    uint64_t pos = 0;
     sdl_binlog_request req = {
         .connect_state = s->position_text,
         .non_blocking = s->until_now,
         .read_ahead_bytes = s->opts.read_ahead_bytes,
         .stop = s->opts.stop,
     };
+
+    if (s->file_positions) {
+        if (!sdl_file_position_parse(s->position_text, file, sizeof(file), &pos)) {
+            sdl_error_set(err, SDL_E_PROTOCOL, "position '%s' names no binlog file and offset",
+                          s->position_text);
+            return false;
+        }
+        req.file = file;
+        req.pos = pos;
+    }
 
     s->reader = sdl_binlog_reader_free(s->reader);
     if (!s->meta) {
@@ -556,7 +668,7 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     }
     if (until_reached(s) && !until_empty(s)) {
         s->ended = true;
-    } else if (s->until_now && until_empty(s)) {
+    } else if (s->has_until && s->until_now && until_empty(s)) {
         s->ended = true; /* the server has no transactions at all */
     }
     if (s->ended) {
@@ -718,6 +830,7 @@ finish_txn(sdl_change_stream *s, uint64_t end_pos)
     } else if (!s->txn_anonymous) {
         sdl_gtid_pos_advance(&s->position, &s->txn_gtid);
     }
+    s->last_end = end_pos;
     set_position_text(s, s->txn_anonymous, end_pos);
     s->in_txn = false;
     s->rows_pending = false;
@@ -1498,10 +1611,11 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             break;
         default:
             if (sdl_binlog_event_is_rows(hdr.type)) {
-                if (!s->in_txn && s->files) {
-                    /* rows without BEGIN in old files (NDB, some old servers): a transaction
-                     * of its own. From a server they would have no position to resume at:
-                     * handle_rows() refuses them. */
+                if (!s->in_txn && (s->files || s->file_positions)) {
+                    /* rows without BEGIN in old binlogs (NDB, some old servers): a transaction
+                     * of its own, resumed after by file and offset. From a server streamed by
+                     * GTID they would have no position to resume at: handle_rows() refuses
+                     * them. */
                     ok = begin_anonymous_txn(s, event_pos, false, hdr.timestamp, err);
                 }
                 ok = ok && handle_rows(s, &ev, event_pos, err);

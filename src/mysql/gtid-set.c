@@ -115,6 +115,29 @@ parse_u64(const char *p, size_t len, uint64_t *ret)
     return true;
 }
 
+bool
+sdl_file_position_parse(const char *text, char *file, size_t file_size, uint64_t *ret_pos)
+{
+    const char *colon = strrchr(text, ':');
+    uint8_t uuid[16];
+    uint64_t pos;
+
+    if (!colon || colon == text || (size_t)(colon - text) >= file_size ||
+        !parse_u64(colon + 1, strlen(colon + 1), &pos) || pos < 4 ||
+        parse_uuid(text, (size_t)(colon - text), uuid)) {
+        return false;
+    }
+    for (const char *p = text; p < colon; p++) {
+        if (*p == ':' || *p == ',' || isspace((unsigned char)*p)) {
+            return false;
+        }
+    }
+    memcpy(file, text, (size_t)(colon - text));
+    file[colon - text] = '\0';
+    *ret_pos = pos;
+    return true;
+}
+
 size_t
 sdl_varlen_uint_write(uint64_t v, uint8_t out[9])
 {

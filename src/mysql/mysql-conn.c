@@ -197,8 +197,15 @@ sdl_mysql_conn_open(const sdl_source_config *cfg, uint64_t read_timeout_usec,
             goto fail;
         }
     }
+    /* source.flavor, when set, wins: a server may announce any version (MariaDB's `version`
+     * variable, proxies); else the version string says (MariaDB's contains "MariaDB"). */
     const char *version = mysql_get_server_info(conn->mysql);
-    conn->flavor = (version && strstr(version, "MariaDB")) ? SDL_FLAVOR_MARIADB : SDL_FLAVOR_MYSQL;
+    if (cfg->flavor != SDL_FLAVOR_AUTO) {
+        conn->flavor = cfg->flavor;
+    } else {
+        conn->flavor =
+            (version && strstr(version, "MariaDB")) ? SDL_FLAVOR_MARIADB : SDL_FLAVOR_MYSQL;
+    }
     *ret_conn = conn;
     return true;
 fail:

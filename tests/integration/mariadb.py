@@ -46,8 +46,12 @@ class MariaDB:
     # ---- lifecycle -----------------------------------------------------------------------
     def install(self):
         os.makedirs(self.datadir, exist_ok=True)
+        os.makedirs(self.tmpdir, exist_ok=True)
+        # its own temporary directory: in the shared /tmp a bootstrap of another test run
+        # (another pid namespace, the same pid) can remove this one's '#sql-temptable-<pid>-…'
         subprocess.run([INSTALL_DB, "--no-defaults", "--user=root", f"--datadir={self.datadir}",
-                        "--auth-root-authentication-method=normal", "--skip-test-db"],
+                        "--auth-root-authentication-method=normal", "--skip-test-db",
+                        f"--tmpdir={self.tmpdir}"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def start(self):

@@ -27,7 +27,8 @@ check_bytes(const sdl_buf *buf, const char *hex, int line)
 
 /* Vectors written from the protocol documentation of COM_BINLOG_DUMP_GTID (MySQL Internals
  * "COM_BINLOG_DUMP_GTID": flags 2, server-id 4, binlog-filename-len 4, binlog-filename,
- * binlog-pos 8, if BINLOG_THROUGH_GTID data-size 4 and data) and the Gtid_set encoding. */
+ * binlog-pos 8, data-size 4 and data) and the Gtid_set encoding. The flags are what a MySQL
+ * replica sends: never 0x04 (MYSQL_RPL_SKIP_TAGGED_GTIDS in 8.3+). */
 TEST(binlog_dump_gtid_packet_untagged)
 {
     sdl_gtid_set set = SDL_GTID_SET_INIT;
@@ -38,7 +39,7 @@ TEST(binlog_dump_gtid_packet_untagged)
               &err);
     sdl_binlog_dump_gtid_packet(0, 4242, "", 4, &set, &out);
     check_bytes(&out,
-                "0400"                             /* flags: BINLOG_THROUGH_GTID */
+                "0000"                             /* flags: none */
                 "92100000"                         /* server_id 4242 */
                 "00000000"                         /* no file name */
                 "0400000000000000"                 /* position 4 */
@@ -46,8 +47,10 @@ TEST(binlog_dump_gtid_packet_untagged)
                 "0100000000000000"                 /* one uuid */
                 "3e11fa4771ca11e19e33c80aa9429562" /* uuid */
                 "0200000000000000"                 /* two intervals */
-                "0100000000000000" "0600000000000000"  /* [1, 6) */
-                "0b00000000000000" "1300000000000000", /* [11, 19) */
+                "0100000000000000"
+                "0600000000000000" /* [1, 6) */
+                "0b00000000000000"
+                "1300000000000000", /* [11, 19) */
                 __LINE__);
     sdl_buf_done(&out);
     sdl_gtid_set_done(&set);
@@ -64,16 +67,23 @@ TEST(binlog_dump_gtid_packet_tagged_non_blocking_with_file)
               &err);
     sdl_binlog_dump_gtid_packet(SDL_BINLOG_DUMP_NON_BLOCK, 7, "binlog.000002", 157, &set, &out);
     check_bytes(&out,
-                "0500"                               /* NON_BLOCK | THROUGH_GTID */
-                "07000000"                           /* server_id 7 */
-                "0d000000" "62696e6c6f672e303030303032" /* "binlog.000002" */
-                "9d00000000000000"                   /* position 157 */
-                "5f000000"                           /* 95 bytes */
-                "0102000000000001"                   /* tagged format, 2 tsids */
-                "55778904029911f1b1b84ef0c4956feb" "00" /* untagged */
-                "0100000000000000" "0100000000000000" "0e00000000000000"
-                "55778904029911f1b1b84ef0c4956feb" "0a6d79746167" /* tag "mytag" */
-                "0100000000000000" "0100000000000000" "0300000000000000",
+                "0100"     /* BINLOG_DUMP_NON_BLOCK */
+                "07000000" /* server_id 7 */
+                "0d000000"
+                "62696e6c6f672e303030303032" /* "binlog.000002" */
+                "9d00000000000000"           /* position 157 */
+                "5f000000"                   /* 95 bytes */
+                "0102000000000001"           /* tagged format, 2 tsids */
+                "55778904029911f1b1b84ef0c4956feb"
+                "00" /* untagged */
+                "0100000000000000"
+                "0100000000000000"
+                "0e00000000000000"
+                "55778904029911f1b1b84ef0c4956feb"
+                "0a6d79746167" /* tag "mytag" */
+                "0100000000000000"
+                "0100000000000000"
+                "0300000000000000",
                 __LINE__);
     sdl_buf_done(&out);
     sdl_gtid_set_done(&set);
@@ -85,7 +95,7 @@ TEST(binlog_dump_gtid_packet_empty_set)
     sdl_buf out = SDL_BUF_INIT;
 
     sdl_binlog_dump_gtid_packet(0, 1, "", 4, &set, &out);
-    check_bytes(&out, "0400 01000000 00000000 0400000000000000 08000000 0000000000000000",
+    check_bytes(&out, "0000 01000000 00000000 0400000000000000 08000000 0000000000000000",
                 __LINE__);
     sdl_buf_done(&out);
 }

@@ -252,3 +252,37 @@ TEST(gtid_varlen_round_trips)
     ASSERT_UINT_EQ(sdl_varlen_uint_write(5, buf), 1);
     ASSERT_UINT_EQ(buf[0], 0x0a);
 }
+
+TEST(file_position_parse_tells_positions_from_gtid_sets)
+{
+    char file[32];
+    uint64_t pos = 0;
+
+    ASSERT_TRUE(sdl_file_position_parse("binlog.000003:1234", file, sizeof(file), &pos));
+    ASSERT_STR_EQ(file, "binlog.000003");
+    ASSERT_UINT_EQ(pos, 1234);
+    ASSERT_TRUE(sdl_file_position_parse("mysql-bin.checksum-none:4", file, sizeof(file), &pos));
+    ASSERT_STR_EQ(file, "mysql-bin.checksum-none");
+    ASSERT_UINT_EQ(pos, 4);
+    /* GTID sets, however they look, are not positions */
+    ASSERT_FALSE(sdl_file_position_parse(U1 ":5", file, sizeof(file), &pos));
+    ASSERT_FALSE(
+        sdl_file_position_parse("3e11fa4771ca11e19e33c80aa9429562:5", file, sizeof(file), &pos));
+    ASSERT_FALSE(sdl_file_position_parse(U1 ":1-5," U2 ":7", file, sizeof(file), &pos));
+    ASSERT_FALSE(sdl_file_position_parse(U1 ":tag:7", file, sizeof(file), &pos));
+    /* neither are MariaDB positions, nor damaged text */
+    ASSERT_FALSE(sdl_file_position_parse("0-1-5", file, sizeof(file), &pos));
+    ASSERT_FALSE(sdl_file_position_parse("", file, sizeof(file), &pos));
+    ASSERT_FALSE(sdl_file_position_parse(":1234", file, sizeof(file), &pos));
+    ASSERT_FALSE(sdl_file_position_parse("binlog.000003:", file, sizeof(file), &pos));
+    ASSERT_FALSE(sdl_file_position_parse("binlog.000003:3", file, sizeof(file), &pos));
+    ASSERT_FALSE(sdl_file_position_parse("binlog.000003:12x", file, sizeof(file), &pos));
+    ASSERT_FALSE(
+        sdl_file_position_parse("binlog.000003:99999999999999999999999", file, sizeof(file), &pos));
+    ASSERT_FALSE(sdl_file_position_parse("bin log:1234", file, sizeof(file), &pos));
+    ASSERT_FALSE(sdl_file_position_parse("a,b:1234", file, sizeof(file), &pos));
+    /* a name that does not fit is refused, never cut */
+    ASSERT_FALSE(sdl_file_position_parse("a-binlog-file-name-longer-than-32-bytes.000001:4", file,
+                                         sizeof(file), &pos));
+    ASSERT_UINT_EQ(pos, 4); /* untouched by the failures */
+}

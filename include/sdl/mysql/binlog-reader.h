@@ -4,14 +4,17 @@
 /*
  * binlog-reader: the replication transport. Opens its own connection to the source,
  * prepares the session (@master_binlog_checksum, @mariadb_slave_capability=4,
- * @slave_connect_state, heartbeat period), sends COM_BINLOG_DUMP and returns the raw events
- * the server sends, one at a time: header + body + checksum, exactly as in the binlog file.
+ * @slave_connect_state, heartbeat period), sends COM_BINLOG_DUMP (MySQL: COM_BINLOG_DUMP_GTID
+ * with the executed GTID set, or COM_BINLOG_DUMP by file and position on a source without
+ * GTIDs) and returns the raw events the server sends, one at a time: header + body +
+ * checksum, exactly as in the binlog file.
  *
  * It neither verifies nor strips checksums nor decodes events (binlog-event.h, change-stream.h
- * do); it maps the server's replication errors (1236 purged / diverged / ahead, 4052
- * duplicate server_id, lost connection) to clear sdl_errors; err->transient says whether
- * reconnecting can help. Connector/C's own event parser (mariadb_rpl_fetch) is not used: the
- * packets are read with mysql_net_read_packet(), so every byte goes through sdl's parsers.
+ * do); it maps the server's replication errors (1236 purged / diverged / ahead / a replica
+ * with the same server_id or uuid, 4052 duplicate server_id, lost connection) to clear
+ * sdl_errors; err->transient says whether reconnecting can help. Connector/C's own event
+ * parser (mariadb_rpl_fetch) is not used: the packets are read with mysql_net_read_packet(),
+ * so every byte goes through sdl's parsers.
  *
  * Never logs. Threading: one thread at a time per reader (with read-ahead the reader runs
  * its own thread, signals blocked, which owns the connection until sdl_binlog_reader_free()
@@ -34,6 +37,10 @@ typedef struct sdl_binlog_request {
     const char *connect_state; /* MariaDB GTID position to resume after, or for a MySQL server
                                 * the executed GTID set (COM_BINLOG_DUMP_GTID); "" = the
                                 * oldest binlog */
+    const char *file;          /* MySQL source without GTIDs: stream by file and position
+                                * (COM_BINLOG_DUMP) from @file at @pos instead; NULL: by
+                                * connect_state */
+    uint64_t pos;              /* with @file: offset of the first event to send (>= 4) */
     bool non_blocking;         /* the server ends the stream at the end of its binlog */
     size_t read_ahead_bytes;   /* > 0: a thread of the reader reads the connection ahead of
                                 * the caller into a ring of this many bytes, so receiving

@@ -31,7 +31,9 @@
  *
  * Positions are text: a MariaDB GTID position, or from a MySQL source the executed GTID set
  * (after a MySQL transaction without a GTID: "<file>:<offset after it>", and the
- * transaction's gtid is "<file>:<offset of its first event>"). The source is a server or,
+ * transaction's gtid is "<file>:<offset of its first event>"). A MySQL server without GTIDs
+ * (gtid_mode not ON), or a start position of that form, is streamed by file and position, and
+ * then every position is "<file>:<offset>". The source is a server or,
  * with opts.files, local binlog files (binlog-file.h); TRANSACTION_PAYLOAD events are
  * streamed (binlog-payload.h) through the same state machine.
  *
@@ -82,7 +84,8 @@ typedef struct sdl_change {
 typedef struct sdl_change_stream_options {
     const sdl_config *config;  /* source settings and table filters; borrowed */
     const char *pipeline;      /* first part of _id */
-    const char *from;          /* "start", "now" or a GTID position; NULL = config start */
+    const char *from;          /* "start", "now", a GTID position or (MySQL) a GTID set or
+                                * "<file>:<offset>"; NULL = config start */
     const char *until;         /* NULL (follow forever), "now" or a GTID position */
     bool reconnect;            /* re-establish lost connections with backoff */
     const char *skip_gtid;     /* with skip_rows: the GTID the first transaction must have

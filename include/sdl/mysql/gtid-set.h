@@ -104,6 +104,13 @@ SDL_MUST_CHECK bool sdl_mysql_gtid_parse(const char *text, size_t len, sdl_mysql
 /* Writes "uuid[:tag]:gno" into @buf (SDL_MYSQL_GTID_TEXT_MAX bytes); returns @buf. */
 char *sdl_mysql_gtid_format(const sdl_mysql_gtid *gtid, char *buf);
 
+/* A binlog position "<file>:<offset>", e.g. "binlog.000003:1234": how sdl names positions
+ * on a MySQL source without GTIDs (gtid_mode OFF), resumed with COM_BINLOG_DUMP. The file
+ * part is not empty, not a uuid (so "uuid:5" stays a GTID set), has no ':', ',' or
+ * whitespace and fits @file_size bytes with its NUL; the offset is decimal and at least 4.
+ * On success fills @file and *ret_pos; false (nothing written) when @text is not one. */
+bool sdl_file_position_parse(const char *text, char *file, size_t file_size, uint64_t *ret_pos);
+
 /* Formats a uuid as 36 lower-case characters + NUL into @buf (37 bytes). */
 char *sdl_uuid_format(const uint8_t uuid[16], char *buf);
 /* Checks and lower-cases a tag of @len bytes into @out (SDL_GTID_TAG_MAX + 1 bytes). */

@@ -30,7 +30,8 @@ sdl_mysql_conn *sdl_mysql_conn_free(sdl_mysql_conn *conn);
 
 /* "10.11.19-MariaDB-0+deb12u1-log"; borrowed for the connection's lifetime. */
 const char *sdl_mysql_conn_server_version(const sdl_mysql_conn *conn);
-/* SDL_FLAVOR_MARIADB or SDL_FLAVOR_MYSQL, from the server version. */
+/* SDL_FLAVOR_MARIADB or SDL_FLAVOR_MYSQL: source.flavor when set, else from the server
+ * version. */
 sdl_flavor sdl_mysql_conn_flavor(const sdl_mysql_conn *conn);
 /* Whether the connection is encrypted, and the TLS version ("TLSv1.3") or NULL. */
 const char *sdl_mysql_conn_tls_version(const sdl_mysql_conn *conn);
