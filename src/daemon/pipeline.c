@@ -1042,6 +1042,21 @@ recover(pipeline *p, sdl_error *err)
         goto out;
     }
     if (found) {
+        /* a transaction the previous sdl left open (killed before commitTransaction) would
+         * block recovery's first write until the server's transaction lifetime */
+        size_t ended = 0;
+        char *holder = NULL;
+        sdl_error kerr = SDL_ERROR_INIT;
+        if (!sdl_mongo_writer_end_previous_sessions(p->writer, &ended, &holder, &kerr)) {
+            log_warning("%s (a transaction it left open is ended by the server's "
+                        "transactionLifetimeLimitSeconds instead)",
+                        kerr.message);
+        } else if (ended > 0) {
+            log_info("Ended %zu session%s of the previous holder %s (a transaction left open by a "
+                     "process that died would block this one until the server ends it)",
+                     ended, ended == 1 ? "" : "s", holder);
+        }
+        free(holder);
         log_info("Offset of pipeline '%s': batch %" PRIu64 ", GTID position '%s'%s%s",
                  p->config->pipeline.name, p->offset.batch, p->offset.gtid,
                  p->offset.partial_gtid ? ", inside split transaction " : "",

@@ -16,6 +16,8 @@
 #include "sdl/base/macros.h"
 #include "sdl/mongo/mongo-writer.h"
 
+#define MW_LEASE_SESSIONS 4 /* sessions a lease names at most (one in practice: pooled) */
+
 struct sdl_mongo_writer {
     mongoc_client_t *client;
     char *pipeline;
@@ -31,6 +33,8 @@ struct sdl_mongo_writer {
     mongoc_read_concern_t *rc_snapshot;
     mongoc_read_prefs_t *primary;
     char *holder;             /* the lease holder ("host:pid"), NULL: no lease written */
+    bson_t *sessions[MW_LEASE_SESSIONS]; /* lsids of the sessions our lease names, oldest first */
+    size_t nsessions;
     uint64_t ambiguous_batch; /* a commit of this batch may have been applied: settle by
                                * reading the offset before calling a conflict fencing */
 };
@@ -57,9 +61,17 @@ void mw_kill_session(sdl_mongo_writer *w, mongoc_client_session_t *cs);
 void mw_staged_filter(bson_t *filter, const char *pipeline, uint64_t batch);
 void mw_append_wc_majority(const sdl_mongo_writer *w, bson_t *opts);
 bool mw_same_text(const char *a, const char *b);
-/* lease: {holder, until} (until now + SDL_LEASE_MS, or now when @release), or nothing without a
- * holder. */
+/* lease: {holder, until, sessions} (until now + SDL_LEASE_MS, or now and no sessions when
+ * @release), or nothing without a holder. mongo-lease.c. */
 void mw_append_lease(const sdl_mongo_writer *w, bson_t *doc, bool release);
+/* Before a commit transaction on @cs: when the lease does not name @cs's session yet, names it
+ * (an update of the offset fenced on batch @fence, majority), so that a successor can end the
+ * transaction if this process dies before committing it. Best effort. mongo-lease.c. */
+void mw_lease_name_session(sdl_mongo_writer *w, mongoc_client_session_t *cs, uint64_t fence);
+/* Reads one document matching @filter (readConcern majority, primary). *ret_doc NULL when
+ * none. */
+bool mw_find_one(sdl_mongo_writer *w, mongoc_collection_t *coll, const bson_t *filter,
+                 const bson_t *projection, bson_t **ret_doc, bson_error_t *error, bson_t *reply);
 void mw_append_str_or_null(bson_t *doc, const char *key, const char *value);
 /* The offset fields of an offset document (or an offset_after) into @o (zeroed first). */
 void mw_read_offset_fields(const bson_t *doc, sdl_offset *o);

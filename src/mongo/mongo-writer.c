@@ -320,11 +320,9 @@ mw_append_wc_majority(const sdl_mongo_writer *w, bson_t *opts)
     (void)mongoc_write_concern_append(w->wc_majority, opts);
 }
 
-/* Reads one document matching @filter (readConcern majority, primary). *ret_doc NULL when
- * none. */
-static bool
-find_one(sdl_mongo_writer *w, mongoc_collection_t *coll, const bson_t *filter,
-         const bson_t *projection, bson_t **ret_doc, bson_error_t *error, bson_t *reply)
+bool
+mw_find_one(sdl_mongo_writer *w, mongoc_collection_t *coll, const bson_t *filter,
+            const bson_t *projection, bson_t **ret_doc, bson_error_t *error, bson_t *reply)
 {
     bson_t opts = BSON_INITIALIZER;
     const bson_t *doc;
@@ -399,6 +397,9 @@ writer_destroy(sdl_mongo_writer *w)
     free(w->target);
     free(w->db_name);
     free(w->holder);
+    for (size_t i = 0; i < w->nsessions; i++) {
+        bson_destroy(w->sessions[i]);
+    }
     free(w);
 }
 
@@ -689,7 +690,7 @@ mw_read_offset(sdl_mongo_writer *w, sdl_offset *ret_offset, bool *ret_found,
 
     memset(ret_offset, 0, sizeof(*ret_offset));
     *ret_found = false;
-    ok = find_one(w, w->offsets, filter, NULL, &doc, &error, &reply);
+    ok = mw_find_one(w, w->offsets, filter, NULL, &doc, &error, &reply);
     if (!ok) {
         mw_set_sink_error(err, &error, &reply, "reading the offset of pipeline '%s' from %s.%s",
                           w->pipeline, w->db_name, mongoc_collection_get_name(w->offsets));
@@ -1225,6 +1226,7 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
                           batch->number);
         goto out;
     }
+    mw_lease_name_session(w, cs, batch->number - 1);
     topts = mongoc_transaction_opts_new();
     mongoc_transaction_opts_set_read_concern(topts, w->rc_snapshot);
     mongoc_transaction_opts_set_write_concern(topts, w->wc_majority);
@@ -1644,63 +1646,6 @@ size_t
 sdl_mongo_writer_rejected(const sdl_mongo_writer *writer)
 {
     return writer->rejected;
-}
-
-void
-mw_append_lease(const sdl_mongo_writer *w, bson_t *doc, bool release)
-{
-    bson_t lease;
-
-    if (!w->holder) {
-        return;
-    }
-    bson_append_document_begin(doc, "lease", -1, &lease);
-    bson_append_utf8(&lease, "holder", -1, w->holder, -1);
-    bson_append_date_time(&lease, "until", -1, mw_now_ms() + (release ? 0 : SDL_LEASE_MS));
-    bson_append_document_end(doc, &lease);
-}
-
-void
-sdl_mongo_writer_set_holder(sdl_mongo_writer *writer, const char *holder)
-{
-    free(writer->holder);
-    writer->holder = holder ? sdl_xstrdup(holder) : NULL;
-}
-
-bool
-sdl_mongo_writer_renew_lease(sdl_mongo_writer *w, bool release, sdl_error *err)
-{
-    bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER, set, opts = BSON_INITIALIZER, reply;
-    bson_error_t error;
-    bool ok = true;
-
-    if (!w->holder) {
-        return true;
-    }
-    /* never another holder's lease: only ours, or none */
-    bson_t or, alt;
-    bson_append_utf8(&sel, "_id", -1, w->pipeline, -1);
-    bson_append_array_begin(&sel, "$or", -1, & or);
-    bson_append_document_begin(& or, "0", -1, &alt);
-    bson_append_utf8(&alt, "lease.holder", -1, w->holder, -1);
-    bson_append_document_end(& or, &alt);
-    bson_append_document_begin(& or, "1", -1, &alt);
-    bson_append_null(&alt, "lease", -1);
-    bson_append_document_end(& or, &alt);
-    bson_append_array_end(&sel, & or);
-    bson_append_document_begin(&upd, "$set", -1, &set);
-    mw_append_lease(w, &set, release);
-    bson_append_document_end(&upd, &set);
-    mw_append_wc_majority(w, &opts);
-    if (!mongoc_collection_update_one(w->offsets, &sel, &upd, &opts, &reply, &error)) {
-        mw_set_sink_error(err, &error, &reply, "renewing the lease of pipeline '%s'", w->pipeline);
-        ok = false;
-    }
-    bson_destroy(&reply);
-    bson_destroy(&opts);
-    bson_destroy(&upd);
-    bson_destroy(&sel);
-    return ok;
 }
 
 void

@@ -81,6 +81,37 @@ def test_kill_at_each_durable_step(sdl, mariadb, target, tmp_path, failpoint):
     assert target.db.row_changes_staging.count_documents({}) == 0
 
 
+def test_a_transaction_left_open_by_a_killed_sdl_does_not_block_the_next_one(sdl, mariadb, target,
+                                                                              tmp_path):
+    """kill -9 between the writes of a commit transaction and commitTransaction leaves that
+    transaction open on the server, holding the offset document, until the server's
+    transactionLifetimeLimitSeconds (60 s by default, here 600 s). The next sdl must end it
+    (killSessions of the sessions the lease names) instead of retrying its WriteConflict
+    until then."""
+    start = mariadb.gtid_binlog_pos()
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS orph", "CREATE TABLE orph.t (id INT PRIMARY KEY)",
+                *[f"INSERT INTO orph.t VALUES ({i})" for i in range(40)])
+    end = mariadb.gtid_binlog_pos()
+    was = target.client.admin.command({"setParameter": 1, "transactionLifetimeLimitSeconds": 600})
+    try:
+        d = Daemon(sdl, target, tmp_path, batch="max_rows: 10", start=start)
+        d.start(env={"SDL_FAILPOINT": "writer.in_transaction:2"})
+        assert d.wait(60) == 137, d.output()[-3000:]
+        killed = target.db.binlog_offsets.find_one({"_id": "test"})
+        assert killed["batch"] == 1 and killed["lease"]["sessions"], killed
+        d.start()
+        # a tenth of the lifetime: only an ended transaction lets the offset move in time
+        wait_for_offset(target, end, d, timeout=60)
+        assert d.stop() == 0
+        out = d.output()
+        assert f"Ended 1 session of the previous holder {killed['lease']['holder']}" in out, out
+        check_row_changes(target, mariadb, start, end, daemon=d, tail=sdl)
+        assert target.db.row_changes_staging.count_documents({}) == 0
+    finally:
+        target.client.admin.command({"setParameter": 1,
+                                     "transactionLifetimeLimitSeconds": was.get("was", 60)})
+
+
 def test_kill_during_recovery_before_committing_a_staged_batch(sdl, mariadb, target, tmp_path):
     start = mariadb.gtid_binlog_pos()
     mariadb.sql("CREATE DATABASE IF NOT EXISTS rcb", "CREATE TABLE rcb.t (id INT PRIMARY KEY)",

@@ -172,13 +172,24 @@ SDL_MUST_CHECK bool sdl_mongo_writer_delete_staged(sdl_mongo_writer *writer, uin
 #define SDL_LEASE_MS 30000 /* a lease lasts this long unless renewed */
 
 /* From now on every commit (and sdl_mongo_writer_renew_lease()) stores lease: {holder: @holder,
- * until: now + SDL_LEASE_MS} in the offset. @holder is copied ("host:pid"). */
+ * until: now + SDL_LEASE_MS, sessions: [lsid…]} in the offset. @holder is copied ("host:pid").
+ * sessions names the server sessions this writer commits with (one update of the offset the
+ * first time each is used), so that a successor can end a transaction it left open. */
 void sdl_mongo_writer_set_holder(sdl_mongo_writer *writer, const char *holder);
 
 /* Renews the lease of the holder set above (@release: ends it now, as sdl stops), unless another
  * holder has it. A no-op when no holder is set or the pipeline has no offset. */
 SDL_MUST_CHECK bool sdl_mongo_writer_renew_lease(sdl_mongo_writer *writer, bool release,
                                                  sdl_error *err);
+
+/* Ends the transactions another holder may have left open: killSessions of the sessions its
+ * lease names. A holder killed between the writes of a commit transaction and commitTransaction
+ * leaves that transaction open, holding the offset document until the server's
+ * transactionLifetimeLimitSeconds; call this before recovery writes anything. A holder that is
+ * still alive only sees its transaction aborted (and fencing decides). *ret_n: the sessions
+ * ended (0: nothing to do), *ret_holder: whose (free(); NULL when none). */
+SDL_MUST_CHECK bool sdl_mongo_writer_end_previous_sessions(sdl_mongo_writer *writer, size_t *ret_n,
+                                                           char **ret_holder, sdl_error *err);
 
 /* ---- offset tools (`sdl offset set`) ---- */
 
