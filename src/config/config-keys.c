@@ -86,12 +86,15 @@ validate_start(const sdl_config *c)
     if (!*s) {
         return "must be 'now', 'start' or a GTID position";
     }
-    for (; *s; s++) {
-        if ((unsigned char)*s <= ' ') {
+    for (const char *p = s; *p; p++) {
+        if ((unsigned char)*p <= ' ') {
             return "must be 'now', 'start' or a GTID position (no spaces)";
         }
     }
-    return NULL;
+    if (strcmp(s, "now") == 0 || strcmp(s, "start") == 0) {
+        return NULL;
+    }
+    return sdl_config_run_position_check(s);
 }
 
 static const char *
@@ -185,9 +188,12 @@ validate_uri(const sdl_config *c)
     at = strrchr(ui, '@');
     if ((at && memchr(ui, ':', (size_t)(at - ui))) ||
         strcasestr(u, "tlsCertificateKeyFilePassword")) {
-        return "a URI with a password is not accepted in the configuration file; put it in "
-               "the file named by 'uri_file', the systemd credential '" SDL_TARGET_URI_CREDENTIAL
-               "' or the environment variable " SDL_TARGET_URI_ENV;
+        return "a URI with a password is not accepted in the configuration file; write it to "
+               "the credential file '" SDL_TARGET_URI_CREDENTIAL
+               "' in the credentials directory next to the configuration (for "
+               "/etc/sdl/sdl.yaml: /etc/sdl/sdl.credentials/" SDL_TARGET_URI_CREDENTIAL
+               ", which sdl.service passes as a systemd credential), or use 'uri_file' or "
+               "$" SDL_TARGET_URI_ENV;
     }
     return NULL;
 }
@@ -249,16 +255,20 @@ static const sdl_config_key source_keys[] = {
             "relative to the configuration file's directory"},
     {.name = "password",
      .type = SDL_CFG_REJECTED,
-     .doc = "a literal 'password' is not accepted in the configuration file; use "
-            "'password_file', the systemd credential '" SDL_PASSWORD_CREDENTIAL
-            "' or the environment variable " SDL_PASSWORD_ENV},
+     .doc = "a literal 'password' is not accepted in the configuration file; write it to "
+            "the credential file '" SDL_PASSWORD_CREDENTIAL
+            "' in the credentials directory next to the configuration (for /etc/sdl/sdl.yaml: "
+            "/etc/sdl/sdl.credentials/" SDL_PASSWORD_CREDENTIAL
+            ", which sdl.service passes as a systemd credential), or use 'password_file' or "
+            "$" SDL_PASSWORD_ENV},
     {.name = "server_id",
      .type = SDL_CFG_UINT32,
      .offset = OFF(source.server_id),
      .flags = SDL_CFG_REQUIRED,
      .min = 1,
-     .max = UINT32_MAX,
-     .doc = "replica server_id sdl announces; unique among the source's replicas"},
+     .max = SDL_TAIL_SERVER_ID_MIN - 1,
+     .doc = "replica server_id sdl run announces; unique among the source's replicas "
+            "(4000000000 and above are left to sdl tail)"},
     {.name = "flavor",
      .type = SDL_CFG_ENUM,
      .offset = OFF(source.flavor),
