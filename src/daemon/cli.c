@@ -3,14 +3,18 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "sdl/base/alloc.h"
 #include "sdl/base/log.h"
 #include "sdl/daemon/cli.h"
 #include "sdl/daemon/cmd-check-config.h"
 #include "sdl/daemon/cmd-run.h"
 #include "sdl/daemon/cmd-status.h"
 #include "sdl/daemon/cmd-tail.h"
+#include "sdl/mysql/gtid-set.h"
+#include "sdl/mysql/gtid.h"
 
 static const char usage[] =
     "Usage: sdl COMMAND [OPTIONS]\n"
@@ -45,24 +49,38 @@ sdl_cli_catch_signals(void (*handler)(int), bool hup)
     signal(SIGPIPE, SIG_IGN);
 }
 
+const char *
+sdl_cli_config_path(const char *path)
+{
+    return path && *path ? path : SDL_DEFAULT_CONFIG;
+}
+
 int
-sdl_cli_load_config(const char *path, const char *command, bool need_target,
-                    sdl_config **ret_config)
+sdl_cli_load_config(const char *path, const char *credentials, const char *command,
+                    bool need_target, sdl_config **ret_config)
 {
     sdl_error err = SDL_ERROR_INIT;
     sdl_config *config = NULL;
+    sdl_config_load_options opts = {.credentials_dir = credentials};
 
     *ret_config = NULL;
-    if (!sdl_config_load(path, &config, &err)) {
+    path = sdl_cli_config_path(path);
+    if (!sdl_config_load_opts(path, &opts, &config, &err)) {
         fprintf(stderr, "%s\n", err.message);
         sdl_config_format_error_context(path, &err, stderr);
-        return sdl_error_exit_status(&err);
+        /* An unreadable file is a configuration problem too (restarting cannot fix it). */
+        return err.code == SDL_E_IO ? 78 : sdl_error_exit_status(&err);
     }
     if (need_target && !config->target.uri) {
+        char *dir = config->credentials_dir ? sdl_xstrdup(config->credentials_dir)
+                                            : sdl_config_credentials_dir_for(path);
         fprintf(stderr,
-                "%s: sdl %s needs a target: add a 'target' section with uri_file (or set the "
-                "credential target-uri or $SDL_TARGET_URI)\n",
-                path, command);
+                "%s: sdl %s needs a target (MongoDB): add a 'target' section and write the URI "
+                "to the credential file %s/target-uri (root-only; sdl.service passes it as the "
+                "systemd credential 'target-uri'), or set 'target.uri_file' or "
+                "$SDL_TARGET_URI\n",
+                path, command, dir);
+        free(dir);
         (void)sdl_config_free(config);
         return 78;
     }
@@ -70,10 +88,37 @@ sdl_cli_load_config(const char *path, const char *command, bool need_target,
     return 0;
 }
 
+const char *
+sdl_cli_check_position(const char *text)
+{
+    static _Thread_local char why[512];
+    sdl_error err = SDL_ERROR_INIT;
+    bool ok;
+
+    if (strchr(text, ':')) {
+        sdl_gtid_set set = SDL_GTID_SET_INIT;
+        ok = sdl_gtid_set_parse(text, &set, &err);
+        sdl_gtid_set_done(&set);
+    } else {
+        sdl_gtid_pos pos = SDL_GTID_POS_INIT;
+        ok = sdl_gtid_pos_parse(text, &pos, &err);
+        sdl_gtid_pos_done(&pos);
+    }
+    if (ok) {
+        return NULL;
+    }
+    (void)snprintf(why, sizeof(why),
+                   "must be 'now', 'start', a MariaDB GTID position (domain-server-seq, one per "
+                   "domain: '0-1-100,1-2-5') or a MySQL GTID set ('uuid:1-100'): %.300s",
+                   err.message);
+    return why;
+}
+
 int
 sdl_cli_main(int argc, char **argv)
 {
     sdl_log_open();
+    sdl_config_set_position_check(sdl_cli_check_position);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -1023,7 +1023,8 @@ reload(pipeline *p)
 
     sdl_notify_reloading();
     log_notice("Reloading the configuration from %s", p->config_path);
-    if (!sdl_config_load(p->config_path, &next, &err) ||
+    sdl_config_load_options opts = {.credentials_dir = p->config->credentials_dir};
+    if (!sdl_config_load_opts(p->config_path, &opts, &next, &err) ||
         !sdl_config_check_reload(p->config, next, &err)) {
         log_error_e(&err, "Reload refused, the running configuration stays in force");
         (void)sdl_config_free(next);
