@@ -69,51 +69,52 @@ typedef enum sdl_change_kind {
 
 typedef struct sdl_change {
     sdl_change_kind kind;
-    sdl_change_pos pos;        /* ROW, DDL, COMMIT: where the change sits */
-    sdl_row_change row;        /* ROW */
-    const char *ddl_db;        /* DDL: database it changes, else the default one ("" if none);
-                                * STATEMENT: the default database */
-    const char *ddl_table;     /* DDL: table it changes ("" when not a table statement) */
-    sdl_bytes ddl_statement;   /* DDL, STATEMENT: statement text (credentials redacted) */
-    const char *position;      /* COMMIT (and END): GTID position after the transaction */
-    const char *notice;        /* non-NULL once after a reconnect: what happened (for logs) */
+    sdl_change_pos pos;      /* ROW, DDL, COMMIT: where the change sits */
+    sdl_row_change row;      /* ROW */
+    const char *ddl_db;      /* DDL: database it changes, else the default one ("" if none);
+                              * STATEMENT: the default database */
+    const char *ddl_table;   /* DDL: table it changes ("" when not a table statement) */
+    sdl_bytes ddl_statement; /* DDL, STATEMENT: statement text (credentials redacted) */
+    const char *position;    /* COMMIT (and END): GTID position after the transaction */
+    const char *notice;      /* non-NULL once after a reconnect: what happened (for logs) */
 } sdl_change;
 
 typedef struct sdl_change_stream_options {
-    const sdl_config *config;  /* source settings and table filters; borrowed */
-    const char *pipeline;      /* first part of _id */
-    const char *from;          /* "start", "now" or a GTID position; NULL = config start */
-    const char *until;         /* NULL (follow forever), "now" or a GTID position */
-    bool reconnect;            /* re-establish lost connections with backoff */
-    const char *skip_gtid;     /* with skip_rows: the GTID the first transaction must have
-                                * (the split transaction being resumed); the stream fails
-                                * when the source sends another one first */
-    uint64_t skip_rows;        /* rows of the first transaction already handled (a split
-                                * transaction's committed part), not returned again */
-    const volatile int *stop;  /* when non-zero, blocking waits end with SDL_E_CANCELLED */
-    atomic_bool *connected;    /* optional: kept true while the replication connection is
-                                * up, false from a lost connection until the reconnect (for
-                                * health checks in other threads) */
-    _Atomic(const sdl_config *) *live_config; /* optional: a reloaded configuration (same
-                                * source settings) stored here by another thread; its table
-                                * filters apply from the next transaction the stream begins */
-    const char *const *files;  /* file mode: local binlog files to read in order (borrowed);
-                                * no server connection is made; `from` is "start" or a
-                                * position (MariaDB) / GTID set (MySQL) whose transactions are
-                                * not returned; `until` "now" means the end of the files */
-    size_t nfiles;             /* 0: read from the server */
-    const char *from_flavor;   /* optional: the flavour `from` was written for ("mariadb",
-                                * "mysql"); a server of the other one is refused (SDL_E_CONFIG)
-                                * before `from` is read. Positions stored as "mariadb" that are
-                                * MySQL GTID sets (versions before batch 0 wrote that literal)
-                                * pass for a MySQL server. */
+    const sdl_config *config; /* source settings and table filters; borrowed */
+    const char *pipeline;     /* first part of _id */
+    const char *from;         /* "start", "now" or a GTID position; NULL = config start */
+    const char *until;        /* NULL (follow forever), "now" or a GTID position */
+    bool reconnect;           /* re-establish lost connections with backoff */
+    const char *skip_gtid;    /* with skip_rows: the GTID the first transaction must have
+                               * (the split transaction being resumed); the stream fails
+                               * when the source sends another one first */
+    uint64_t skip_rows;       /* rows of the first transaction already handled (a split
+                               * transaction's committed part), not returned again */
+    const volatile int *stop; /* when non-zero, blocking waits end with SDL_E_CANCELLED */
+    atomic_bool *connected;   /* optional: kept true while the replication connection is
+                               * up, false from a lost connection until the reconnect (for
+                               * health checks in other threads) */
+    _Atomic(const sdl_config *)
+        *live_config;           /* optional: a reloaded configuration (same
+                                 * source settings) stored here by another thread; its table
+                                 * filters apply from the next transaction the stream begins */
+    const char *const *files;   /* file mode: local binlog files to read in order (borrowed);
+                                 * no server connection is made; `from` is "start" or a
+                                 * position (MariaDB) / GTID set (MySQL) whose transactions are
+                                 * not returned; `until` "now" means the end of the files */
+    size_t nfiles;              /* 0: read from the server */
+    const char *from_flavor;    /* optional: the flavour `from` was written for ("mariadb",
+                                 * "mysql"); a server of the other one is refused (SDL_E_CONFIG)
+                                 * before `from` is read. Positions stored as "mariadb" that are
+                                 * MySQL GTID sets (versions before batch 0 wrote that literal)
+                                 * pass for a MySQL server. */
     bool statements_as_changes; /* a statement-based row change, a statement sdl does not
                                  * know, or a DDL after rows is handed out as a STATEMENT change
                                  * (whatever the filters) instead of ending the stream: for
                                  * looking at old binlogs (`sdl tail --statements print`) */
-    size_t read_ahead_bytes;   /* server: > 0 lets a thread of the binlog reader receive
-                                * events ahead of decoding, in a ring of this many bytes
-                                * (binlog-reader.h, SDL_BINLOG_READ_AHEAD); 0: one thread */
+    size_t read_ahead_bytes;    /* server: > 0 lets a thread of the binlog reader receive
+                                 * events ahead of decoding, in a ring of this many bytes
+                                 * (binlog-reader.h, SDL_BINLOG_READ_AHEAD); 0: one thread */
 } sdl_change_stream_options;
 
 /* Connects, runs the start-up checks and resolves the start position. */
@@ -139,6 +140,21 @@ const char *sdl_change_stream_flavor(const sdl_change_stream *stream);
 /* Events read so far (outer events; *ret_inner, when not NULL, gets the events read from
  * inside TRANSACTION_PAYLOAD events). */
 uint64_t sdl_change_stream_events(const sdl_change_stream *stream, uint64_t *ret_inner);
+
+/* What the stream has read so far, for metrics. Counts only grow; they survive reconnects. */
+typedef struct sdl_change_stream_counters {
+    uint64_t events;        /* binlog events read (TRANSACTION_PAYLOAD contents not counted) */
+    uint64_t inner_events;  /* events read from inside TRANSACTION_PAYLOAD events */
+    uint64_t bytes;         /* bytes of the events read (headers and checksums included) */
+    uint64_t rows;          /* row changes decoded, those the table filters drop included
+                             * (rows read again after a reconnect are counted once) */
+    uint64_t rows_filtered; /* of @rows, those of tables the filters exclude */
+    uint64_t reconnects;    /* times a lost connection was re-established (or retried) */
+} sdl_change_stream_counters;
+
+/* Copies the counters. Call from the thread that calls sdl_change_stream_next(). */
+void sdl_change_stream_counts(const sdl_change_stream *stream,
+                              sdl_change_stream_counters *ret_counters);
 
 /* NULL-safe; returns NULL. */
 sdl_change_stream *sdl_change_stream_free(sdl_change_stream *stream);
