@@ -97,6 +97,8 @@ sdl_cmd_run(int argc, char **argv)
      * counters until the end. It only reads sdl_stats_global(). */
     (void)snprintf(sdl_stats_global()->pipeline, sizeof(sdl_stats_global()->pipeline), "%s",
                    config->pipeline.name);
+    sdl_stats_start(sdl_stats_global());
+    sdl_stats_set_table_limit(sdl_stats_global(), config->http.table_metrics);
     if (config->http.listen) {
         if (!sdl_http_start(config->http.listen, sdl_stats_global(), &http, &err)) {
             log_error_e(&err, "Failed to start the HTTP server (http.listen)");

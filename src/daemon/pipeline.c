@@ -306,6 +306,37 @@ lower_limits(pipeline *p, batcher *bt, const sdl_batch *b, sdl_error *err)
     return true;
 }
 
+/* observability: the committed documents of @b by operation (and table, when configured),
+ * read from their first fields */
+static void
+count_applied(pipeline *p, const sdl_batch *b)
+{
+    for (size_t i = 0; i < b->ndocs; i++) {
+        bson_iter_t it;
+        const char *op = NULL, *db = NULL, *table = NULL;
+        if (!bson_iter_init(&it, b->docs[i])) {
+            continue;
+        }
+        while (bson_iter_next(&it) && !(op && db && table)) {
+            const char *key = bson_iter_key(&it);
+            if (!BSON_ITER_HOLDS_UTF8(&it)) {
+                continue;
+            }
+            if (strcmp(key, "op") == 0) {
+                op = bson_iter_utf8(&it, NULL);
+            } else if (strcmp(key, "db") == 0) {
+                db = bson_iter_utf8(&it, NULL);
+            } else if (strcmp(key, "table") == 0) {
+                table = bson_iter_utf8(&it, NULL);
+            } else if (strcmp(key, "pk") == 0 || strcmp(key, "before") == 0 ||
+                       strcmp(key, "after") == 0) {
+                break; /* the op, db and table fields come first */
+            }
+        }
+        sdl_stats_count_applied(p->stats, op, db, table);
+    }
+}
+
 /* Stages and commits @b (its offset_after set), then advances p->offset. */
 static write_result
 write_batch(pipeline *p, batcher *bt, sdl_batch *b, uint64_t txns, sdl_error *err)
@@ -329,6 +360,7 @@ write_batch(pipeline *p, batcher *bt, sdl_batch *b, uint64_t txns, sdl_error *er
     }
     sdl_failpoint("writer.after_commit");
     atomic_store(&p->stats->staged_batches, 0);
+    count_applied(p, b);
     sdl_stats_commit(p->stats, b->rows, txns, sdl_now_monotonic_usec() - t0,
                      b->offset_after.source_ts_sec, b->offset_after.gtid,
                      b->offset_after.binlog_file, b->offset_after.binlog_pos);
@@ -748,6 +780,20 @@ too_large(pipeline *p, const sdl_change *c, const char *db, const char *table, u
                   SDL_MONGO_MAX_DOCUMENT_BYTES);
 }
 
+/* observability: the stream's counters, for /metrics (the stream is this thread's) */
+static void
+publish_source_counters(pipeline *p)
+{
+    sdl_change_stream_counters c;
+
+    sdl_change_stream_counts(p->stream, &c);
+    atomic_store(&p->stats->source_events, c.events);
+    atomic_store(&p->stats->source_bytes, c.bytes);
+    atomic_store(&p->stats->source_rows, c.rows);
+    atomic_store(&p->stats->source_rows_filtered, c.rows_filtered);
+    atomic_store(&p->stats->source_reconnects, c.reconnects);
+}
+
 static void *
 reader_main(void *arg)
 {
@@ -766,6 +812,7 @@ reader_main(void *arg)
             break;
         }
         sdl_stats_progress(p->stats);
+        publish_source_counters(p);
         if (c.notice) {
             log_warning("Lost the source connection: %s", c.notice);
             sdl_stats_retry(p->stats, SDL_RETRY_SOURCE);
@@ -1168,6 +1215,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     (void)pthread_mutex_unlock(&p.stats->lock);
 
     p.queue = sdl_queue_new(config->pipeline.queue_bytes);
+    atomic_store(&p.stats->queue_capacity, config->pipeline.queue_bytes);
     if (pthread_create(&writer, NULL, writer_main, &p) != 0) {
         sdl_error_set(err, SDL_E_IO, "cannot start the writer thread");
         goto out;
