@@ -426,7 +426,7 @@ sdl_config_split_listen(const char *listen, char *ret_host, size_t host_cap, int
     if (listen[0] == '[') {
         const char *close = strchr(listen, ']');
         if (!close || close[1] != ':') {
-            return "an IPv6 address is written in brackets with a port: '[::1]:9187'";
+            return "an IPv6 address is written in brackets with a port: '[::1]:9632'";
         }
         family = AF_INET6;
         host_len = (size_t)(close - listen - 1);
@@ -438,10 +438,10 @@ sdl_config_split_listen(const char *listen, char *ret_host, size_t host_cap, int
     } else {
         colon = strrchr(listen, ':');
         if (!colon) {
-            return "needs a port: 'address:port', e.g. '127.0.0.1:9187'";
+            return "needs a port: 'address:port', e.g. '127.0.0.1:9632'";
         }
         if (memchr(listen, ':', (size_t)(colon - listen))) {
-            return "an IPv6 address is written in brackets with a port: '[::1]:9187'";
+            return "an IPv6 address is written in brackets with a port: '[::1]:9632'";
         }
         family = AF_INET;
         host_len = (size_t)(colon - listen);
@@ -490,6 +490,14 @@ static const sdl_config_key http_keys[] = {
      .validate = validate_listen,
      .doc = "address:port of /metrics, /health/live and /health/ready (IPv4 or [IPv6]); "
             "absent or null = no HTTP server"},
+    {.name = "table_metrics",
+     .type = SDL_CFG_UINT32,
+     .offset = OFF(http.table_metrics),
+     .def = "0",
+     .min = 0,
+     .max = 10000,
+     .doc = "how many tables get their own sdl_table_rows_applied_total series (the first ones "
+            "committed; the rows of others are counted together); 0 = none"},
 };
 
 static const sdl_config_key collections_keys[] = {

@@ -108,8 +108,9 @@ typedef struct sdl_tables_config {
 } sdl_tables_config;
 
 typedef struct sdl_http_config {
-    char *listen; /* "127.0.0.1:9187" or "[::1]:9187": where /metrics and /health are served;
+    char *listen; /* "127.0.0.1:9632" or "[::1]:9632": where /metrics and /health are served;
                    * NULL = no HTTP server (the default) */
+    uint32_t table_metrics; /* tables with per-table series, at most 10000; 0 = none */
 } sdl_http_config;
 
 typedef struct sdl_log_config {
