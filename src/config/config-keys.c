@@ -18,6 +18,7 @@
 _Static_assert(sizeof(sdl_flavor) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sdl_tls_mode) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sdl_log_level) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(sdl_log_format) == sizeof(int), "enum keys are stored as int");
 
 static const sdl_config_enum flavor_names[] = {
     {"auto", SDL_FLAVOR_AUTO},
@@ -32,6 +33,12 @@ static const sdl_config_enum tls_mode_names[] = {
     {"required", SDL_TLS_REQUIRED},
     {"verify_ca", SDL_TLS_VERIFY_CA},
     {"verify_identity", SDL_TLS_VERIFY_IDENTITY},
+    {NULL, 0},
+};
+
+static const sdl_config_enum log_format_names[] = {
+    {"text", SDL_LOG_TEXT},
+    {"json", SDL_LOG_JSON},
     {NULL, 0},
 };
 
@@ -408,6 +415,14 @@ static const sdl_config_key log_keys[] = {
      .flags = SDL_CFG_RELOADABLE,
      .enums = log_level_names,
      .doc = "lowest level logged: error, warning, notice, info or debug"},
+    {.name = "format",
+     .type = SDL_CFG_ENUM,
+     .offset = OFF(log.format),
+     .def = "text",
+     .flags = SDL_CFG_RELOADABLE,
+     .enums = log_format_names,
+     .doc = "records on stderr: text (RFC 3339 time, level, message) or json (one object per "
+            "line, the journal's fields); under systemd the journal gets its own fields"},
 };
 
 const char *

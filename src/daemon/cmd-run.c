@@ -87,6 +87,7 @@ sdl_cmd_run(int argc, char **argv)
     }
     status = 1;
     sdl_log_set_level(config->log.level);
+    sdl_log_set_format(config->log.format);
     sdl_log_set_context(config->pipeline.name, NULL, NULL);
     sdl_failpoint_init();
     sdl_notify_init();

@@ -258,6 +258,7 @@ sdl_cmd_tail(int argc, char **argv)
         config->source.server_id = server_id ? server_id : random_server_id(config);
     }
     sdl_log_set_level(config->log.level);
+    sdl_log_set_format(config->log.format);
     for (size_t i = 0; i < nincludes; i++) {
         add_pattern(&config->tables.include, &config->tables.ninclude, includes[i]);
     }

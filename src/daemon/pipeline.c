@@ -1079,6 +1079,7 @@ reload(pipeline *p)
         p->retired = sdl_xrealloc(p->retired, (p->nretired + 1) * sizeof(*p->retired));
         p->retired[p->nretired++] = next;
         sdl_log_set_level(next->log.level);
+        sdl_log_set_format(next->log.format);
         atomic_store(&p->live, next);
         log_notice("Configuration reloaded (batch max_rows %" PRIu64 ", max_delay %" PRIu64
                    " ms; %zu include and %zu exclude patterns)",

@@ -114,7 +114,8 @@ typedef struct sdl_http_config {
 } sdl_http_config;
 
 typedef struct sdl_log_config {
-    sdl_log_level level; /* default info */
+    sdl_log_level level;   /* default info */
+    sdl_log_format format; /* stderr records: text (default) or json */
 } sdl_log_config;
 
 typedef struct sdl_config {
