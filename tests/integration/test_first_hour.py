@@ -230,3 +230,50 @@ def test_packaged_config_replicates_every_table(sdl, mariadb, target, tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
+
+
+# ---- logs outside the journal ----------------------------------------------------------------
+# libmongoc's own start-up warning (printed by the library before sdl runs, when a stale
+# /dev/shm/mongoc-<pid> of a killed process has this pid) is not sdl's to format
+MONGOC_EARLY = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+: \[\d+\]: +WARNING: +mongoc: ")
+RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
+
+
+def run_briefly(sdl, mariadb, target, tmp_path, log_section):
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS logs",
+                "CREATE TABLE IF NOT EXISTS logs.t (id INT PRIMARY KEY AUTO_INCREMENT)")
+    d = Daemon(sdl, target, tmp_path, batch="max_delay: 20ms", start="now", extra=log_section)
+    d.start()
+    try:
+        wait_replicating(d)
+        mariadb.sql("INSERT INTO logs.t VALUES (NULL)")
+        wait_for_offset(target, mariadb.gtid_binlog_pos(), d)
+    finally:
+        assert d.stop() == 0, d.output()[-3000:]
+    return [line for line in d.output().splitlines() if not MONGOC_EARLY.match(line)]
+
+
+def test_stderr_lines_have_rfc3339_times(sdl, mariadb, target, tmp_path):
+    lines = run_briefly(sdl, mariadb, target, tmp_path, "log:\n  level: debug\n")
+    assert len(lines) > 5, lines
+    bad = [line for line in lines
+           if not re.match(rf"^{RFC3339} sdl\[\d+\] (error|warning|notice|info|debug): \S", line)]
+    assert not bad, bad
+    assert any(" notice: Replicating after GTID position" in line for line in lines), lines
+
+
+def test_log_format_json_has_the_journal_fields(sdl, mariadb, target, tmp_path):
+    lines = run_briefly(sdl, mariadb, target, tmp_path, "log:\n  format: json\n")
+    records = [json.loads(line) for line in lines]  # every line one object
+    assert len(records) > 3, lines
+    for r in records:
+        assert re.fullmatch(RFC3339, r["TIMESTAMP"]), r
+        assert r["LEVEL"] in ("error", "warning", "notice", "info", "debug"), r
+        assert r["PRIORITY"] == {"error": "3", "warning": "4", "notice": "5", "info": "6",
+                                 "debug": "7"}[r["LEVEL"]], r
+        assert r["SYSLOG_IDENTIFIER"] == "sdl" and r["CODE_FILE"] and r["CODE_LINE"].isdigit(), r
+        assert set(r) <= {"TIMESTAMP", "LEVEL", "MESSAGE", "PRIORITY", "CODE_FILE", "CODE_LINE",
+                          "CODE_FUNC", "SYSLOG_IDENTIFIER", "SDL_PIPELINE", "SDL_GTID",
+                          "SDL_TABLE"}, r
+    started = [r for r in records if r["MESSAGE"].startswith("Replicating after GTID position")]
+    assert started and started[0]["SDL_PIPELINE"] == "test", records
