@@ -184,6 +184,8 @@ typedef struct sdl_config_key_info {
     const char *type;    /* "string", "port", "duration", "size", "enum", ... */
     const char *def;     /* default as YAML text, or NULL */
     const char *choices; /* enum values "auto | mariadb | mysql", or NULL */
+    const char *range;   /* allowed values of a number, duration or size ("1..65535",
+                          * "1s..1h", "at least 1ms"), or NULL */
     bool required;
     bool reloadable;
     const char *doc; /* one line */
