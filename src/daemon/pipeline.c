@@ -1124,10 +1124,10 @@ supervise(pipeline *p)
             uint64_t rows = atomic_load(&p->stats->rows_applied);
             double secs = last_status ? (double)(now - last_status) / 1e6 : 1.0;
             sdl_stats_position(p->stats, position, sizeof(position), NULL, 0, NULL);
-            sdl_notify_status("GTID %s, lag %llds, %.0f rows/s, %llu rows applied",
-                              position[0] ? position : p->offset.gtid,
-                              (long long)sdl_stats_lag_sec(p->stats),
-                              (double)(rows - last_rows) / secs, (unsigned long long)rows);
+            sdl_notify_status("Replicating: lag %.1fs, %.0f rows/s, %llu rows applied, GTID %s",
+                              (double)sdl_stats_lag_usec(p->stats) / 1e6,
+                              (double)(rows - last_rows) / secs, (unsigned long long)rows,
+                              position[0] ? position : p->offset.gtid);
             last_rows = rows;
             last_status = now;
         }

@@ -230,13 +230,14 @@ def test_secrets_come_from_load_credential(svc):
 
 def test_status_shows_gtid_lag_and_rate(svc):
     st = svc.c.wait_for("STATUS= with 1 row applied",
-                        lambda: re.search(r"GTID \S+, lag \d+s, \d+ rows/s, (\d+) rows applied",
-                                          svc.state()["StatusText"] or "")
+                        lambda: re.search(r"Replicating: lag \d+\.\ds, \d+ rows/s, (\d+) rows applied, "
+                                          r"GTID \S+", svc.state()["StatusText"] or "")
                         and int(re.search(r"(\d+) rows applied", svc.state()["StatusText"]).group(1)) >= 1,
                         timeout=15)
     assert st
     out = svc.systemctl("status", "sdl").stdout
-    assert re.search(r'Status: "GTID [0-9-]+, lag \d+s, \d+ rows/s, \d+ rows applied"', out), out
+    assert re.search(r'Status: "Replicating: lag \d+\.\ds, \d+ rows/s, \d+ rows applied, GTID [0-9-]+"',
+                     out), out
 
 
 def test_watchdog_kills_a_hung_sdl_and_restarts_it(svc):
