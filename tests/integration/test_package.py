@@ -120,8 +120,8 @@ def test_man_page_renders_without_warnings(extracted, tmp_path):
 def test_dpkg_install_in_systemd_enables_and_starts_nothing_then_replicates(deb, mariadb, tmp_path):
     fake = FakeMongod(tmp_path / "mongo", port=free_port()).start()
     with Container() as c:
-        c.put("/tmp/sdl.deb", open(deb, "rb").read())
-        p = c.run("dpkg", "-i", "/tmp/sdl.deb", timeout=300)
+        c.put("/root/sdl.deb", open(deb, "rb").read())
+        p = c.run("dpkg", "-i", "/root/sdl.deb", timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr
         assert c.run("dpkg-query", "-W", "-f=${Status}", "sdl").stdout == "install ok installed"
         assert c.run("/usr/sbin/sdl", "--version").stdout.strip() == f"sdl {project_version()}"
@@ -171,7 +171,7 @@ def test_dpkg_install_in_systemd_enables_and_starts_nothing_then_replicates(deb,
         assert p.returncode == 0, p.stderr
         # Reinstalling (an upgrade to the same version) starts nothing either; removing keeps
         # the conffile, purging removes it.
-        p = c.run("dpkg", "-i", "/tmp/sdl.deb", timeout=300)
+        p = c.run("dpkg", "-i", "/root/sdl.deb", timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr
         assert c.run("systemctl", "is-active", "sdl").stdout.strip() == "inactive"
         p = c.run("dpkg", "-r", "sdl", timeout=300)
