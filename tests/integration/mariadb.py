@@ -46,8 +46,10 @@ class MariaDB:
     # ---- lifecycle -----------------------------------------------------------------------
     def install(self):
         os.makedirs(self.datadir, exist_ok=True)
+        # --force: go on when the host name does not resolve (no DNS check; a fresh root)
         subprocess.run([INSTALL_DB, "--no-defaults", "--user=root", f"--datadir={self.datadir}",
-                        "--auth-root-authentication-method=normal", "--skip-test-db"],
+                        "--force", "--auth-root-authentication-method=normal",
+                        "--skip-test-db"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def start(self):
