@@ -119,6 +119,13 @@ def test_man_page_renders_without_warnings(extracted, tmp_path):
 
 def test_dpkg_install_in_systemd_enables_and_starts_nothing_then_replicates(deb, mariadb, tmp_path):
     fake = FakeMongod(tmp_path / "mongo", port=free_port()).start()
+    try:
+        installed_and_used(deb, mariadb, fake)
+    finally:
+        fake.stop()
+
+
+def installed_and_used(deb, mariadb, fake):
     with Container() as c:
         c.put("/root/sdl.deb", open(deb, "rb").read())
         p = c.run("dpkg", "-i", "/root/sdl.deb", timeout=300)
@@ -181,4 +188,3 @@ def test_dpkg_install_in_systemd_enables_and_starts_nothing_then_replicates(deb,
         p = c.run("dpkg", "--purge", "sdl", timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr
         assert c.run("test", "-e", "/etc/sdl/sdl.yaml").returncode != 0
-    fake.stop()
