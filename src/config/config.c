@@ -1033,7 +1033,7 @@ sdl_config_load_opts(const char *path, const sdl_config_load_options *opts, sdl_
     struct stat st;
     char *text = NULL;
     size_t len = 0, cap = 0;
-    bool ok;
+    bool ok = false;
     FILE *f;
 
     *ret_config = NULL;
@@ -1046,20 +1046,16 @@ sdl_config_load_opts(const char *path, const sdl_config_load_options *opts, sdl_
     f = fopen(path, "rbe");
     if (!f) {
         sdl_error_set(err, SDL_E_IO, "%s: cannot open configuration: %s", path, strerror(errno));
-        free(sibling);
-        return false;
+        goto out;
     }
     for (;;) {
         size_t r;
         if (len == cap) {
             cap = cap ? cap * 2 : 4096;
             if (cap > ((size_t)16 << 20)) {
-                fclose(f);
-                free(text);
-                free(sibling);
                 sdl_error_set(err, SDL_E_CONFIG, "%s:1:1: configuration file larger than 16MiB",
                               path);
-                return false;
+                goto out;
             }
             text = sdl_xrealloc(text, cap + 1);
         }
@@ -1071,14 +1067,14 @@ sdl_config_load_opts(const char *path, const sdl_config_load_options *opts, sdl_
     }
     if (ferror(f)) {
         sdl_error_set(err, SDL_E_IO, "%s: cannot read configuration: %s", path, strerror(errno));
-        fclose(f);
-        free(text);
-        free(sibling);
-        return false;
+        goto out;
     }
-    fclose(f);
     text[len] = '\0';
     ok = load_string(path, text, len, credentials_dir, sibling, ret_config, err);
+out:
+    if (f) {
+        fclose(f);
+    }
     free(text);
     free(sibling);
     return ok;
