@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include "sdl/base/log.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "sdl/base/clock.h"
+#include "sdl/base/log.h"
 
 #if HAVE_SYSTEMD
 #define SD_JOURNAL_SUPPRESS_LOCATION 1
@@ -19,6 +21,8 @@
 sdl_log_level sdl_log_max_level = SDL_LOG_INFO;
 
 static bool use_journal;
+static bool journal_stream; /* stderr is a journal stream (JOURNAL_STREAM matches) */
+static sdl_log_format log_format = SDL_LOG_TEXT;
 
 static _Thread_local char ctx_pipeline[72]; /* pipeline names have up to 64 characters */
 static _Thread_local char ctx_gtid[128];
@@ -56,6 +60,12 @@ sdl_log_set_level(sdl_log_level level)
     sdl_log_max_level = level;
 }
 
+void
+sdl_log_set_format(sdl_log_format format)
+{
+    log_format = format;
+}
+
 /*
  * systemd sets $JOURNAL_STREAM to "device:inode" of the stream it connected to stderr; only
  * when our stderr still is that stream do we talk to the journal directly (systemd.exec(5)).
@@ -69,16 +79,11 @@ sdl_log_open(void)
     struct stat st;
 
     use_journal = false;
+    journal_stream = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+                     fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+                     (unsigned long long)st.st_ino == ino;
 #if HAVE_SYSTEMD
-    if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
-        (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino) {
-        use_journal = true;
-    }
-#else
-    (void)js;
-    (void)dev;
-    (void)ino;
-    (void)st;
+    use_journal = journal_stream;
 #endif
 }
 
@@ -142,25 +147,101 @@ emit(sdl_log_level level, const char *file, int line, const char *func, const ch
         }
     }
 #endif
-    (void)file;
-    (void)line;
-    (void)func;
     char out[4096];
-    int n = snprintf(out, sizeof(out), "<%d>sdl[%s]: %s\n", (int)level,
-                     sdl_log_level_to_string(level), msg);
-    if (n < 0) {
+    size_t n = sdl_log_format_line(log_format, journal_stream, sdl_now_realtime_usec(), level, file,
+                                   line, func, msg, out, sizeof(out));
+    (void)!write(STDERR_FILENO, out, n);
+}
+
+/* Appends @s to @buf (at @n, @cap bytes) as a JSON string body; returns the new length. */
+static size_t
+json_escape(char *buf, size_t n, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (const unsigned char *p = (const unsigned char *)s; *p && n + 7 < cap; p++) {
+        if (*p == '"' || *p == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)*p;
+        } else if (*p == '\n') {
+            buf[n++] = '\\';
+            buf[n++] = 'n';
+        } else if (*p < 0x20 || *p == 0x7f) {
+            n += (size_t)snprintf(buf + n, cap - n, "\\u00%c%c", hex[*p >> 4], hex[*p & 15]);
+        } else {
+            buf[n++] = (char)*p;
+        }
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* "2026-11-23T19:00:00.123456Z" */
+static void
+rfc3339(uint64_t usec, char *buf, size_t cap)
+{
+    time_t t = (time_t)(usec / 1000000u);
+    struct tm tm;
+
+    if (!gmtime_r(&t, &tm)) {
+        (void)snprintf(buf, cap, "?");
         return;
     }
-    if ((size_t)n >= sizeof(out)) {
-        n = (int)sizeof(out) - 1;
+    (void)snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   (unsigned)(usec % 1000000u));
+}
+
+size_t
+sdl_log_format_line(sdl_log_format format, bool journal, uint64_t realtime_usec,
+                    sdl_log_level level, const char *file, int line, const char *func,
+                    const char *msg, char *out, size_t cap)
+{
+    char ts[80];
+    int n;
+
+    rfc3339(realtime_usec, ts, sizeof(ts));
+    if (format == SDL_LOG_JSON) {
+        static _Thread_local sdl_log_fields f; /* 29 KiB: off the stack */
+        size_t len = 0;
+        sdl_log_journal_fields(level, file, line, func, msg, &f);
+        len = (size_t)snprintf(out, cap, "{\"TIMESTAMP\":\"%s\",\"LEVEL\":\"%s\"", ts,
+                               sdl_log_level_to_string(level));
+        for (int i = 0; i < f.n && len + 16 < cap; i++) {
+            const char *eq = strchr(f.field[i], '=');
+            len += (size_t)snprintf(out + len, cap - len, ",\"%.*s\":\"", (int)(eq - f.field[i]),
+                                    f.field[i]);
+            len = json_escape(out, SDL_MIN(len, cap - 1), cap - 3, eq + 1);
+            len += (size_t)snprintf(out + len, cap - len, "\"");
+        }
+        len = SDL_MIN(len, cap - 3);
+        out[len++] = '}';
+        out[len++] = '\n';
+        out[len] = '\0';
+        return len;
+    }
+    if (journal) {
+        /* journald stamps the record and reads the priority from "<N>" */
+        n = snprintf(out, cap, "<%d>sdl[%s]: %s\n", (int)level, sdl_log_level_to_string(level),
+                     msg);
+    } else {
+        n = snprintf(out, cap, "%s sdl[%ld] %s: %s\n", ts, (long)getpid(),
+                     sdl_log_level_to_string(level), msg);
+    }
+    if (n < 0) {
+        out[0] = '\n';
+        return 1;
+    }
+    if ((size_t)n >= cap) {
+        n = (int)cap - 1;
         out[n - 1] = '\n';
     }
-    (void)!write(STDERR_FILENO, out, (size_t)n);
+    return (size_t)n;
 }
 
 void
-sdl_log_internal(sdl_log_level level, const char *file, int line, const char *func,
-                 const char *fmt, ...)
+sdl_log_internal(sdl_log_level level, const char *file, int line, const char *func, const char *fmt,
+                 ...)
 {
     char msg[3072];
     va_list ap;

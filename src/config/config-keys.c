@@ -19,6 +19,7 @@ _Static_assert(sizeof(sdl_flavor) == sizeof(int), "enum keys are stored as int")
 _Static_assert(sizeof(sdl_tls_mode) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sdl_log_level) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sdl_on_error) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(sdl_log_format) == sizeof(int), "enum keys are stored as int");
 
 static const sdl_config_enum flavor_names[] = {
     {"auto", SDL_FLAVOR_AUTO},
@@ -33,6 +34,12 @@ static const sdl_config_enum tls_mode_names[] = {
     {"required", SDL_TLS_REQUIRED},
     {"verify_ca", SDL_TLS_VERIFY_CA},
     {"verify_identity", SDL_TLS_VERIFY_IDENTITY},
+    {NULL, 0},
+};
+
+static const sdl_config_enum log_format_names[] = {
+    {"text", SDL_LOG_TEXT},
+    {"json", SDL_LOG_JSON},
     {NULL, 0},
 };
 
@@ -93,12 +100,15 @@ validate_start(const sdl_config *c)
     if (!*s) {
         return "must be 'now', 'start' or a GTID position";
     }
-    for (; *s; s++) {
-        if ((unsigned char)*s <= ' ') {
+    for (const char *p = s; *p; p++) {
+        if ((unsigned char)*p <= ' ') {
             return "must be 'now', 'start' or a GTID position (no spaces)";
         }
     }
-    return NULL;
+    if (strcmp(s, "now") == 0 || strcmp(s, "start") == 0) {
+        return NULL;
+    }
+    return sdl_config_run_position_check(s);
 }
 
 static const char *
@@ -198,9 +208,12 @@ validate_uri(const sdl_config *c)
     at = strrchr(ui, '@');
     if ((at && memchr(ui, ':', (size_t)(at - ui))) ||
         strcasestr(u, "tlsCertificateKeyFilePassword")) {
-        return "a URI with a password is not accepted in the configuration file; put it in "
-               "the file named by 'uri_file', the systemd credential '" SDL_TARGET_URI_CREDENTIAL
-               "' or the environment variable " SDL_TARGET_URI_ENV;
+        return "a URI with a password is not accepted in the configuration file; write it to "
+               "the credential file '" SDL_TARGET_URI_CREDENTIAL
+               "' in the credentials directory next to the configuration (for "
+               "/etc/sdl/sdl.yaml: /etc/sdl/sdl.credentials/" SDL_TARGET_URI_CREDENTIAL
+               ", which sdl.service passes as a systemd credential), or use 'uri_file' or "
+               "$" SDL_TARGET_URI_ENV;
     }
     return NULL;
 }
@@ -262,16 +275,20 @@ static const sdl_config_key source_keys[] = {
             "relative to the configuration file's directory"},
     {.name = "password",
      .type = SDL_CFG_REJECTED,
-     .doc = "a literal 'password' is not accepted in the configuration file; use "
-            "'password_file', the systemd credential '" SDL_PASSWORD_CREDENTIAL
-            "' or the environment variable " SDL_PASSWORD_ENV},
+     .doc = "a literal 'password' is not accepted in the configuration file; write it to "
+            "the credential file '" SDL_PASSWORD_CREDENTIAL
+            "' in the credentials directory next to the configuration (for /etc/sdl/sdl.yaml: "
+            "/etc/sdl/sdl.credentials/" SDL_PASSWORD_CREDENTIAL
+            ", which sdl.service passes as a systemd credential), or use 'password_file' or "
+            "$" SDL_PASSWORD_ENV},
     {.name = "server_id",
      .type = SDL_CFG_UINT32,
      .offset = OFF(source.server_id),
      .flags = SDL_CFG_REQUIRED,
      .min = 1,
-     .max = UINT32_MAX,
-     .doc = "replica server_id sdl announces; unique among the source's replicas"},
+     .max = SDL_TAIL_SERVER_ID_MIN - 1,
+     .doc = "replica server_id sdl run announces; unique among the source's replicas "
+            "(4000000000 and above are left to sdl tail)"},
     {.name = "flavor",
      .type = SDL_CFG_ENUM,
      .offset = OFF(source.flavor),
@@ -419,6 +436,14 @@ static const sdl_config_key log_keys[] = {
      .flags = SDL_CFG_RELOADABLE,
      .enums = log_level_names,
      .doc = "lowest level logged: error, warning, notice, info or debug"},
+    {.name = "format",
+     .type = SDL_CFG_ENUM,
+     .offset = OFF(log.format),
+     .def = "text",
+     .flags = SDL_CFG_RELOADABLE,
+     .enums = log_format_names,
+     .doc = "records on stderr: text (RFC 3339 time, level, message) or json (one object per "
+            "line, the journal's fields); under systemd the journal gets its own fields"},
 };
 
 const char *
@@ -437,7 +462,7 @@ sdl_config_split_listen(const char *listen, char *ret_host, size_t host_cap, int
     if (listen[0] == '[') {
         const char *close = strchr(listen, ']');
         if (!close || close[1] != ':') {
-            return "an IPv6 address is written in brackets with a port: '[::1]:9187'";
+            return "an IPv6 address is written in brackets with a port: '[::1]:9632'";
         }
         family = AF_INET6;
         host_len = (size_t)(close - listen - 1);
@@ -449,10 +474,10 @@ sdl_config_split_listen(const char *listen, char *ret_host, size_t host_cap, int
     } else {
         colon = strrchr(listen, ':');
         if (!colon) {
-            return "needs a port: 'address:port', e.g. '127.0.0.1:9187'";
+            return "needs a port: 'address:port', e.g. '127.0.0.1:9632'";
         }
         if (memchr(listen, ':', (size_t)(colon - listen))) {
-            return "an IPv6 address is written in brackets with a port: '[::1]:9187'";
+            return "an IPv6 address is written in brackets with a port: '[::1]:9632'";
         }
         family = AF_INET;
         host_len = (size_t)(colon - listen);
@@ -501,6 +526,14 @@ static const sdl_config_key http_keys[] = {
      .validate = validate_listen,
      .doc = "address:port of /metrics, /health/live and /health/ready (IPv4 or [IPv6]); "
             "absent or null = no HTTP server"},
+    {.name = "table_metrics",
+     .type = SDL_CFG_UINT32,
+     .offset = OFF(http.table_metrics),
+     .def = "0",
+     .min = 0,
+     .max = 10000,
+     .doc = "how many tables get their own sdl_table_rows_applied_total series (the first ones "
+            "committed; the rows of others are counted together); 0 = none"},
 };
 
 static const sdl_config_key collections_keys[] = {

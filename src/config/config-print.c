@@ -223,7 +223,7 @@ foreach_in(const sdl_config_section *sec, void (*fn)(const sdl_config_key_info *
 {
     for (size_t i = 0; i < sec->nkeys; i++) {
         const sdl_config_key *k = &sec->keys[i];
-        char path[128], choices[256];
+        char path[128], choices[256], range[2 * SDL_UNIT_TEXT_MAX + 16];
         size_t n = 0;
         sdl_config_key_info info;
 
@@ -233,8 +233,24 @@ foreach_in(const sdl_config_section *sec, void (*fn)(const sdl_config_key_info *
             n += (size_t)snprintf(choices + n, sizeof(choices) - n, "%s%s",
                                   e == k->enums ? "" : " | ", e->name);
         }
+        range[0] = '\0';
+        if (k->type == SDL_CFG_UINT16 || k->type == SDL_CFG_UINT32 || k->type == SDL_CFG_UINT64) {
+            (void)snprintf(range, sizeof(range), "%llu..%llu", (unsigned long long)k->min,
+                           (unsigned long long)k->max);
+        } else if (k->type == SDL_CFG_DURATION || k->type == SDL_CFG_SIZE) {
+            char lo[SDL_UNIT_TEXT_MAX], hi[SDL_UNIT_TEXT_MAX];
+            bool dur = k->type == SDL_CFG_DURATION;
+            const char *l = dur ? sdl_format_duration(k->min, lo) : sdl_format_size(k->min, lo);
+            if (k->max) {
+                (void)snprintf(range, sizeof(range), "%s..%s", l,
+                               dur ? sdl_format_duration(k->max, hi) : sdl_format_size(k->max, hi));
+            } else if (k->min) {
+                (void)snprintf(range, sizeof(range), "at least %s", l);
+            }
+        }
         info = (sdl_config_key_info){
             .path = path,
+            .range = range[0] ? range : NULL,
             .type = type_name(k),
             .def = k->def,
             .choices = k->enums ? choices : NULL,

@@ -86,6 +86,9 @@ extern const size_t sdl_config_nchecks;
 #define SDL_TARGET_URI_CREDENTIAL "target-uri"
 #define SDL_TARGET_URI_KEY_ORIGIN "key target.uri"
 
+/* The position check installed with sdl_config_set_position_check(), or NULL. */
+const char *sdl_config_run_position_check(const char *text);
+
 /* Why @uri cannot be a MongoDB URI ("must start with ..."), or NULL. */
 const char *sdl_config_check_uri_syntax(const char *uri);
 

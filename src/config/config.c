@@ -44,6 +44,8 @@ typedef struct loader {
     mark_entry *marks;
     size_t nmarks;
     size_t capmarks;
+    const char *credentials_dir;  /* where credentials are read, or NULL */
+    const char *credentials_hint; /* the directory hints name (the file's own), or NULL */
 } loader;
 
 SDL_PRINTF(3, 4)
@@ -745,21 +747,22 @@ resolve_password(loader *ld)
         src->password_origin = sdl_xasprintf("file %s", src->password_file);
         return true;
     }
-    dir = getenv("CREDENTIALS_DIRECTORY");
-    if (dir && *dir) {
+    dir = ld->credentials_dir;
+    if (dir) {
         char *path = sdl_xasprintf("%s/%s", dir, SDL_PASSWORD_CREDENTIAL);
         bool ok = read_secret(path, &src->password, &why, &missing);
-        free(path);
         if (ok) {
+            free(path);
             src->password_origin = sdl_xstrdup("credential " SDL_PASSWORD_CREDENTIAL);
             return true;
         }
         if (!missing) {
-            return fail(ld, smark,
-                        "cannot read systemd credential '" SDL_PASSWORD_CREDENTIAL
-                        "' in $CREDENTIALS_DIRECTORY: %s",
-                        why);
+            fail(ld, smark, "cannot read the credential '" SDL_PASSWORD_CREDENTIAL "' (%s): %s",
+                 path, why);
+            free(path);
+            return false;
         }
+        free(path);
     }
     env = getenv(SDL_PASSWORD_ENV);
     if (env && *env) {
@@ -814,21 +817,22 @@ resolve_target_uri(loader *ld)
         t->uri_origin = sdl_xstrdup(SDL_TARGET_URI_KEY_ORIGIN);
         return true; /* validated by its key */
     }
-    dir = getenv("CREDENTIALS_DIRECTORY");
-    if (dir && *dir) {
+    dir = ld->credentials_dir;
+    if (dir) {
         char *path = sdl_xasprintf("%s/%s", dir, SDL_TARGET_URI_CREDENTIAL);
         bool ok = read_secret(path, &t->uri, &why, &missing);
-        free(path);
         if (ok) {
+            free(path);
             t->uri_origin = sdl_xstrdup("credential " SDL_TARGET_URI_CREDENTIAL);
             return check_resolved_uri(ld, tmark);
         }
         if (!missing) {
-            return fail(ld, tmark,
-                        "cannot read systemd credential '" SDL_TARGET_URI_CREDENTIAL
-                        "' in $CREDENTIALS_DIRECTORY: %s",
-                        why);
+            fail(ld, tmark, "cannot read the credential '" SDL_TARGET_URI_CREDENTIAL "' (%s): %s",
+                 path, why);
+            free(path);
+            return false;
         }
+        free(path);
     }
     env = getenv(SDL_TARGET_URI_ENV);
     if (env && *env) {
@@ -837,10 +841,22 @@ resolve_target_uri(loader *ld)
         return check_resolved_uri(ld, tmark);
     }
     if (target_mark) {
-        return fail(ld, tmark,
-                    "section 'target' needs the MongoDB URI: set 'uri_file' (or 'uri' when it "
-                    "has no password), the systemd credential '" SDL_TARGET_URI_CREDENTIAL
-                    "' or the environment variable " SDL_TARGET_URI_ENV);
+        const char *where = ld->credentials_dir ? ld->credentials_dir : ld->credentials_hint;
+        if (where) {
+            return fail(
+                ld, tmark,
+                "section 'target' needs the MongoDB URI: write it to the credential "
+                "file %s/" SDL_TARGET_URI_CREDENTIAL
+                " (root-only; sdl.service passes it to sdl as the systemd credential "
+                "'" SDL_TARGET_URI_CREDENTIAL
+                "'), or set 'uri_file', a 'uri' without a password, or $" SDL_TARGET_URI_ENV,
+                where);
+        }
+        return fail(
+            ld, tmark,
+            "section 'target' needs the MongoDB URI: the credential '" SDL_TARGET_URI_CREDENTIAL
+            "' (the recommended way), 'uri_file', a 'uri' without a password, or "
+            "$" SDL_TARGET_URI_ENV);
     }
     return true;
 }
@@ -889,11 +905,45 @@ sdl_config_new_default(void)
     return config;
 }
 
-bool
-sdl_config_load_string(const char *name, const char *text, size_t len, sdl_config **ret_config,
-                       sdl_error *err)
+static sdl_config_position_check_fn position_check;
+
+void
+sdl_config_set_position_check(sdl_config_position_check_fn fn)
 {
-    loader ld = {.name = name, .text = text, .len = len, .err = err};
+    position_check = fn;
+}
+
+const char *
+sdl_config_run_position_check(const char *text)
+{
+    return position_check ? position_check(text) : NULL;
+}
+
+char *
+sdl_config_credentials_dir_for(const char *path)
+{
+    size_t len = strlen(path);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+
+    if (len > 5 && strcmp(path + len - 5, ".yaml") == 0 && path + len - 5 > base) {
+        len -= 5;
+    } else if (len > 4 && strcmp(path + len - 4, ".yml") == 0 && path + len - 4 > base) {
+        len -= 4;
+    }
+    return sdl_xasprintf("%.*s.credentials", (int)len, path);
+}
+
+static bool
+load_string(const char *name, const char *text, size_t len, const char *credentials_dir,
+            const char *credentials_hint, sdl_config **ret_config, sdl_error *err)
+{
+    loader ld = {.name = name,
+                 .text = text,
+                 .len = len,
+                 .err = err,
+                 .credentials_dir = credentials_dir,
+                 .credentials_hint = credentials_hint};
     yaml_parser_t parser;
     yaml_node_t *root;
     bool parsed = false, ok = false;
@@ -901,6 +951,7 @@ sdl_config_load_string(const char *name, const char *text, size_t len, sdl_confi
     *ret_config = NULL;
     ld.config = sdl_config_new_default();
     ld.config->path = sdl_xstrdup(name);
+    ld.config->credentials_dir = credentials_dir ? sdl_xstrdup(credentials_dir) : NULL;
     if (!check_events(&ld)) {
         goto out;
     }
@@ -952,30 +1003,59 @@ out:
     return ok;
 }
 
+static const char *
+env_credentials_dir(void)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+    return dir && *dir ? dir : NULL;
+}
+
+bool
+sdl_config_load_string(const char *name, const char *text, size_t len, sdl_config **ret_config,
+                       sdl_error *err)
+{
+    return load_string(name, text, len, env_credentials_dir(), NULL, ret_config, err);
+}
+
 bool
 sdl_config_load(const char *path, sdl_config **ret_config, sdl_error *err)
 {
+    return sdl_config_load_opts(path, NULL, ret_config, err);
+}
+
+bool
+sdl_config_load_opts(const char *path, const sdl_config_load_options *opts, sdl_config **ret_config,
+                     sdl_error *err)
+{
+    char *sibling = sdl_config_credentials_dir_for(path);
+    const char *credentials_dir = opts && opts->credentials_dir ? opts->credentials_dir : NULL;
+    struct stat st;
     char *text = NULL;
     size_t len = 0, cap = 0;
-    bool ok;
+    bool ok = false;
     FILE *f;
 
     *ret_config = NULL;
+    if (!credentials_dir) {
+        credentials_dir = env_credentials_dir();
+    }
+    if (!credentials_dir && stat(sibling, &st) == 0 && S_ISDIR(st.st_mode)) {
+        credentials_dir = sibling;
+    }
     f = fopen(path, "rbe");
     if (!f) {
         sdl_error_set(err, SDL_E_IO, "%s: cannot open configuration: %s", path, strerror(errno));
-        return false;
+        goto out;
     }
     for (;;) {
         size_t r;
         if (len == cap) {
             cap = cap ? cap * 2 : 4096;
             if (cap > ((size_t)16 << 20)) {
-                fclose(f);
-                free(text);
                 sdl_error_set(err, SDL_E_CONFIG, "%s:1:1: configuration file larger than 16MiB",
                               path);
-                return false;
+                goto out;
             }
             text = sdl_xrealloc(text, cap + 1);
         }
@@ -987,14 +1067,16 @@ sdl_config_load(const char *path, sdl_config **ret_config, sdl_error *err)
     }
     if (ferror(f)) {
         sdl_error_set(err, SDL_E_IO, "%s: cannot read configuration: %s", path, strerror(errno));
-        fclose(f);
-        free(text);
-        return false;
+        goto out;
     }
-    fclose(f);
     text[len] = '\0';
-    ok = sdl_config_load_string(path, text, len, ret_config, err);
+    ok = load_string(path, text, len, credentials_dir, sibling, ret_config, err);
+out:
+    if (f) {
+        fclose(f);
+    }
     free(text);
+    free(sibling);
     return ok;
 }
 
@@ -1040,6 +1122,7 @@ sdl_config_free(sdl_config *config)
     free(config->target.uri_origin);
     free_section(config, &sdl_config_root);
     free(config->path);
+    free(config->credentials_dir);
     free(config);
     return NULL;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
 #include "sdl/daemon/cmd-dlq.h"
 
 #include <getopt.h>
@@ -21,13 +22,17 @@
 #define EXIT_DATAERR 65
 
 static const char dlq_usage[] =
-    "Usage: sdl dlq list -c FILE [--json]\n"
-    "       sdl dlq retry -c FILE (--id ID | --all)\n"
+    "Usage: sdl dlq list [-c FILE] [--credentials DIR] [--json]\n"
+    "       sdl dlq retry [-c FILE] [--credentials DIR] (--id ID | --all)\n"
     "\n"
     "list:  the pipeline's dead letters (rows it could not write), oldest first.\n"
     "retry: reads each selected row again from the source and, when it can be written now\n"
     "       (e.g. after target.max_document_bytes was raised), moves it into row_changes and\n"
-    "       out of the dead letters in one MongoDB transaction.\n";
+    "       out of the dead letters in one MongoDB transaction.\n"
+    "\n"
+    "  -c, --config FILE    the configuration (default " SDL_DEFAULT_CONFIG ")\n"
+    "  --credentials DIR    read the credentials from DIR (default: $CREDENTIALS_DIRECTORY,\n"
+    "                       else FILE's <name>.credentials/)\n";
 
 static const char *
 text(const bson_t *doc, const char *path, const char *dflt)
@@ -140,17 +145,6 @@ read_again(const sdl_config *config, const char *from, const char *gtid, uint64_
     return ok;
 }
 
-/* The replica identity of this command's binlog reading: not the pipeline's own server_id (the
- * source would drop the running pipeline's connection for it), but that id with its top bit
- * flipped (README, "Offset tools and dead letters"). */
-static uint32_t
-tool_server_id(uint32_t pipeline_id)
-{
-    uint32_t id = pipeline_id ^ 0x80000000u;
-
-    return id ? id : 1;
-}
-
 static int
 retry(sdl_config *config, sdl_mongo_writer *w, bson_t **docs, size_t n)
 {
@@ -158,7 +152,7 @@ retry(sdl_config *config, sdl_mongo_writer *w, bson_t **docs, size_t n)
 
     /* the row is read whatever the filters say now: it was replicated when it came */
     size_t ninclude = config->tables.ninclude, nexclude = config->tables.nexclude;
-    config->source.server_id = tool_server_id(config->source.server_id);
+    config->source.server_id = sdl_cli_tool_server_id(config);
     config->tables.ninclude = 0;
     config->tables.nexclude = 0;
     for (size_t i = 0; i < n; i++) {
@@ -207,11 +201,11 @@ int
 sdl_cmd_dlq(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+        {"config", required_argument, NULL, 'c'}, {"credentials", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},
         {"id", required_argument, NULL, 'i'},     {"all", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    const char *path = NULL, *id = NULL;
+    const char *path = NULL, *credentials = NULL, *id = NULL;
     bool json = false, all = false;
     sdl_config *config = NULL;
     sdl_mongo_writer *w = NULL;
@@ -233,6 +227,9 @@ sdl_cmd_dlq(int argc, char **argv)
         case 'c':
             path = optarg;
             break;
+        case 'C':
+            credentials = optarg;
+            break;
         case 'j':
             json = true;
             break;
@@ -250,12 +247,12 @@ sdl_cmd_dlq(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!path || optind < argc - 1 || (retrying && (json || !id == !all)) ||
+    if (optind < argc - 1 || (retrying && (json || !id == !all)) ||
         (!retrying && (id || all))) {
         fputs(dlq_usage, stderr);
         return EXIT_USAGE;
     }
-    if ((status = sdl_cli_load_config(path, retrying ? "dlq retry" : "dlq list", true, &config)) !=
+    if ((status = sdl_cli_load_config(path, credentials, retrying ? "dlq retry" : "dlq list", true, &config)) !=
         0) {
         return status;
     }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
 #include "sdl/daemon/cmd-offset.h"
 
 #include <getopt.h>
@@ -22,15 +23,19 @@
 #define EXIT_USAGE 2
 
 static const char offset_usage[] =
-    "Usage: sdl offset show -c FILE [--json]\n"
-    "       sdl offset set -c FILE --to GTID|now|start [--yes]\n"
+    "Usage: sdl offset show [-c FILE] [--credentials DIR] [--json]\n"
+    "       sdl offset set [-c FILE] [--credentials DIR] --to GTID|now|start [--yes]\n"
     "\n"
     "show: the pipeline's offset document (where it resumes), read from MongoDB.\n"
     "set:  moves the pipeline to a position on the source: a GTID position (MariaDB) or GTID\n"
     "      set (MySQL), now (the end of the binlog) or start (the oldest binlog). Refused while\n"
     "      sdl runs the pipeline. Prints the old and new positions; changes nothing without\n"
     "      --yes. With --yes it moves the offset (fenced: a writer coming back cannot overwrite\n"
-    "      it) and discards the staged batches, in one MongoDB transaction.\n";
+    "      it) and discards the staged batches, in one MongoDB transaction.\n"
+    "\n"
+    "  -c, --config FILE    the configuration (default " SDL_DEFAULT_CONFIG ")\n"
+    "  --credentials DIR    read the credentials from DIR (default: $CREDENTIALS_DIRECTORY,\n"
+    "                       else FILE's <name>.credentials/)\n";
 
 static int64_t
 now_ms(void)
@@ -146,24 +151,13 @@ show_human(const char *pipeline, const sdl_offset *o, bool found, int64_t update
     }
 }
 
-/* The replica identity of this command's binlog reading: not the pipeline's own server_id (the
- * source would drop the running pipeline's connection for it), but that id with its top bit
- * flipped (README, "Offset tools and dead letters"). */
-static uint32_t
-tool_server_id(uint32_t pipeline_id)
-{
-    uint32_t id = pipeline_id ^ 0x80000000u;
-
-    return id ? id : 1;
-}
-
 /* Resolves @to on the source (now, start, a position) and checks it is on the server: one
  * change is read from it. */
 static bool
 resolve(sdl_config *config, const char *to, const char *stored_flavor, char **ret_position,
         char **ret_flavor, sdl_error *err)
 {
-    config->source.server_id = tool_server_id(config->source.server_id);
+    config->source.server_id = sdl_cli_tool_server_id(config);
     sdl_change_stream_options so = {
         .config = config,
         .pipeline = config->pipeline.name,
@@ -253,11 +247,11 @@ int
 sdl_cmd_offset(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+        {"config", required_argument, NULL, 'c'}, {"credentials", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},
         {"to", required_argument, NULL, 't'},     {"yes", no_argument, NULL, 'y'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    const char *path = NULL, *to = NULL;
+    const char *path = NULL, *credentials = NULL, *to = NULL;
     bool json = false, yes = false;
     sdl_config *config = NULL;
     sdl_mongo_writer *w = NULL;
@@ -277,6 +271,9 @@ sdl_cmd_offset(int argc, char **argv)
         case 'c':
             path = optarg;
             break;
+        case 'C':
+            credentials = optarg;
+            break;
         case 'j':
             json = true;
             break;
@@ -294,11 +291,11 @@ sdl_cmd_offset(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!path || optind < argc - 1 || (set && (!to || json)) || (!set && (to || yes))) {
+    if (optind < argc - 1 || (set && (!to || json)) || (!set && (to || yes))) {
         fputs(offset_usage, stderr);
         return EXIT_USAGE;
     }
-    if ((status = sdl_cli_load_config(path, set ? "offset set" : "offset show", true, &config)) !=
+    if ((status = sdl_cli_load_config(path, credentials, set ? "offset set" : "offset show", true, &config)) !=
         0) {
         return status;
     }

@@ -29,20 +29,28 @@ on_signal(int sig)
     }
 }
 
-static const char run_usage[] = "Usage: sdl run -c FILE\n"
-                                "\n"
-                                "Replicates the source into the target until stopped (SIGTERM, "
-                                "SIGINT).\nSIGHUP reloads the reloadable keys of FILE.\n";
+static const char run_usage[] =
+    "Usage: sdl run [-c FILE] [--credentials DIR]\n"
+    "\n"
+    "Replicates the source into the target until stopped (SIGTERM, SIGINT).\n"
+    "SIGHUP reloads the reloadable keys of FILE.\n"
+    "\n"
+    "  -c, --config FILE    the configuration (default " SDL_DEFAULT_CONFIG ")\n"
+    "  --credentials DIR    read the credentials source-password and target-uri from DIR\n"
+    "                       (default: $CREDENTIALS_DIRECTORY, else FILE's directory\n"
+    "                       <name>.credentials/ when it exists)\n";
 
 int
 sdl_cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"credentials", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL;
+    const char *credentials = NULL;
     sdl_config *config = NULL;
     sdl_error err = SDL_ERROR_INIT;
     sdl_http_server *http = NULL;
@@ -58,6 +66,9 @@ sdl_cmd_run(int argc, char **argv)
         case 'c':
             path = optarg;
             break;
+        case 'C':
+            credentials = optarg;
+            break;
         case 'h':
             fputs(run_usage, stdout);
             return 0;
@@ -66,15 +77,17 @@ sdl_cmd_run(int argc, char **argv)
             return 2;
         }
     }
-    if (!path || optind < argc) {
-        fputs(run_usage, stderr);
+    if (optind < argc) {
+        fprintf(stderr, "sdl run: unexpected argument '%s'\n%s", argv[optind], run_usage);
         return 2;
     }
-    if ((status = sdl_cli_load_config(path, "run", true, &config)) != 0) {
+    path = sdl_cli_config_path(path);
+    if ((status = sdl_cli_load_config(path, credentials, "run", true, &config)) != 0) {
         return status;
     }
     status = 1;
     sdl_log_set_level(config->log.level);
+    sdl_log_set_format(config->log.format);
     sdl_log_set_context(config->pipeline.name, NULL, NULL);
     sdl_failpoint_init();
     sdl_notify_init();
@@ -85,6 +98,8 @@ sdl_cmd_run(int argc, char **argv)
      * counters until the end. It only reads sdl_stats_global(). */
     (void)snprintf(sdl_stats_global()->pipeline, sizeof(sdl_stats_global()->pipeline), "%s",
                    config->pipeline.name);
+    sdl_stats_start(sdl_stats_global());
+    sdl_stats_set_table_limit(sdl_stats_global(), config->http.table_metrics);
     if (config->http.listen) {
         if (!sdl_http_start(config->http.listen, sdl_stats_global(), &http, &err)) {
             log_error_e(&err, "Failed to start the HTTP server (http.listen)");

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "sdl/daemon/cmd-status.h"
+#include "config.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -11,15 +11,21 @@
 #include "sdl/base/clock.h"
 #include "sdl/config/config.h"
 #include "sdl/daemon/cli.h"
+#include "sdl/daemon/cmd-status.h"
 
-#define EXIT_USAGE  2
+#define EXIT_USAGE 2
 
 static const char status_usage[] =
-    "Usage: sdl status -c FILE [--json]\n"
+    "Usage: sdl status [-c FILE] [--credentials DIR] [--json]\n"
     "\n"
     "Prints the pipeline's offset, last commit, lag and staging backlog as stored in MongoDB\n"
     "(the daemon need not run). Exit status: 0 when MongoDB answered (also when the pipeline\n"
-    "has no offset yet), 1 when it cannot be reached, 78 for configuration errors.\n";
+    "has no offset yet), 1 when it cannot be reached, 78 for configuration errors.\n"
+    "\n"
+    "  -c, --config FILE    the configuration (default " SDL_DEFAULT_CONFIG ")\n"
+    "  --credentials DIR    read the credential target-uri from DIR (default:\n"
+    "                       $CREDENTIALS_DIRECTORY, else FILE's <name>.credentials/)\n"
+    "  --json               one JSON object instead of aligned lines\n";
 
 /* "2024-11-23T19:55:01Z", or with milliseconds "2024-11-23T19:55:01.123Z". */
 static void
@@ -255,11 +261,13 @@ sdl_cmd_status(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"credentials", required_argument, NULL, 'C'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL;
+    const char *credentials = NULL;
     bool json = false;
     sdl_config *config = NULL;
     sdl_mongo_writer *writer = NULL;
@@ -276,6 +284,9 @@ sdl_cmd_status(int argc, char **argv)
         case 'c':
             path = optarg;
             break;
+        case 'C':
+            credentials = optarg;
+            break;
         case 'j':
             json = true;
             break;
@@ -287,11 +298,11 @@ sdl_cmd_status(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!path || optind < argc) {
-        fputs(status_usage, stderr);
+    if (optind < argc) {
+        fprintf(stderr, "sdl status: unexpected argument '%s'\n%s", argv[optind], status_usage);
         return EXIT_USAGE;
     }
-    int load_status = sdl_cli_load_config(path, "status", true, &config);
+    int load_status = sdl_cli_load_config(path, credentials, "status", true, &config);
     if (load_status != 0) {
         return load_status;
     }

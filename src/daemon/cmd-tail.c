@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "sdl/daemon/cmd-tail.h"
+#include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,12 @@
 
 #include "sdl/base/alloc.h"
 #include "sdl/base/bytes.h"
+#include "sdl/base/clock.h"
 #include "sdl/base/failpoint.h"
 #include "sdl/base/log.h"
 #include "sdl/config/config.h"
 #include "sdl/daemon/cli.h"
+#include "sdl/daemon/cmd-tail.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mysql/binlog-reader.h"
 #include "sdl/mysql/change-stream.h"
@@ -30,15 +33,25 @@ on_signal(int sig)
 }
 
 static const char tail_usage[] =
-    "Usage: sdl tail -c FILE [--from START] [--until STOP] [--format json|none]\n"
+    "Usage: sdl tail [-c FILE] [--from START] [--until STOP] [--format json|none]\n"
     "                [--include PATTERN]... [--exclude PATTERN]... [--stats]\n"
-    "                [--statements stop|print]\n"
+    "                [--statements stop|print] [--server-id N] [--one-thread]\n"
+    "                [--credentials DIR]\n"
     "       sdl tail [-c FILE] --file BINLOG... [options]\n"
     "\n"
     "Prints the decoded row changes of the source as JSON lines, one per row change and one\n"
     "per DDL, each the row_changes document sdl run writes (MongoDB relaxed Extended JSON).\n"
+    "It writes nothing anywhere else, and it never disturbs a running sdl run: it connects\n"
+    "with a replica server_id of its own.\n"
     "\n"
-    "  -c, --config FILE    configuration (the source section is used)\n"
+    "  -c, --config FILE    configuration (the source section is used; default\n"
+    "                       " SDL_DEFAULT_CONFIG ")\n"
+    "  --credentials DIR    read the credential source-password from DIR (default:\n"
+    "                       $CREDENTIALS_DIRECTORY, else FILE's <name>.credentials/)\n"
+    "  --server-id N        the replica server_id tail connects with (default: a random one\n"
+    "                       from 4000000000..4294967295, a range source.server_id may not use,\n"
+    "                       so tail never takes a pipeline's identity); must differ from every\n"
+    "                       replica of the source\n"
     "  --from START         position to start after: a GTID position (MariaDB), a GTID set\n"
     "                       or, on a MySQL source without GTIDs, FILE:OFFSET (MySQL),\n"
     "                       `start` (oldest binlog on the server) or `now`; default:\n"
@@ -107,8 +120,12 @@ sdl_cmd_tail(int argc, char **argv)
         {"stats", no_argument, NULL, 'S'},
         {"one-thread", no_argument, NULL, '1'},
         {"statements", required_argument, NULL, 's'},
+        {"server-id", required_argument, NULL, 'I'},
+        {"credentials", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
+    const char *credentials = NULL;
+    uint32_t server_id = 0;
     const char *config_path = NULL;
     const char *from = NULL;
     const char *until = NULL;
@@ -180,6 +197,23 @@ sdl_cmd_tail(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'I': {
+            char *end = NULL;
+            unsigned long long v;
+            errno = 0;
+            v = strtoull(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || v == 0 || v > UINT32_MAX) {
+                fprintf(stderr,
+                        "sdl tail: --server-id must be between 1 and 4294967295, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            server_id = (uint32_t)v;
+            break;
+        }
+        case 'C':
+            credentials = optarg;
+            break;
         case 'h':
             fputs(tail_usage, stdout);
             return 0;
@@ -197,21 +231,21 @@ sdl_cmd_tail(int argc, char **argv)
         status = 2;
         goto out;
     }
-    if (!config_path && nfiles == 0) {
-        fprintf(stderr, "sdl tail: -c FILE is required\n%s", tail_usage);
-        status = 2;
-        goto out;
-    }
-    if (!config_path) {
+    if (!config_path && nfiles > 0) {
         /* Files need no server: the defaults (pipeline name, no filters) are enough. */
         config = sdl_config_new_default();
-    } else if (!sdl_config_load(config_path, &config, &err)) {
-        fprintf(stderr, "%s\n", err.message);
-        sdl_config_format_error_context(config_path, &err, stderr);
-        status = sdl_error_exit_status(&err);
+    } else if ((status = sdl_cli_load_config(config_path, credentials, "tail", false, &config)) !=
+               0) {
         goto out;
     }
+    status = 1;
+    if (nfiles == 0) {
+        /* Its own replica identity: a source drops the older of two connections with one
+         * server_id (error 4052), which would be the running pipeline's. */
+        config->source.server_id = server_id ? server_id : sdl_cli_tool_server_id(config);
+    }
     sdl_log_set_level(config->log.level);
+    sdl_log_set_format(config->log.format);
     for (size_t i = 0; i < nincludes; i++) {
         add_pattern(&config->tables.include, &config->tables.ninclude, includes[i]);
     }
@@ -239,8 +273,11 @@ sdl_cmd_tail(int argc, char **argv)
         status = sdl_error_exit_status(&err);
         goto out;
     }
-    log_debug("Reading the binlog after GTID position '%s'",
-              sdl_change_stream_start_position(stream));
+    log_debug("Reading the binlog after GTID position '%s'%s",
+              sdl_change_stream_start_position(stream), nfiles ? "" : " as a replica");
+    if (nfiles == 0) {
+        log_debug("Connected with replica server_id %" PRIu32, config->source.server_id);
+    }
 
     sdl_doc_mapper_options mopts = {0};
     bson_t doc;      /* a DDL document */
@@ -269,11 +306,9 @@ sdl_cmd_tail(int argc, char **argv)
         case SDL_CHANGE_ROW:
             if (!sdl_doc_mapper_row_bytes(&mopts, &c.pos, &c.row, &row_bytes, &err)) {
                 sdl_error_prefix(&err, "mapping row %s:%llu of '%s.%s'", c.pos.gtid,
-                                 (unsigned long long)c.pos.seq, c.row.table->db,
-                                 c.row.table->name);
+                                 (unsigned long long)c.pos.seq, c.row.table->db, c.row.table->name);
                 char table[192]; /* journal field SDL_TABLE= for this error */
-                (void)snprintf(table, sizeof(table), "%s.%s", c.row.table->db,
-                               c.row.table->name);
+                (void)snprintf(table, sizeof(table), "%s.%s", c.row.table->db, c.row.table->name);
                 sdl_log_set_context(config->pipeline.name, c.pos.gtid, table);
                 log_error_e(&err, "Failed to map a row change");
                 status = sdl_error_exit_status(&err);
@@ -290,8 +325,8 @@ sdl_cmd_tail(int argc, char **argv)
             bson_reinit(&doc);
             mapped_doc = &doc;
             if (!sdl_doc_mapper_ddl(&mopts, &c.pos, c.ddl_db, c.ddl_table,
-                                    (const char *)c.ddl_statement.ptr,
-                                    c.ddl_statement.len, &doc, &err)) {
+                                    (const char *)c.ddl_statement.ptr, c.ddl_statement.len, &doc,
+                                    &err)) {
                 log_error_e(&err, "Failed to map a DDL statement");
                 status = sdl_error_exit_status(&err);
                 goto done;
@@ -336,7 +371,7 @@ sdl_cmd_tail(int argc, char **argv)
             }
         }
         continue;
-write_failed:
+    write_failed:
         out_closed = err.code == SDL_E_CANCELLED;
         if (out_closed) {
             log_debug("Standard output was closed: stopping");

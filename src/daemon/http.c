@@ -109,6 +109,9 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
         ret = respond(conn, MHD_HTTP_NOT_FOUND, json, &body, head);
     }
 out:
+    if (snap) {
+        sdl_metrics_snapshot_done(snap);
+    }
     free(snap);
     sdl_buf_done(&body);
     return ret;

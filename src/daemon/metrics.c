@@ -1,14 +1,64 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sdl/daemon/metrics.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "sdl/base/clock.h"
 #include "sdl/mapping/dead-letter.h"
 
 _Static_assert(SDL_STATS_DEAD_REASONS == SDL_DEAD_REASON_COUNT, "one series per reason");
+
+void
+sdl_process_stats_read(uint64_t start_usec, sdl_process_stats *ret)
+{
+    char buf[1024];
+    unsigned long utime = 0, stime = 0, vsize = 0;
+    long rss = 0;
+    long ticks = sysconf(_SC_CLK_TCK);
+    long page = sysconf(_SC_PAGESIZE);
+    struct rlimit rl;
+    ssize_t n;
+    int fd;
+
+    memset(ret, 0, sizeof(*ret));
+    ret->start_usec = start_usec;
+    fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        /* "pid (comm) state ppid ...": the fields after the last ')' (comm may hold any) */
+        char *p = n > 0 ? (buf[n] = '\0', strrchr(buf, ')')) : NULL;
+        if (p &&
+            sscanf(p + 1,
+                   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d "
+                   "%*d %*d %*u %lu %ld",
+                   &utime, &stime, &vsize, &rss) == 4 &&
+            ticks > 0 && page > 0) {
+            ret->known = true;
+            ret->cpu_usec = (uint64_t)(utime + stime) * SDL_USEC_PER_SEC / (uint64_t)ticks;
+            ret->vsize_bytes = vsize;
+            ret->rss_bytes = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
+        }
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            ret->open_fds += e->d_name[0] != '.';
+        }
+        closedir(d);
+        ret->open_fds -= ret->open_fds > 0; /* the directory's own descriptor */
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        ret->max_fds = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+    }
+}
 
 void
 sdl_metrics_snapshot_take(sdl_stats *s, sdl_metrics_snapshot *ret)
@@ -18,6 +68,10 @@ sdl_metrics_snapshot_take(sdl_stats *s, sdl_metrics_snapshot *ret)
 
     memset(ret, 0, sizeof(*ret));
     ret->rows_applied = atomic_load(&s->rows_applied);
+    for (int i = 0; i < SDL_STATS_OP_COUNT; i++) {
+        ret->rows_applied_op[i] = atomic_load(&s->rows_applied_op[i]);
+    }
+    ret->ddl_applied = atomic_load(&s->ddl_applied);
     ret->txns_applied = atomic_load(&s->txns_applied);
     ret->batches_committed = atomic_load(&s->batches_committed);
     ret->latency_count = atomic_load(&s->commit_latency_count);
@@ -33,7 +87,13 @@ sdl_metrics_snapshot_take(sdl_stats *s, sdl_metrics_snapshot *ret)
     }
     ret->staged_batches = atomic_load(&s->staged_batches);
     ret->queue_bytes = atomic_load(&s->queue_bytes);
-    ret->lag_sec = sdl_stats_lag_sec(s);
+    ret->queue_capacity = atomic_load(&s->queue_capacity);
+    ret->source_events = atomic_load(&s->source_events);
+    ret->source_bytes = atomic_load(&s->source_bytes);
+    ret->source_rows = atomic_load(&s->source_rows);
+    ret->source_rows_filtered = atomic_load(&s->source_rows_filtered);
+    ret->source_reconnects = atomic_load(&s->source_reconnects);
+    ret->lag_usec = sdl_stats_lag_usec(s);
     ret->last_source_ts_sec = atomic_load(&s->last_source_ts_sec);
     ret->last_commit_usec = atomic_load(&s->last_commit_usec);
     ret->progress_known = progress != 0;
@@ -46,9 +106,22 @@ sdl_metrics_snapshot_take(sdl_stats *s, sdl_metrics_snapshot *ret)
     ret->writer_state = atomic_load(&s->writer_state);
     (void)pthread_mutex_lock(&s->lock);
     (void)snprintf(ret->pipeline, sizeof(ret->pipeline), "%s", s->pipeline);
+    ret->tables_on = s->table_limit > 0;
     (void)pthread_mutex_unlock(&s->lock);
     sdl_stats_position(s, ret->position, sizeof(ret->position), ret->binlog_file,
                        sizeof(ret->binlog_file), &ret->binlog_pos);
+    if (ret->tables_on) {
+        ret->tables = sdl_stats_tables_copy(s, &ret->ntables, &ret->table_rows_untracked);
+    }
+    sdl_process_stats_read(atomic_load(&s->start_usec), &ret->process);
+}
+
+void
+sdl_metrics_snapshot_done(sdl_metrics_snapshot *snap)
+{
+    sdl_stats_tables_free(snap->tables, snap->ntables);
+    snap->tables = NULL;
+    snap->ntables = 0;
 }
 
 void
@@ -141,6 +214,19 @@ metric_state(sdl_buf *out, const sdl_metrics_snapshot *snap, const char *name, c
     }
 }
 
+static void
+metric_seconds(sdl_buf *out, const sdl_metrics_snapshot *snap, const char *name, const char *type,
+               const char *help, uint64_t usec)
+{
+    header(out, name, type, help);
+    open_series(out, snap, name);
+    sdl_buf_append_str(out, "} ");
+    append_seconds(out, usec);
+    sdl_buf_append_byte(out, '\n');
+}
+
+static const char *const op_names[SDL_STATS_OP_COUNT] = {"insert", "update", "delete"};
+
 void
 sdl_metrics_render(const sdl_metrics_snapshot *snap, const char *version, sdl_buf *out)
 {
@@ -151,8 +237,17 @@ sdl_metrics_render(const sdl_metrics_snapshot *snap, const char *version, sdl_bu
     add_label(out, "version", version);
     sdl_buf_append_str(out, "} 1\n");
 
-    metric_u64(out, snap, "sdl_rows_applied_total", "counter",
-               "Row changes committed to MongoDB by this process.", snap->rows_applied);
+    /* ---- what reached MongoDB ---- */
+    header(out, "sdl_rows_applied_total", "counter",
+           "Row changes committed to MongoDB by this process, by operation.");
+    for (int o = 0; o < SDL_STATS_OP_COUNT; o++) {
+        open_series(out, snap, "sdl_rows_applied_total");
+        add_label(out, "op", op_names[o]);
+        sdl_buf_appendf(out, "} %" PRIu64 "\n", snap->rows_applied_op[o]);
+    }
+    metric_u64(out, snap, "sdl_ddl_applied_total", "counter",
+               "DDL statements committed to MongoDB (op ddl documents) by this process.",
+               snap->ddl_applied);
     metric_u64(out, snap, "sdl_transactions_applied_total", "counter",
                "Source transactions fully committed to MongoDB by this process.",
                snap->txns_applied);
@@ -199,37 +294,42 @@ sdl_metrics_render(const sdl_metrics_snapshot *snap, const char *version, sdl_bu
     metric_u64(out, snap, "sdl_staging_batches", "gauge",
                "Batches staged in row_changes_staging and not yet committed.",
                snap->staged_batches);
+
+    /* ---- what was read from the source ---- */
+    metric_u64(out, snap, "sdl_source_events_total", "counter",
+               "Binlog events read from the source (events inside compressed transaction "
+               "payloads not counted).",
+               snap->source_events);
+    metric_u64(out, snap, "sdl_source_read_bytes_total", "counter",
+               "Bytes of the binlog events read from the source.", snap->source_bytes);
+    metric_u64(out, snap, "sdl_source_rows_total", "counter",
+               "Row changes decoded from the binlog, those of filtered tables included.",
+               snap->source_rows);
+    metric_u64(out, snap, "sdl_source_rows_filtered_total", "counter",
+               "Row changes of tables the table filters exclude (read, not written).",
+               snap->source_rows_filtered);
+    metric_u64(out, snap, "sdl_source_reconnects_total", "counter",
+               "Times the replication connection was lost and connected again.",
+               snap->source_reconnects);
+
+    /* ---- in between ---- */
     metric_u64(out, snap, "sdl_queue_bytes", "gauge",
                "Decoded bytes read from the source and waiting for the writer.", snap->queue_bytes);
-
-    header(out, "sdl_lag_seconds", "gauge",
-           "Seconds MongoDB is behind the source: 0 when caught up, else now minus the source "
-           "commit time of the last committed transaction.");
-    open_series(out, snap, "sdl_lag_seconds");
-    sdl_buf_appendf(out, "} %" PRId64 "\n", snap->lag_sec > 0 ? snap->lag_sec : 0);
-
-    header(out, "sdl_last_commit_timestamp_seconds", "gauge",
-           "Unix time of the last batch commit by this process; 0 before the first.");
-    open_series(out, snap, "sdl_last_commit_timestamp_seconds");
-    sdl_buf_append_str(out, "} ");
-    append_seconds(out, snap->last_commit_usec);
-    sdl_buf_append_byte(out, '\n');
+    metric_u64(out, snap, "sdl_queue_capacity_bytes", "gauge",
+               "Capacity of the queue between reader and writer (pipeline.queue_bytes).",
+               snap->queue_capacity);
+    metric_seconds(out, snap, "sdl_lag_seconds", "gauge",
+                   "Seconds MongoDB is behind the source: 0 when everything read is committed, "
+                   "else now minus the source commit time of the last committed transaction.",
+                   snap->lag_usec / 1000u * 1000u);
+    metric_seconds(out, snap, "sdl_last_commit_timestamp_seconds", "gauge",
+                   "Unix time of the last batch commit by this process; 0 before the first.",
+                   snap->last_commit_usec);
     header(out, "sdl_last_source_timestamp_seconds", "gauge",
            "Source commit time (Unix) of the last committed transaction; 0 before the first.");
     open_series(out, snap, "sdl_last_source_timestamp_seconds");
     sdl_buf_appendf(out, "} %" PRId64 "\n",
                     snap->last_source_ts_sec > 0 ? snap->last_source_ts_sec : 0);
-
-    header(out, "sdl_source_position_info", "gauge",
-           "GTID position and binlog file of the last commit (labels); always 1.");
-    open_series(out, snap, "sdl_source_position_info");
-    add_label(out, "gtid", snap->position);
-    add_label(out, "file", snap->binlog_file);
-    sdl_buf_append_str(out, "} 1\n");
-    metric_u64(out, snap, "sdl_source_binlog_position", "gauge",
-               "Binlog offset after the last committed change, in the file of "
-               "sdl_source_position_info.",
-               snap->binlog_pos);
 
     metric_state(out, snap, "sdl_reader_state", "State of the binlog reader (one-hot).",
                  snap->reader_state);
@@ -244,24 +344,87 @@ sdl_metrics_render(const sdl_metrics_snapshot *snap, const char *version, sdl_bu
                "1 while the source replication connection is established.", snap->source_up);
     metric_u64(out, snap, "sdl_ready", "gauge",
                "1 once recovery is done and both connections came up (as READY=1).", snap->ready);
+
+    /* ---- per table, when configured (http.table_metrics) ---- */
+    if (snap->tables_on) {
+        header(out, "sdl_table_rows_applied_total", "counter",
+               "Row changes committed by this process, by table and operation (the first "
+               "http.table_metrics tables committed).");
+        for (size_t i = 0; i < snap->ntables; i++) {
+            for (int o = 0; o < SDL_STATS_OP_COUNT; o++) {
+                open_series(out, snap, "sdl_table_rows_applied_total");
+                add_label(out, "db", snap->tables[i].db);
+                add_label(out, "table", snap->tables[i].table);
+                add_label(out, "op", op_names[o]);
+                sdl_buf_appendf(out, "} %" PRIu64 "\n", snap->tables[i].rows[o]);
+            }
+        }
+        metric_u64(out, snap, "sdl_table_rows_untracked_total", "counter",
+                   "Row changes committed of tables beyond the http.table_metrics limit.",
+                   snap->table_rows_untracked);
+    }
+
+    /* ---- the process (as Prometheus client libraries name these) ---- */
+    if (snap->process.known) {
+        metric_seconds(out, snap, "process_cpu_seconds_total", "counter",
+                       "Total user and system CPU time spent in seconds.", snap->process.cpu_usec);
+        metric_u64(out, snap, "process_resident_memory_bytes", "gauge",
+                   "Resident memory size in bytes.", snap->process.rss_bytes);
+        metric_u64(out, snap, "process_virtual_memory_bytes", "gauge",
+                   "Virtual memory size in bytes.", snap->process.vsize_bytes);
+    }
+    metric_u64(out, snap, "process_open_fds", "gauge", "Number of open file descriptors.",
+               snap->process.open_fds);
+    if (snap->process.max_fds && snap->process.max_fds != UINT64_MAX) {
+        metric_u64(out, snap, "process_max_fds", "gauge",
+                   "Maximum number of open file descriptors.", snap->process.max_fds);
+    }
+    metric_seconds(out, snap, "process_start_time_seconds", "gauge",
+                   "Start time of the process since unix epoch in seconds.",
+                   snap->process.start_usec / 1000u * 1000u);
 }
 
-/* The fields both health bodies end with. */
 static void
-append_health_tail(sdl_buf *body, const sdl_metrics_snapshot *snap)
+json_str(sdl_buf *body, const char *s)
 {
-    sdl_buf_append_str(body, ",\"pipeline\":\"");
-    for (const char *p = snap->pipeline; *p; p++) {
-        /* pipeline names are [A-Za-z0-9_.-] (config); escape defensively anyway */
+    sdl_buf_append_byte(body, '"');
+    for (const char *p = s; *p; p++) {
         if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) {
             sdl_buf_appendf(body, "\\u%04x", (unsigned)(unsigned char)*p);
         } else {
             sdl_buf_append_byte(body, (uint8_t)*p);
         }
     }
-    sdl_buf_appendf(body, "\",\"reader\":\"%s\",\"writer\":\"%s\"}\n",
+    sdl_buf_append_byte(body, '"');
+}
+
+/* The fields both health bodies end with. */
+static void
+append_health_tail(sdl_buf *body, const sdl_metrics_snapshot *snap)
+{
+    sdl_buf_append_str(body, ",\"pipeline\":");
+    json_str(body, snap->pipeline);
+    sdl_buf_appendf(body, ",\"reader\":\"%s\",\"writer\":\"%s\",\"lag_seconds\":",
                     sdl_worker_state_name((sdl_worker_state)snap->reader_state),
                     sdl_worker_state_name((sdl_worker_state)snap->writer_state));
+    append_seconds(body, snap->lag_usec / 1000u * 1000u);
+    sdl_buf_append_str(body, ",\"position\":");
+    if (!snap->position[0]) {
+        sdl_buf_append_str(body, "null");
+    } else {
+        sdl_buf_append_str(body, "{\"gtid\":");
+        json_str(body, snap->position);
+        sdl_buf_append_str(body, ",\"binlog\":");
+        if (snap->binlog_file[0]) {
+            sdl_buf_append_str(body, "{\"file\":");
+            json_str(body, snap->binlog_file);
+            sdl_buf_appendf(body, ",\"pos\":%" PRIu64 "}", snap->binlog_pos);
+        } else {
+            sdl_buf_append_str(body, "null");
+        }
+        sdl_buf_append_byte(body, '}');
+    }
+    sdl_buf_append_str(body, "}\n");
 }
 
 int

@@ -379,6 +379,37 @@ rejected_to_dead_letter(pipeline *p, batcher *bt, sdl_batch *b, sdl_error *err)
                       err);
 }
 
+/* observability: the committed documents of @b by operation (and table, when configured),
+ * read from their first fields; dead letters are counted apart (sdl_stats_dead_letter) */
+static void
+count_applied(pipeline *p, const sdl_batch *b)
+{
+    for (size_t i = 0; i < b->ndocs; i++) {
+        bson_iter_t it;
+        const char *op = NULL, *db = NULL, *table = NULL;
+        if ((b->dead && b->dead[i]) || !bson_iter_init(&it, b->docs[i])) {
+            continue;
+        }
+        while (bson_iter_next(&it) && !(op && db && table)) {
+            const char *key = bson_iter_key(&it);
+            if (!BSON_ITER_HOLDS_UTF8(&it)) {
+                continue;
+            }
+            if (strcmp(key, "op") == 0) {
+                op = bson_iter_utf8(&it, NULL);
+            } else if (strcmp(key, "db") == 0) {
+                db = bson_iter_utf8(&it, NULL);
+            } else if (strcmp(key, "table") == 0) {
+                table = bson_iter_utf8(&it, NULL);
+            } else if (strcmp(key, "pk") == 0 || strcmp(key, "before") == 0 ||
+                       strcmp(key, "after") == 0) {
+                break; /* the op, db and table fields come first */
+            }
+        }
+        sdl_stats_count_applied(p->stats, op, db, table);
+    }
+}
+
 /* Stages and commits @b (its offset_after set), then advances p->offset. */
 static write_result
 write_batch(pipeline *p, batcher *bt, sdl_batch *b, uint64_t txns, sdl_error *err)
@@ -408,6 +439,7 @@ write_batch(pipeline *p, batcher *bt, sdl_batch *b, uint64_t txns, sdl_error *er
     }
     sdl_failpoint("writer.after_commit");
     atomic_store(&p->stats->staged_batches, 0);
+    count_applied(p, b);
     sdl_stats_commit(p->stats, b->rows, txns, sdl_now_monotonic_usec() - t0,
                      b->offset_after.source_ts_sec, b->offset_after.gtid,
                      b->offset_after.binlog_file, b->offset_after.binlog_pos);
@@ -893,6 +925,20 @@ reader_row(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *c
     return push_doc(p, SDL_QUEUE_DEAD_LETTER, c, dead);
 }
 
+/* observability: the stream's counters, for /metrics (the stream is this thread's) */
+static void
+publish_source_counters(pipeline *p)
+{
+    sdl_change_stream_counters c;
+
+    sdl_change_stream_counts(p->stream, &c);
+    atomic_store(&p->stats->source_events, c.events);
+    atomic_store(&p->stats->source_bytes, c.bytes);
+    atomic_store(&p->stats->source_rows, c.rows);
+    atomic_store(&p->stats->source_rows_filtered, c.rows_filtered);
+    atomic_store(&p->stats->source_reconnects, c.reconnects);
+}
+
 static void *
 reader_main(void *arg)
 {
@@ -911,6 +957,7 @@ reader_main(void *arg)
             break;
         }
         sdl_stats_progress(p->stats);
+        publish_source_counters(p);
         if (c.notice) {
             log_warning("Lost the source connection: %s", c.notice);
             sdl_stats_retry(p->stats, SDL_RETRY_SOURCE);
@@ -1174,7 +1221,8 @@ reload(pipeline *p)
 
     sdl_notify_reloading();
     log_notice("Reloading the configuration from %s", p->config_path);
-    if (!sdl_config_load(p->config_path, &next, &err) ||
+    sdl_config_load_options opts = {.credentials_dir = p->config->credentials_dir};
+    if (!sdl_config_load_opts(p->config_path, &opts, &next, &err) ||
         !sdl_config_check_reload(p->config, next, &err)) {
         log_error_e(&err, "Reload refused, the running configuration stays in force");
         (void)sdl_config_free(next);
@@ -1182,6 +1230,7 @@ reload(pipeline *p)
         p->retired = sdl_xrealloc(p->retired, (p->nretired + 1) * sizeof(*p->retired));
         p->retired[p->nretired++] = next;
         sdl_log_set_level(next->log.level);
+        sdl_log_set_format(next->log.format);
         atomic_store(&p->live, next);
         log_notice("Configuration reloaded (batch max_rows %" PRIu64 ", max_delay %" PRIu64
                    " ms; %zu include and %zu exclude patterns)",
@@ -1226,10 +1275,10 @@ supervise(pipeline *p)
             uint64_t rows = atomic_load(&p->stats->rows_applied);
             double secs = last_status ? (double)(now - last_status) / 1e6 : 1.0;
             sdl_stats_position(p->stats, position, sizeof(position), NULL, 0, NULL);
-            sdl_notify_status("GTID %s, lag %llds, %.0f rows/s, %llu rows applied",
-                              position[0] ? position : p->offset.gtid,
-                              (long long)sdl_stats_lag_sec(p->stats),
-                              (double)(rows - last_rows) / secs, (unsigned long long)rows);
+            sdl_notify_status("Replicating: lag %.1fs, %.0f rows/s, %llu rows applied, GTID %s",
+                              (double)sdl_stats_lag_usec(p->stats) / 1e6,
+                              (double)(rows - last_rows) / secs, (unsigned long long)rows,
+                              position[0] ? position : p->offset.gtid);
             last_rows = rows;
             last_status = now;
         }
@@ -1330,6 +1379,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     (void)pthread_mutex_unlock(&p.stats->lock);
 
     p.queue = sdl_queue_new(config->pipeline.queue_bytes);
+    atomic_store(&p.stats->queue_capacity, config->pipeline.queue_bytes);
     if (pthread_create(&writer, NULL, writer_main, &p) != 0) {
         sdl_error_set(err, SDL_E_IO, "cannot start the writer thread");
         goto out;

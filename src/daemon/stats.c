@@ -2,10 +2,13 @@
 #include "sdl/daemon/stats.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "sdl/base/alloc.h"
 #include "sdl/base/clock.h"
+#include "sdl/base/macros.h"
 
 const uint64_t sdl_stats_latency_bounds_usec[SDL_STATS_LATENCY_BUCKETS] = {
     1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, UINT64_MAX,
@@ -91,6 +94,153 @@ sdl_stats_position(sdl_stats *s, char *position, size_t cap, char *file, size_t 
     (void)pthread_mutex_unlock(&s->lock);
 }
 
+uint64_t
+sdl_stats_lag_usec(sdl_stats *s)
+{
+    int64_t ts = atomic_load(&s->last_source_ts_sec);
+    uint64_t now = sdl_now_realtime_usec();
+
+    if (atomic_load(&s->caught_up) || ts <= 0 || now < (uint64_t)ts * SDL_USEC_PER_SEC) {
+        return 0;
+    }
+    return now - (uint64_t)ts * SDL_USEC_PER_SEC;
+}
+
+void
+sdl_stats_start(sdl_stats *s)
+{
+    atomic_store(&s->start_usec, sdl_now_realtime_usec());
+}
+
+void
+sdl_stats_set_table_limit(sdl_stats *s, size_t limit)
+{
+    size_t cap = 16;
+
+    limit = SDL_MIN(limit, (size_t)SDL_STATS_TABLE_LIMIT_MAX);
+    while (limit && cap < limit * 2) {
+        cap *= 2;
+    }
+    (void)pthread_mutex_lock(&s->lock);
+    sdl_stats_tables_free(s->tables, s->table_cap);
+    s->tables = limit ? sdl_xcalloc(cap, sizeof(*s->tables)) : NULL;
+    s->table_cap = limit ? cap : 0;
+    s->table_limit = limit;
+    s->ntables = 0;
+    s->table_rows_untracked = 0;
+    (void)pthread_mutex_unlock(&s->lock);
+}
+
+static uint64_t
+fnv1a(uint64_t h, const char *str)
+{
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+        h = (h ^ *p) * 0x100000001b3u;
+    }
+    return (h ^ 0xff) * 0x100000001b3u; /* a separator: ("ab","c") != ("a","bc") */
+}
+
+/* The slot of (@db, @table), or the empty slot where it would go; under the lock. */
+static sdl_stats_table *
+table_slot(sdl_stats *s, const char *db, const char *table)
+{
+    size_t mask = s->table_cap - 1;
+    size_t i = (size_t)fnv1a(fnv1a(0xcbf29ce484222325u, db), table) & mask;
+
+    for (;; i = (i + 1) & mask) {
+        sdl_stats_table *t = &s->tables[i];
+        if (!t->db || (strcmp(t->db, db) == 0 && strcmp(t->table, table) == 0)) {
+            return t;
+        }
+    }
+}
+
+void
+sdl_stats_count_applied(sdl_stats *s, const char *op, const char *db, const char *table)
+{
+    int o;
+
+    if (!op) {
+        return;
+    }
+    if (strcmp(op, "ddl") == 0) {
+        atomic_fetch_add(&s->ddl_applied, 1);
+        return;
+    }
+    if (strcmp(op, "insert") == 0) {
+        o = SDL_STATS_INSERT;
+    } else if (strcmp(op, "update") == 0) {
+        o = SDL_STATS_UPDATE;
+    } else if (strcmp(op, "delete") == 0) {
+        o = SDL_STATS_DELETE;
+    } else {
+        return;
+    }
+    atomic_fetch_add(&s->rows_applied_op[o], 1);
+    if (!s->table_limit || !db || !table) {
+        return;
+    }
+    (void)pthread_mutex_lock(&s->lock);
+    sdl_stats_table *t = table_slot(s, db, table);
+    if (!t->db && s->ntables < s->table_limit) {
+        t->db = sdl_xstrdup(db);
+        t->table = sdl_xstrdup(table);
+        s->ntables++;
+    }
+    if (t->db) {
+        t->rows[o]++;
+    } else {
+        s->table_rows_untracked++;
+    }
+    (void)pthread_mutex_unlock(&s->lock);
+}
+
+static int
+cmp_table(const void *a, const void *b)
+{
+    const sdl_stats_table *x = a, *y = b;
+    int c = strcmp(x->db, y->db);
+
+    return c ? c : strcmp(x->table, y->table);
+}
+
+sdl_stats_table *
+sdl_stats_tables_copy(sdl_stats *s, size_t *ret_n, uint64_t *ret_untracked)
+{
+    sdl_stats_table *out = NULL;
+    size_t n = 0;
+
+    (void)pthread_mutex_lock(&s->lock);
+    if (s->ntables) {
+        out = sdl_xcalloc(s->ntables, sizeof(*out));
+        for (size_t i = 0; i < s->table_cap; i++) {
+            if (s->tables[i].db) {
+                out[n] = s->tables[i];
+                out[n].db = sdl_xstrdup(s->tables[i].db);
+                out[n].table = sdl_xstrdup(s->tables[i].table);
+                n++;
+            }
+        }
+    }
+    *ret_untracked = s->table_rows_untracked;
+    (void)pthread_mutex_unlock(&s->lock);
+    if (n > 1) {
+        qsort(out, n, sizeof(*out), cmp_table);
+    }
+    *ret_n = n;
+    return out;
+}
+
+void
+sdl_stats_tables_free(sdl_stats_table *tables, size_t n)
+{
+    for (size_t i = 0; tables && i < n; i++) {
+        free(tables[i].db);
+        free(tables[i].table);
+    }
+    free(tables);
+}
+
 int64_t
 sdl_stats_lag_sec(sdl_stats *s)
 {
@@ -116,6 +266,7 @@ const char *
 sdl_retry_reason_name(sdl_retry_reason reason)
 {
     static const char *const names[] = {"source", "target_connect", "stage", "commit"};
+    _Static_assert(SDL_ARRAY_SIZE(names) == SDL_RETRY_REASON_COUNT, "one name per reason");
 
     return (unsigned)reason < SDL_RETRY_REASON_COUNT ? names[reason] : "unknown";
 }

@@ -69,6 +69,10 @@ struct sdl_change_stream {
     uint32_t payload_ts;          /* its header timestamp */
     uint64_t events;              /* events read, payload contents not counted */
     uint64_t inner_events;        /* events read from inside TRANSACTION_PAYLOADs */
+    uint64_t bytes;               /* observability: bytes of the events read (outer) */
+    uint64_t rows_read;           /* observability: row changes decoded, filtered ones too */
+    uint64_t rows_filtered;       /* observability: of those, rows the table filters drop */
+    uint64_t reconnects;          /* observability: connections lost and re-established */
 
     sdl_gtid_set executed;        /* MySQL: GTIDs of the complete transactions seen, plus the
                                    * PREVIOUS_GTIDS and the start position */
@@ -1007,6 +1011,7 @@ read_file_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, sdl_error *err)
     s->ev_pos = sdl_binlog_file_offset(s->files);
     s->ev_end = sdl_binlog_file_next_offset(s->files);
     s->events++;
+    s->bytes += raw->len;
     return true;
 }
 
@@ -1035,6 +1040,7 @@ lose_connection(sdl_change_stream *s, const sdl_error *err)
     if (s->opts.connected) {
         atomic_store(s->opts.connected, false);
     }
+    s->reconnects++;
     uint64_t delay = sdl_backoff_next(&s->backoff);
     /* A notice still here was not returned yet (the caller frees the ones it got): a second
      * loss within one call keeps both in the message. */
@@ -1094,6 +1100,7 @@ read_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, bool *ret_inner, sdl
                 s->ev_pos = log_pos >= size ? log_pos - size : 0;
                 s->ev_end = log_pos;
                 s->events++;
+                s->bytes += raw->len;
             }
             return true;
         }
@@ -1125,7 +1132,12 @@ next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
             return true;
         }
         uint64_t seq = ++s->txn_seq;
-        if (!s->rows_slot->included || row_already_returned(s, seq)) {
+        bool again = row_already_returned(s, seq);
+        if (!again) {
+            s->rows_read++;
+            s->rows_filtered += !s->rows_slot->included;
+        }
+        if (!s->rows_slot->included || again) {
             continue;
         }
         c->kind = SDL_CHANGE_ROW;
@@ -1639,6 +1651,17 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             return false;
         }
     }
+}
+
+void
+sdl_change_stream_counts(const sdl_change_stream *s, sdl_change_stream_counters *ret)
+{
+    ret->events = s->events;
+    ret->inner_events = s->inner_events;
+    ret->bytes = s->bytes;
+    ret->rows = s->rows_read;
+    ret->rows_filtered = s->rows_filtered;
+    ret->reconnects = s->reconnects;
 }
 
 uint64_t

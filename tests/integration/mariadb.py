@@ -49,8 +49,9 @@ class MariaDB:
         os.makedirs(self.tmpdir, exist_ok=True)
         # its own temporary directory: in the shared /tmp a bootstrap of another test run
         # (another pid namespace, the same pid) can remove this one's '#sql-temptable-<pid>-…'
+        # --force: go on when the host name does not resolve (no DNS check; a fresh root)
         subprocess.run([INSTALL_DB, "--no-defaults", "--user=root", f"--datadir={self.datadir}",
-                        "--auth-root-authentication-method=normal", "--skip-test-db",
+                        "--force", "--auth-root-authentication-method=normal", "--skip-test-db",
                         f"--tmpdir={self.tmpdir}"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

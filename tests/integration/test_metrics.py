@@ -136,23 +136,34 @@ def target(tmp_path, request):
 
 def test_metrics_health_and_status(sdl, mariadb, target, tmp_path):
     port = free_port()
-    mariadb.sql("CREATE DATABASE IF NOT EXISTS mx", "CREATE TABLE mx.t (id INT PRIMARY KEY, s VARCHAR(20))")
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS mx", "CREATE TABLE mx.t (id INT PRIMARY KEY, s VARCHAR(20))",
+                "CREATE TABLE mx.skipped (id INT PRIMARY KEY, s VARCHAR(20))",
+                "CREATE TABLE mx.other (id INT PRIMARY KEY)")
     start = mariadb.gtid_binlog_pos()
     d = Daemon(sdl, target, tmp_path, batch="max_rows: 50, max_delay: 20ms", start=start,
-               extra=f"http:\n  listen: 127.0.0.1:{port}\n")
+               extra=f"http:\n  listen: 127.0.0.1:{port}\n  table_metrics: 1\n"
+                     "tables:\n  exclude: ['mx.skipped']\n")
     d.start()
     try:
         wait_http(port, "/health/ready", 200, d)
         status, ctype, body = get(port, "/health/live")
         assert status == 200 and ctype == "application/json", body
         assert json.loads(body)["status"] == "ok"
-        assert json.loads(get(port, "/health/ready")[2]) == {
+        ready = json.loads(get(port, "/health/ready")[2])
+        assert ready == {
             "status": "ok", "reasons": [], "ready": True, "target_up": True, "source_up": True,
-            "pipeline": "test", "reader": "running", "writer": json.loads(body)["writer"]}
+            "pipeline": "test", "reader": "running", "writer": json.loads(body)["writer"],
+            "lag_seconds": ready["lag_seconds"], "position": ready["position"]}
 
         # N rows in T transactions
         n = 230
         txns = insert_rows(mariadb, "mx", 1, n, per_txn=7)
+        # 2 updates and a delete; 4 rows of an excluded table (read, filtered); 3 rows of a
+        # second table (beyond table_metrics: 1, counted as untracked)
+        mariadb.sql("UPDATE mx.t SET s = 'u' WHERE id IN (1, 2)", "DELETE FROM mx.t WHERE id = 3",
+                    "INSERT INTO mx.skipped VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')",
+                    "INSERT INTO mx.other VALUES (1), (2), (3)")
+        txns += 4
         end = mariadb.gtid_binlog_pos()
         off = wait_for_offset(target, end, d)
         status, ctype, text = get(port, "/metrics")
@@ -160,8 +171,31 @@ def test_metrics_health_and_status(sdl, mariadb, target, tmp_path):
         assert ctype == "text/plain; version=0.0.4; charset=utf-8"
         promtool_check(text)
         s, types = parse_metrics(text)
-        assert value(s, "sdl_rows_applied_total") == n
+        assert value(s, "sdl_rows_applied_total", op="insert") == n + 3
+        assert value(s, "sdl_rows_applied_total", op="update") == 2
+        assert value(s, "sdl_rows_applied_total", op="delete") == 1
+        assert value(s, "sdl_ddl_applied_total") == 0  # the tables came before the start
         assert value(s, "sdl_transactions_applied_total") == txns
+        # read from the source: every row, those of the excluded table too
+        assert value(s, "sdl_source_rows_total") == n + 3 + 4 + 3
+        assert value(s, "sdl_source_rows_filtered_total") == 4
+        assert value(s, "sdl_source_events_total") >= txns * 4  # GTID, TABLE_MAP, ROWS, XID
+        assert value(s, "sdl_source_read_bytes_total") > value(s, "sdl_source_events_total") * 19
+        assert value(s, "sdl_source_reconnects_total") == 0
+        assert value(s, "sdl_queue_capacity_bytes") == 64 << 20
+        # per table, opt-in and bounded: the first table committed, the rest counted together
+        tables = {(dict(lab)["db"], dict(lab)["table"], dict(lab)["op"]): v
+                  for (name, lab), v in s.items() if name == "sdl_table_rows_applied_total"}
+        assert tables == {("mx", "t", "insert"): n, ("mx", "t", "update"): 2,
+                          ("mx", "t", "delete"): 1}, tables
+        assert value(s, "sdl_table_rows_untracked_total") == 3
+        # the process, as every Prometheus client library exports it
+        assert 0 < value(s, "process_cpu_seconds_total") < 600
+        assert value(s, "process_resident_memory_bytes") > 1 << 20
+        assert value(s, "process_open_fds") >= 3 and value(s, "process_max_fds") >= 64
+        assert abs(value(s, "process_start_time_seconds") - time.time()) < 300
+        # no label that changes with every commit: the position is in /health instead
+        assert not [k for k in s if "gtid" in dict(k[1]) or "file" in dict(k[1])], s.keys()
         batches = value(s, "sdl_batches_committed_total")
         assert batches >= 1 and batches == off["batch"]
         assert value(s, "sdl_commit_duration_seconds_count") == batches
@@ -170,10 +204,10 @@ def test_metrics_health_and_status(sdl, mariadb, target, tmp_path):
                           if name == "sdl_commit_duration_seconds_bucket"))
         assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "buckets not cumulative"
         assert value(s, "sdl_commit_duration_seconds_sum") > 0
-        pos = info_labels(s, "sdl_source_position_info")
-        assert pos["gtid"] == end == off["gtid"]
-        assert pos["file"] == off["binlog"]["file"]
-        assert value(s, "sdl_source_binlog_position") == off["binlog"]["pos"]
+        health = json.loads(get(port, "/health/ready")[2])
+        assert health["position"] == {"gtid": end, "binlog": off["binlog"]}, health
+        assert end == off["gtid"]
+        assert isinstance(health["lag_seconds"], (int, float)) and health["lag_seconds"] >= 0
         assert value(s, "sdl_staging_batches") == 0
         for name in ("sdl_target_up", "sdl_source_up", "sdl_ready"):
             assert value(s, name) == 1, name
@@ -191,13 +225,13 @@ def test_metrics_health_and_status(sdl, mariadb, target, tmp_path):
         # sdl status against the same target shows that offset
         p = sdl.run("status", "-c", d.config, check=True)
         assert f"gtid position {end} (batch {off['batch']})" in p.stdout, p.stdout
-        assert f"rows applied  {n}\n" in p.stdout
+        assert f"rows applied  {n + 6}\n" in p.stdout
         assert "staged        0 batches" in p.stdout
         p = sdl.run("status", "-c", d.config, "--json", check=True)
         st = json.loads(p.stdout)
         assert st["pipeline"] == "test"
         assert st["offset"]["gtid"] == end and st["offset"]["batch"] == off["batch"]
-        assert st["offset"]["rows_applied"] == n and st["offset"]["partial"] is None
+        assert st["offset"]["rows_applied"] == n + 6 and st["offset"]["partial"] is None
         assert st["offset"]["binlog"] == {"file": off["binlog"]["file"], "pos": off["binlog"]["pos"]}
         assert st["staged"]["batches"] == 0
         assert 0 <= st["last_commit_age_seconds"] < 120
@@ -228,10 +262,10 @@ def test_metrics_health_and_status(sdl, mariadb, target, tmp_path):
         wait_http(port, "/health/ready", 200, d, timeout=90)
         wait_for_offset(target, end2, d)
         s, _ = parse_metrics(get(port, "/metrics")[2])
-        assert value(s, "sdl_rows_applied_total") == n + 1
+        assert value(s, "sdl_rows_applied_total", op="insert") == n + 3 + 1
         assert value(s, "sdl_target_up") == 1
-        assert info_labels(s, "sdl_source_position_info")["gtid"] == end2
-        assert offset(target)["rows_applied"] == n + 1
+        assert json.loads(get(port, "/health/ready")[2])["position"]["gtid"] == end2
+        assert offset(target)["rows_applied"] == n + 6 + 1
     finally:
         rc = d.stop()
     assert rc == 0, d.output()[-3000:]

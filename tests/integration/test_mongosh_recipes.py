@@ -6,8 +6,8 @@ The README is the single source: the workload (```sql title="workload"```), each
 `…` stands for any text within a line. Nothing here repeats the recipes, so the README and
 the test cannot drift.
 
-mongosh is tests/fakemongod/node_modules/.bin/mongosh (tests/fakemongod/setup installs the
-pinned version; scripts/test runs it). A missing mongosh fails the test.
+mongosh is tests/fakemongod/mongosh (tests/fakemongod/setup installs the pinned version and
+the Node.js that runs it; scripts/test runs it). A missing mongosh fails the test.
 
 SDL_RECIPES_PRINT=1 prints each recipe's actual output (for writing the README)."""
 import os
@@ -20,7 +20,7 @@ import pytest
 from runlib import Daemon, Target
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MONGOSH = os.path.join(ROOT, "tests", "fakemongod", "node_modules", ".bin", "mongosh")
+MONGOSH = os.path.join(ROOT, "tests", "fakemongod", "mongosh")
 FENCE = re.compile(r'^```(\w+)(?: title="([^"]*)")?\n(.*?)^```\n', re.S | re.M)
 
 
@@ -63,7 +63,7 @@ def matches(expected, actual):
 
 
 def mongosh(uri, code, tmp_path):
-    if not os.access(MONGOSH, os.X_OK):
+    if not os.path.isdir(os.path.join(ROOT, "tests", "fakemongod", "node_modules", "mongosh")):
         pytest.fail(f"mongosh not found at {MONGOSH}: run tests/fakemongod/setup (scripts/test does)")
     env = dict(os.environ, HOME=str(tmp_path), MONGOSH_FORCE_DISABLE_TELEMETRY_FOR_TESTING="1",
                NO_COLOR="1")

@@ -7,6 +7,11 @@ debhelper, meson), then:
   install:  `dpkg -i` inside a real systemd (tests/systemd/container.py, a throw-away overlay
             of the host root) installs it, and nothing is enabled or started; the installed
             unit verifies cleanly and rates <= 2.0; reinstalling and removing work too
+  use:      as an operator does after the install: the two secrets into
+            /etc/sdl/sdl.credentials/, host and port edited in the packaged sdl.yaml, then the
+            documented `sdl check-config` (no option), `systemctl start sdl`; a row of any
+            table arrives in MongoDB, and /metrics answers from the installed binary on the
+            documented port
 """
 import gzip
 import os
@@ -19,7 +24,11 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "systemd"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fakemongod"))
 from container import Container  # noqa: E402
+from harness import FakeMongod, free_port  # noqa: E402
+
+import pymongo  # noqa: E402
 
 SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS", "CONFIGURATION",
             "EXIT STATUS", "SIGNALS", "FILES", "ENVIRONMENT", "SEE ALSO"]
@@ -58,9 +67,13 @@ def test_package_metadata_and_contents(deb):
     files = subprocess.run(["dpkg-deb", "-c", deb], check=True, capture_output=True,
                            text=True).stdout
     paths = {line.split()[-1].lstrip(".") for line in files.splitlines()}
-    for want in ("/usr/sbin/sdl", "/lib/systemd/system/sdl.service", "/etc/sdl/sdl.yaml",
-                 "/usr/share/man/man8/sdl.8.gz", "/usr/share/doc/sdl/copyright",
-                 "/usr/share/doc/sdl/CONFIG.md.gz"):
+    for want in ("/usr/sbin/sdl", "/lib/systemd/system/sdl.service",
+                 "/lib/systemd/system/sdl@.service", "/etc/sdl/sdl.yaml",
+                 "/usr/share/man/man8/sdl.8.gz", "/usr/share/man/man5/sdl.yaml.5.gz",
+                 "/usr/share/doc/sdl/copyright", "/usr/share/doc/sdl/CONFIG.md.gz",
+                 "/usr/share/doc/sdl/DESIGN.md.gz", "/usr/share/doc/sdl/DOCUMENTS.md.gz",
+                 "/usr/share/sdl/prometheus/sdl-alerts.yml",
+                 "/usr/share/sdl/grafana/sdl-dashboard.json"):
         assert want in paths, files
     # Nothing enabled by the package's contents: no .wants/ symlinks, no presets.
     assert not [p for p in paths if ".wants/" in p or "preset" in p], files
@@ -75,19 +88,16 @@ def test_extracted_binary_runs_and_files_match(extracted):
     sdl = extracted / "usr" / "sbin" / "sdl"
     p = subprocess.run([str(sdl), "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.strip() == f"sdl {project_version()}", p
-    # The conffile is packaging/sdl.yaml with password_file and uri_file commented out, so
-    # the credentials sdl.service passes are used.
-    conf = (extracted / "etc" / "sdl" / "sdl.yaml").read_text().splitlines()
-    src = open(os.path.join(ROOT, "packaging", "sdl.yaml")).read().splitlines()
-    assert len(conf) == len(src)
-    diff = [(a, b) for a, b in zip(src, conf) if a != b]
-    assert [a for a, _ in diff] == ["  password_file: /etc/sdl/mysql.password",
-                                    "  uri_file: /etc/sdl/mongodb.uri"], diff
-    assert all(b.startswith("  # " + a.strip() + "  # unset: sdl.service passes") for a, b in diff), diff
+    # The conffile is packaging/sdl.yaml as it is: no secret paths in it, every table.
+    conf = (extracted / "etc" / "sdl" / "sdl.yaml").read_text()
+    assert conf == open(os.path.join(ROOT, "packaging", "sdl.yaml")).read()
     unit = (extracted / "lib" / "systemd" / "system" / "sdl.service").read_text()
     assert "ExecStart=/usr/sbin/sdl run -c /etc/sdl/sdl.yaml\n" in unit, unit
-    assert "LoadCredential=source-password:/etc/sdl/mysql.password\n" in unit
-    assert "LoadCredential=target-uri:/etc/sdl/mongodb.uri\n" in unit
+    assert "LoadCredential=source-password:/etc/sdl/sdl.credentials/source-password\n" in unit
+    assert "LoadCredential=target-uri:/etc/sdl/sdl.credentials/target-uri\n" in unit
+    template = (extracted / "lib" / "systemd" / "system" / "sdl@.service").read_text()
+    assert "ExecStart=/usr/sbin/sdl run -c /etc/sdl/%i.yaml\n" in template, template
+    assert "LoadCredential=target-uri:/etc/sdl/%i.credentials/target-uri\n" in template
     copyright_ = (extracted / "usr" / "share" / "doc" / "sdl" / "copyright").read_text()
     assert "License: Apache-2.0" in copyright_
 
@@ -107,10 +117,18 @@ def test_man_page_renders_without_warnings(extracted, tmp_path):
         assert re.search(rf"^{section}$", text, re.M), f"no {section} section:\n{text}"
 
 
-def test_dpkg_install_in_systemd_enables_and_starts_nothing(deb):
+def test_dpkg_install_in_systemd_enables_and_starts_nothing_then_replicates(deb, mariadb, tmp_path):
+    fake = FakeMongod(tmp_path / "mongo", port=free_port()).start()
+    try:
+        installed_and_used(deb, mariadb, fake)
+    finally:
+        fake.stop()
+
+
+def installed_and_used(deb, mariadb, fake):
     with Container() as c:
-        c.put("/tmp/sdl.deb", open(deb, "rb").read())
-        p = c.run("dpkg", "-i", "/tmp/sdl.deb", timeout=300)
+        c.put("/root/sdl.deb", open(deb, "rb").read())
+        p = c.run("dpkg", "-i", "/root/sdl.deb", timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr
         assert c.run("dpkg-query", "-W", "-f=${Status}", "sdl").stdout == "install ok installed"
         assert c.run("/usr/sbin/sdl", "--version").stdout.strip() == f"sdl {project_version()}"
@@ -128,15 +146,39 @@ def test_dpkg_install_in_systemd_enables_and_starts_nothing(deb):
         assert score <= 2.0, p.stdout
         p = c.sh("MANWIDTH=80 man 8 sdl | col -b")
         assert p.returncode == 0 and "EXIT STATUS" in p.stdout, p.stdout + p.stderr
-        # The conffile is valid once the credentials the unit passes exist.
-        c.put("/tmp/creds/source-password", "pw\n", 0o600)
-        c.put("/tmp/creds/target-uri", "mongodb://127.0.0.1:27017/?replicaSet=rs0\n", 0o600)
-        p = c.run("env", "CREDENTIALS_DIRECTORY=/tmp/creds", "sdl", "check-config", "-c",
-                  "/etc/sdl/sdl.yaml")
+        p = c.sh("MANWIDTH=80 man 5 sdl.yaml | col -b")
+        assert p.returncode == 0 and "pipeline.batch.max_rows" in p.stdout, p.stdout + p.stderr
+        # The credentials directory exists, root-only, and is empty.
+        assert c.run("stat", "-c", "%u %a", "/etc/sdl/sdl.credentials").stdout.split() == ["0", "700"]
+        # The documented check says what is missing and where to put it.
+        p = c.run("sdl", "check-config")
+        assert p.returncode == 78, p.stdout + p.stderr
+        assert "write it to the credential file /etc/sdl/sdl.credentials/target-uri" in p.stderr, p.stderr
+        # The operator's first steps (README "Running sdl as a service").
+        mariadb.sql("CREATE DATABASE IF NOT EXISTS anywhere",
+                    "CREATE TABLE IF NOT EXISTS anywhere.t (id INT PRIMARY KEY)")
+        c.put("/etc/sdl/sdl.credentials/source-password", mariadb.password + "\n", 0o600)
+        c.put("/etc/sdl/sdl.credentials/target-uri", fake.uri + "\n", 0o600)
+        c.sh(f"sed -i 's/^  port: 3306$/  port: {mariadb.port}/' /etc/sdl/sdl.yaml", check=True)
+        p = c.run("sdl", "check-config")
         assert p.returncode == 0, p.stdout + p.stderr
+        assert "# uri: <from credential target-uri>" in p.stdout, p.stdout
+        p = c.run("systemctl", "start", "sdl", timeout=120)
+        assert p.returncode == 0, p.stderr + c.journal("sdl")
+        mariadb.sql("INSERT INTO anywhere.t VALUES (1)")
+        mongo = pymongo.MongoClient(fake.uri, serverSelectionTimeoutMS=10000)
+        c.wait_for("the row in audit.row_changes",
+                   lambda: mongo.audit.row_changes.find_one({"db": "anywhere", "table": "t"}), 30)
+        mongo.close()
+        # /metrics from the installed binary (-Dhttp=enabled), on the packaged address
+        text = c.run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9632; "
+                     "printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3", check=True).stdout
+        assert "200 OK" in text and 'sdl_rows_applied_total{pipeline="main",op="insert"} 1' in text, text
+        p = c.run("systemctl", "stop", "sdl", timeout=60)
+        assert p.returncode == 0, p.stderr
         # Reinstalling (an upgrade to the same version) starts nothing either; removing keeps
         # the conffile, purging removes it.
-        p = c.run("dpkg", "-i", "/tmp/sdl.deb", timeout=300)
+        p = c.run("dpkg", "-i", "/root/sdl.deb", timeout=300)
         assert p.returncode == 0, p.stdout + p.stderr
         assert c.run("systemctl", "is-active", "sdl").stdout.strip() == "inactive"
         p = c.run("dpkg", "-r", "sdl", timeout=300)

@@ -121,13 +121,14 @@ def test_purged_diverged_and_ahead_gtids(tmp_path):
 
 
 def test_duplicate_server_id_stops_the_older_reader(sdl, mariadb):
+    """Two readers with one server_id: the source drops the older (4052), which says why. sdl
+    tail picks its own server_id, so this happens only when --server-id asks for it."""
     cfg = sdl.write_config()
-    first = subprocess.Popen([sdl.bin, "tail", "-c", cfg, "--from", "now"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    argv = [sdl.bin, "tail", "-c", cfg, "--from", "now", "--server-id", "4242"]
+    first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1.0)
-        second = subprocess.Popen([sdl.bin, "tail", "-c", cfg, "--from", "now"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        second = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             rc = first.wait(30)
             err = first.stderr.read()
@@ -141,6 +142,20 @@ def test_duplicate_server_id_stops_the_older_reader(sdl, mariadb):
         if first.poll() is None:
             first.kill()
             first.wait()
+
+
+def test_two_tails_with_one_config_do_not_collide(sdl, mariadb):
+    cfg = sdl.write_config()
+    tails = [subprocess.Popen([sdl.bin, "tail", "-c", cfg, "--from", "now"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        time.sleep(2.0)
+        assert [t.poll() for t in tails] == [None, None], [t.stderr.read() for t in tails]
+    finally:
+        for t in tails:
+            t.terminate()
+            assert t.wait(10) == 0
 
 
 def test_bad_arguments_and_config(sdl, mariadb, tmp_path):

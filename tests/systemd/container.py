@@ -203,11 +203,15 @@ class Container:
             return "(no console log)"
 
     # ---- driving it ----------------------------------------------------------------------------
+    # nsenter --root: the container's PID 1 pivoted into its own root. Entering its mount
+    # namespace alone gives the namespace's original root, which is the container's only when
+    # the test itself runs at the real root; inside a chroot (scripts/fresh-debian-check) it
+    # is the host's. --root takes PID 1's root directory in both cases.
     def run(self, *argv, input=None, timeout=60, check=False):
         """Runs a command inside the container (its mount, pid, uts, ipc and cgroup
         namespaces); returns the CompletedProcess (text)."""
         p = subprocess.run(["nsenter", "-t", str(self.init), "-m", "-p", "-u", "-i", "-C",
-                            "--wd=/", *argv], input=input, capture_output=True, text=True,
+                            "--root", "--wd=/", *argv], input=input, capture_output=True, text=True,
                            timeout=timeout)
         if check and p.returncode != 0:
             raise ContainerError(f"{' '.join(argv)} exited {p.returncode}:\n{p.stdout}{p.stderr}")
@@ -215,7 +219,7 @@ class Container:
 
     def popen(self, *argv):
         return subprocess.Popen(["nsenter", "-t", str(self.init), "-m", "-p", "-u", "-i", "-C",
-                                 "--wd=/", *argv], stdout=subprocess.PIPE,
+                                 "--root", "--wd=/", *argv], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
 
     def sh(self, script, **kw):
@@ -225,7 +229,7 @@ class Container:
         """Writes a file inside the container (parents created, root-owned)."""
         if isinstance(data, str):
             data = data.encode()
-        p = subprocess.run(["nsenter", "-t", str(self.init), "-m", "--wd=/", "/bin/sh", "-c",
+        p = subprocess.run(["nsenter", "-t", str(self.init), "-m", "--root", "--wd=/", "/bin/sh", "-c",
                             'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"', "put",
                             path, "%o" % mode], input=data, capture_output=True, timeout=60)
         if p.returncode != 0:

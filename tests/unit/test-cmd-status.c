@@ -125,7 +125,9 @@ TEST(status_usage_errors)
     char *argv2[] = {"status", "-c", "/nonexistent/sdl.yaml", NULL};
     char *argv3[] = {"status", "--bogus", NULL};
 
-    ASSERT_INT_EQ(sdl_cmd_status(1, argv1), 2);
-    ASSERT_INT_EQ(sdl_cmd_status(3, argv2), 1); /* unreadable file: as sdl run */
+    /* without -c: the default file; an unreadable file is a configuration error, as in
+     * sdl run and sdl check-config */
+    ASSERT_INT_EQ(sdl_cmd_status(1, argv1), 78);
+    ASSERT_INT_EQ(sdl_cmd_status(3, argv2), 78);
     ASSERT_INT_EQ(sdl_cmd_status(2, argv3), 2);
 }

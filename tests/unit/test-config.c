@@ -9,6 +9,7 @@
 
 #include "sdl/config/config.h"
 #include "sdl/config/units.h"
+#include "sdl/daemon/cli.h"
 #include "sdl/daemon/cmd-check-config.h"
 
 #include "sdltest.h"
@@ -22,6 +23,8 @@ clear_secret_env(void)
     unsetenv("SDL_SOURCE_PASSWORD");
     unsetenv("SDL_TARGET_URI");
     unsetenv("CREDENTIALS_DIRECTORY");
+    /* pipeline.start is checked with the source layer's GTID parsers, as sdl does */
+    sdl_config_set_position_check(sdl_cli_check_position);
 }
 
 static int
@@ -273,7 +276,7 @@ TEST(config_reads_every_key)
                   "  host: db1.example\n"
                   "  port: 3307\n"
                   "  user: repl\n"
-                  "  server_id: 4294967295\n"
+                  "  server_id: 3999999999\n"
                   "  flavor: mariadb\n"
                   "  tls: {mode: verify_identity, ca: /ca.pem, cert: /c.pem, key: /k.pem}\n"
                   "  connect_timeout: 1m30s\n"
@@ -292,7 +295,7 @@ TEST(config_reads_every_key)
     ASSERT_OK(c != NULL, &err);
     ASSERT_STR_EQ(c->source.host, "db1.example");
     ASSERT_UINT_EQ(c->source.port, 3307);
-    ASSERT_UINT_EQ(c->source.server_id, 4294967295u);
+    ASSERT_UINT_EQ(c->source.server_id, 3999999999u);
     ASSERT_INT_EQ(c->source.flavor, SDL_FLAVOR_MARIADB);
     ASSERT_INT_EQ(c->source.tls_mode, SDL_TLS_VERIFY_IDENTITY);
     ASSERT_STR_EQ(c->source.tls_ca, "/ca.pem");
@@ -586,8 +589,8 @@ TEST(config_password_from_env_and_credential_with_precedence)
     c = load_with_password_file(dir, "", &err);
     ASSERT_NULL(c);
     ASSERT_STR_CONTAINS(err.message,
-                        "sdl.yaml:1:1: cannot read systemd credential 'source-password' in "
-                        "$CREDENTIALS_DIRECTORY: empty");
+                        "sdl.yaml:1:1: cannot read the credential 'source-password' (");
+    ASSERT_STR_CONTAINS(err.message, "/source-password): empty");
     clear_secret_env();
 }
 
@@ -716,8 +719,7 @@ TEST(config_target_uri_precedence_and_masking)
     ASSERT_STR_EQ(c->target.uri_file, uf);
     (void)snprintf(expect, sizeof(expect), "file %s", uf);
     ASSERT_STR_EQ(c->target.uri_origin, expect);
-    (void)snprintf(expect, sizeof(expect), "  uri_file: \"%s\"\n  # uri: <from file %s>\n", uf,
-                   uf);
+    (void)snprintf(expect, sizeof(expect), "  uri_file: \"%s\"\n  # uri: <from file %s>\n", uf, uf);
     assert_masked(c, expect);
     sdl_config_free(c);
 
@@ -725,8 +727,8 @@ TEST(config_target_uri_precedence_and_masking)
     write_file(cred, "");
     c = load_in_dir(dir, "source: {user: repl, server_id: 9}\ntarget: {database: x}\n", &err);
     ASSERT_NULL(c);
-    ASSERT_STR_CONTAINS(err.message, "sdl.yaml:2:1: cannot read systemd credential 'target-uri' in "
-                                     "$CREDENTIALS_DIRECTORY: empty");
+    ASSERT_STR_CONTAINS(err.message, "sdl.yaml:2:1: cannot read the credential 'target-uri' (");
+    ASSERT_STR_CONTAINS(err.message, "/target-uri): empty");
     ASSERT_INT_EQ(unlink(cred), 0);
     c = load_in_dir(dir, "source: {user: repl, server_id: 9}\ntarget: {database: x}\n", &err);
     ASSERT_OK(c != NULL, &err);
@@ -967,48 +969,45 @@ TEST(config_every_key_is_documented)
 
 TEST(config_packaged_example_passes)
 {
-    char path[4096], pw[1200];
+    char path[4096], conf[1200], creds[1200], cred[1300];
     const char *src = getenv("SDL_TEST_SRC");
     const char *dir = secret_dir();
-    char *text, *at;
-    char *patched;
+    char *text;
     sdl_config *c = NULL;
     sdl_error err = SDL_ERROR_INIT;
 
     clear_secret_env();
     ASSERT_NOT_NULL(src);
+    /* Installed as /etc/sdl/sdl.yaml, with its secrets in /etc/sdl/sdl.credentials/: the same
+     * layout in a scratch directory, found without any option, as sdl check-config finds it. */
     (void)snprintf(path, sizeof(path), "%s/packaging/sdl.yaml", src);
     text = sdltest_read_file(path, NULL);
-    /* The example points at /etc/sdl/mysql.password and /etc/sdl/mongodb.uri; point them at
-     * test files instead. */
-    at = strstr(text, "/etc/sdl/mysql.password");
-    ASSERT_NOT_NULL(at);
-    (void)snprintf(pw, sizeof(pw), "%s/mysql.password", dir);
-    write_file(pw, SECRET "\n");
-    *at = '\0';
-    {
-        size_t n = strlen(text) + strlen(pw) + strlen(at + strlen("/etc/sdl/mysql.password")) + 1;
-        patched = malloc(n);
-        (void)snprintf(patched, n, "%s%s%s", text, pw, at + strlen("/etc/sdl/mysql.password"));
-    }
-    free(text);
-    text = patched;
-    at = strstr(text, "/etc/sdl/mongodb.uri");
-    ASSERT_NOT_NULL(at);
-    (void)snprintf(pw, sizeof(pw), "%s/mongodb.uri", dir);
-    write_file(pw, "mongodb://sdl:" SECRET "@db1:27017/?replicaSet=rs0\n");
-    *at = '\0';
-    {
-        size_t n = strlen(text) + strlen(pw) + strlen(at + strlen("/etc/sdl/mongodb.uri")) + 1;
-        patched = malloc(n);
-        (void)snprintf(patched, n, "%s%s%s", text, pw, at + strlen("/etc/sdl/mongodb.uri"));
-    }
-    ASSERT_OK(sdl_config_load_string("sdl.yaml", patched, strlen(patched), &c, &err), &err);
+    ASSERT_NULL(strstr(text, "\n  password_file:"));
+    ASSERT_NULL(strstr(text, "\n  uri_file:"));
+    (void)snprintf(conf, sizeof(conf), "%s/sdl.yaml", dir);
+    write_file(conf, text);
+    (void)snprintf(creds, sizeof(creds), "%s/sdl.credentials", dir);
+    ASSERT_INT_EQ(mkdir(creds, 0700), 0);
+    (void)snprintf(cred, sizeof(cred), "%s/source-password", creds);
+    write_file(cred, SECRET "\n");
+    (void)snprintf(cred, sizeof(cred), "%s/target-uri", creds);
+    write_file(cred, "mongodb://sdl:" SECRET "@db1:27017/?replicaSet=rs0\n");
+    ASSERT_OK(sdl_config_load(conf, &c, &err), &err);
     ASSERT_STR_EQ(c->source.password, SECRET);
+    ASSERT_STR_EQ(c->source.password_origin, "credential source-password");
     ASSERT_STR_EQ(c->target.uri, "mongodb://sdl:" SECRET "@db1:27017/?replicaSet=rs0");
     ASSERT_STR_EQ(c->target.database, "audit");
+    /* The defaults the header promises: every table, metrics on loopback. */
+    ASSERT_UINT_EQ(c->tables.ninclude, 0);
+    ASSERT_UINT_EQ(c->tables.nexclude, 0);
+    ASSERT_TRUE(sdl_config_table_included(c, "anydb", "anytable"));
+    ASSERT_STR_EQ(c->http.listen, "127.0.0.1:9632");
     sdl_config_free(c);
-    free(patched);
+    /* --credentials DIR (here through the options) wins over the directory next to it. */
+    unlink(cred);
+    ASSERT_FALSE(sdl_config_load(conf, &c, &err));
+    ASSERT_STR_CONTAINS(err.message, "write it to the credential file ");
+    ASSERT_STR_CONTAINS(err.message, "sdl.credentials/target-uri");
     free(text);
 }
 
@@ -1081,9 +1080,10 @@ TEST(config_check_config_command_exit_codes)
         free(errout);
     }
     {
+        /* without -c: the default file, as sdl run */
         char *argv[] = {"check-config", NULL};
-        ASSERT_INT_EQ(run_check_config(1, argv, &out, &errout), 2);
-        ASSERT_STR_CONTAINS(errout, "-c FILE is required");
+        ASSERT_INT_EQ(run_check_config(1, argv, &out, &errout), 78);
+        ASSERT_STR_CONTAINS(errout, "sdl/sdl.yaml: cannot open configuration");
         free(out);
         free(errout);
     }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sdl/base/log.h"
 
@@ -75,5 +77,48 @@ TEST(log_context_is_per_thread)
     ASSERT_INT_EQ(pthread_create(&t, NULL, other_thread, NULL), 0);
     ASSERT_INT_EQ(pthread_join(t, &n), 0);
     ASSERT_INT_EQ((int)(long)n, 6); /* the new thread has no context of its own */
+    sdl_log_set_context(NULL, NULL, NULL);
+}
+
+TEST(log_text_lines_have_an_rfc3339_time)
+{
+    char buf[512];
+    char expect[128];
+    size_t n;
+
+    sdl_log_set_context("main", "0-1-5", NULL);
+    /* 2023-11-14T22:13:20.000042Z */
+    n = sdl_log_format_line(SDL_LOG_TEXT, false, 1700000000000042u, SDL_LOG_NOTICE, "f.c", 1, "fn",
+                            "Replicating", buf, sizeof(buf));
+    (void)snprintf(expect, sizeof(expect),
+                   "2023-11-14T22:13:20.000042Z sdl[%ld] notice: Replicating\n", (long)getpid());
+    ASSERT_STR_EQ(buf, expect);
+    ASSERT_UINT_EQ(n, strlen(expect));
+    /* a journal stream: journald adds the time and reads the priority */
+    (void)sdl_log_format_line(SDL_LOG_TEXT, true, 1700000000000042u, SDL_LOG_WARNING, "f.c", 1,
+                              "fn", "x", buf, sizeof(buf));
+    ASSERT_STR_EQ(buf, "<4>sdl[warning]: x\n");
+    /* a record too long for the buffer is cut, still one line */
+    n = sdl_log_format_line(SDL_LOG_TEXT, false, 0, SDL_LOG_INFO, "f.c", 1, "fn",
+                            "0123456789012345678901234567890123456789", buf, 48);
+    ASSERT_UINT_EQ(n, 47);
+    ASSERT_TRUE(buf[46] == '\n');
+    sdl_log_set_context(NULL, NULL, NULL);
+}
+
+TEST(log_json_lines_carry_the_journal_fields)
+{
+    char buf[1024];
+
+    sdl_log_set_context("main", "0-1-4711", "shop.orders");
+    (void)sdl_log_format_line(SDL_LOG_JSON, false, 1700000000000042u, SDL_LOG_ERROR,
+                              "src/daemon/pipeline.c", 7, "reader_main",
+                              "Failed \"x\"\\ on\nline\ttwo", buf, sizeof(buf));
+    ASSERT_STR_EQ(buf, "{\"TIMESTAMP\":\"2023-11-14T22:13:20.000042Z\",\"LEVEL\":\"error\","
+                       "\"MESSAGE\":\"Failed \\\"x\\\"\\\\ on\\nline\\u0009two\","
+                       "\"PRIORITY\":\"3\",\"CODE_FILE\":\"src/daemon/pipeline.c\","
+                       "\"CODE_LINE\":\"7\",\"CODE_FUNC\":\"reader_main\","
+                       "\"SYSLOG_IDENTIFIER\":\"sdl\",\"SDL_PIPELINE\":\"main\","
+                       "\"SDL_GTID\":\"0-1-4711\",\"SDL_TABLE\":\"shop.orders\"}\n");
     sdl_log_set_context(NULL, NULL, NULL);
 }

@@ -24,6 +24,10 @@ known_snapshot(sdl_metrics_snapshot *s)
     memset(s, 0, sizeof(*s));
     (void)snprintf(s->pipeline, sizeof(s->pipeline), "main");
     s->rows_applied = 1234;
+    s->rows_applied_op[SDL_STATS_INSERT] = 1000;
+    s->rows_applied_op[SDL_STATS_UPDATE] = 200;
+    s->rows_applied_op[SDL_STATS_DELETE] = 34;
+    s->ddl_applied = 3;
     s->txns_applied = 56;
     s->batches_committed = 7;
     s->latency_count = 7;
@@ -38,7 +42,13 @@ known_snapshot(sdl_metrics_snapshot *s)
     s->dead_letters[2] = 1; /* rejected */
     s->staged_batches = 1;
     s->queue_bytes = 4096;
-    s->lag_sec = 2;
+    s->queue_capacity = 67108864;
+    s->source_events = 9000;
+    s->source_bytes = 1048576;
+    s->source_rows = 1300;
+    s->source_rows_filtered = 66;
+    s->source_reconnects = 1;
+    s->lag_usec = 2250000; /* 2.25 s */
     s->last_source_ts_sec = 1700000000;
     s->last_commit_usec = 1700000002250000u;
     s->progress_known = true;
@@ -52,6 +62,13 @@ known_snapshot(sdl_metrics_snapshot *s)
     (void)snprintf(s->position, sizeof(s->position), "0-1-4711");
     (void)snprintf(s->binlog_file, sizeof(s->binlog_file), "binlog.000042");
     s->binlog_pos = 98765;
+    s->process.known = true;
+    s->process.cpu_usec = 12340000;
+    s->process.rss_bytes = 25165824;
+    s->process.vsize_bytes = 314572800;
+    s->process.open_fds = 12;
+    s->process.max_fds = 1024;
+    s->process.start_usec = 1699999000500000u;
 }
 
 /* The exact /metrics text for known_snapshot(): tests/data/metrics/known-state.prom (also
@@ -66,6 +83,12 @@ TEST(metrics_render_exact_text_for_a_known_state)
 
     known_snapshot(&s);
     sdl_metrics_render(&s, "9.8.7", &out);
+    if (getenv("SDL_TEST_REGENERATE")) { /* after a deliberate change: rewrite the file */
+        FILE *f = fopen(sdltest_data_path("metrics/known-state.prom"), "w");
+        ASSERT_NOT_NULL(f);
+        fputs(sdl_buf_cstr(&out), f);
+        fclose(f);
+    }
     ASSERT_STR_EQ(sdl_buf_cstr(&out), expected);
     free(expected);
     sdl_buf_done(&out);
@@ -81,20 +104,16 @@ TEST(metrics_label_values_are_escaped)
     ASSERT_STR_EQ(sdl_buf_cstr(&esc), "a\\\\b\\\"c\\nd\te");
 
     known_snapshot(&s);
-    (void)snprintf(s.position, sizeof(s.position), "0-1-5,\"x\\y\"\nz");
-    (void)snprintf(s.binlog_file, sizeof(s.binlog_file), "bin\"log");
+    (void)snprintf(s.pipeline, sizeof(s.pipeline), "m\"a\\in\nx");
     sdl_metrics_render(&s, "1\"0", &out);
-    ASSERT_STR_CONTAINS(
-        sdl_buf_cstr(&out),
-        "sdl_source_position_info{pipeline=\"main\",gtid=\"0-1-5,\\\"x\\\\y\\\"\\nz\","
-        "file=\"bin\\\"log\"} 1\n");
+    ASSERT_STR_CONTAINS(sdl_buf_cstr(&out), "sdl_ready{pipeline=\"m\\\"a\\\\in\\nx\"} 1\n");
     ASSERT_STR_CONTAINS(sdl_buf_cstr(&out), "version=\"1\\\"0\"} 1\n");
     /* every line stays one line */
     for (const char *p = sdl_buf_cstr(&out); *p;) {
         const char *nl = strchr(p, '\n');
         ASSERT_NOT_NULL(nl);
         ASSERT_TRUE(nl > p);
-        ASSERT_TRUE(*p == '#' || strncmp(p, "sdl_", 4) == 0);
+        ASSERT_TRUE(*p == '#' || strncmp(p, "sdl_", 4) == 0 || strncmp(p, "process_", 8) == 0);
         p = nl + 1;
     }
     sdl_buf_done(&out);
@@ -108,12 +127,14 @@ TEST(metrics_empty_state_renders_zeroes)
 
     memset(&s, 0, sizeof(s));
     sdl_metrics_render(&s, "0", &out);
-    ASSERT_STR_CONTAINS(sdl_buf_cstr(&out), "sdl_rows_applied_total{pipeline=\"\"} 0\n");
+    ASSERT_STR_CONTAINS(sdl_buf_cstr(&out),
+                        "sdl_rows_applied_total{pipeline=\"\",op=\"insert\"} 0\n");
     ASSERT_STR_CONTAINS(sdl_buf_cstr(&out),
                         "sdl_commit_duration_seconds_bucket{pipeline=\"\",le=\"+Inf\"} 0\n");
     ASSERT_STR_CONTAINS(sdl_buf_cstr(&out), "sdl_commit_duration_seconds_sum{pipeline=\"\"} 0\n");
-    ASSERT_STR_CONTAINS(sdl_buf_cstr(&out),
-                        "sdl_source_position_info{pipeline=\"\",gtid=\"\",file=\"\"} 1\n");
+    /* no label carries the position: it changes with every commit (it is in /health) */
+    ASSERT_NULL(strstr(sdl_buf_cstr(&out), "gtid"));
+    ASSERT_NULL(strstr(sdl_buf_cstr(&out), "sdl_table_rows_applied_total"));
     ASSERT_STR_CONTAINS(sdl_buf_cstr(&out),
                         "sdl_reader_state{pipeline=\"\",state=\"starting\"} 1\n");
     sdl_buf_done(&out);
@@ -142,6 +163,47 @@ TEST(metrics_snapshot_reads_the_stats)
     ASSERT_TRUE(s.progress_known);
     ASSERT_TRUE(s.progress_age_usec < 10 * SDL_USEC_PER_SEC);
     ASSERT_INT_EQ(s.writer_state, SDL_WORKER_IDLE);
+    ASSERT_TRUE(s.process.known);
+    ASSERT_TRUE(s.process.rss_bytes > 0 && s.process.open_fds >= 3);
+    sdl_metrics_snapshot_done(&s);
+}
+
+TEST(metrics_per_table_counters_are_opt_in_and_bounded)
+{
+    sdl_stats *st = sdl_stats_global();
+    sdl_metrics_snapshot s;
+    sdl_buf out = {0};
+
+    sdl_stats_set_table_limit(st, 0);
+    sdl_stats_count_applied(st, "insert", "shop", "orders");
+    sdl_metrics_snapshot_take(st, &s);
+    ASSERT_FALSE(s.tables_on);
+    sdl_metrics_snapshot_done(&s);
+
+    sdl_stats_set_table_limit(st, 2);
+    sdl_stats_count_applied(st, "insert", "shop", "orders");
+    sdl_stats_count_applied(st, "update", "shop", "orders");
+    sdl_stats_count_applied(st, "delete", "crm", "people");
+    sdl_stats_count_applied(st, "insert", "shop", "third"); /* over the limit */
+    sdl_stats_count_applied(st, "ddl", "shop", "orders");   /* not a row */
+    sdl_stats_count_applied(st, "insert", "shop", "orders");
+    sdl_metrics_snapshot_take(st, &s);
+    ASSERT_TRUE(s.tables_on);
+    ASSERT_UINT_EQ(s.ntables, 2);
+    ASSERT_STR_EQ(s.tables[0].db, "crm"); /* sorted */
+    ASSERT_UINT_EQ(s.tables[0].rows[SDL_STATS_DELETE], 1);
+    ASSERT_STR_EQ(s.tables[1].table, "orders");
+    ASSERT_UINT_EQ(s.tables[1].rows[SDL_STATS_INSERT], 2);
+    ASSERT_UINT_EQ(s.tables[1].rows[SDL_STATS_UPDATE], 1);
+    ASSERT_UINT_EQ(s.table_rows_untracked, 1);
+    sdl_metrics_render(&s, "0", &out);
+    ASSERT_STR_CONTAINS(sdl_buf_cstr(&out), "sdl_table_rows_applied_total{pipeline=\"snap\","
+                                            "db=\"shop\",table=\"orders\",op=\"insert\"} 2\n");
+    ASSERT_STR_CONTAINS(sdl_buf_cstr(&out),
+                        "sdl_table_rows_untracked_total{pipeline=\"snap\"} 1\n");
+    sdl_metrics_snapshot_done(&s);
+    sdl_buf_done(&out);
+    sdl_stats_set_table_limit(st, 0);
 }
 
 TEST(health_live_and_ready)
@@ -151,9 +213,11 @@ TEST(health_live_and_ready)
 
     known_snapshot(&s);
     ASSERT_INT_EQ(sdl_health_live(&s, SDL_HEALTH_STUCK_USEC, &b), 200);
-    ASSERT_STR_EQ(sdl_buf_cstr(&b), "{\"status\":\"ok\",\"last_progress_seconds_ago\":0.15,"
-                                    "\"pipeline\":\"main\",\"reader\":\"running\","
-                                    "\"writer\":\"retrying\"}\n");
+    ASSERT_STR_EQ(sdl_buf_cstr(&b),
+                  "{\"status\":\"ok\",\"last_progress_seconds_ago\":0.15,\"pipeline\":\"main\","
+                  "\"reader\":\"running\",\"writer\":\"retrying\",\"lag_seconds\":2.25,"
+                  "\"position\":{\"gtid\":\"0-1-4711\",\"binlog\":{\"file\":\"binlog.000042\","
+                  "\"pos\":98765}}}\n");
     sdl_buf_reset(&b);
     s.progress_age_usec = 61 * SDL_USEC_PER_SEC;
     ASSERT_INT_EQ(sdl_health_live(&s, SDL_HEALTH_STUCK_USEC, &b), 503);
@@ -167,9 +231,11 @@ TEST(health_live_and_ready)
 
     known_snapshot(&s);
     ASSERT_INT_EQ(sdl_health_ready(&s, &b), 200);
-    ASSERT_STR_EQ(sdl_buf_cstr(&b), "{\"status\":\"ok\",\"reasons\":[],\"ready\":true,"
-                                    "\"target_up\":true,\"source_up\":true,\"pipeline\":\"main\","
-                                    "\"reader\":\"running\",\"writer\":\"retrying\"}\n");
+    ASSERT_STR_EQ(sdl_buf_cstr(&b),
+                  "{\"status\":\"ok\",\"reasons\":[],\"ready\":true,\"target_up\":true,"
+                  "\"source_up\":true,\"pipeline\":\"main\",\"reader\":\"running\","
+                  "\"writer\":\"retrying\",\"lag_seconds\":2.25,\"position\":{\"gtid\":"
+                  "\"0-1-4711\",\"binlog\":{\"file\":\"binlog.000042\",\"pos\":98765}}}\n");
     sdl_buf_reset(&b);
     s.target_up = false;
     ASSERT_INT_EQ(sdl_health_ready(&s, &b), 503);
@@ -178,6 +244,7 @@ TEST(health_live_and_ready)
     sdl_buf_reset(&b);
     memset(&s, 0, sizeof(s));
     ASSERT_INT_EQ(sdl_health_ready(&s, &b), 503);
+    ASSERT_STR_CONTAINS(sdl_buf_cstr(&b), "\"lag_seconds\":0,\"position\":null}\n");
     ASSERT_STR_CONTAINS(sdl_buf_cstr(&b), "\"reasons\":[\"pipeline not started or recovering\","
                                           "\"target down\",\"source down\"]");
     sdl_buf_done(&b);
@@ -302,8 +369,8 @@ TEST(http_binds_ipv6_loopback_and_rejects_bad_addresses)
     sdl_http_server *server = NULL;
     sdl_error err = SDL_ERROR_INIT;
 
-    ASSERT_FALSE(sdl_http_start("localhost:9187", sdl_stats_global(), &server, &err));
-    ASSERT_STR_CONTAINS(err.message, "invalid http.listen 'localhost:9187'");
+    ASSERT_FALSE(sdl_http_start("localhost:9632", sdl_stats_global(), &server, &err));
+    ASSERT_STR_CONTAINS(err.message, "invalid http.listen 'localhost:9632'");
     /* [::1] may be missing in a container without IPv6; only check a clean outcome */
     sdl_error_clear(&err);
     ASSERT_FALSE(sdl_http_start("127.0.0.1:0", sdl_stats_global(), &server, &err));

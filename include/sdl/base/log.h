@@ -8,8 +8,14 @@
  * Output: when $JOURNAL_STREAM names our stderr (running under systemd) and sdl is built with
  * libsystemd, records go to the journal with PRIORITY=, CODE_FILE=, CODE_LINE=, CODE_FUNC=
  * and the context fields SDL_PIPELINE=, SDL_GTID=, SDL_TABLE=. Otherwise one line per record
- * on stderr: "<N>sdl[level]: message" where <N> is the syslog priority (journald and
- * systemd's stderr parser both read that prefix).
+ * on stderr, in the format chosen with sdl_log_set_format() (log.format):
+ *   text  "2026-11-23T19:00:00.123456Z sdl[PID] notice: message" (RFC 3339 time, UTC);
+ *         when stderr is a journal stream that sdl cannot talk to natively, the time is left
+ *         to journald and the line is "<N>sdl[level]: message" (<N>: the syslog priority,
+ *         which journald reads)
+ *   json  one object per line with the journal's fields (MESSAGE, PRIORITY, CODE_FILE,
+ *         CODE_LINE, CODE_FUNC, SYSLOG_IDENTIFIER, SDL_PIPELINE, SDL_GTID, SDL_TABLE, as
+ *         strings, as `journalctl -o json` shows them) plus TIMESTAMP (RFC 3339) and LEVEL
  *
  * Only src/daemon/ logs at notice or above; other areas return errors and may log at debug.
  * Never pass secrets: callers mask them first.
@@ -17,6 +23,8 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "sdl/base/error.h"
 #include "sdl/base/macros.h"
@@ -29,6 +37,11 @@ typedef enum sdl_log_level {
     SDL_LOG_DEBUG = 7,   /* LOG_DEBUG */
 } sdl_log_level;
 
+typedef enum sdl_log_format {
+    SDL_LOG_TEXT, /* one line: RFC 3339 time, pid, level, message */
+    SDL_LOG_JSON, /* one JSON object per line, the journal's field names */
+} sdl_log_format;
+
 extern sdl_log_level sdl_log_max_level;
 
 /* Parses "error", "warning", "notice", "info", "debug". */
@@ -36,6 +49,15 @@ SDL_MUST_CHECK bool sdl_log_level_from_string(const char *s, sdl_log_level *ret_
 const char *sdl_log_level_to_string(sdl_log_level level);
 
 void sdl_log_set_level(sdl_log_level level);
+/* The format of stderr records (the journal always gets its native fields). */
+void sdl_log_set_format(sdl_log_format format);
+
+/* One stderr record exactly as emitted (with its newline) for @realtime_usec, into @buf of
+ * @cap bytes; returns the length (a record that does not fit is cut, ending in a newline).
+ * Uses this thread's context. Exposed for tests. */
+size_t sdl_log_format_line(sdl_log_format format, bool journal_stream, uint64_t realtime_usec,
+                           sdl_log_level level, const char *file, int line, const char *func,
+                           const char *msg, char *buf, size_t cap);
 /* Chooses journal or stderr output from the environment ($JOURNAL_STREAM). */
 void sdl_log_open(void);
 

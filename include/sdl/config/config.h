@@ -10,12 +10,13 @@
  * message is exactly "file:line:col: message" (1-based line and column of the offending
  * node); sdl_config_format_error_context() renders the source line and a caret under it.
  * Secrets (the source password) come from, in this order: source.password_file (relative to
- * the config file's directory), the systemd credential $CREDENTIALS_DIRECTORY/source-password,
- * the environment variable $SDL_SOURCE_PASSWORD; a literal source.password key is rejected.
+ * the config file's directory), the credential 'source-password' in the credentials directory
+ * (see sdl_config_load_options), the environment variable $SDL_SOURCE_PASSWORD; a literal
+ * source.password key is rejected.
  * They are never printed (sdl_config_print() shows only their origin), never put in a
  * message, and wiped on free. The MongoDB target URI is a secret too (it may hold a
  * password): target.uri_file, else a literal target.uri (accepted only without a password),
- * else the credential $CREDENTIALS_DIRECTORY/target-uri, else $SDL_TARGET_URI; the 'target'
+ * else the credential 'target-uri' in the credentials directory, else $SDL_TARGET_URI; the 'target'
  * section is optional (sdl tail needs none) but, when present, needs one of them. Messages
  * and the printed config show it masked (sdl_config_mask_uri()). Required: source.user and
  * source.server_id. The optional 'http' section names the address of /metrics and /health
@@ -32,6 +33,11 @@
 #include "sdl/base/error.h"
 #include "sdl/base/log.h"
 #include "sdl/base/macros.h"
+
+/* `sdl tail` connects as a replica with a server_id of its own, drawn at random from
+ * SDL_TAIL_SERVER_ID_MIN..UINT32_MAX (or given with --server-id), so it never takes the
+ * identity of a running pipeline: source.server_id must stay below this range. */
+#define SDL_TAIL_SERVER_ID_MIN 4000000000u
 
 typedef enum sdl_flavor {
     SDL_FLAVOR_AUTO,    /* detect from the server version */
@@ -74,21 +80,21 @@ typedef enum sdl_on_error {
 } sdl_on_error;
 
 typedef struct sdl_target_config {
-    char *uri;                 /* resolved MongoDB URI (a secret: may hold a password). Never
-                                * print; NULL when no target is configured */
-    char *uri_file;            /* file holding the URI, or NULL */
-    char *uri_origin;          /* where the URI came from, for messages: "file ...",
-                                * "key target.uri", "credential target-uri",
-                                * "environment SDL_TARGET_URI"; NULL when no target */
-    char *database;            /* default "audit" */
-    char *changes_collection;  /* default "row_changes" */
-    char *staging_collection;  /* default "row_changes_staging" */
-    char *offsets_collection;  /* default "binlog_offsets" */
-    char *dead_letters_collection;   /* default "row_changes_dlq" */
-    uint64_t max_document_bytes;     /* largest row_changes document written, bytes; default and
-                                      * most: 16 MiB less 64 KiB (SDL_MONGO_MAX_DOCUMENT_BYTES) */
-    uint64_t connect_timeout_usec;   /* server selection / connect timeout, default 10 s */
-    uint64_t socket_timeout_usec;    /* per-operation socket timeout, default 60 s */
+    char *uri;                     /* resolved MongoDB URI (a secret: may hold a password). Never
+                                    * print; NULL when no target is configured */
+    char *uri_file;                /* file holding the URI, or NULL */
+    char *uri_origin;              /* where the URI came from, for messages: "file ...",
+                                    * "key target.uri", "credential target-uri",
+                                    * "environment SDL_TARGET_URI"; NULL when no target */
+    char *database;                /* default "audit" */
+    char *changes_collection;      /* default "row_changes" */
+    char *staging_collection;      /* default "row_changes_staging" */
+    char *offsets_collection;      /* default "binlog_offsets" */
+    char *dead_letters_collection; /* default "row_changes_dlq" */
+    uint64_t max_document_bytes;   /* largest row_changes document written, bytes; default and
+                                    * most: 16 MiB less 64 KiB (SDL_MONGO_MAX_DOCUMENT_BYTES) */
+    uint64_t connect_timeout_usec; /* server selection / connect timeout, default 10 s */
+    uint64_t socket_timeout_usec;  /* per-operation socket timeout, default 60 s */
 } sdl_target_config;
 
 typedef struct sdl_pipeline_config {
@@ -112,16 +118,19 @@ typedef struct sdl_tables_config {
 } sdl_tables_config;
 
 typedef struct sdl_http_config {
-    char *listen; /* "127.0.0.1:9187" or "[::1]:9187": where /metrics and /health are served;
+    char *listen; /* "127.0.0.1:9632" or "[::1]:9632": where /metrics and /health are served;
                    * NULL = no HTTP server (the default) */
+    uint32_t table_metrics; /* tables with per-table series, at most 10000; 0 = none */
 } sdl_http_config;
 
 typedef struct sdl_log_config {
-    sdl_log_level level; /* default info */
+    sdl_log_level level;   /* default info */
+    sdl_log_format format; /* stderr records: text (default) or json */
 } sdl_log_config;
 
 typedef struct sdl_config {
-    char *path; /* file the config was loaded from */
+    char *path;            /* file the config was loaded from */
+    char *credentials_dir; /* the credentials directory that was searched, or NULL (none) */
     sdl_source_config source;
     sdl_target_config target;
     sdl_pipeline_config pipeline;
@@ -130,9 +139,33 @@ typedef struct sdl_config {
     sdl_log_config log;
 } sdl_config;
 
+/* Where the secrets that are not named by the file itself are looked up. */
+typedef struct sdl_config_load_options {
+    /* The credentials directory: files named like systemd credentials ('source-password',
+     * 'target-uri'). NULL: $CREDENTIALS_DIRECTORY when set (systemd's LoadCredential=),
+     * else the directory next to the configuration file named after it ("/etc/sdl/sdl.yaml"
+     * -> "/etc/sdl/sdl.credentials", sdl_config_credentials_dir_for()) when it exists. */
+    const char *credentials_dir;
+} sdl_config_load_options;
+
 /* Loads and validates @path. On failure err->code is SDL_E_CONFIG (or SDL_E_IO when the file
- * cannot be read) and err->message is "file:line:col: message". */
+ * cannot be read) and err->message is "file:line:col: message". @opts may be NULL. */
+SDL_MUST_CHECK bool sdl_config_load_opts(const char *path, const sdl_config_load_options *opts,
+                                         sdl_config **ret_config, sdl_error *err);
+
+/* sdl_config_load_opts() with the default options. */
 SDL_MUST_CHECK bool sdl_config_load(const char *path, sdl_config **ret_config, sdl_error *err);
+
+/* The credentials directory that belongs to the configuration file @path (malloc'd): its
+ * name without ".yaml" (or ".yml") plus ".credentials", in the same directory. */
+char *sdl_config_credentials_dir_for(const char *path);
+
+/* Checks the syntax of a GTID position or set (a pipeline.start other than now and start);
+ * returns NULL or a reason. The config layer knows no GTID syntax (the source layer does), so
+ * the program installs this check before it loads a configuration; without one, only empty
+ * values and whitespace are refused. */
+typedef const char *(*sdl_config_position_check_fn)(const char *text);
+void sdl_config_set_position_check(sdl_config_position_check_fn fn);
 
 /* Same, from memory; @name stands for the file name in messages. */
 SDL_MUST_CHECK bool sdl_config_load_string(const char *name, const char *text, size_t len,
@@ -161,6 +194,8 @@ typedef struct sdl_config_key_info {
     const char *type;    /* "string", "port", "duration", "size", "enum", ... */
     const char *def;     /* default as YAML text, or NULL */
     const char *choices; /* enum values "auto | mariadb | mysql", or NULL */
+    const char *range;   /* allowed values of a number, duration or size ("1..65535",
+                          * "1s..1h", "at least 1ms"), or NULL */
     bool required;
     bool reloadable;
     const char *doc; /* one line */

@@ -2,7 +2,9 @@
 #pragma once
 
 /*
- * cmd-status: `sdl status -c FILE [--json]` — what an operator runs first. Reads the target
+ * cmd-status: `sdl status [-c FILE] [--credentials DIR] [--json]` — what an operator runs
+ * first (without -c it reads SDL_DEFAULT_CONFIG; the URI comes from the credentials directory
+ * as for every command). Reads the target
  * (MongoDB) only, never the daemon: the pipeline's offset document (GTID position, split
  * transaction, binlog file and position, batch number, rows applied, updated_at, source_ts)
  * and its staged batches, and prints them with ages and lag.

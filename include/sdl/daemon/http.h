@@ -26,7 +26,7 @@
 
 typedef struct sdl_http_server sdl_http_server;
 
-/* Binds @listen ("127.0.0.1:9187", "[::1]:9187"; see sdl_config_split_listen()) and starts
+/* Binds @listen ("127.0.0.1:9632", "[::1]:9632"; see sdl_config_split_listen()) and starts
  * serving @stats (borrowed until sdl_http_stop()). Fails with SDL_E_IO when the address
  * cannot be bound (in use, not local). */
 SDL_MUST_CHECK bool sdl_http_start(const char *listen, sdl_stats *stats,

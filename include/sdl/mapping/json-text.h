@@ -22,7 +22,7 @@
  *   true/false → bool; null → null.
  * Invalid JSON is an error (SDL_E_PROTOCOL, with the byte offset), never a raw string: a JSON
  * column is CHECK(json_valid(...)) in MariaDB, so invalid text means the decoder or the
- * schema is wrong, and sdl stops rather than store something else (DESIGN.md §1.3).
+ * schema is wrong, and sdl stops rather than store something else (DESIGN.md §1, guarantee 3).
  *
  * Nesting is limited to @max_depth arrays/objects (MySQL's own limit is 100); deeper input is
  * an error, so the parser's recursion is bounded.

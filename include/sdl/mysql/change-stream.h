@@ -71,14 +71,14 @@ typedef enum sdl_change_kind {
 
 typedef struct sdl_change {
     sdl_change_kind kind;
-    sdl_change_pos pos;        /* ROW, DDL, COMMIT: where the change sits */
-    sdl_row_change row;        /* ROW */
-    const char *ddl_db;        /* DDL: database it changes, else the default one ("" if none);
-                                * STATEMENT: the default database */
-    const char *ddl_table;     /* DDL: table it changes ("" when not a table statement) */
-    sdl_bytes ddl_statement;   /* DDL, STATEMENT: statement text (credentials redacted) */
-    const char *position;      /* COMMIT (and END): GTID position after the transaction */
-    const char *notice;        /* non-NULL once after a reconnect: what happened (for logs) */
+    sdl_change_pos pos;      /* ROW, DDL, COMMIT: where the change sits */
+    sdl_row_change row;      /* ROW */
+    const char *ddl_db;      /* DDL: database it changes, else the default one ("" if none);
+                              * STATEMENT: the default database */
+    const char *ddl_table;   /* DDL: table it changes ("" when not a table statement) */
+    sdl_bytes ddl_statement; /* DDL, STATEMENT: statement text (credentials redacted) */
+    const char *position;    /* COMMIT (and END): GTID position after the transaction */
+    const char *notice;      /* non-NULL once after a reconnect: what happened (for logs) */
 } sdl_change;
 
 typedef struct sdl_change_stream_options {
@@ -114,9 +114,9 @@ typedef struct sdl_change_stream_options {
                                  * know, or a DDL after rows is handed out as a STATEMENT change
                                  * (whatever the filters) instead of ending the stream: for
                                  * looking at old binlogs (`sdl tail --statements print`) */
-    size_t read_ahead_bytes;   /* server: > 0 lets a thread of the binlog reader receive
-                                * events ahead of decoding, in a ring of this many bytes
-                                * (binlog-reader.h, SDL_BINLOG_READ_AHEAD); 0: one thread */
+    size_t read_ahead_bytes;    /* server: > 0 lets a thread of the binlog reader receive
+                                 * events ahead of decoding, in a ring of this many bytes
+                                 * (binlog-reader.h, SDL_BINLOG_READ_AHEAD); 0: one thread */
 } sdl_change_stream_options;
 
 /* Connects, runs the start-up checks and resolves the start position. */
@@ -146,6 +146,21 @@ const char *sdl_change_stream_flavor(const sdl_change_stream *stream);
 /* Events read so far (outer events; *ret_inner, when not NULL, gets the events read from
  * inside TRANSACTION_PAYLOAD events). */
 uint64_t sdl_change_stream_events(const sdl_change_stream *stream, uint64_t *ret_inner);
+
+/* What the stream has read so far, for metrics. Counts only grow; they survive reconnects. */
+typedef struct sdl_change_stream_counters {
+    uint64_t events;        /* binlog events read (TRANSACTION_PAYLOAD contents not counted) */
+    uint64_t inner_events;  /* events read from inside TRANSACTION_PAYLOAD events */
+    uint64_t bytes;         /* bytes of the events read (headers and checksums included) */
+    uint64_t rows;          /* row changes decoded, those the table filters drop included
+                             * (rows read again after a reconnect are counted once) */
+    uint64_t rows_filtered; /* of @rows, those of tables the filters exclude */
+    uint64_t reconnects;    /* times a lost connection was re-established (or retried) */
+} sdl_change_stream_counters;
+
+/* Copies the counters. Call from the thread that calls sdl_change_stream_next(). */
+void sdl_change_stream_counts(const sdl_change_stream *stream,
+                              sdl_change_stream_counters *ret_counters);
 
 /* NULL-safe; returns NULL. */
 sdl_change_stream *sdl_change_stream_free(sdl_change_stream *stream);

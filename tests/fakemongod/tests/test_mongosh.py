@@ -7,12 +7,11 @@ import pytest
 
 from conftest import make_client
 
-MONGOSH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node_modules", ".bin",
-                       "mongosh")
+MONGOSH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mongosh")
 
 
 def mongosh(server, tmp_path, script, db="audit"):
-    if not os.access(MONGOSH, os.X_OK):
+    if not os.access(os.path.join(os.path.dirname(MONGOSH), "node_modules", "mongosh"), os.X_OK):
         pytest.fail("mongosh is not installed: run tests/fakemongod/setup (it never skips)")
     env = dict(os.environ, HOME=str(tmp_path), MONGOSH_FORCE_DISABLE_TELEMETRY_FOR_TESTING="1")
     uri = "mongodb://%s/%s?replicaSet=rs0" % (server.advertise, db)
