@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
-#include "sdl/daemon/cmd-dlq.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,6 +13,7 @@
 #include "sdl/base/log.h"
 #include "sdl/config/config.h"
 #include "sdl/daemon/cli.h"
+#include "sdl/daemon/cmd-dlq.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mongo/mongo-writer.h"
 #include "sdl/mysql/change-stream.h"
@@ -201,9 +201,13 @@ int
 sdl_cmd_dlq(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"credentials", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},
-        {"id", required_argument, NULL, 'i'},     {"all", no_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"credentials", required_argument, NULL, 'C'},
+        {"json", no_argument, NULL, 'j'},
+        {"id", required_argument, NULL, 'i'},
+        {"all", no_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *credentials = NULL, *id = NULL;
     bool json = false, all = false;
@@ -247,13 +251,12 @@ sdl_cmd_dlq(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (optind < argc - 1 || (retrying && (json || !id == !all)) ||
-        (!retrying && (id || all))) {
+    if (optind < argc - 1 || (retrying && (json || !id == !all)) || (!retrying && (id || all))) {
         fputs(dlq_usage, stderr);
         return EXIT_USAGE;
     }
-    if ((status = sdl_cli_load_config(path, credentials, retrying ? "dlq retry" : "dlq list", true, &config)) !=
-        0) {
+    if ((status = sdl_cli_load_config(path, credentials, retrying ? "dlq retry" : "dlq list", true,
+                                      &config)) != 0) {
         return status;
     }
     status = 1;

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
-#include "sdl/daemon/cmd-offset.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -16,6 +15,7 @@
 #include "sdl/base/log.h"
 #include "sdl/config/config.h"
 #include "sdl/daemon/cli.h"
+#include "sdl/daemon/cmd-offset.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mongo/mongo-writer.h"
 #include "sdl/mysql/change-stream.h"
@@ -247,9 +247,13 @@ int
 sdl_cmd_offset(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"credentials", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},
-        {"to", required_argument, NULL, 't'},     {"yes", no_argument, NULL, 'y'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"credentials", required_argument, NULL, 'C'},
+        {"json", no_argument, NULL, 'j'},
+        {"to", required_argument, NULL, 't'},
+        {"yes", no_argument, NULL, 'y'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *credentials = NULL, *to = NULL;
     bool json = false, yes = false;
@@ -295,8 +299,8 @@ sdl_cmd_offset(int argc, char **argv)
         fputs(offset_usage, stderr);
         return EXIT_USAGE;
     }
-    if ((status = sdl_cli_load_config(path, credentials, set ? "offset set" : "offset show", true, &config)) !=
-        0) {
+    if ((status = sdl_cli_load_config(path, credentials, set ? "offset set" : "offset show", true,
+                                      &config)) != 0) {
         return status;
     }
     status = 1;
