@@ -156,14 +156,16 @@ def test_another_replica_with_the_same_server_id_drops_the_first(tmp_path, templ
     a, d = gtid_chain(tmp_path, templates)
     with start_peer(tmp_path, d) as peer:
         cfg = config(tmp_path, peer)
-        first = subprocess.Popen([sdl_bin(), "tail", "-c", cfg, "--from", "now"],
+        first = subprocess.Popen([sdl_bin(), "tail", "-c", cfg, "--from", "now",
+                                  "--server-id", "4242"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         second = None
         try:
             deadline = time.time() + 20
             while not peer.events("dump_gtid") and time.time() < deadline:
                 time.sleep(0.05)
-            second = subprocess.Popen([sdl_bin(), "tail", "-c", cfg, "--from", "now"],
+            second = subprocess.Popen([sdl_bin(), "tail", "-c", cfg, "--from", "now",
+                                       "--server-id", "4242"],
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             rc = first.wait(30)
             err = first.stderr.read()
