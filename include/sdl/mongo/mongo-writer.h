@@ -68,6 +68,9 @@ SDL_MUST_CHECK bool sdl_mongo_writer_open_read_only(const sdl_target_config *cfg
 
 sdl_mongo_writer *sdl_mongo_writer_free(sdl_mongo_writer *writer);
 
+/* The writer behind the sink seam (model/sink.h); the sink borrows @writer. */
+sdl_sink sdl_mongo_writer_sink(sdl_mongo_writer *writer);
+
 /* One `ping` to the primary (health checks while idle). */
 SDL_MUST_CHECK bool sdl_mongo_writer_ping(sdl_mongo_writer *writer, sdl_error *err);
 
