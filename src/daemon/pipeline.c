@@ -16,6 +16,7 @@
 #include "sdl/base/failpoint.h"
 #include "sdl/base/log.h"
 #include "sdl/daemon/batcher.h"
+#include "sdl/daemon/committer.h"
 #include "sdl/daemon/notify.h"
 #include "sdl/daemon/recovery.h"
 #include "sdl/daemon/stats.h"
@@ -39,6 +40,7 @@ typedef struct pipeline {
     sdl_change_stream *stream;
     sdl_mongo_writer *writer;
     sdl_sink sink; /* the writer behind the seam (model/sink.h) */
+    sdl_commit_env commit; /* how committer.c and recovery.c use it */
 
     sdl_offset offset;       /* last committed offset (writer thread after start) */
     char *flavor;            /* the source's: "mariadb" or "mysql" (offsets record it) */
@@ -158,21 +160,8 @@ with_retry(pipeline *p, const char *what, sdl_retry_reason reason, sdl_attempt_f
 
 /* ---- the writer side: batches ------------------------------------------------------------- */
 
-/* The batching decisions are batcher.c's (pure logic); this side stages and commits the
- * batches it cuts, with retries, and reports back. */
-
-typedef enum write_result {
-    WRITE_OK,
-    WRITE_FAILED,  /* err set */
-    WRITE_SMALLER, /* the batch was too large or slow: limits lowered, write again */
-} write_result;
-
-/* One sink operation's arguments, for with_retry(). */
-typedef struct sink_op {
-    pipeline *p;
-    sdl_batch *batch;
-    uint64_t number;
-} sink_op;
+/* The batching decisions are batcher.c's (pure logic) and the commit protocol's driver is
+ * committer.c's; here are what they ask of the daemon: retries, dead letters, observability. */
 
 /* The text of a top-level field of @doc (a copy; NULL when it is not text). */
 static char *
@@ -185,105 +174,30 @@ doc_text(const bson_t *doc, const char *key)
                : NULL;
 }
 
+/* with_retry() for committer.c and recovery.c */
 static bool
-doc_is_ddl(const bson_t *doc)
+retry_hook(void *ctx, const char *what, sdl_retry_reason reason, sdl_attempt_fn fn, void *arg,
+           sdl_error *err)
 {
-    char *op = doc_text(doc, "op");
-    bool ddl = op && strcmp(op, "ddl") == 0;
-
-    free(op);
-    return ddl;
+    return with_retry(ctx, what, reason, fn, arg, err);
 }
 
-/* ---- writing ---- */
-
-static bool
-stage_attempt(void *arg, sdl_error *err)
+/* A document MongoDB refused as such (@err): with pipeline.on_error: dead_letter its dead
+ * letter (logged and counted), else NULL (sdl stops with the error). */
+static bson_t *
+dead_letter_hook(void *ctx, const bson_t *doc, const sdl_error *err, const sdl_offset *offset)
 {
-    sink_op *o = arg;
+    pipeline *p = ctx;
 
-    return sdl_sink_stage(&o->p->sink, o->batch, err);
-}
-
-static bool
-commit_attempt(void *arg, sdl_error *err)
-{
-    sink_op *o = arg;
-
-    if (sdl_sink_commit(&o->p->sink, o->batch, err)) {
-        return true;
+    if (live(p)->pipeline.on_error != SDL_ON_ERROR_DEAD_LETTER) {
+        return NULL;
     }
-    if (sdl_sink_classify_size(&o->p->sink, err) != SDL_SINK_SIZE_OK) {
-        err->transient = false; /* the same batch fails again: write a smaller one */
-    }
-    return false;
-}
-
-static bool
-delete_batch_attempt(void *arg, sdl_error *err)
-{
-    sink_op *o = arg;
-
-    return sdl_sink_delete_staged(&o->p->sink, o->number, err);
-}
-
-/* The batch @b was too large or too slow for one MongoDB transaction: its staged copy goes,
- * and the limits become half of it. False when it was one document: a data error when the
- * server found it too large (exit 65), the server's error otherwise. */
-static bool
-lower_limits(pipeline *p, sdl_batcher *bt, const sdl_batch *b, sdl_error *err)
-{
-    sink_op o = {.p = p, .number = b->number};
-
-    if (b->ndocs <= 1) {
-        char *id = b->ndocs ? doc_text(b->docs[0], "_id") : NULL;
-        bool too_large = sdl_sink_classify_size(&p->sink, err) == SDL_SINK_TOO_LARGE;
-        sdl_error_prefix(err, "batch %" PRIu64 " holds only document %s (%zu bytes)", b->number,
-                         id ? id : "(none)", b->bytes);
-        if (too_large) {
-            err->code = SDL_E_DATA;
-        }
-        free(id);
-        return false;
-    }
-    log_notice_e(err,
-                 "Batch %" PRIu64 " (%zu documents, %zu bytes) is too large or too slow for one "
-                 "MongoDB transaction: committing its changes in smaller batches",
-                 b->number, b->ndocs, b->bytes);
-    if (!with_retry(p, "deleting a staged batch", SDL_RETRY_STAGE, delete_batch_attempt, &o, err)) {
-        return false;
-    }
-    (void)sdl_batcher_lower(bt, b);
-    sdl_error_clear(err);
-    return true;
-}
-
-/*
- * The commit of @b failed because MongoDB refused one of its documents as such (an SDL_E_DATA
- * error naming it): with pipeline.on_error: dead_letter that document becomes its dead letter
- * in @b (and in @bt, whose documents a live batch borrows; NULL for a batch recovery loaded),
- * the staged copy is deleted, and true says "stage and commit again". False, with @err as it
- * was, in every other case.
- */
-static bool
-rejected_to_dead_letter(pipeline *p, sdl_batcher *bt, sdl_batch *b, sdl_error *err)
-{
-    size_t r = sdl_sink_rejected(&p->sink);
-    sink_op o = {.p = p, .number = b->number};
-
-    if (err->code != SDL_E_DATA || r == 0 || r > b->ndocs ||
-        live(p)->pipeline.on_error != SDL_ON_ERROR_DEAD_LETTER || (b->dead && b->dead[r - 1])) {
-        return false;
-    }
-    size_t i = r - 1;
-    bson_t *old = b->docs[i];
-    bool row = !doc_is_ddl(old);
     bson_t *dead = bson_new();
-    char *id = doc_text(old, "_id"), *gtid = doc_text(old, "gtid");
-    char *db = doc_text(old, "db"), *table = doc_text(old, "table");
+    char *id = doc_text(doc, "_id"), *gtid = doc_text(doc, "gtid");
+    char *db = doc_text(doc, "db"), *table = doc_text(doc, "table");
     char context[192];
 
-    sdl_dead_letter_from_document(old, SDL_DEAD_REJECTED, err->message, p->offset.gtid, now_ms(),
+    sdl_dead_letter_from_document(doc, SDL_DEAD_REJECTED, err->message, offset->gtid, now_ms(),
                                   dead);
     (void)snprintf(context, sizeof(context), "%s.%s", db ? db : "", table ? table : "");
     sdl_log_set_context(p->config->pipeline.name, gtid, context);
@@ -294,24 +208,24 @@ rejected_to_dead_letter(pipeline *p, sdl_batcher *bt, sdl_batch *b, sdl_error *e
     free(gtid);
     free(db);
     free(table);
+    return dead;
+}
 
-    long long delta = (long long)dead->len - (long long)old->len;
-    b->docs[i] = dead; /* a live batch borrows bt's array: replaced there too */
-    bson_destroy(old);
-    if (!b->dead) {
-        b->dead = sdl_xcalloc(b->cap > b->ndocs ? b->cap : b->ndocs, sizeof(*b->dead));
-    }
-    b->dead[i] = true;
-    b->ndead++;
-    b->bytes = (size_t)((long long)b->bytes + delta);
-    b->rows -= row;
-    b->offset_after.rows_applied -= row;
-    b->offset_after.dead_letters++;
-    if (bt) {
-        sdl_batcher_dead_lettered(bt, i, delta, row);
-    }
-    sdl_error_clear(err);
-    return with_retry(p, "deleting a staged batch", SDL_RETRY_STAGE, delete_batch_attempt, &o, err);
+static void
+begin_hook(void *ctx, const sdl_batch *b)
+{
+    pipeline *p = ctx;
+
+    sdl_log_set_context(p->config->pipeline.name, b->last_gtid, NULL); /* observability */
+}
+
+static void
+staged_hook(void *ctx, const sdl_batch *b)
+{
+    pipeline *p = ctx;
+
+    (void)b;
+    atomic_store(&p->stats->staged_batches, 1);
 }
 
 /* observability: the committed documents of @b by operation (and table, when configured),
@@ -345,67 +259,22 @@ count_applied(pipeline *p, const sdl_batch *b)
     }
 }
 
-/* Stages and commits @b (its offset_after set), then advances p->offset. */
-static write_result
-write_batch(pipeline *p, sdl_batcher *bt, sdl_batch *b, uint64_t txns, sdl_error *err)
+static void
+committed_hook(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec)
 {
-    sink_op o = {.p = p, .batch = b, .number = b->number};
-    char what[96];
+    pipeline *p = ctx;
 
-    uint64_t t0 = sdl_now_monotonic_usec();
-    for (;;) {
-        (void)snprintf(what, sizeof(what), "staging batch %" PRIu64, b->number);
-        sdl_log_set_context(p->config->pipeline.name, b->last_gtid, NULL); /* observability */
-        if (!with_retry(p, what, SDL_RETRY_STAGE, stage_attempt, &o, err)) {
-            return WRITE_FAILED;
-        }
-        atomic_store(&p->stats->staged_batches, 1);
-        sdl_failpoint("writer.after_stage");
-        (void)snprintf(what, sizeof(what), "committing batch %" PRIu64, b->number);
-        if (with_retry(p, what, SDL_RETRY_COMMIT, commit_attempt, &o, err)) {
-            break;
-        }
-        if (sdl_sink_classify_size(&p->sink, err) != SDL_SINK_SIZE_OK) {
-            return lower_limits(p, bt, b, err) ? WRITE_SMALLER : WRITE_FAILED;
-        }
-        if (!rejected_to_dead_letter(p, bt, b, err)) {
-            return WRITE_FAILED;
-        }
-        /* the refused document is a dead letter now: stage the batch again and commit */
-    }
-    sdl_failpoint("writer.after_commit");
     atomic_store(&p->stats->staged_batches, 0);
     count_applied(p, b);
-    sdl_stats_commit(p->stats, b->rows, txns, sdl_now_monotonic_usec() - t0,
-                     b->offset_after.source_ts_sec, b->offset_after.gtid,
-                     b->offset_after.binlog_file, b->offset_after.binlog_pos);
-    sdl_offset_done(&p->offset);
-    sdl_offset_copy(&p->offset, &b->offset_after);
-    log_debug("Committed batch %" PRIu64 ": %zu documents, offset %s%s%s", b->number, b->ndocs,
-              b->offset_after.gtid ? b->offset_after.gtid : "",
-              b->offset_after.partial_gtid ? " inside " : "",
-              b->offset_after.partial_gtid ? b->offset_after.partial_gtid : "");
-    return WRITE_OK;
+    sdl_stats_commit(p->stats, b->rows, txns, usec, b->offset_after.source_ts_sec,
+                     b->offset_after.gtid, b->offset_after.binlog_file, b->offset_after.binlog_pos);
 }
 
 /* Commits held documents in batches within the limits in force, as the batcher cuts them. */
 static bool
 flush(pipeline *p, sdl_batcher *bt, sdl_flush mode, sdl_error *err)
 {
-    sdl_batch out;
-    sdl_batcher_cut cut;
-
-    while (sdl_batcher_next(bt, mode, &p->offset, &out, &cut)) {
-        write_result r = write_batch(p, bt, &out, cut.txns, err);
-        if (r == WRITE_OK) {
-            sdl_batcher_committed(bt, &out, &cut, sdl_now_monotonic_usec());
-        }
-        sdl_batcher_release(&out);
-        if (r == WRITE_FAILED) {
-            return false;
-        }
-    }
-    return true;
+    return mode == SDL_FLUSH_NONE || sdl_commit_flush(&p->commit, bt, mode, &p->offset, err);
 }
 
 static sdl_batcher_kind
@@ -738,32 +607,14 @@ open_writer_attempt(void *arg, sdl_error *err)
     return sdl_mongo_writer_open(&p->config->target, p->config->pipeline.name, &p->writer, err);
 }
 
-/* with_retry() for recovery.c */
-static bool
-retry_for_recovery(void *ctx, const char *what, sdl_retry_reason reason, sdl_attempt_fn fn,
-                   void *arg, sdl_error *err)
-{
-    return with_retry(ctx, what, reason, fn, arg, err);
-}
-
-/* rejected_to_dead_letter() for recovery.c: a batch it loaded from staging */
-static bool
-reject_for_recovery(void *ctx, sdl_batch *batch, sdl_error *err)
-{
-    return rejected_to_dead_letter(ctx, NULL, batch, err);
-}
-
 /* DESIGN.md §3.4, through the sink seam (recovery.c). */
 static bool
 recover(pipeline *p, sdl_error *err)
 {
     sdl_recovery_env env = {
-        .sink = &p->sink,
+        .commit = p->commit,
         .pipeline = p->config->pipeline.name,
         .start = p->config->pipeline.start,
-        .retry = retry_for_recovery,
-        .reject = reject_for_recovery,
-        .ctx = p,
     };
     sdl_recovery rec;
 
@@ -914,6 +765,15 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         goto out;
     }
     p.sink = sdl_mongo_writer_sink(p.writer);
+    p.commit = (sdl_commit_env){
+        .sink = &p.sink,
+        .retry = retry_hook,
+        .dead_letter = dead_letter_hook,
+        .begin = begin_hook,
+        .staged = staged_hook,
+        .committed = committed_hook,
+        .ctx = &p,
+    };
     {
         /* the lease every commit renews: `sdl offset set` refuses while it holds */
         char host[256], holder[300];

@@ -57,28 +57,6 @@ load_staged_attempt(void *arg, sdl_error *err)
     return sdl_sink_load_staged(a->sink, a->number, a->batch, err);
 }
 
-static bool
-stage_attempt(void *arg, sdl_error *err)
-{
-    rec_arg *a = arg;
-
-    return sdl_sink_stage(a->sink, a->batch, err);
-}
-
-static bool
-commit_attempt(void *arg, sdl_error *err)
-{
-    rec_arg *a = arg;
-
-    if (sdl_sink_commit(a->sink, a->batch, err)) {
-        return true;
-    }
-    if (sdl_sink_classify_size(a->sink, err) != SDL_SINK_SIZE_OK) {
-        err->transient = false; /* the same batch fails again: write a smaller one */
-    }
-    return false;
-}
-
 void
 sdl_recovery_done(sdl_recovery *rec)
 {
@@ -97,7 +75,7 @@ end_previous_sessions(const sdl_recovery_env *env)
     char *holder = NULL;
     sdl_error kerr = SDL_ERROR_INIT;
 
-    if (!sdl_sink_end_previous_sessions(env->sink, &ended, &holder, &kerr)) {
+    if (!sdl_sink_end_previous_sessions(env->commit.sink, &ended, &holder, &kerr)) {
         log_warning("%s (a transaction it left open is ended by the server's "
                     "transactionLifetimeLimitSeconds instead)",
                     kerr.message);
@@ -116,32 +94,24 @@ commit_staged(const sdl_recovery_env *env, uint64_t number, sdl_recovery *rec, b
               sdl_error *err)
 {
     sdl_batch batch;
-    rec_arg a = {.sink = env->sink, .number = number, .batch = &batch};
+    rec_arg a = {.sink = env->commit.sink, .number = number, .batch = &batch};
     bool committed;
 
     *ret_smaller = false;
     sdl_batch_init(&batch);
     log_notice("Committing staged batch %" PRIu64 " left by the previous run", number);
-    if (!env->retry(env->ctx, "loading a staged batch", SDL_RETRY_TARGET_CONNECT,
-                    load_staged_attempt, &a, err)) {
+    if (!env->commit.retry(env->commit.ctx, "loading a staged batch", SDL_RETRY_TARGET_CONNECT,
+                           load_staged_attempt, &a, err)) {
         sdl_batch_done(&batch);
         return false;
     }
     sdl_failpoint("recovery.before_commit");
-    committed = env->retry(env->ctx, "committing a staged batch", SDL_RETRY_COMMIT, commit_attempt,
-                           &a, err);
-    while (!committed && env->reject && env->reject(env->ctx, &batch, err)) {
-        /* a refused document became a dead letter: stage the batch again, commit it */
-        committed = env->retry(env->ctx, "staging a batch again", SDL_RETRY_STAGE, stage_attempt,
-                               &a, err) &&
-                    env->retry(env->ctx, "committing a staged batch", SDL_RETRY_COMMIT,
-                               commit_attempt, &a, err);
-    }
+    committed = sdl_commit_staged(&env->commit, &batch, &rec->offset, err);
     if (committed) {
         sdl_offset_done(&rec->offset);
         sdl_offset_copy(&rec->offset, &batch.offset_after);
         rec->found = true;
-    } else if (sdl_sink_classify_size(env->sink, err) != SDL_SINK_SIZE_OK && batch.ndocs > 1) {
+    } else if (sdl_commit_wants_smaller(&env->commit, err) && batch.ndocs > 1) {
         /* Too large or too slow for one transaction: read its changes again from the binlog
          * into batches of half its size. */
         log_notice_e(err,
@@ -151,8 +121,8 @@ commit_staged(const sdl_recovery_env *env, uint64_t number, sdl_recovery *rec, b
                      number, batch.ndocs, batch.bytes);
         rec->limit_rows = SDL_MAX(batch.ndocs / 2, (size_t)1);
         rec->limit_bytes = SDL_MAX(batch.bytes / 2, (size_t)1);
-        committed = env->retry(env->ctx, "deleting a staged batch", SDL_RETRY_TARGET_CONNECT,
-                               delete_staged_attempt, &a, err);
+        committed = env->commit.retry(env->commit.ctx, "deleting a staged batch",
+                                      SDL_RETRY_TARGET_CONNECT, delete_staged_attempt, &a, err);
         *ret_smaller = true;
     }
     sdl_batch_done(&batch);
@@ -169,15 +139,15 @@ sdl_recover(const sdl_recovery_env *env, sdl_recovery *ret, sdl_error *err)
     bool discard_rest = false;
 
     memset(&rec, 0, sizeof(rec));
-    rec_arg a = {.sink = env->sink,
+    rec_arg a = {.sink = env->commit.sink,
                  .offset = &rec.offset,
                  .found = &rec.found,
                  .list = &list,
                  .count = &count};
-    if (!env->retry(env->ctx, "loading the offset", SDL_RETRY_TARGET_CONNECT, load_offset_attempt,
-                    &a, err) ||
-        !env->retry(env->ctx, "listing staged batches", SDL_RETRY_TARGET_CONNECT,
-                    list_staged_attempt, &a, err)) {
+    if (!env->commit.retry(env->commit.ctx, "loading the offset", SDL_RETRY_TARGET_CONNECT,
+                           load_offset_attempt, &a, err) ||
+        !env->commit.retry(env->commit.ctx, "listing staged batches", SDL_RETRY_TARGET_CONNECT,
+                           list_staged_attempt, &a, err)) {
         goto out;
     }
     if (rec.found) {
@@ -201,8 +171,8 @@ sdl_recover(const sdl_recovery_env *env, sdl_recovery *ret, sdl_error *err)
             } else {
                 log_info("Deleting staged batch %" PRIu64 ", already committed", sb->number);
             }
-            if (!env->retry(env->ctx, "deleting a staged batch", SDL_RETRY_TARGET_CONNECT,
-                            delete_staged_attempt, &a, err)) {
+            if (!env->commit.retry(env->commit.ctx, "deleting a staged batch",
+                                   SDL_RETRY_TARGET_CONNECT, delete_staged_attempt, &a, err)) {
                 goto out;
             }
             sdl_failpoint("recovery.after_delete");

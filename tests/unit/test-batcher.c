@@ -9,7 +9,10 @@
 #include <string.h>
 
 #include "sdl/base/alloc.h"
+#include "sdl/base/clock.h"
+#include "sdl/base/log.h"
 #include "sdl/daemon/batcher.h"
+#include "sdl/daemon/committer.h"
 
 #include "fake-sink.h"
 #include "sdltest.h"
@@ -55,16 +58,67 @@ id_of(const char *gtid, uint64_t seq)
     return id;
 }
 
-/* ---- the writer: pipeline.c's flush() over the fake sink, with a bounded retry ---- */
+/* ---- the writer: committer.c over the fake sink, as pipeline.c's writer thread uses it ---- */
 
 typedef struct writer {
     fake_sink fs;
     sdl_sink sink;
+    sdl_commit_env env;
     sdl_batcher bt;
     sdl_offset committed; /* the last committed offset */
-    uint64_t now;         /* the monotonic clock the test moves */
-    size_t lowered;       /* batches the sink refused as too big */
+    uint64_t now;         /* the monotonic time items arrive at */
+    size_t retries;       /* transient failures retried */
+    size_t dead_letters;  /* refused documents set aside */
+    size_t batches;       /* commits the committer reported */
 } writer;
+
+/* Up to 10 attempts while the failure is transient. */
+static bool
+test_retry(void *ctx, const char *what, sdl_retry_reason reason, sdl_attempt_fn fn, void *arg,
+           sdl_error *err)
+{
+    writer *w = ctx;
+
+    (void)what;
+    (void)reason;
+    for (int i = 0; i < 10; i++) {
+        if (fn(arg, err)) {
+            return true;
+        }
+        if (!err->transient) {
+            return false;
+        }
+        w->retries++;
+    }
+    return false;
+}
+
+static bson_t *
+test_dead_letter(void *ctx, const bson_t *doc, const sdl_error *err, const sdl_offset *offset)
+{
+    writer *w = ctx;
+    bson_t *dead = bson_new();
+    bson_iter_t it;
+
+    (void)err;
+    if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it)) {
+        BSON_APPEND_UTF8(dead, "_id", bson_iter_utf8(&it, NULL));
+    }
+    BSON_APPEND_UTF8(dead, "from", offset->gtid ? offset->gtid : "");
+    w->dead_letters++;
+    return dead;
+}
+
+static void
+test_committed(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec)
+{
+    writer *w = ctx;
+
+    (void)b;
+    (void)txns;
+    (void)usec;
+    w->batches++;
+}
 
 static void
 writer_init(writer *w, uint64_t max_rows, size_t max_bytes)
@@ -72,10 +126,16 @@ writer_init(writer *w, uint64_t max_rows, size_t max_bytes)
     memset(w, 0, sizeof(*w));
     fake_sink_init(&w->fs);
     w->sink = fake_sink_sink(&w->fs);
+    w->env = (sdl_commit_env){.sink = &w->sink,
+                              .retry = test_retry,
+                              .dead_letter = test_dead_letter,
+                              .committed = test_committed,
+                              .ctx = w};
     sdl_batcher_init(&w->bt, "mariadb", 0, 0);
     sdl_batcher_set_limits(&w->bt, max_rows, max_bytes);
     w->committed.gtid = sdl_xstrdup("0-1-10");
-    w->now = 1000000;
+    w->now = sdl_now_monotonic_usec();
+    sdl_log_set_level(SDL_LOG_ERROR); /* the committer logs what it does; keep the output short */
 }
 
 static void
@@ -86,44 +146,10 @@ writer_done(writer *w)
     fake_sink_done(&w->fs);
 }
 
-/* Up to 10 attempts while the failure is transient. */
-static bool
-retry_commit(writer *w, const sdl_batch *b, sdl_error *err)
-{
-    for (int i = 0; i < 10; i++) {
-        if (sdl_sink_stage(&w->sink, b, err) && sdl_sink_commit(&w->sink, b, err)) {
-            return true;
-        }
-        if (!err->transient) {
-            return false;
-        }
-    }
-    return false;
-}
-
 static bool
 writer_flush(writer *w, sdl_flush mode, sdl_error *err)
 {
-    sdl_batch out;
-    sdl_batcher_cut cut;
-
-    while (sdl_batcher_next(&w->bt, mode, &w->committed, &out, &cut)) {
-        bool ok = retry_commit(w, &out, err);
-        if (ok) {
-            sdl_batcher_committed(&w->bt, &out, &cut, w->now);
-            sdl_offset_done(&w->committed);
-            sdl_offset_copy(&w->committed, &out.offset_after);
-        } else if (sdl_sink_classify_size(&w->sink, err) != SDL_SINK_SIZE_OK &&
-                   sdl_batcher_lower(&w->bt, &out)) {
-            ok = sdl_sink_delete_staged(&w->sink, out.number, err);
-            w->lowered++;
-        }
-        sdl_batcher_release(&out);
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
+    return sdl_commit_flush(&w->env, &w->bt, mode, &w->committed, err);
 }
 
 static bool
@@ -184,11 +210,14 @@ TEST(batcher_cuts_batches_only_at_transaction_ends)
     ASSERT_UINT_EQ(w.bt.batch.ndocs, 2);
     ASSERT_UINT_EQ(w.bt.nends, 1);
     ASSERT_UINT_EQ(w.bt.batch.rows, 2);
-    /* nothing else is due until max_delay */
-    ASSERT_INT_EQ(sdl_batcher_due(&w.bt, w.now + 100, 200), SDL_FLUSH_NONE);
-    ASSERT_UINT_EQ(sdl_batcher_wait_usec(&w.bt, w.now + 100, 200, 5000), 100);
-    ASSERT_INT_EQ(sdl_batcher_due(&w.bt, w.now + 200, 200), SDL_FLUSH_COMPLETE);
-    ASSERT_OK(writer_flush(&w, sdl_batcher_due(&w.bt, w.now + 200, 200), &err), &err);
+    /* nothing else is due until max_delay after what is held arrived */
+    uint64_t t = w.bt.started_usec;
+    ASSERT_TRUE(t > 0);
+    ASSERT_INT_EQ(sdl_batcher_due(&w.bt, t + 100, 200), SDL_FLUSH_NONE);
+    ASSERT_UINT_EQ(sdl_batcher_wait_usec(&w.bt, t + 100, 200, 5000), 100);
+    ASSERT_UINT_EQ(sdl_batcher_wait_usec(&w.bt, t + 300, 200, 5000), 0);
+    ASSERT_INT_EQ(sdl_batcher_due(&w.bt, t + 200, 200), SDL_FLUSH_COMPLETE);
+    ASSERT_OK(writer_flush(&w, sdl_batcher_due(&w.bt, t + 200, 200), &err), &err);
     ASSERT_UINT_EQ(w.fs.commits, 2);
     ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-13");
     ASSERT_UINT_EQ(w.fs.offset.rows_applied, 6);
@@ -345,7 +374,7 @@ TEST(batcher_halves_its_limits_after_a_too_large_batch_and_restores_them)
     ASSERT_UINT_EQ(w.fs.commits, 0);
     fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_TOO_LARGE, 1);
     ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
-    ASSERT_UINT_EQ(w.lowered, 1);
+    ASSERT_UINT_EQ(w.retries, 0); /* too large is not retried as such */
     ASSERT_UINT_EQ(w.bt.limit_rows, 4);
     /* the same documents went out again in batches of half the size */
     ASSERT_UINT_EQ(w.fs.commits, 2);
@@ -382,9 +411,18 @@ TEST(batcher_cannot_lower_below_one_document)
     fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_TOO_SLOW, 1);
     ASSERT_FALSE(writer_flush(&w, SDL_FLUSH_COMPLETE, &err));
     ASSERT_INT_EQ(sdl_sink_classify_size(&w.sink, &err), SDL_SINK_TOO_SLOW);
-    ASSERT_UINT_EQ(w.lowered, 0);
+    ASSERT_INT_EQ(err.code, SDL_E_SINK);
+    ASSERT_STR_CONTAINS(err.message, "holds only document p:0-1-40:1");
+    ASSERT_UINT_EQ(w.bt.limit_rows, 0);
     ASSERT_UINT_EQ(w.fs.commits, 0);
-    ASSERT_UINT_EQ(w.bt.batch.ndocs, 1); /* still held */
+    ASSERT_UINT_EQ(w.bt.batch.ndocs, 1); /* still held, and staged */
+    ASSERT_NOT_NULL(fake_sink_staged(&w.fs, 1));
+    /* too large rather than too slow: one document no transaction can hold is data (exit 65) */
+    sdl_error_clear(&err);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_TOO_LARGE, 1);
+    ASSERT_FALSE(writer_flush(&w, SDL_FLUSH_COMPLETE, &err));
+    ASSERT_INT_EQ(err.code, SDL_E_DATA);
+    ASSERT_INT_EQ(sdl_error_exit_status(&err), 65);
     writer_done(&w);
 }
 
@@ -520,6 +558,37 @@ TEST(batcher_commit_is_fenced_on_the_previous_batch)
     ASSERT_UINT_EQ(w.fs.ndocs, 0);
     ASSERT_UINT_EQ(w.fs.offset.batch, 5);
     ASSERT_UINT_EQ(w.bt.batch.ndocs, 2); /* nothing dropped: it stays staged, sdl exits */
+    writer_done(&w);
+}
+
+TEST(batcher_sets_a_refused_document_aside_and_commits_the_batch_again)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 86, 2, &err), &err);
+    ASSERT_OK(writer_txn(&w, 87, 1, &err), &err);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_REJECT_FIRST, 1);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.dead_letters, 1);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(w.fs.ndocs, 3);
+    ASSERT_TRUE(w.fs.docs[0].dead);
+    ASSERT_FALSE(w.fs.docs[1].dead);
+    ASSERT_UINT_EQ(w.fs.offset.rows_applied, 2);
+    ASSERT_UINT_EQ(w.fs.offset.dead_letters, 1);
+    ASSERT_TRUE(sdl_batcher_empty(&w.bt));
+    ASSERT_UINT_EQ(w.bt.batch.rows, 0);
+    ASSERT_UINT_EQ(w.bt.batch.bytes, 0);
+    ASSERT_UINT_EQ(w.bt.batch.ndead, 0);
+    /* without dead letters (pipeline.on_error: stop) the error stands */
+    w.env.dead_letter = NULL;
+    ASSERT_OK(writer_txn(&w, 88, 1, &err), &err);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_REJECT_FIRST, 1);
+    ASSERT_FALSE(writer_flush(&w, SDL_FLUSH_COMPLETE, &err));
+    ASSERT_INT_EQ(err.code, SDL_E_DATA);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
     writer_done(&w);
 }
 

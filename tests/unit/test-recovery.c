@@ -52,27 +52,21 @@ test_retry(void *ctx, const char *what, sdl_retry_reason reason, sdl_attempt_fn 
     return false;
 }
 
-/* pipeline.c's dead-letter path in short: the refused document becomes a dead letter. */
-static bool
-test_reject(void *ctx, sdl_batch *b, sdl_error *err)
+/* pipeline.c's dead letter in short: the refused document's _id and where the pipeline was */
+static bson_t *
+test_dead_letter(void *ctx, const bson_t *doc, const sdl_error *err, const sdl_offset *offset)
 {
     env_ctx *c = ctx;
-    size_t r = sdl_sink_rejected(&c->sink);
+    bson_t *dead = bson_new();
+    bson_iter_t it;
 
-    if (err->code != SDL_E_DATA || r == 0 || (b->dead && b->dead[r - 1])) {
-        return false;
+    (void)err;
+    if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it)) {
+        BSON_APPEND_UTF8(dead, "_id", bson_iter_utf8(&it, NULL));
     }
-    if (!b->dead) {
-        b->dead = sdl_xcalloc(b->cap > b->ndocs ? b->cap : b->ndocs, sizeof(*b->dead));
-    }
-    b->dead[r - 1] = true;
-    b->ndead++;
-    b->rows--;
-    b->offset_after.rows_applied--;
-    b->offset_after.dead_letters++;
+    BSON_APPEND_UTF8(dead, "from", offset->gtid ? offset->gtid : "");
     c->rejects++;
-    sdl_error_clear(err);
-    return sdl_sink_delete_staged(&c->sink, b->number, err);
+    return dead;
 }
 
 static void
@@ -86,12 +80,12 @@ ctx_init(env_ctx *c)
 static sdl_recovery_env
 env_of(env_ctx *c, const char *start)
 {
-    return (sdl_recovery_env){.sink = &c->sink,
+    return (sdl_recovery_env){.commit = {.sink = &c->sink,
+                                         .retry = test_retry,
+                                         .dead_letter = test_dead_letter,
+                                         .ctx = c},
                               .pipeline = "p",
-                              .start = start,
-                              .retry = test_retry,
-                              .reject = test_reject,
-                              .ctx = c};
+                              .start = start};
 }
 
 /* A batch as a previous run staged it: @n documents of transaction @gtid, the offset after
@@ -515,6 +509,10 @@ TEST(recovery_sets_a_refused_document_aside_and_commits_the_rest)
     ASSERT_FALSE(c.fs.docs[1].dead);
     ASSERT_UINT_EQ(rec.offset.dead_letters, 1);
     ASSERT_UINT_EQ(rec.offset.rows_applied, 102);
+    /* the dead letter names the position recovery started from */
+    bson_iter_t it;
+    ASSERT_TRUE(bson_iter_init_find(&it, c.fs.docs[0].doc, "from"));
+    ASSERT_STR_EQ(bson_iter_utf8(&it, NULL), "0-1-40");
     sdl_recovery_done(&rec);
     fake_sink_done(&c.fs);
 }

@@ -16,9 +16,9 @@
  *      changes would never be read again).
  *
  * The caller supplies the retry loop (with its backoff, give-up time and stop requests) and
- * what to do with a document the sink refuses (dead letters). Logs (daemon layer), calls
- * sdl_failpoint() at recovery.after_delete and recovery.before_commit.
- * Threading: the main thread, before the workers start.
+ * what to do with a document the sink refuses (dead letters), as for committer.h. Logs (daemon
+ * layer), calls sdl_failpoint() at recovery.after_delete and recovery.before_commit. Threading: the
+ * main thread, before the workers start.
  */
 
 #include <stdbool.h>
@@ -27,26 +27,15 @@
 
 #include "sdl/base/error.h"
 #include "sdl/base/macros.h"
-#include "sdl/daemon/stats.h"
+#include "sdl/daemon/committer.h"
 #include "sdl/model/batch.h"
 #include "sdl/model/offset.h"
 #include "sdl/model/sink.h"
 
-/* One attempt of a sink operation. */
-typedef bool (*sdl_attempt_fn)(void *arg, sdl_error *err);
-
 typedef struct sdl_recovery_env {
-    const sdl_sink *sink;
-    const char *pipeline; /* pipeline.name, for messages */
-    const char *start;    /* pipeline.start ("now", "start" or a position) */
-    /* Runs @fn(@arg) until it succeeds, fails permanently or retries run out. */
-    bool (*retry)(void *ctx, const char *what, sdl_retry_reason reason, sdl_attempt_fn fn,
-                  void *arg, sdl_error *err);
-    /* The commit of @batch failed (@err): when one refused document can be set aside as its
-     * dead letter, does so in @batch, clears @err and returns true ("stage and commit
-     * again"); else false with @err as it was. NULL: never. */
-    bool (*reject)(void *ctx, sdl_batch *batch, sdl_error *err);
-    void *ctx;
+    sdl_commit_env commit; /* the sink, the retry loop, dead letters of refused documents */
+    const char *pipeline;  /* pipeline.name, for messages */
+    const char *start;     /* pipeline.start ("now", "start" or a position) */
 } sdl_recovery_env;
 
 typedef struct sdl_recovery {
