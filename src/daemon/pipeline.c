@@ -15,12 +15,14 @@
 #include "sdl/base/clock.h"
 #include "sdl/base/failpoint.h"
 #include "sdl/base/log.h"
+#include "sdl/daemon/batcher.h"
+#include "sdl/daemon/committer.h"
 #include "sdl/daemon/notify.h"
+#include "sdl/daemon/recovery.h"
 #include "sdl/daemon/stats.h"
 #include "sdl/mapping/dead-letter.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mongo/mongo-writer.h"
-#include "sdl/mongo/retry.h"
 #include "sdl/mysql/binlog-reader.h"
 #include "sdl/mysql/change-stream.h"
 #include "sdl/stage/queue.h"
@@ -37,6 +39,8 @@ typedef struct pipeline {
     sdl_queue *queue;
     sdl_change_stream *stream;
     sdl_mongo_writer *writer;
+    sdl_sink sink; /* the writer behind the seam (model/sink.h) */
+    sdl_commit_env commit; /* how committer.c and recovery.c use it */
 
     sdl_offset offset;       /* last committed offset (writer thread after start) */
     char *flavor;            /* the source's: "mariadb" or "mysql" (offsets record it) */
@@ -79,15 +83,13 @@ stopping(const pipeline *p)
 
 /* ---- retries ------------------------------------------------------------------------------ */
 
-typedef bool (*attempt_fn)(pipeline *p, void *arg, sdl_error *err);
-
 /*
  * Runs @fn until it succeeds, a permanent error occurs, or transient errors have lasted
  * longer than pipeline.retry.give_up_after. Backoff: initial doubling to max, with jitter.
  * Returns false with err->code SDL_E_CANCELLED when a stop was requested while waiting.
  */
 static bool
-with_retry(pipeline *p, const char *what, sdl_retry_reason reason, attempt_fn fn, void *arg,
+with_retry(pipeline *p, const char *what, sdl_retry_reason reason, sdl_attempt_fn fn, void *arg,
            sdl_error *err)
 {
     const sdl_pipeline_config *pc = &live(p)->pipeline;
@@ -100,7 +102,7 @@ with_retry(pipeline *p, const char *what, sdl_retry_reason reason, attempt_fn fn
 
     sdl_backoff_init(&backoff, pc->retry_initial_usec, pc->retry_max_usec);
     for (;;) {
-        if (fn(p, arg, err)) {
+        if (fn(arg, err)) {
             if (first_failure) {
                 log_notice("%s succeeded after %" PRIu32 " retries", what, backoff.attempts);
             }
@@ -158,80 +160,8 @@ with_retry(pipeline *p, const char *what, sdl_retry_reason reason, attempt_fn fn
 
 /* ---- the writer side: batches ------------------------------------------------------------- */
 
-/*
- * The batcher holds the documents read but not committed yet, in source order, and the ends
- * of the complete source transactions among them (every source transaction has one, filtered
- * or not, so the offset always moves past it). Batches are cut on those ends (max_rows,
- * max_bytes, max_delay); a transaction that began with a DDL is committed as soon as it ends.
- * A transaction that alone exceeds a batch is split: its parts are committed with
- * partial = {gtid, seq} in the offset and its rows carry split: true.
- *
- * When the target refuses a batch as too large or too slow for one transaction, the staged
- * batch is dropped, the limits are halved and the same documents go out again in smaller
- * batches (cut on transaction ends, or split); the limits double back every RESTORE_AFTER
- * commits.
- */
-
-/* The end of a complete source transaction among the documents held. */
-typedef struct txn_end {
-    size_t ndocs;      /* documents held up to and including this transaction */
-    uint64_t rows;     /* row documents among them (a DDL document is not a row) */
-    size_t bytes;      /* their BSON bytes */
-    uint64_t txns;     /* source transactions that ended up to here */
-    sdl_offset offset; /* the pipeline's offset after this transaction */
-} txn_end;
-
-typedef struct batcher {
-    sdl_batch batch; /* documents held (docs, ndocs, bytes, rows; no gtids) */
-    txn_end *ends;   /* the complete transactions among them, in order */
-    size_t nends;
-    size_t cap_ends;
-    uint64_t started_usec; /* when the oldest item held arrived (0: nothing held) */
-    bool open;             /* a transaction is open: its documents follow the last end */
-    bool open_split;       /* it is split across batches: its documents carry split: true */
-    bool ddl_open;         /* it began with a DDL: commit it as soon as it ends */
-    uint64_t limit_rows;   /* lowered limits after a batch was too large or too slow for one */
-    size_t limit_bytes;    /* MongoDB transaction; 0: the configured ones */
-    uint32_t commits_since_limit;
-} batcher;
-
-#define RESTORE_AFTER 16 /* commits after which lowered limits double again */
-
-typedef enum write_result {
-    WRITE_OK,
-    WRITE_FAILED,  /* err set */
-    WRITE_SMALLER, /* the batch was too large or slow: limits lowered, write again */
-} write_result;
-
-typedef enum flush_mode {
-    FLUSH_COMPLETE, /* every complete transaction held */
-    FLUSH_ROOM,     /* the same, then parts of the open transaction while it alone exceeds
-                     * the limits */
-} flush_mode;
-
-static uint64_t
-max_rows(pipeline *p, const batcher *bt)
-{
-    uint64_t cfg = live(p)->pipeline.batch_max_rows;
-
-    return bt->limit_rows && bt->limit_rows < cfg ? bt->limit_rows : cfg;
-}
-
-static size_t
-max_bytes(pipeline *p, const batcher *bt)
-{
-    size_t cfg = live(p)->pipeline.batch_max_bytes;
-
-    return bt->limit_bytes && bt->limit_bytes < cfg ? bt->limit_bytes : cfg;
-}
-
-static bool
-batch_full(pipeline *p, const batcher *bt)
-{
-    return bt->batch.ndocs >= max_rows(p, bt) || bt->batch.bytes >= max_bytes(p, bt);
-}
-
-/* ---- documents (read back only where a batch is cut inside a transaction) ---- */
+/* The batching decisions are batcher.c's (pure logic) and the commit protocol's driver is
+ * committer.c's; here are what they ask of the daemon: retries, dead letters, observability. */
 
 /* The text of a top-level field of @doc (a copy; NULL when it is not text). */
 static char *
@@ -244,102 +174,30 @@ doc_text(const bson_t *doc, const char *key)
                : NULL;
 }
 
+/* with_retry() for committer.c and recovery.c */
 static bool
-doc_is_ddl(const bson_t *doc)
+retry_hook(void *ctx, const char *what, sdl_retry_reason reason, sdl_attempt_fn fn, void *arg,
+           sdl_error *err)
 {
-    char *op = doc_text(doc, "op");
-    bool ddl = op && strcmp(op, "ddl") == 0;
-
-    free(op);
-    return ddl;
+    return with_retry(ctx, what, reason, fn, arg, err);
 }
 
-/* ---- writing ---- */
-
-static bool
-stage_attempt(pipeline *p, void *arg, sdl_error *err)
+/* A document MongoDB refused as such (@err): with pipeline.on_error: dead_letter its dead
+ * letter (logged and counted), else NULL (sdl stops with the error). */
+static bson_t *
+dead_letter_hook(void *ctx, const bson_t *doc, const sdl_error *err, const sdl_offset *offset)
 {
-    return sdl_mongo_writer_stage(p->writer, arg, err);
-}
+    pipeline *p = ctx;
 
-static bool
-commit_attempt(pipeline *p, void *arg, sdl_error *err)
-{
-    if (sdl_mongo_writer_commit(p->writer, arg, err)) {
-        return true;
+    if (live(p)->pipeline.on_error != SDL_ON_ERROR_DEAD_LETTER) {
+        return NULL;
     }
-    if (sdl_mongo_error_wants_smaller_batch(err)) {
-        err->transient = false; /* the same batch fails again: write a smaller one */
-    }
-    return false;
-}
-
-static bool
-delete_batch_attempt(pipeline *p, void *arg, sdl_error *err)
-{
-    return sdl_mongo_writer_delete_staged(p->writer, *(const uint64_t *)arg, err);
-}
-
-/* The batch @b was too large or too slow for one MongoDB transaction: its staged copy goes,
- * and the limits become half of it. False when it was one document: a data error when the
- * server found it too large (exit 65), the server's error otherwise. */
-static bool
-lower_limits(pipeline *p, batcher *bt, const sdl_batch *b, sdl_error *err)
-{
-    uint64_t number = b->number;
-
-    if (b->ndocs <= 1) {
-        char *id = b->ndocs ? doc_text(b->docs[0], "_id") : NULL;
-        sdl_error_prefix(err, "batch %" PRIu64 " holds only document %s (%zu bytes)", number,
-                         id ? id : "(none)", b->bytes);
-        if (err->sys_errno == SDL_MONGO_TRANSACTION_TOO_LARGE ||
-            err->sys_errno == SDL_MONGO_TRANSACTION_TOO_LARGE_FOR_CACHE) {
-            err->code = SDL_E_DATA;
-        }
-        free(id);
-        return false;
-    }
-    log_notice_e(err,
-                 "Batch %" PRIu64 " (%zu documents, %zu bytes) is too large or too slow for one "
-                 "MongoDB transaction: committing its changes in smaller batches",
-                 number, b->ndocs, b->bytes);
-    if (!with_retry(p, "deleting a staged batch", SDL_RETRY_STAGE, delete_batch_attempt, &number,
-                    err)) {
-        return false;
-    }
-    bt->limit_rows = SDL_MAX(b->ndocs / 2, (size_t)1);
-    bt->limit_bytes = SDL_MAX(b->bytes / 2, (size_t)1);
-    bt->commits_since_limit = 0;
-    sdl_error_clear(err);
-    return true;
-}
-
-/*
- * The commit of @b failed because MongoDB refused one of its documents as such (an SDL_E_DATA
- * error naming it): with pipeline.on_error: dead_letter that document becomes its dead letter
- * in @b (and in @bt, whose documents a live batch borrows; NULL for a batch recovery loaded),
- * the staged copy is deleted, and true says "stage and commit again". False, with @err as it
- * was, in every other case.
- */
-static bool
-rejected_to_dead_letter(pipeline *p, batcher *bt, sdl_batch *b, sdl_error *err)
-{
-    size_t r = sdl_mongo_writer_rejected(p->writer);
-    uint64_t number = b->number;
-
-    if (err->code != SDL_E_DATA || r == 0 || r > b->ndocs ||
-        live(p)->pipeline.on_error != SDL_ON_ERROR_DEAD_LETTER || (b->dead && b->dead[r - 1])) {
-        return false;
-    }
-    size_t i = r - 1;
-    bson_t *old = b->docs[i];
-    bool row = !doc_is_ddl(old);
     bson_t *dead = bson_new();
-    char *id = doc_text(old, "_id"), *gtid = doc_text(old, "gtid");
-    char *db = doc_text(old, "db"), *table = doc_text(old, "table");
+    char *id = doc_text(doc, "_id"), *gtid = doc_text(doc, "gtid");
+    char *db = doc_text(doc, "db"), *table = doc_text(doc, "table");
     char context[192];
 
-    sdl_dead_letter_from_document(old, SDL_DEAD_REJECTED, err->message, p->offset.gtid, now_ms(),
+    sdl_dead_letter_from_document(doc, SDL_DEAD_REJECTED, err->message, offset->gtid, now_ms(),
                                   dead);
     (void)snprintf(context, sizeof(context), "%s.%s", db ? db : "", table ? table : "");
     sdl_log_set_context(p->config->pipeline.name, gtid, context);
@@ -350,33 +208,24 @@ rejected_to_dead_letter(pipeline *p, batcher *bt, sdl_batch *b, sdl_error *err)
     free(gtid);
     free(db);
     free(table);
+    return dead;
+}
 
-    size_t delta_plus = dead->len, delta_minus = old->len;
-    b->docs[i] = dead; /* a live batch borrows bt's array: replaced there too */
-    bson_destroy(old);
-    if (!b->dead) {
-        b->dead = sdl_xcalloc(b->cap > b->ndocs ? b->cap : b->ndocs, sizeof(*b->dead));
-    }
-    b->dead[i] = true;
-    b->ndead++;
-    b->bytes = b->bytes + delta_plus - delta_minus;
-    b->rows -= row;
-    b->offset_after.rows_applied -= row;
-    b->offset_after.dead_letters++;
-    if (bt) {
-        bt->batch.ndead++;
-        bt->batch.rows -= row;
-        bt->batch.bytes = bt->batch.bytes + delta_plus - delta_minus;
-        for (size_t k = 0; k < bt->nends; k++) {
-            if (bt->ends[k].ndocs > i) {
-                bt->ends[k].rows -= row;
-                bt->ends[k].bytes = bt->ends[k].bytes + delta_plus - delta_minus;
-            }
-        }
-    }
-    sdl_error_clear(err);
-    return with_retry(p, "deleting a staged batch", SDL_RETRY_STAGE, delete_batch_attempt, &number,
-                      err);
+static void
+begin_hook(void *ctx, const sdl_batch *b)
+{
+    pipeline *p = ctx;
+
+    sdl_log_set_context(p->config->pipeline.name, b->last_gtid, NULL); /* observability */
+}
+
+static void
+staged_hook(void *ctx, const sdl_batch *b)
+{
+    pipeline *p = ctx;
+
+    (void)b;
+    atomic_store(&p->stats->staged_batches, 1);
 }
 
 /* observability: the committed documents of @b by operation (and table, when configured),
@@ -410,296 +259,59 @@ count_applied(pipeline *p, const sdl_batch *b)
     }
 }
 
-/* Stages and commits @b (its offset_after set), then advances p->offset. */
-static write_result
-write_batch(pipeline *p, batcher *bt, sdl_batch *b, uint64_t txns, sdl_error *err)
+static void
+committed_hook(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec)
 {
-    char what[96];
+    pipeline *p = ctx;
 
-    uint64_t t0 = sdl_now_monotonic_usec();
-    for (;;) {
-        (void)snprintf(what, sizeof(what), "staging batch %" PRIu64, b->number);
-        sdl_log_set_context(p->config->pipeline.name, b->last_gtid, NULL); /* observability */
-        if (!with_retry(p, what, SDL_RETRY_STAGE, stage_attempt, b, err)) {
-            return WRITE_FAILED;
-        }
-        atomic_store(&p->stats->staged_batches, 1);
-        sdl_failpoint("writer.after_stage");
-        (void)snprintf(what, sizeof(what), "committing batch %" PRIu64, b->number);
-        if (with_retry(p, what, SDL_RETRY_COMMIT, commit_attempt, b, err)) {
-            break;
-        }
-        if (sdl_mongo_error_wants_smaller_batch(err)) {
-            return lower_limits(p, bt, b, err) ? WRITE_SMALLER : WRITE_FAILED;
-        }
-        if (!rejected_to_dead_letter(p, bt, b, err)) {
-            return WRITE_FAILED;
-        }
-        /* the refused document is a dead letter now: stage the batch again and commit */
-    }
-    sdl_failpoint("writer.after_commit");
     atomic_store(&p->stats->staged_batches, 0);
     count_applied(p, b);
-    sdl_stats_commit(p->stats, b->rows, txns, sdl_now_monotonic_usec() - t0,
-                     b->offset_after.source_ts_sec, b->offset_after.gtid,
-                     b->offset_after.binlog_file, b->offset_after.binlog_pos);
-    sdl_offset_done(&p->offset);
-    sdl_offset_copy(&p->offset, &b->offset_after);
-    log_debug("Committed batch %" PRIu64 ": %zu documents, offset %s%s%s", b->number, b->ndocs,
-              b->offset_after.gtid ? b->offset_after.gtid : "",
-              b->offset_after.partial_gtid ? " inside " : "",
-              b->offset_after.partial_gtid ? b->offset_after.partial_gtid : "");
-    if (bt->limit_rows && ++bt->commits_since_limit >= RESTORE_AFTER) {
-        bt->limit_rows *= 2;
-        bt->limit_bytes *= 2;
-        bt->commits_since_limit = 0;
-        if (bt->limit_rows >= live(p)->pipeline.batch_max_rows &&
-            bt->limit_bytes >= live(p)->pipeline.batch_max_bytes) {
-            bt->limit_rows = 0;
-            bt->limit_bytes = 0;
-        }
-    }
-    return WRITE_OK;
+    sdl_stats_commit(p->stats, b->rows, txns, usec, b->offset_after.source_ts_sec,
+                     b->offset_after.gtid, b->offset_after.binlog_file, b->offset_after.binlog_pos);
 }
 
-/* Writes the first @ndocs documents held as the next batch, with offset @after. The batch
- * borrows the documents; they stay held until drop_prefix(). */
-static write_result
-write_prefix(pipeline *p, batcher *bt, size_t ndocs, uint64_t *rows, uint64_t txns,
-             const sdl_offset *after, sdl_error *err)
-{
-    sdl_batch out;
-    write_result r;
-
-    memset(&out, 0, sizeof(out));
-    out.number = p->offset.batch + 1;
-    out.docs = bt->batch.docs;
-    out.dead = bt->batch.dead;
-    out.ndocs = ndocs;
-    for (size_t i = 0; i < ndocs; i++) {
-        out.bytes += bt->batch.docs[i]->len;
-        out.ndead += bt->batch.dead[i];
-    }
-    out.rows = *rows;
-    sdl_batch_set_gtids(&out);
-    sdl_offset_copy(&out.offset_after, after);
-    out.offset_after.batch = out.number;
-    out.offset_after.rows_applied = p->offset.rows_applied + *rows;
-    out.offset_after.dead_letters = p->offset.dead_letters + out.ndead;
-    free(out.offset_after.flavor);
-    out.offset_after.flavor = sdl_xstrdup(p->flavor);
-    r = write_batch(p, bt, &out, txns, err);
-    *rows = out.rows; /* less when a refused row became a dead letter */
-    free(out.first_gtid);
-    free(out.last_gtid);
-    sdl_offset_done(&out.offset_after);
-    return r;
-}
-
-/* The first @ndocs documents (@rows rows among them) and @nends transaction ends were
- * committed: they leave the batcher. */
-static void
-drop_prefix(batcher *bt, size_t ndocs, uint64_t rows, size_t nends)
-{
-    size_t bytes = 0;
-    uint64_t txns = nends ? bt->ends[nends - 1].txns : 0;
-
-    for (size_t i = 0; i < ndocs; i++) {
-        bytes += bt->batch.docs[i]->len;
-        bt->batch.ndead -= bt->batch.dead[i];
-        bson_destroy(bt->batch.docs[i]);
-    }
-    memmove(bt->batch.docs, bt->batch.docs + ndocs, (bt->batch.ndocs - ndocs) * sizeof(bson_t *));
-    memmove(bt->batch.dead, bt->batch.dead + ndocs, (bt->batch.ndocs - ndocs) * sizeof(bool));
-    bt->batch.ndocs -= ndocs;
-    bt->batch.bytes -= bytes;
-    bt->batch.rows -= rows;
-    for (size_t i = 0; i < nends; i++) {
-        sdl_offset_done(&bt->ends[i].offset);
-    }
-    memmove(bt->ends, bt->ends + nends, (bt->nends - nends) * sizeof(*bt->ends));
-    bt->nends -= nends;
-    for (size_t i = 0; i < bt->nends; i++) {
-        bt->ends[i].ndocs -= ndocs;
-        bt->ends[i].rows -= rows;
-        bt->ends[i].bytes -= bytes;
-        bt->ends[i].txns -= txns;
-    }
-    bt->started_usec = bt->batch.ndocs || bt->nends ? sdl_now_monotonic_usec() : 0;
-}
-
-/* Commits the first @k complete transactions held. */
-static write_result
-write_ends(pipeline *p, batcher *bt, size_t k, sdl_error *err)
-{
-    const txn_end *e = &bt->ends[k - 1];
-    size_t ndocs = e->ndocs;
-    uint64_t rows = e->rows;
-    write_result r = write_prefix(p, bt, ndocs, &rows, e->txns, &e->offset, err);
-
-    if (r == WRITE_OK) {
-        drop_prefix(bt, ndocs, rows, k);
-    }
-    return r;
-}
-
-/*
- * The first transaction held (@txn_docs documents; complete, or the open one) does not fit in
- * a batch: commits as many of its documents as fit as a part of it. The offset keeps the
- * position before the transaction and records partial = {gtid, seq of the part's last
- * document}; every document of the transaction gets split: true.
- */
-static write_result
-write_part(pipeline *p, batcher *bt, size_t txn_docs, uint64_t lim_rows, size_t lim_bytes,
-           sdl_error *err)
-{
-    bson_t **docs = bt->batch.docs;
-    size_t j = 0, bytes = 0, grown = 0;
-    bool ddl = doc_is_ddl(docs[0]); /* only ever first: a DDL begins its transaction */
-    sdl_offset after;
-    write_result r;
-    bson_iter_t it;
-
-    /* split: true marks the rows of a split transaction, not its DDL (CREATE ... SELECT) nor
-     * its dead letters */
-    for (size_t i = ddl ? 1 : 0; i < txn_docs; i++) {
-        if (!bt->batch.dead[i] && !bson_iter_init_find(&it, docs[i], "split")) {
-            uint32_t len = docs[i]->len;
-            BSON_APPEND_BOOL(docs[i], "split", true);
-            grown += docs[i]->len - len;
-        }
-    }
-    bt->batch.bytes += grown;
-    for (size_t i = 0; i < bt->nends; i++) {
-        bt->ends[i].bytes += grown; /* every end comes at or after this transaction's */
-    }
-    if (bt->nends == 0) {
-        bt->open_split = true; /* its documents still to come are marked when they arrive */
-    }
-    while (j < txn_docs && j < lim_rows && (j == 0 || bytes + docs[j]->len <= lim_bytes)) {
-        bytes += docs[j]->len;
-        j++;
-    }
-    uint64_t rows = j - (ddl ? 1u : 0u);
-    for (size_t i = 0; i < j; i++) {
-        rows -= bt->batch.dead[i];
-    }
-    sdl_offset_copy(&after, &p->offset); /* the position before the transaction */
-    sdl_offset_set_partial(&after, docs[j - 1]);
-    r = write_prefix(p, bt, j, &rows, 0, &after, err);
-    sdl_offset_done(&after);
-    if (r == WRITE_OK) {
-        drop_prefix(bt, j, rows, 0);
-    }
-    return r;
-}
-
-/* Commits held documents in batches within the limits in force (see flush_mode). */
+/* Commits held documents in batches within the limits in force, as the batcher cuts them. */
 static bool
-flush(pipeline *p, batcher *bt, flush_mode mode, sdl_error *err)
+flush(pipeline *p, sdl_batcher *bt, sdl_flush mode, sdl_error *err)
 {
-    for (;;) {
-        uint64_t lim_rows = max_rows(p, bt);
-        size_t lim_bytes = max_bytes(p, bt);
-        write_result r;
+    return mode == SDL_FLUSH_NONE || sdl_commit_flush(&p->commit, bt, mode, &p->offset, err);
+}
 
-        if (bt->nends > 0) {
-            size_t k = bt->nends;
-            while (k > 0 &&
-                   (bt->ends[k - 1].ndocs > lim_rows || bt->ends[k - 1].bytes > lim_bytes)) {
-                k--;
-            }
-            r = k > 0 ? write_ends(p, bt, k, err)
-                      : write_part(p, bt, bt->ends[0].ndocs, lim_rows, lim_bytes, err);
-        } else if (mode == FLUSH_ROOM && bt->open &&
-                   (bt->batch.ndocs > lim_rows || bt->batch.bytes > lim_bytes)) {
-            /* the open transaction alone exceeds a batch (one of exactly the limits is not
-             * split: its end may come next) */
-            r = write_part(p, bt, bt->batch.ndocs, lim_rows, lim_bytes, err);
-        } else {
-            return true;
-        }
-        if (r == WRITE_FAILED) {
-            return false;
-        }
+static sdl_batcher_kind
+batcher_kind(sdl_queue_item_kind kind)
+{
+    switch (kind) {
+    case SDL_QUEUE_DDL:
+        return SDL_BATCHER_DDL;
+    case SDL_QUEUE_DEAD_LETTER:
+        return SDL_BATCHER_DEAD_LETTER;
+    default:
+        return SDL_BATCHER_ROW;
     }
 }
 
+/* One item from the queue into the batcher, and the flushes it asks for. */
 static bool
-add_document(pipeline *p, batcher *bt, sdl_queue_item *it, sdl_error *err)
+take_item(pipeline *p, sdl_batcher *bt, const sdl_queue_item *it, sdl_error *err)
 {
+    uint64_t now = sdl_now_monotonic_usec();
+
+    if (it->kind == SDL_QUEUE_COMMIT) {
+        return flush(p, bt,
+                     sdl_batcher_end_txn(bt, it->gtid, it->position, it->binlog_file,
+                                         it->binlog_pos, it->ts_sec, now),
+                     err);
+    }
+    sdl_batcher_kind kind = batcher_kind(it->kind);
+    if (!flush(p, bt, sdl_batcher_before(bt, kind), err)) {
+        return false;
+    }
     bson_t *doc = bson_new_from_data(it->doc, it->doc_len);
-
     if (!doc) {
         sdl_error_set(err, SDL_E_INVALID, "corrupt document in the queue");
         return false;
     }
-    if (!bt->open) {
-        /* The first document of a transaction (every transaction ends with a COMMIT item). */
-        bt->open = true;
-        bt->open_split = p->resume_split_gtid && strcmp(p->resume_split_gtid, it->gtid) == 0;
-    }
-    if (bt->open_split && it->kind == SDL_QUEUE_ROW) {
-        BSON_APPEND_BOOL(doc, "split", true);
-    }
-    if (!bt->started_usec) {
-        bt->started_usec = sdl_now_monotonic_usec();
-    }
-    if (bt->batch.ndocs == bt->batch.cap) {
-        bt->batch.cap = bt->batch.cap ? bt->batch.cap * 2 : 64;
-        bt->batch.docs = sdl_xreallocarray(bt->batch.docs, bt->batch.cap, sizeof(bson_t *));
-        bt->batch.dead = sdl_xreallocarray(bt->batch.dead, bt->batch.cap, sizeof(bool));
-    }
-    bt->batch.dead[bt->batch.ndocs] = it->kind == SDL_QUEUE_DEAD_LETTER;
-    bt->batch.ndead += it->kind == SDL_QUEUE_DEAD_LETTER;
-    bt->batch.docs[bt->batch.ndocs++] = doc;
-    bt->batch.bytes += doc->len;
-    bt->batch.rows += it->kind == SDL_QUEUE_ROW;
-    return !batch_full(p, bt) || flush(p, bt, FLUSH_ROOM, err);
-}
-
-static void
-end_transaction(pipeline *p, batcher *bt, const sdl_queue_item *it)
-{
-    if (bt->nends == bt->cap_ends) {
-        bt->cap_ends = bt->cap_ends ? bt->cap_ends * 2 : 16;
-        bt->ends = sdl_xreallocarray(bt->ends, bt->cap_ends, sizeof(*bt->ends));
-    }
-    txn_end *e = &bt->ends[bt->nends];
-    memset(e, 0, sizeof(*e));
-    e->ndocs = bt->batch.ndocs;
-    e->rows = bt->batch.rows;
-    e->bytes = bt->batch.bytes;
-    e->txns = (bt->nends ? bt->ends[bt->nends - 1].txns : 0) + 1;
-    e->offset.flavor = sdl_xstrdup(p->flavor);
-    e->offset.gtid = sdl_xstrdup(it->position ? it->position : "");
-    e->offset.binlog_file = sdl_xstrdup(it->binlog_file ? it->binlog_file : "");
-    e->offset.binlog_pos = it->binlog_pos;
-    e->offset.source_ts_sec = it->ts_sec;
-    bt->nends++;
-    if (!bt->started_usec) {
-        bt->started_usec = sdl_now_monotonic_usec();
-    }
-    bt->open = false;
-    bt->open_split = false;
-    if (p->resume_split_gtid && it->gtid && strcmp(p->resume_split_gtid, it->gtid) == 0) {
-        free(p->resume_split_gtid);
-        p->resume_split_gtid = NULL;
-    }
-}
-
-static void
-batcher_done(batcher *bt)
-{
-    for (size_t i = 0; i < bt->batch.ndocs; i++) {
-        bson_destroy(bt->batch.docs[i]);
-    }
-    free(bt->batch.docs);
-    free(bt->batch.dead);
-    for (size_t i = 0; i < bt->nends; i++) {
-        sdl_offset_done(&bt->ends[i].offset);
-    }
-    free(bt->ends);
+    return flush(p, bt, sdl_batcher_add(bt, kind, it->gtid, doc, now), err);
 }
 
 /* While idle the writer pings the target every IDLE_PING_USEC, so sdl_target_up and
@@ -711,8 +323,7 @@ idle_ping(pipeline *p)
 {
     sdl_error err = SDL_ERROR_INIT;
     /* renewing the lease is the ping: `sdl offset set` sees that this pipeline runs */
-    bool up = sdl_mongo_writer_renew_lease(p->writer, false, &err) &&
-              sdl_mongo_writer_ping(p->writer, &err);
+    bool up = sdl_sink_renew_lease(&p->sink, false, &err) && sdl_sink_ping(&p->sink, &err);
 
     if (up != atomic_load(&p->stats->target_up)) {
         if (up) {
@@ -729,16 +340,15 @@ writer_main(void *arg)
 {
     pipeline *p = arg;
     const sdl_pipeline_config *pc = &p->config->pipeline;
-    uint64_t max_delay;
     uint64_t last_contact = sdl_now_monotonic_usec();
-    batcher bt;
+    sdl_batcher bt;
     sdl_error *err = &p->writer_err;
     bool closed = false;
     bool ok = true;
 
-    memset(&bt, 0, sizeof(bt));
-    bt.limit_rows = p->limit_rows; /* lowered by recovery: a staged batch was too large */
-    bt.limit_bytes = p->limit_bytes;
+    /* limits lowered by recovery: a staged batch was too large */
+    sdl_batcher_init(&bt, p->flavor, p->limit_rows, p->limit_bytes);
+    sdl_batcher_resume_split(&bt, p->resume_split_gtid);
     sdl_log_set_context(pc->name, NULL, NULL); /* observability: SDL_PIPELINE= */
     atomic_store(&p->stats->writer_state, SDL_WORKER_RUNNING);
     while (ok && !p->abort_threads) {
@@ -747,14 +357,13 @@ writer_main(void *arg)
         }
         sdl_stats_progress(p->stats);
         atomic_store(&p->stats->queue_bytes, sdl_queue_bytes(p->queue));
-        max_delay = live(p)->pipeline.batch_max_delay_usec;
-        uint64_t wait = 200 * SDL_USEC_PER_MSEC;
-        if (bt.started_usec && bt.nends > 0) {
-            uint64_t age = sdl_now_monotonic_usec() - bt.started_usec;
-            wait = age >= max_delay ? 0 : max_delay - age;
-        }
+        const sdl_pipeline_config *lc = &live(p)->pipeline;
+        sdl_batcher_set_limits(&bt, lc->batch_max_rows, lc->batch_max_bytes);
+        uint64_t max_delay = lc->batch_max_delay_usec;
+        uint64_t wait = sdl_batcher_wait_usec(&bt, sdl_now_monotonic_usec(), max_delay,
+                                              200 * SDL_USEC_PER_MSEC);
         sdl_queue_item *it = sdl_queue_pop(p->queue, wait, &closed);
-        atomic_store(&p->stats->caught_up, !it && bt.batch.ndocs == 0 && bt.nends == 0);
+        atomic_store(&p->stats->caught_up, !it && sdl_batcher_empty(&bt));
         atomic_store(&p->stats->writer_state, /* observability */
                      atomic_load(&p->stats->caught_up) ? SDL_WORKER_IDLE : SDL_WORKER_RUNNING);
         if (!it) {
@@ -765,49 +374,23 @@ writer_main(void *arg)
                 idle_ping(p);
                 last_contact = sdl_now_monotonic_usec();
             }
-            if (bt.nends > 0 && bt.started_usec &&
-                sdl_now_monotonic_usec() - bt.started_usec >= max_delay) {
-                ok = flush(p, &bt, FLUSH_COMPLETE, err);
-            }
+            ok = flush(p, &bt, sdl_batcher_due(&bt, sdl_now_monotonic_usec(), max_delay), err);
             continue;
         }
         last_contact = sdl_now_monotonic_usec(); /* work ahead: the batch tells */
-        switch (it->kind) {
-        case SDL_QUEUE_DDL:
-            /* A DDL (and a CREATE TABLE ... SELECT's rows after it) is a batch of its own:
-             * what came before is committed first. */
-            ok = flush(p, &bt, FLUSH_COMPLETE, err);
-            if (ok) {
-                bt.ddl_open = true;
-                ok = add_document(p, &bt, it, err);
-            }
-            break;
-        case SDL_QUEUE_ROW:
-        case SDL_QUEUE_DEAD_LETTER:
-            ok = add_document(p, &bt, it, err);
-            break;
-        case SDL_QUEUE_COMMIT: {
-            bool ddl = bt.ddl_open;
-            bt.ddl_open = false;
-            end_transaction(p, &bt, it);
-            if (ddl || batch_full(p, &bt)) {
-                ok = flush(p, &bt, FLUSH_COMPLETE, err);
-            }
-            break;
-        }
-        }
+        ok = take_item(p, &bt, it, err);
         sdl_queue_item_free(it);
     }
     /* Stopping or draining: commit the complete transactions held (the open one is re-read
      * from the binlog after a restart). */
     if (ok && !p->abort_threads) {
-        ok = flush(p, &bt, FLUSH_COMPLETE, err);
+        ok = flush(p, &bt, SDL_FLUSH_COMPLETE, err);
     }
     if (!ok && err->code != SDL_E_CANCELLED) {
         p->writer_failed = true;
         p->abort_threads = 1;
     }
-    batcher_done(&bt);
+    sdl_batcher_done(&bt);
     sdl_queue_close(p->queue);
     atomic_store(&p->stats->writer_state, SDL_WORKER_STOPPED);
     atomic_store(&p->writer_done, true);
@@ -1017,194 +600,53 @@ reader_main(void *arg)
 /* ---- start-up ----------------------------------------------------------------------------- */
 
 static bool
-open_writer_attempt(pipeline *p, void *arg, sdl_error *err)
+open_writer_attempt(void *arg, sdl_error *err)
 {
-    (void)arg;
+    pipeline *p = arg;
+
     return sdl_mongo_writer_open(&p->config->target, p->config->pipeline.name, &p->writer, err);
 }
 
-static bool
-load_offset_attempt(pipeline *p, void *arg, sdl_error *err)
-{
-    bool *found = arg;
-
-    sdl_offset_done(&p->offset);
-    return sdl_mongo_writer_load_offset(p->writer, &p->offset, found, err);
-}
-
-typedef struct staged_arg {
-    uint64_t number;
-    sdl_staged_batch *list;
-    size_t count;
-} staged_arg;
-
-static bool
-list_staged_attempt(pipeline *p, void *arg, sdl_error *err)
-{
-    staged_arg *a = arg;
-
-    free(a->list);
-    a->list = NULL;
-    return sdl_mongo_writer_list_staged(p->writer, &a->list, &a->count, err);
-}
-
-static bool
-delete_staged_attempt(pipeline *p, void *arg, sdl_error *err)
-{
-    return sdl_mongo_writer_delete_staged(p->writer, ((staged_arg *)arg)->number, err);
-}
-
-typedef struct load_arg {
-    uint64_t number;
-    sdl_batch *batch;
-} load_arg;
-
-static bool
-load_staged_attempt(pipeline *p, void *arg, sdl_error *err)
-{
-    load_arg *a = arg;
-
-    sdl_batch_done(a->batch);
-    sdl_batch_init(a->batch);
-    return sdl_mongo_writer_load_staged(p->writer, a->number, a->batch, err);
-}
-
-/*
- * DESIGN.md §3, recovery: every staged batch the offset covers is deleted; a batch with a
- * missing part (a crash while staging) is deleted with everything after it (its rows are
- * read again from the binlog); the next complete batches are committed in order.
- */
+/* DESIGN.md §3.4, through the sink seam (recovery.c). */
 static bool
 recover(pipeline *p, sdl_error *err)
 {
-    staged_arg sa = {0, NULL, 0};
-    bool found = false;
-    bool ok = false;
-    bool discard_rest = false;
+    sdl_recovery_env env = {
+        .commit = p->commit,
+        .pipeline = p->config->pipeline.name,
+        .start = p->config->pipeline.start,
+    };
+    sdl_recovery rec;
 
-    if (!with_retry(p, "loading the offset", SDL_RETRY_TARGET_CONNECT, load_offset_attempt, &found,
-                    err) ||
-        !with_retry(p, "listing staged batches", SDL_RETRY_TARGET_CONNECT, list_staged_attempt, &sa,
-                    err)) {
-        goto out;
+    if (!sdl_recover(&env, &rec, err)) {
+        return false;
     }
-    if (found) {
-        /* a transaction the previous sdl left open (killed before commitTransaction) would
-         * block recovery's first write until the server's transaction lifetime */
-        size_t ended = 0;
-        char *holder = NULL;
-        sdl_error kerr = SDL_ERROR_INIT;
-        if (!sdl_mongo_writer_end_previous_sessions(p->writer, &ended, &holder, &kerr)) {
-            log_warning("%s (a transaction it left open is ended by the server's "
-                        "transactionLifetimeLimitSeconds instead)",
-                        kerr.message);
-        } else if (ended > 0) {
-            log_info("Ended %zu session%s of the previous holder %s (a transaction left open by a "
-                     "process that died would block this one until the server ends it)",
-                     ended, ended == 1 ? "" : "s", holder);
-        }
-        free(holder);
-        log_info("Offset of pipeline '%s': batch %" PRIu64 ", GTID position '%s'%s%s",
-                 p->config->pipeline.name, p->offset.batch, p->offset.gtid,
-                 p->offset.partial_gtid ? ", inside split transaction " : "",
-                 p->offset.partial_gtid ? p->offset.partial_gtid : "");
-    }
-    for (size_t i = 0; i < sa.count; i++) {
-        sdl_staged_batch *sb = &sa.list[i];
-        sa.number = sb->number;
-        sdl_notify_extend_timeout(60 * SDL_USEC_PER_SEC); /* a long recovery is not a hang */
-        if (sb->number <= p->offset.batch || discard_rest ||
-            sb->parts_found != sb->parts_expected || sb->number != p->offset.batch + 1) {
-            if (sb->number > p->offset.batch) {
-                log_notice("Discarding staged batch %" PRIu64 " (%" PRIu32 " of %" PRIu32
-                           " parts): its changes are read again from the binlog",
-                           sb->number, sb->parts_found, sb->parts_expected);
-                discard_rest = true;
-            } else {
-                log_info("Deleting staged batch %" PRIu64 ", already committed", sb->number);
-            }
-            if (!with_retry(p, "deleting a staged batch", SDL_RETRY_TARGET_CONNECT,
-                            delete_staged_attempt, &sa, err)) {
-                goto out;
-            }
-            sdl_failpoint("recovery.after_delete");
-            continue;
-        }
-        sdl_batch batch;
-        load_arg la = {sb->number, &batch};
-        sdl_batch_init(&batch);
-        log_notice("Committing staged batch %" PRIu64 " left by the previous run", sb->number);
-        if (!with_retry(p, "loading a staged batch", SDL_RETRY_TARGET_CONNECT, load_staged_attempt,
-                        &la, err)) {
-            sdl_batch_done(&batch);
-            goto out;
-        }
-        sdl_failpoint("recovery.before_commit");
-        bool committed = with_retry(p, "committing a staged batch", SDL_RETRY_COMMIT,
-                                    commit_attempt, &batch, err);
-        while (!committed && rejected_to_dead_letter(p, NULL, &batch, err)) {
-            /* a refused document became a dead letter: stage the batch again, commit it */
-            committed = with_retry(p, "staging a batch again", SDL_RETRY_STAGE, stage_attempt,
-                                   &batch, err) &&
-                        with_retry(p, "committing a staged batch", SDL_RETRY_COMMIT, commit_attempt,
-                                   &batch, err);
-        }
-        if (committed) {
-            sdl_offset_done(&p->offset);
-            sdl_offset_copy(&p->offset, &batch.offset_after);
-            found = true;
-        } else if (sdl_mongo_error_wants_smaller_batch(err) && batch.ndocs > 1) {
-            /* Too large or too slow for one transaction: read its changes again from the
-             * binlog into batches of half its size. */
-            log_notice_e(err,
-                         "Staged batch %" PRIu64 " (%zu documents, %zu bytes) is too large or too "
-                         "slow for one MongoDB transaction: its changes are read again from the "
-                         "binlog into smaller batches",
-                         sb->number, batch.ndocs, batch.bytes);
-            p->limit_rows = SDL_MAX(batch.ndocs / 2, (size_t)1);
-            p->limit_bytes = SDL_MAX(batch.bytes / 2, (size_t)1);
-            committed = with_retry(p, "deleting a staged batch", SDL_RETRY_TARGET_CONNECT,
-                                   delete_staged_attempt, &sa, err);
-            discard_rest = true;
-        }
-        sdl_batch_done(&batch);
-        if (!committed) {
-            goto out;
-        }
-    }
-    if (!found) {
-        memset(&p->offset, 0, sizeof(p->offset));
-        if (discard_rest && strcmp(p->config->pipeline.start, "now") == 0) {
-            /* Staged by a version that stored no start position (batch 0): the discarded
-             * changes are read again only from a position before them, which "now" is not. */
-            sdl_error_set(err, SDL_E_CONFIG,
-                          "pipeline '%s' has no offset and its staged batches were discarded: "
-                          "with pipeline.start: now their changes would never be read again; "
-                          "set pipeline.start to the GTID position before them (or start) and "
-                          "start sdl again",
-                          p->config->pipeline.name);
-            goto out;
-        }
-    }
-    ok = true;
-out:
-    free(sa.list);
-    return ok;
+    sdl_offset_done(&p->offset);
+    p->offset = rec.offset; /* taken over */
+    p->limit_rows = rec.limit_rows;
+    p->limit_bytes = rec.limit_bytes;
+    return true;
 }
 
 static bool
-init_offset_attempt(pipeline *p, void *arg, sdl_error *err)
+init_offset_attempt(void *arg, sdl_error *err)
 {
-    (void)arg;
-    return sdl_mongo_writer_init_offset(p->writer, &p->offset, err);
+    pipeline *p = arg;
+
+    return sdl_sink_init_offset(&p->sink, &p->offset, err);
 }
 
-static bool
-open_stream_attempt(pipeline *p, void *arg, sdl_error *err)
-{
-    const sdl_change_stream_options *o = arg;
+typedef struct stream_op {
+    pipeline *p;
+    const sdl_change_stream_options *options;
+} stream_op;
 
-    return sdl_change_stream_open(o, &p->stream, err);
+static bool
+open_stream_attempt(void *arg, sdl_error *err)
+{
+    stream_op *o = arg;
+
+    return sdl_change_stream_open(o->options, &o->p->stream, err);
 }
 
 /*
@@ -1319,9 +761,19 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     log_info("Connecting to the target (%s)",
              config->target.uri_origin ? config->target.uri_origin : "uri");
     if (!with_retry(&p, "connecting to the target", SDL_RETRY_TARGET_CONNECT, open_writer_attempt,
-                    NULL, err)) {
+                    &p, err)) {
         goto out;
     }
+    p.sink = sdl_mongo_writer_sink(p.writer);
+    p.commit = (sdl_commit_env){
+        .sink = &p.sink,
+        .retry = retry_hook,
+        .dead_letter = dead_letter_hook,
+        .begin = begin_hook,
+        .staged = staged_hook,
+        .committed = committed_hook,
+        .ctx = &p,
+    };
     {
         /* the lease every commit renews: `sdl offset set` refuses while it holds */
         char host[256], holder[300];
@@ -1353,7 +805,8 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         .connected = &p.stats->source_up, /* observability: /health/ready, sdl_source_up */
         .read_ahead_bytes = SDL_BINLOG_READ_AHEAD, /* receive while this thread decodes */
     };
-    if (!with_retry(&p, "connecting to the source", SDL_RETRY_SOURCE, open_stream_attempt, &so,
+    stream_op sop = {.p = &p, .options = &so};
+    if (!with_retry(&p, "connecting to the source", SDL_RETRY_SOURCE, open_stream_attempt, &sop,
                     err)) {
         goto out;
     }
@@ -1365,7 +818,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         p.offset.gtid = sdl_xstrdup(sdl_change_stream_start_position(p.stream));
         p.offset.flavor = sdl_xstrdup(p.flavor);
         if (!with_retry(&p, "storing the start position", SDL_RETRY_TARGET_CONNECT,
-                        init_offset_attempt, NULL, err)) {
+                        init_offset_attempt, &p, err)) {
             goto out;
         }
         log_notice("First start of pipeline '%s': its start position '%s' is stored as batch 0",
@@ -1413,7 +866,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
 out:
     if (p.writer) {
         sdl_error lerr = SDL_ERROR_INIT;
-        if (!sdl_mongo_writer_renew_lease(p.writer, true, &lerr)) {
+        if (!sdl_sink_renew_lease(&p.sink, true, &lerr)) {
             log_debug_e(&lerr, "Releasing the lease");
         }
     }

@@ -42,128 +42,6 @@
 
 /* ---- values ---- */
 
-static char *
-dup_or_null(const char *s)
-{
-    return s ? sdl_xstrdup(s) : NULL;
-}
-
-void
-sdl_offset_done(sdl_offset *offset)
-{
-    if (!offset) {
-        return;
-    }
-    free(offset->flavor);
-    free(offset->gtid);
-    free(offset->partial_gtid);
-    free(offset->binlog_file);
-    free(offset->lease_holder);
-    memset(offset, 0, sizeof(*offset));
-}
-
-void
-sdl_offset_copy(sdl_offset *dst, const sdl_offset *src)
-{
-    *dst = *src;
-    dst->flavor = dup_or_null(src->flavor);
-    dst->gtid = dup_or_null(src->gtid);
-    dst->partial_gtid = dup_or_null(src->partial_gtid);
-    dst->binlog_file = dup_or_null(src->binlog_file);
-    dst->lease_holder = dup_or_null(src->lease_holder);
-}
-
-void
-sdl_batch_init(sdl_batch *batch)
-{
-    memset(batch, 0, sizeof(*batch));
-}
-
-void
-sdl_batch_add(sdl_batch *batch, bson_t *doc, bool is_row)
-{
-    bson_iter_t it;
-
-    if (batch->ndocs == batch->cap) {
-        batch->cap = batch->cap ? batch->cap * 2 : 64;
-        batch->docs = sdl_xreallocarray(batch->docs, batch->cap, sizeof(*batch->docs));
-        if (batch->dead) {
-            batch->dead = sdl_xreallocarray(batch->dead, batch->cap, sizeof(*batch->dead));
-        }
-    }
-    if (batch->dead) {
-        batch->dead[batch->ndocs] = false;
-    }
-    batch->docs[batch->ndocs++] = doc;
-    batch->bytes += doc->len;
-    if (is_row) {
-        batch->rows++;
-    }
-    if (bson_iter_init_find(&it, doc, "gtid") && BSON_ITER_HOLDS_UTF8(&it)) {
-        const char *gtid = bson_iter_utf8(&it, NULL);
-        if (!batch->first_gtid) {
-            batch->first_gtid = sdl_xstrdup(gtid);
-        }
-        if (!batch->last_gtid || strcmp(batch->last_gtid, gtid) != 0) {
-            free(batch->last_gtid);
-            batch->last_gtid = sdl_xstrdup(gtid);
-        }
-    }
-}
-
-void
-sdl_batch_add_dead(sdl_batch *batch, bson_t *doc)
-{
-    if (!batch->dead) {
-        batch->dead = sdl_xcalloc(batch->cap ? batch->cap : 64, sizeof(*batch->dead));
-    }
-    sdl_batch_add(batch, doc, false);
-    batch->dead[batch->ndocs - 1] = true;
-    batch->ndead++;
-}
-
-void
-sdl_batch_set_gtids(sdl_batch *batch)
-{
-    free(batch->first_gtid);
-    free(batch->last_gtid);
-    batch->first_gtid = batch->ndocs ? mw_iter_strdup(batch->docs[0], "gtid") : NULL;
-    batch->last_gtid = batch->ndocs ? mw_iter_strdup(batch->docs[batch->ndocs - 1], "gtid") : NULL;
-}
-
-void
-sdl_offset_set_partial(sdl_offset *offset, const bson_t *last)
-{
-    free(offset->partial_gtid);
-    free(offset->binlog_file);
-    offset->partial_gtid = mw_iter_strdup(last, "gtid");
-    offset->partial_seq = 0;
-    (void)mw_iter_u64(last, "seq", &offset->partial_seq);
-    offset->binlog_file = mw_iter_strdup(last, "binlog.file");
-    offset->binlog_pos = 0;
-    (void)mw_iter_u64(last, "binlog.pos", &offset->binlog_pos);
-    offset->source_ts_sec = mw_iter_date_ms(last, "ts") / 1000;
-}
-
-void
-sdl_batch_done(sdl_batch *batch)
-{
-    if (!batch) {
-        return;
-    }
-    for (size_t i = 0; i < batch->ndocs; i++) {
-        if (batch->docs[i]) {
-            bson_destroy(batch->docs[i]);
-        }
-    }
-    free(batch->docs);
-    free(batch->dead);
-    free(batch->first_gtid);
-    free(batch->last_gtid);
-    sdl_offset_done(&batch->offset_after);
-    memset(batch, 0, sizeof(*batch));
-}
-
 void
 sdl_target_status_done(sdl_target_status *status)
 {
@@ -893,19 +771,6 @@ sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_err
 
 /* ---- commit ---- */
 
-/* Whether the stored offset @off is the one batch @batch writes: its number and its
- * position. Another writer's batch n has another position (or, deterministic as batches
- * are, the same rows). */
-static bool
-offset_is_batch(const sdl_offset *off, const sdl_batch *batch)
-{
-    const sdl_offset *mine = &batch->offset_after;
-
-    return off->batch == batch->number && mw_same_text(off->gtid, mine->gtid) &&
-           mw_same_text(off->partial_gtid, mine->partial_gtid) &&
-           (!mine->partial_gtid || off->partial_seq == mine->partial_seq);
-}
-
 /*
  * The outcome of batch n's commit is unknown (or a conflict followed an earlier unknown
  * outcome): the offset, read with readConcern majority, decides. Batch n at this batch's
@@ -925,12 +790,13 @@ settle(sdl_mongo_writer *w, const sdl_batch *batch, const char *why, sdl_error *
         err->transient = true;
         return false;
     }
-    if (found && offset_is_batch(&off, batch)) {
+    sdl_settle settled = sdl_batch_settle(batch, &off, found);
+    if (settled == SDL_SETTLE_COMMITTED) {
         sdl_offset_done(&off);
         w->ambiguous_batch = 0;
         return true; /* an earlier attempt committed it */
     }
-    if ((!found && n == 1) || (found && off.batch + 1 == n)) {
+    if (settled == SDL_SETTLE_NOT_COMMITTED) {
         sdl_offset_done(&off);
         sdl_error_set_transient(err, SDL_E_SINK,
                                 "committing batch %" PRIu64 ": %s; the offset still names the "

@@ -42,6 +42,9 @@
 
 #include "sdl/base/error.h"
 #include "sdl/base/macros.h"
+#include "sdl/model/batch.h"
+#include "sdl/model/offset.h"
+#include "sdl/model/sink.h"
 
 typedef struct sdl_mongo_writer sdl_mongo_writer;
 
@@ -50,58 +53,6 @@ typedef struct sdl_mongo_writer sdl_mongo_writer;
 #define SDL_MONGO_MAX_DOCUMENT_BYTES ((size_t)(16 << 20) - (size_t)(64 << 10))
 
 typedef struct sdl_target_config sdl_target_config; /* config/config.h */
-
-/* The offset document of a pipeline (binlog_offsets). All strings owned; free with
- * sdl_offset_done(). */
-typedef struct sdl_offset {
-    char *flavor;          /* "mariadb" | "mysql" */
-    char *gtid;            /* executed GTID position/set after the last committed transaction */
-    char *partial_gtid;    /* split transaction in progress: its GTID; NULL when none */
-    uint64_t partial_seq;  /* rows of partial_gtid committed so far */
-    char *binlog_file;     /* binlog file of the last committed change (for humans); NULL
-                            * when unknown (batch 0: stored as binlog: null) */
-    uint64_t binlog_pos;   /* position after it (inside a split transaction: the start of
-                            * the rows event of its last committed row) */
-    uint64_t batch;        /* number of the last committed batch; 0 = none */
-    int64_t source_ts_sec; /* source commit time of the last committed transaction (inside a
-                            * split one: its time); 0 unknown (stored as null) */
-    uint64_t rows_applied; /* row changes committed by this pipeline, in total */
-    uint64_t dead_letters; /* rows set aside as dead letters by this pipeline, in total */
-    char *lease_holder;    /* the sdl that holds the pipeline ("host:pid"), NULL when none */
-    int64_t lease_until_ms; /* ... until then (ms since the epoch); it renews while it runs */
-} sdl_offset;
-
-void sdl_offset_done(sdl_offset *offset);
-void sdl_offset_copy(sdl_offset *dst, const sdl_offset *src);
-
-/* A batch: consecutive row_changes documents and the offset after them. */
-typedef struct sdl_batch {
-    uint64_t number;        /* batch number n (the offset after it has batch = n) */
-    bson_t **docs;          /* row_changes documents in order; owned by the batch */
-    bool *dead;             /* NULL, or per document: a dead letter (dead-letter.h), written to
-                             * the dead-letter collection instead of row_changes */
-    size_t ndocs;
-    size_t cap;
-    size_t bytes;           /* sum of the documents' BSON sizes */
-    uint64_t ndead;         /* dead letters among the documents */
-    char *first_gtid;       /* GTID of the first document (for staging and logs) */
-    char *last_gtid;        /* GTID of the last document */
-    uint64_t rows;          /* row changes in the batch (DDL documents excluded) */
-    sdl_offset offset_after; /* the pipeline's offset once the batch is committed */
-} sdl_batch;
-
-void sdl_batch_init(sdl_batch *batch);
-/* Sets first_gtid and last_gtid from the batch's first and last documents (NULL when empty). */
-void sdl_batch_set_gtids(sdl_batch *batch);
-/* Makes @offset the offset inside a split transaction after its row_changes document @last:
- * partial = {gtid, seq} of @last, binlog and source_ts from @last (its rows event and the
- * transaction's time); the GTID position (before the transaction) stays. */
-void sdl_offset_set_partial(sdl_offset *offset, const bson_t *last);
-/* Takes ownership of @doc. */
-void sdl_batch_add(sdl_batch *batch, bson_t *doc, bool is_row);
-/* Takes ownership of @doc, a dead letter (dead-letter.h). */
-void sdl_batch_add_dead(sdl_batch *batch, bson_t *doc);
-void sdl_batch_done(sdl_batch *batch);
 
 /* Connects and verifies the target (replica set, transactions), creates the indexes.
  * A target that is down is a transient error: the caller waits with backoff. */
@@ -116,6 +67,9 @@ SDL_MUST_CHECK bool sdl_mongo_writer_open_read_only(const sdl_target_config *cfg
                                                     sdl_error *err);
 
 sdl_mongo_writer *sdl_mongo_writer_free(sdl_mongo_writer *writer);
+
+/* The writer behind the sink seam (model/sink.h); the sink borrows @writer. */
+sdl_sink sdl_mongo_writer_sink(sdl_mongo_writer *writer);
 
 /* One `ping` to the primary (health checks while idle). */
 SDL_MUST_CHECK bool sdl_mongo_writer_ping(sdl_mongo_writer *writer, sdl_error *err);
@@ -143,13 +97,6 @@ SDL_MUST_CHECK bool sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_
 /* After a commit that failed because the server refused one of the batch's documents as such
  * (an SDL_E_DATA error): 1 + its index in the batch; 0 otherwise. */
 size_t sdl_mongo_writer_rejected(const sdl_mongo_writer *writer);
-
-/* One staged batch as recovery sees it. */
-typedef struct sdl_staged_batch {
-    uint64_t number;
-    uint32_t parts_expected; /* part count recorded in every part */
-    uint32_t parts_found;    /* parts present */
-} sdl_staged_batch;
 
 /* The pipeline's staged batches in ascending order; caller frees *ret_list with free(). */
 SDL_MUST_CHECK bool sdl_mongo_writer_list_staged(sdl_mongo_writer *writer,

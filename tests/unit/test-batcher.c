@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The batcher (pure decisions) driven as pipeline.c's writer thread drives it, against the
+ * in-memory sink of tests/lib/fake-sink.c.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdl/base/alloc.h"
+#include "sdl/base/clock.h"
+#include "sdl/base/log.h"
+#include "sdl/daemon/batcher.h"
+#include "sdl/daemon/committer.h"
+
+#include "fake-sink.h"
+#include "sdltest.h"
+
+/* ---- documents ---- */
+
+static bson_t *
+make_doc(const char *op, const char *gtid, uint64_t seq)
+{
+    bson_t *doc = bson_new();
+    bson_t binlog;
+    char id[96];
+
+    (void)snprintf(id, sizeof(id), "p:%s:%" PRIu64, gtid, seq);
+    BSON_APPEND_UTF8(doc, "_id", id);
+    BSON_APPEND_UTF8(doc, "op", op);
+    BSON_APPEND_UTF8(doc, "db", "shop");
+    BSON_APPEND_UTF8(doc, "table", "orders");
+    BSON_APPEND_UTF8(doc, "gtid", gtid);
+    BSON_APPEND_INT64(doc, "seq", (int64_t)seq);
+    BSON_APPEND_DATE_TIME(doc, "ts", 1700000000000);
+    BSON_APPEND_DOCUMENT_BEGIN(doc, "binlog", &binlog);
+    BSON_APPEND_UTF8(&binlog, "file", "bin.000001");
+    BSON_APPEND_INT64(&binlog, "pos", (int64_t)(1000 + seq));
+    bson_append_document_end(doc, &binlog);
+    return doc;
+}
+
+static bool
+doc_split(const bson_t *doc)
+{
+    bson_iter_t it;
+
+    return bson_iter_init_find(&it, doc, "split") && bson_iter_as_bool(&it);
+}
+
+static char *
+id_of(const char *gtid, uint64_t seq)
+{
+    static char id[96];
+
+    (void)snprintf(id, sizeof(id), "p:%s:%" PRIu64, gtid, seq);
+    return id;
+}
+
+/* ---- the writer: committer.c over the fake sink, as pipeline.c's writer thread uses it ---- */
+
+typedef struct writer {
+    fake_sink fs;
+    sdl_sink sink;
+    sdl_commit_env env;
+    sdl_batcher bt;
+    sdl_offset committed; /* the last committed offset */
+    uint64_t now;         /* the monotonic time items arrive at */
+    size_t retries;       /* transient failures retried */
+    size_t dead_letters;  /* refused documents set aside */
+    size_t batches;       /* commits the committer reported */
+} writer;
+
+/* Up to 10 attempts while the failure is transient. */
+static bool
+test_retry(void *ctx, const char *what, sdl_retry_reason reason, sdl_attempt_fn fn, void *arg,
+           sdl_error *err)
+{
+    writer *w = ctx;
+
+    (void)what;
+    (void)reason;
+    for (int i = 0; i < 10; i++) {
+        if (fn(arg, err)) {
+            return true;
+        }
+        if (!err->transient) {
+            return false;
+        }
+        w->retries++;
+    }
+    return false;
+}
+
+static bson_t *
+test_dead_letter(void *ctx, const bson_t *doc, const sdl_error *err, const sdl_offset *offset)
+{
+    writer *w = ctx;
+    bson_t *dead = bson_new();
+    bson_iter_t it;
+
+    (void)err;
+    if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it)) {
+        BSON_APPEND_UTF8(dead, "_id", bson_iter_utf8(&it, NULL));
+    }
+    BSON_APPEND_UTF8(dead, "from", offset->gtid ? offset->gtid : "");
+    w->dead_letters++;
+    return dead;
+}
+
+static void
+test_committed(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec)
+{
+    writer *w = ctx;
+
+    (void)b;
+    (void)txns;
+    (void)usec;
+    w->batches++;
+}
+
+static void
+writer_init(writer *w, uint64_t max_rows, size_t max_bytes)
+{
+    memset(w, 0, sizeof(*w));
+    fake_sink_init(&w->fs);
+    w->sink = fake_sink_sink(&w->fs);
+    w->env = (sdl_commit_env){.sink = &w->sink,
+                              .retry = test_retry,
+                              .dead_letter = test_dead_letter,
+                              .committed = test_committed,
+                              .ctx = w};
+    sdl_batcher_init(&w->bt, "mariadb", 0, 0);
+    sdl_batcher_set_limits(&w->bt, max_rows, max_bytes);
+    w->committed.gtid = sdl_xstrdup("0-1-10");
+    w->now = sdl_now_monotonic_usec();
+    sdl_log_set_level(SDL_LOG_ERROR); /* the committer logs what it does; keep the output short */
+}
+
+static void
+writer_done(writer *w)
+{
+    sdl_batcher_done(&w->bt);
+    sdl_offset_done(&w->committed);
+    fake_sink_done(&w->fs);
+}
+
+static bool
+writer_flush(writer *w, sdl_flush mode, sdl_error *err)
+{
+    return sdl_commit_flush(&w->env, &w->bt, mode, &w->committed, err);
+}
+
+static bool
+writer_doc(writer *w, sdl_batcher_kind kind, const char *gtid, uint64_t seq, sdl_error *err)
+{
+    return writer_flush(w, sdl_batcher_before(&w->bt, kind), err) &&
+           writer_flush(
+               w,
+               sdl_batcher_add(&w->bt, kind, gtid,
+                               make_doc(kind == SDL_BATCHER_DDL ? "ddl" : "insert", gtid, seq),
+                               w->now),
+               err);
+}
+
+static bool
+writer_end(writer *w, const char *gtid, const char *position, sdl_error *err)
+{
+    return writer_flush(
+        w, sdl_batcher_end_txn(&w->bt, gtid, position, "bin.000001", 5000, 1700000000, w->now),
+        err);
+}
+
+/* A transaction of @rows row changes, GTID 0-1-@seq, position after it "0-1-@seq". */
+static bool
+writer_txn(writer *w, uint64_t seq, uint64_t rows, sdl_error *err)
+{
+    char gtid[32];
+
+    (void)snprintf(gtid, sizeof(gtid), "0-1-%" PRIu64, seq);
+    for (uint64_t r = 1; r <= rows; r++) {
+        if (!writer_doc(w, SDL_BATCHER_ROW, gtid, r, err)) {
+            return false;
+        }
+    }
+    return writer_end(w, gtid, gtid, err);
+}
+
+/* ---- cutting on transaction ends ---- */
+
+TEST(batcher_cuts_batches_only_at_transaction_ends)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 5, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 0);
+    /* the 5th document fills the batch: the two complete transactions go, the open one stays */
+    ASSERT_OK(writer_txn(&w, 13, 2, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(w.fs.ndocs, 4);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-12");
+    ASSERT_UINT_EQ(w.fs.offset.batch, 1);
+    ASSERT_UINT_EQ(w.fs.offset.rows_applied, 4);
+    ASSERT_NULL(w.fs.offset.partial_gtid);
+    ASSERT_STR_EQ(w.fs.offset.flavor, "mariadb");
+    ASSERT_UINT_EQ(w.bt.batch.ndocs, 2);
+    ASSERT_UINT_EQ(w.bt.nends, 1);
+    ASSERT_UINT_EQ(w.bt.batch.rows, 2);
+    /* nothing else is due until max_delay after what is held arrived */
+    uint64_t t = w.bt.started_usec;
+    ASSERT_TRUE(t > 0);
+    ASSERT_INT_EQ(sdl_batcher_due(&w.bt, t + 100, 200), SDL_FLUSH_NONE);
+    ASSERT_UINT_EQ(sdl_batcher_wait_usec(&w.bt, t + 100, 200, 5000), 100);
+    ASSERT_UINT_EQ(sdl_batcher_wait_usec(&w.bt, t + 300, 200, 5000), 0);
+    ASSERT_INT_EQ(sdl_batcher_due(&w.bt, t + 200, 200), SDL_FLUSH_COMPLETE);
+    ASSERT_OK(writer_flush(&w, sdl_batcher_due(&w.bt, t + 200, 200), &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 2);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-13");
+    ASSERT_UINT_EQ(w.fs.offset.rows_applied, 6);
+    ASSERT_TRUE(sdl_batcher_empty(&w.bt));
+    ASSERT_UINT_EQ(sdl_batcher_wait_usec(&w.bt, w.now, 200, 5000), 5000);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    writer_done(&w);
+}
+
+TEST(batcher_ends_a_batch_at_a_transaction_that_changes_nothing)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 11, 0, &err), &err); /* filtered: only its end */
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(w.fs.ndocs, 0);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-11");
+    writer_done(&w);
+}
+
+TEST(batcher_commits_a_ddl_in_a_batch_of_its_own)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 11, 3, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 0);
+    ASSERT_INT_EQ(sdl_batcher_before(&w.bt, SDL_BATCHER_DDL), SDL_FLUSH_COMPLETE);
+    ASSERT_INT_EQ(sdl_batcher_before(&w.bt, SDL_BATCHER_ROW), SDL_FLUSH_NONE);
+    /* the DDL: what came before is committed first, then the DDL as soon as it ends */
+    ASSERT_OK(writer_doc(&w, SDL_BATCHER_DDL, "0-1-12", 1, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-11");
+    ASSERT_OK(writer_doc(&w, SDL_BATCHER_ROW, "0-1-12", 2, &err), &err); /* CREATE ... SELECT */
+    ASSERT_OK(writer_end(&w, "0-1-12", "0-1-12", &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 2);
+    ASSERT_UINT_EQ(w.fs.ndocs, 5);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-12");
+    ASSERT_UINT_EQ(w.fs.offset.rows_applied, 4); /* the DDL document is not a row */
+    ASSERT_TRUE(sdl_batcher_empty(&w.bt));
+    writer_done(&w);
+}
+
+/* ---- splitting a large transaction, and resuming inside it ---- */
+
+TEST(batcher_splits_a_transaction_larger_than_a_batch)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 5, 1 << 20);
+    for (uint64_t r = 1; r <= 5; r++) {
+        ASSERT_OK(writer_doc(&w, SDL_BATCHER_ROW, "0-1-20", r, &err), &err);
+    }
+    /* one of exactly the limits is not split: its end may come next */
+    ASSERT_UINT_EQ(w.fs.commits, 0);
+    ASSERT_OK(writer_doc(&w, SDL_BATCHER_ROW, "0-1-20", 6, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(w.fs.ndocs, 5);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-10"); /* the position before the transaction */
+    ASSERT_STR_EQ(w.fs.offset.partial_gtid, "0-1-20");
+    ASSERT_UINT_EQ(w.fs.offset.partial_seq, 5);
+    ASSERT_UINT_EQ(w.fs.offset.binlog_pos, 1005);
+    ASSERT_UINT_EQ(w.fs.offset.rows_applied, 5);
+    for (uint64_t r = 7; r <= 12; r++) {
+        ASSERT_OK(writer_doc(&w, SDL_BATCHER_ROW, "0-1-20", r, &err), &err);
+    }
+    ASSERT_UINT_EQ(w.fs.commits, 2);
+    ASSERT_UINT_EQ(w.fs.offset.partial_seq, 10);
+    ASSERT_OK(writer_end(&w, "0-1-20", "0-1-20", &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 3);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-20");
+    ASSERT_NULL(w.fs.offset.partial_gtid);
+    ASSERT_UINT_EQ(w.fs.offset.rows_applied, 12);
+    ASSERT_UINT_EQ(w.fs.ndocs, 12);
+    for (size_t i = 0; i < w.fs.ndocs; i++) {
+        ASSERT_TRUE(doc_split(w.fs.docs[i].doc)); /* every row of a split transaction */
+        ASSERT_UINT_EQ(fake_sink_count_id(&w.fs, id_of("0-1-20", i + 1)), 1);
+    }
+    /* the next transaction is not split */
+    ASSERT_OK(writer_txn(&w, 21, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_FALSE(doc_split(w.fs.docs[12].doc));
+    writer_done(&w);
+}
+
+TEST(batcher_resumes_inside_a_split_transaction)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    /* a restart after the part holding rows 1..5 of 0-1-20: the stream skips them */
+    writer_init(&w, 5, 1 << 20);
+    fake_sink_set_offset(&w.fs, 7, "0-1-10", "0-1-20", 5);
+    sdl_offset_done(&w.committed);
+    sdl_offset_copy(&w.committed, &w.fs.offset);
+    sdl_batcher_resume_split(&w.bt, "0-1-20");
+    for (uint64_t r = 6; r <= 8; r++) {
+        ASSERT_OK(writer_doc(&w, SDL_BATCHER_ROW, "0-1-20", r, &err), &err);
+    }
+    ASSERT_OK(writer_end(&w, "0-1-20", "0-1-20", &err), &err);
+    ASSERT_NULL(w.bt.resume_split);
+    ASSERT_OK(writer_txn(&w, 21, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(w.fs.offset.batch, 8);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-21");
+    ASSERT_NULL(w.fs.offset.partial_gtid);
+    ASSERT_UINT_EQ(w.fs.ndocs, 4);
+    ASSERT_TRUE(doc_split(w.fs.docs[0].doc));
+    ASSERT_TRUE(doc_split(w.fs.docs[2].doc));
+    ASSERT_FALSE(doc_split(w.fs.docs[3].doc)); /* the next transaction's row */
+    writer_done(&w);
+}
+
+TEST(batcher_does_not_mark_a_ddl_or_dead_letter_of_a_split_transaction)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 3, 1 << 20);
+    ASSERT_OK(writer_doc(&w, SDL_BATCHER_DDL, "0-1-30", 1, &err), &err);
+    ASSERT_OK(writer_doc(&w, SDL_BATCHER_ROW, "0-1-30", 2, &err), &err);
+    ASSERT_OK(writer_doc(&w, SDL_BATCHER_DEAD_LETTER, "0-1-30", 3, &err), &err);
+    ASSERT_OK(writer_doc(&w, SDL_BATCHER_ROW, "0-1-30", 4, &err), &err);
+    ASSERT_OK(writer_end(&w, "0-1-30", "0-1-30", &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 2);
+    ASSERT_FALSE(doc_split(w.fs.docs[0].doc)); /* the DDL */
+    ASSERT_TRUE(doc_split(w.fs.docs[1].doc));
+    ASSERT_FALSE(doc_split(w.fs.docs[2].doc)); /* the dead letter */
+    ASSERT_TRUE(w.fs.docs[2].dead);
+    ASSERT_TRUE(doc_split(w.fs.docs[3].doc));
+    ASSERT_UINT_EQ(w.fs.offset.rows_applied, 2);
+    ASSERT_UINT_EQ(w.fs.offset.dead_letters, 1);
+    writer_done(&w);
+}
+
+/* ---- too large or too slow for one transaction ---- */
+
+TEST(batcher_halves_its_limits_after_a_too_large_batch_and_restores_them)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 9, 1 << 20);
+    for (uint64_t t = 0; t < 4; t++) {
+        ASSERT_OK(writer_txn(&w, 40 + t, 2, &err), &err);
+    }
+    ASSERT_UINT_EQ(w.fs.commits, 0);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_TOO_LARGE, 1);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.retries, 0); /* too large is not retried as such */
+    ASSERT_UINT_EQ(w.bt.limit_rows, 4);
+    /* the same documents went out again in batches of half the size */
+    ASSERT_UINT_EQ(w.fs.commits, 2);
+    ASSERT_UINT_EQ(w.fs.ndocs, 8);
+    ASSERT_UINT_EQ(w.fs.docs[4].batch, 2);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    ASSERT_UINT_EQ(sdl_batcher_max_rows(&w.bt), 4);
+    /* SDL_BATCHER_RESTORE_AFTER commits later the limits double (2 commits so far) */
+    for (uint64_t t = 0; t < SDL_BATCHER_RESTORE_AFTER - 2; t++) {
+        ASSERT_OK(writer_txn(&w, 50 + t, 1, &err), &err);
+        ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    }
+    ASSERT_UINT_EQ(w.bt.limit_rows, 8);
+    ASSERT_UINT_EQ(sdl_batcher_max_rows(&w.bt), 8);
+    /* once both reach the configured ones, the lowered limits are gone */
+    sdl_batcher_set_limits(&w.bt, 9, w.bt.limit_bytes * 2);
+    for (uint64_t t = 0; t < SDL_BATCHER_RESTORE_AFTER; t++) {
+        ASSERT_OK(writer_txn(&w, 70 + t, 1, &err), &err);
+        ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    }
+    ASSERT_UINT_EQ(w.bt.limit_rows, 0);
+    ASSERT_UINT_EQ(w.bt.limit_bytes, 0);
+    ASSERT_UINT_EQ(sdl_batcher_max_rows(&w.bt), 9);
+    writer_done(&w);
+}
+
+TEST(batcher_cannot_lower_below_one_document)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 8, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 40, 1, &err), &err);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_TOO_SLOW, 1);
+    ASSERT_FALSE(writer_flush(&w, SDL_FLUSH_COMPLETE, &err));
+    ASSERT_INT_EQ(sdl_sink_classify_size(&w.sink, &err), SDL_SINK_TOO_SLOW);
+    ASSERT_INT_EQ(err.code, SDL_E_SINK);
+    ASSERT_STR_CONTAINS(err.message, "holds only document p:0-1-40:1");
+    ASSERT_UINT_EQ(w.bt.limit_rows, 0);
+    ASSERT_UINT_EQ(w.fs.commits, 0);
+    ASSERT_UINT_EQ(w.bt.batch.ndocs, 1); /* still held, and staged */
+    ASSERT_NOT_NULL(fake_sink_staged(&w.fs, 1));
+    /* too large rather than too slow: one document no transaction can hold is data (exit 65) */
+    sdl_error_clear(&err);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_TOO_LARGE, 1);
+    ASSERT_FALSE(writer_flush(&w, SDL_FLUSH_COMPLETE, &err));
+    ASSERT_INT_EQ(err.code, SDL_E_DATA);
+    ASSERT_INT_EQ(sdl_error_exit_status(&err), 65);
+    writer_done(&w);
+}
+
+/* ---- reload between transactions ---- */
+
+TEST(batcher_takes_reloaded_limits_from_the_next_transaction)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 60, 3, &err), &err);
+    ASSERT_OK(writer_txn(&w, 61, 3, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 0);
+    /* SIGHUP: max_rows 4. The held transactions are cut on their ends within the new limit */
+    sdl_batcher_set_limits(&w.bt, 4, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 62, 1, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 2); /* 0-1-60 alone, then 0-1-61 alone */
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-61");
+    ASSERT_UINT_EQ(w.fs.docs[2].batch, 1);
+    ASSERT_UINT_EQ(w.fs.docs[3].batch, 2);
+    ASSERT_UINT_EQ(w.bt.batch.ndocs, 1); /* 0-1-62 waits for more */
+    ASSERT_NULL(w.fs.offset.partial_gtid);
+    /* and a larger limit again */
+    sdl_batcher_set_limits(&w.bt, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 63, 10, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 2);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 3);
+    ASSERT_UINT_EQ(w.fs.offset.rows_applied, 17);
+    writer_done(&w);
+}
+
+TEST(batcher_respects_max_bytes)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+    bson_t *probe = make_doc("insert", "0-1-70", 1);
+    size_t len = probe->len;
+
+    bson_destroy(probe);
+    writer_init(&w, 1000, 3 * len);
+    ASSERT_OK(writer_txn(&w, 70, 2, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 0);
+    ASSERT_OK(writer_txn(&w, 71, 2, &err), &err); /* 3 documents reach max_bytes */
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-70");
+    writer_done(&w);
+}
+
+/* ---- the commit protocol through the seam ---- */
+
+TEST(batcher_commit_retries_transient_failures)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 80, 2, &err), &err);
+    fake_sink_fail(&w.fs, FAKE_OP_STAGE, FAKE_FAIL_TRANSIENT, 2);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_TRANSIENT, 2);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(w.fs.ndocs, 2);
+    writer_done(&w);
+}
+
+TEST(batcher_ambiguous_commit_that_was_applied_is_not_applied_twice)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 81, 2, &err), &err);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_AMBIGUOUS_APPLIED, 1);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.settled, 1);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(fake_sink_count_id(&w.fs, id_of("0-1-81", 1)), 1);
+    ASSERT_UINT_EQ(w.committed.batch, 1);
+    /* the next batch is fenced on it as usual */
+    ASSERT_OK(writer_txn(&w, 82, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.offset.batch, 2);
+    writer_done(&w);
+}
+
+TEST(batcher_ambiguous_commit_that_was_not_applied_is_committed_again)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 83, 2, &err), &err);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_AMBIGUOUS_LOST, 1);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.settled, 1);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_COMMIT], 2);
+    ASSERT_UINT_EQ(fake_sink_count_id(&w.fs, id_of("0-1-83", 2)), 1);
+    writer_done(&w);
+}
+
+TEST(batcher_ambiguous_commit_after_another_writer_is_fencing)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 84, 2, &err), &err);
+    /* another sdl committed its own batch 1 meanwhile, elsewhere in the binlog */
+    fake_sink_set_offset(&w.fs, 1, "0-1-99", NULL, 0);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_AMBIGUOUS_LOST, 1);
+    ASSERT_FALSE(writer_flush(&w, SDL_FLUSH_COMPLETE, &err));
+    ASSERT_FALSE(err.transient);
+    ASSERT_STR_CONTAINS(err.message, "fencing");
+    ASSERT_UINT_EQ(w.fs.ndocs, 0);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-99");
+    writer_done(&w);
+}
+
+TEST(batcher_commit_is_fenced_on_the_previous_batch)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 85, 2, &err), &err);
+    fake_sink_set_offset(&w.fs, 5, "0-1-99", NULL, 0); /* another writer is ahead */
+    ASSERT_FALSE(writer_flush(&w, SDL_FLUSH_COMPLETE, &err));
+    ASSERT_FALSE(err.transient);
+    ASSERT_STR_CONTAINS(err.message, "fencing");
+    ASSERT_UINT_EQ(w.fs.ndocs, 0);
+    ASSERT_UINT_EQ(w.fs.offset.batch, 5);
+    ASSERT_UINT_EQ(w.bt.batch.ndocs, 2); /* nothing dropped: it stays staged, sdl exits */
+    writer_done(&w);
+}
+
+TEST(batcher_sets_a_refused_document_aside_and_commits_the_batch_again)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 86, 2, &err), &err);
+    ASSERT_OK(writer_txn(&w, 87, 1, &err), &err);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_REJECT_FIRST, 1);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.dead_letters, 1);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(w.fs.ndocs, 3);
+    ASSERT_TRUE(w.fs.docs[0].dead);
+    ASSERT_FALSE(w.fs.docs[1].dead);
+    ASSERT_UINT_EQ(w.fs.offset.rows_applied, 2);
+    ASSERT_UINT_EQ(w.fs.offset.dead_letters, 1);
+    ASSERT_TRUE(sdl_batcher_empty(&w.bt));
+    ASSERT_UINT_EQ(w.bt.batch.rows, 0);
+    ASSERT_UINT_EQ(w.bt.batch.bytes, 0);
+    ASSERT_UINT_EQ(w.bt.batch.ndead, 0);
+    /* without dead letters (pipeline.on_error: stop) the error stands */
+    w.env.dead_letter = NULL;
+    ASSERT_OK(writer_txn(&w, 88, 1, &err), &err);
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_REJECT_FIRST, 1);
+    ASSERT_FALSE(writer_flush(&w, SDL_FLUSH_COMPLETE, &err));
+    ASSERT_INT_EQ(err.code, SDL_E_DATA);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    writer_done(&w);
+}
+
+TEST(batcher_dead_lettered_document_keeps_the_counts_right)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_batch out;
+    sdl_batcher_cut cut;
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 90, 2, &err), &err);
+    ASSERT_OK(writer_txn(&w, 91, 2, &err), &err);
+    ASSERT_TRUE(sdl_batcher_next(&w.bt, SDL_FLUSH_COMPLETE, &w.committed, &out, &cut));
+    ASSERT_UINT_EQ(out.ndocs, 4);
+    ASSERT_UINT_EQ(out.rows, 4);
+    ASSERT_UINT_EQ(cut.txns, 2);
+    /* the sink refused document 1: pipeline.c replaces it by its (smaller) dead letter */
+    bson_t *dead = bson_new();
+    BSON_APPEND_UTF8(dead, "_id", "p:0-1-90:2");
+    long long delta = (long long)dead->len - (long long)out.docs[1]->len;
+    bson_destroy(out.docs[1]);
+    out.docs[1] = dead;
+    out.dead[1] = true;
+    out.ndead++;
+    out.rows--;
+    out.bytes = (size_t)((long long)out.bytes + delta);
+    sdl_batcher_dead_lettered(&w.bt, 1, delta, true);
+    ASSERT_UINT_EQ(w.bt.batch.rows, 3);
+    ASSERT_UINT_EQ(w.bt.batch.ndead, 1);
+    ASSERT_UINT_EQ(w.bt.ends[0].rows, 1);
+    ASSERT_UINT_EQ(w.bt.ends[1].rows, 3);
+    ASSERT_UINT_EQ(w.bt.batch.bytes, out.bytes);
+    sdl_batcher_committed(&w.bt, &out, &cut, w.now);
+    sdl_batcher_release(&out);
+    ASSERT_TRUE(sdl_batcher_empty(&w.bt));
+    ASSERT_UINT_EQ(w.bt.batch.rows, 0);
+    ASSERT_UINT_EQ(w.bt.batch.bytes, 0);
+    ASSERT_UINT_EQ(w.bt.batch.ndead, 0);
+    writer_done(&w);
+}
