@@ -20,6 +20,8 @@ _Static_assert(sizeof(sdl_tls_mode) == sizeof(int), "enum keys are stored as int
 _Static_assert(sizeof(sdl_log_level) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sdl_on_error) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sdl_log_format) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(sdl_mirror_no_pk) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(sdl_mirror_on_drop) == sizeof(int), "enum keys are stored as int");
 
 static const sdl_config_enum flavor_names[] = {
     {"auto", SDL_FLAVOR_AUTO},
@@ -54,7 +56,77 @@ static const sdl_config_enum on_error_names[] = {
     {NULL, 0},
 };
 
+static const sdl_config_enum no_pk_names[] = {
+    {"error", SDL_MIRROR_NO_PK_ERROR},
+    {"skip", SDL_MIRROR_NO_PK_SKIP},
+    {"all_columns", SDL_MIRROR_NO_PK_ALL_COLUMNS},
+    {NULL, 0},
+};
+
+static const sdl_config_enum on_drop_names[] = {
+    {"keep", SDL_MIRROR_ON_DROP_KEEP},
+    {"drop", SDL_MIRROR_ON_DROP_DROP},
+    {NULL, 0},
+};
+
 /* ---- per-key validators ---- */
+
+static const char *
+validate_mode(const char *mode)
+{
+    if (strcmp(mode, "audit") != 0 && strcmp(mode, "mirror") != 0) {
+        return "a mode is 'audit' or 'mirror'";
+    }
+    return NULL;
+}
+
+bool
+sdl_config_has_mode(const sdl_config *c, const char *mode)
+{
+    if (c->pipeline.nmodes == 0) {
+        return strcmp(mode, "audit") == 0; /* the default, [audit] */
+    }
+    for (size_t i = 0; i < c->pipeline.nmodes; i++) {
+        if (strcmp(c->pipeline.modes[i], mode) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* mirror.collection: a collection name in which {db} and {table} stand for the table's. */
+static const char *
+validate_mirror_collection(const sdl_config *c)
+{
+    const char *t = c->mirror.collection;
+
+    if (!*t) {
+        return "must not be empty";
+    }
+    for (const char *p = t; *p; p++) {
+        if (*p == '{' && strncmp(p, "{db}", 4) != 0 && strncmp(p, "{table}", 7) != 0) {
+            return "the only placeholders are {db} and {table}";
+        }
+        if (*p == '$' || (unsigned char)*p < 0x20) {
+            return "a MongoDB collection name cannot contain '$' or control characters";
+        }
+    }
+    if (!strstr(t, "{table}")) {
+        return "must contain {table} (one collection per table)";
+    }
+    if (strncmp(t, "system.", 7) == 0) {
+        return "collection names starting with 'system.' are reserved by MongoDB";
+    }
+    return NULL;
+}
+
+static const char *validate_database_name(const char *d);
+
+static const char *
+validate_mirror_database(const sdl_config *c)
+{
+    return c->mirror.database ? validate_database_name(c->mirror.database) : NULL;
+}
 
 static const char *
 validate_host(const sdl_config *c)
@@ -125,7 +197,12 @@ validate_pattern(const char *pattern)
 static const char *
 validate_database(const sdl_config *c)
 {
-    const char *d = c->target.database;
+    return validate_database_name(c->target.database);
+}
+
+static const char *
+validate_database_name(const char *d)
+{
 
     if (strlen(d) > 63) {
         return "a MongoDB database name has at most 63 bytes";
@@ -407,6 +484,43 @@ static const sdl_config_key pipeline_keys[] = {
      .enums = on_error_names,
      .doc = "a row that cannot be stored or mapped: stop (exit 65) or dead_letter (stored in "
             "the dead-letter collection with the batch, and sdl goes on)"},
+    {.name = "modes",
+     .type = SDL_CFG_STRING_LIST,
+     .offset = OFF(pipeline.modes),
+     .count_offset = OFF(pipeline.nmodes),
+     .def = "[audit]",
+     .validate_item = validate_mode,
+     .doc = "what sdl writes: audit (the row_changes log), mirror (one collection per table "
+            "equal to it), or both; read at start-up only"},
+};
+
+static const sdl_config_key mirror_keys[] = {
+    {.name = "database",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(mirror.database),
+     .flags = SDL_CFG_NULLABLE,
+     .validate = validate_mirror_database,
+     .doc = "database of the mirror collections; absent or null = target.database"},
+    {.name = "collection",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(mirror.collection),
+     .def = "{db}.{table}",
+     .validate = validate_mirror_collection,
+     .doc = "name of a table's mirror collection; {db} and {table} stand for the table's"},
+    {.name = "no_primary_key",
+     .type = SDL_CFG_ENUM,
+     .offset = OFF(mirror.no_primary_key),
+     .def = "error",
+     .enums = no_pk_names,
+     .doc = "a mirrored table without a primary key: error (exit 78 at its first row), skip "
+            "(a warning, audit only) or all_columns (rows matched by every column)"},
+    {.name = "on_drop",
+     .type = SDL_CFG_ENUM,
+     .offset = OFF(mirror.on_drop),
+     .def = "keep",
+     .enums = on_drop_names,
+     .doc = "DROP TABLE and RENAME TABLE: keep the old name's mirror collection as it was "
+            "(with a warning) or drop it (emptied in the DDL's transaction)"},
 };
 
 static const sdl_config_key tables_keys[] = {
@@ -620,6 +734,7 @@ static const sdl_config_section source_section = {"source", KEYS(source_keys)};
 static const sdl_config_section target_section = {"target", KEYS(target_keys)};
 static const sdl_config_section pipeline_section = {"pipeline", KEYS(pipeline_keys)};
 static const sdl_config_section tables_section = {"tables", KEYS(tables_keys)};
+static const sdl_config_section mirror_section = {"mirror", KEYS(mirror_keys)};
 static const sdl_config_section log_section = {"log", KEYS(log_keys)};
 static const sdl_config_section http_section = {"http", KEYS(http_keys)};
 
@@ -641,6 +756,10 @@ static const sdl_config_key root_keys[] = {
      .type = SDL_CFG_SECTION,
      .section = &tables_section,
      .doc = "which tables are replicated"},
+    {.name = "mirror",
+     .type = SDL_CFG_SECTION,
+     .section = &mirror_section,
+     .doc = "the mirror collections (pipeline.modes: [mirror])"},
     {.name = "http",
      .type = SDL_CFG_SECTION,
      .section = &http_section,
@@ -733,6 +852,18 @@ check_namespace_length(const sdl_config *c)
     return NULL;
 }
 
+static const char *
+check_modes(const sdl_config *c)
+{
+    if (c->pipeline.nmodes > 1 && strcmp(c->pipeline.modes[0], c->pipeline.modes[1]) == 0) {
+        return "'pipeline.modes' names a mode twice";
+    }
+    if (c->pipeline.nmodes > 2) {
+        return "'pipeline.modes' has two modes at most: audit and mirror";
+    }
+    return NULL;
+}
+
 const sdl_config_check sdl_config_checks[] = {
     {check_tls_ca, &tls_keys[0], NULL},
     {check_tls_pair, &tls_keys[2], &tls_keys[3]},
@@ -741,5 +872,6 @@ const sdl_config_check sdl_config_checks[] = {
     {check_uri_exclusive, &target_keys[1], &target_keys[0]},
     {check_collections_distinct, &collections_keys[0], &collections_keys[1]},
     {check_namespace_length, &target_keys[2], &collections_keys[0]},
+    {check_modes, &pipeline_keys[6], NULL},
 };
 const size_t sdl_config_nchecks = SDL_ARRAY_SIZE(sdl_config_checks);

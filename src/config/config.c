@@ -294,9 +294,19 @@ sdl_config_apply_defaults(sdl_config *config, const sdl_config_section *section)
         if (k->type == SDL_CFG_SECTION) {
             sdl_config_apply_defaults(config, k->section);
         } else if (k->type == SDL_CFG_STRING_LIST) {
-            /* The only list default is "[]". */
-            *SDL_CFG_FIELD(config, k, char **) = NULL;
-            *(size_t *)(void *)((char *)config + k->count_offset) = 0;
+            /* "[]", or "[a, b]": plain words separated by ", " */
+            char **items = NULL;
+            size_t n = 0;
+            if (k->def && strlen(k->def) > 2) {
+                char *words = sdl_xstrndup(k->def + 1, strlen(k->def) - 2), *save = NULL;
+                for (char *w = strtok_r(words, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+                    items = sdl_xreallocarray(items, n + 1, sizeof(*items));
+                    items[n++] = sdl_xstrdup(w);
+                }
+                free(words);
+            }
+            *SDL_CFG_FIELD(config, k, char **) = items;
+            *(size_t *)(void *)((char *)config + k->count_offset) = n;
         } else if (k->def && store_scalar(config, k, k->def, why, sizeof(why)) != NULL) {
             abort(); /* a bad default in the tables is a bug; test-config catches it */
         }

@@ -108,7 +108,29 @@ typedef struct sdl_pipeline_config {
     uint64_t retry_max_usec;           /* default 10 s */
     uint64_t retry_give_up_after_usec; /* default 5 min; 0 = never give up */
     sdl_on_error on_error;             /* default stop */
+    char **modes;                      /* "audit", "mirror": what is written; default [audit] */
+    size_t nmodes;
 } sdl_pipeline_config;
+
+/* mirror.no_primary_key: a mirrored table without a primary key (DESIGN.md section 12) */
+typedef enum sdl_mirror_no_pk {
+    SDL_MIRROR_NO_PK_ERROR,       /* stop (exit 78) at its first row, naming the table */
+    SDL_MIRROR_NO_PK_SKIP,        /* warn once, write its audit rows only */
+    SDL_MIRROR_NO_PK_ALL_COLUMNS, /* match rows by all their columns */
+} sdl_mirror_no_pk;
+
+/* mirror.on_drop: DROP TABLE and the old name of RENAME TABLE */
+typedef enum sdl_mirror_on_drop {
+    SDL_MIRROR_ON_DROP_KEEP, /* the collection stays as it was (a warning says so) */
+    SDL_MIRROR_ON_DROP_DROP, /* emptied in the DDL's transaction, dropped after it */
+} sdl_mirror_on_drop;
+
+typedef struct sdl_mirror_config {
+    char *database;                  /* NULL (default): target.database */
+    char *collection;                /* template with {db} and {table}; default "{db}.{table}" */
+    sdl_mirror_no_pk no_primary_key; /* default error */
+    sdl_mirror_on_drop on_drop;      /* default keep */
+} sdl_mirror_config;
 
 typedef struct sdl_tables_config {
     char **include; /* glob patterns on "db.table"; empty = everything */
@@ -135,6 +157,7 @@ typedef struct sdl_config {
     sdl_target_config target;
     sdl_pipeline_config pipeline;
     sdl_tables_config tables;
+    sdl_mirror_config mirror;
     sdl_http_config http;
     sdl_log_config log;
 } sdl_config;
@@ -147,6 +170,9 @@ typedef struct sdl_config_load_options {
      * -> "/etc/sdl/sdl.credentials", sdl_config_credentials_dir_for()) when it exists. */
     const char *credentials_dir;
 } sdl_config_load_options;
+
+/* Whether pipeline.modes holds @mode ("audit", "mirror"). */
+bool sdl_config_has_mode(const sdl_config *config, const char *mode);
 
 /* Loads and validates @path. On failure err->code is SDL_E_CONFIG (or SDL_E_IO when the file
  * cannot be read) and err->message is "file:line:col: message". @opts may be NULL. */
