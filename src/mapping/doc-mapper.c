@@ -987,6 +987,21 @@ put_position(bw *w, const sdl_change_pos *pos, size_t lg)
     w->len += need;
 }
 
+/* Whether `after` lacks a column of the table: a partial image (MINIMAL, NOBLOB) or a JSON
+ * diff that could not be applied. Mirror mode then updates only the columns present. */
+static bool
+after_partial(const sdl_table *t, const sdl_row_change *rc)
+{
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        if (rc->after[i].kind == SDL_VALUE_ABSENT ||
+            (rc->after[i].kind == SDL_VALUE_JSON_DIFF &&
+             diff_unapplied(rc->op == SDL_ROW_UPDATE ? rc->before : NULL, rc->after, i))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The row document into @w (empty); false with @err when it cannot be written. */
 static bool
 map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
@@ -1038,6 +1053,9 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
     }
     if (!t->names_from_metadata) {
         bw_bool(w, "columns_unnamed", 15, true);
+    }
+    if (rc->op != SDL_ROW_DELETE && after_partial(t, rc)) {
+        bw_bool(w, "partial_after", 13, true);
     }
     bw_end(w, 0);
     if (w->len > INT32_MAX) {

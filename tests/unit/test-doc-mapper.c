@@ -200,7 +200,7 @@ TEST(doc_mapper_partial_images_omit_absent_columns)
                   "{\"_id\":\"main:0-1-4711:3\",\"op\":\"update\",\"db\":\"shop\","
                   "\"table\":\"orders\",\"pk\":{\"id\":42},\"before\":{\"id\":42},"
                   "\"after\":{\"status\":\"paid\",\"note\":null},"
-                  "\"changed\":[\"status\",\"note\"]," POS_TAIL "}");
+                  "\"changed\":[\"status\",\"note\"]," POS_TAIL ",\"partial_after\":true}");
 }
 
 TEST(doc_mapper_unnamed_columns_are_flagged)

@@ -28,6 +28,9 @@
  *   columns_unnamed  true, only when the table map had no column names (the source logged no
  *            optional metadata); before/after/pk/changed then use the "@N" names of
  *            sdl_column.name (1-based).
+ *   partial_after  true, only for inserts and updates whose after image lacks a column of
+ *            the table (binlog_row_image MINIMAL/NOBLOB, or a JSON diff left in json_diffs):
+ *            the mirror then updates the columns present and no others.
  *
  * DDL document (one per statement):
  *   _id "<pipeline>:<gtid>:<seq>", op "ddl", db (the database the statement changes, else its
