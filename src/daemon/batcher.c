@@ -362,5 +362,8 @@ sdl_batcher_release(sdl_batch *out)
     free(out->first_gtid);
     free(out->last_gtid);
     sdl_offset_done(&out->offset_after);
+    if (out->mirror) {
+        bson_destroy(out->mirror);
+    }
     memset(out, 0, sizeof(*out));
 }

@@ -63,6 +63,10 @@ commit_attempt(void *arg, sdl_error *err)
 {
     sink_op *o = arg;
 
+    if (o->env->plan && !o->batch->mirror && !o->env->plan(o->env->ctx, o->batch, err)) {
+        err->transient = false;
+        return false;
+    }
     if (sdl_sink_commit(o->env->sink, o->batch, err)) {
         return true;
     }
@@ -108,6 +112,10 @@ set_aside(const sdl_commit_env *env, sdl_batcher *bt, sdl_batch *b, const sdl_of
     long long delta = (long long)dead->len - (long long)old->len;
     b->docs[i] = dead; /* a live batch borrows bt's array: replaced there too */
     bson_destroy(old);
+    if (b->mirror) { /* planned again without the row: a dead letter is not mirrored */
+        bson_destroy(b->mirror);
+        b->mirror = NULL;
+    }
     if (!b->dead) {
         b->dead = sdl_xcalloc(b->cap > b->ndocs ? b->cap : b->ndocs, sizeof(*b->dead));
     }
@@ -166,6 +174,9 @@ write_batch(const sdl_commit_env *env, sdl_batcher *bt, sdl_batch *b, uint64_t t
     char what[96];
 
     uint64_t t0 = sdl_now_monotonic_usec();
+    if (env->plan && !env->plan(env->ctx, b, err)) {
+        return WRITE_FAILED; /* before staging: nothing of the batch is written */
+    }
     for (;;) {
         (void)snprintf(what, sizeof(what), "staging batch %" PRIu64, b->number);
         if (env->begin) {

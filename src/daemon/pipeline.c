@@ -17,6 +17,7 @@
 #include "sdl/base/log.h"
 #include "sdl/daemon/batcher.h"
 #include "sdl/daemon/committer.h"
+#include "sdl/daemon/mirror.h"
 #include "sdl/daemon/notify.h"
 #include "sdl/daemon/recovery.h"
 #include "sdl/daemon/stats.h"
@@ -41,6 +42,7 @@ typedef struct pipeline {
     sdl_mongo_writer *writer;
     sdl_sink sink; /* the writer behind the seam (model/sink.h) */
     sdl_commit_env commit; /* how committer.c and recovery.c use it */
+    sdl_mirror *mirror;    /* mirror mode's planner (mirror.h); NULL: audit only */
 
     sdl_offset offset;       /* last committed offset (writer thread after start) */
     char *flavor;            /* the source's: "mariadb" or "mysql" (offsets record it) */
@@ -257,6 +259,14 @@ count_applied(pipeline *p, const sdl_batch *b)
         }
         sdl_stats_count_applied(p->stats, op, db, table);
     }
+}
+
+static bool
+plan_hook(void *ctx, sdl_batch *b, sdl_error *err)
+{
+    pipeline *p = ctx;
+
+    return sdl_mirror_plan(p->mirror, b, err);
 }
 
 static void
@@ -765,6 +775,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         goto out;
     }
     p.sink = sdl_mongo_writer_sink(p.writer);
+    p.mirror = sdl_mirror_new(config); /* pipeline.modes: read at start-up only */
     p.commit = (sdl_commit_env){
         .sink = &p.sink,
         .retry = retry_hook,
@@ -772,6 +783,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         .begin = begin_hook,
         .staged = staged_hook,
         .committed = committed_hook,
+        .plan = p.mirror ? plan_hook : NULL,
         .ctx = &p,
     };
     {
@@ -876,6 +888,7 @@ out:
     }
     (void)sdl_change_stream_free(p.stream);
     (void)sdl_mongo_writer_free(p.writer);
+    sdl_mirror_free(p.mirror);
     (void)sdl_queue_free(p.queue);
     sdl_offset_done(&p.offset);
     free(p.flavor);

@@ -139,6 +139,9 @@ sdl_batch_done(sdl_batch *batch)
     free(batch->first_gtid);
     free(batch->last_gtid);
     sdl_offset_done(&batch->offset_after);
+    if (batch->mirror) {
+        bson_destroy(batch->mirror);
+    }
     memset(batch, 0, sizeof(*batch));
 }
 

@@ -75,3 +75,9 @@ bool mw_find_one(sdl_mongo_writer *w, mongoc_collection_t *coll, const bson_t *f
 void mw_append_str_or_null(bson_t *doc, const char *key, const char *value);
 /* The offset fields of an offset document (or an offset_after) into @o (zeroed first). */
 void mw_read_offset_fields(const bson_t *doc, sdl_offset *o);
+
+/* The batch's mirror writes (sdl_batch.mirror) in the transaction of @sopts; mongo-mirror.c. */
+bool mw_apply_mirror(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts,
+                     sdl_error *err);
+/* After the commit: drops the collections the batch's "drop" writes name (best effort). */
+void mw_drop_mirrored(sdl_mongo_writer *w, const sdl_batch *batch);

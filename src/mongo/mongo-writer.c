@@ -950,6 +950,9 @@ insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, ch
 {
     step_result r;
 
+    if (batch->no_audit && (!batch->dead || batch->ndead == 0)) {
+        return STEP_OK;
+    }
     if (!batch->dead || batch->ndead == 0) {
         return insert_docs(w, w->changes, batch, (const bson_t **)(void *)batch->docs, batch->ndocs,
                            NULL, sopts, what, whatcap, err);
@@ -963,7 +966,9 @@ insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, ch
             docs[n++] = batch->docs[i];
         }
     }
-    r = insert_docs(w, w->changes, batch, docs, n, index, sopts, what, whatcap, err);
+    r = batch->no_audit
+            ? STEP_OK
+            : insert_docs(w, w->changes, batch, docs, n, index, sopts, what, whatcap, err);
     if (r == STEP_OK) {
         n = 0;
         for (size_t i = 0; i < batch->ndocs; i++) {
@@ -1104,6 +1109,9 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
         goto out;
     }
     r = insert_rows(w, batch, &sopts, what, sizeof(what), err);
+    if (r == STEP_OK && !mw_apply_mirror(w, batch, &sopts, err)) {
+        r = STEP_FAILED;
+    }
     if (r == STEP_OK) {
         r = write_offset(w, batch, &sopts, what, sizeof(what), err);
     }
@@ -1124,6 +1132,7 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
         if (mongoc_client_session_commit_transaction(cs, &reply, &error)) {
             ok = true;
             w->ambiguous_batch = 0;
+            mw_drop_mirrored(w, batch);
             goto out;
         }
         if (sdl_mongo_error_has_label(&reply, "UnknownTransactionCommitResult") &&

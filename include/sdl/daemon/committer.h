@@ -50,6 +50,9 @@ typedef struct sdl_commit_env {
     void (*begin)(void *ctx, const sdl_batch *b);
     void (*staged)(void *ctx, const sdl_batch *b);
     void (*committed)(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec);
+    /* Mirror mode: sets b->mirror from b's documents (mirror.h) before it is staged, and
+     * before a batch recovery loaded is committed; an error stops. NULL: no mirror. */
+    bool (*plan)(void *ctx, sdl_batch *b, sdl_error *err);
     void *ctx;
 } sdl_commit_env;
 

@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sdl/daemon/mirror.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdl/base/alloc.h"
+#include "sdl/base/arena.h"
+#include "sdl/base/log.h"
+#include "sdl/mysql/sql-text.h"
+
+#define MAX_WARNED 256 /* tables without a key warned about (then: no more warnings) */
+
+struct sdl_mirror {
+    char *database;
+    char *collection;
+    sdl_mirror_no_pk no_pk;
+    sdl_mirror_on_drop on_drop;
+    bool audit;
+    char *warned[MAX_WARNED];
+    size_t nwarned;
+};
+
+sdl_mirror *
+sdl_mirror_new(const sdl_config *cfg)
+{
+    if (!sdl_config_has_mode(cfg, "mirror")) {
+        return NULL;
+    }
+    sdl_mirror *m = sdl_xcalloc(1, sizeof(*m));
+    m->database = sdl_xstrdup(cfg->mirror.database ? cfg->mirror.database : cfg->target.database);
+    m->collection = sdl_xstrdup(cfg->mirror.collection);
+    m->no_pk = cfg->mirror.no_primary_key;
+    m->on_drop = cfg->mirror.on_drop;
+    m->audit = sdl_config_has_mode(cfg, "audit");
+    return m;
+}
+
+void
+sdl_mirror_free(sdl_mirror *m)
+{
+    if (!m) {
+        return;
+    }
+    for (size_t i = 0; i < m->nwarned; i++) {
+        free(m->warned[i]);
+    }
+    free(m->database);
+    free(m->collection);
+    free(m);
+}
+
+char *
+sdl_mirror_collection_name(const char *template_, const char *db, const char *table)
+{
+    size_t cap = strlen(template_) + 1;
+    for (const char *p = template_; *p; p++) {
+        if (*p == '{') {
+            cap += strlen(db) + strlen(table);
+        }
+    }
+    char *out = sdl_xmalloc(cap), *q = out;
+    for (const char *p = template_; *p;) {
+        if (strncmp(p, "{db}", 4) == 0) {
+            q = stpcpy(q, db);
+            p += 4;
+        } else if (strncmp(p, "{table}", 7) == 0) {
+            q = stpcpy(q, table);
+            p += 7;
+        } else {
+            *q++ = *p++;
+        }
+    }
+    *q = '\0';
+    return out;
+}
+
+/* ---- reading a row_changes document ---- */
+
+static const char *
+text(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)
+               ? bson_iter_utf8(&it, NULL)
+               : NULL;
+}
+
+/* The sub-document @key of @doc into @ret (static, borrowing @doc); false when absent. */
+static bool
+subdoc(const bson_t *doc, const char *key, bson_t *ret)
+{
+    bson_iter_t it;
+    const uint8_t *data;
+    uint32_t len;
+
+    if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        return false;
+    }
+    bson_iter_document(&it, &len, &data);
+    return bson_init_static(ret, data, len);
+}
+
+static bool
+has_true(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+}
+
+/* ---- the plan ---- */
+
+typedef struct plan {
+    sdl_mirror *m;
+    bson_t *out;
+    uint32_t n;
+} plan;
+
+/* Appends one write; @q, @u may be NULL; @from: the source collection of "copy". */
+static void
+add(plan *p, const char *w, const char *coll, const bson_t *q, const bson_t *u, const char *from)
+{
+    char key[16];
+    const char *k;
+    bson_t d;
+
+    (void)bson_uint32_to_string(p->n++, &k, key, sizeof(key));
+    bson_append_document_begin(p->out, k, -1, &d);
+    bson_append_utf8(&d, "w", 1, w, -1);
+    bson_append_utf8(&d, "db", 2, p->m->database, -1);
+    bson_append_utf8(&d, "c", 1, coll, -1);
+    if (q) {
+        bson_append_document(&d, "q", 1, q);
+    }
+    if (u) {
+        bson_append_document(&d, "u", 1, u);
+    }
+    if (from) {
+        bson_append_utf8(&d, "from", 4, from, -1);
+    }
+    bson_append_document_end(p->out, &d);
+}
+
+/* {_id: <the key>}: the value of a one-column key, else the key document itself. */
+static void
+id_filter(bson_t *q, const bson_t *pk)
+{
+    bson_iter_t it;
+
+    if (bson_count_keys(pk) == 1 && bson_iter_init(&it, pk) && bson_iter_next(&it)) {
+        bson_append_value(q, "_id", 3, bson_iter_value(&it));
+    } else {
+        bson_append_document(q, "_id", 3, pk);
+    }
+}
+
+/* The key after an update: each key column from @after when present, else from @pk. */
+static void
+new_key(bson_t *ret, const bson_t *pk, const bson_t *after)
+{
+    bson_iter_t it, a;
+
+    bson_init(ret);
+    if (!bson_iter_init(&it, pk)) {
+        return;
+    }
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (bson_iter_init_find(&a, after, k)) {
+            bson_append_value(ret, k, -1, bson_iter_value(&a));
+        } else {
+            bson_append_value(ret, k, -1, bson_iter_value(&it));
+        }
+    }
+}
+
+static bool
+same_doc(const bson_t *a, const bson_t *b)
+{
+    return a->len == b->len && memcmp(bson_get_data(a), bson_get_data(b), a->len) == 0;
+}
+
+/* The whole document: {_id: <key>} (when @pk) then the columns of @after. */
+static void
+full_doc(bson_t *ret, const bson_t *pk, const bson_t *after)
+{
+    bson_init(ret);
+    if (pk) {
+        id_filter(ret, pk);
+    }
+    bson_concat(ret, after);
+}
+
+static void
+set_doc(bson_t *ret, const bson_t *after)
+{
+    bson_init(ret);
+    bson_append_document(ret, "$set", 4, after);
+}
+
+static bool
+warned(sdl_mirror *m, const char *name)
+{
+    for (size_t i = 0; i < m->nwarned; i++) {
+        if (strcmp(m->warned[i], name) == 0) {
+            return true;
+        }
+    }
+    if (m->nwarned < MAX_WARNED) {
+        m->warned[m->nwarned++] = sdl_xstrdup(name);
+        return false;
+    }
+    return true;
+}
+
+static bool
+plan_row(plan *p, const bson_t *doc, sdl_error *err)
+{
+    const char *op = text(doc, "op"), *db = text(doc, "db"), *table = text(doc, "table");
+    bson_t pkv, before, after;
+    bool has_pk = subdoc(doc, "pk", &pkv);
+    bool has_before = subdoc(doc, "before", &before);
+    bool has_after = subdoc(doc, "after", &after);
+    bool partial = has_true(doc, "partial_after");
+    bool ok = true;
+
+    if (!op || !db || !table) {
+        return true; /* not a row (nothing to mirror) */
+    }
+    if (!has_pk) {
+        char name[512];
+        (void)snprintf(name, sizeof(name), "%s.%s", db, table);
+        if (p->m->no_pk == SDL_MIRROR_NO_PK_ERROR) {
+            sdl_error_set(err, SDL_E_CONFIG,
+                          "mirror: table '%s' has no primary key (mirror.no_primary_key: error); "
+                          "give it one and set pipeline.start past this point, exclude it "
+                          "(tables.exclude), or set mirror.no_primary_key to skip or "
+                          "all_columns",
+                          name);
+            return false;
+        }
+        if (p->m->no_pk == SDL_MIRROR_NO_PK_SKIP) {
+            if (!warned(p->m, name)) {
+                log_warning("Mirror: table '%s' has no primary key: its rows go to the audit "
+                            "log only (mirror.no_primary_key: skip)",
+                            name);
+            }
+            return true;
+        }
+    }
+    char *coll = sdl_mirror_collection_name(p->m->collection, db, table);
+    bson_t q = BSON_INITIALIZER, u = BSON_INITIALIZER;
+    if (strcmp(op, "delete") == 0 && has_before) {
+        if (has_pk) {
+            id_filter(&q, &pkv);
+        } else {
+            bson_concat(&q, &before);
+        }
+        add(p, "delete", coll, &q, NULL, NULL);
+    } else if ((strcmp(op, "insert") == 0 || strcmp(op, "update") == 0) && has_after) {
+        bool update = strcmp(op, "update") == 0;
+        if (!has_pk) {
+            /* every column of the old row (updates), or of the new one (inserts) */
+            bson_concat(&q, update && has_before ? &before : &after);
+            bson_destroy(&u);
+            if (partial) {
+                set_doc(&u, &after);
+                add(p, "set", coll, &q, &u, NULL);
+            } else {
+                full_doc(&u, NULL, &after);
+                add(p, "replace", coll, &q, &u, NULL);
+            }
+        } else {
+            bson_t nk;
+            new_key(&nk, &pkv, &after);
+            bool moved = update && !same_doc(&nk, &pkv);
+            if (moved && partial) {
+                bson_t v = BSON_INITIALIZER;
+                id_filter(&q, &pkv);
+                id_filter(&v, &nk);
+                bson_append_document(&v, "$set", 4, &after);
+                add(p, "move", coll, &q, &v, NULL);
+                bson_destroy(&v);
+            } else {
+                if (moved) {
+                    id_filter(&q, &pkv);
+                    add(p, "delete", coll, &q, NULL, NULL);
+                    bson_reinit(&q);
+                }
+                id_filter(&q, &nk);
+                bson_destroy(&u);
+                if (partial) {
+                    set_doc(&u, &after);
+                    add(p, "set", coll, &q, &u, NULL);
+                } else {
+                    full_doc(&u, &nk, &after);
+                    add(p, "replace", coll, &q, &u, NULL);
+                }
+            }
+            bson_destroy(&nk);
+        }
+    }
+    bson_destroy(&q);
+    bson_destroy(&u);
+    free(coll);
+    return ok;
+}
+
+/* The first word of @s (after blanks) equals @w, case-insensitively; *@s moves past it. */
+static bool
+word(const char **s, const char *w)
+{
+    const char *p = *s;
+    size_t n = strlen(w);
+
+    while (*p == ' ') {
+        p++;
+    }
+    if (strncasecmp(p, w, n) != 0 || (p[n] && p[n] != ' ')) {
+        return false;
+    }
+    *s = p + n;
+    return true;
+}
+
+static void
+keep_warning(const char *db, const char *table, const char *what)
+{
+    log_warning("Mirror: %s of '%s.%s': its mirror collection is kept as it was "
+                "(mirror.on_drop: keep)",
+                what, db, table);
+}
+
+static void
+drop_old(plan *p, const char *db, const char *table, const char *what)
+{
+    char *coll = sdl_mirror_collection_name(p->m->collection, db, table);
+    if (p->m->on_drop == SDL_MIRROR_ON_DROP_DROP) {
+        add(p, "clear", coll, NULL, NULL, NULL);
+        add(p, "drop", coll, NULL, NULL, NULL);
+    } else {
+        keep_warning(db, table, what);
+    }
+    free(coll);
+}
+
+static void
+plan_ddl(plan *p, const bson_t *doc)
+{
+    const char *stmt = text(doc, "statement"), *db = text(doc, "db");
+    char head[256];
+    sdl_ddl_target t[64];
+    sdl_arena arena;
+    size_t n;
+
+    if (!stmt) {
+        return;
+    }
+    const char *h = sdl_statement_head(SDL_BYTES(stmt, strlen(stmt)), head, sizeof(head));
+    bool truncate = word(&h, "TRUNCATE");
+    bool drop = !truncate && word(&h, "DROP");
+    bool rename = !truncate && !drop && word(&h, "RENAME");
+    if (!truncate && !drop && !rename) {
+        return; /* CREATE, ALTER, ...: nothing to do (new rows carry the new columns) */
+    }
+    if (drop && word(&h, "DATABASE")) {
+        log_warning("Mirror: DROP DATABASE '%s': its mirror collections are kept as they were",
+                    db ? db : "?");
+        return;
+    }
+    if (drop && word(&h, "SCHEMA")) {
+        log_warning("Mirror: DROP SCHEMA '%s': its mirror collections are kept as they were",
+                    db ? db : "?");
+        return;
+    }
+    if ((drop || rename) && !word(&h, "TABLE") && !word(&h, "TABLES")) {
+        return; /* DROP TEMPORARY TABLE, DROP INDEX, DROP VIEW, RENAME USER, ... */
+    }
+    sdl_arena_init(&arena, 4096);
+    n = sdl_ddl_targets_parse(SDL_BYTES(stmt, strlen(stmt)),
+                              SDL_BYTES(db ? db : "", db ? strlen(db) : 0), &arena, t,
+                              SDL_ARRAY_SIZE(t));
+    char **names = sdl_xcalloc(n + 1, sizeof(*names) * 2);
+    for (size_t i = 0; i < n; i++) {
+        names[2 * i] = sdl_xstrndup((const char *)t[i].db.ptr, t[i].db.len);
+        names[2 * i + 1] = sdl_xstrndup((const char *)t[i].table.ptr, t[i].table.len);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *tdb = names[2 * i], *tt = names[2 * i + 1];
+        if (!*tt) {
+            continue;
+        }
+        if (truncate) {
+            char *coll = sdl_mirror_collection_name(p->m->collection, tdb, tt);
+            add(p, "clear", coll, NULL, NULL, NULL);
+            free(coll);
+        } else if (drop) {
+            drop_old(p, tdb, tt, "DROP TABLE");
+        } else if (i + 1 < n) { /* RENAME TABLE a TO b: the pair (a, b) */
+            const char *ndb = names[2 * i + 2], *nt = names[2 * i + 3];
+            char *from = sdl_mirror_collection_name(p->m->collection, tdb, tt);
+            char *to = sdl_mirror_collection_name(p->m->collection, ndb, nt);
+            add(p, "clear", to, NULL, NULL, NULL);
+            add(p, "copy", to, NULL, NULL, from);
+            drop_old(p, tdb, tt, "RENAME TABLE");
+            free(from);
+            free(to);
+            i++;
+        }
+    }
+    for (size_t i = 0; i < 2 * n; i++) {
+        free(names[i]);
+    }
+    free(names);
+    sdl_arena_done(&arena);
+}
+
+bool
+sdl_mirror_plan(sdl_mirror *m, sdl_batch *b, sdl_error *err)
+{
+    if (!m) {
+        b->no_audit = false;
+        return true;
+    }
+    if (b->mirror) {
+        return true;
+    }
+    b->no_audit = !m->audit;
+    plan p = {.m = m, .out = bson_new()};
+    for (size_t i = 0; i < b->ndocs; i++) {
+        const bson_t *doc = b->docs[i];
+        const char *op;
+        if (!doc || (b->dead && b->dead[i]) || !(op = text(doc, "op"))) {
+            continue;
+        }
+        if (strcmp(op, "ddl") == 0) {
+            plan_ddl(&p, doc);
+        } else if (!plan_row(&p, doc, err)) {
+            sdl_error_prefix(err, "batch %" PRIu64, b->number);
+            bson_destroy(p.out);
+            return false;
+        }
+    }
+    b->mirror = p.out;
+    return true;
+}
