@@ -264,9 +264,13 @@ plan_row(plan *p, const bson_t *doc, sdl_error *err)
         add(p, "delete", coll, &q, NULL, NULL);
     } else if ((strcmp(op, "insert") == 0 || strcmp(op, "update") == 0) && has_after) {
         bool update = strcmp(op, "update") == 0;
-        if (!has_pk) {
-            /* every column of the old row (updates), or of the new one (inserts) */
-            bson_concat(&q, update && has_before ? &before : &after);
+        if (!has_pk && !update) {
+            bson_destroy(&u);
+            full_doc(&u, NULL, &after);
+            add(p, "insert", coll, NULL, &u, NULL); /* a generated _id */
+        } else if (!has_pk) {
+            /* the old row by every column of its before image */
+            bson_concat(&q, has_before ? &before : &after);
             bson_destroy(&u);
             if (partial) {
                 set_doc(&u, &after);

@@ -141,7 +141,11 @@ move_doc(sdl_mongo_writer *w, const sdl_batch *batch, run *r, const bson_t *q, c
     bson_iter_t it;
     bool ok = false;
 
+    char db[sizeof(r->db)], c[sizeof(r->c)];
+
     /* the bulk so far first: the old document may be one of its writes */
+    memcpy(db, r->db, sizeof(db));
+    memcpy(c, r->c, sizeof(c));
     if (!run_flush(w, batch, r, err)) {
         return false;
     }
@@ -152,7 +156,7 @@ move_doc(sdl_mongo_writer *w, const sdl_batch *batch, run *r, const bson_t *q, c
     }
     bson_append_value(&nq, "_id", 3, bson_iter_value(&it));
     bson_append_document(&upd, "$set", 4, &set);
-    mongoc_collection_t *coll = mongoc_client_get_collection(w->client, r->db, r->c);
+    mongoc_collection_t *coll = mongoc_client_get_collection(w->client, db, c);
     bson_init(&reply);
     {
         mongoc_cursor_t *cur;
@@ -180,6 +184,7 @@ move_doc(sdl_mongo_writer *w, const sdl_batch *batch, run *r, const bson_t *q, c
     if (old) {
         bson_t moved = BSON_INITIALIZER;
         bson_iter_t f;
+        bson_concat(&moved, &nq); /* _id first */
         if (bson_iter_init(&f, old)) {
             while (bson_iter_next(&f)) {
                 if (strcmp(bson_iter_key(&f), "_id") != 0) {
@@ -261,6 +266,8 @@ mw_apply_mirror(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts
         } else if (strcmp(kind, "set") == 0 && has_q && has_u) {
             bson_append_bool(&wopts, "upsert", -1, true);
             added = mongoc_bulk_operation_update_one_with_opts(r.bulk, &q, &u, &wopts, &error);
+        } else if (strcmp(kind, "insert") == 0 && has_u) {
+            added = mongoc_bulk_operation_insert_with_opts(r.bulk, &u, NULL, &error);
         } else if (strcmp(kind, "delete") == 0 && has_q) {
             added = mongoc_bulk_operation_remove_one_with_opts(r.bulk, &q, NULL, &error);
         } else if (strcmp(kind, "clear") == 0) {

@@ -1443,6 +1443,8 @@ class Oracle:
             d["changed"] = changed
             d.changed_maybe = tuple(maybe)
         self._tail(d, txn, ev, seq)
+        if ev.after is not None and len(ev.after) < len(tab.columns):
+            d["partial_after"] = True  # the after image lacks columns (MINIMAL, NOBLOB)
         return d
 
 

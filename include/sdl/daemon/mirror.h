@@ -15,6 +15,7 @@
  *   w "move"     a changed primary key with a partial after image: the document matching q
  *                (the old _id) is read, deleted, and written again with _id u._id and u.$set
  *                applied to its fields (upsert of u when there was none)
+ *   w "insert"   insert u (no_primary_key: all_columns: the document gets a generated _id)
  *   w "delete"   delete one document matching q
  *   w "clear"    delete every document of c (TRUNCATE, DROP/RENAME with on_drop: drop)
  *   w "copy"     insert every document of collection `from` (database db) into c

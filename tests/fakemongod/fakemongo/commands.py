@@ -802,7 +802,9 @@ def _upsert_doc(q, u, op_update):
     else:
         seed = Q.equality_fields(q)
         new = dict(u)  # decoded for this statement alone, as above
-        if "_id" not in new and "_id" in seed and not isinstance(seed["_id"], dict):
+        # the query's _id, a document too (MongoDB takes any equality on _id, not operators:
+        # equality_fields() leaves those out)
+        if "_id" not in new and "_id" in seed:
             new = dict([("_id", seed["_id"])] + list(new.items()))
     new = _fix_id(new)
     _check_storable(new)
