@@ -112,7 +112,7 @@ typedef struct sdl_pipeline_config {
     size_t nmodes;
 } sdl_pipeline_config;
 
-/* mirror.no_primary_key: a mirrored table without a primary key (DESIGN.md section 12) */
+/* mirror.no_primary_key: a mirrored table without a primary key (DESIGN.md section 11) */
 typedef enum sdl_mirror_no_pk {
     SDL_MIRROR_NO_PK_ERROR,       /* stop (exit 78) at its first row, naming the table */
     SDL_MIRROR_NO_PK_SKIP,        /* warn once, write its audit rows only */

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * mirror: mirror mode's plan (DESIGN.md §12). From a batch's row_changes documents it makes
+ * mirror: mirror mode's plan (DESIGN.md §11). From a batch's row_changes documents it makes
  * the writes that keep one collection per source table equal to the table; the sink applies
  * them in the batch's commit transaction (sdl_batch.mirror), so the mirror, the audit log and
  * the offset move together. The plan is made from the documents alone, which staging holds,

@@ -34,7 +34,7 @@ typedef struct sdl_batch {
     char *last_gtid;         /* GTID of the last document */
     uint64_t rows;           /* row changes in the batch (DDL documents excluded) */
     sdl_offset offset_after; /* the pipeline's offset once the batch is committed */
-    /* Mirror mode (DESIGN.md §12): NULL, or the batch's mirror writes in source order, made
+    /* Mirror mode (DESIGN.md §11): NULL, or the batch's mirror writes in source order, made
      * from its documents by daemon/mirror.c and applied by the sink in the commit
      * transaction: {"0": {w, db, c, q, u, from}, ...}, see mirror.h. Owned by the batch. */
     bson_t *mirror;
