@@ -25,6 +25,9 @@ fake_sink_done(fake_sink *fs)
         sdl_batch_done(&fs->staged[i].batch);
     }
     free(fs->staged);
+    if (fs->mirror_writes) {
+        bson_destroy(fs->mirror_writes);
+    }
     memset(fs, 0, sizeof(*fs));
 }
 
@@ -231,9 +234,27 @@ apply(fake_sink *fs, const sdl_batch *batch)
 {
     fs->docs = sdl_xreallocarray(fs->docs, fs->ndocs + batch->ndocs, sizeof(*fs->docs));
     for (size_t i = 0; i < batch->ndocs; i++) {
+        if (batch->no_audit && !(batch->dead && batch->dead[i])) {
+            continue; /* pipeline.modes: [mirror] */
+        }
         fs->docs[fs->ndocs++] = (fake_doc){.doc = bson_copy(batch->docs[i]),
                                            .dead = batch->dead && batch->dead[i],
                                            .batch = batch->number};
+    }
+    if (batch->mirror) {
+        bson_iter_t it;
+        if (!fs->mirror_writes) {
+            fs->mirror_writes = bson_new();
+        }
+        if (bson_iter_init(&it, batch->mirror)) {
+            while (bson_iter_next(&it)) {
+                char key[16];
+                const char *k;
+                (void)bson_uint32_to_string(bson_count_keys(fs->mirror_writes), &k, key,
+                                            sizeof(key));
+                bson_append_value(fs->mirror_writes, k, -1, bson_iter_value(&it));
+            }
+        }
     }
     sdl_offset_done(&fs->offset);
     sdl_offset_copy(&fs->offset, &batch->offset_after);

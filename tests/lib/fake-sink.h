@@ -6,7 +6,8 @@
  * keeps the commit protocol of mongo-writer.h: stage is idempotent, commit applies the rows,
  * moves the offset fenced on batch n-1 and deletes the staged copy at once, and an ambiguous
  * outcome is settled by reading the offset back (sdl_batch_settle()). It records what was
- * committed, and fails on command:
+ * committed (mirror writes included; a batch with no_audit commits its dead letters only), and
+ * fails on command:
  *
  *   fake_sink_fail(fs, FAKE_OP_COMMIT, FAKE_FAIL_TRANSIENT, 2): the next two commits fail
  *   transiently; failures queue up per operation and are used in order.
@@ -79,6 +80,8 @@ typedef struct fake_sink {
     bool lease_released;
     size_t previous_sessions; /* what end_previous_sessions() reports (and resets) */
     size_t sessions_ended;
+    bson_t *mirror_writes; /* the mirror writes of the committed batches, in commit order as one
+                            * array-like document ("0", "1", ...); NULL until one */
 } fake_sink;
 
 void fake_sink_init(fake_sink *fs);
