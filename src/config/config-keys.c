@@ -122,6 +122,46 @@ validate_mirror_collection(const sdl_config *c)
 
 static const char *validate_database_name(const char *d);
 
+/* mirror.indexes: "pattern: key[, key…]", a key being a column name, "-" before it for a
+ * descending one. */
+static const char *
+validate_mirror_index(const char *item)
+{
+    const char *colon = strstr(item, ": ");
+
+    if (!colon || colon == item) {
+        return "an index is \"db.table-pattern: column[, -column…]\" (e.g. \"shop.*: "
+               "customer, -placed\")";
+    }
+    if (!memchr(item, '.', (size_t)(colon - item))) {
+        return "the pattern matches \"db.table\" and must contain a '.'";
+    }
+    const char *p = colon + 2;
+    for (;;) {
+        while (*p == ' ') {
+            p++;
+        }
+        if (*p == '-') {
+            p++;
+        }
+        size_t n = strcspn(p, ",");
+        while (n > 0 && p[n - 1] == ' ') {
+            n--;
+        }
+        if (n == 0) {
+            return "an index needs column names, separated by ','";
+        }
+        if (*p == '$' || memchr(p, ' ', n)) {
+            return "a column name cannot start with '$' nor contain spaces";
+        }
+        p += strcspn(p, ",");
+        if (!*p) {
+            return NULL;
+        }
+        p++;
+    }
+}
+
 static const char *
 validate_mirror_database(const sdl_config *c)
 {
@@ -521,6 +561,14 @@ static const sdl_config_key mirror_keys[] = {
      .enums = on_drop_names,
      .doc = "DROP TABLE and RENAME TABLE: keep the old name's mirror collection as it was "
             "(with a warning) or drop it (emptied in the DDL's transaction)"},
+    {.name = "indexes",
+     .type = SDL_CFG_STRING_LIST,
+     .offset = OFF(mirror.indexes),
+     .count_offset = OFF(mirror.nindexes),
+     .def = "[]",
+     .validate_item = validate_mirror_index,
+     .doc = "extra indexes of mirror collections, \"db.table-pattern: column[, -column...]\"; "
+            "created when sdl first writes a matching collection"},
 };
 
 static const sdl_config_key tables_keys[] = {

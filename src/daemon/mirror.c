@@ -2,6 +2,7 @@
 #include "sdl/daemon/mirror.h"
 
 #include <ctype.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,10 @@ struct sdl_mirror {
     bool audit;
     char *warned[MAX_WARNED];
     size_t nwarned;
+    char **indexes; /* mirror.indexes */
+    size_t nindexes;
+    char **indexed; /* collections whose indexes the batch being planned has */
+    size_t nindexed;
 };
 
 sdl_mirror *
@@ -36,6 +41,11 @@ sdl_mirror_new(const sdl_config *cfg)
     m->no_pk = cfg->mirror.no_primary_key;
     m->on_drop = cfg->mirror.on_drop;
     m->audit = sdl_config_has_mode(cfg, "audit");
+    m->nindexes = cfg->mirror.nindexes;
+    m->indexes = sdl_xcalloc(m->nindexes + 1, sizeof(*m->indexes));
+    for (size_t i = 0; i < m->nindexes; i++) {
+        m->indexes[i] = sdl_xstrdup(cfg->mirror.indexes[i]);
+    }
     return m;
 }
 
@@ -48,6 +58,14 @@ sdl_mirror_free(sdl_mirror *m)
     for (size_t i = 0; i < m->nwarned; i++) {
         free(m->warned[i]);
     }
+    for (size_t i = 0; i < m->nindexes; i++) {
+        free(m->indexes[i]);
+    }
+    free(m->indexes);
+    for (size_t i = 0; i < m->nindexed; i++) {
+        free(m->indexed[i]);
+    }
+    free(m->indexed);
     free(m->database);
     free(m->collection);
     free(m);
@@ -218,6 +236,67 @@ warned(sdl_mirror *m, const char *name)
     return true;
 }
 
+/* {col: 1, col: -1} of an index's "pattern: col, -col" text (validated by the config). */
+static void
+index_keys(bson_t *ret, const char *keys)
+{
+    const char *p = keys;
+
+    while (*p) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        int dir = 1;
+        if (*p == '-') {
+            dir = -1;
+            p++;
+        }
+        size_t n = strcspn(p, ",");
+        size_t len = n;
+        while (len > 0 && p[len - 1] == ' ') {
+            len--;
+        }
+        bson_append_int32(ret, p, (int)len, dir);
+        p += n;
+    }
+}
+
+/* The first write of the batch to @coll (the mirror of @db.@table): its mirror.indexes,
+ * created after the commit (an index cannot be created in a transaction on a collection that
+ * exists) by a writer that has not created them yet. */
+static void
+plan_indexes(plan *p, const char *db, const char *table, const char *coll)
+{
+    sdl_mirror *m = p->m;
+    char name[512];
+
+    if (m->nindexes == 0) {
+        return;
+    }
+    for (size_t i = 0; i < m->nindexed; i++) {
+        if (strcmp(m->indexed[i], coll) == 0) {
+            return;
+        }
+    }
+    m->indexed = sdl_xreallocarray(m->indexed, m->nindexed + 1, sizeof(*m->indexed));
+    m->indexed[m->nindexed++] = sdl_xstrdup(coll);
+    (void)snprintf(name, sizeof(name), "%s.%s", db, table);
+    for (size_t i = 0; i < m->nindexes; i++) {
+        const char *colon = strstr(m->indexes[i], ": ");
+        char *pattern = sdl_xstrndup(m->indexes[i], (size_t)(colon - m->indexes[i]));
+        if (fnmatch(pattern, name, 0) == 0) {
+            bson_t keys = BSON_INITIALIZER;
+            index_keys(&keys, colon + 2);
+            add(p, "index", coll, NULL, &keys, NULL);
+            bson_destroy(&keys);
+        }
+        free(pattern);
+    }
+}
+
 static bool
 plan_row(plan *p, const bson_t *doc, sdl_error *err)
 {
@@ -255,6 +334,7 @@ plan_row(plan *p, const bson_t *doc, sdl_error *err)
     }
     char *coll = sdl_mirror_collection_name(p->m->collection, db, table);
     bson_t q = BSON_INITIALIZER, u = BSON_INITIALIZER;
+    plan_indexes(p, db, table, coll);
     if (strcmp(op, "delete") == 0 && has_before) {
         if (has_pk) {
             id_filter(&q, &pkv);
@@ -435,6 +515,10 @@ sdl_mirror_plan(sdl_mirror *m, sdl_batch *b, sdl_error *err)
         return true;
     }
     b->no_audit = !m->audit;
+    for (size_t i = 0; i < m->nindexed; i++) {
+        free(m->indexed[i]);
+    }
+    m->nindexed = 0;
     plan p = {.m = m, .out = bson_new()};
     for (size_t i = 0; i < b->ndocs; i++) {
         const bson_t *doc = b->docs[i];

@@ -250,8 +250,8 @@ mw_apply_mirror(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts
         const char *kind = field_text(&op, "w"), *db = field_text(&op, "db"),
                    *c = field_text(&op, "c");
         bool has_q = field_doc(&op, "q", &q), has_u = field_doc(&op, "u", &u);
-        if (!kind || !db || !c || strcmp(kind, "drop") == 0) {
-            continue; /* drops: after the commit */
+        if (!kind || !db || !c || strcmp(kind, "drop") == 0 || strcmp(kind, "index") == 0) {
+            continue; /* after the commit */
         }
         if (!run_to(w, batch, &r, db, c, sopts, err)) {
             ok = false;
@@ -304,8 +304,30 @@ mw_apply_mirror(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts
     return ok;
 }
 
+/* Whether this writer created the index @keys on @db.@c already (else: it records it). */
+static bool
+indexed_before(sdl_mongo_writer *w, const char *db, const char *c, const bson_t *keys)
+{
+    char *k = mongoc_collection_keys_to_index_string(keys);
+    size_t n = strlen(db) + strlen(c) + strlen(k) + 3;
+    char *id = bson_malloc(n);
+
+    (void)snprintf(id, n, "%s\n%s\n%s", db, c, k);
+    bson_free(k);
+    for (size_t i = 0; i < w->nmirror_indexed; i++) {
+        if (strcmp(w->mirror_indexed[i], id) == 0) {
+            bson_free(id);
+            return true;
+        }
+    }
+    w->mirror_indexed =
+        bson_realloc(w->mirror_indexed, (w->nmirror_indexed + 1) * sizeof(*w->mirror_indexed));
+    w->mirror_indexed[w->nmirror_indexed++] = id;
+    return false;
+}
+
 void
-mw_drop_mirrored(sdl_mongo_writer *w, const sdl_batch *batch)
+mw_mirror_after_commit(sdl_mongo_writer *w, const sdl_batch *batch)
 {
     bson_iter_t it;
 
@@ -325,11 +347,31 @@ mw_drop_mirrored(sdl_mongo_writer *w, const sdl_batch *batch)
         }
         const char *kind = field_text(&op, "w"), *db = field_text(&op, "db"),
                    *c = field_text(&op, "c");
+        bson_t keys;
         if (kind && db && c && strcmp(kind, "drop") == 0) {
             mongoc_collection_t *coll = mongoc_client_get_collection(w->client, db, c);
             bson_error_t error;
             /* best effort: emptied in the commit; a missing collection is fine */
             (void)mongoc_collection_drop_with_opts(coll, NULL, &error);
+            mongoc_collection_destroy(coll);
+        } else if (kind && db && c && strcmp(kind, "index") == 0 && field_doc(&op, "u", &keys) &&
+                   !indexed_before(w, db, c, &keys)) {
+            mongoc_collection_t *coll = mongoc_client_get_collection(w->client, db, c);
+            bson_t cmd = BSON_INITIALIZER, arr, index, reply;
+            bson_error_t error;
+            char *name = mongoc_collection_keys_to_index_string(&keys);
+            bson_append_utf8(&cmd, "createIndexes", -1, c, -1);
+            bson_append_array_begin(&cmd, "indexes", -1, &arr);
+            bson_append_document_begin(&arr, "0", 1, &index);
+            bson_append_document(&index, "key", -1, &keys);
+            bson_append_utf8(&index, "name", -1, name, -1);
+            bson_append_document_end(&arr, &index);
+            bson_append_array_end(&cmd, &arr);
+            /* best effort: an index that exists is fine; the next process tries again */
+            (void)mongoc_collection_write_command_with_opts(coll, &cmd, NULL, &reply, &error);
+            bson_destroy(&reply);
+            bson_destroy(&cmd);
+            bson_free(name);
             mongoc_collection_destroy(coll);
         }
     }

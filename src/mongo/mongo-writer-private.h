@@ -37,6 +37,8 @@ struct sdl_mongo_writer {
     size_t nsessions;
     uint64_t ambiguous_batch; /* a commit of this batch may have been applied: settle by
                                * reading the offset before calling a conflict fencing */
+    char **mirror_indexed;    /* "db\ncollection\nkeys" of the mirror indexes created */
+    size_t nmirror_indexed;
 };
 
 /* The text at @path (dotted) of @doc, a copy; NULL when absent or not text. */
@@ -79,5 +81,5 @@ void mw_read_offset_fields(const bson_t *doc, sdl_offset *o);
 /* The batch's mirror writes (sdl_batch.mirror) in the transaction of @sopts; mongo-mirror.c. */
 bool mw_apply_mirror(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts,
                      sdl_error *err);
-/* After the commit: drops the collections the batch's "drop" writes name (best effort). */
-void mw_drop_mirrored(sdl_mongo_writer *w, const sdl_batch *batch);
+/* After the commit: the batch's "drop" and "index" mirror writes (best effort). */
+void mw_mirror_after_commit(sdl_mongo_writer *w, const sdl_batch *batch);

@@ -278,6 +278,10 @@ writer_destroy(sdl_mongo_writer *w)
     for (size_t i = 0; i < w->nsessions; i++) {
         bson_destroy(w->sessions[i]);
     }
+    for (size_t i = 0; i < w->nmirror_indexed; i++) {
+        bson_free(w->mirror_indexed[i]);
+    }
+    bson_free(w->mirror_indexed);
     free(w);
 }
 
@@ -1132,7 +1136,7 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
         if (mongoc_client_session_commit_transaction(cs, &reply, &error)) {
             ok = true;
             w->ambiguous_batch = 0;
-            mw_drop_mirrored(w, batch);
+            mw_mirror_after_commit(w, batch);
             goto out;
         }
         if (sdl_mongo_error_has_label(&reply, "UnknownTransactionCommitResult") &&

@@ -218,7 +218,8 @@ def test_mirror_only_keep_and_skip(sdl, mariadb, target, tmp_path):
     mdb = target.database + "_m"
     d = Daemon(sdl, target, tmp_path, batch="max_rows: 5, max_delay: 10ms", start=start,
                **mirror_config("mirror", no_pk="skip", on_drop="keep",
-                               extra=f"  database: {mdb}\n  collection: \"{{db}}_{{table}}\"\n"))
+                               extra=f"  database: {mdb}\n  collection: \"{{db}}_{{table}}\"\n"
+                                     f"  indexes: [\"{db}.sing*: v, -dt\"]\n"))
     d.start()
     wait_for_offset(target, end, d)
     assert d.stop() == 0, d.output()[-3000:]
@@ -229,6 +230,10 @@ def test_mirror_only_keep_and_skip(sdl, mariadb, target, tmp_path):
     assert target.client[mdb][f"{db}_gone"].count_documents({}) == 5  # kept as it was
     assert target.client[mdb][f"{db}_ren"].count_documents({}) == 5
     assert target.db.row_changes.count_documents({}) == 0
+    keys = [dict(i["key"]) for i in target.client[mdb][f"{db}_single"].list_indexes()]
+    assert {"v": 1, "dt": -1} in keys, keys  # mirror.indexes
+    assert [dict(i["key"]) for i in target.client[mdb][f"{db}_comp"].list_indexes()] == \
+        [{"_id": 1}]
     out = d.output()
     assert f"table '{db}.nopk' has no primary key" in out, out[-3000:]
     assert f"DROP TABLE of '{db}.gone'" in out and f"RENAME TABLE of '{db}.ren'" in out

@@ -204,6 +204,23 @@ TEST(mirror_tables_without_a_key_follow_the_policy)
     free(p);
 }
 
+TEST(mirror_indexes_go_with_the_first_write_of_a_batch)
+{
+    const char *docs[] = {"{\"op\": \"delete\", \"db\": \"shop\", \"table\": \"orders\", "
+                          "\"pk\": {\"id\": 3}, \"before\": {\"id\": 3}}",
+                          "{\"op\": \"delete\", \"db\": \"shop\", \"table\": \"orders\", "
+                          "\"pk\": {\"id\": 4}, \"before\": {\"id\": 4}}",
+                          NULL};
+    char *p =
+        plan(MIRROR "mirror: {indexes: [\"shop.*: customer, -placed\", \"crm.*: x\"]}\n", docs);
+    ASSERT_STR_EQ(p, "{ \"0\" : { \"w\" : \"index\", \"db\" : \"audit\", \"c\" : "
+                     "\"shop.orders\", \"u\" : { \"customer\" : 1, \"placed\" : -1 } }, \"1\" : "
+                     "{ \"w\" : \"delete\", \"db\" : \"audit\", \"c\" : \"shop.orders\", \"q\" "
+                     ": { \"_id\" : 3 } }, \"2\" : { \"w\" : \"delete\", \"db\" : \"audit\", "
+                     "\"c\" : \"shop.orders\", \"q\" : { \"_id\" : 4 } } }");
+    free(p);
+}
+
 static char *
 ddl(const char *cfg_text, const char *statement)
 {

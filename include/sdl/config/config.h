@@ -130,6 +130,8 @@ typedef struct sdl_mirror_config {
     char *collection;                /* template with {db} and {table}; default "{db}.{table}" */
     sdl_mirror_no_pk no_primary_key; /* default error */
     sdl_mirror_on_drop on_drop;      /* default keep */
+    char **indexes;                  /* "db.table-glob: col, -col": extra indexes; default [] */
+    size_t nindexes;
 } sdl_mirror_config;
 
 typedef struct sdl_tables_config {

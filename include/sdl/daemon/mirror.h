@@ -20,6 +20,9 @@
  *   w "clear"    delete every document of c (TRUNCATE, DROP/RENAME with on_drop: drop)
  *   w "copy"     insert every document of collection `from` (database db) into c
  *   w "drop"     after the commit: drop c (best effort; it was cleared in the transaction)
+ *   w "index"    after the commit: create the index with keys u on c (mirror.indexes), in
+ *                every batch that writes c; the sink creates it once per process (best
+ *                effort: createIndexes is idempotent, the next process tries again)
  * db and c name the collection (mirror.database, mirror.collection's template).
  *
  * Logs warnings (daemon layer): a table without a key skipped, a collection kept by
