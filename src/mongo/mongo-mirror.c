@@ -8,6 +8,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "sdl/mongo/retry.h"
+
 #include "mongo-writer-private.h"
 
 typedef struct run {
@@ -304,6 +306,8 @@ mw_apply_mirror(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts
     return ok;
 }
 
+static void forget_created(sdl_mongo_writer *w, const char *db, const char *c);
+
 /* Whether this writer created the index @keys on @db.@c already (else: it records it). */
 static bool
 indexed_before(sdl_mongo_writer *w, const char *db, const char *c, const bson_t *keys)
@@ -354,6 +358,7 @@ mw_mirror_after_commit(sdl_mongo_writer *w, const sdl_batch *batch)
             /* best effort: emptied in the commit; a missing collection is fine */
             (void)mongoc_collection_drop_with_opts(coll, NULL, &error);
             mongoc_collection_destroy(coll);
+            forget_created(w, db, c);
         } else if (kind && db && c && strcmp(kind, "index") == 0 && field_doc(&op, "u", &keys) &&
                    !indexed_before(w, db, c, &keys)) {
             mongoc_collection_t *coll = mongoc_client_get_collection(w->client, db, c);
@@ -373,6 +378,91 @@ mw_mirror_after_commit(sdl_mongo_writer *w, const sdl_batch *batch)
             bson_destroy(&cmd);
             bson_free(name);
             mongoc_collection_destroy(coll);
+        }
+    }
+}
+
+/* Whether this writer created (or found) @db.@c already (else: it records it). */
+static bool
+created_before(sdl_mongo_writer *w, const char *db, const char *c)
+{
+    size_t n = strlen(db) + strlen(c) + 2;
+    char *id = bson_malloc(n);
+
+    (void)snprintf(id, n, "%s\n%s", db, c);
+    for (size_t i = 0; i < w->nmirror_created; i++) {
+        if (strcmp(w->mirror_created[i], id) == 0) {
+            bson_free(id);
+            return true;
+        }
+    }
+    w->mirror_created =
+        bson_realloc(w->mirror_created, (w->nmirror_created + 1) * sizeof(*w->mirror_created));
+    w->mirror_created[w->nmirror_created++] = id;
+    return false;
+}
+
+bool
+mw_mirror_before_commit(sdl_mongo_writer *w, const sdl_batch *batch, sdl_error *err)
+{
+    bson_iter_t it;
+
+    if (!batch->mirror || !bson_iter_init(&it, batch->mirror)) {
+        return true;
+    }
+    while (bson_iter_next(&it)) {
+        bson_t op;
+        const uint8_t *data;
+        uint32_t len;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            continue;
+        }
+        bson_iter_document(&it, &len, &data);
+        if (!bson_init_static(&op, data, len)) {
+            continue;
+        }
+        const char *kind = field_text(&op, "w"), *db = field_text(&op, "db"),
+                   *c = field_text(&op, "c");
+        if (!kind || !db || !c || strcmp(kind, "drop") == 0 || strcmp(kind, "index") == 0 ||
+            created_before(w, db, c)) {
+            continue;
+        }
+        mongoc_database_t *d = mongoc_client_get_database(w->client, db);
+        bson_t cmd = BSON_INITIALIZER, opts = BSON_INITIALIZER, reply;
+        bson_error_t error;
+        bson_append_utf8(&cmd, "create", -1, c, -1);
+        mw_append_wc_majority(w, &opts);
+        bool ok = mongoc_database_write_command_with_opts(d, &cmd, &opts, &reply, &error) ||
+                  sdl_mongo_error_server_code(&error, &reply) == 48; /* NamespaceExists */
+        if (!ok) {
+            mw_set_sink_error(err, &error, &reply,
+                              "committing batch %" PRIu64 ": creating mirror collection %s.%s",
+                              batch->number, db, c);
+            /* forget it: the next attempt creates it again */
+            bson_free(w->mirror_created[--w->nmirror_created]);
+        }
+        bson_destroy(&reply);
+        bson_destroy(&opts);
+        bson_destroy(&cmd);
+        mongoc_database_destroy(d);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+forget_created(sdl_mongo_writer *w, const char *db, const char *c)
+{
+    size_t dl = strlen(db);
+
+    for (size_t i = 0; i < w->nmirror_created; i++) {
+        const char *id = w->mirror_created[i];
+        if (strncmp(id, db, dl) == 0 && id[dl] == '\n' && strcmp(id + dl + 1, c) == 0) {
+            bson_free(w->mirror_created[i]);
+            w->mirror_created[i] = w->mirror_created[--w->nmirror_created];
+            return;
         }
     }
 }

@@ -39,6 +39,8 @@ struct sdl_mongo_writer {
                                * reading the offset before calling a conflict fencing */
     char **mirror_indexed;    /* "db\ncollection\nkeys" of the mirror indexes created */
     size_t nmirror_indexed;
+    char **mirror_created; /* "db\ncollection" of the mirror collections created or found */
+    size_t nmirror_created;
 };
 
 /* The text at @path (dotted) of @doc, a copy; NULL when absent or not text. */
@@ -81,5 +83,9 @@ void mw_read_offset_fields(const bson_t *doc, sdl_offset *o);
 /* The batch's mirror writes (sdl_batch.mirror) in the transaction of @sopts; mongo-mirror.c. */
 bool mw_apply_mirror(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts,
                      sdl_error *err);
+/* Before the commit transaction: creates the mirror collections the batch writes that this
+ * writer has not created yet (MongoDB before 4.4 cannot create them in a transaction; an
+ * existing one is fine). */
+bool mw_mirror_before_commit(sdl_mongo_writer *w, const sdl_batch *batch, sdl_error *err);
 /* After the commit: the batch's "drop" and "index" mirror writes (best effort). */
 void mw_mirror_after_commit(sdl_mongo_writer *w, const sdl_batch *batch);

@@ -282,6 +282,10 @@ writer_destroy(sdl_mongo_writer *w)
         bson_free(w->mirror_indexed[i]);
     }
     bson_free(w->mirror_indexed);
+    for (size_t i = 0; i < w->nmirror_created; i++) {
+        bson_free(w->mirror_created[i]);
+    }
+    bson_free(w->mirror_created);
     free(w);
 }
 
@@ -1095,6 +1099,9 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
     }
     what[0] = '\0';
     w->rejected = 0;
+    if (!mw_mirror_before_commit(w, batch, err)) {
+        goto out;
+    }
     cs = mongoc_client_start_session(w->client, NULL, &error);
     if (!cs) {
         mw_set_sink_error(err, &error, NULL, "committing batch %" PRIu64 ": starting a session",
