@@ -780,12 +780,12 @@ def convert(col, raw, logged):
 # ---- parsing mariadb-binlog output ---------------------------------------------------------
 class Event:
     __slots__ = ("kind", "file", "pos", "ts", "statement", "default_db", "db_certain", "op",
-                 "db", "table", "before", "after")
+                 "db", "table", "before", "after", "ncols")
 
     def __init__(self, kind, file, pos, ts):
         self.kind, self.file, self.pos, self.ts = kind, file, pos, ts
         self.statement = self.default_db = self.op = self.db = self.table = None
-        self.before = self.after = None
+        self.before = self.after = self.ncols = None
         self.db_certain = True
 
     def __repr__(self):
@@ -907,6 +907,9 @@ class _Parser:
         self.pending_check = None  # (description, at, length): checked at the next header
         self.tracked_db = ""
         self.table_ids = {}
+        self.last_map = None  # (db, table) of the last Table_map
+        self.map_ncols = {}  # (db, table) -> columns of its last Table_map ("# Columns(")
+        self.cols_counting = None
         self.group = []  # rows events of the statement being read
         self.group_rows = []  # its rows, as printed (after all of its headers)
         self.rows_counted = 0
@@ -927,6 +930,14 @@ class _Parser:
             return self._rows_line(line)
         if line.startswith(b"# at "):
             self.ats.append(int(line[5:]))
+            return
+        if line.startswith(b"# Columns(") or (self.cols_counting is not None
+                                               and line.startswith(b"#         ")):
+            self.cols_counting = (self.cols_counting or 0) + 1
+            if not line.endswith(b","):
+                if self.last_map is not None:
+                    self.map_ncols[self.last_map] = self.cols_counting
+                self.cols_counting = None
             return
         if line.startswith(b"#") and line[1:2].isdigit():
             m = _HEADER.match(line)
@@ -1019,6 +1030,8 @@ class _Parser:
         tm = _TABLE_MAP.match(desc)
         if tm is not None:
             self.table_ids[int(tm.group(3))] = (_unbq(tm.group(1)), _unbq(tm.group(2)))
+            self.last_map = self.table_ids[int(tm.group(3))]
+            self.map_ncols.pop(self.last_map, None)
             return
         if desc.startswith((b"Annotate_rows:", b"Gtid list", b"Binlog checkpoint", b"Intvar",
                             b"Rand", b"User_var", b"User var", b"Stop", b"Heartbeat")):
@@ -1102,6 +1115,7 @@ class _Parser:
             ev = Event("row", None, None, None)
             ev.op = _OPS[m.group(1)]
             ev.db, ev.table = _unbq(m.group(2)), _unbq(m.group(3))
+            ev.ncols = self.map_ncols.get((ev.db, ev.table))
             self.row = ev
             self.image = None
             return
@@ -1253,7 +1267,9 @@ class Oracle:
 
     # -- reading the binlog
     def _command(self, start, end):
-        args = [MARIADB_BINLOG, "-vv", "--base64-output=decode-rows"]
+        # --print-table-metadata: "# Columns(...)" after each Table_map, one line per column,
+        # so a row image can be told partial (MINIMAL) from one of an older, narrower schema
+        args = [MARIADB_BINLOG, "-vv", "--base64-output=decode-rows", "--print-table-metadata"]
         if start:
             args.append(f"--start-position={start}")
         args.append(f"--stop-position={end}")
@@ -1443,7 +1459,8 @@ class Oracle:
             d["changed"] = changed
             d.changed_maybe = tuple(maybe)
         self._tail(d, txn, ev, seq)
-        if ev.after is not None and len(ev.after) < len(tab.columns):
+        ncols = ev.ncols if ev.ncols is not None else len(tab.columns)
+        if ev.after is not None and len(ev.after) < ncols:
             d["partial_after"] = True  # the after image lacks columns (MINIMAL, NOBLOB)
         return d
 
