@@ -205,6 +205,7 @@ def test_json_full_and_partial_updates():
         assert d["json_diffs"] == {"@2": [{"op": "replace", "path": "$.age", "value": age}]}
         assert d["after"]["@3"] == name and d["after"]["@4"] == age
         assert "@2" in d["changed"]
+        assert d["partial_after"] is True  # mirror mode sets only the columns present
 
 
 def test_transaction_compression():

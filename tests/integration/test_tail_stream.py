@@ -71,13 +71,15 @@ def test_partial_row_images_leave_out_missing_columns(sdl, mariadb):
     assert upd["after"] == {"a": 11}
     assert upd["pk"] == {"id": 1}
     assert upd["changed"] == ["a"]
-    assert dele["before"] == {"id": 2} and dele["pk"] == {"id": 2}
+    assert upd["partial_after"] is True  # the after image lacks columns (mirror: $set)
+    assert dele["before"] == {"id": 2} and dele["pk"] == {"id": 2} and "partial_after" not in dele
     # MINIMAL inserts log the columns the statement set (MariaDB 10.11 logs all non-default)
     assert ins["after"]["id"] == 3 and ins["after"]["b"] == "three"
     assert set(ins["after"]) <= {"id", "a", "b", "c"}
     # NOBLOB: every column but the unchanged TEXT/BLOB ones
     assert upd2["before"] == {"id": 1, "a": 11}
     assert upd2["after"] == {"id": 1, "a": 12}
+    assert upd2["partial_after"] is True
 
 
 def test_several_gtid_domains(sdl, mariadb):
