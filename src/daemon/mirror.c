@@ -139,9 +139,11 @@ typedef struct plan {
     uint32_t n;
 } plan;
 
-/* Appends one write; @q, @u may be NULL; @from: the source collection of "copy". */
+/* Appends one write to @db.@coll; @q, @u may be NULL; @from: the source collection of
+ * "copy". */
 static void
-add(plan *p, const char *w, const char *coll, const bson_t *q, const bson_t *u, const char *from)
+add_db(plan *p, const char *w, const char *db, const char *coll, const bson_t *q, const bson_t *u,
+       const char *from)
 {
     char key[16];
     const char *k;
@@ -150,7 +152,7 @@ add(plan *p, const char *w, const char *coll, const bson_t *q, const bson_t *u, 
     (void)bson_uint32_to_string(p->n++, &k, key, sizeof(key));
     bson_append_document_begin(p->out, k, -1, &d);
     bson_append_utf8(&d, "w", 1, w, -1);
-    bson_append_utf8(&d, "db", 2, p->m->database, -1);
+    bson_append_utf8(&d, "db", 2, db, -1);
     bson_append_utf8(&d, "c", 1, coll, -1);
     if (q) {
         bson_append_document(&d, "q", 1, q);
@@ -162,6 +164,13 @@ add(plan *p, const char *w, const char *coll, const bson_t *q, const bson_t *u, 
         bson_append_utf8(&d, "from", 4, from, -1);
     }
     bson_append_document_end(p->out, &d);
+}
+
+/* add_db() into mirror.database */
+static void
+add(plan *p, const char *w, const char *coll, const bson_t *q, const bson_t *u, const char *from)
+{
+    add_db(p, w, p->m->database, coll, q, u, from);
 }
 
 /* {_id: <the key>}: the value of a one-column key, else the key document itself. */
@@ -504,6 +513,247 @@ plan_ddl(plan *p, const bson_t *doc)
     sdl_arena_done(&arena);
 }
 
+/* ---- coalescing: one write per key and collection ---- */
+
+/*
+ * A batch often writes one key several times (an insert, then updates). Writes keyed by _id
+ * ("replace", "set", "delete" with q = {_id}) are folded into the last write per key: a
+ * delete wins; a replace replaces; a set after a replace (or after a delete) becomes a
+ * replace with its columns applied; sets merge. Each key then has one write, so their order
+ * no longer matters: a collection's deletes go out before its updates, two commands instead
+ * of one per alternation. Every other write ("clear", "copy", "move", "insert", writes of
+ * tables without a key) is a barrier for its collection: what is pending there goes out
+ * first, in the order above, then the barrier, so the source order holds wherever it matters.
+ */
+
+enum { K_DELETE, K_REPLACE, K_SET };
+
+typedef struct pend {
+    const char *db, *c; /* borrowed from the plan */
+    bson_t q;           /* {_id: ...} */
+    int kind;
+    bson_t u; /* replace: the document; set: the $set's fields */
+    bool done;
+    uint32_t hash;
+} pend;
+
+typedef struct coal {
+    pend *v;
+    size_t n, cap;
+    size_t *slots; /* 1 + index into v; 0 empty */
+    size_t nslots;
+    plan out;
+} coal;
+
+static uint32_t
+fnv(uint32_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ p[i]) * 16777619u;
+    }
+    return h;
+}
+
+static size_t *
+slot_of(coal *k, const char *db, const char *c, const bson_t *q, uint32_t h)
+{
+    size_t i = h & (k->nslots - 1);
+    for (;; i = (i + 1) & (k->nslots - 1)) {
+        if (k->slots[i] == 0) {
+            return &k->slots[i];
+        }
+        pend *e = &k->v[k->slots[i] - 1];
+        if (e->hash == h && strcmp(e->c, c) == 0 && strcmp(e->db, db) == 0 && same_doc(&e->q, q)) {
+            return &k->slots[i];
+        }
+    }
+}
+
+/* @dst's fields, then those of @src not in it; a field of both takes @src's value in @dst's
+ * place: what $set does to a document. */
+static void
+merged(bson_t *ret, const bson_t *dst, const bson_t *src)
+{
+    bson_iter_t it, f;
+
+    bson_init(ret);
+    if (bson_iter_init(&it, dst)) {
+        while (bson_iter_next(&it)) {
+            const char *key = bson_iter_key(&it);
+            if (bson_iter_init_find(&f, src, key)) {
+                bson_append_value(ret, key, -1, bson_iter_value(&f));
+            } else {
+                bson_append_value(ret, key, -1, bson_iter_value(&it));
+            }
+        }
+    }
+    if (bson_iter_init(&it, src)) {
+        while (bson_iter_next(&it)) {
+            if (!bson_has_field(dst, bson_iter_key(&it))) {
+                bson_append_value(ret, bson_iter_key(&it), -1, bson_iter_value(&it));
+            }
+        }
+    }
+}
+
+static void
+emit(coal *k, pend *e)
+{
+    if (e->kind == K_DELETE) {
+        add_db(&k->out, "delete", e->db, e->c, &e->q, NULL, NULL);
+    } else if (e->kind == K_REPLACE) {
+        add_db(&k->out, "replace", e->db, e->c, &e->q, &e->u, NULL);
+    } else {
+        bson_t u = BSON_INITIALIZER;
+        bson_append_document(&u, "$set", 4, &e->u);
+        add_db(&k->out, "set", e->db, e->c, &e->q, &u, NULL);
+        bson_destroy(&u);
+    }
+    e->done = true;
+}
+
+/* Sends what is pending for @db.@c (all collections: @c NULL): deletes, then updates. */
+static void
+flush_pending(coal *k, const char *db, const char *c)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < k->n; i++) {
+            pend *e = &k->v[i];
+            if (e->done || (c && (strcmp(e->c, c) != 0 || strcmp(e->db, db) != 0)) ||
+                (pass == 0) != (e->kind == K_DELETE)) {
+                continue;
+            }
+            emit(k, e);
+        }
+    }
+}
+
+static bool
+keyed(const bson_t *q)
+{
+    bson_iter_t it;
+    return bson_count_keys(q) == 1 && bson_iter_init_find(&it, q, "_id");
+}
+
+static bson_t *
+coalesce(const bson_t *in)
+{
+    coal k = {0};
+    bson_iter_t it;
+
+    k.nslots = 64;
+    while (k.nslots < 2 * (size_t)bson_count_keys(in) + 2) {
+        k.nslots *= 2;
+    }
+    k.slots = sdl_xcalloc(k.nslots, sizeof(*k.slots));
+    k.out.out = bson_new();
+    if (!bson_iter_init(&it, in)) {
+        goto out;
+    }
+    while (bson_iter_next(&it)) {
+        bson_t op, q, u;
+        const uint8_t *data;
+        uint32_t len;
+        bson_iter_document(&it, &len, &data);
+        if (!bson_init_static(&op, data, len)) {
+            continue;
+        }
+        const char *w = text(&op, "w"), *db = text(&op, "db"), *c = text(&op, "c");
+        bool has_q = subdoc(&op, "q", &q), has_u = subdoc(&op, "u", &u);
+        bool row = w && has_q && keyed(&q) &&
+                   (strcmp(w, "delete") == 0 ||
+                    (has_u && (strcmp(w, "replace") == 0 || strcmp(w, "set") == 0)));
+        if (!row) {
+            if (w && db && c && strcmp(w, "index") != 0) {
+                flush_pending(&k, db, c);
+                const char *from = text(&op, "from");
+                if (from) {
+                    flush_pending(&k, db, from);
+                }
+            }
+            bson_append_document(k.out.out, "x", 1, &op); /* renumbered below */
+            k.out.n++;
+            continue;
+        }
+        uint32_t h =
+            fnv(fnv(fnv(2166136261u, db, strlen(db)), c, strlen(c)), bson_get_data(&q), q.len);
+        size_t *slot = slot_of(&k, db, c, &q, h);
+        pend *e = *slot ? &k.v[*slot - 1] : NULL;
+        if (e && e->done) {
+            e = NULL; /* sent at a barrier: start again */
+        }
+        bson_t fields;
+        bool set = strcmp(w, "set") == 0 && subdoc(&u, "$set", &fields);
+        if (!e) {
+            if (k.n == k.cap) {
+                k.cap = k.cap ? 2 * k.cap : 64;
+                k.v = sdl_xreallocarray(k.v, k.cap, sizeof(*k.v));
+            }
+            e = &k.v[k.n];
+            *e = (pend){.db = db, .c = c, .hash = h};
+            bson_copy_to(&q, &e->q);
+            if (strcmp(w, "delete") == 0) {
+                e->kind = K_DELETE;
+                bson_init(&e->u);
+            } else if (set) {
+                e->kind = K_SET;
+                bson_copy_to(&fields, &e->u);
+            } else {
+                e->kind = K_REPLACE;
+                bson_copy_to(&u, &e->u);
+            }
+            *slot = ++k.n;
+            continue;
+        }
+        if (strcmp(w, "delete") == 0) {
+            e->kind = K_DELETE;
+            bson_reinit(&e->u);
+        } else if (!set) {
+            e->kind = K_REPLACE;
+            bson_destroy(&e->u);
+            bson_copy_to(&u, &e->u);
+        } else {
+            bson_t m;
+            if (e->kind == K_DELETE) { /* the $set upserts {_id, its fields} */
+                bson_t base = BSON_INITIALIZER;
+                bson_iter_t id;
+                if (bson_iter_init_find(&id, &e->q, "_id")) {
+                    bson_append_value(&base, "_id", 3, bson_iter_value(&id));
+                }
+                merged(&m, &base, &fields);
+                bson_destroy(&base);
+                e->kind = K_REPLACE;
+            } else {
+                merged(&m, &e->u, &fields);
+            }
+            bson_destroy(&e->u);
+            bson_steal(&e->u, &m);
+        }
+    }
+    flush_pending(&k, NULL, NULL);
+out:
+    for (size_t i = 0; i < k.n; i++) {
+        bson_destroy(&k.v[i].q);
+        bson_destroy(&k.v[i].u);
+    }
+    free(k.v);
+    free(k.slots);
+    /* the keys "0", "1", ... again (barriers were appended as "x") */
+    bson_t *ret = bson_new();
+    uint32_t n = 0;
+    if (bson_iter_init(&it, k.out.out)) {
+        while (bson_iter_next(&it)) {
+            char key[16];
+            const char *kk;
+            (void)bson_uint32_to_string(n++, &kk, key, sizeof(key));
+            bson_append_value(ret, kk, -1, bson_iter_value(&it));
+        }
+    }
+    bson_destroy(k.out.out);
+    return ret;
+}
+
 bool
 sdl_mirror_plan(sdl_mirror *m, sdl_batch *b, sdl_error *err)
 {
@@ -534,6 +784,7 @@ sdl_mirror_plan(sdl_mirror *m, sdl_batch *b, sdl_error *err)
             return false;
         }
     }
-    b->mirror = p.out;
+    b->mirror = coalesce(p.out);
+    bson_destroy(p.out);
     return true;
 }

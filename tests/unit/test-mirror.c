@@ -221,6 +221,43 @@ TEST(mirror_indexes_go_with_the_first_write_of_a_batch)
     free(p);
 }
 
+TEST(mirror_coalesces_to_one_write_per_key)
+{
+    const char *docs[] = {
+        /* key 1: insert, then a partial update: one replace with the column applied */
+        "{\"op\": \"insert\", \"db\": \"d\", \"table\": \"t\", \"pk\": {\"id\": 1}, "
+        "\"after\": {\"id\": 1, \"v\": 1, \"w\": 1}}",
+        /* key 2: a partial update, then a delete: the delete */
+        "{\"op\": \"update\", \"db\": \"d\", \"table\": \"t\", \"pk\": {\"id\": 2}, "
+        "\"before\": {\"id\": 2}, \"after\": {\"v\": 5}, \"partial_after\": true}",
+        "{\"op\": \"update\", \"db\": \"d\", \"table\": \"t\", \"pk\": {\"id\": 1}, "
+        "\"before\": {\"id\": 1}, \"after\": {\"v\": 2, \"x\": 0}, \"partial_after\": "
+        "true}",
+        "{\"op\": \"delete\", \"db\": \"d\", \"table\": \"t\", \"pk\": {\"id\": 2}, "
+        "\"before\": {\"id\": 2}}",
+        /* key 3: two partial updates merge */
+        "{\"op\": \"update\", \"db\": \"d\", \"table\": \"t\", \"pk\": {\"id\": 3}, "
+        "\"before\": {\"id\": 3}, \"after\": {\"v\": 7}, \"partial_after\": true}",
+        "{\"op\": \"update\", \"db\": \"d\", \"table\": \"t\", \"pk\": {\"id\": 3}, "
+        "\"before\": {\"id\": 3}, \"after\": {\"w\": 8}, \"partial_after\": true}",
+        /* a TRUNCATE is a barrier: what is pending goes out before it */
+        "{\"op\": \"ddl\", \"db\": \"d\", \"table\": \"t\", \"statement\": \"TRUNCATE t\"}",
+        "{\"op\": \"delete\", \"db\": \"d\", \"table\": \"t\", \"pk\": {\"id\": 1}, "
+        "\"before\": {\"id\": 1}}",
+        NULL};
+    char *p = plan(MIRROR, docs);
+    ASSERT_STR_EQ(
+        p, "{ \"0\" : { \"w\" : \"delete\", \"db\" : \"audit\", \"c\" : \"d.t\", \"q\" : { "
+           "\"_id\" : 2 } }, \"1\" : { \"w\" : \"replace\", \"db\" : \"audit\", \"c\" : "
+           "\"d.t\", \"q\" : { \"_id\" : 1 }, \"u\" : { \"_id\" : 1, \"id\" : 1, \"v\" : 2, "
+           "\"w\" : 1, \"x\" : 0 } }, \"2\" : { \"w\" : \"set\", \"db\" : \"audit\", \"c\" : "
+           "\"d.t\", \"q\" : { \"_id\" : 3 }, \"u\" : { \"$set\" : { \"v\" : 7, \"w\" : 8 } } "
+           "}, \"3\" : { \"w\" : \"clear\", \"db\" : \"audit\", \"c\" : \"d.t\" }, \"4\" : "
+           "{ \"w\" : \"delete\", \"db\" : \"audit\", \"c\" : \"d.t\", \"q\" : { \"_id\" : "
+           "1 } } }");
+    free(p);
+}
+
 static char *
 ddl(const char *cfg_text, const char *statement)
 {
