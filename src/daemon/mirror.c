@@ -530,9 +530,9 @@ enum { K_DELETE, K_REPLACE, K_SET };
 
 typedef struct pend {
     const char *db, *c; /* borrowed from the plan */
-    bson_t q;           /* {_id: ...} */
+    bson_t *q;          /* {_id: ...}; heap bson_t: the array of pends moves */
     int kind;
-    bson_t u; /* replace: the document; set: the $set's fields */
+    bson_t *u; /* replace: the document; set: the $set's fields */
     bool done;
     uint32_t hash;
 } pend;
@@ -564,7 +564,7 @@ slot_of(coal *k, const char *db, const char *c, const bson_t *q, uint32_t h)
             return &k->slots[i];
         }
         pend *e = &k->v[k->slots[i] - 1];
-        if (e->hash == h && strcmp(e->c, c) == 0 && strcmp(e->db, db) == 0 && same_doc(&e->q, q)) {
+        if (e->hash == h && strcmp(e->c, c) == 0 && strcmp(e->db, db) == 0 && same_doc(e->q, q)) {
             return &k->slots[i];
         }
     }
@@ -601,13 +601,13 @@ static void
 emit(coal *k, pend *e)
 {
     if (e->kind == K_DELETE) {
-        add_db(&k->out, "delete", e->db, e->c, &e->q, NULL, NULL);
+        add_db(&k->out, "delete", e->db, e->c, e->q, NULL, NULL);
     } else if (e->kind == K_REPLACE) {
-        add_db(&k->out, "replace", e->db, e->c, &e->q, &e->u, NULL);
+        add_db(&k->out, "replace", e->db, e->c, e->q, e->u, NULL);
     } else {
         bson_t u = BSON_INITIALIZER;
-        bson_append_document(&u, "$set", 4, &e->u);
-        add_db(&k->out, "set", e->db, e->c, &e->q, &u, NULL);
+        bson_append_document(&u, "$set", 4, e->u);
+        add_db(&k->out, "set", e->db, e->c, e->q, &u, NULL);
         bson_destroy(&u);
     }
     e->done = true;
@@ -691,51 +691,51 @@ coalesce(const bson_t *in)
                 k.v = sdl_xreallocarray(k.v, k.cap, sizeof(*k.v));
             }
             e = &k.v[k.n];
-            *e = (pend){.db = db, .c = c, .hash = h};
-            bson_copy_to(&q, &e->q);
+            *e = (pend){.db = db, .c = c, .hash = h, .q = bson_copy(&q)};
             if (strcmp(w, "delete") == 0) {
                 e->kind = K_DELETE;
-                bson_init(&e->u);
+                e->u = bson_new();
             } else if (set) {
                 e->kind = K_SET;
-                bson_copy_to(&fields, &e->u);
+                e->u = bson_copy(&fields);
             } else {
                 e->kind = K_REPLACE;
-                bson_copy_to(&u, &e->u);
+                e->u = bson_copy(&u);
             }
             *slot = ++k.n;
             continue;
         }
         if (strcmp(w, "delete") == 0) {
             e->kind = K_DELETE;
-            bson_reinit(&e->u);
+            bson_reinit(e->u);
         } else if (!set) {
             e->kind = K_REPLACE;
-            bson_destroy(&e->u);
-            bson_copy_to(&u, &e->u);
+            bson_destroy(e->u);
+            e->u = bson_copy(&u);
         } else {
             bson_t m;
             if (e->kind == K_DELETE) { /* the $set upserts {_id, its fields} */
                 bson_t base = BSON_INITIALIZER;
                 bson_iter_t id;
-                if (bson_iter_init_find(&id, &e->q, "_id")) {
+                if (bson_iter_init_find(&id, e->q, "_id")) {
                     bson_append_value(&base, "_id", 3, bson_iter_value(&id));
                 }
                 merged(&m, &base, &fields);
                 bson_destroy(&base);
                 e->kind = K_REPLACE;
             } else {
-                merged(&m, &e->u, &fields);
+                merged(&m, e->u, &fields);
             }
-            bson_destroy(&e->u);
-            bson_steal(&e->u, &m);
+            bson_destroy(e->u);
+            e->u = bson_copy(&m);
+            bson_destroy(&m);
         }
     }
     flush_pending(&k, NULL, NULL);
 out:
     for (size_t i = 0; i < k.n; i++) {
-        bson_destroy(&k.v[i].q);
-        bson_destroy(&k.v[i].u);
+        bson_destroy(k.v[i].q);
+        bson_destroy(k.v[i].u);
     }
     free(k.v);
     free(k.slots);

@@ -258,6 +258,40 @@ TEST(mirror_coalesces_to_one_write_per_key)
     free(p);
 }
 
+TEST(mirror_coalesces_many_keys)
+{
+    /* more keys than the first allocation holds (found by the benchmark: pending writes
+     * must survive their array growing) */
+    sdl_config *c = config(MIRROR);
+    sdl_mirror *m = sdl_mirror_new(c);
+    sdl_batch b;
+    sdl_error err = SDL_ERROR_INIT;
+    char json[512];
+
+    sdl_batch_init(&b);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 300; i++) {
+            (void)snprintf(json, sizeof(json),
+                           "{\"op\": \"update\", \"db\": \"d\", \"table\": \"t\", "
+                           "\"pk\": {\"id\": %d}, \"before\": {\"id\": %d}, \"after\": "
+                           "{\"s\": \"a rather long value, so that the document is on the "
+                           "heap: %d %d\"}, \"partial_after\": true}",
+                           i, i, i, round);
+            sdl_batch_add(&b, doc(json), true);
+        }
+    }
+    ASSERT_OK(sdl_mirror_plan(m, &b, &err), &err);
+    ASSERT_INT_EQ(bson_count_keys(b.mirror), 300);
+    bson_iter_t it, f;
+    ASSERT_TRUE(bson_iter_init_find(&it, b.mirror, "299"));
+    ASSERT_TRUE(bson_iter_recurse(&it, &f) && bson_iter_find_descendant(&f, "u.$set.s", &it));
+    ASSERT_STR_EQ(bson_iter_utf8(&it, NULL),
+                  "a rather long value, so that the document is on the heap: 299 1");
+    sdl_batch_done(&b);
+    sdl_mirror_free(m);
+    sdl_config_free(c);
+}
+
 static char *
 ddl(const char *cfg_text, const char *statement)
 {
