@@ -613,14 +613,14 @@ emit(coal *k, pend *e)
     e->done = true;
 }
 
-/* Sends what is pending for @db.@c (all collections: @c NULL): deletes, then updates. */
+/* Sends what is pending for @db.@c: deletes, then updates. */
 static void
 flush_pending(coal *k, const char *db, const char *c)
 {
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < k->n; i++) {
             pend *e = &k->v[i];
-            if (e->done || (c && (strcmp(e->c, c) != 0 || strcmp(e->db, db) != 0)) ||
+            if (e->done || strcmp(e->c, c) != 0 || strcmp(e->db, db) != 0 ||
                 (pass == 0) != (e->kind == K_DELETE)) {
                 continue;
             }
@@ -731,7 +731,11 @@ coalesce(const bson_t *in)
             bson_destroy(&m);
         }
     }
-    flush_pending(&k, NULL, NULL);
+    for (size_t i = 0; i < k.n; i++) { /* collection by collection: one bulk write each */
+        if (!k.v[i].done) {
+            flush_pending(&k, k.v[i].db, k.v[i].c);
+        }
+    }
 out:
     for (size_t i = 0; i < k.n; i++) {
         bson_destroy(k.v[i].q);
