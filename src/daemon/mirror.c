@@ -326,9 +326,9 @@ plan_row(plan *p, const bson_t *doc, sdl_error *err)
         if (p->m->no_pk == SDL_MIRROR_NO_PK_ERROR) {
             sdl_error_set(err, SDL_E_CONFIG,
                           "mirror: table '%s' has no primary key (mirror.no_primary_key: error); "
-                          "give it one and set pipeline.start past this point, exclude it "
-                          "(tables.exclude), or set mirror.no_primary_key to skip or "
-                          "all_columns",
+                          "set mirror.no_primary_key to skip or all_columns, or exclude the "
+                          "table (tables.exclude), and start sdl again (nothing of this batch "
+                          "was written)",
                           name);
             return false;
         }
