@@ -19,6 +19,7 @@
 #include "sdl/config/config.h"
 #include "sdl/daemon/cli.h"
 #include "sdl/daemon/cmd-tail.h"
+#include "sdl/mapping/column-policy.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mysql/binlog-reader.h"
 #include "sdl/mysql/change-stream.h"
@@ -279,7 +280,7 @@ sdl_cmd_tail(int argc, char **argv)
         log_debug("Connected with replica server_id %" PRIu32, config->source.server_id);
     }
 
-    sdl_doc_mapper_options mopts = {0};
+    sdl_doc_mapper_options mopts = {.columns = sdl_column_policy_new(config)};
     bson_t doc;      /* a DDL document */
     bson_t row_view; /* a row document, read in place from row_bytes */
     sdl_buf row_bytes = SDL_BUF_INIT;
@@ -391,6 +392,7 @@ done:
     }
     bson_destroy(&doc);
     sdl_buf_done(&row_bytes);
+    mopts.columns = sdl_column_policy_free(mopts.columns);
     log_debug("Printed %llu row changes", (unsigned long long)rows);
     if (stats && stream) {
         uint64_t inner = 0;

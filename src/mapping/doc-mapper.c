@@ -10,17 +10,19 @@
 #include <string.h>
 
 #include "sdl/base/alloc.h"
+#include "sdl/mapping/column-policy.h"
 #include "sdl/mapping/geojson.h"
 #include "sdl/mapping/json-binary.h"
 #include "sdl/mapping/json-text.h"
 
+#include "doc-mapper-private.h"
 #include "utf8-private.h"
 
 /* MySQL enum_field_types of TIMESTAMP columns (include/mysql_com.h). */
 #define MYSQL_TYPE_TIMESTAMP  7
 #define MYSQL_TYPE_TIMESTAMP2 17
 
-static const sdl_doc_mapper_options default_options = {false, 0};
+static const sdl_doc_mapper_options default_options = {false, 0, NULL};
 
 /* Decimal128 with exponent 0 and coefficient @u (IEEE 754-2008 BID, exponent bias 6176). */
 static bson_decimal128_t
@@ -108,6 +110,18 @@ format_datetime(char *buf, size_t cap, int64_t usec, unsigned fsp, bool date_onl
         }
     }
     return n < 0 ? 0 : SDL_MIN((size_t)n, cap - 1);
+}
+
+size_t
+sdl_mapper_format_datetime(char *buf, size_t cap, int64_t usec, unsigned fsp, bool date_only)
+{
+    return format_datetime(buf, cap, usec, fsp, date_only);
+}
+
+double
+sdl_mapper_float_shortest(double d)
+{
+    return float_shortest(d);
 }
 
 /*
@@ -901,14 +915,16 @@ put_json_diffs(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t,
     return true;
 }
 
+/* @plan: the column policy's, or NULL; dropped columns are never listed. */
 static void
-put_changed(bw *w, const sdl_table *t, const sdl_value *before, const sdl_value *after)
+put_changed(bw *w, const sdl_table *t, const sdl_value *before, const sdl_value *after,
+            const sdl_column_plan *plan)
 {
     size_t at = bw_begin(w, BSON_TYPE_ARRAY, "changed", 7);
     uint32_t n = 0;
 
     for (uint32_t i = 0; i < t->ncols; i++) {
-        if (after[i].kind == SDL_VALUE_ABSENT ||
+        if (after[i].kind == SDL_VALUE_ABSENT || (plan && plan[i].action == SDL_COLUMN_DROP) ||
             (before[i].kind != SDL_VALUE_ABSENT && value_equal(&before[i], &after[i]))) {
             continue;
         }
@@ -994,6 +1010,8 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
 {
     static const char *const op_names[] = {"insert", "update", "delete"};
     const sdl_table *t = rc->table;
+    const sdl_column_plan *plan = NULL;
+    const sdl_value *before, *after;
     bool ok = false;
 
     if (!opts) {
@@ -1004,6 +1022,19 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
         sdl_error_set(err, SDL_E_INVALID, "row change without the images its op needs");
         goto out;
     }
+    before = rc->before;
+    after = rc->after;
+    if (opts->columns) {
+        if (!sdl_column_policy_plan(opts->columns, t, &plan, err)) {
+            goto out;
+        }
+        if (plan && before) {
+            before = sdl_column_policy_image(opts->columns, t, plan, before, 0);
+        }
+        if (plan && after) {
+            after = sdl_column_policy_image(opts->columns, t, plan, after, 1);
+        }
+    }
     size_t gtid_len = pos->gtid_len ? pos->gtid_len : strlen(pos->gtid);
     (void)bw_room(w, 4);
     w->len = 4; /* document length, written by bw_end() */
@@ -1013,24 +1044,24 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
     bw_str(w, "table", 5, t->name, t->name_len ? t->name_len : strlen(t->name));
     if (t->npk > 0) {
         bool from_before = rc->op != SDL_ROW_INSERT;
-        if (!put_pk(w, opts, t, from_before ? rc->before : rc->after,
-                    from_before ? "before" : "after", err)) {
+        if (!put_pk(w, opts, t, from_before ? before : after, from_before ? "before" : "after",
+                    err)) {
             goto out;
         }
     }
-    if (rc->op != SDL_ROW_INSERT && !put_image(w, opts, t, rc->before, NULL, "before", 6, err)) {
+    if (rc->op != SDL_ROW_INSERT && !put_image(w, opts, t, before, NULL, "before", 6, err)) {
         goto out;
     }
     if (rc->op != SDL_ROW_DELETE &&
-        !put_image(w, opts, t, rc->after, rc->op == SDL_ROW_UPDATE ? rc->before : NULL, "after",
-                   5, err)) {
+        !put_image(w, opts, t, after, rc->op == SDL_ROW_UPDATE ? before : NULL, "after", 5, err)) {
         goto out;
     }
-    if (rc->op == SDL_ROW_UPDATE && !put_json_diffs(w, opts, t, rc->before, rc->after, err)) {
+    if (rc->op == SDL_ROW_UPDATE && !put_json_diffs(w, opts, t, before, after, err)) {
         goto out;
     }
     if (rc->op == SDL_ROW_UPDATE) {
-        put_changed(w, t, rc->before, rc->after);
+        /* the source values: a redacted or hashed column that changed is still listed */
+        put_changed(w, t, rc->before, rc->after, plan);
     }
     put_position(w, pos, gtid_len);
     if (pos->split) {
