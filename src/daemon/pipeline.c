@@ -613,8 +613,21 @@ static bool
 open_writer_attempt(void *arg, sdl_error *err)
 {
     pipeline *p = arg;
+    const char *notice;
+    bool warning = false;
 
-    return sdl_mongo_writer_open(&p->config->target, p->config->pipeline.name, &p->writer, err);
+    if (!sdl_mongo_writer_open(&p->config->target, p->config->pipeline.name, &p->writer, err)) {
+        return false;
+    }
+    /* target.retention and the ts index (mongo-writer.h) */
+    if ((notice = sdl_mongo_writer_notice(p->writer, &warning)) != NULL) {
+        if (warning) {
+            log_warning("%s", notice);
+        } else {
+            log_notice("%s", notice);
+        }
+    }
+    return true;
 }
 
 /* DESIGN.md §3.4, through the sink seam (recovery.c). */
