@@ -19,8 +19,10 @@
  * else the credential 'target-uri' in the credentials directory, else $SDL_TARGET_URI; the 'target'
  * section is optional (sdl tail needs none) but, when present, needs one of them. Messages
  * and the printed config show it masked (sdl_config_mask_uri()). Required: source.user and
- * source.server_id. The optional 'http' section names the address of /metrics and /health
- * (none when absent). Full reference: docs/CONFIG.md.
+ * source.server_id. The HMAC key of 'hash' column rules is a secret too:
+ * columns_hash_key_file, else the credential 'columns-hash-key', else $SDL_COLUMNS_HASH_KEY,
+ * looked up only when a rule hashes (at least 16 bytes). The optional 'http' section names the
+ * address of /metrics and /health (none when absent). Full reference: docs/CONFIG.md.
  *
  * The result is immutable after load; a reload builds a new one.
  * Never logs. Threading: a loaded config may be read from any thread.
