@@ -3,8 +3,9 @@
 
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@ struct sdl_column_policy {
     sdl_value *img[2]; /* scratch images */
     char (*text[2])[SDL_COLUMN_HASH_TEXT];
     uint32_t img_cap; /* columns the scratch images hold */
+    EVP_MAC *mac;     /* HMAC, fetched once */
+    EVP_MAC_CTX *hmac; /* keyed with the hash key once; re-initialised per value without a
+                        * key (OpenSSL keeps the padded key): a hashed value costs no key
+                        * schedule and no allocation */
 };
 
 sdl_column_policy *
@@ -46,6 +51,19 @@ sdl_column_policy_new(const sdl_config *config)
     }
     p = sdl_xcalloc(1, sizeof(*p));
     p->config = config;
+    if (config->columns.hash_key) {
+        char digest[] = "SHA256";
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+            OSSL_PARAM_construct_end(),
+        };
+        p->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        p->hmac = p->mac ? EVP_MAC_CTX_new(p->mac) : NULL;
+        if (!p->hmac || !EVP_MAC_init(p->hmac, (const unsigned char *)config->columns.hash_key,
+                                      strlen(config->columns.hash_key), params)) {
+            abort(); /* OpenSSL without HMAC-SHA256, or out of memory */
+        }
+    }
     return p;
 }
 
@@ -85,6 +103,8 @@ sdl_column_policy_free(sdl_column_policy *policy)
         return NULL;
     }
     clear_entries(policy);
+    EVP_MAC_CTX_free(policy->hmac);
+    EVP_MAC_free(policy->mac);
     for (unsigned s = 0; s < 2; s++) {
         free(policy->img[s]);
         if (policy->text[s]) {
@@ -264,18 +284,16 @@ decimal64_text(char *buf, size_t cap, int64_t i, unsigned scale)
 
 /* HMAC-SHA256 of the value's text (docs/CONFIG.md, "columns") as hex into @text. */
 static void
-hash_value(const sdl_config *config, const sdl_column *col, const sdl_value *v, char *text)
+hash_value(const sdl_column_policy *policy, const sdl_value *v, char *text)
 {
     static const char hex[] = "0123456789abcdef";
-    const char *key = config->columns.hash_key ? config->columns.hash_key : "";
     char buf[80];
     const void *data = buf;
     size_t len = 0;
     sdl_buf set = SDL_BUF_INIT;
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    size_t mdlen = 0;
 
-    (void)col;
     switch (v->kind) {
     case SDL_VALUE_INT:
         len = (size_t)snprintf(buf, sizeof(buf), "%" PRId64, v->i);
@@ -313,8 +331,13 @@ hash_value(const sdl_config *config, const sdl_column *col, const sdl_value *v, 
         len = v->str.len;
         break;
     }
-    (void)HMAC(EVP_sha256(), key, (int)strlen(key), data, len, md, &mdlen);
-    for (unsigned i = 0; i < mdlen && i < 32; i++) {
+    /* a hash rule without a key never loads (config.c), so policy->hmac is set */
+    if (!policy->hmac || !EVP_MAC_init(policy->hmac, NULL, 0, NULL) ||
+        !EVP_MAC_update(policy->hmac, data, len) ||
+        !EVP_MAC_final(policy->hmac, md, &mdlen, sizeof(md)) || mdlen != 32) {
+        abort();
+    }
+    for (size_t i = 0; i < 32; i++) {
         text[2 * i] = hex[md[i] >> 4];
         text[2 * i + 1] = hex[md[i] & 15];
     }
@@ -330,6 +353,7 @@ void
 sdl_column_policy_apply(const sdl_column_policy *policy, const sdl_column_plan *plan,
                         const sdl_column *col, const sdl_value *in, sdl_value *out, char *text)
 {
+    (void)col; /* the text a value is hashed as depends on its kind alone */
     *out = *in;
     if (in->kind == SDL_VALUE_ABSENT) {
         return;
@@ -349,7 +373,7 @@ sdl_column_policy_apply(const sdl_column_policy *policy, const sdl_column_plan *
         if (in->kind == SDL_VALUE_NULL) {
             return;
         }
-        hash_value(policy->config, col, in, text);
+        hash_value(policy, in, text);
         *out = (sdl_value){.kind = SDL_VALUE_STRING, .utf8_checked = true};
         out->str.ptr = text;
         out->str.len = 64;
