@@ -851,7 +851,7 @@ put_image(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const s
     return true;
 }
 
-static bool
+static inline __attribute__((always_inline)) bool
 put_pk(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const sdl_value *img,
        const char *image, sdl_error *err)
 {
@@ -1003,38 +1003,18 @@ put_position(bw *w, const sdl_change_pos *pos, size_t lg)
     w->len += need;
 }
 
-/* The row document into @w (empty); false with @err when it cannot be written. */
-static bool
-map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
-        const sdl_row_change *rc, sdl_error *err)
+/* The row document of @rc into @w (empty); false with @err when it cannot be written. @rc
+ * holds the images to write (the column policy's, when @plan), @src the source's (for
+ * `changed`). Inlined twice: the call without a policy keeps its plain code. */
+static inline __attribute__((always_inline)) bool
+map_row_images(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+               const sdl_row_change *rc, const sdl_row_change *src, const sdl_column_plan *plan,
+               sdl_error *err)
 {
     static const char *const op_names[] = {"insert", "update", "delete"};
     const sdl_table *t = rc->table;
-    const sdl_column_plan *plan = NULL;
-    const sdl_value *before, *after;
     bool ok = false;
 
-    if (!opts) {
-        opts = &default_options;
-    }
-    if (!t || (unsigned)rc->op > SDL_ROW_DELETE || (rc->op != SDL_ROW_INSERT && !rc->before) ||
-        (rc->op != SDL_ROW_DELETE && !rc->after)) {
-        sdl_error_set(err, SDL_E_INVALID, "row change without the images its op needs");
-        goto out;
-    }
-    before = rc->before;
-    after = rc->after;
-    if (opts->columns) {
-        if (!sdl_column_policy_plan(opts->columns, t, &plan, err)) {
-            goto out;
-        }
-        if (plan && before) {
-            before = sdl_column_policy_image(opts->columns, t, plan, before, 0);
-        }
-        if (plan && after) {
-            after = sdl_column_policy_image(opts->columns, t, plan, after, 1);
-        }
-    }
     size_t gtid_len = pos->gtid_len ? pos->gtid_len : strlen(pos->gtid);
     (void)bw_room(w, 4);
     w->len = 4; /* document length, written by bw_end() */
@@ -1044,24 +1024,25 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
     bw_str(w, "table", 5, t->name, t->name_len ? t->name_len : strlen(t->name));
     if (t->npk > 0) {
         bool from_before = rc->op != SDL_ROW_INSERT;
-        if (!put_pk(w, opts, t, from_before ? before : after, from_before ? "before" : "after",
-                    err)) {
+        if (!put_pk(w, opts, t, from_before ? rc->before : rc->after,
+                    from_before ? "before" : "after", err)) {
             goto out;
         }
     }
-    if (rc->op != SDL_ROW_INSERT && !put_image(w, opts, t, before, NULL, "before", 6, err)) {
+    if (rc->op != SDL_ROW_INSERT && !put_image(w, opts, t, rc->before, NULL, "before", 6, err)) {
         goto out;
     }
     if (rc->op != SDL_ROW_DELETE &&
-        !put_image(w, opts, t, after, rc->op == SDL_ROW_UPDATE ? before : NULL, "after", 5, err)) {
+        !put_image(w, opts, t, rc->after, rc->op == SDL_ROW_UPDATE ? rc->before : NULL, "after", 5,
+                   err)) {
         goto out;
     }
-    if (rc->op == SDL_ROW_UPDATE && !put_json_diffs(w, opts, t, before, after, err)) {
+    if (rc->op == SDL_ROW_UPDATE && !put_json_diffs(w, opts, t, rc->before, rc->after, err)) {
         goto out;
     }
     if (rc->op == SDL_ROW_UPDATE) {
         /* the source values: a redacted or hashed column that changed is still listed */
-        put_changed(w, t, rc->before, rc->after, plan);
+        put_changed(w, t, src->before, src->after, plan);
     }
     put_position(w, pos, gtid_len);
     if (pos->split) {
@@ -1079,10 +1060,57 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
     ok = true;
 out:
     if (!ok) {
-        sdl_error_prefix(err, "table '%s.%s'", t && t->db ? t->db : "?",
-                         t && t->name ? t->name : "?");
+        sdl_error_prefix(err, "table '%s.%s'", t->db ? t->db : "?", t->name ? t->name : "?");
     }
     return ok;
+}
+
+/* map_row() under the column policy of opts->columns. */
+static __attribute__((noinline)) bool
+map_row_policied(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+                 const sdl_row_change *rc, sdl_error *err)
+{
+    const sdl_table *t = rc->table;
+    const sdl_column_plan *plan = NULL;
+    sdl_row_change img = *rc;
+
+    if (!sdl_column_policy_plan(opts->columns, t, &plan, err)) {
+        sdl_error_prefix(err, "table '%s.%s'", t->db ? t->db : "?", t->name ? t->name : "?");
+        return false;
+    }
+    if (!plan) {
+        return map_row_images(w, opts, pos, rc, rc, NULL, err);
+    }
+    if (img.before) {
+        img.before = sdl_column_policy_image(opts->columns, t, plan, img.before, 0);
+    }
+    if (img.after) {
+        img.after = sdl_column_policy_image(opts->columns, t, plan, img.after, 1);
+    }
+    return map_row_images(w, opts, pos, &img, rc, plan, err);
+}
+
+/* The row document into @w (empty); false with @err when it cannot be written. */
+static bool
+map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+        const sdl_row_change *rc, sdl_error *err)
+{
+    const sdl_table *t = rc->table;
+
+    if (!opts) {
+        opts = &default_options;
+    }
+    if (!t || (unsigned)rc->op > SDL_ROW_DELETE || (rc->op != SDL_ROW_INSERT && !rc->before) ||
+        (rc->op != SDL_ROW_DELETE && !rc->after)) {
+        sdl_error_set(err, SDL_E_INVALID, "row change without the images its op needs");
+        sdl_error_prefix(err, "table '%s.%s'", t && t->db ? t->db : "?",
+                         t && t->name ? t->name : "?");
+        return false;
+    }
+    if (SDL_UNLIKELY(opts->columns != NULL)) {
+        return map_row_policied(w, opts, pos, rc, err);
+    }
+    return map_row_images(w, opts, pos, rc, rc, NULL, err);
 }
 
 bool

@@ -36,7 +36,8 @@ typedef struct table_slot {
     sdl_buf raw;        /* TABLE_MAP body the table was parsed from */
     sdl_table *table;   /* parsed, from tables_arena */
     bool included;      /* passes the include/exclude filters */
-    unsigned skip_ops;  /* SDL_OP_* bits of tables.skip_ops for this table */
+    uint8_t pass_ops;   /* bit (1 << sdl_row_op) set when rows of that op are replicated: 0
+                         * when not included, else all but tables.skip_ops's */
     bool used;          /* slot holds a table */
 } table_slot;
 
@@ -185,6 +186,17 @@ init_table_cache(sdl_change_stream *s, size_t nslots)
     s->ntables = 0;
 }
 
+/* table_slot.pass_ops of @slot (its table and included set) under @config. */
+static uint8_t
+pass_ops(const sdl_config *config, const table_slot *slot)
+{
+    if (!slot->included) {
+        return 0;
+    }
+    return (uint8_t)(~sdl_config_table_skip_ops(config, slot->table->db, slot->table->name) &
+                     (SDL_OP_INSERT | SDL_OP_UPDATE | SDL_OP_DELETE));
+}
+
 /* Doubles the table cache (at most half full, so a probe always ends at a free slot). */
 static void
 grow_table_cache(sdl_change_stream *s)
@@ -229,7 +241,7 @@ sdl_change_stream_set_config(sdl_change_stream *s, const sdl_config *config)
         if (slot->used) {
             slot->included =
                 sdl_config_table_included(config, slot->table->db, slot->table->name);
-            slot->skip_ops = sdl_config_table_skip_ops(config, slot->table->db, slot->table->name);
+            slot->pass_ops = pass_ops(config, slot);
         }
     }
 }
@@ -954,7 +966,7 @@ handle_table_map(sdl_change_stream *s, const sdl_binlog_event *ev, sdl_error *er
     slot->table = table;
     slot->used = true;
     slot->included = sdl_config_table_included(s->config, table->db, table->name);
-    slot->skip_ops = sdl_config_table_skip_ops(s->config, table->db, table->name);
+    slot->pass_ops = pass_ops(s->config, slot);
     return true;
 }
 
@@ -1148,7 +1160,7 @@ next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
         bool again = row_already_returned(s, seq);
         /* tables.skip_ops: the row is dropped like a filtered one; its transaction's COMMIT
          * still comes, so the offset moves past it */
-        bool pass = s->rows_slot->included && !(s->rows_slot->skip_ops & (1u << rc.op));
+        bool pass = (s->rows_slot->pass_ops >> rc.op) & 1u;
         if (!again) {
             s->rows_read++;
             s->rows_filtered += !pass;
