@@ -37,7 +37,13 @@ struct sdl_mongo_writer {
     size_t nsessions;
     uint64_t ambiguous_batch; /* a commit of this batch may have been applied: settle by
                                * reading the offset before calling a conflict fencing */
+    char *notice;             /* what opening did that the operator should know, or NULL */
+    bool notice_warning;      /* ... and whether it is a warning (else a notice) */
 };
+
+/* The {ts: 1} index of the changes collection with @ttl_sec as its TTL (0: none), as
+ * mongo-ttl.c says; may set w->notice. */
+bool mw_ensure_ts_index(sdl_mongo_writer *w, uint64_t ttl_sec, sdl_error *err);
 
 /* The text at @path (dotted) of @doc, a copy; NULL when absent or not text. */
 char *mw_iter_strdup(const bson_t *doc, const char *path);

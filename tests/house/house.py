@@ -38,6 +38,7 @@ VENDOR = [
     (re.compile(r"^(mysql|mariadb/|errmsg\.h|mysqld_error\.h|ma_)"), {"mysql"}),
     (re.compile(r"^mongoc"), {"mongo"}),
     (re.compile(r"^(yaml\.h)"), {"config"}),
+    (re.compile(r"^openssl/"), {"mapping"}),  # HMAC-SHA256 of columns: hash (column-policy.c)
     (re.compile(r"^(microhttpd\.h|systemd/)"), {"daemon", "base"}),
 ]
 
