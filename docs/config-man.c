@@ -58,6 +58,12 @@ one_key(const sdl_config_key_info *k, void *userdata)
         fputs(k->required ? ". Required.\n" : ". Optional.\n", out);
         return;
     }
+    if (!strchr(k->path, '.')) {
+        /* a top-level key that is not a section ('columns'): a subsection of its own */
+        fputs(".SS ", out);
+        roff(out, k->path);
+        fputs("\n", out);
+    }
     fputs(".TP\n.B ", out);
     roff(out, k->path);
     fputs("\n", out);

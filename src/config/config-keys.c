@@ -335,6 +335,16 @@ validate_uri(const sdl_config *c)
     return NULL;
 }
 
+/* expireAfterSeconds is whole seconds: refuse what would be rounded. */
+static const char *
+validate_retention(const sdl_config *c)
+{
+    if (c->target.retention_usec % 1000000u != 0) {
+        return "must be whole seconds (e.g. 30d, 12h, 90s)";
+    }
+    return NULL;
+}
+
 /* ---- tables ---- */
 
 static const sdl_config_key tls_keys[] = {
@@ -588,6 +598,13 @@ static const sdl_config_key tables_keys[] = {
      .flags = SDL_CFG_RELOADABLE,
      .validate_item = validate_pattern,
      .doc = "glob patterns on \"db.table\" to skip, applied after include"},
+    {.name = "skip_ops",
+     .type = SDL_CFG_SKIP_OPS,
+     .def = "[]",
+     .flags = SDL_CFG_RELOADABLE,
+     .doc = "row operations not replicated, per table pattern: [{match: \"db.table\" glob, "
+            "ops: [insert | update | delete]}], or bare op names for every table; skipped rows "
+            "still move the offset"},
 };
 
 static const sdl_config_key log_keys[] = {
@@ -776,6 +793,15 @@ static const sdl_config_key target_keys[] = {
      .flags = SDL_CFG_RELOADABLE,
      .doc = "largest row_changes document written (at most 16MiB less 64KiB, what MongoDB and "
             "staging allow); a larger row is a data error (pipeline.on_error)"},
+    {.name = "retention",
+     .type = SDL_CFG_DURATION,
+     .offset = OFF(target.retention_usec),
+     .def = "0",
+     .min = 0,
+     .max = USEC(2147483647),
+     .validate = validate_retention,
+     .doc = "how long row change documents are kept: a TTL (expireAfterSeconds) on the ts "
+            "index of the changes collection, set at start-up; 0 = forever"},
 };
 
 static const sdl_config_section source_section = {"source", KEYS(source_keys)};
@@ -804,6 +830,19 @@ static const sdl_config_key root_keys[] = {
      .type = SDL_CFG_SECTION,
      .section = &tables_section,
      .doc = "which tables are replicated"},
+    {.name = "columns",
+     .type = SDL_CFG_COLUMN_RULES,
+     .def = "[]",
+     .flags = SDL_CFG_RELOADABLE,
+     .doc = "column policies: [{match: \"db.table.column\" glob, action: drop | redact | hash}"
+            " or {match, truncate: N}]; the first matching rule wins; applied to everything sdl "
+            "writes and prints"},
+    {.name = "columns_hash_key_file",
+     .type = SDL_CFG_SECRET_FILE,
+     .offset = OFF(columns.hash_key_file),
+     .flags = SDL_CFG_NULLABLE | SDL_CFG_RELOADABLE,
+     .doc = "file holding the HMAC key of 'hash' rules (at least 16 bytes; one trailing newline "
+            "stripped); else the credential columns-hash-key, else $SDL_COLUMNS_HASH_KEY"},
     {.name = "mirror",
      .type = SDL_CFG_SECTION,
      .section = &mirror_section,

@@ -111,6 +111,58 @@ sdl_config_mask_uri(const char *uri)
 }
 
 static void
+print_column_rules(const sdl_columns_config *c, int indent, FILE *out)
+{
+    static const char *const names[] = {"keep", "drop", "redact", "hash", "truncate"};
+
+    if (c->nrules == 0) {
+        fputs(" []\n", out);
+        return;
+    }
+    fputc('\n', out);
+    for (size_t i = 0; i < c->nrules; i++) {
+        const sdl_column_rule *r = &c->rules[i];
+        fprintf(out, "%*s- {match: ", indent + 2, "");
+        print_quoted(r->match, out);
+        if (r->action == SDL_COLUMN_TRUNCATE) {
+            char buf[SDL_UNIT_TEXT_MAX];
+            fprintf(out, ", truncate: %s}\n", sdl_format_size(r->truncate_bytes, buf));
+        } else {
+            fprintf(out, ", action: %s}\n", names[r->action]);
+        }
+    }
+}
+
+static void
+print_skip_ops(const sdl_tables_config *t, int indent, FILE *out)
+{
+    if (t->nskip_ops == 0) {
+        fputs(" []\n", out);
+        return;
+    }
+    fputc('\n', out);
+    for (size_t i = 0; i < t->nskip_ops; i++) {
+        const sdl_skip_ops_rule *r = &t->skip_ops[i];
+        const char *sep = "";
+        fprintf(out, "%*s- {match: ", indent + 2, "");
+        print_quoted(r->match, out);
+        fputs(", ops: [", out);
+        if (r->ops & SDL_OP_INSERT) {
+            fputs("insert", out);
+            sep = ", ";
+        }
+        if (r->ops & SDL_OP_UPDATE) {
+            fprintf(out, "%supdate", sep);
+            sep = ", ";
+        }
+        if (r->ops & SDL_OP_DELETE) {
+            fprintf(out, "%sdelete", sep);
+        }
+        fputs("]}\n", out);
+    }
+}
+
+static void
 print_section(const sdl_config *config, const sdl_config_section *sec, int indent, FILE *out)
 {
     char buf[SDL_UNIT_TEXT_MAX];
@@ -142,8 +194,20 @@ print_section(const sdl_config *config, const sdl_config_section *sec, int inden
             }
             continue;
         }
+        if (k->type == SDL_CFG_SECRET_FILE && strcmp(k->name, "columns_hash_key_file") == 0 &&
+            !config->columns.hash_key_file && config->columns.hash_key_origin) {
+            /* the key came from a credential or the environment: say where, never what */
+            fprintf(out, "%*s# columns hash key: <from %s>\n", indent, "",
+                    config->columns.hash_key_origin);
+        }
         fprintf(out, "%*s%s:", indent, "", k->name);
         switch (k->type) {
+        case SDL_CFG_COLUMN_RULES:
+            print_column_rules(&config->columns, indent, out);
+            continue;
+        case SDL_CFG_SKIP_OPS:
+            print_skip_ops(&config->tables, indent, out);
+            continue;
         case SDL_CFG_SECTION:
             fputc('\n', out);
             print_section(config, k->section, indent + 2, out);
@@ -213,6 +277,10 @@ type_name(const sdl_config_key *k)
         return "path (secret)";
     case SDL_CFG_REJECTED:
         return "rejected";
+    case SDL_CFG_COLUMN_RULES:
+        return "list of column rules";
+    case SDL_CFG_SKIP_OPS:
+        return "list of skip rules";
     }
     return "?";
 }
@@ -367,6 +435,25 @@ sdl_config_table_included(const sdl_config *config, const char *db, const char *
          !matches_any(config->tables.exclude, config->tables.nexclude, name);
     free(name);
     return in;
+}
+
+unsigned
+sdl_config_table_skip_ops(const sdl_config *config, const char *db, const char *table)
+{
+    unsigned ops = 0;
+    char *name;
+
+    if (!config || config->tables.nskip_ops == 0) {
+        return 0;
+    }
+    name = sdl_xasprintf("%s.%s", db, table);
+    for (size_t i = 0; i < config->tables.nskip_ops; i++) {
+        if (fnmatch(config->tables.skip_ops[i].match, name, 0) == 0) {
+            ops |= config->tables.skip_ops[i].ops;
+        }
+    }
+    free(name);
+    return ops;
 }
 
 /* ---- error context ---- */

@@ -15,17 +15,19 @@
 #include "sdl/config/config.h"
 
 typedef enum sdl_cfg_type {
-    SDL_CFG_SECTION,     /* nested mapping: ->section */
-    SDL_CFG_STRING,      /* char * */
-    SDL_CFG_UINT16,      /* uint16_t, range min..max */
-    SDL_CFG_UINT32,      /* uint32_t, range min..max */
-    SDL_CFG_UINT64,      /* uint64_t, range min..max */
-    SDL_CFG_DURATION,    /* uint64_t microseconds, range min..max */
-    SDL_CFG_SIZE,        /* uint64_t bytes, range min..max */
-    SDL_CFG_ENUM,        /* int-sized enum, names in ->enums */
-    SDL_CFG_STRING_LIST, /* char ** at offset, size_t count at count_offset */
-    SDL_CFG_SECRET_FILE, /* char * path; the file's contents become the secret */
-    SDL_CFG_REJECTED,    /* a known key that is refused with ->doc as the message */
+    SDL_CFG_SECTION,      /* nested mapping: ->section */
+    SDL_CFG_STRING,       /* char * */
+    SDL_CFG_UINT16,       /* uint16_t, range min..max */
+    SDL_CFG_UINT32,       /* uint32_t, range min..max */
+    SDL_CFG_UINT64,       /* uint64_t, range min..max */
+    SDL_CFG_DURATION,     /* uint64_t microseconds, range min..max */
+    SDL_CFG_SIZE,         /* uint64_t bytes, range min..max */
+    SDL_CFG_ENUM,         /* int-sized enum, names in ->enums */
+    SDL_CFG_STRING_LIST,  /* char ** at offset, size_t count at count_offset */
+    SDL_CFG_SECRET_FILE,  /* char * path; the file's contents become the secret */
+    SDL_CFG_REJECTED,     /* a known key that is refused with ->doc as the message */
+    SDL_CFG_COLUMN_RULES, /* sequence of {match, action | truncate}: sdl_columns_config.rules */
+    SDL_CFG_SKIP_OPS,     /* sequence of {match, ops} (or op names): sdl_tables_config.skip_ops */
 } sdl_cfg_type;
 
 enum {
@@ -85,12 +87,19 @@ extern const size_t sdl_config_nchecks;
 #define SDL_TARGET_URI_ENV        "SDL_TARGET_URI"
 #define SDL_TARGET_URI_CREDENTIAL "target-uri"
 #define SDL_TARGET_URI_KEY_ORIGIN "key target.uri"
+#define SDL_HASH_KEY_ENV          "SDL_COLUMNS_HASH_KEY"
+#define SDL_HASH_KEY_CREDENTIAL   "columns-hash-key"
+#define SDL_HASH_KEY_MIN_BYTES    16
 
 /* The position check installed with sdl_config_set_position_check(), or NULL. */
 const char *sdl_config_run_position_check(const char *text);
 
 /* Why @uri cannot be a MongoDB URI ("must start with ..."), or NULL. */
 const char *sdl_config_check_uri_syntax(const char *uri);
+
+/* Free the rule lists (and zero them). */
+void sdl_config_free_column_rules(sdl_columns_config *columns);
+void sdl_config_free_skip_ops(sdl_tables_config *tables);
 
 /* Applies every default of @section (recursively) to @config. */
 void sdl_config_apply_defaults(sdl_config *config, const sdl_config_section *section);

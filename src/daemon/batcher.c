@@ -301,15 +301,20 @@ sdl_batcher_committed(sdl_batcher *bt, const sdl_batch *out, const sdl_batcher_c
         bt->batch.ndead -= bt->batch.dead[i];
         bson_destroy(bt->batch.docs[i]);
     }
-    memmove(bt->batch.docs, bt->batch.docs + ndocs, (bt->batch.ndocs - ndocs) * sizeof(bson_t *));
-    memmove(bt->batch.dead, bt->batch.dead + ndocs, (bt->batch.ndocs - ndocs) * sizeof(bool));
+    if (bt->batch.ndocs > ndocs) { /* (no memmove of a NULL array: UB even for 0 bytes) */
+        memmove(bt->batch.docs, bt->batch.docs + ndocs,
+                (bt->batch.ndocs - ndocs) * sizeof(bson_t *));
+        memmove(bt->batch.dead, bt->batch.dead + ndocs, (bt->batch.ndocs - ndocs) * sizeof(bool));
+    }
     bt->batch.ndocs -= ndocs;
     bt->batch.bytes -= bytes;
     bt->batch.rows -= rows;
     for (size_t i = 0; i < nends; i++) {
         sdl_offset_done(&bt->ends[i].offset);
     }
-    memmove(bt->ends, bt->ends + nends, (bt->nends - nends) * sizeof(*bt->ends));
+    if (bt->nends > nends) {
+        memmove(bt->ends, bt->ends + nends, (bt->nends - nends) * sizeof(*bt->ends));
+    }
     bt->nends -= nends;
     for (size_t i = 0; i < bt->nends; i++) {
         bt->ends[i].ndocs -= ndocs;

@@ -14,6 +14,7 @@
 #include "sdl/config/config.h"
 #include "sdl/daemon/cli.h"
 #include "sdl/daemon/cmd-dlq.h"
+#include "sdl/mapping/column-policy.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mongo/mongo-writer.h"
 #include "sdl/mysql/change-stream.h"
@@ -100,7 +101,7 @@ read_again(const sdl_config *config, const char *from, const char *gtid, uint64_
         .until = "now",
     };
     sdl_change_stream *stream = NULL;
-    sdl_doc_mapper_options mopts = {0};
+    sdl_doc_mapper_options mopts = {.columns = sdl_column_policy_new(config)};
     bool found = false, ok = false;
 
     *ret_data = false;
@@ -142,6 +143,7 @@ read_again(const sdl_config *config, const char *from, const char *gtid, uint64_
     }
     (void)found;
     (void)sdl_change_stream_free(stream);
+    mopts.columns = sdl_column_policy_free(mopts.columns);
     return ok;
 }
 
@@ -152,9 +154,11 @@ retry(sdl_config *config, sdl_mongo_writer *w, bson_t **docs, size_t n)
 
     /* the row is read whatever the filters say now: it was replicated when it came */
     size_t ninclude = config->tables.ninclude, nexclude = config->tables.nexclude;
+    size_t nskip_ops = config->tables.nskip_ops;
     config->source.server_id = sdl_cli_tool_server_id(config);
     config->tables.ninclude = 0;
     config->tables.nexclude = 0;
+    config->tables.nskip_ops = 0;
     for (size_t i = 0; i < n; i++) {
         const char *id = text(docs[i], "_id", NULL);
         const char *gtid = text(docs[i], "gtid", NULL);
@@ -193,6 +197,7 @@ retry(sdl_config *config, sdl_mongo_writer *w, bson_t **docs, size_t n)
     }
     config->tables.ninclude = ninclude;
     config->tables.nexclude = nexclude;
+    config->tables.nskip_ops = nskip_ops;
     printf("%zu moved, %zu still cannot be written, %zu failed\n", moved, still, failed);
     return failed ? 1 : still ? EXIT_DATAERR : 0;
 }

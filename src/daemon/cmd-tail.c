@@ -19,6 +19,7 @@
 #include "sdl/config/config.h"
 #include "sdl/daemon/cli.h"
 #include "sdl/daemon/cmd-tail.h"
+#include "sdl/mapping/column-policy.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mysql/binlog-reader.h"
 #include "sdl/mysql/change-stream.h"
@@ -44,10 +45,11 @@ static const char tail_usage[] =
     "It writes nothing anywhere else, and it never disturbs a running sdl run: it connects\n"
     "with a replica server_id of its own.\n"
     "\n"
-    "  -c, --config FILE    configuration (the source section is used; default\n"
+    "  -c, --config FILE    configuration (source, tables and columns are used; default\n"
     "                       " SDL_DEFAULT_CONFIG ")\n"
-    "  --credentials DIR    read the credential source-password from DIR (default:\n"
-    "                       $CREDENTIALS_DIRECTORY, else FILE's <name>.credentials/)\n"
+    "  --credentials DIR    read the credentials source-password and columns-hash-key from\n"
+    "                       DIR (default: $CREDENTIALS_DIRECTORY, else FILE's\n"
+    "                       <name>.credentials/)\n"
     "  --server-id N        the replica server_id tail connects with (default: a random one\n"
     "                       from 4000000000..4294967295, a range source.server_id may not use,\n"
     "                       so tail never takes a pipeline's identity); must differ from every\n"
@@ -279,7 +281,7 @@ sdl_cmd_tail(int argc, char **argv)
         log_debug("Connected with replica server_id %" PRIu32, config->source.server_id);
     }
 
-    sdl_doc_mapper_options mopts = {0};
+    sdl_doc_mapper_options mopts = {.columns = sdl_column_policy_new(config)};
     bson_t doc;      /* a DDL document */
     bson_t row_view; /* a row document, read in place from row_bytes */
     sdl_buf row_bytes = SDL_BUF_INIT;
@@ -391,6 +393,7 @@ done:
     }
     bson_destroy(&doc);
     sdl_buf_done(&row_bytes);
+    mopts.columns = sdl_column_policy_free(mopts.columns);
     log_debug("Printed %llu row changes", (unsigned long long)rows);
     if (stats && stream) {
         uint64_t inner = 0;

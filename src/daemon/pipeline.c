@@ -21,6 +21,7 @@
 #include "sdl/daemon/notify.h"
 #include "sdl/daemon/recovery.h"
 #include "sdl/daemon/stats.h"
+#include "sdl/mapping/column-policy.h"
 #include "sdl/mapping/dead-letter.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mongo/mongo-writer.h"
@@ -486,6 +487,11 @@ reader_row(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *c
     if (mapped && doc->len <= live(p)->target.max_document_bytes) {
         return push_doc(p, SDL_QUEUE_ROW, c, doc);
     }
+    if (!mapped && err->code == SDL_E_CONFIG) {
+        /* a column policy refuses the table (a dropped key column): stop, never dead-letter */
+        bson_destroy(doc);
+        return false;
+    }
     if (mapped) {
         too_large(p, c, db, table, doc->len, err);
         why = SDL_DEAD_TOO_LARGE;
@@ -557,6 +563,9 @@ reader_main(void *arg)
         }
         switch (c.kind) {
         case SDL_CHANGE_ROW:
+            /* the column policies of the transaction's configuration (a reload applies from
+             * the next transaction, as the stream's table filters do) */
+            sdl_column_policy_follow(&mopts.columns, sdl_change_stream_config(p->stream));
             ok = reader_row(p, &mopts, &c, err);
             break;
         case SDL_CHANGE_DDL: {
@@ -599,6 +608,7 @@ reader_main(void *arg)
     if (!ok && err->code != SDL_E_CANCELLED && !stopping(p)) {
         p->reader_failed = true;
     }
+    mopts.columns = sdl_column_policy_free(mopts.columns);
     /* The writer drains what was queued (complete transactions get committed) and ends. */
     sdl_queue_close(p->queue);
     atomic_store(&p->stats->reader_state, SDL_WORKER_STOPPED);
@@ -613,8 +623,21 @@ static bool
 open_writer_attempt(void *arg, sdl_error *err)
 {
     pipeline *p = arg;
+    const char *notice;
+    bool warning = false;
 
-    return sdl_mongo_writer_open(&p->config->target, p->config->pipeline.name, &p->writer, err);
+    if (!sdl_mongo_writer_open(&p->config->target, p->config->pipeline.name, &p->writer, err)) {
+        return false;
+    }
+    /* target.retention and the ts index (mongo-writer.h) */
+    if ((notice = sdl_mongo_writer_notice(p->writer, &warning)) != NULL) {
+        if (warning) {
+            log_warning("%s", notice);
+        } else {
+            log_notice("%s", notice);
+        }
+    }
+    return true;
 }
 
 /* DESIGN.md §3.4, through the sink seam (recovery.c). */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sdl/base/alloc.h"
+#include "sdl/mapping/column-policy.h"
 
 static const char *const reason_names[SDL_DEAD_REASON_COUNT] = {
     [SDL_DEAD_TOO_LARGE] = "too_large",
@@ -216,9 +217,12 @@ append_value(bson_t *arr, const char *key, const sdl_doc_mapper_options *opts,
     bson_append_document_end(arr, &entry);
 }
 
+/* @plan: the column policy of @t (opts->columns), or NULL; its values replace the source's,
+ * so a dead letter holds no more than the row document would. */
 static void
 append_row_image(bson_t *out, const char *name, const sdl_doc_mapper_options *opts,
-                 const sdl_table *t, const sdl_value *values, const uint32_t *only, uint32_t nonly)
+                 const sdl_column_plan *plan, const sdl_table *t, const sdl_value *values,
+                 const uint32_t *only, uint32_t nonly)
 {
     bson_t arr;
     uint32_t n = 0;
@@ -229,13 +233,21 @@ append_row_image(bson_t *out, const char *name, const sdl_doc_mapper_options *op
     bson_append_array_begin(out, name, -1, &arr);
     for (uint32_t k = 0; k < (only ? nonly : t->ncols); k++) {
         uint32_t c = only ? only[k] : k;
-        char idx[16];
+        char idx[16], text[SDL_COLUMN_HASH_TEXT];
         const char *key;
-        if (c >= t->ncols || values[c].kind == SDL_VALUE_ABSENT) {
+        sdl_value v;
+        if (c >= t->ncols) {
+            continue;
+        }
+        v = values[c];
+        if (plan && plan[c].action != SDL_COLUMN_KEEP) {
+            sdl_column_policy_apply(opts->columns, &plan[c], &t->cols[c], &values[c], &v, text);
+        }
+        if (v.kind == SDL_VALUE_ABSENT) {
             continue;
         }
         (void)bson_uint32_to_string(n++, &key, idx, sizeof(idx));
-        append_value(&arr, key, opts, &t->cols[c], &values[c]);
+        append_value(&arr, key, opts, &t->cols[c], &v);
     }
     bson_append_array_end(out, &arr);
 }
@@ -248,7 +260,15 @@ sdl_dead_letter_from_row(const sdl_doc_mapper_options *opts, const sdl_change_po
     static const char *const ops[] = {"insert", "update", "delete"};
     const sdl_table *t = rc->table;
     char *id = sdl_xasprintf("%s:%s:%" PRIu64, pos->pipeline, pos->gtid, pos->seq);
+    const sdl_column_plan *plan = NULL;
+    bool images = true;
     bson_t b;
+
+    if (opts && opts->columns) {
+        sdl_error perr = SDL_ERROR_INIT;
+        /* a policy that refuses the table (a dropped key column): no values at all */
+        images = sdl_column_policy_plan(opts->columns, t, &plan, &perr);
+    }
 
     bson_append_utf8(out, "_id", -1, id, -1);
     free(id);
@@ -256,12 +276,14 @@ sdl_dead_letter_from_row(const sdl_doc_mapper_options *opts, const sdl_change_po
     bson_append_utf8(out, "op", -1, (unsigned)rc->op < 3 ? ops[rc->op] : "?", -1);
     bson_append_utf8(out, "db", -1, t->db, -1);
     bson_append_utf8(out, "table", -1, t->name, -1);
-    if (t->npk > 0) {
-        append_row_image(out, "pk", opts, t, rc->op == SDL_ROW_INSERT ? rc->after : rc->before,
-                         t->pk, t->npk);
+    if (t->npk > 0 && images) {
+        append_row_image(out, "pk", opts, plan, t,
+                         rc->op == SDL_ROW_INSERT ? rc->after : rc->before, t->pk, t->npk);
     }
-    append_row_image(out, "before", opts, t, rc->before, NULL, 0);
-    append_row_image(out, "after", opts, t, rc->after, NULL, 0);
+    if (images) {
+        append_row_image(out, "before", opts, plan, t, rc->before, NULL, 0);
+        append_row_image(out, "after", opts, plan, t, rc->after, NULL, 0);
+    }
     bson_append_utf8(out, "gtid", -1, pos->gtid, -1);
     bson_append_int64(out, "seq", -1, (int64_t)pos->seq);
     bson_append_date_time(out, "ts", -1, pos->ts_sec * 1000);

@@ -10,17 +10,19 @@
 #include <string.h>
 
 #include "sdl/base/alloc.h"
+#include "sdl/mapping/column-policy.h"
 #include "sdl/mapping/geojson.h"
 #include "sdl/mapping/json-binary.h"
 #include "sdl/mapping/json-text.h"
 
+#include "doc-mapper-private.h"
 #include "utf8-private.h"
 
 /* MySQL enum_field_types of TIMESTAMP columns (include/mysql_com.h). */
 #define MYSQL_TYPE_TIMESTAMP  7
 #define MYSQL_TYPE_TIMESTAMP2 17
 
-static const sdl_doc_mapper_options default_options = {false, 0};
+static const sdl_doc_mapper_options default_options = {false, 0, NULL};
 
 /* Decimal128 with exponent 0 and coefficient @u (IEEE 754-2008 BID, exponent bias 6176). */
 static bson_decimal128_t
@@ -108,6 +110,18 @@ format_datetime(char *buf, size_t cap, int64_t usec, unsigned fsp, bool date_onl
         }
     }
     return n < 0 ? 0 : SDL_MIN((size_t)n, cap - 1);
+}
+
+size_t
+sdl_mapper_format_datetime(char *buf, size_t cap, int64_t usec, unsigned fsp, bool date_only)
+{
+    return format_datetime(buf, cap, usec, fsp, date_only);
+}
+
+double
+sdl_mapper_float_shortest(double d)
+{
+    return float_shortest(d);
 }
 
 /*
@@ -837,7 +851,7 @@ put_image(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const s
     return true;
 }
 
-static bool
+static inline __attribute__((always_inline)) bool
 put_pk(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t, const sdl_value *img,
        const char *image, sdl_error *err)
 {
@@ -901,14 +915,16 @@ put_json_diffs(bw *w, const sdl_doc_mapper_options *opts, const sdl_table *t,
     return true;
 }
 
+/* @plan: the column policy's, or NULL; dropped columns are never listed. */
 static void
-put_changed(bw *w, const sdl_table *t, const sdl_value *before, const sdl_value *after)
+put_changed(bw *w, const sdl_table *t, const sdl_value *before, const sdl_value *after,
+            const sdl_column_plan *plan)
 {
     size_t at = bw_begin(w, BSON_TYPE_ARRAY, "changed", 7);
     uint32_t n = 0;
 
     for (uint32_t i = 0; i < t->ncols; i++) {
-        if (after[i].kind == SDL_VALUE_ABSENT ||
+        if (after[i].kind == SDL_VALUE_ABSENT || (plan && plan[i].action == SDL_COLUMN_DROP) ||
             (before[i].kind != SDL_VALUE_ABSENT && value_equal(&before[i], &after[i]))) {
             continue;
         }
@@ -1002,23 +1018,18 @@ after_partial(const sdl_table *t, const sdl_row_change *rc)
     return false;
 }
 
-/* The row document into @w (empty); false with @err when it cannot be written. */
-static bool
-map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
-        const sdl_row_change *rc, sdl_error *err)
+/* The row document of @rc into @w (empty); false with @err when it cannot be written. @rc
+ * holds the images to write (the column policy's, when @plan), @src the source's (for
+ * `changed`). Inlined twice: the call without a policy keeps its plain code. */
+static inline __attribute__((always_inline)) bool
+map_row_images(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+               const sdl_row_change *rc, const sdl_row_change *src, const sdl_column_plan *plan,
+               sdl_error *err)
 {
     static const char *const op_names[] = {"insert", "update", "delete"};
     const sdl_table *t = rc->table;
     bool ok = false;
 
-    if (!opts) {
-        opts = &default_options;
-    }
-    if (!t || (unsigned)rc->op > SDL_ROW_DELETE || (rc->op != SDL_ROW_INSERT && !rc->before) ||
-        (rc->op != SDL_ROW_DELETE && !rc->after)) {
-        sdl_error_set(err, SDL_E_INVALID, "row change without the images its op needs");
-        goto out;
-    }
     size_t gtid_len = pos->gtid_len ? pos->gtid_len : strlen(pos->gtid);
     (void)bw_room(w, 4);
     w->len = 4; /* document length, written by bw_end() */
@@ -1037,15 +1048,16 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
         goto out;
     }
     if (rc->op != SDL_ROW_DELETE &&
-        !put_image(w, opts, t, rc->after, rc->op == SDL_ROW_UPDATE ? rc->before : NULL, "after",
-                   5, err)) {
+        !put_image(w, opts, t, rc->after, rc->op == SDL_ROW_UPDATE ? rc->before : NULL, "after", 5,
+                   err)) {
         goto out;
     }
     if (rc->op == SDL_ROW_UPDATE && !put_json_diffs(w, opts, t, rc->before, rc->after, err)) {
         goto out;
     }
     if (rc->op == SDL_ROW_UPDATE) {
-        put_changed(w, t, rc->before, rc->after);
+        /* the source values: a redacted or hashed column that changed is still listed */
+        put_changed(w, t, src->before, src->after, plan);
     }
     put_position(w, pos, gtid_len);
     if (pos->split) {
@@ -1054,7 +1066,7 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
     if (!t->names_from_metadata) {
         bw_bool(w, "columns_unnamed", 15, true);
     }
-    if (rc->op != SDL_ROW_DELETE && after_partial(t, rc)) {
+    if (rc->op != SDL_ROW_DELETE && after_partial(t, src)) { /* the source's image */
         bw_bool(w, "partial_after", 13, true);
     }
     bw_end(w, 0);
@@ -1066,10 +1078,57 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
     ok = true;
 out:
     if (!ok) {
-        sdl_error_prefix(err, "table '%s.%s'", t && t->db ? t->db : "?",
-                         t && t->name ? t->name : "?");
+        sdl_error_prefix(err, "table '%s.%s'", t->db ? t->db : "?", t->name ? t->name : "?");
     }
     return ok;
+}
+
+/* map_row() under the column policy of opts->columns. */
+static __attribute__((noinline)) bool
+map_row_policied(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+                 const sdl_row_change *rc, sdl_error *err)
+{
+    const sdl_table *t = rc->table;
+    const sdl_column_plan *plan = NULL;
+    sdl_row_change img = *rc;
+
+    if (!sdl_column_policy_plan(opts->columns, t, &plan, err)) {
+        sdl_error_prefix(err, "table '%s.%s'", t->db ? t->db : "?", t->name ? t->name : "?");
+        return false;
+    }
+    if (!plan) {
+        return map_row_images(w, opts, pos, rc, rc, NULL, err);
+    }
+    if (img.before) {
+        img.before = sdl_column_policy_image(opts->columns, t, plan, img.before, 0);
+    }
+    if (img.after) {
+        img.after = sdl_column_policy_image(opts->columns, t, plan, img.after, 1);
+    }
+    return map_row_images(w, opts, pos, &img, rc, plan, err);
+}
+
+/* The row document into @w (empty); false with @err when it cannot be written. */
+static bool
+map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+        const sdl_row_change *rc, sdl_error *err)
+{
+    const sdl_table *t = rc->table;
+
+    if (!opts) {
+        opts = &default_options;
+    }
+    if (!t || (unsigned)rc->op > SDL_ROW_DELETE || (rc->op != SDL_ROW_INSERT && !rc->before) ||
+        (rc->op != SDL_ROW_DELETE && !rc->after)) {
+        sdl_error_set(err, SDL_E_INVALID, "row change without the images its op needs");
+        sdl_error_prefix(err, "table '%s.%s'", t && t->db ? t->db : "?",
+                         t && t->name ? t->name : "?");
+        return false;
+    }
+    if (SDL_UNLIKELY(opts->columns != NULL)) {
+        return map_row_policied(w, opts, pos, rc, err);
+    }
+    return map_row_images(w, opts, pos, rc, rc, NULL, err);
 }
 
 bool

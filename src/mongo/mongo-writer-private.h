@@ -37,11 +37,17 @@ struct sdl_mongo_writer {
     size_t nsessions;
     uint64_t ambiguous_batch; /* a commit of this batch may have been applied: settle by
                                * reading the offset before calling a conflict fencing */
+    char *notice;             /* what opening did that the operator should know, or NULL */
+    bool notice_warning;      /* ... and whether it is a warning (else a notice) */
     char **mirror_indexed;    /* "db\ncollection\nkeys" of the mirror indexes created */
     size_t nmirror_indexed;
     char **mirror_created; /* "db\ncollection" of the mirror collections created or found */
     size_t nmirror_created;
 };
+
+/* The {ts: 1} index of the changes collection with @ttl_sec as its TTL (0: none), as
+ * mongo-ttl.c says; may set w->notice. */
+bool mw_ensure_ts_index(sdl_mongo_writer *w, uint64_t ttl_sec, sdl_error *err);
 
 /* The text at @path (dotted) of @doc, a copy; NULL when absent or not text. */
 char *mw_iter_strdup(const bson_t *doc, const char *path);

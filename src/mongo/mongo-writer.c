@@ -275,6 +275,7 @@ writer_destroy(sdl_mongo_writer *w)
     free(w->target);
     free(w->db_name);
     free(w->holder);
+    free(w->notice);
     for (size_t i = 0; i < w->nsessions; i++) {
         bson_destroy(w->sessions[i]);
     }
@@ -469,8 +470,8 @@ static bool
 writer_open(const sdl_target_config *cfg, const char *pipeline, bool set_up,
             sdl_mongo_writer **ret_writer, sdl_error *err)
 {
+    /* {ts: 1}, with target.retention's TTL: mw_ensure_ts_index() (mongo-ttl.c) */
     static const char *const change_keys[] = {
-        "{\"ts\": 1}",
         "{\"db\": 1, \"table\": 1, \"pk\": 1}",
         "{\"gtid\": 1}",
     };
@@ -533,7 +534,8 @@ writer_open(const sdl_target_config *cfg, const char *pipeline, bool set_up,
         goto fail;
     }
     if (set_up &&
-        (!create_indexes(w, w->changes, change_keys, SDL_ARRAY_SIZE(change_keys), err) ||
+        (!mw_ensure_ts_index(w, cfg->retention_usec / 1000000u, err) ||
+         !create_indexes(w, w->changes, change_keys, SDL_ARRAY_SIZE(change_keys), err) ||
          !create_indexes(w, w->staging, staging_keys, SDL_ARRAY_SIZE(staging_keys), err) ||
          !ensure_collection(w, cfg->offsets_collection, err) ||
          !ensure_collection(w, cfg->dead_letters_collection, err))) {

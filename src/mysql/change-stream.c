@@ -23,6 +23,10 @@
 #include "sdl/mysql/schema-cache.h"
 #include "sdl/mysql/sql-text.h"
 
+_Static_assert(SDL_OP_INSERT == 1u << SDL_ROW_INSERT && SDL_OP_UPDATE == 1u << SDL_ROW_UPDATE &&
+                   SDL_OP_DELETE == 1u << SDL_ROW_DELETE,
+               "tables.skip_ops bits are 1 << sdl_row_op");
+
 /* One table_id -> table map entry. Table maps are resent before every statement's rows, so
  * the cache only has to hold the tables of the current transaction; entries whose raw event
  * bytes did not change are reused without parsing again (a stream of single-row statements
@@ -32,6 +36,8 @@ typedef struct table_slot {
     sdl_buf raw;        /* TABLE_MAP body the table was parsed from */
     sdl_table *table;   /* parsed, from tables_arena */
     bool included;      /* passes the include/exclude filters */
+    uint8_t pass_ops;   /* bit (1 << sdl_row_op) set when rows of that op are replicated: 0
+                         * when not included, else all but tables.skip_ops's */
     bool used;          /* slot holds a table */
 } table_slot;
 
@@ -180,6 +186,17 @@ init_table_cache(sdl_change_stream *s, size_t nslots)
     s->ntables = 0;
 }
 
+/* table_slot.pass_ops of @slot (its table and included set) under @config. */
+static uint8_t
+pass_ops(const sdl_config *config, const table_slot *slot)
+{
+    if (!slot->included) {
+        return 0;
+    }
+    return (uint8_t)(~sdl_config_table_skip_ops(config, slot->table->db, slot->table->name) &
+                     (SDL_OP_INSERT | SDL_OP_UPDATE | SDL_OP_DELETE));
+}
+
 /* Doubles the table cache (at most half full, so a probe always ends at a free slot). */
 static void
 grow_table_cache(sdl_change_stream *s)
@@ -224,8 +241,15 @@ sdl_change_stream_set_config(sdl_change_stream *s, const sdl_config *config)
         if (slot->used) {
             slot->included =
                 sdl_config_table_included(config, slot->table->db, slot->table->name);
+            slot->pass_ops = pass_ops(config, slot);
         }
     }
+}
+
+const sdl_config *
+sdl_change_stream_config(const sdl_change_stream *stream)
+{
+    return stream->config;
 }
 
 const char *
@@ -942,6 +966,7 @@ handle_table_map(sdl_change_stream *s, const sdl_binlog_event *ev, sdl_error *er
     slot->table = table;
     slot->used = true;
     slot->included = sdl_config_table_included(s->config, table->db, table->name);
+    slot->pass_ops = pass_ops(s->config, slot);
     return true;
 }
 
@@ -1133,11 +1158,14 @@ next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
         }
         uint64_t seq = ++s->txn_seq;
         bool again = row_already_returned(s, seq);
+        /* tables.skip_ops: the row is dropped like a filtered one; its transaction's COMMIT
+         * still comes, so the offset moves past it */
+        bool pass = (s->rows_slot->pass_ops >> rc.op) & 1u;
         if (!again) {
             s->rows_read++;
-            s->rows_filtered += !s->rows_slot->included;
+            s->rows_filtered += !pass;
         }
-        if (!s->rows_slot->included || again) {
+        if (!pass || again) {
             continue;
         }
         c->kind = SDL_CHANGE_ROW;

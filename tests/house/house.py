@@ -6,7 +6,9 @@
                              area, and the vendor client headers stay in their two areas
   house.py headers SRC CC    every public header compiles on its own (self-contained): a file
                              holding only `#include "sdl/AREA/name.h"` passes `CC -fsyntax-only`
-  house.py self-test SRC CC  both checks fail on a tree that breaks them (a check that cannot
+  house.py format SRC        every C file of the tree (git ls-files) is laid out as
+                             .clang-format says (clang-format 14 --dry-run --Werror)
+  house.py self-test SRC CC  the checks fail on a tree that breaks them (a check that cannot
                              fail is no check)
 
 Exit status 0 when the rule holds; otherwise each violation on its own line as
@@ -38,6 +40,7 @@ VENDOR = [
     (re.compile(r"^(mysql|mariadb/|errmsg\.h|mysqld_error\.h|ma_)"), {"mysql"}),
     (re.compile(r"^mongoc"), {"mongo"}),
     (re.compile(r"^(yaml\.h)"), {"config"}),
+    (re.compile(r"^openssl/"), {"mapping"}),  # HMAC-SHA256 of columns: hash (column-policy.c)
     (re.compile(r"^(microhttpd\.h|systemd/)"), {"daemon", "base"}),
 ]
 
@@ -124,6 +127,39 @@ def headers(root, cc, build=None):
     return errors
 
 
+def c_files(root):
+    p = subprocess.run(["git", "-C", root, "ls-files", "*.c", "*.h"], capture_output=True,
+                       text=True)
+    if p.returncode != 0:  # not a git checkout (a source tarball): every file on disk
+        return sorted(os.path.relpath(os.path.join(d, f), root)
+                      for top in ("src", "include", "tests", "bench", "docs")
+                      for d, _, files in os.walk(os.path.join(root, top))
+                      if "node_modules" not in d
+                      for f in files if f.endswith((".c", ".h")))
+    return [f for f in p.stdout.split() if "node_modules" not in f]
+
+
+def layout(root, files=None):
+    errors = []
+    tool = shutil.which("clang-format-14") or shutil.which("clang-format")
+    if not tool:
+        return ["clang-format not found: scripts/install-deps installs Debian's clang-format"]
+    files = files if files is not None else c_files(root)
+    for i in range(0, len(files), 50):
+        chunk = files[i:i + 50]
+        p = subprocess.run([tool, "--dry-run", "--Werror", *chunk], cwd=root,
+                           capture_output=True, text=True)
+        bad = sorted({line.split(":", 1)[0] for line in p.stderr.splitlines()
+                      if ": error: code should be clang-formatted" in line})
+        errors += [f"{f}:1: not laid out as .clang-format says (clang-format -i {f})"
+                   for f in bad]
+        if p.returncode != 0 and not bad:
+            errors.append(f"clang-format failed: {p.stderr.strip()[:300]}")
+    if len(files) < 10:
+        errors.append(f"only {len(files)} C files found; wrong source root?")
+    return errors
+
+
 def self_test(root, cc):
     """Copies the tree, breaks each rule once, and expects each check to say so."""
     failures = []
@@ -154,15 +190,25 @@ def self_test(root, cc):
         errs = headers(copy, cc)
         if not any("include/sdl/base/alloc.h:1: not self-contained" in e for e in errs):
             failures.append(f"headers did not catch a header using an undeclared type: {errs}")
+        # a file laid out by hand
+        shutil.copy(os.path.join(root, ".clang-format"), copy)
+        victim = os.path.join("src", "base", "clock.c")
+        with open(os.path.join(copy, victim), "a") as f:
+            f.write("static int  sdl_house_self_test( void ){return 0;}\n")
+        errs = layout(copy, [victim])
+        if not any(e.startswith(victim + ":1: not laid out") for e in errs):
+            failures.append(f"format did not catch a badly laid out file: {errs}")
     return failures
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("layering", "headers", "self-test"):
+    if len(argv) < 3 or argv[1] not in ("layering", "headers", "format", "self-test"):
         sys.exit(__doc__)
     root = os.path.abspath(argv[2])
     if argv[1] == "layering":
         errors = layering(root)
+    elif argv[1] == "format":
+        errors = layout(root)
     elif argv[1] == "headers":
         errors = headers(root, argv[3], argv[4] if len(argv) > 4 else None)
     else:

@@ -22,6 +22,7 @@ clear_secret_env(void)
 {
     unsetenv("SDL_SOURCE_PASSWORD");
     unsetenv("SDL_TARGET_URI");
+    unsetenv("SDL_COLUMNS_HASH_KEY");
     unsetenv("CREDENTIALS_DIRECTORY");
     /* pipeline.start is checked with the source layer's GTID parsers, as sdl does */
     sdl_config_set_position_check(sdl_cli_check_position);
@@ -1108,4 +1109,75 @@ TEST(config_check_config_command_exit_codes)
         free(out);
         free(errout);
     }
+}
+
+TEST(config_columns_skip_ops_and_retention)
+{
+    static const char text[] = "source: {user: u, server_id: 1}\n"
+                               "target: {uri: \"mongodb://h/?replicaSet=r\", retention: 30d}\n"
+                               "tables:\n"
+                               "  skip_ops:\n"
+                               "    - {match: \"shop.*\", ops: [delete]}\n"
+                               "    - {match: \"shop.orders\", ops: update}\n"
+                               "    - insert\n"
+                               "columns:\n"
+                               "  - {match: \"shop.users.email\", action: hash}\n"
+                               "  - {match: \"*.*.note\", truncate: 1KiB}\n"
+                               "  - {match: \"*.*.pw\", action: truncate, truncate: 4}\n";
+    sdl_config *c = NULL, *d = NULL;
+    sdl_error err = SDL_ERROR_INIT;
+
+    clear_secret_env();
+    setenv("SDL_COLUMNS_HASH_KEY", "0123456789abcdef", 1);
+    ASSERT_OK(sdl_config_load_string("t.yaml", text, strlen(text), &c, &err), &err);
+    ASSERT_UINT_EQ(c->target.retention_usec, (uint64_t)30 * 86400 * 1000000);
+    ASSERT_UINT_EQ(c->columns.nrules, 3);
+    ASSERT_INT_EQ(c->columns.rules[0].action, SDL_COLUMN_HASH);
+    ASSERT_INT_EQ(c->columns.rules[1].action, SDL_COLUMN_TRUNCATE);
+    ASSERT_UINT_EQ(c->columns.rules[1].truncate_bytes, 1024);
+    ASSERT_UINT_EQ(c->columns.rules[2].truncate_bytes, 4);
+    ASSERT_STR_EQ(c->columns.hash_key, "0123456789abcdef");
+    ASSERT_STR_EQ(c->columns.hash_key_origin, "environment SDL_COLUMNS_HASH_KEY");
+    ASSERT_UINT_EQ(sdl_config_table_skip_ops(c, "shop", "orders"),
+                   SDL_OP_DELETE | SDL_OP_UPDATE | SDL_OP_INSERT);
+    ASSERT_UINT_EQ(sdl_config_table_skip_ops(c, "shop", "users"), SDL_OP_DELETE | SDL_OP_INSERT);
+    ASSERT_UINT_EQ(sdl_config_table_skip_ops(c, "crm", "x"), SDL_OP_INSERT);
+    /* the key is never printed, only where it came from */
+    char *printed = print_config(c);
+    ASSERT_STR_CONTAINS(printed, "# columns hash key: <from environment SDL_COLUMNS_HASH_KEY>");
+    ASSERT_STR_CONTAINS(printed, "- {match: \"*.*.note\", truncate: 1KiB}");
+    ASSERT_NULL(strstr(printed, "0123456789abcdef"));
+    free(printed);
+    /* columns and skip_ops reload; retention does not */
+    static const char text2[] = "source: {user: u, server_id: 1}\n"
+                                "target: {uri: \"mongodb://h/?replicaSet=r\", retention: 30d}\n"
+                                "columns: [{match: \"a.b.c\", action: redact}]\n";
+    ASSERT_OK(sdl_config_load_string("t.yaml", text2, strlen(text2), &d, &err), &err);
+    ASSERT_OK(sdl_config_check_reload(c, d, &err), &err);
+    ASSERT_NULL(d->columns.hash_key); /* no hash rule: no key looked up */
+    d = sdl_config_free(d);
+    static const char text3[] = "source: {user: u, server_id: 1}\n"
+                                "target: {uri: \"mongodb://h/?replicaSet=r\", retention: 1d}\n";
+    ASSERT_OK(sdl_config_load_string("t.yaml", text3, strlen(text3), &d, &err), &err);
+    ASSERT_FALSE(sdl_config_check_reload(c, d, &err));
+    ASSERT_STR_CONTAINS(err.message, "'target.retention' cannot change on reload");
+    sdl_config_free(d);
+    sdl_config_free(c);
+    unsetenv("SDL_COLUMNS_HASH_KEY");
+}
+
+TEST(config_hash_key_must_be_long_enough)
+{
+    static const char text[] = "source: {user: u, server_id: 1}\n"
+                               "columns: [{match: \"a.b.c\", action: hash}]\n";
+    sdl_config *c = NULL;
+    sdl_error err = SDL_ERROR_INIT;
+
+    clear_secret_env();
+    setenv("SDL_COLUMNS_HASH_KEY", "short", 1);
+    ASSERT_FALSE(sdl_config_load_string("t.yaml", text, strlen(text), &c, &err));
+    ASSERT_STR_EQ(err.message, "t.yaml:2:36: the columns hash key from environment "
+                               "SDL_COLUMNS_HASH_KEY has 5 bytes; at least 16 are needed (e.g. "
+                               "'head -c 32 /dev/urandom | base64')");
+    unsetenv("SDL_COLUMNS_HASH_KEY");
 }

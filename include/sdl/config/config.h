@@ -19,8 +19,10 @@
  * else the credential 'target-uri' in the credentials directory, else $SDL_TARGET_URI; the 'target'
  * section is optional (sdl tail needs none) but, when present, needs one of them. Messages
  * and the printed config show it masked (sdl_config_mask_uri()). Required: source.user and
- * source.server_id. The optional 'http' section names the address of /metrics and /health
- * (none when absent). Full reference: docs/CONFIG.md.
+ * source.server_id. The HMAC key of 'hash' column rules is a secret too:
+ * columns_hash_key_file, else the credential 'columns-hash-key', else $SDL_COLUMNS_HASH_KEY,
+ * looked up only when a rule hashes (at least 16 bytes). The optional 'http' section names the
+ * address of /metrics and /health (none when absent). Full reference: docs/CONFIG.md.
  *
  * The result is immutable after load; a reload builds a new one.
  * Never logs. Threading: a loaded config may be read from any thread.
@@ -95,6 +97,8 @@ typedef struct sdl_target_config {
                                     * most: 16 MiB less 64 KiB (SDL_MONGO_MAX_DOCUMENT_BYTES) */
     uint64_t connect_timeout_usec; /* server selection / connect timeout, default 10 s */
     uint64_t socket_timeout_usec;  /* per-operation socket timeout, default 60 s */
+    uint64_t retention_usec;       /* target.retention: TTL of the changes collection's ts
+                                    * index (whole seconds); 0 = none (the default) */
 } sdl_target_config;
 
 typedef struct sdl_pipeline_config {
@@ -111,6 +115,20 @@ typedef struct sdl_pipeline_config {
     char **modes;                      /* "audit", "mirror": what is written; default [audit] */
     size_t nmodes;
 } sdl_pipeline_config;
+
+/* Row operations, as bits of sdl_skip_ops_rule.ops: bit (1 << sdl_row_op) of model/change.h. */
+enum {
+    SDL_OP_INSERT = 1u << 0,
+    SDL_OP_UPDATE = 1u << 1,
+    SDL_OP_DELETE = 1u << 2,
+};
+
+/* One item of tables.skip_ops: rows of the tables matching @match whose operation is in
+ * @ops are not replicated (their transaction still commits and moves the offset). */
+typedef struct sdl_skip_ops_rule {
+    char *match;  /* glob pattern on "db.table" */
+    unsigned ops; /* SDL_OP_* bits, at least one */
+} sdl_skip_ops_rule;
 
 /* mirror.no_primary_key: a mirrored table without a primary key (DESIGN.md section 11) */
 typedef enum sdl_mirror_no_pk {
@@ -139,7 +157,36 @@ typedef struct sdl_tables_config {
     size_t ninclude;
     char **exclude; /* glob patterns on "db.table", applied after include */
     size_t nexclude;
+    sdl_skip_ops_rule *skip_ops; /* in file order */
+    size_t nskip_ops;
 } sdl_tables_config;
+
+/* What a columns: rule does to the values of the columns it matches (docs/CONFIG.md). */
+typedef enum sdl_column_action {
+    SDL_COLUMN_KEEP = 0, /* no rule matched */
+    SDL_COLUMN_DROP,     /* the column is left out everywhere (not allowed on a key column) */
+    SDL_COLUMN_REDACT,   /* every value (NULL too) becomes the string SDL_COLUMN_REDACTED */
+    SDL_COLUMN_HASH,     /* HMAC-SHA256 with columns.hash_key, as 64 lowercase hex digits */
+    SDL_COLUMN_TRUNCATE, /* strings and binary values cut to at most .truncate_bytes bytes */
+} sdl_column_action;
+
+#define SDL_COLUMN_REDACTED "[redacted]"
+
+typedef struct sdl_column_rule {
+    char *match; /* glob pattern on "db.table.column" */
+    sdl_column_action action;
+    uint32_t truncate_bytes; /* SDL_COLUMN_TRUNCATE: at most this many bytes (1..16MiB) */
+} sdl_column_rule;
+
+typedef struct sdl_columns_config {
+    sdl_column_rule *rules; /* in file order; the first rule that matches a column wins */
+    size_t nrules;
+    char *hash_key_file;   /* columns_hash_key_file as resolved (absolute), or NULL */
+    char *hash_key;        /* resolved HMAC key (a secret: never print); NULL when no rule
+                            * hashes */
+    char *hash_key_origin; /* "file ...", "credential columns-hash-key", "environment
+                            * SDL_COLUMNS_HASH_KEY"; NULL when no key */
+} sdl_columns_config;
 
 typedef struct sdl_http_config {
     char *listen; /* "127.0.0.1:9632" or "[::1]:9632": where /metrics and /health are served;
@@ -159,6 +206,7 @@ typedef struct sdl_config {
     sdl_target_config target;
     sdl_pipeline_config pipeline;
     sdl_tables_config tables;
+    sdl_columns_config columns;
     sdl_mirror_config mirror;
     sdl_http_config http;
     sdl_log_config log;
@@ -245,6 +293,10 @@ SDL_MUST_CHECK bool sdl_config_check_reload(const sdl_config *old_config,
 
 /* True when "db.table" passes the include/exclude filters. */
 bool sdl_config_table_included(const sdl_config *config, const char *db, const char *table);
+
+/* The SDL_OP_* bits tables.skip_ops names for "db.table" (the union of every matching item);
+ * 0 when none. */
+unsigned sdl_config_table_skip_ops(const sdl_config *config, const char *db, const char *table);
 
 /* A MongoDB URI fit for messages and logs (malloc'd): the password of the user info and
  * the value of tlsCertificateKeyFilePassword replaced by "****"

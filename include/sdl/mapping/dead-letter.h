@@ -56,7 +56,9 @@ void sdl_dead_letter_from_document(const bson_t *row, sdl_dead_reason reason, co
 
 /* The dead letter of a row change whose document could not be built (a value sdl cannot map),
  * at @pos, into @out. Each value is mapped on its own as doc-mapper.h says; one that fails is
- * kept as its raw bytes. */
+ * kept as its raw bytes. The column policy of @opts (opts->columns) applies first, as in the
+ * row document: a dropped column is left out, a redacted or hashed one holds its replacement,
+ * and a table the policy refuses (a dropped key column) gets no pk, before or after. */
 void sdl_dead_letter_from_row(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
                               const sdl_row_change *rc, sdl_dead_reason reason, const char *message,
                               const char *from, int64_t now_ms, bson_t *out);

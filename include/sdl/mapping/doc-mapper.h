@@ -70,6 +70,12 @@
  *   GEOMETRY       GeoJSON document with srid (geojson.h)
  *   VECTOR         array of doubles (each float32 widened exactly)
  *
+ * Column policies (opts->columns, docs/CONFIG.md "columns"): a dropped column is left out
+ * of pk (refused: SDL_E_CONFIG), before, after and changed; redacted, hashed and truncated
+ * values replace the column's value in pk, before and after (mapped as strings/binary as
+ * column-policy.h says); changed compares the source values, so it still lists a redacted,
+ * hashed or truncated column whose value changed. sdl_doc_mapper_value() applies none.
+ *
  * Errors carry context: "table 'shop.orders': after image: column 'doc': invalid JSON at
  * byte 3: value expected".
  * Documents are written by a raw BSON writer into a stack buffer and copied into @doc once
@@ -89,9 +95,14 @@
 #include "sdl/base/macros.h"
 #include "sdl/model/change.h"
 
+typedef struct sdl_column_policy sdl_column_policy;
+
 typedef struct sdl_doc_mapper_options {
     bool datetime_as_string; /* DATE/DATETIME as MySQL text with fsp digits, not BSON Dates */
     uint32_t json_max_depth; /* nesting limit of JSON column values; 0 = 100 (MySQL's) */
+    sdl_column_policy *columns; /* column policies (column-policy.h), applied to pk, before,
+                                 * after and changed; NULL = none. Not thread-safe: one
+                                 * mapping thread per policy */
 } sdl_doc_mapper_options;
 
 /* Writes the row_changes document of @rc at @pos into @doc, which must be empty and not static

@@ -2,8 +2,8 @@
 #pragma once
 
 /*
- * sink: the seam between the pipeline and where its batches go (DESIGN.md §3, §11), a small
- * table of operations in the manner of Redis's rio.h. The MongoDB writer implements it
+ * sink: the seam between the pipeline and where its batches go (DESIGN.md §3; ARCHITECTURE.md), a
+ * small table of operations in the manner of Redis's rio.h. The MongoDB writer implements it
  * (mongo-writer.h, sdl_mongo_writer_sink()); tests/lib/fake-sink.c implements it in memory
  * so that the batcher and recovery are unit-tested.
  *

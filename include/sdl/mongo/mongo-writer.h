@@ -71,6 +71,11 @@ sdl_mongo_writer *sdl_mongo_writer_free(sdl_mongo_writer *writer);
 /* The writer behind the sink seam (model/sink.h); the sink borrows @writer. */
 sdl_sink sdl_mongo_writer_sink(sdl_mongo_writer *writer);
 
+/* What sdl_mongo_writer_open() did or found that the operator should know (the ts index's
+ * TTL changed for target.retention; a TTL on it without target.retention, a warning), or
+ * NULL. The writer never logs: the caller does. */
+const char *sdl_mongo_writer_notice(const sdl_mongo_writer *writer, bool *ret_warning);
+
 /* One `ping` to the primary (health checks while idle). */
 SDL_MUST_CHECK bool sdl_mongo_writer_ping(sdl_mongo_writer *writer, sdl_error *err);
 

@@ -132,6 +132,10 @@ SDL_MUST_CHECK bool sdl_change_stream_next(sdl_change_stream *stream, sdl_change
  * sdl_change_stream_next(). */
 void sdl_change_stream_set_config(sdl_change_stream *stream, const sdl_config *config);
 
+/* The configuration in force for the current transaction (the table filters, tables.skip_ops
+ * and the column policies a row is read and mapped with). */
+const sdl_config *sdl_change_stream_config(const sdl_change_stream *stream);
+
 /* The position after the last complete transaction (inside a transaction: the position before
  * it), borrowed until the next call. */
 const char *sdl_change_stream_position(const sdl_change_stream *stream);

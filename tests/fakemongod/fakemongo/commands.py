@@ -42,7 +42,7 @@ RETRYABLE = {"insert", "update", "delete", "findAndModify"}
 TXN_FIELDS = ("lsid", "txnNumber", "autocommit", "startTransaction")
 WRITE_CONCERN_CMDS = {"insert", "update", "delete", "findAndModify", "commitTransaction",
                       "abortTransaction", "create", "createIndexes", "drop", "dropDatabase",
-                      "dropIndexes", "renameCollection"}
+                      "dropIndexes", "renameCollection", "collMod"}
 
 
 class Ctx:
@@ -1332,6 +1332,73 @@ def cmd_dropindexes(ctx):
         coll.uidx.pop(ix.name, None)
     ctx.changes.append(("coll", ns, coll.info()))
     return {"nIndexesWas": before, "ok": 1.0}
+
+
+@command("collMod", "w")
+def cmd_collmod(ctx):
+    """collMod with the 'index' option (as on mongod 5.1+): changes expireAfterSeconds (a TTL;
+    added to a single-field index that had none) or hidden of one index, found by keyPattern
+    or name. Other collMod options (validators, views, clustered TTL) are not implemented."""
+    ns = ctx.ns()
+    coll = ctx.engine.colls.get(ns)
+    opts = {k: v for k, v in ctx.body.items()
+            if k not in ("collMod", "$db", "lsid", "$clusterTime", "writeConcern", "txnNumber",
+                         "autocommit", "startTransaction", "$readPreference", "comment")}
+    for k in opts:
+        if k != "index":
+            raise CommandError(2, "collMod option '%s' is not implemented by fakemongod" % k)
+    if coll is None:
+        raise CommandError(26, "ns does not exist: %s" % ns)
+    if "index" not in opts:
+        return {"ok": 1.0}
+    spec = opts["index"]
+    if not isinstance(spec, dict):
+        raise CommandError(14, "BSON field 'collMod.index' is the wrong type '%s', expected type 'object'"
+                           % type(spec).__name__)
+    for k in spec:
+        if k not in ("keyPattern", "name", "expireAfterSeconds", "hidden"):
+            raise CommandError(40415, "BSON field 'collMod.index.%s' is an unknown field." % k)
+    if ("keyPattern" in spec) == ("name" in spec):
+        raise CommandError(72, "Must specify either index name or key pattern.")
+    if "expireAfterSeconds" not in spec and "hidden" not in spec:
+        raise CommandError(72, "no expireAfterSeconds or hidden field")
+    found = None
+    for ix in coll.index_specs:
+        if ("name" in spec and ix.name == spec["name"]) or \
+           ("keyPattern" in spec and skey(ix.key) == skey(spec["keyPattern"])):
+            found = ix
+    if found is None:
+        raise CommandError(27, "cannot find index %s for ns %s"
+                           % (spec.get("keyPattern", spec.get("name")), ns))
+    r = {}
+    if "expireAfterSeconds" in spec:
+        v = spec["expireAfterSeconds"]
+        if not is_number(v) or num_norm(v) is None or num_norm(v) < 0:
+            raise CommandError(2, "TTL index 'expireAfterSeconds' option must be numeric, non-negative")
+        if found.name == "_id_":
+            raise CommandError(72, "The field 'expireAfterSeconds' is not valid for an _id index specification.")
+        if len(found.key) != 1:
+            raise CommandError(72, "TTL indexes are single-field indexes, compound indexes do not support TTL. "
+                                   "Index: %r" % (found.spec,))
+        old = found.spec.get("expireAfterSeconds")
+        if old is None or num_norm(old) != num_norm(v):
+            if old is not None:
+                r["expireAfterSeconds_old"] = old
+            r["expireAfterSeconds_new"] = v
+            found.spec["expireAfterSeconds"] = v
+    if "hidden" in spec:
+        old = bool(found.spec.get("hidden", False))
+        if old != bool(spec["hidden"]):
+            r["hidden_old"] = old
+            r["hidden_new"] = bool(spec["hidden"])
+            if spec["hidden"]:
+                found.spec["hidden"] = True
+            else:
+                found.spec.pop("hidden", None)
+    if r:
+        ctx.changes.append(("coll", ns, coll.info()))
+    r["ok"] = 1.0
+    return r
 
 
 @command("listIndexes", "")

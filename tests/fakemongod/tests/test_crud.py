@@ -353,3 +353,32 @@ def test_concurrent_writers(db):
     assert not errs
     assert db.conc.count_documents({}) == 800
     assert db.ctr.find_one()["n"] == 800
+
+
+def test_collmod_changes_an_index_ttl_as_mongod_does(db):
+    """collMod {index: {keyPattern | name, expireAfterSeconds}} (mongod 5.1+): the TTL of an
+    index is changed in place, or added to a single-field index that had none; listIndexes
+    shows it; the reply names the old and new values; errors as on mongod."""
+    db.t.create_index("ts")
+    db.t.create_index([("a", 1), ("b", 1)])
+    r = db.command({"collMod": "t", "index": {"keyPattern": {"ts": 1}, "expireAfterSeconds": 60}})
+    assert r["expireAfterSeconds_new"] == 60 and "expireAfterSeconds_old" not in r
+    r = db.command({"collMod": "t", "index": {"name": "ts_1", "expireAfterSeconds": 30}})
+    assert r["expireAfterSeconds_old"] == 60 and r["expireAfterSeconds_new"] == 30
+    r = db.command({"collMod": "t", "index": {"name": "ts_1", "expireAfterSeconds": 30}})
+    assert "expireAfterSeconds_new" not in r
+    ix = {d["name"]: d for d in db.t.list_indexes()}
+    assert ix["ts_1"]["expireAfterSeconds"] == 30
+    # the TTL index now conflicts with a plain one on the same key, as on mongod
+    with pytest.raises(OperationFailure) as e:
+        db.t.create_index("ts")
+    assert e.value.code == 85
+    with pytest.raises(OperationFailure) as e:
+        db.command({"collMod": "t", "index": {"keyPattern": {"x": 1}, "expireAfterSeconds": 1}})
+    assert e.value.code == 27
+    with pytest.raises(OperationFailure) as e:
+        db.command({"collMod": "t", "index": {"name": "a_1_b_1", "expireAfterSeconds": 1}})
+    assert e.value.code == 72
+    with pytest.raises(OperationFailure) as e:
+        db.command({"collMod": "nothere", "index": {"name": "ts_1", "expireAfterSeconds": 1}})
+    assert e.value.code == 26
