@@ -21,6 +21,7 @@
 #include "sdl/mysql/mysql-conn.h"
 #include "sdl/mysql/row-decoder.h"
 #include "sdl/mysql/schema-cache.h"
+#include "sdl/mysql/source-position.h"
 #include "sdl/mysql/sql-text.h"
 
 /* One table_id -> table map entry. Table maps are resent before every statement's rows, so
@@ -59,9 +60,6 @@ struct sdl_change_stream {
     sdl_binlog_format inner_fmt;  /* fmt without checksums: events inside a payload */
     bool have_fde;
     sdl_binlog_flavor flavor;     /* of positions: the server's, or the files' FDE */
-    bool file_positions;          /* MySQL source streamed by file and position (gtid_mode
-                                   * OFF, or resumed from a "<file>:<pos>"): every position is
-                                   * "<file>:<offset>", resumed with COM_BINLOG_DUMP */
     uint64_t ev_pos;              /* offset of the current (outer) event in its file */
     uint64_t ev_end;              /* offset after it */
     uint64_t payload_pos;         /* offset of the TRANSACTION_PAYLOAD being streamed */
@@ -74,41 +72,32 @@ struct sdl_change_stream {
     uint64_t rows_filtered;       /* observability: of those, rows the table filters drop */
     uint64_t reconnects;          /* observability: connections lost and re-established */
 
-    sdl_gtid_set executed;        /* MySQL: GTIDs of the complete transactions seen, plus the
-                                   * PREVIOUS_GTIDS and the start position */
-    sdl_gtid_set until_set;       /* MySQL --until */
-    sdl_gtid_set from_set;        /* file mode, MySQL: transactions --from says are done */
-    sdl_gtid_pos from_pos;        /* file mode, MariaDB: likewise */
+    sdl_source_position from; /* file mode: transactions --from says are done */
     bool has_from;
 
     char *pipeline;
     uint32_t pipeline_len;
     char *start_text;             /* resolved start position */
-    sdl_gtid_pos position;        /* after the last complete transaction */
+    sdl_source_position position; /* after the last complete transaction (its kind says how
+                                   * the stream resumes: a MySQL source streamed by file and
+                                   * offset has FILE positions, resumed with COM_BINLOG_DUMP);
+                                   * MySQL: the PREVIOUS_GTIDS and start position included */
     char *position_text;          /* formatted position (for COMMIT changes) */
-    sdl_gtid_pos until;           /* stop once position reaches it in every domain */
-    bool until_is_mysql;          /* the --until position is until_set */
+    sdl_source_position until;    /* stop once position reaches it */
     bool has_until;
-    bool until_now;               /* --until now: also stop at the end of the binlog */
-    char until_file[512];         /* file positions: stop once a transaction ends at or */
-    uint64_t until_pos;           /* after this place ("" = no such --until) */
-    uint64_t last_end;            /* offset after the last complete transaction */
+    bool until_now; /* --until now: also stop at the end of the binlog */
     bool ended;
 
-    char file[512];               /* current binlog file name */
+    char file[SDL_SOURCE_FILE_MAX]; /* current binlog file name */
     uint32_t file_len;            /* strlen(file), kept with it (set_file()) */
 
     /* current transaction */
     bool in_txn;
     bool txn_standalone;          /* GTID with FL_STANDALONE: ends after its QUERY */
-    sdl_gtid txn_gtid;            /* MariaDB transactions */
-    sdl_mysql_gtid txn_mysql_gtid; /* MySQL transactions with a GTID */
-    bool txn_is_mysql;            /* txn_mysql_gtid is valid */
-    bool txn_anonymous;           /* no GTID: txn_gtid_text is "<file>:<offset>" */
+    sdl_source_txn txn;           /* its id */
     bool txn_skip;                /* file mode: inside --from, nothing is returned */
-    char txn_gtid_text[600];
-    char txn_open_text[600];      /* the id of the transaction in progress (for messages) */
-    uint32_t txn_gtid_len;        /* strlen(txn_gtid_text), set when the transaction begins */
+    char txn_open_text[sizeof(((sdl_source_txn *)0)->text)]; /* the id of the transaction in
+                                                              * progress (for messages) */
     uint64_t txn_seq;             /* rows (and DDLs) seen in the transaction so far */
     int64_t txn_ts;
     bool txn_has_rows;       /* a rows event was part of it */
@@ -125,7 +114,7 @@ struct sdl_change_stream {
 
     /* after a reconnect inside a transaction: rows of that GTID up to skip_seq were returned */
     bool skipping;
-    char skip_gtid_text[600];
+    char skip_gtid_text[sizeof(((sdl_source_txn *)0)->text)];
     uint64_t skip_seq;
     uint64_t first_skip_rows;     /* opts.skip_rows, applied to the first transaction only */
     bool first_txn_seen;
@@ -243,14 +232,7 @@ sdl_change_stream_position(const sdl_change_stream *stream)
 const char *
 sdl_change_stream_flavor(const sdl_change_stream *stream)
 {
-    switch (stream->flavor) {
-    case SDL_BINLOG_FLAVOR_MYSQL:
-        return "mysql";
-    case SDL_BINLOG_FLAVOR_MARIADB:
-        return "mariadb";
-    default:
-        return "";
-    }
+    return sdl_source_flavor_name(stream->flavor);
 }
 
 /* ---- positions ---------------------------------------------------------------------------- */
@@ -263,40 +245,31 @@ set_file(sdl_change_stream *s, const char *name)
     s->file_len = (uint32_t)strlen(s->file);
 }
 
-/* MySQL GTID sets always contain ':' (uuid:interval); MariaDB positions never do. */
+/* Whether the stream resumes by binlog file and offset (a MySQL source without GTIDs). */
 static bool
-is_mysql_text(const char *t)
+file_positions(const sdl_change_stream *s)
 {
-    return strchr(t, ':') != NULL;
+    return s->position.kind == SDL_SOURCE_POSITION_FILE;
 }
 
-/* The text form of the position after the last complete transaction: the MariaDB GTID
- * position, the MySQL executed GTID set, or — after a MySQL transaction without a GTID
- * (anonymous, or a server before 5.6) — "<file>:<offset>" of the byte after it, the only
- * place such a stream can be resumed from. */
+/* The position kinds a text names for this stream's flavour (in file mode before the first
+ * FORMAT_DESCRIPTION_EVENT: either, by its form). */
+static unsigned
+position_kinds(const sdl_change_stream *s)
+{
+    if (s->files) {
+        return SDL_SOURCE_ACCEPT_MARIADB | SDL_SOURCE_ACCEPT_MYSQL;
+    }
+    return s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? SDL_SOURCE_ACCEPT_MYSQL
+                                                : SDL_SOURCE_ACCEPT_MARIADB;
+}
+
+/* The text form of the position after the last complete transaction (source-position.h). */
 static void
-set_position_text(sdl_change_stream *s, bool anonymous, uint64_t end_pos)
+set_position_text(sdl_change_stream *s)
 {
     free(s->position_text);
-    if (s->flavor != SDL_BINLOG_FLAVOR_MYSQL) {
-        s->position_text = sdl_gtid_pos_format(&s->position);
-    } else if (anonymous || s->file_positions) {
-        s->position_text = sdl_xasprintf("%s:%" PRIu64, s->file, end_pos);
-    } else {
-        s->position_text = sdl_gtid_set_format(&s->executed);
-    }
-}
-
-/* Parses @text as the stream's flavour reads positions; sets the MariaDB position or the
- * MySQL set. */
-static bool
-parse_position(sdl_change_stream *s, const char *text, sdl_gtid_pos *pos, sdl_gtid_set *set,
-               sdl_error *err)
-{
-    if (s->flavor == SDL_BINLOG_FLAVOR_MYSQL) {
-        return sdl_gtid_set_parse(text, set, err);
-    }
-    return sdl_gtid_pos_parse(text, pos, err);
+    s->position_text = sdl_source_position_format(&s->position);
 }
 
 static bool
@@ -312,17 +285,10 @@ resolve_start_files(sdl_change_stream *s, const char *from, sdl_error *err)
     }
     if (strcmp(from, "start") != 0 && from[0]) {
         s->has_from = true;
-        if (is_mysql_text(from)) {
-            if (!sdl_gtid_set_parse(from, &s->from_set, err)) {
-                return false;
-            }
-            sdl_gtid_set_copy(&s->executed, &s->from_set);
-        } else {
-            if (!sdl_gtid_pos_parse(from, &s->from_pos, err)) {
-                return false;
-            }
-            sdl_gtid_pos_copy(&s->position, &s->from_pos);
+        if (!sdl_source_position_parse(from, position_kinds(s), &s->from, err)) {
+            return false;
         }
+        sdl_source_position_copy(&s->position, &s->from);
     }
     s->start_text = sdl_xstrdup(strcmp(from, "start") == 0 ? "" : from);
     s->position_text = sdl_xstrdup(s->start_text);
@@ -352,10 +318,12 @@ mysql_gtid_mode_on(sdl_change_stream *s, bool *ret_on, sdl_error *err)
 static void
 start_at_file_position(sdl_change_stream *s, const char *file, uint64_t pos)
 {
-    s->file_positions = true;
+    sdl_source_position_done(&s->position);
+    s->position.kind = SDL_SOURCE_POSITION_FILE;
     set_file(s, file);
-    s->last_end = pos;
-    s->start_text = sdl_xasprintf("%s:%" PRIu64, file, pos);
+    memcpy(s->position.file, s->file, sizeof(s->position.file));
+    s->position.offset = pos;
+    s->start_text = sdl_source_position_format(&s->position);
     s->position_text = sdl_xstrdup(s->start_text);
 }
 
@@ -401,8 +369,7 @@ resolve_start(sdl_change_stream *s, const char *from, sdl_error *err)
 {
     char *value = NULL;
     bool mysql = s->flavor == SDL_BINLOG_FLAVOR_MYSQL;
-    char file[sizeof(s->file)];
-    uint64_t pos;
+    sdl_source_position at_file = SDL_SOURCE_POSITION_INIT;
 
     if (s->files) {
         return resolve_start_files(s, from, err);
@@ -415,8 +382,8 @@ resolve_start(sdl_change_stream *s, const char *from, sdl_error *err)
         if (!gtids) {
             return resolve_start_file_position(s, from, err);
         }
-    } else if (mysql && sdl_file_position_parse(from, file, sizeof(file), &pos)) {
-        start_at_file_position(s, file, pos);
+    } else if (mysql && sdl_source_position_parse(from, SDL_SOURCE_ACCEPT_FILE, &at_file, NULL)) {
+        start_at_file_position(s, at_file.file, at_file.offset);
         return true;
     }
     if (strcmp(from, "now") == 0) {
@@ -457,12 +424,12 @@ resolve_start(sdl_change_stream *s, const char *from, sdl_error *err)
     } else {
         value = sdl_xstrdup(from);
     }
-    if (!parse_position(s, value ? value : "", &s->position, &s->executed, err)) {
+    if (!sdl_source_position_parse(value ? value : "", position_kinds(s), &s->position, err)) {
         free(value);
         return false;
     }
     free(value);
-    s->start_text = mysql ? sdl_gtid_set_format(&s->executed) : sdl_gtid_pos_format(&s->position);
+    s->start_text = sdl_source_position_format(&s->position);
     s->position_text = sdl_xstrdup(s->start_text);
     return true;
 }
@@ -479,7 +446,7 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     s->has_until = true;
     if (strcmp(until, "now") == 0) {
         s->until_now = true;
-        if (s->files || s->file_positions) {
+        if (s->files || file_positions(s)) {
             /* the end of the files, or of the source's binlog (a non-blocking dump ends
              * there) */
             s->has_until = false;
@@ -495,19 +462,13 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     } else if (strcmp(until, "start") == 0) {
         sdl_error_set(err, SDL_E_INVALID, "--until start names no position: use now or a GTID");
         return false;
-    } else if (s->file_positions && sdl_file_position_parse(until, s->until_file,
-                                                            sizeof(s->until_file), &s->until_pos)) {
-        return true;
     } else {
         value = sdl_xstrdup(until);
     }
-    s->until_is_mysql = s->files ? is_mysql_text(value ? value : "")
-                                 : s->flavor == SDL_BINLOG_FLAVOR_MYSQL;
-    if (s->until_is_mysql) {
-        ok = sdl_gtid_set_parse(value ? value : "", &s->until_set, err);
-    } else {
-        ok = sdl_gtid_pos_parse(value ? value : "", &s->until, err);
-    }
+    /* a MySQL stream by file and offset ends at a "<file>:<offset>" or a GTID set */
+    ok = sdl_source_position_parse(
+        value ? value : "", position_kinds(s) | (file_positions(s) ? SDL_SOURCE_ACCEPT_FILE : 0u),
+        &s->until, err);
     free(value);
     if (!ok) {
         sdl_error_prefix(err, "--until");
@@ -520,34 +481,14 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
 static bool
 until_reached(const sdl_change_stream *s)
 {
-    if (!s->has_until) {
-        return false;
-    }
-    if (s->until_file[0]) {
-        /* binlog file names sort in the order the server wrote them */
-        int c = strcmp(s->file, s->until_file);
-        return c > 0 || (c == 0 && s->last_end >= s->until_pos);
-    }
-    if (s->until_is_mysql) {
-        return sdl_gtid_set_contains(&s->executed, &s->until_set);
-    }
-    for (size_t i = 0; i < s->until.count; i++) {
-        const sdl_gtid *have = sdl_gtid_pos_find(&s->position, s->until.gtids[i].domain);
-        if (!have || have->seq < s->until.gtids[i].seq) {
-            return false;
-        }
-    }
-    return true;
+    return s->has_until && sdl_source_position_reached(&s->position, &s->until);
 }
 
 /* Whether the --until position names anything (an empty one is reached at once). */
 static bool
 until_empty(const sdl_change_stream *s)
 {
-    if (s->until_file[0]) {
-        return false;
-    }
-    return s->until_is_mysql ? sdl_gtid_set_is_empty(&s->until_set) : s->until.count == 0;
+    return sdl_source_position_is_empty(&s->until);
 }
 
 /* ---- connection --------------------------------------------------------------------------- */
@@ -564,7 +505,7 @@ open_reader(sdl_change_stream *s, sdl_error *err)
         .stop = s->opts.stop,
     };
 
-    if (s->file_positions) {
+    if (file_positions(s)) {
         if (!sdl_file_position_parse(s->position_text, file, sizeof(file), &pos)) {
             sdl_error_set(err, SDL_E_PROTOCOL, "position '%s' names no binlog file and offset",
                           s->position_text);
@@ -652,8 +593,9 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
                                                                     : SDL_BINLOG_FLAVOR_MARIADB;
     if (opts->from_flavor && opts->from_flavor[0] &&
         strcmp(opts->from_flavor, sdl_change_stream_flavor(s)) != 0 &&
-        !(s->flavor == SDL_BINLOG_FLAVOR_MYSQL && strcmp(opts->from_flavor, "mariadb") == 0 &&
-          opts->from && is_mysql_text(opts->from))) {
+        !(s->flavor == SDL_BINLOG_FLAVOR_MYSQL &&
+          strcmp(opts->from_flavor, sdl_source_flavor_name(SDL_BINLOG_FLAVOR_MARIADB)) == 0 &&
+          sdl_source_flavor_of_text(opts->from) == SDL_BINLOG_FLAVOR_MYSQL)) {
         sdl_error_set(err, SDL_E_CONFIG,
                       "the position '%s' was written for a %s source; this source is %s (%s): "
                       "use another pipeline.name or target database for it",
@@ -705,10 +647,7 @@ sdl_change_stream_free(sdl_change_stream *s)
     (void)sdl_binlog_reader_free(s->reader);
     (void)sdl_binlog_file_free(s->files);
     (void)sdl_payload_reader_free(s->payload);
-    sdl_gtid_set_done(&s->executed);
-    sdl_gtid_set_done(&s->until_set);
-    sdl_gtid_set_done(&s->from_set);
-    sdl_gtid_pos_done(&s->from_pos);
+    sdl_source_position_done(&s->from);
     (void)sdl_schema_cache_free(s->schema);
     (void)sdl_mysql_conn_free(s->meta);
     for (size_t i = 0; i < s->nslots; i++) {
@@ -718,8 +657,8 @@ sdl_change_stream_free(sdl_change_stream *s)
     sdl_arena_done(&s->tables_arena);
     sdl_arena_done(&s->event_arena);
     sdl_arena_done(&s->row_arena);
-    sdl_gtid_pos_done(&s->position);
-    sdl_gtid_pos_done(&s->until);
+    sdl_source_position_done(&s->position);
+    sdl_source_position_done(&s->until);
     free(s->pipeline);
     free(s->start_text);
     free(s->position_text);
@@ -735,29 +674,28 @@ fill_pos(const sdl_change_stream *s, sdl_change *c, uint64_t seq, uint64_t binlo
          uint32_t ts)
 {
     c->pos.pipeline = s->pipeline;
-    c->pos.gtid = s->txn_gtid_text;
+    c->pos.gtid = s->txn.text;
     c->pos.seq = seq;
     c->pos.ts_sec = (int64_t)(ts ? ts : (uint32_t)s->txn_ts);
     c->pos.binlog_file = s->file;
     c->pos.binlog_pos = binlog_pos;
     c->pos.split = false;
     c->pos.pipeline_len = s->pipeline_len;
-    c->pos.gtid_len = s->txn_gtid_len;
+    c->pos.gtid_len = s->txn.text_len;
     c->pos.binlog_file_len = s->file_len;
 }
 
-/* Starts the transaction whose id is in txn_gtid_text. */
+/* Starts the transaction whose id is in s->txn. */
 static bool
 begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *err)
 {
-    bool resumed = s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0;
+    bool resumed = s->skipping && strcmp(s->skip_gtid_text, s->txn.text) == 0;
 
-    s->txn_gtid_len = (uint32_t)strlen(s->txn_gtid_text);
     if (s->in_txn && !s->files) {
         /* A transaction has exactly one end in the binlog; never merge two. */
         sdl_error_set(err, SDL_E_PROTOCOL,
                       "transaction %s begins before transaction %s ended (no XID or COMMIT)",
-                      s->txn_gtid_text, s->txn_open_text);
+                      s->txn.text, s->txn_open_text);
         return false;
     }
     if (s->opts.live_config && !resumed) {
@@ -768,7 +706,7 @@ begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *
             sdl_change_stream_set_config(s, live);
         }
     }
-    (void)snprintf(s->txn_open_text, sizeof(s->txn_open_text), "%s", s->txn_gtid_text);
+    (void)snprintf(s->txn_open_text, sizeof(s->txn_open_text), "%s", s->txn.text);
     s->in_txn = true;
     s->txn_standalone = standalone;
     s->txn_seq = 0;
@@ -776,12 +714,12 @@ begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *
     s->txn_has_rows = false;
     s->rows_pending = false;
     if (!s->first_txn_seen && s->first_skip_rows > 0 && s->opts.skip_gtid &&
-        strcmp(s->opts.skip_gtid, s->txn_gtid_text) != 0) {
+        strcmp(s->opts.skip_gtid, s->txn.text) != 0) {
         sdl_error_set(err, SDL_E_SOURCE,
                       "resuming split transaction %s after its row %" PRIu64
                       ": the source sent transaction %s first; the binlog no longer matches "
                       "the stored offset",
-                      s->opts.skip_gtid, s->first_skip_rows, s->txn_gtid_text);
+                      s->opts.skip_gtid, s->first_skip_rows, s->txn.text);
         return false;
     }
     return true;
@@ -792,11 +730,8 @@ static bool
 begin_txn(sdl_change_stream *s, const sdl_gtid *gtid, bool standalone, uint32_t ts,
           sdl_error *err)
 {
-    s->txn_gtid = *gtid;
-    s->txn_is_mysql = false;
-    s->txn_anonymous = false;
-    s->txn_skip = s->has_from && sdl_gtid_pos_contains(&s->from_pos, gtid);
-    (void)sdl_gtid_format(gtid, s->txn_gtid_text);
+    sdl_source_txn_set_mariadb(&s->txn, gtid);
+    s->txn_skip = s->has_from && sdl_source_position_contains(&s->from, &s->txn);
     return begin_txn_common(s, standalone, ts, err);
 }
 
@@ -804,11 +739,8 @@ begin_txn(sdl_change_stream *s, const sdl_gtid *gtid, bool standalone, uint32_t 
 static bool
 begin_mysql_txn(sdl_change_stream *s, const sdl_mysql_gtid *gtid, uint32_t ts, sdl_error *err)
 {
-    s->txn_mysql_gtid = *gtid;
-    s->txn_is_mysql = true;
-    s->txn_anonymous = false;
-    s->txn_skip = s->has_from && sdl_gtid_set_contains_gtid(&s->from_set, gtid);
-    (void)sdl_mysql_gtid_format(gtid, s->txn_gtid_text);
+    sdl_source_txn_set_mysql(&s->txn, gtid);
+    s->txn_skip = s->has_from && sdl_source_position_contains(&s->from, &s->txn);
     return begin_txn_common(s, true, ts, err);
 }
 
@@ -818,10 +750,8 @@ static bool
 begin_anonymous_txn(sdl_change_stream *s, uint64_t pos, bool standalone, uint32_t ts,
                     sdl_error *err)
 {
-    s->txn_is_mysql = false;
-    s->txn_anonymous = true;
+    sdl_source_txn_set_anonymous(&s->txn, s->file, pos);
     s->txn_skip = false;
-    (void)snprintf(s->txn_gtid_text, sizeof(s->txn_gtid_text), "%s:%" PRIu64, s->file, pos);
     return begin_txn_common(s, standalone, ts, err);
 }
 
@@ -829,16 +759,11 @@ begin_anonymous_txn(sdl_change_stream *s, uint64_t pos, bool standalone, uint32_
 static void
 finish_txn(sdl_change_stream *s, uint64_t end_pos)
 {
-    if (s->txn_is_mysql) {
-        sdl_gtid_set_add(&s->executed, &s->txn_mysql_gtid);
-    } else if (!s->txn_anonymous) {
-        sdl_gtid_pos_advance(&s->position, &s->txn_gtid);
-    }
-    s->last_end = end_pos;
-    set_position_text(s, s->txn_anonymous, end_pos);
+    sdl_source_position_advance(&s->position, &s->txn, s->file, end_pos);
+    set_position_text(s);
     s->in_txn = false;
     s->rows_pending = false;
-    if (s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0) {
+    if (s->skipping && strcmp(s->skip_gtid_text, s->txn.text) == 0) {
         s->skipping = false;
     }
     s->first_txn_seen = true;
@@ -875,8 +800,7 @@ row_already_returned(const sdl_change_stream *s, uint64_t seq)
     if (!s->first_txn_seen && seq <= s->first_skip_rows) {
         return true;
     }
-    return s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0 &&
-           seq <= s->skip_seq;
+    return s->skipping && strcmp(s->skip_gtid_text, s->txn.text) == 0 && seq <= s->skip_seq;
 }
 
 /* Binlog files of servers that log no charset metadata: see SDL_COLLATION_GUESS_UTF8. */
@@ -1027,10 +951,10 @@ lose_connection(sdl_change_stream *s, const sdl_error *err)
     if (s->in_txn) {
         /* Lost again while reading the same transaction anew: what was handed out before the
          * first loss stays handed out (skip_seq never goes back). */
-        bool again = s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0;
+        bool again = s->skipping && strcmp(s->skip_gtid_text, s->txn.text) == 0;
         s->skip_seq = again ? SDL_MAX(s->skip_seq, s->txn_seq) : s->txn_seq;
         s->skipping = true;
-        (void)snprintf(s->skip_gtid_text, sizeof(s->skip_gtid_text), "%s", s->txn_gtid_text);
+        (void)snprintf(s->skip_gtid_text, sizeof(s->skip_gtid_text), "%s", s->txn.text);
         s->in_txn = false;
         s->rows_pending = false;
     }
@@ -1122,8 +1046,8 @@ next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
         sdl_arena_reset(&s->row_arena);
         if (!sdl_row_decoder_next(&s->decoder, &rc, &more, err)) {
             sdl_error_prefix(err, "decoding rows of '%s.%s' in transaction %s at '%s':%" PRIu64,
-                             s->rows_slot->table->db, s->rows_slot->table->name,
-                             s->txn_gtid_text, s->file, s->rows_event_pos);
+                             s->rows_slot->table->db, s->rows_slot->table->name, s->txn.text,
+                             s->file, s->rows_event_pos);
             return false;
         }
         if (!more) {
@@ -1193,7 +1117,7 @@ set_statement_error(sdl_change_stream *s, sdl_bytes stmt, uint64_t event_pos, co
                   "transaction %s: %s '%s': sdl replicates row events only and never guesses "
                   "what a statement changed (set binlog_format=ROW for every session; README, "
                   "\"Statement-based changes\", says how to go on)",
-                  s->in_txn ? s->txn_gtid_text : "(none)", what,
+                  s->in_txn ? s->txn.text : "(none)", what,
                   sdl_statement_head(stmt, head, sizeof(head)));
 }
 
@@ -1295,8 +1219,7 @@ handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_po
         return true;
     case SDL_STATEMENT_XA:
         sdl_error_set(err, SDL_E_UNSUPPORTED,
-                      "XA transaction %s: sdl does not replicate XA transactions yet",
-                      s->txn_gtid_text);
+                      "XA transaction %s: sdl does not replicate XA transactions yet", s->txn.text);
         return false;
     case SDL_STATEMENT_DML:
     case SDL_STATEMENT_UNKNOWN:
@@ -1376,6 +1299,8 @@ handle_fde(sdl_change_stream *s, sdl_bytes raw, sdl_error *err)
             return false;
         }
         s->flavor = s->fmt.flavor;
+        s->position.kind = s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? SDL_SOURCE_POSITION_MYSQL
+                                                                : SDL_SOURCE_POSITION_MARIADB;
     }
     s->inner_fmt = s->fmt;
     s->inner_fmt.checksum = SDL_BINLOG_CHECKSUM_OFF; /* payload events carry none */
@@ -1454,13 +1379,13 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                 free(s->notice);
                 s->notice = sdl_xasprintf("the binlog files end inside transaction %s, which "
                                           "has no COMMIT in them",
-                                          s->txn_gtid_text);
+                                          s->txn.text);
                 s->notice_given = false;
                 s->in_txn = false;
             } else if (s->in_txn) {
                 sdl_error_set(err, SDL_E_PROTOCOL,
                               "the source ended the binlog stream inside transaction %s",
-                              s->txn_gtid_text);
+                              s->txn.text);
                 return false;
             }
             s->ended = true;
@@ -1549,7 +1474,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             sdl_gtid_set prev = SDL_GTID_SET_INIT;
             ok = sdl_binlog_event_parse_previous_gtids(&s->fmt, &ev, &prev, err);
             if (ok && s->flavor == SDL_BINLOG_FLAVOR_MYSQL) {
-                sdl_gtid_set_union(&s->executed, &prev);
+                sdl_source_position_add_set(&s->position, &prev);
             }
             sdl_gtid_set_done(&prev);
             break;
@@ -1623,7 +1548,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             break;
         default:
             if (sdl_binlog_event_is_rows(hdr.type)) {
-                if (!s->in_txn && (s->files || s->file_positions)) {
+                if (!s->in_txn && (s->files || file_positions(s))) {
                     /* rows without BEGIN in old binlogs (NDB, some old servers): a transaction
                      * of its own, resumed after by file and offset. From a server streamed by
                      * GTID they would have no position to resume at: handle_rows() refuses
