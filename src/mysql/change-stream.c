@@ -23,6 +23,7 @@
 #include "sdl/mysql/schema-cache.h"
 #include "sdl/mysql/source-position.h"
 #include "sdl/mysql/sql-text.h"
+#include "sdl/mysql/txn-assembler.h"
 
 /* One table_id -> table map entry. Table maps are resent before every statement's rows, so
  * the cache only has to hold the tables of the current transaction; entries whose raw event
@@ -72,37 +73,21 @@ struct sdl_change_stream {
     uint64_t rows_filtered;       /* observability: of those, rows the table filters drop */
     uint64_t reconnects;          /* observability: connections lost and re-established */
 
-    sdl_source_position from; /* file mode: transactions --from says are done */
-    bool has_from;
-
     char *pipeline;
     uint32_t pipeline_len;
     char *start_text;             /* resolved start position */
-    sdl_source_position position; /* after the last complete transaction (its kind says how
-                                   * the stream resumes: a MySQL source streamed by file and
-                                   * offset has FILE positions, resumed with COM_BINLOG_DUMP);
-                                   * MySQL: the PREVIOUS_GTIDS and start position included */
-    char *position_text;          /* formatted position (for COMMIT changes) */
-    sdl_source_position until;    /* stop once position reaches it */
+    sdl_txn_assembler ta;         /* the transactions; its position is the one after the last
+                                   * complete transaction (the kind says how the stream
+                                   * resumes: a MySQL source streamed by file and offset has
+                                   * FILE positions, resumed with COM_BINLOG_DUMP); MySQL: the
+                                   * PREVIOUS_GTIDS and start position included */
+    sdl_source_position until;    /* stop once the position reaches it */
     bool has_until;
     bool until_now; /* --until now: also stop at the end of the binlog */
     bool ended;
 
     char file[SDL_SOURCE_FILE_MAX]; /* current binlog file name */
     uint32_t file_len;            /* strlen(file), kept with it (set_file()) */
-
-    /* current transaction */
-    bool in_txn;
-    bool txn_standalone;          /* GTID with FL_STANDALONE: ends after its QUERY */
-    sdl_source_txn txn;           /* its id */
-    bool txn_skip;                /* file mode: inside --from, nothing is returned */
-    char txn_open_text[sizeof(((sdl_source_txn *)0)->text)]; /* the id of the transaction in
-                                                              * progress (for messages) */
-    uint64_t txn_seq;             /* rows (and DDLs) seen in the transaction so far */
-    int64_t txn_ts;
-    bool txn_has_rows;       /* a rows event was part of it */
-    bool commit_pending;     /* a standalone DDL was handed out: its COMMIT comes next */
-    uint64_t commit_end_pos; /* offset after that DDL's event */
 
     /* rows of the current rows event still to hand out */
     bool rows_pending;
@@ -112,12 +97,6 @@ struct sdl_change_stream {
     uint64_t rows_event_pos;
     uint32_t rows_event_ts;
 
-    /* after a reconnect inside a transaction: rows of that GTID up to skip_seq were returned */
-    bool skipping;
-    char skip_gtid_text[sizeof(((sdl_source_txn *)0)->text)];
-    uint64_t skip_seq;
-    uint64_t first_skip_rows;     /* opts.skip_rows, applied to the first transaction only */
-    bool first_txn_seen;
     char *notice;                 /* what the last reconnect was about */
     bool notice_given;            /* notice was handed out; free it on the next call */
 
@@ -226,7 +205,7 @@ sdl_change_stream_start_position(const sdl_change_stream *stream)
 const char *
 sdl_change_stream_position(const sdl_change_stream *stream)
 {
-    return stream->position_text;
+    return stream->ta.position_text;
 }
 
 const char *
@@ -249,7 +228,7 @@ set_file(sdl_change_stream *s, const char *name)
 static bool
 file_positions(const sdl_change_stream *s)
 {
-    return s->position.kind == SDL_SOURCE_POSITION_FILE;
+    return s->ta.position.kind == SDL_SOURCE_POSITION_FILE;
 }
 
 /* The position kinds a text names for this stream's flavour (in file mode before the first
@@ -264,12 +243,12 @@ position_kinds(const sdl_change_stream *s)
                                                 : SDL_SOURCE_ACCEPT_MARIADB;
 }
 
-/* The text form of the position after the last complete transaction (source-position.h). */
+/* The start position's text is the position's until the first transaction ends. */
 static void
-set_position_text(sdl_change_stream *s)
+set_position_text(sdl_change_stream *s, const char *text)
 {
-    free(s->position_text);
-    s->position_text = sdl_source_position_format(&s->position);
+    free(s->ta.position_text);
+    s->ta.position_text = sdl_xstrdup(text);
 }
 
 static bool
@@ -284,14 +263,16 @@ resolve_start_files(sdl_change_stream *s, const char *from, sdl_error *err)
         return false;
     }
     if (strcmp(from, "start") != 0 && from[0]) {
-        s->has_from = true;
-        if (!sdl_source_position_parse(from, position_kinds(s), &s->from, err)) {
+        sdl_source_position pos = SDL_SOURCE_POSITION_INIT;
+        if (!sdl_source_position_parse(from, position_kinds(s), &pos, err)) {
             return false;
         }
-        sdl_source_position_copy(&s->position, &s->from);
+        sdl_txn_assembler_set_from(&s->ta, &pos);
+        sdl_source_position_copy(&s->ta.position, &pos);
+        sdl_source_position_done(&pos);
     }
     s->start_text = sdl_xstrdup(strcmp(from, "start") == 0 ? "" : from);
-    s->position_text = sdl_xstrdup(s->start_text);
+    set_position_text(s, s->start_text);
     return true;
 }
 
@@ -318,13 +299,13 @@ mysql_gtid_mode_on(sdl_change_stream *s, bool *ret_on, sdl_error *err)
 static void
 start_at_file_position(sdl_change_stream *s, const char *file, uint64_t pos)
 {
-    sdl_source_position_done(&s->position);
-    s->position.kind = SDL_SOURCE_POSITION_FILE;
+    sdl_source_position_done(&s->ta.position);
+    s->ta.position.kind = SDL_SOURCE_POSITION_FILE;
     set_file(s, file);
-    memcpy(s->position.file, s->file, sizeof(s->position.file));
-    s->position.offset = pos;
-    s->start_text = sdl_source_position_format(&s->position);
-    s->position_text = sdl_xstrdup(s->start_text);
+    memcpy(s->ta.position.file, s->file, sizeof(s->ta.position.file));
+    s->ta.position.offset = pos;
+    s->start_text = sdl_source_position_format(&s->ta.position);
+    set_position_text(s, s->start_text);
 }
 
 /*
@@ -424,13 +405,13 @@ resolve_start(sdl_change_stream *s, const char *from, sdl_error *err)
     } else {
         value = sdl_xstrdup(from);
     }
-    if (!sdl_source_position_parse(value ? value : "", position_kinds(s), &s->position, err)) {
+    if (!sdl_source_position_parse(value ? value : "", position_kinds(s), &s->ta.position, err)) {
         free(value);
         return false;
     }
     free(value);
-    s->start_text = sdl_source_position_format(&s->position);
-    s->position_text = sdl_xstrdup(s->start_text);
+    s->start_text = sdl_source_position_format(&s->ta.position);
+    set_position_text(s, s->start_text);
     return true;
 }
 
@@ -481,7 +462,7 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
 static bool
 until_reached(const sdl_change_stream *s)
 {
-    return s->has_until && sdl_source_position_reached(&s->position, &s->until);
+    return s->has_until && sdl_source_position_reached(&s->ta.position, &s->until);
 }
 
 /* Whether the --until position names anything (an empty one is reached at once). */
@@ -499,16 +480,16 @@ open_reader(sdl_change_stream *s, sdl_error *err)
     char file[sizeof(s->file)];
     uint64_t pos = 0;
     sdl_binlog_request req = {
-        .connect_state = s->position_text,
+        .connect_state = s->ta.position_text,
         .non_blocking = s->until_now,
         .read_ahead_bytes = s->opts.read_ahead_bytes,
         .stop = s->opts.stop,
     };
 
     if (file_positions(s)) {
-        if (!sdl_file_position_parse(s->position_text, file, sizeof(file), &pos)) {
+        if (!sdl_file_position_parse(s->ta.position_text, file, sizeof(file), &pos)) {
             sdl_error_set(err, SDL_E_PROTOCOL, "position '%s' names no binlog file and offset",
-                          s->position_text);
+                          s->ta.position_text);
             return false;
         }
         req.file = file;
@@ -562,7 +543,12 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     s->config = cfg;
     s->pipeline = sdl_xstrdup(opts->pipeline ? opts->pipeline : cfg->pipeline.name);
     s->pipeline_len = (uint32_t)strlen(s->pipeline);
-    s->first_skip_rows = opts->skip_rows;
+    sdl_txn_assembler_init(&s->ta, &(sdl_txn_assembler_options){
+                                       .overlap_ok = opts->nfiles > 0,
+                                       .statements_as_changes = opts->statements_as_changes,
+                                       .skip_gtid = opts->skip_gtid,
+                                       .skip_rows = opts->skip_rows,
+                                   });
     sdl_arena_init(&s->tables_arena, 0);
     init_table_cache(s, TABLE_CACHE_MIN);
     sdl_arena_init(&s->event_arena, 0);
@@ -582,6 +568,9 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
         if (!resolve_until(s, opts->until, err)) {
             goto fail;
         }
+        /* Binlog files may hold transactions without GTIDs of any server. */
+        s->ta.opts.statements_begin_txns = true;
+        s->ta.opts.rows_begin_txns = true;
         *ret_stream = s;
         return true;
     }
@@ -612,6 +601,12 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     if (!resolve_until(s, opts->until, err)) {
         goto fail;
     }
+    /* Without GTIDs (MySQL with gtid_mode=OFF, servers before 5.6) a BEGIN starts a
+     * transaction and any other statement is one by itself; over a MariaDB connection every
+     * transaction starts with its GTID. Streamed by file and offset, rows without BEGIN are
+     * a transaction of their own; by GTID they would have no position to resume at. */
+    s->ta.opts.statements_begin_txns = s->flavor == SDL_BINLOG_FLAVOR_MYSQL;
+    s->ta.opts.rows_begin_txns = file_positions(s);
     if (until_reached(s) && !until_empty(s)) {
         s->ended = true;
     } else if (s->has_until && s->until_now && until_empty(s)) {
@@ -647,7 +642,6 @@ sdl_change_stream_free(sdl_change_stream *s)
     (void)sdl_binlog_reader_free(s->reader);
     (void)sdl_binlog_file_free(s->files);
     (void)sdl_payload_reader_free(s->payload);
-    sdl_source_position_done(&s->from);
     (void)sdl_schema_cache_free(s->schema);
     (void)sdl_mysql_conn_free(s->meta);
     for (size_t i = 0; i < s->nslots; i++) {
@@ -657,11 +651,11 @@ sdl_change_stream_free(sdl_change_stream *s)
     sdl_arena_done(&s->tables_arena);
     sdl_arena_done(&s->event_arena);
     sdl_arena_done(&s->row_arena);
-    sdl_source_position_done(&s->position);
+    sdl_txn_assembler_done(&s->ta);
     sdl_source_position_done(&s->until);
     free(s->pipeline);
     free(s->start_text);
-    free(s->position_text);
+    free(s->ta.position_text);
     free(s->notice);
     free(s);
     return NULL;
@@ -674,30 +668,21 @@ fill_pos(const sdl_change_stream *s, sdl_change *c, uint64_t seq, uint64_t binlo
          uint32_t ts)
 {
     c->pos.pipeline = s->pipeline;
-    c->pos.gtid = s->txn.text;
+    c->pos.gtid = s->ta.txn.text;
     c->pos.seq = seq;
-    c->pos.ts_sec = (int64_t)(ts ? ts : (uint32_t)s->txn_ts);
+    c->pos.ts_sec = (int64_t)(ts ? ts : (uint32_t)s->ta.ts);
     c->pos.binlog_file = s->file;
     c->pos.binlog_pos = binlog_pos;
     c->pos.split = false;
     c->pos.pipeline_len = s->pipeline_len;
-    c->pos.gtid_len = s->txn.text_len;
+    c->pos.gtid_len = s->ta.txn.text_len;
     c->pos.binlog_file_len = s->file_len;
 }
 
-/* Starts the transaction whose id is in s->txn. */
-static bool
-begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *err)
+/* A transaction began (@resumed: the one a lost connection interrupted). */
+static void
+began_txn(sdl_change_stream *s, bool resumed)
 {
-    bool resumed = s->skipping && strcmp(s->skip_gtid_text, s->txn.text) == 0;
-
-    if (s->in_txn && !s->files) {
-        /* A transaction has exactly one end in the binlog; never merge two. */
-        sdl_error_set(err, SDL_E_PROTOCOL,
-                      "transaction %s begins before transaction %s ended (no XID or COMMIT)",
-                      s->txn.text, s->txn_open_text);
-        return false;
-    }
     if (s->opts.live_config && !resumed) {
         /* A reload applies from the next transaction on; a transaction read again after a
          * reconnect keeps the filters its first rows were read with. */
@@ -706,101 +691,40 @@ begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *
             sdl_change_stream_set_config(s, live);
         }
     }
-    (void)snprintf(s->txn_open_text, sizeof(s->txn_open_text), "%s", s->txn.text);
-    s->in_txn = true;
-    s->txn_standalone = standalone;
-    s->txn_seq = 0;
-    s->txn_ts = ts;
-    s->txn_has_rows = false;
     s->rows_pending = false;
-    if (!s->first_txn_seen && s->first_skip_rows > 0 && s->opts.skip_gtid &&
-        strcmp(s->opts.skip_gtid, s->txn.text) != 0) {
-        sdl_error_set(err, SDL_E_SOURCE,
-                      "resuming split transaction %s after its row %" PRIu64
-                      ": the source sent transaction %s first; the binlog no longer matches "
-                      "the stored offset",
-                      s->opts.skip_gtid, s->first_skip_rows, s->txn.text);
+}
+
+/* A GTID event: the transaction whose id is in s->ta.txn begins. */
+static bool
+begin_txn(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *err)
+{
+    bool resumed = false;
+
+    if (!sdl_txn_assembler_begin(&s->ta, &s->ta.txn, standalone, ts, &resumed, err)) {
         return false;
     }
+    began_txn(s, resumed);
     return true;
 }
 
-/* A MariaDB GTID. */
+/* Ends the transaction whose COMMIT is pending and fills the COMMIT change; false when the
+ * transaction is one --from already covers (file mode), whose COMMIT is not handed out. */
 static bool
-begin_txn(sdl_change_stream *s, const sdl_gtid *gtid, bool standalone, uint32_t ts,
-          sdl_error *err)
+commit_txn(sdl_change_stream *s, sdl_change *c)
 {
-    sdl_source_txn_set_mariadb(&s->txn, gtid);
-    s->txn_skip = s->has_from && sdl_source_position_contains(&s->from, &s->txn);
-    return begin_txn_common(s, standalone, ts, err);
-}
+    sdl_txn_commit tc;
+    bool hand_out = sdl_txn_assembler_commit(&s->ta, s->file, &tc);
 
-/* A MySQL GTID. Standalone until a BEGIN says otherwise (a DDL has none). */
-static bool
-begin_mysql_txn(sdl_change_stream *s, const sdl_mysql_gtid *gtid, uint32_t ts, sdl_error *err)
-{
-    sdl_source_txn_set_mysql(&s->txn, gtid);
-    s->txn_skip = s->has_from && sdl_source_position_contains(&s->from, &s->txn);
-    return begin_txn_common(s, true, ts, err);
-}
-
-/* A transaction without a GTID (MySQL ANONYMOUS_GTID, or a server before GTIDs): its id is
- * "<file>:<offset of its first event>", deterministic for a given binlog. */
-static bool
-begin_anonymous_txn(sdl_change_stream *s, uint64_t pos, bool standalone, uint32_t ts,
-                    sdl_error *err)
-{
-    sdl_source_txn_set_anonymous(&s->txn, s->file, pos);
-    s->txn_skip = false;
-    return begin_txn_common(s, standalone, ts, err);
-}
-
-/* Ends the current transaction: the position moves past it. */
-static void
-finish_txn(sdl_change_stream *s, uint64_t end_pos)
-{
-    sdl_source_position_advance(&s->position, &s->txn, s->file, end_pos);
-    set_position_text(s);
-    s->in_txn = false;
     s->rows_pending = false;
-    if (s->skipping && strcmp(s->skip_gtid_text, s->txn.text) == 0) {
-        s->skipping = false;
-    }
-    s->first_txn_seen = true;
-    s->first_skip_rows = 0;
     trim_table_cache(s); /* between transactions: nothing mapped is needed any more */
     if (until_reached(s)) {
         s->ended = true;
     }
     sdl_backoff_reset(&s->backoff);
-}
-
-/* Ends the transaction and fills the COMMIT change; false when the transaction is one
- * --from already covers (file mode), whose COMMIT is not handed out. */
-static bool
-commit_txn(sdl_change_stream *s, sdl_change *c, uint64_t end_pos)
-{
-    bool skip = s->txn_skip;
-
-    finish_txn(s, end_pos);
     c->kind = SDL_CHANGE_COMMIT;
-    fill_pos(s, c, s->txn_seq, end_pos, 0);
-    c->position = s->position_text;
-    return !skip;
-}
-
-/* Whether a row with @seq of the current transaction was already handed out (before a
- * reconnect, or in the committed part of a split transaction), or is in --from. */
-static bool
-row_already_returned(const sdl_change_stream *s, uint64_t seq)
-{
-    if (s->txn_skip) {
-        return true;
-    }
-    if (!s->first_txn_seen && seq <= s->first_skip_rows) {
-        return true;
-    }
-    return s->skipping && strcmp(s->skip_gtid_text, s->txn.text) == 0 && seq <= s->skip_seq;
+    fill_pos(s, c, tc.seq, tc.end_pos, 0);
+    c->position = tc.position;
+    return hand_out;
 }
 
 /* Binlog files of servers that log no charset metadata: see SDL_COLLATION_GUESS_UTF8. */
@@ -948,16 +872,8 @@ read_file_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, sdl_error *err)
 static void
 lose_connection(sdl_change_stream *s, const sdl_error *err)
 {
-    if (s->in_txn) {
-        /* Lost again while reading the same transaction anew: what was handed out before the
-         * first loss stays handed out (skip_seq never goes back). */
-        bool again = s->skipping && strcmp(s->skip_gtid_text, s->txn.text) == 0;
-        s->skip_seq = again ? SDL_MAX(s->skip_seq, s->txn_seq) : s->txn_seq;
-        s->skipping = true;
-        (void)snprintf(s->skip_gtid_text, sizeof(s->skip_gtid_text), "%s", s->txn.text);
-        s->in_txn = false;
-        s->rows_pending = false;
-    }
+    sdl_txn_assembler_lost(&s->ta);
+    s->rows_pending = false;
     s->reader = sdl_binlog_reader_free(s->reader);
     s->schema = sdl_schema_cache_free(s->schema);
     s->meta = sdl_mysql_conn_free(s->meta);
@@ -969,9 +885,10 @@ lose_connection(sdl_change_stream *s, const sdl_error *err)
     /* A notice still here was not returned yet (the caller frees the ones it got): a second
      * loss within one call keeps both in the message. */
     char *prev = s->notice;
-    s->notice = sdl_xasprintf("%s%s%s; reconnecting in %" PRIu64 " ms, resuming after %s",
-                              prev ? prev : "", prev ? "; then again: " : "", err->message,
-                              delay / 1000u, s->position_text[0] ? s->position_text : "the start");
+    s->notice =
+        sdl_xasprintf("%s%s%s; reconnecting in %" PRIu64 " ms, resuming after %s", prev ? prev : "",
+                      prev ? "; then again: " : "", err->message, delay / 1000u,
+                      s->ta.position_text[0] ? s->ta.position_text : "the start");
     free(prev);
     s->notice_given = false;
     sdl_sleep_usec(delay, s->opts.stop);
@@ -1046,7 +963,7 @@ next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
         sdl_arena_reset(&s->row_arena);
         if (!sdl_row_decoder_next(&s->decoder, &rc, &more, err)) {
             sdl_error_prefix(err, "decoding rows of '%s.%s' in transaction %s at '%s':%" PRIu64,
-                             s->rows_slot->table->db, s->rows_slot->table->name, s->txn.text,
+                             s->rows_slot->table->db, s->rows_slot->table->name, s->ta.txn.text,
                              s->file, s->rows_event_pos);
             return false;
         }
@@ -1055,8 +972,8 @@ next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
             *ret_have = false;
             return true;
         }
-        uint64_t seq = ++s->txn_seq;
-        bool again = row_already_returned(s, seq);
+        bool again;
+        uint64_t seq = sdl_txn_assembler_row(&s->ta, &again);
         if (!again) {
             s->rows_read++;
             s->rows_filtered += !s->rows_slot->included;
@@ -1077,10 +994,14 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
             sdl_error *err)
 {
     sdl_binlog_rows *rows = &s->rows;
+    bool began = false, resumed = false;
 
-    if (!s->in_txn) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "rows event outside a transaction");
+    if (!sdl_txn_assembler_rows(&s->ta, s->file, event_pos, ev->header.timestamp, &began, &resumed,
+                                err)) {
         return false;
+    }
+    if (began) {
+        began_txn(s, resumed);
     }
     sdl_arena_reset(&s->event_arena);
     if (!sdl_binlog_event_parse_rows(&s->fmt, ev, &s->event_arena, rows, err)) {
@@ -1093,7 +1014,6 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
                       rows->table_id);
         return false;
     }
-    s->txn_has_rows = true;
     if (!sdl_row_decoder_start(&s->decoder, slot->table, rows, &s->row_arena, err)) {
         sdl_error_prefix(err, "table '%s.%s'", slot->table->db, slot->table->name);
         return false;
@@ -1105,141 +1025,47 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
     return true;
 }
 
-/* Why a statement cannot be replicated: sdl takes row events only. */
-static void
-set_statement_error(sdl_change_stream *s, sdl_bytes stmt, uint64_t event_pos, const char *what,
-                    sdl_error *err)
-{
-    char head[96];
-
-    (void)event_pos; /* the caller's prefix names the event and where it is */
-    sdl_error_set(err, SDL_E_DATA,
-                  "transaction %s: %s '%s': sdl replicates row events only and never guesses "
-                  "what a statement changed (set binlog_format=ROW for every session; README, "
-                  "\"Statement-based changes\", says how to go on)",
-                  s->in_txn ? s->txn.text : "(none)", what,
-                  sdl_statement_head(stmt, head, sizeof(head)));
-}
-
-/* A standalone transaction (DDL, or a statement without GTIDs) has no XID: it ends with its
- * statement. Its COMMIT is handed out now when the statement is not, else by the next call. */
-static void
-end_standalone(sdl_change_stream *s, uint64_t end_pos, sdl_change *c, bool *ret_have)
-{
-    if (!*ret_have) {
-        *ret_have = commit_txn(s, c, end_pos);
-        return;
-    }
-    s->commit_pending = true;
-    s->commit_end_pos = end_pos;
-}
-
-/* opts.statements_as_changes: a statement-based change handed out as one. */
-static bool
-handle_statement(sdl_change_stream *s, const sdl_binlog_query *q, const sdl_binlog_event *ev,
-                 uint64_t event_pos, uint64_t end_pos, sdl_change *c, bool *ret_have)
-{
-    uint64_t seq = ++s->txn_seq;
-
-    *ret_have = !row_already_returned(s, seq);
-    if (*ret_have) {
-        c->kind = SDL_CHANGE_STATEMENT;
-        fill_pos(s, c, seq, event_pos, ev->header.timestamp);
-        c->ddl_db = sdl_arena_strndup(&s->event_arena, (const char *)q->db.ptr, q->db.len);
-        c->ddl_table = "";
-        c->ddl_statement = sdl_redact_statement(q->statement, &s->event_arena);
-    }
-    if (s->txn_standalone) {
-        end_standalone(s, end_pos, c, ret_have);
-    }
-    return true;
-}
-
 /*
  * A QUERY (or EXECUTE_LOAD_QUERY) event. Returns true with *ret_have when @c holds a change
- * to hand out.
- *
- * A transaction is GTID → (DDL | BEGIN? → [DDL] → rows* → XID/COMMIT). A DDL is a change of
- * its transaction: alone after a standalone GTID (the transaction ends with it; its COMMIT is
- * handed out by the next call), or first in a transaction that goes on with rows (CREATE
- * TABLE ... SELECT: MariaDB's GTID flags it DDL without STANDALONE, MySQL 8 writes BEGIN
- * first). A statement that changes rows (statement-based logging in some session), one sdl
- * does not recognise, or a DDL after rows stops the stream: never guessed, never skipped.
+ * to hand out. The assembler (txn-assembler.h) says what the statement is to its
+ * transaction: a marker, the end, a DDL (handed out unless the filters exclude its table), a
+ * STATEMENT (opts.statements_as_changes), or why it stops the stream.
  */
 static bool
 handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos,
              uint64_t end_pos, sdl_change *c, bool *ret_have, sdl_error *err)
 {
     sdl_binlog_query q;
+    sdl_txn_query_result r;
 
     *ret_have = false;
     sdl_arena_reset(&s->event_arena);
     if (!sdl_binlog_event_parse_query(&s->fmt, ev, &s->event_arena, &q, err)) {
         return false;
     }
-    sdl_statement_kind kind = sdl_statement_classify(q.statement);
-    if (!s->in_txn) {
-        if (kind == SDL_STATEMENT_COMMIT || kind == SDL_STATEMENT_ROLLBACK) {
-            return true; /* the end of a transaction the stream resumed after */
-        }
-        if (!s->files && s->flavor != SDL_BINLOG_FLAVOR_MYSQL) {
-            /* Over a MariaDB connection every transaction starts with its GTID. */
-            set_statement_error(s, q.statement, event_pos, "statement outside a transaction", err);
-            err->code = SDL_E_PROTOCOL;
-            return false;
-        }
-        /* Without GTIDs (MySQL with gtid_mode=OFF, servers before 5.6, any binlog file) a
-         * BEGIN starts a transaction and any other statement is one by itself. */
-        if (!begin_anonymous_txn(s, event_pos, kind != SDL_STATEMENT_BEGIN, ev->header.timestamp,
-                                 err)) {
-            return false;
-        }
-    }
-    bool refused = kind == SDL_STATEMENT_XA || kind == SDL_STATEMENT_DML ||
-                   kind == SDL_STATEMENT_UNKNOWN || (kind == SDL_STATEMENT_DDL && s->txn_has_rows);
-    if (refused && s->txn_skip) {
-        /* file mode: --from says this transaction is done; what it holds is not looked at */
-        ++s->txn_seq;
-        if (s->txn_standalone) {
-            end_standalone(s, end_pos, c, ret_have);
-        }
-        return true;
-    }
-    switch (kind) {
-    case SDL_STATEMENT_BEGIN:
-        s->txn_standalone = false; /* MySQL: the GTID of a DDL is not followed by BEGIN */
-        return true;
-    case SDL_STATEMENT_COMMIT:
-    case SDL_STATEMENT_ROLLBACK:
-        /* A transaction that changed only non-transactional tables is never rolled back in
-         * the binlog; the server logs ROLLBACK only for empty ones. */
-        *ret_have = commit_txn(s, c, end_pos);
-        return true;
-    case SDL_STATEMENT_SAVEPOINT:
-        return true;
-    case SDL_STATEMENT_XA:
-        sdl_error_set(err, SDL_E_UNSUPPORTED,
-                      "XA transaction %s: sdl does not replicate XA transactions yet", s->txn.text);
-        return false;
-    case SDL_STATEMENT_DML:
-    case SDL_STATEMENT_UNKNOWN:
-        if (!s->opts.statements_as_changes) {
-            set_statement_error(s, q.statement, event_pos,
-                                kind == SDL_STATEMENT_DML ? "statement-based row change"
-                                                          : "statement sdl does not know",
-                                err);
-            return false;
-        }
-        return handle_statement(s, &q, ev, event_pos, end_pos, c, ret_have);
-    case SDL_STATEMENT_DDL:
-        break;
-    }
-    if (s->txn_has_rows && !s->opts.statements_as_changes) {
-        set_statement_error(s, q.statement, event_pos,
-                            "DDL after the row changes of its transaction", err);
+    if (!sdl_txn_assembler_query(&s->ta, q.statement, s->file, event_pos, end_pos,
+                                 ev->header.timestamp, &r, err)) {
         return false;
     }
-    uint64_t seq = ++s->txn_seq;
+    if (r.began) {
+        began_txn(s, r.resumed);
+    }
+    if (r.step == SDL_TXN_STEP_NONE) {
+        return true;
+    }
+    if (r.step == SDL_TXN_STEP_STATEMENT) {
+        /* opts.statements_as_changes: a statement-based change handed out as one */
+        *ret_have = !r.again;
+        if (*ret_have) {
+            c->kind = SDL_CHANGE_STATEMENT;
+            fill_pos(s, c, r.seq, event_pos, ev->header.timestamp);
+            c->ddl_db = sdl_arena_strndup(&s->event_arena, (const char *)q.db.ptr, q.db.len);
+            c->ddl_table = "";
+            c->ddl_statement = sdl_redact_statement(q.statement, &s->event_arena);
+        }
+        return true;
+    }
+    uint64_t seq = r.seq;
     sdl_ddl_target targets[16];
     size_t ntargets =
         sdl_ddl_targets_parse(q.statement, q.db, &s->event_arena, targets, SDL_ARRAY_SIZE(targets));
@@ -1264,7 +1090,7 @@ handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_po
     if (s->schema) {
         sdl_schema_cache_invalidate(s->schema, NULL);
     }
-    bool hand_out = !row_already_returned(s, seq) && included;
+    bool hand_out = !r.again && included;
     if (hand_out) {
         c->kind = SDL_CHANGE_DDL;
         fill_pos(s, c, seq, event_pos, ev->header.timestamp);
@@ -1275,9 +1101,6 @@ handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_po
         c->ddl_statement = sdl_redact_statement(q.statement, &s->event_arena);
     }
     *ret_have = hand_out;
-    if (s->txn_standalone) {
-        end_standalone(s, end_pos, c, ret_have);
-    }
     return true;
 }
 
@@ -1299,8 +1122,8 @@ handle_fde(sdl_change_stream *s, sdl_bytes raw, sdl_error *err)
             return false;
         }
         s->flavor = s->fmt.flavor;
-        s->position.kind = s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? SDL_SOURCE_POSITION_MYSQL
-                                                                : SDL_SOURCE_POSITION_MARIADB;
+        s->ta.position.kind = s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? SDL_SOURCE_POSITION_MYSQL
+                                                                   : SDL_SOURCE_POSITION_MARIADB;
     }
     s->inner_fmt = s->fmt;
     s->inner_fmt.checksum = SDL_BINLOG_CHECKSUM_OFF; /* payload events carry none */
@@ -1344,16 +1167,16 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                 return true;
             }
         }
-        if (s->commit_pending) {
-            /* the end of the standalone DDL handed out by the previous call */
-            s->commit_pending = false;
-            if (commit_txn(s, c, s->commit_end_pos)) {
+        if (sdl_txn_assembler_commit_pending(&s->ta)) {
+            /* the end of a transaction: its XID or COMMIT, or the standalone DDL handed out
+             * by the previous call */
+            if (commit_txn(s, c)) {
                 return true;
             }
         }
         if (s->ended) {
             c->kind = SDL_CHANGE_END;
-            c->position = s->position_text;
+            c->position = s->ta.position_text;
             if (s->notice && !s->notice_given) {
                 c->notice = s->notice;
                 s->notice_given = true;
@@ -1372,20 +1195,20 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             s->notice_given = true;
         }
         if (eof) {
-            if (s->in_txn && s->files) {
+            if (sdl_txn_assembler_in_txn(&s->ta) && s->files) {
                 /* The files end between two events of a transaction: the server was still
                  * writing it (or crashed). Its rows so far were handed out; it never
                  * committed here. */
                 free(s->notice);
                 s->notice = sdl_xasprintf("the binlog files end inside transaction %s, which "
                                           "has no COMMIT in them",
-                                          s->txn.text);
+                                          s->ta.txn.text);
                 s->notice_given = false;
-                s->in_txn = false;
-            } else if (s->in_txn) {
+                sdl_txn_assembler_abandon(&s->ta);
+            } else if (sdl_txn_assembler_in_txn(&s->ta)) {
                 sdl_error_set(err, SDL_E_PROTOCOL,
                               "the source ended the binlog stream inside transaction %s",
-                              s->txn.text);
+                              s->ta.txn.text);
                 return false;
             }
             s->ended = true;
@@ -1453,9 +1276,8 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                               g.domain, hdr.server_id, g.seq, where(s), event_pos);
                 return false;
             }
-            sdl_gtid gtid = {g.domain, hdr.server_id, g.seq};
-            ok = begin_txn(s, &gtid, (g.flags & SDL_GTID_FL_STANDALONE) != 0, hdr.timestamp,
-                           err);
+            sdl_source_txn_set_mariadb(&s->ta.txn, &(sdl_gtid){g.domain, hdr.server_id, g.seq});
+            ok = begin_txn(s, (g.flags & SDL_GTID_FL_STANDALONE) != 0, hdr.timestamp, err);
             break;
         }
         case SDL_BINLOG_MYSQL_GTID_EVENT:
@@ -1464,8 +1286,14 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             sdl_binlog_mysql_gtid g;
             ok = sdl_binlog_event_parse_mysql_gtid(&s->fmt, &ev, &g, err);
             if (ok) {
-                ok = g.anonymous ? begin_anonymous_txn(s, event_pos, true, hdr.timestamp, err)
-                                 : begin_mysql_txn(s, &g.gtid, hdr.timestamp, err);
+                /* Standalone until a BEGIN says otherwise (a DDL has none). Without a GTID
+                 * the id is "<file>:<offset of its first event>". */
+                if (g.anonymous) {
+                    sdl_source_txn_set_anonymous(&s->ta.txn, s->file, event_pos);
+                } else {
+                    sdl_source_txn_set_mysql(&s->ta.txn, &g.gtid);
+                }
+                ok = begin_txn(s, true, hdr.timestamp, err);
             }
             break;
         }
@@ -1474,7 +1302,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             sdl_gtid_set prev = SDL_GTID_SET_INIT;
             ok = sdl_binlog_event_parse_previous_gtids(&s->fmt, &ev, &prev, err);
             if (ok && s->flavor == SDL_BINLOG_FLAVOR_MYSQL) {
-                sdl_source_position_add_set(&s->position, &prev);
+                sdl_source_position_add_set(&s->ta.position, &prev);
             }
             sdl_gtid_set_done(&prev);
             break;
@@ -1497,12 +1325,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             ok = handle_table_map(s, &ev, err);
             break;
         case SDL_BINLOG_XID_EVENT:
-            if (!s->in_txn) {
-                break; /* the tail of a transaction we resumed after */
-            }
-            if (commit_txn(s, c, end_pos)) {
-                return true;
-            }
+            sdl_txn_assembler_xid(&s->ta, end_pos); /* its COMMIT: at the top of the loop */
             break;
         case SDL_BINLOG_QUERY_EVENT:
         case SDL_BINLOG_QUERY_COMPRESSED_EVENT:
@@ -1548,14 +1371,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             break;
         default:
             if (sdl_binlog_event_is_rows(hdr.type)) {
-                if (!s->in_txn && (s->files || file_positions(s))) {
-                    /* rows without BEGIN in old binlogs (NDB, some old servers): a transaction
-                     * of its own, resumed after by file and offset. From a server streamed by
-                     * GTID they would have no position to resume at: handle_rows() refuses
-                     * them. */
-                    ok = begin_anonymous_txn(s, event_pos, false, hdr.timestamp, err);
-                }
-                ok = ok && handle_rows(s, &ev, event_pos, err);
+                ok = handle_rows(s, &ev, event_pos, err);
                 break;
             }
             /* Never silently skip: only types sdl knows to be irrelevant, or that the source
