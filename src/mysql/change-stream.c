@@ -23,31 +23,8 @@
 #include "sdl/mysql/schema-cache.h"
 #include "sdl/mysql/source-position.h"
 #include "sdl/mysql/sql-text.h"
+#include "sdl/mysql/table-map-cache.h"
 #include "sdl/mysql/txn-assembler.h"
-
-/* One table_id -> table map entry. Table maps are resent before every statement's rows, so
- * the cache only has to hold the tables of the current transaction; entries whose raw event
- * bytes did not change are reused without parsing again (a stream of single-row statements
- * sends one TABLE_MAP per row). */
-typedef struct table_slot {
-    uint64_t table_id;
-    sdl_buf raw;        /* TABLE_MAP body the table was parsed from */
-    sdl_table *table;   /* parsed, from tables_arena */
-    bool included;      /* passes the include/exclude filters */
-    bool used;          /* slot holds a table */
-} table_slot;
-
-/*
- * The cache is an open-addressing hash table that grows while a transaction maps more
- * tables (a statement may map any number: a multi-table UPDATE, triggers writing other
- * tables), so a table mapped in the current transaction is never evicted. Between
- * transactions, once it holds more than TABLE_CACHE_MAX tables or its parsed maps take more
- * than TABLE_ARENA_MAX bytes, it is emptied at once: the source maps every table again
- * before the rows of the next statement that uses it.
- */
-#define TABLE_CACHE_MIN 64
-#define TABLE_CACHE_MAX 1024
-#define TABLE_ARENA_MAX ((size_t)16 << 20)
 
 struct sdl_change_stream {
     sdl_change_stream_options opts;
@@ -93,107 +70,25 @@ struct sdl_change_stream {
     bool rows_pending;
     sdl_row_decoder decoder;
     sdl_binlog_rows rows;         /* the rows event being decoded (borrowed by decoder) */
-    const table_slot *rows_slot;
+    const sdl_table_map_entry *rows_slot;
     uint64_t rows_event_pos;
     uint32_t rows_event_ts;
 
     char *notice;                 /* what the last reconnect was about */
     bool notice_given;            /* notice was handed out; free it on the next call */
 
-    sdl_arena tables_arena;       /* table maps */
+    sdl_table_map_cache tables;   /* the table maps of the current transaction */
     sdl_arena event_arena;        /* per event: inflated rows, query text */
     sdl_arena row_arena;          /* per row: decoded values */
-    table_slot *slots;            /* table cache: nslots entries, a power of two */
-    size_t nslots;
-    size_t ntables; /* slots in use */
     sdl_backoff backoff;
 };
-
-/* ---- table cache ------------------------------------------------------------------------- */
-
-static size_t
-slot_hash(uint64_t table_id, size_t nslots)
-{
-    return (size_t)((table_id * 0x9e3779b97f4a7c15u) >> 32) & (nslots - 1);
-}
-
-/* The slot of @table_id, or the free slot where it would go. */
-static table_slot *
-find_slot(sdl_change_stream *s, uint64_t table_id)
-{
-    size_t mask = s->nslots - 1;
-
-    for (size_t i = slot_hash(table_id, s->nslots);; i = (i + 1) & mask) {
-        table_slot *slot = &s->slots[i];
-        if (!slot->used || slot->table_id == table_id) {
-            return slot;
-        }
-    }
-}
-
-/* The slot of @table_id; NULL when the table is not mapped. */
-static const table_slot *
-lookup_slot(sdl_change_stream *s, uint64_t table_id)
-{
-    const table_slot *slot = find_slot(s, table_id);
-
-    return slot->used ? slot : NULL;
-}
-
-static void
-init_table_cache(sdl_change_stream *s, size_t nslots)
-{
-    s->slots = sdl_xcalloc(nslots, sizeof(*s->slots));
-    s->nslots = nslots;
-    s->ntables = 0;
-}
-
-/* Doubles the table cache (at most half full, so a probe always ends at a free slot). */
-static void
-grow_table_cache(sdl_change_stream *s)
-{
-    table_slot *old = s->slots;
-    size_t nold = s->nslots;
-
-    init_table_cache(s, nold * 2);
-    for (size_t i = 0; i < nold; i++) {
-        if (old[i].used) {
-            *find_slot(s, old[i].table_id) = old[i];
-            s->ntables++;
-        } else {
-            sdl_buf_done(&old[i].raw);
-        }
-    }
-    free(old);
-}
-
-/* Between transactions: empties a cache that grew past its bounds. */
-static void
-trim_table_cache(sdl_change_stream *s)
-{
-    if (s->ntables <= TABLE_CACHE_MAX && s->tables_arena.used_bytes <= TABLE_ARENA_MAX) {
-        return;
-    }
-    for (size_t i = 0; i < s->nslots; i++) {
-        sdl_buf_done(&s->slots[i].raw);
-    }
-    free(s->slots);
-    init_table_cache(s, TABLE_CACHE_MIN);
-    sdl_arena_reset(&s->tables_arena);
-}
 
 void
 sdl_change_stream_set_config(sdl_change_stream *s, const sdl_config *config)
 {
     s->config = config;
     s->opts.config = config;
-    for (size_t i = 0; i < s->nslots; i++) {
-        table_slot *slot = &s->slots[i];
-        if (slot->used) {
-            slot->included =
-                sdl_config_table_included(config, slot->table->db, slot->table->name);
-        }
-    }
+    sdl_table_map_cache_refilter(&s->tables, config);
 }
 
 const char *
@@ -549,8 +444,7 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
                                        .skip_gtid = opts->skip_gtid,
                                        .skip_rows = opts->skip_rows,
                                    });
-    sdl_arena_init(&s->tables_arena, 0);
-    init_table_cache(s, TABLE_CACHE_MIN);
+    sdl_table_map_cache_init(&s->tables);
     sdl_arena_init(&s->event_arena, 0);
     sdl_arena_init(&s->row_arena, 0);
     sdl_backoff_init(&s->backoff, cfg->pipeline.retry_initial_usec, cfg->pipeline.retry_max_usec);
@@ -644,18 +538,13 @@ sdl_change_stream_free(sdl_change_stream *s)
     (void)sdl_payload_reader_free(s->payload);
     (void)sdl_schema_cache_free(s->schema);
     (void)sdl_mysql_conn_free(s->meta);
-    for (size_t i = 0; i < s->nslots; i++) {
-        sdl_buf_done(&s->slots[i].raw);
-    }
-    free(s->slots);
-    sdl_arena_done(&s->tables_arena);
+    sdl_table_map_cache_done(&s->tables);
     sdl_arena_done(&s->event_arena);
     sdl_arena_done(&s->row_arena);
     sdl_txn_assembler_done(&s->ta);
     sdl_source_position_done(&s->until);
     free(s->pipeline);
     free(s->start_text);
-    free(s->ta.position_text);
     free(s->notice);
     free(s);
     return NULL;
@@ -716,7 +605,7 @@ commit_txn(sdl_change_stream *s, sdl_change *c)
     bool hand_out = sdl_txn_assembler_commit(&s->ta, s->file, &tc);
 
     s->rows_pending = false;
-    trim_table_cache(s); /* between transactions: nothing mapped is needed any more */
+    sdl_table_map_cache_trim(&s->tables); /* between transactions: nothing mapped is needed */
     if (until_reached(s)) {
         s->ended = true;
     }
@@ -756,14 +645,15 @@ static bool
 handle_table_map(sdl_change_stream *s, const sdl_binlog_event *ev, sdl_error *err)
 {
     sdl_cursor cur = sdl_cursor_make(ev->body);
-    uint64_t table_id = sdl_cursor_uint_le(&cur, sdl_binlog_format_post_header_len(&s->fmt, 19) == 6 ? 4 : 6);
-    table_slot *slot = find_slot(s, table_id);
+    uint64_t table_id =
+        sdl_cursor_uint_le(&cur, sdl_binlog_format_post_header_len(&s->fmt, 19) == 6 ? 4 : 6);
     sdl_table *table = NULL;
 
-    if (slot->used && sdl_bytes_equal(SDL_BYTES(slot->raw.data, slot->raw.len), ev->body)) {
+    if (sdl_table_map_cache_same(&s->tables, table_id, ev->body)) {
         return true;
     }
-    if (!sdl_binlog_event_parse_table_map(&s->fmt, ev, &s->tables_arena, &table, err)) {
+    if (!sdl_binlog_event_parse_table_map(&s->fmt, ev, sdl_table_map_cache_arena(&s->tables),
+                                          &table, err)) {
         return false;
     }
     if (s->schema && !sdl_schema_cache_mark_json(s->schema, table, err)) {
@@ -777,19 +667,8 @@ handle_table_map(sdl_change_stream *s, const sdl_binlog_event *ev, sdl_error *er
                       table_id, table->table_id);
         return false;
     }
-    if (!slot->used) {
-        if ((s->ntables + 1) * 2 > s->nslots) {
-            grow_table_cache(s);
-            slot = find_slot(s, table_id);
-        }
-        s->ntables++;
-    }
-    sdl_buf_reset(&slot->raw);
-    sdl_buf_append(&slot->raw, ev->body.ptr, ev->body.len);
-    slot->table_id = table_id;
-    slot->table = table;
-    slot->used = true;
-    slot->included = sdl_config_table_included(s->config, table->db, table->name);
+    sdl_table_map_cache_store(&s->tables, table_id, ev->body, table,
+                              sdl_config_table_included(s->config, table->db, table->name));
     return true;
 }
 
@@ -1007,7 +886,7 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
     if (!sdl_binlog_event_parse_rows(&s->fmt, ev, &s->event_arena, rows, err)) {
         return false;
     }
-    const table_slot *slot = lookup_slot(s, rows->table_id);
+    const sdl_table_map_entry *slot = sdl_table_map_cache_lookup(&s->tables, rows->table_id);
     if (!slot) {
         sdl_error_set(err, SDL_E_PROTOCOL, "rows event for table id %" PRIu64
                                            " without a preceding TABLE_MAP",

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sdl/mysql/table-map-cache.h"
+
+#include <stdlib.h>
+
+#include "sdl/base/alloc.h"
+
+#define TABLE_CACHE_MIN 64
+#define TABLE_CACHE_MAX 1024
+#define TABLE_ARENA_MAX ((size_t)16 << 20)
+
+static size_t
+slot_hash(uint64_t table_id, size_t nslots)
+{
+    return (size_t)((table_id * 0x9e3779b97f4a7c15u) >> 32) & (nslots - 1);
+}
+
+/* The slot of @table_id, or the free slot where it would go. */
+static sdl_table_map_entry *
+find_slot(const sdl_table_map_cache *c, uint64_t table_id)
+{
+    size_t mask = c->nslots - 1;
+
+    for (size_t i = slot_hash(table_id, c->nslots);; i = (i + 1) & mask) {
+        sdl_table_map_entry *slot = &c->slots[i];
+        if (!slot->used || slot->table_id == table_id) {
+            return slot;
+        }
+    }
+}
+
+static void
+init_slots(sdl_table_map_cache *c, size_t nslots)
+{
+    c->slots = sdl_xcalloc(nslots, sizeof(*c->slots));
+    c->nslots = nslots;
+    c->ntables = 0;
+}
+
+static void
+free_slots(sdl_table_map_cache *c)
+{
+    for (size_t i = 0; i < c->nslots; i++) {
+        sdl_buf_done(&c->slots[i].raw);
+    }
+    free(c->slots);
+    c->slots = NULL;
+}
+
+void
+sdl_table_map_cache_init(sdl_table_map_cache *c)
+{
+    sdl_arena_init(&c->arena, 0);
+    init_slots(c, TABLE_CACHE_MIN);
+}
+
+void
+sdl_table_map_cache_done(sdl_table_map_cache *c)
+{
+    free_slots(c);
+    sdl_arena_done(&c->arena);
+}
+
+/* Doubles the table cache (at most half full, so a probe always ends at a free slot). */
+static void
+grow(sdl_table_map_cache *c)
+{
+    sdl_table_map_entry *old = c->slots;
+    size_t nold = c->nslots;
+
+    init_slots(c, nold * 2);
+    for (size_t i = 0; i < nold; i++) {
+        if (old[i].used) {
+            *find_slot(c, old[i].table_id) = old[i];
+            c->ntables++;
+        } else {
+            sdl_buf_done(&old[i].raw);
+        }
+    }
+    free(old);
+}
+
+const sdl_table_map_entry *
+sdl_table_map_cache_same(sdl_table_map_cache *c, uint64_t table_id, sdl_bytes body)
+{
+    const sdl_table_map_entry *slot = find_slot(c, table_id);
+
+    if (slot->used && sdl_bytes_equal(SDL_BYTES(slot->raw.data, slot->raw.len), body)) {
+        return slot;
+    }
+    return NULL;
+}
+
+void
+sdl_table_map_cache_store(sdl_table_map_cache *c, uint64_t table_id, sdl_bytes body,
+                          sdl_table *table, bool included)
+{
+    sdl_table_map_entry *slot = find_slot(c, table_id);
+
+    if (!slot->used) {
+        if ((c->ntables + 1) * 2 > c->nslots) {
+            grow(c);
+            slot = find_slot(c, table_id);
+        }
+        c->ntables++;
+    }
+    sdl_buf_reset(&slot->raw);
+    sdl_buf_append(&slot->raw, body.ptr, body.len);
+    slot->table_id = table_id;
+    slot->table = table;
+    slot->used = true;
+    slot->included = included;
+}
+
+const sdl_table_map_entry *
+sdl_table_map_cache_lookup(const sdl_table_map_cache *c, uint64_t table_id)
+{
+    const sdl_table_map_entry *slot = find_slot(c, table_id);
+
+    return slot->used ? slot : NULL;
+}
+
+void
+sdl_table_map_cache_trim(sdl_table_map_cache *c)
+{
+    if (c->ntables <= TABLE_CACHE_MAX && c->arena.used_bytes <= TABLE_ARENA_MAX) {
+        return;
+    }
+    free_slots(c);
+    init_slots(c, TABLE_CACHE_MIN);
+    sdl_arena_reset(&c->arena);
+}
+
+void
+sdl_table_map_cache_refilter(sdl_table_map_cache *c, const sdl_config *config)
+{
+    for (size_t i = 0; i < c->nslots; i++) {
+        sdl_table_map_entry *slot = &c->slots[i];
+        if (slot->used) {
+            slot->included = sdl_config_table_included(config, slot->table->db, slot->table->name);
+        }
+    }
+}
