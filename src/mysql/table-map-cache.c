@@ -9,24 +9,10 @@
 #define TABLE_CACHE_MAX 1024
 #define TABLE_ARENA_MAX ((size_t)16 << 20)
 
-static size_t
-slot_hash(uint64_t table_id, size_t nslots)
-{
-    return (size_t)((table_id * 0x9e3779b97f4a7c15u) >> 32) & (nslots - 1);
-}
-
-/* The slot of @table_id, or the free slot where it would go. */
 static sdl_table_map_entry *
 find_slot(const sdl_table_map_cache *c, uint64_t table_id)
 {
-    size_t mask = c->nslots - 1;
-
-    for (size_t i = slot_hash(table_id, c->nslots);; i = (i + 1) & mask) {
-        sdl_table_map_entry *slot = &c->slots[i];
-        if (!slot->used || slot->table_id == table_id) {
-            return slot;
-        }
-    }
+    return sdl_table_map_cache_slot_(c, table_id);
 }
 
 static void
@@ -80,17 +66,6 @@ grow(sdl_table_map_cache *c)
     free(old);
 }
 
-const sdl_table_map_entry *
-sdl_table_map_cache_same(sdl_table_map_cache *c, uint64_t table_id, sdl_bytes body)
-{
-    const sdl_table_map_entry *slot = find_slot(c, table_id);
-
-    if (slot->used && sdl_bytes_equal(SDL_BYTES(slot->raw.data, slot->raw.len), body)) {
-        return slot;
-    }
-    return NULL;
-}
-
 void
 sdl_table_map_cache_store(sdl_table_map_cache *c, uint64_t table_id, sdl_bytes body,
                           sdl_table *table, bool included)
@@ -110,14 +85,6 @@ sdl_table_map_cache_store(sdl_table_map_cache *c, uint64_t table_id, sdl_bytes b
     slot->table = table;
     slot->used = true;
     slot->included = included;
-}
-
-const sdl_table_map_entry *
-sdl_table_map_cache_lookup(const sdl_table_map_cache *c, uint64_t table_id)
-{
-    const sdl_table_map_entry *slot = find_slot(c, table_id);
-
-    return slot->used ? slot : NULL;
 }
 
 void

@@ -207,9 +207,10 @@ sdl_txn_assembler_query(sdl_txn_assembler *a, sdl_bytes statement, const char *f
     return true;
 }
 
+/* sdl_txn_assembler_rows() outside a transaction */
 bool
-sdl_txn_assembler_rows(sdl_txn_assembler *a, const char *file, uint64_t event_pos, int64_t ts,
-                       bool *ret_began, bool *ret_resumed, sdl_error *err)
+sdl_txn_assembler_rows_outside_(sdl_txn_assembler *a, const char *file, uint64_t event_pos,
+                                int64_t ts, bool *ret_began, bool *ret_resumed, sdl_error *err)
 {
     *ret_began = false;
     *ret_resumed = false;

@@ -53,18 +53,46 @@ sdl_table_map_cache_arena(sdl_table_map_cache *c)
     return &c->arena;
 }
 
+/* (internal) The slot of @table_id, or the free slot where it would go. Inline: the lookups
+ * run once per rows event and TABLE_MAP. */
+static inline sdl_table_map_entry *
+sdl_table_map_cache_slot_(const sdl_table_map_cache *c, uint64_t table_id)
+{
+    size_t mask = c->nslots - 1;
+
+    for (size_t i = (size_t)((table_id * 0x9e3779b97f4a7c15u) >> 32) & mask;; i = (i + 1) & mask) {
+        sdl_table_map_entry *slot = &c->slots[i];
+        if (!slot->used || slot->table_id == table_id) {
+            return slot;
+        }
+    }
+}
+
 /* The entry of @table_id when its TABLE_MAP body was @body: NULL when the table is not
  * cached or was mapped differently (then parse it and sdl_table_map_cache_store() it). */
-const sdl_table_map_entry *sdl_table_map_cache_same(sdl_table_map_cache *c, uint64_t table_id,
-                                                    sdl_bytes body);
+static inline const sdl_table_map_entry *
+sdl_table_map_cache_same(const sdl_table_map_cache *c, uint64_t table_id, sdl_bytes body)
+{
+    const sdl_table_map_entry *slot = sdl_table_map_cache_slot_(c, table_id);
+
+    if (slot->used && sdl_bytes_equal(SDL_BYTES(slot->raw.data, slot->raw.len), body)) {
+        return slot;
+    }
+    return NULL;
+}
 
 /* Stores @table (parsed from @body into the cache's arena) as @table_id's map. */
 void sdl_table_map_cache_store(sdl_table_map_cache *c, uint64_t table_id, sdl_bytes body,
                                sdl_table *table, bool included);
 
 /* The entry of @table_id; NULL when the table is not mapped. */
-const sdl_table_map_entry *sdl_table_map_cache_lookup(const sdl_table_map_cache *c,
-                                                      uint64_t table_id);
+static inline const sdl_table_map_entry *
+sdl_table_map_cache_lookup(const sdl_table_map_cache *c, uint64_t table_id)
+{
+    const sdl_table_map_entry *slot = sdl_table_map_cache_slot_(c, table_id);
+
+    return slot->used ? slot : NULL;
+}
 
 /* Between transactions: empties a cache that grew past its bounds. */
 void sdl_table_map_cache_trim(sdl_table_map_cache *c);

@@ -136,9 +136,22 @@ SDL_MUST_CHECK bool sdl_txn_assembler_query(sdl_txn_assembler *a, sdl_bytes stat
 /* A rows event at @file:@event_pos (@ts): outside a transaction it begins one without a
  * GTID when opts.rows_begin_txns (*ret_began; *ret_resumed as sdl_txn_assembler_begin()
  * says), else it is a protocol error. */
-SDL_MUST_CHECK bool sdl_txn_assembler_rows(sdl_txn_assembler *a, const char *file,
-                                           uint64_t event_pos, int64_t ts, bool *ret_began,
-                                           bool *ret_resumed, sdl_error *err);
+SDL_MUST_CHECK bool sdl_txn_assembler_rows_outside_(sdl_txn_assembler *a, const char *file,
+                                                    uint64_t event_pos, int64_t ts, bool *ret_began,
+                                                    bool *ret_resumed, sdl_error *err);
+
+static inline SDL_MUST_CHECK bool
+sdl_txn_assembler_rows(sdl_txn_assembler *a, const char *file, uint64_t event_pos, int64_t ts,
+                       bool *ret_began, bool *ret_resumed, sdl_error *err)
+{
+    if (a->state != SDL_TXN_NONE) { /* the common case, once per rows event: inline */
+        *ret_began = false;
+        *ret_resumed = false;
+        a->state = SDL_TXN_ROWS;
+        return true;
+    }
+    return sdl_txn_assembler_rows_outside_(a, file, event_pos, ts, ret_began, ret_resumed, err);
+}
 
 /* Whether row (or statement) @seq of the open transaction was handed out already. */
 static inline bool
