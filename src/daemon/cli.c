@@ -19,8 +19,7 @@
 #include "sdl/daemon/cmd-status.h"
 #include "sdl/daemon/cmd-tail.h"
 #include "sdl/mongo/mongo-writer.h"
-#include "sdl/mysql/gtid-set.h"
-#include "sdl/mysql/gtid.h"
+#include "sdl/mysql/source-position.h"
 
 static const char usage[] =
     "Usage: sdl COMMAND [OPTIONS]\n"
@@ -140,15 +139,10 @@ sdl_cli_check_position(const char *text)
     sdl_error err = SDL_ERROR_INIT;
     bool ok;
 
-    if (strchr(text, ':')) {
-        sdl_gtid_set set = SDL_GTID_SET_INIT;
-        ok = sdl_gtid_set_parse(text, &set, &err);
-        sdl_gtid_set_done(&set);
-    } else {
-        sdl_gtid_pos pos = SDL_GTID_POS_INIT;
-        ok = sdl_gtid_pos_parse(text, &pos, &err);
-        sdl_gtid_pos_done(&pos);
-    }
+    sdl_source_position pos = SDL_SOURCE_POSITION_INIT;
+    ok = sdl_source_position_parse(text, SDL_SOURCE_ACCEPT_MARIADB | SDL_SOURCE_ACCEPT_MYSQL, &pos,
+                                   &err);
+    sdl_source_position_done(&pos);
     if (ok) {
         return NULL;
     }

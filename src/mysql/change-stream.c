@@ -21,37 +21,14 @@
 #include "sdl/mysql/mysql-conn.h"
 #include "sdl/mysql/row-decoder.h"
 #include "sdl/mysql/schema-cache.h"
+#include "sdl/mysql/source-position.h"
 #include "sdl/mysql/sql-text.h"
+#include "sdl/mysql/table-map-cache.h"
+#include "sdl/mysql/txn-assembler.h"
 
 _Static_assert(SDL_OP_INSERT == 1u << SDL_ROW_INSERT && SDL_OP_UPDATE == 1u << SDL_ROW_UPDATE &&
                    SDL_OP_DELETE == 1u << SDL_ROW_DELETE,
                "tables.skip_ops bits are 1 << sdl_row_op");
-
-/* One table_id -> table map entry. Table maps are resent before every statement's rows, so
- * the cache only has to hold the tables of the current transaction; entries whose raw event
- * bytes did not change are reused without parsing again (a stream of single-row statements
- * sends one TABLE_MAP per row). */
-typedef struct table_slot {
-    uint64_t table_id;
-    sdl_buf raw;        /* TABLE_MAP body the table was parsed from */
-    sdl_table *table;   /* parsed, from tables_arena */
-    bool included;      /* passes the include/exclude filters */
-    uint8_t pass_ops;   /* bit (1 << sdl_row_op) set when rows of that op are replicated: 0
-                         * when not included, else all but tables.skip_ops's */
-    bool used;          /* slot holds a table */
-} table_slot;
-
-/*
- * The cache is an open-addressing hash table that grows while a transaction maps more
- * tables (a statement may map any number: a multi-table UPDATE, triggers writing other
- * tables), so a table mapped in the current transaction is never evicted. Between
- * transactions, once it holds more than TABLE_CACHE_MAX tables or its parsed maps take more
- * than TABLE_ARENA_MAX bytes, it is emptied at once: the source maps every table again
- * before the rows of the next statement that uses it.
- */
-#define TABLE_CACHE_MIN 64
-#define TABLE_CACHE_MAX 1024
-#define TABLE_ARENA_MAX ((size_t)16 << 20)
 
 struct sdl_change_stream {
     sdl_change_stream_options opts;
@@ -65,9 +42,6 @@ struct sdl_change_stream {
     sdl_binlog_format inner_fmt;  /* fmt without checksums: events inside a payload */
     bool have_fde;
     sdl_binlog_flavor flavor;     /* of positions: the server's, or the files' FDE */
-    bool file_positions;          /* MySQL source streamed by file and position (gtid_mode
-                                   * OFF, or resumed from a "<file>:<pos>"): every position is
-                                   * "<file>:<offset>", resumed with COM_BINLOG_DUMP */
     uint64_t ev_pos;              /* offset of the current (outer) event in its file */
     uint64_t ev_end;              /* offset after it */
     uint64_t payload_pos;         /* offset of the TRANSACTION_PAYLOAD being streamed */
@@ -80,170 +54,45 @@ struct sdl_change_stream {
     uint64_t rows_filtered;       /* observability: of those, rows the table filters drop */
     uint64_t reconnects;          /* observability: connections lost and re-established */
 
-    sdl_gtid_set executed;        /* MySQL: GTIDs of the complete transactions seen, plus the
-                                   * PREVIOUS_GTIDS and the start position */
-    sdl_gtid_set until_set;       /* MySQL --until */
-    sdl_gtid_set from_set;        /* file mode, MySQL: transactions --from says are done */
-    sdl_gtid_pos from_pos;        /* file mode, MariaDB: likewise */
-    bool has_from;
-
     char *pipeline;
     uint32_t pipeline_len;
     char *start_text;             /* resolved start position */
-    sdl_gtid_pos position;        /* after the last complete transaction */
-    char *position_text;          /* formatted position (for COMMIT changes) */
-    sdl_gtid_pos until;           /* stop once position reaches it in every domain */
-    bool until_is_mysql;          /* the --until position is until_set */
+    sdl_txn_assembler ta;         /* the transactions; its position is the one after the last
+                                   * complete transaction (the kind says how the stream
+                                   * resumes: a MySQL source streamed by file and offset has
+                                   * FILE positions, resumed with COM_BINLOG_DUMP); MySQL: the
+                                   * PREVIOUS_GTIDS and start position included */
+    sdl_source_position until;    /* stop once the position reaches it */
     bool has_until;
-    bool until_now;               /* --until now: also stop at the end of the binlog */
-    char until_file[512];         /* file positions: stop once a transaction ends at or */
-    uint64_t until_pos;           /* after this place ("" = no such --until) */
-    uint64_t last_end;            /* offset after the last complete transaction */
+    bool until_now; /* --until now: also stop at the end of the binlog */
     bool ended;
 
-    char file[512];               /* current binlog file name */
+    char file[SDL_SOURCE_FILE_MAX]; /* current binlog file name */
     uint32_t file_len;            /* strlen(file), kept with it (set_file()) */
-
-    /* current transaction */
-    bool in_txn;
-    bool txn_standalone;          /* GTID with FL_STANDALONE: ends after its QUERY */
-    sdl_gtid txn_gtid;            /* MariaDB transactions */
-    sdl_mysql_gtid txn_mysql_gtid; /* MySQL transactions with a GTID */
-    bool txn_is_mysql;            /* txn_mysql_gtid is valid */
-    bool txn_anonymous;           /* no GTID: txn_gtid_text is "<file>:<offset>" */
-    bool txn_skip;                /* file mode: inside --from, nothing is returned */
-    char txn_gtid_text[600];
-    char txn_open_text[600];      /* the id of the transaction in progress (for messages) */
-    uint32_t txn_gtid_len;        /* strlen(txn_gtid_text), set when the transaction begins */
-    uint64_t txn_seq;             /* rows (and DDLs) seen in the transaction so far */
-    int64_t txn_ts;
-    bool txn_has_rows;       /* a rows event was part of it */
-    bool commit_pending;     /* a standalone DDL was handed out: its COMMIT comes next */
-    uint64_t commit_end_pos; /* offset after that DDL's event */
 
     /* rows of the current rows event still to hand out */
     bool rows_pending;
     sdl_row_decoder decoder;
     sdl_binlog_rows rows;         /* the rows event being decoded (borrowed by decoder) */
-    const table_slot *rows_slot;
+    const sdl_table_map_entry *rows_slot;
     uint64_t rows_event_pos;
     uint32_t rows_event_ts;
 
-    /* after a reconnect inside a transaction: rows of that GTID up to skip_seq were returned */
-    bool skipping;
-    char skip_gtid_text[600];
-    uint64_t skip_seq;
-    uint64_t first_skip_rows;     /* opts.skip_rows, applied to the first transaction only */
-    bool first_txn_seen;
     char *notice;                 /* what the last reconnect was about */
     bool notice_given;            /* notice was handed out; free it on the next call */
 
-    sdl_arena tables_arena;       /* table maps */
+    sdl_table_map_cache tables;   /* the table maps of the current transaction */
     sdl_arena event_arena;        /* per event: inflated rows, query text */
     sdl_arena row_arena;          /* per row: decoded values */
-    table_slot *slots;            /* table cache: nslots entries, a power of two */
-    size_t nslots;
-    size_t ntables; /* slots in use */
     sdl_backoff backoff;
 };
-
-/* ---- table cache ------------------------------------------------------------------------- */
-
-static size_t
-slot_hash(uint64_t table_id, size_t nslots)
-{
-    return (size_t)((table_id * 0x9e3779b97f4a7c15u) >> 32) & (nslots - 1);
-}
-
-/* The slot of @table_id, or the free slot where it would go. */
-static table_slot *
-find_slot(sdl_change_stream *s, uint64_t table_id)
-{
-    size_t mask = s->nslots - 1;
-
-    for (size_t i = slot_hash(table_id, s->nslots);; i = (i + 1) & mask) {
-        table_slot *slot = &s->slots[i];
-        if (!slot->used || slot->table_id == table_id) {
-            return slot;
-        }
-    }
-}
-
-/* The slot of @table_id; NULL when the table is not mapped. */
-static const table_slot *
-lookup_slot(sdl_change_stream *s, uint64_t table_id)
-{
-    const table_slot *slot = find_slot(s, table_id);
-
-    return slot->used ? slot : NULL;
-}
-
-static void
-init_table_cache(sdl_change_stream *s, size_t nslots)
-{
-    s->slots = sdl_xcalloc(nslots, sizeof(*s->slots));
-    s->nslots = nslots;
-    s->ntables = 0;
-}
-
-/* table_slot.pass_ops of @slot (its table and included set) under @config. */
-static uint8_t
-pass_ops(const sdl_config *config, const table_slot *slot)
-{
-    if (!slot->included) {
-        return 0;
-    }
-    return (uint8_t)(~sdl_config_table_skip_ops(config, slot->table->db, slot->table->name) &
-                     (SDL_OP_INSERT | SDL_OP_UPDATE | SDL_OP_DELETE));
-}
-
-/* Doubles the table cache (at most half full, so a probe always ends at a free slot). */
-static void
-grow_table_cache(sdl_change_stream *s)
-{
-    table_slot *old = s->slots;
-    size_t nold = s->nslots;
-
-    init_table_cache(s, nold * 2);
-    for (size_t i = 0; i < nold; i++) {
-        if (old[i].used) {
-            *find_slot(s, old[i].table_id) = old[i];
-            s->ntables++;
-        } else {
-            sdl_buf_done(&old[i].raw);
-        }
-    }
-    free(old);
-}
-
-/* Between transactions: empties a cache that grew past its bounds. */
-static void
-trim_table_cache(sdl_change_stream *s)
-{
-    if (s->ntables <= TABLE_CACHE_MAX && s->tables_arena.used_bytes <= TABLE_ARENA_MAX) {
-        return;
-    }
-    for (size_t i = 0; i < s->nslots; i++) {
-        sdl_buf_done(&s->slots[i].raw);
-    }
-    free(s->slots);
-    init_table_cache(s, TABLE_CACHE_MIN);
-    sdl_arena_reset(&s->tables_arena);
-}
 
 void
 sdl_change_stream_set_config(sdl_change_stream *s, const sdl_config *config)
 {
     s->config = config;
     s->opts.config = config;
-    for (size_t i = 0; i < s->nslots; i++) {
-        table_slot *slot = &s->slots[i];
-        if (slot->used) {
-            slot->included =
-                sdl_config_table_included(config, slot->table->db, slot->table->name);
-            slot->pass_ops = pass_ops(config, slot);
-        }
-    }
+    sdl_table_map_cache_refilter(&s->tables, config);
 }
 
 const sdl_config *
@@ -261,20 +110,13 @@ sdl_change_stream_start_position(const sdl_change_stream *stream)
 const char *
 sdl_change_stream_position(const sdl_change_stream *stream)
 {
-    return stream->position_text;
+    return stream->ta.position_text;
 }
 
 const char *
 sdl_change_stream_flavor(const sdl_change_stream *stream)
 {
-    switch (stream->flavor) {
-    case SDL_BINLOG_FLAVOR_MYSQL:
-        return "mysql";
-    case SDL_BINLOG_FLAVOR_MARIADB:
-        return "mariadb";
-    default:
-        return "";
-    }
+    return sdl_source_flavor_name(stream->flavor);
 }
 
 /* ---- positions ---------------------------------------------------------------------------- */
@@ -287,40 +129,31 @@ set_file(sdl_change_stream *s, const char *name)
     s->file_len = (uint32_t)strlen(s->file);
 }
 
-/* MySQL GTID sets always contain ':' (uuid:interval); MariaDB positions never do. */
+/* Whether the stream resumes by binlog file and offset (a MySQL source without GTIDs). */
 static bool
-is_mysql_text(const char *t)
+file_positions(const sdl_change_stream *s)
 {
-    return strchr(t, ':') != NULL;
+    return s->ta.position.kind == SDL_SOURCE_POSITION_FILE;
 }
 
-/* The text form of the position after the last complete transaction: the MariaDB GTID
- * position, the MySQL executed GTID set, or — after a MySQL transaction without a GTID
- * (anonymous, or a server before 5.6) — "<file>:<offset>" of the byte after it, the only
- * place such a stream can be resumed from. */
+/* The position kinds a text names for this stream's flavour (in file mode before the first
+ * FORMAT_DESCRIPTION_EVENT: either, by its form). */
+static unsigned
+position_kinds(const sdl_change_stream *s)
+{
+    if (s->files) {
+        return SDL_SOURCE_ACCEPT_MARIADB | SDL_SOURCE_ACCEPT_MYSQL;
+    }
+    return s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? SDL_SOURCE_ACCEPT_MYSQL
+                                                : SDL_SOURCE_ACCEPT_MARIADB;
+}
+
+/* The start position's text is the position's until the first transaction ends. */
 static void
-set_position_text(sdl_change_stream *s, bool anonymous, uint64_t end_pos)
+set_position_text(sdl_change_stream *s, const char *text)
 {
-    free(s->position_text);
-    if (s->flavor != SDL_BINLOG_FLAVOR_MYSQL) {
-        s->position_text = sdl_gtid_pos_format(&s->position);
-    } else if (anonymous || s->file_positions) {
-        s->position_text = sdl_xasprintf("%s:%" PRIu64, s->file, end_pos);
-    } else {
-        s->position_text = sdl_gtid_set_format(&s->executed);
-    }
-}
-
-/* Parses @text as the stream's flavour reads positions; sets the MariaDB position or the
- * MySQL set. */
-static bool
-parse_position(sdl_change_stream *s, const char *text, sdl_gtid_pos *pos, sdl_gtid_set *set,
-               sdl_error *err)
-{
-    if (s->flavor == SDL_BINLOG_FLAVOR_MYSQL) {
-        return sdl_gtid_set_parse(text, set, err);
-    }
-    return sdl_gtid_pos_parse(text, pos, err);
+    free(s->ta.position_text);
+    s->ta.position_text = sdl_xstrdup(text);
 }
 
 static bool
@@ -335,21 +168,16 @@ resolve_start_files(sdl_change_stream *s, const char *from, sdl_error *err)
         return false;
     }
     if (strcmp(from, "start") != 0 && from[0]) {
-        s->has_from = true;
-        if (is_mysql_text(from)) {
-            if (!sdl_gtid_set_parse(from, &s->from_set, err)) {
-                return false;
-            }
-            sdl_gtid_set_copy(&s->executed, &s->from_set);
-        } else {
-            if (!sdl_gtid_pos_parse(from, &s->from_pos, err)) {
-                return false;
-            }
-            sdl_gtid_pos_copy(&s->position, &s->from_pos);
+        sdl_source_position pos = SDL_SOURCE_POSITION_INIT;
+        if (!sdl_source_position_parse(from, position_kinds(s), &pos, err)) {
+            return false;
         }
+        sdl_txn_assembler_set_from(&s->ta, &pos);
+        sdl_source_position_copy(&s->ta.position, &pos);
+        sdl_source_position_done(&pos);
     }
     s->start_text = sdl_xstrdup(strcmp(from, "start") == 0 ? "" : from);
-    s->position_text = sdl_xstrdup(s->start_text);
+    set_position_text(s, s->start_text);
     return true;
 }
 
@@ -376,11 +204,13 @@ mysql_gtid_mode_on(sdl_change_stream *s, bool *ret_on, sdl_error *err)
 static void
 start_at_file_position(sdl_change_stream *s, const char *file, uint64_t pos)
 {
-    s->file_positions = true;
+    sdl_source_position_done(&s->ta.position);
+    s->ta.position.kind = SDL_SOURCE_POSITION_FILE;
     set_file(s, file);
-    s->last_end = pos;
-    s->start_text = sdl_xasprintf("%s:%" PRIu64, file, pos);
-    s->position_text = sdl_xstrdup(s->start_text);
+    memcpy(s->ta.position.file, s->file, sizeof(s->ta.position.file));
+    s->ta.position.offset = pos;
+    s->start_text = sdl_source_position_format(&s->ta.position);
+    set_position_text(s, s->start_text);
 }
 
 /*
@@ -425,8 +255,7 @@ resolve_start(sdl_change_stream *s, const char *from, sdl_error *err)
 {
     char *value = NULL;
     bool mysql = s->flavor == SDL_BINLOG_FLAVOR_MYSQL;
-    char file[sizeof(s->file)];
-    uint64_t pos;
+    sdl_source_position at_file = SDL_SOURCE_POSITION_INIT;
 
     if (s->files) {
         return resolve_start_files(s, from, err);
@@ -439,8 +268,8 @@ resolve_start(sdl_change_stream *s, const char *from, sdl_error *err)
         if (!gtids) {
             return resolve_start_file_position(s, from, err);
         }
-    } else if (mysql && sdl_file_position_parse(from, file, sizeof(file), &pos)) {
-        start_at_file_position(s, file, pos);
+    } else if (mysql && sdl_source_position_parse(from, SDL_SOURCE_ACCEPT_FILE, &at_file, NULL)) {
+        start_at_file_position(s, at_file.file, at_file.offset);
         return true;
     }
     if (strcmp(from, "now") == 0) {
@@ -481,13 +310,13 @@ resolve_start(sdl_change_stream *s, const char *from, sdl_error *err)
     } else {
         value = sdl_xstrdup(from);
     }
-    if (!parse_position(s, value ? value : "", &s->position, &s->executed, err)) {
+    if (!sdl_source_position_parse(value ? value : "", position_kinds(s), &s->ta.position, err)) {
         free(value);
         return false;
     }
     free(value);
-    s->start_text = mysql ? sdl_gtid_set_format(&s->executed) : sdl_gtid_pos_format(&s->position);
-    s->position_text = sdl_xstrdup(s->start_text);
+    s->start_text = sdl_source_position_format(&s->ta.position);
+    set_position_text(s, s->start_text);
     return true;
 }
 
@@ -503,7 +332,7 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     s->has_until = true;
     if (strcmp(until, "now") == 0) {
         s->until_now = true;
-        if (s->files || s->file_positions) {
+        if (s->files || file_positions(s)) {
             /* the end of the files, or of the source's binlog (a non-blocking dump ends
              * there) */
             s->has_until = false;
@@ -519,19 +348,13 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     } else if (strcmp(until, "start") == 0) {
         sdl_error_set(err, SDL_E_INVALID, "--until start names no position: use now or a GTID");
         return false;
-    } else if (s->file_positions && sdl_file_position_parse(until, s->until_file,
-                                                            sizeof(s->until_file), &s->until_pos)) {
-        return true;
     } else {
         value = sdl_xstrdup(until);
     }
-    s->until_is_mysql = s->files ? is_mysql_text(value ? value : "")
-                                 : s->flavor == SDL_BINLOG_FLAVOR_MYSQL;
-    if (s->until_is_mysql) {
-        ok = sdl_gtid_set_parse(value ? value : "", &s->until_set, err);
-    } else {
-        ok = sdl_gtid_pos_parse(value ? value : "", &s->until, err);
-    }
+    /* a MySQL stream by file and offset ends at a "<file>:<offset>" or a GTID set */
+    ok = sdl_source_position_parse(
+        value ? value : "", position_kinds(s) | (file_positions(s) ? SDL_SOURCE_ACCEPT_FILE : 0u),
+        &s->until, err);
     free(value);
     if (!ok) {
         sdl_error_prefix(err, "--until");
@@ -544,34 +367,14 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
 static bool
 until_reached(const sdl_change_stream *s)
 {
-    if (!s->has_until) {
-        return false;
-    }
-    if (s->until_file[0]) {
-        /* binlog file names sort in the order the server wrote them */
-        int c = strcmp(s->file, s->until_file);
-        return c > 0 || (c == 0 && s->last_end >= s->until_pos);
-    }
-    if (s->until_is_mysql) {
-        return sdl_gtid_set_contains(&s->executed, &s->until_set);
-    }
-    for (size_t i = 0; i < s->until.count; i++) {
-        const sdl_gtid *have = sdl_gtid_pos_find(&s->position, s->until.gtids[i].domain);
-        if (!have || have->seq < s->until.gtids[i].seq) {
-            return false;
-        }
-    }
-    return true;
+    return s->has_until && sdl_source_position_reached(&s->ta.position, &s->until);
 }
 
 /* Whether the --until position names anything (an empty one is reached at once). */
 static bool
 until_empty(const sdl_change_stream *s)
 {
-    if (s->until_file[0]) {
-        return false;
-    }
-    return s->until_is_mysql ? sdl_gtid_set_is_empty(&s->until_set) : s->until.count == 0;
+    return sdl_source_position_is_empty(&s->until);
 }
 
 /* ---- connection --------------------------------------------------------------------------- */
@@ -582,16 +385,16 @@ open_reader(sdl_change_stream *s, sdl_error *err)
     char file[sizeof(s->file)];
     uint64_t pos = 0;
     sdl_binlog_request req = {
-        .connect_state = s->position_text,
+        .connect_state = s->ta.position_text,
         .non_blocking = s->until_now,
         .read_ahead_bytes = s->opts.read_ahead_bytes,
         .stop = s->opts.stop,
     };
 
-    if (s->file_positions) {
-        if (!sdl_file_position_parse(s->position_text, file, sizeof(file), &pos)) {
+    if (file_positions(s)) {
+        if (!sdl_file_position_parse(s->ta.position_text, file, sizeof(file), &pos)) {
             sdl_error_set(err, SDL_E_PROTOCOL, "position '%s' names no binlog file and offset",
-                          s->position_text);
+                          s->ta.position_text);
             return false;
         }
         req.file = file;
@@ -645,9 +448,13 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     s->config = cfg;
     s->pipeline = sdl_xstrdup(opts->pipeline ? opts->pipeline : cfg->pipeline.name);
     s->pipeline_len = (uint32_t)strlen(s->pipeline);
-    s->first_skip_rows = opts->skip_rows;
-    sdl_arena_init(&s->tables_arena, 0);
-    init_table_cache(s, TABLE_CACHE_MIN);
+    sdl_txn_assembler_init(&s->ta, &(sdl_txn_assembler_options){
+                                       .overlap_ok = opts->nfiles > 0,
+                                       .statements_as_changes = opts->statements_as_changes,
+                                       .skip_gtid = opts->skip_gtid,
+                                       .skip_rows = opts->skip_rows,
+                                   });
+    sdl_table_map_cache_init(&s->tables);
     sdl_arena_init(&s->event_arena, 0);
     sdl_arena_init(&s->row_arena, 0);
     sdl_backoff_init(&s->backoff, cfg->pipeline.retry_initial_usec, cfg->pipeline.retry_max_usec);
@@ -665,6 +472,9 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
         if (!resolve_until(s, opts->until, err)) {
             goto fail;
         }
+        /* Binlog files may hold transactions without GTIDs of any server. */
+        s->ta.opts.statements_begin_txns = true;
+        s->ta.opts.rows_begin_txns = true;
         *ret_stream = s;
         return true;
     }
@@ -676,8 +486,9 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
                                                                     : SDL_BINLOG_FLAVOR_MARIADB;
     if (opts->from_flavor && opts->from_flavor[0] &&
         strcmp(opts->from_flavor, sdl_change_stream_flavor(s)) != 0 &&
-        !(s->flavor == SDL_BINLOG_FLAVOR_MYSQL && strcmp(opts->from_flavor, "mariadb") == 0 &&
-          opts->from && is_mysql_text(opts->from))) {
+        !(s->flavor == SDL_BINLOG_FLAVOR_MYSQL &&
+          strcmp(opts->from_flavor, sdl_source_flavor_name(SDL_BINLOG_FLAVOR_MARIADB)) == 0 &&
+          sdl_source_flavor_of_text(opts->from) == SDL_BINLOG_FLAVOR_MYSQL)) {
         sdl_error_set(err, SDL_E_CONFIG,
                       "the position '%s' was written for a %s source; this source is %s (%s): "
                       "use another pipeline.name or target database for it",
@@ -694,6 +505,12 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     if (!resolve_until(s, opts->until, err)) {
         goto fail;
     }
+    /* Without GTIDs (MySQL with gtid_mode=OFF, servers before 5.6) a BEGIN starts a
+     * transaction and any other statement is one by itself; over a MariaDB connection every
+     * transaction starts with its GTID. Streamed by file and offset, rows without BEGIN are
+     * a transaction of their own; by GTID they would have no position to resume at. */
+    s->ta.opts.statements_begin_txns = s->flavor == SDL_BINLOG_FLAVOR_MYSQL;
+    s->ta.opts.rows_begin_txns = file_positions(s);
     if (until_reached(s) && !until_empty(s)) {
         s->ended = true;
     } else if (s->has_until && s->until_now && until_empty(s)) {
@@ -729,24 +546,15 @@ sdl_change_stream_free(sdl_change_stream *s)
     (void)sdl_binlog_reader_free(s->reader);
     (void)sdl_binlog_file_free(s->files);
     (void)sdl_payload_reader_free(s->payload);
-    sdl_gtid_set_done(&s->executed);
-    sdl_gtid_set_done(&s->until_set);
-    sdl_gtid_set_done(&s->from_set);
-    sdl_gtid_pos_done(&s->from_pos);
     (void)sdl_schema_cache_free(s->schema);
     (void)sdl_mysql_conn_free(s->meta);
-    for (size_t i = 0; i < s->nslots; i++) {
-        sdl_buf_done(&s->slots[i].raw);
-    }
-    free(s->slots);
-    sdl_arena_done(&s->tables_arena);
+    sdl_table_map_cache_done(&s->tables);
     sdl_arena_done(&s->event_arena);
     sdl_arena_done(&s->row_arena);
-    sdl_gtid_pos_done(&s->position);
-    sdl_gtid_pos_done(&s->until);
+    sdl_txn_assembler_done(&s->ta);
+    sdl_source_position_done(&s->until);
     free(s->pipeline);
     free(s->start_text);
-    free(s->position_text);
     free(s->notice);
     free(s);
     return NULL;
@@ -759,31 +567,21 @@ fill_pos(const sdl_change_stream *s, sdl_change *c, uint64_t seq, uint64_t binlo
          uint32_t ts)
 {
     c->pos.pipeline = s->pipeline;
-    c->pos.gtid = s->txn_gtid_text;
+    c->pos.gtid = s->ta.txn.text;
     c->pos.seq = seq;
-    c->pos.ts_sec = (int64_t)(ts ? ts : (uint32_t)s->txn_ts);
+    c->pos.ts_sec = (int64_t)(ts ? ts : (uint32_t)s->ta.ts);
     c->pos.binlog_file = s->file;
     c->pos.binlog_pos = binlog_pos;
     c->pos.split = false;
     c->pos.pipeline_len = s->pipeline_len;
-    c->pos.gtid_len = s->txn_gtid_len;
+    c->pos.gtid_len = s->ta.txn.text_len;
     c->pos.binlog_file_len = s->file_len;
 }
 
-/* Starts the transaction whose id is in txn_gtid_text. */
-static bool
-begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *err)
+/* A transaction began (@resumed: the one a lost connection interrupted). */
+static void
+began_txn(sdl_change_stream *s, bool resumed)
 {
-    bool resumed = s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0;
-
-    s->txn_gtid_len = (uint32_t)strlen(s->txn_gtid_text);
-    if (s->in_txn && !s->files) {
-        /* A transaction has exactly one end in the binlog; never merge two. */
-        sdl_error_set(err, SDL_E_PROTOCOL,
-                      "transaction %s begins before transaction %s ended (no XID or COMMIT)",
-                      s->txn_gtid_text, s->txn_open_text);
-        return false;
-    }
     if (s->opts.live_config && !resumed) {
         /* A reload applies from the next transaction on; a transaction read again after a
          * reconnect keeps the filters its first rows were read with. */
@@ -792,115 +590,40 @@ begin_txn_common(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *
             sdl_change_stream_set_config(s, live);
         }
     }
-    (void)snprintf(s->txn_open_text, sizeof(s->txn_open_text), "%s", s->txn_gtid_text);
-    s->in_txn = true;
-    s->txn_standalone = standalone;
-    s->txn_seq = 0;
-    s->txn_ts = ts;
-    s->txn_has_rows = false;
     s->rows_pending = false;
-    if (!s->first_txn_seen && s->first_skip_rows > 0 && s->opts.skip_gtid &&
-        strcmp(s->opts.skip_gtid, s->txn_gtid_text) != 0) {
-        sdl_error_set(err, SDL_E_SOURCE,
-                      "resuming split transaction %s after its row %" PRIu64
-                      ": the source sent transaction %s first; the binlog no longer matches "
-                      "the stored offset",
-                      s->opts.skip_gtid, s->first_skip_rows, s->txn_gtid_text);
+}
+
+/* A GTID event: the transaction whose id is in s->ta.txn begins. */
+static bool
+begin_txn(sdl_change_stream *s, bool standalone, uint32_t ts, sdl_error *err)
+{
+    bool resumed = false;
+
+    if (!sdl_txn_assembler_begin(&s->ta, &s->ta.txn, standalone, ts, &resumed, err)) {
         return false;
     }
+    began_txn(s, resumed);
     return true;
 }
 
-/* A MariaDB GTID. */
+/* Ends the transaction whose COMMIT is pending and fills the COMMIT change; false when the
+ * transaction is one --from already covers (file mode), whose COMMIT is not handed out. */
 static bool
-begin_txn(sdl_change_stream *s, const sdl_gtid *gtid, bool standalone, uint32_t ts,
-          sdl_error *err)
+commit_txn(sdl_change_stream *s, sdl_change *c)
 {
-    s->txn_gtid = *gtid;
-    s->txn_is_mysql = false;
-    s->txn_anonymous = false;
-    s->txn_skip = s->has_from && sdl_gtid_pos_contains(&s->from_pos, gtid);
-    (void)sdl_gtid_format(gtid, s->txn_gtid_text);
-    return begin_txn_common(s, standalone, ts, err);
-}
+    sdl_txn_commit tc;
+    bool hand_out = sdl_txn_assembler_commit(&s->ta, s->file, &tc);
 
-/* A MySQL GTID. Standalone until a BEGIN says otherwise (a DDL has none). */
-static bool
-begin_mysql_txn(sdl_change_stream *s, const sdl_mysql_gtid *gtid, uint32_t ts, sdl_error *err)
-{
-    s->txn_mysql_gtid = *gtid;
-    s->txn_is_mysql = true;
-    s->txn_anonymous = false;
-    s->txn_skip = s->has_from && sdl_gtid_set_contains_gtid(&s->from_set, gtid);
-    (void)sdl_mysql_gtid_format(gtid, s->txn_gtid_text);
-    return begin_txn_common(s, true, ts, err);
-}
-
-/* A transaction without a GTID (MySQL ANONYMOUS_GTID, or a server before GTIDs): its id is
- * "<file>:<offset of its first event>", deterministic for a given binlog. */
-static bool
-begin_anonymous_txn(sdl_change_stream *s, uint64_t pos, bool standalone, uint32_t ts,
-                    sdl_error *err)
-{
-    s->txn_is_mysql = false;
-    s->txn_anonymous = true;
-    s->txn_skip = false;
-    (void)snprintf(s->txn_gtid_text, sizeof(s->txn_gtid_text), "%s:%" PRIu64, s->file, pos);
-    return begin_txn_common(s, standalone, ts, err);
-}
-
-/* Ends the current transaction: the position moves past it. */
-static void
-finish_txn(sdl_change_stream *s, uint64_t end_pos)
-{
-    if (s->txn_is_mysql) {
-        sdl_gtid_set_add(&s->executed, &s->txn_mysql_gtid);
-    } else if (!s->txn_anonymous) {
-        sdl_gtid_pos_advance(&s->position, &s->txn_gtid);
-    }
-    s->last_end = end_pos;
-    set_position_text(s, s->txn_anonymous, end_pos);
-    s->in_txn = false;
     s->rows_pending = false;
-    if (s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0) {
-        s->skipping = false;
-    }
-    s->first_txn_seen = true;
-    s->first_skip_rows = 0;
-    trim_table_cache(s); /* between transactions: nothing mapped is needed any more */
+    sdl_table_map_cache_trim(&s->tables); /* between transactions: nothing mapped is needed */
     if (until_reached(s)) {
         s->ended = true;
     }
     sdl_backoff_reset(&s->backoff);
-}
-
-/* Ends the transaction and fills the COMMIT change; false when the transaction is one
- * --from already covers (file mode), whose COMMIT is not handed out. */
-static bool
-commit_txn(sdl_change_stream *s, sdl_change *c, uint64_t end_pos)
-{
-    bool skip = s->txn_skip;
-
-    finish_txn(s, end_pos);
     c->kind = SDL_CHANGE_COMMIT;
-    fill_pos(s, c, s->txn_seq, end_pos, 0);
-    c->position = s->position_text;
-    return !skip;
-}
-
-/* Whether a row with @seq of the current transaction was already handed out (before a
- * reconnect, or in the committed part of a split transaction), or is in --from. */
-static bool
-row_already_returned(const sdl_change_stream *s, uint64_t seq)
-{
-    if (s->txn_skip) {
-        return true;
-    }
-    if (!s->first_txn_seen && seq <= s->first_skip_rows) {
-        return true;
-    }
-    return s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0 &&
-           seq <= s->skip_seq;
+    fill_pos(s, c, tc.seq, tc.end_pos, 0);
+    c->position = tc.position;
+    return hand_out;
 }
 
 /* Binlog files of servers that log no charset metadata: see SDL_COLLATION_GUESS_UTF8. */
@@ -932,14 +655,15 @@ static bool
 handle_table_map(sdl_change_stream *s, const sdl_binlog_event *ev, sdl_error *err)
 {
     sdl_cursor cur = sdl_cursor_make(ev->body);
-    uint64_t table_id = sdl_cursor_uint_le(&cur, sdl_binlog_format_post_header_len(&s->fmt, 19) == 6 ? 4 : 6);
-    table_slot *slot = find_slot(s, table_id);
+    uint64_t table_id =
+        sdl_cursor_uint_le(&cur, sdl_binlog_format_post_header_len(&s->fmt, 19) == 6 ? 4 : 6);
     sdl_table *table = NULL;
 
-    if (slot->used && sdl_bytes_equal(SDL_BYTES(slot->raw.data, slot->raw.len), ev->body)) {
+    if (sdl_table_map_cache_same(&s->tables, table_id, ev->body)) {
         return true;
     }
-    if (!sdl_binlog_event_parse_table_map(&s->fmt, ev, &s->tables_arena, &table, err)) {
+    if (!sdl_binlog_event_parse_table_map(&s->fmt, ev, sdl_table_map_cache_arena(&s->tables),
+                                          &table, err)) {
         return false;
     }
     if (s->schema && !sdl_schema_cache_mark_json(s->schema, table, err)) {
@@ -953,20 +677,7 @@ handle_table_map(sdl_change_stream *s, const sdl_binlog_event *ev, sdl_error *er
                       table_id, table->table_id);
         return false;
     }
-    if (!slot->used) {
-        if ((s->ntables + 1) * 2 > s->nslots) {
-            grow_table_cache(s);
-            slot = find_slot(s, table_id);
-        }
-        s->ntables++;
-    }
-    sdl_buf_reset(&slot->raw);
-    sdl_buf_append(&slot->raw, ev->body.ptr, ev->body.len);
-    slot->table_id = table_id;
-    slot->table = table;
-    slot->used = true;
-    slot->included = sdl_config_table_included(s->config, table->db, table->name);
-    slot->pass_ops = pass_ops(s->config, slot);
+    sdl_table_map_cache_store(&s->tables, table_id, ev->body, table, s->config);
     return true;
 }
 
@@ -1049,16 +760,8 @@ read_file_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, sdl_error *err)
 static void
 lose_connection(sdl_change_stream *s, const sdl_error *err)
 {
-    if (s->in_txn) {
-        /* Lost again while reading the same transaction anew: what was handed out before the
-         * first loss stays handed out (skip_seq never goes back). */
-        bool again = s->skipping && strcmp(s->skip_gtid_text, s->txn_gtid_text) == 0;
-        s->skip_seq = again ? SDL_MAX(s->skip_seq, s->txn_seq) : s->txn_seq;
-        s->skipping = true;
-        (void)snprintf(s->skip_gtid_text, sizeof(s->skip_gtid_text), "%s", s->txn_gtid_text);
-        s->in_txn = false;
-        s->rows_pending = false;
-    }
+    sdl_txn_assembler_lost(&s->ta);
+    s->rows_pending = false;
     s->reader = sdl_binlog_reader_free(s->reader);
     s->schema = sdl_schema_cache_free(s->schema);
     s->meta = sdl_mysql_conn_free(s->meta);
@@ -1070,9 +773,10 @@ lose_connection(sdl_change_stream *s, const sdl_error *err)
     /* A notice still here was not returned yet (the caller frees the ones it got): a second
      * loss within one call keeps both in the message. */
     char *prev = s->notice;
-    s->notice = sdl_xasprintf("%s%s%s; reconnecting in %" PRIu64 " ms, resuming after %s",
-                              prev ? prev : "", prev ? "; then again: " : "", err->message,
-                              delay / 1000u, s->position_text[0] ? s->position_text : "the start");
+    s->notice =
+        sdl_xasprintf("%s%s%s; reconnecting in %" PRIu64 " ms, resuming after %s", prev ? prev : "",
+                      prev ? "; then again: " : "", err->message, delay / 1000u,
+                      s->ta.position_text[0] ? s->ta.position_text : "the start");
     free(prev);
     s->notice_given = false;
     sdl_sleep_usec(delay, s->opts.stop);
@@ -1147,8 +851,8 @@ next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
         sdl_arena_reset(&s->row_arena);
         if (!sdl_row_decoder_next(&s->decoder, &rc, &more, err)) {
             sdl_error_prefix(err, "decoding rows of '%s.%s' in transaction %s at '%s':%" PRIu64,
-                             s->rows_slot->table->db, s->rows_slot->table->name,
-                             s->txn_gtid_text, s->file, s->rows_event_pos);
+                             s->rows_slot->table->db, s->rows_slot->table->name, s->ta.txn.text,
+                             s->file, s->rows_event_pos);
             return false;
         }
         if (!more) {
@@ -1156,8 +860,8 @@ next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
             *ret_have = false;
             return true;
         }
-        uint64_t seq = ++s->txn_seq;
-        bool again = row_already_returned(s, seq);
+        bool again;
+        uint64_t seq = sdl_txn_assembler_row(&s->ta, &again);
         /* tables.skip_ops: the row is dropped like a filtered one; its transaction's COMMIT
          * still comes, so the offset moves past it */
         bool pass = (s->rows_slot->pass_ops >> rc.op) & 1u;
@@ -1181,23 +885,26 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
             sdl_error *err)
 {
     sdl_binlog_rows *rows = &s->rows;
+    bool began = false, resumed = false;
 
-    if (!s->in_txn) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "rows event outside a transaction");
+    if (!sdl_txn_assembler_rows(&s->ta, s->file, event_pos, ev->header.timestamp, &began, &resumed,
+                                err)) {
         return false;
+    }
+    if (began) {
+        began_txn(s, resumed);
     }
     sdl_arena_reset(&s->event_arena);
     if (!sdl_binlog_event_parse_rows(&s->fmt, ev, &s->event_arena, rows, err)) {
         return false;
     }
-    const table_slot *slot = lookup_slot(s, rows->table_id);
+    const sdl_table_map_entry *slot = sdl_table_map_cache_lookup(&s->tables, rows->table_id);
     if (!slot) {
         sdl_error_set(err, SDL_E_PROTOCOL, "rows event for table id %" PRIu64
                                            " without a preceding TABLE_MAP",
                       rows->table_id);
         return false;
     }
-    s->txn_has_rows = true;
     if (!sdl_row_decoder_start(&s->decoder, slot->table, rows, &s->row_arena, err)) {
         sdl_error_prefix(err, "table '%s.%s'", slot->table->db, slot->table->name);
         return false;
@@ -1209,142 +916,47 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
     return true;
 }
 
-/* Why a statement cannot be replicated: sdl takes row events only. */
-static void
-set_statement_error(sdl_change_stream *s, sdl_bytes stmt, uint64_t event_pos, const char *what,
-                    sdl_error *err)
-{
-    char head[96];
-
-    (void)event_pos; /* the caller's prefix names the event and where it is */
-    sdl_error_set(err, SDL_E_DATA,
-                  "transaction %s: %s '%s': sdl replicates row events only and never guesses "
-                  "what a statement changed (set binlog_format=ROW for every session; README, "
-                  "\"Statement-based changes\", says how to go on)",
-                  s->in_txn ? s->txn_gtid_text : "(none)", what,
-                  sdl_statement_head(stmt, head, sizeof(head)));
-}
-
-/* A standalone transaction (DDL, or a statement without GTIDs) has no XID: it ends with its
- * statement. Its COMMIT is handed out now when the statement is not, else by the next call. */
-static void
-end_standalone(sdl_change_stream *s, uint64_t end_pos, sdl_change *c, bool *ret_have)
-{
-    if (!*ret_have) {
-        *ret_have = commit_txn(s, c, end_pos);
-        return;
-    }
-    s->commit_pending = true;
-    s->commit_end_pos = end_pos;
-}
-
-/* opts.statements_as_changes: a statement-based change handed out as one. */
-static bool
-handle_statement(sdl_change_stream *s, const sdl_binlog_query *q, const sdl_binlog_event *ev,
-                 uint64_t event_pos, uint64_t end_pos, sdl_change *c, bool *ret_have)
-{
-    uint64_t seq = ++s->txn_seq;
-
-    *ret_have = !row_already_returned(s, seq);
-    if (*ret_have) {
-        c->kind = SDL_CHANGE_STATEMENT;
-        fill_pos(s, c, seq, event_pos, ev->header.timestamp);
-        c->ddl_db = sdl_arena_strndup(&s->event_arena, (const char *)q->db.ptr, q->db.len);
-        c->ddl_table = "";
-        c->ddl_statement = sdl_redact_statement(q->statement, &s->event_arena);
-    }
-    if (s->txn_standalone) {
-        end_standalone(s, end_pos, c, ret_have);
-    }
-    return true;
-}
-
 /*
  * A QUERY (or EXECUTE_LOAD_QUERY) event. Returns true with *ret_have when @c holds a change
- * to hand out.
- *
- * A transaction is GTID → (DDL | BEGIN? → [DDL] → rows* → XID/COMMIT). A DDL is a change of
- * its transaction: alone after a standalone GTID (the transaction ends with it; its COMMIT is
- * handed out by the next call), or first in a transaction that goes on with rows (CREATE
- * TABLE ... SELECT: MariaDB's GTID flags it DDL without STANDALONE, MySQL 8 writes BEGIN
- * first). A statement that changes rows (statement-based logging in some session), one sdl
- * does not recognise, or a DDL after rows stops the stream: never guessed, never skipped.
+ * to hand out. The assembler (txn-assembler.h) says what the statement is to its
+ * transaction: a marker, the end, a DDL (handed out unless the filters exclude its table), a
+ * STATEMENT (opts.statements_as_changes), or why it stops the stream.
  */
 static bool
 handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos,
              uint64_t end_pos, sdl_change *c, bool *ret_have, sdl_error *err)
 {
     sdl_binlog_query q;
+    sdl_txn_query_result r;
 
     *ret_have = false;
     sdl_arena_reset(&s->event_arena);
     if (!sdl_binlog_event_parse_query(&s->fmt, ev, &s->event_arena, &q, err)) {
         return false;
     }
-    sdl_statement_kind kind = sdl_statement_classify(q.statement);
-    if (!s->in_txn) {
-        if (kind == SDL_STATEMENT_COMMIT || kind == SDL_STATEMENT_ROLLBACK) {
-            return true; /* the end of a transaction the stream resumed after */
-        }
-        if (!s->files && s->flavor != SDL_BINLOG_FLAVOR_MYSQL) {
-            /* Over a MariaDB connection every transaction starts with its GTID. */
-            set_statement_error(s, q.statement, event_pos, "statement outside a transaction", err);
-            err->code = SDL_E_PROTOCOL;
-            return false;
-        }
-        /* Without GTIDs (MySQL with gtid_mode=OFF, servers before 5.6, any binlog file) a
-         * BEGIN starts a transaction and any other statement is one by itself. */
-        if (!begin_anonymous_txn(s, event_pos, kind != SDL_STATEMENT_BEGIN, ev->header.timestamp,
-                                 err)) {
-            return false;
-        }
-    }
-    bool refused = kind == SDL_STATEMENT_XA || kind == SDL_STATEMENT_DML ||
-                   kind == SDL_STATEMENT_UNKNOWN || (kind == SDL_STATEMENT_DDL && s->txn_has_rows);
-    if (refused && s->txn_skip) {
-        /* file mode: --from says this transaction is done; what it holds is not looked at */
-        ++s->txn_seq;
-        if (s->txn_standalone) {
-            end_standalone(s, end_pos, c, ret_have);
-        }
-        return true;
-    }
-    switch (kind) {
-    case SDL_STATEMENT_BEGIN:
-        s->txn_standalone = false; /* MySQL: the GTID of a DDL is not followed by BEGIN */
-        return true;
-    case SDL_STATEMENT_COMMIT:
-    case SDL_STATEMENT_ROLLBACK:
-        /* A transaction that changed only non-transactional tables is never rolled back in
-         * the binlog; the server logs ROLLBACK only for empty ones. */
-        *ret_have = commit_txn(s, c, end_pos);
-        return true;
-    case SDL_STATEMENT_SAVEPOINT:
-        return true;
-    case SDL_STATEMENT_XA:
-        sdl_error_set(err, SDL_E_UNSUPPORTED,
-                      "XA transaction %s: sdl does not replicate XA transactions yet",
-                      s->txn_gtid_text);
-        return false;
-    case SDL_STATEMENT_DML:
-    case SDL_STATEMENT_UNKNOWN:
-        if (!s->opts.statements_as_changes) {
-            set_statement_error(s, q.statement, event_pos,
-                                kind == SDL_STATEMENT_DML ? "statement-based row change"
-                                                          : "statement sdl does not know",
-                                err);
-            return false;
-        }
-        return handle_statement(s, &q, ev, event_pos, end_pos, c, ret_have);
-    case SDL_STATEMENT_DDL:
-        break;
-    }
-    if (s->txn_has_rows && !s->opts.statements_as_changes) {
-        set_statement_error(s, q.statement, event_pos,
-                            "DDL after the row changes of its transaction", err);
+    if (!sdl_txn_assembler_query(&s->ta, q.statement, s->file, event_pos, end_pos,
+                                 ev->header.timestamp, &r, err)) {
         return false;
     }
-    uint64_t seq = ++s->txn_seq;
+    if (r.began) {
+        began_txn(s, r.resumed);
+    }
+    if (r.step == SDL_TXN_STEP_NONE) {
+        return true;
+    }
+    if (r.step == SDL_TXN_STEP_STATEMENT) {
+        /* opts.statements_as_changes: a statement-based change handed out as one */
+        *ret_have = !r.again;
+        if (*ret_have) {
+            c->kind = SDL_CHANGE_STATEMENT;
+            fill_pos(s, c, r.seq, event_pos, ev->header.timestamp);
+            c->ddl_db = sdl_arena_strndup(&s->event_arena, (const char *)q.db.ptr, q.db.len);
+            c->ddl_table = "";
+            c->ddl_statement = sdl_redact_statement(q.statement, &s->event_arena);
+        }
+        return true;
+    }
+    uint64_t seq = r.seq;
     sdl_ddl_target targets[16];
     size_t ntargets =
         sdl_ddl_targets_parse(q.statement, q.db, &s->event_arena, targets, SDL_ARRAY_SIZE(targets));
@@ -1369,7 +981,7 @@ handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_po
     if (s->schema) {
         sdl_schema_cache_invalidate(s->schema, NULL);
     }
-    bool hand_out = !row_already_returned(s, seq) && included;
+    bool hand_out = !r.again && included;
     if (hand_out) {
         c->kind = SDL_CHANGE_DDL;
         fill_pos(s, c, seq, event_pos, ev->header.timestamp);
@@ -1380,9 +992,6 @@ handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_po
         c->ddl_statement = sdl_redact_statement(q.statement, &s->event_arena);
     }
     *ret_have = hand_out;
-    if (s->txn_standalone) {
-        end_standalone(s, end_pos, c, ret_have);
-    }
     return true;
 }
 
@@ -1404,6 +1013,8 @@ handle_fde(sdl_change_stream *s, sdl_bytes raw, sdl_error *err)
             return false;
         }
         s->flavor = s->fmt.flavor;
+        s->ta.position.kind = s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? SDL_SOURCE_POSITION_MYSQL
+                                                                   : SDL_SOURCE_POSITION_MARIADB;
     }
     s->inner_fmt = s->fmt;
     s->inner_fmt.checksum = SDL_BINLOG_CHECKSUM_OFF; /* payload events carry none */
@@ -1447,16 +1058,16 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                 return true;
             }
         }
-        if (s->commit_pending) {
-            /* the end of the standalone DDL handed out by the previous call */
-            s->commit_pending = false;
-            if (commit_txn(s, c, s->commit_end_pos)) {
+        if (sdl_txn_assembler_commit_pending(&s->ta)) {
+            /* the end of a transaction: its XID or COMMIT, or the standalone DDL handed out
+             * by the previous call */
+            if (commit_txn(s, c)) {
                 return true;
             }
         }
         if (s->ended) {
             c->kind = SDL_CHANGE_END;
-            c->position = s->position_text;
+            c->position = s->ta.position_text;
             if (s->notice && !s->notice_given) {
                 c->notice = s->notice;
                 s->notice_given = true;
@@ -1475,20 +1086,20 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             s->notice_given = true;
         }
         if (eof) {
-            if (s->in_txn && s->files) {
+            if (sdl_txn_assembler_in_txn(&s->ta) && s->files) {
                 /* The files end between two events of a transaction: the server was still
                  * writing it (or crashed). Its rows so far were handed out; it never
                  * committed here. */
                 free(s->notice);
                 s->notice = sdl_xasprintf("the binlog files end inside transaction %s, which "
                                           "has no COMMIT in them",
-                                          s->txn_gtid_text);
+                                          s->ta.txn.text);
                 s->notice_given = false;
-                s->in_txn = false;
-            } else if (s->in_txn) {
+                sdl_txn_assembler_abandon(&s->ta);
+            } else if (sdl_txn_assembler_in_txn(&s->ta)) {
                 sdl_error_set(err, SDL_E_PROTOCOL,
                               "the source ended the binlog stream inside transaction %s",
-                              s->txn_gtid_text);
+                              s->ta.txn.text);
                 return false;
             }
             s->ended = true;
@@ -1556,9 +1167,8 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                               g.domain, hdr.server_id, g.seq, where(s), event_pos);
                 return false;
             }
-            sdl_gtid gtid = {g.domain, hdr.server_id, g.seq};
-            ok = begin_txn(s, &gtid, (g.flags & SDL_GTID_FL_STANDALONE) != 0, hdr.timestamp,
-                           err);
+            sdl_source_txn_set_mariadb(&s->ta.txn, &(sdl_gtid){g.domain, hdr.server_id, g.seq});
+            ok = begin_txn(s, (g.flags & SDL_GTID_FL_STANDALONE) != 0, hdr.timestamp, err);
             break;
         }
         case SDL_BINLOG_MYSQL_GTID_EVENT:
@@ -1567,8 +1177,14 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             sdl_binlog_mysql_gtid g;
             ok = sdl_binlog_event_parse_mysql_gtid(&s->fmt, &ev, &g, err);
             if (ok) {
-                ok = g.anonymous ? begin_anonymous_txn(s, event_pos, true, hdr.timestamp, err)
-                                 : begin_mysql_txn(s, &g.gtid, hdr.timestamp, err);
+                /* Standalone until a BEGIN says otherwise (a DDL has none). Without a GTID
+                 * the id is "<file>:<offset of its first event>". */
+                if (g.anonymous) {
+                    sdl_source_txn_set_anonymous(&s->ta.txn, s->file, event_pos);
+                } else {
+                    sdl_source_txn_set_mysql(&s->ta.txn, &g.gtid);
+                }
+                ok = begin_txn(s, true, hdr.timestamp, err);
             }
             break;
         }
@@ -1577,7 +1193,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             sdl_gtid_set prev = SDL_GTID_SET_INIT;
             ok = sdl_binlog_event_parse_previous_gtids(&s->fmt, &ev, &prev, err);
             if (ok && s->flavor == SDL_BINLOG_FLAVOR_MYSQL) {
-                sdl_gtid_set_union(&s->executed, &prev);
+                sdl_source_position_add_set(&s->ta.position, &prev);
             }
             sdl_gtid_set_done(&prev);
             break;
@@ -1600,12 +1216,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             ok = handle_table_map(s, &ev, err);
             break;
         case SDL_BINLOG_XID_EVENT:
-            if (!s->in_txn) {
-                break; /* the tail of a transaction we resumed after */
-            }
-            if (commit_txn(s, c, end_pos)) {
-                return true;
-            }
+            sdl_txn_assembler_xid(&s->ta, end_pos); /* its COMMIT: at the top of the loop */
             break;
         case SDL_BINLOG_QUERY_EVENT:
         case SDL_BINLOG_QUERY_COMPRESSED_EVENT:
@@ -1651,14 +1262,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             break;
         default:
             if (sdl_binlog_event_is_rows(hdr.type)) {
-                if (!s->in_txn && (s->files || s->file_positions)) {
-                    /* rows without BEGIN in old binlogs (NDB, some old servers): a transaction
-                     * of its own, resumed after by file and offset. From a server streamed by
-                     * GTID they would have no position to resume at: handle_rows() refuses
-                     * them. */
-                    ok = begin_anonymous_txn(s, event_pos, false, hdr.timestamp, err);
-                }
-                ok = ok && handle_rows(s, &ev, event_pos, err);
+                ok = handle_rows(s, &ev, event_pos, err);
                 break;
             }
             /* Never silently skip: only types sdl knows to be irrelevant, or that the source

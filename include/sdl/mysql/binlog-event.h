@@ -38,6 +38,7 @@
 #include "sdl/base/macros.h"
 #include "sdl/model/change.h"
 #include "sdl/mysql/gtid-set.h"
+#include "sdl/mysql/source-position.h"
 
 /* Event type codes (MySQL Log_event_type, MariaDB additions from 160). */
 typedef enum sdl_binlog_event_type {
@@ -100,11 +101,7 @@ typedef enum sdl_binlog_event_type {
 #define SDL_BINLOG_HEADER_LEN   19 /* v4 common header */
 #define SDL_BINLOG_CHECKSUM_LEN 4
 
-typedef enum sdl_binlog_flavor {
-    SDL_BINLOG_FLAVOR_UNKNOWN = 0,
-    SDL_BINLOG_FLAVOR_MARIADB,
-    SDL_BINLOG_FLAVOR_MYSQL,
-} sdl_binlog_flavor;
+/* sdl_binlog_flavor: source-position.h */
 
 /* binlog_checksum_alg (MariaDB mysql_com.h enum_binlog_checksum_alg). */
 typedef enum sdl_binlog_checksum {

@@ -29,7 +29,8 @@
  * filtered by the table they change (sql-text.h); statements on no table (accounts,
  * routines) pass only when no include pattern is configured.
  *
- * Positions are text: a MariaDB GTID position, or from a MySQL source the executed GTID set
+ * Positions are text (source-position.h says how each flavour's reads and advances): a
+ * MariaDB GTID position, or from a MySQL source the executed GTID set
  * (after a MySQL transaction without a GTID: "<file>:<offset after it>", and the
  * transaction's gtid is "<file>:<offset of its first event>"). A MySQL server without GTIDs
  * (gtid_mode not ON), or a start position of that form, is streamed by file and position, and
