@@ -132,10 +132,17 @@ main(int argc, char **argv)
 
     while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'f': from = optarg; break;
-        case 'u': until = optarg; break;
-        default: return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'f':
+            from = optarg;
+            break;
+        case 'u':
+            until = optarg;
+            break;
+        default:
+            return 2;
         }
     }
     const char *mode = optind < argc ? argv[optind] : NULL;

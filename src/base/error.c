@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-SDL_PRINTF(4, 0) static void
+SDL_PRINTF(4, 0)
+static void
 set_va(sdl_error *err, sdl_errc code, bool transient, const char *fmt, va_list ap)
 {
     err->code = code;

@@ -12,7 +12,7 @@
 
 typedef struct failpoint {
     char name[64];
-    unsigned long hit_at;     /* 1-based call number that crashes */
+    unsigned long hit_at; /* 1-based call number that crashes */
     atomic_ulong calls;
 } failpoint;
 

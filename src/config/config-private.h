@@ -82,8 +82,8 @@ extern const sdl_config_check sdl_config_checks[];
 extern const size_t sdl_config_nchecks;
 
 /* Environment and credential names of the source password and the target URI. */
-#define SDL_PASSWORD_ENV        "SDL_SOURCE_PASSWORD"
-#define SDL_PASSWORD_CREDENTIAL "source-password"
+#define SDL_PASSWORD_ENV          "SDL_SOURCE_PASSWORD"
+#define SDL_PASSWORD_CREDENTIAL   "source-password"
 #define SDL_TARGET_URI_ENV        "SDL_TARGET_URI"
 #define SDL_TARGET_URI_CREDENTIAL "target-uri"
 #define SDL_TARGET_URI_KEY_ORIGIN "key target.uri"

@@ -41,7 +41,7 @@ typedef struct pipeline {
     sdl_queue *queue;
     sdl_change_stream *stream;
     sdl_mongo_writer *writer;
-    sdl_sink sink; /* the writer behind the seam (model/sink.h) */
+    sdl_sink sink;         /* the writer behind the seam (model/sink.h) */
     sdl_commit_env commit; /* how committer.c and recovery.c use it */
     sdl_mirror *mirror;    /* mirror mode's planner (mirror.h); NULL: audit only */
 

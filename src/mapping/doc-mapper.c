@@ -674,8 +674,8 @@ put_value(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, cons
 /* The common kinds, written as put_value() writes them, without its call: true when done,
  * false to call put_value() (which then writes the value or says what is wrong). */
 static inline __attribute__((always_inline)) bool
-put_value_fast(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col,
-               const sdl_value *v, const char *key, size_t klen)
+put_value_fast(bw *w, const sdl_doc_mapper_options *opts, const sdl_column *col, const sdl_value *v,
+               const char *key, size_t klen)
 {
     switch (v->kind) {
     case SDL_VALUE_NULL:
@@ -795,9 +795,9 @@ put_json_patched(bw *w, const sdl_doc_mapper_options *opts, const sdl_value *bas
 {
     bson_t tmp = BSON_INITIALIZER;
     sdl_json_binary_options jo = {opts->json_max_depth, opts->datetime_as_string};
-    bool ok = sdl_json_binary_append_patched(&tmp, "", 0, (const uint8_t *)base->str.ptr,
-                                             base->str.len, (const uint8_t *)diff->str.ptr,
-                                             diff->str.len, &jo, err);
+    bool ok =
+        sdl_json_binary_append_patched(&tmp, "", 0, (const uint8_t *)base->str.ptr, base->str.len,
+                                       (const uint8_t *)diff->str.ptr, diff->str.len, &jo, err);
     if (ok) {
         bw_copy_element(w, key, klen, &tmp);
     }
@@ -977,26 +977,32 @@ put_position(bw *w, const sdl_change_pos *pos, size_t lg)
     size_t need = (6 + 4 + lg + 1) + (5 + 8) + (4 + 8) + (8 + doc_len);
     uint8_t *q = bw_room(w, need);
 
-    q = PUT_HDR(q, "\x02" "gtid\0");
+    q = PUT_HDR(q, "\x02"
+                   "gtid\0");
     le32(q, (uint32_t)(lg + 1));
     copy_short(q + 4, pos->gtid, lg);
     q[4 + lg] = 0;
     q += 4 + lg + 1;
-    q = PUT_HDR(q, "\x12" "seq\0");
+    q = PUT_HDR(q, "\x12"
+                   "seq\0");
     le64(q, (uint64_t)pos->seq);
     q += 8;
-    q = PUT_HDR(q, "\x09" "ts\0");
+    q = PUT_HDR(q, "\x09"
+                   "ts\0");
     le64(q, (uint64_t)(pos->ts_sec * 1000));
     q += 8;
-    q = PUT_HDR(q, "\x03" "binlog\0");
+    q = PUT_HDR(q, "\x03"
+                   "binlog\0");
     le32(q, (uint32_t)doc_len);
     q += 4;
-    q = PUT_HDR(q, "\x02" "file\0");
+    q = PUT_HDR(q, "\x02"
+                   "file\0");
     le32(q, (uint32_t)(lf + 1));
     memcpy(q + 4, file, lf);
     q[4 + lf] = 0;
     q += 4 + lf + 1;
-    q = PUT_HDR(q, "\x12" "pos\0");
+    q = PUT_HDR(q, "\x12"
+                   "pos\0");
     le64(q, (uint64_t)pos->binlog_pos);
     q += 8;
     *q = 0;

@@ -9,6 +9,7 @@
 #include "sdl/base/arena.h"
 #include "sdl/base/bytes.h"
 #include "sdl/mapping/json-text.h"
+
 #include "utf8-private.h"
 
 /*
@@ -56,20 +57,31 @@ enum {
     T_NEWDECIMAL = 246,
 };
 
-typedef enum jkind { K_OBJ, K_ARR, K_NULL, K_TRUE, K_FALSE, K_INT, K_UINT, K_DOUBLE, K_STR, K_OPAQUE } jkind;
+typedef enum jkind {
+    K_OBJ,
+    K_ARR,
+    K_NULL,
+    K_TRUE,
+    K_FALSE,
+    K_INT,
+    K_UINT,
+    K_DOUBLE,
+    K_STR,
+    K_OPAQUE
+} jkind;
 
 typedef struct jnode jnode;
 struct jnode {
     jkind kind;
     uint8_t opaque_type;
-    uint32_t n, cap;   /* children of K_OBJ / K_ARR */
+    uint32_t n, cap; /* children of K_OBJ / K_ARR */
     jnode **kids;
-    sdl_bytes *keys;   /* K_OBJ member names */
+    sdl_bytes *keys; /* K_OBJ member names */
     union {
         int64_t i;
         uint64_t u;
         double d;
-        sdl_bytes s;   /* K_STR, K_OPAQUE data */
+        sdl_bytes s; /* K_STR, K_OPAQUE data */
     };
 };
 
@@ -82,7 +94,8 @@ typedef struct jctx {
 } jctx;
 
 /* Sets a PROTOCOL error (printf-checked) and evaluates to false. */
-#define fail(cx, ...) ((cx)->err_set = true, sdl_error_set((cx)->err, SDL_E_PROTOCOL, __VA_ARGS__), false)
+#define fail(cx, ...)                                                                              \
+    ((cx)->err_set = true, sdl_error_set((cx)->err, SDL_E_PROTOCOL, __VA_ARGS__), false)
 
 static uint64_t
 rd_le(const uint8_t *p, size_t n)
@@ -150,8 +163,7 @@ static bool parse_value(jctx *cx, uint8_t type, const uint8_t *p, size_t len, ui
                         jnode **ret);
 
 static bool
-parse_container(jctx *cx, uint8_t type, const uint8_t *p, size_t len, uint32_t depth,
-                jnode **ret)
+parse_container(jctx *cx, uint8_t type, const uint8_t *p, size_t len, uint32_t depth, jnode **ret)
 {
     bool large = type == JB_LARGE_OBJ || type == JB_LARGE_ARR;
     bool obj = type == JB_SMALL_OBJ || type == JB_LARGE_OBJ;
@@ -216,9 +228,9 @@ parse_container(jctx *cx, uint8_t type, const uint8_t *p, size_t len, uint32_t d
 static bool
 parse_value(jctx *cx, uint8_t type, const uint8_t *p, size_t len, uint32_t depth, jnode **ret)
 {
-    static const uint8_t int_size[] = {[JB_INT16] = 2, [JB_UINT16] = 2, [JB_INT32] = 4,
-                                       [JB_UINT32] = 4, [JB_INT64] = 8, [JB_UINT64] = 8,
-                                       [JB_DOUBLE] = 8};
+    static const uint8_t int_size[] = {
+        [JB_INT16] = 2, [JB_UINT16] = 2, [JB_INT32] = 4, [JB_UINT32] = 4,
+        [JB_INT64] = 8, [JB_UINT64] = 8, [JB_DOUBLE] = 8};
     jnode *n;
     uint64_t v, dlen;
     size_t used;
@@ -255,9 +267,9 @@ parse_value(jctx *cx, uint8_t type, const uint8_t *p, size_t len, uint32_t depth
         } else {
             n = new_node(cx, K_INT);
             unsigned bits = 8u * int_size[type];
-            n->i = bits == 64 ? (int64_t)v
-                              : (int64_t)(v ^ (UINT64_C(1) << (bits - 1))) -
-                                    (INT64_C(1) << (bits - 1));
+            n->i = bits == 64
+                       ? (int64_t)v
+                       : (int64_t)(v ^ (UINT64_C(1) << (bits - 1))) - (INT64_C(1) << (bits - 1));
         }
         *ret = n;
         return true;
@@ -403,8 +415,8 @@ append_opaque(jctx *cx, bson_t *b, const char *key, int klen, const jnode *n)
         for (size_t i = 0; i < t.len; i++) {
             digits += t.data[i] >= '0' && t.data[i] <= '9';
         }
-        if (digits <= 34 && bson_decimal128_from_string_w_len((const char *)t.data, (int)t.len,
-                                                              &dec)) {
+        if (digits <= 34 &&
+            bson_decimal128_from_string_w_len((const char *)t.data, (int)t.len, &dec)) {
             ok = bson_append_decimal128(b, key, klen, &dec);
         } else {
             ok = bson_append_utf8(b, key, klen, (const char *)t.data, (int)t.len);
@@ -534,7 +546,8 @@ append_node(jctx *cx, bson_t *b, const char *key, int klen, const jnode *n)
             int kl;
             if (n->kind == K_OBJ) {
                 const sdl_bytes *kb = &n->keys[i];
-                if (memchr(kb->ptr, 0, kb->len) || !sdl_utf8_valid((const char *)kb->ptr, kb->len)) {
+                if (memchr(kb->ptr, 0, kb->len) ||
+                    !sdl_utf8_valid((const char *)kb->ptr, kb->len)) {
                     ok = fail(cx, "binary JSON object %s is not valid UTF-8 without NUL", "key");
                     break;
                 }
@@ -571,7 +584,7 @@ emit(jctx *cx, bson_t *parent, const char *key, size_t key_len, const jnode *n)
              bson_append_iter(parent, key, (int)key_len, &it);
         if (!ok) {
             cx->err_set = true;
-        sdl_error_set(cx->err, SDL_E_UNSUPPORTED, "JSON value exceeds the BSON limit");
+            sdl_error_set(cx->err, SDL_E_UNSUPPORTED, "JSON value exceeds the BSON limit");
         }
     } else if (!cx->err_set) {
         cx->err_set = true;
@@ -611,9 +624,9 @@ typedef enum { OP_REPLACE = 0, OP_INSERT = 1, OP_REMOVE = 2 } diff_op;
 
 typedef struct path_leg {
     bool is_key;
-    sdl_bytes key;   /* member name (unescaped, in the arena) */
-    bool from_last;  /* [last] / [last-N] */
-    uint64_t index;  /* array index, or N of last-N */
+    sdl_bytes key;  /* member name (unescaped, in the arena) */
+    bool from_last; /* [last] / [last-N] */
+    uint64_t index; /* array index, or N of last-N */
 } path_leg;
 
 /* MySQL JSON path text as Json_path::to_string writes it: $ followed by .member,
@@ -651,8 +664,12 @@ parse_path(jctx *cx, sdl_bytes text, path_leg **ret_legs, size_t *ret_n)
                     if (*p == '\\' && p + 1 < end) {
                         p++;
                         char c = *p;
-                        out[o++] = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r'
-                                 : c == 'b' ? '\b' : c == 'f' ? '\f' : c;
+                        out[o++] = c == 'n'   ? '\n'
+                                   : c == 't' ? '\t'
+                                   : c == 'r' ? '\r'
+                                   : c == 'b' ? '\b'
+                                   : c == 'f' ? '\f'
+                                              : c;
                         p++;
                     } else {
                         out[o++] = *p++;
@@ -706,7 +723,7 @@ parse_path(jctx *cx, sdl_bytes text, path_leg **ret_legs, size_t *ret_n)
                 }
                 leg.index = v;
             }
-close:
+        close:
             while (p < end && *p == ' ') {
                 p++;
             }
@@ -804,7 +821,7 @@ apply_diff(jctx *cx, jnode **root, diff_op op, const path_leg *legs, size_t nleg
         case OP_INSERT:
             if (k < cur->n) {
                 cx->err_set = true;
-        sdl_error_set(cx->err, SDL_E_PROTOCOL,
+                sdl_error_set(cx->err, SDL_E_PROTOCOL,
                               "partial JSON update inserts '%.*s', which the before image "
                               "already has",
                               (int)SDL_MIN(path_text.len, 200), (const char *)path_text.ptr);
@@ -854,7 +871,7 @@ apply_diff(jctx *cx, jnode **root, diff_op op, const path_leg *legs, size_t nleg
     }
 missing:
     cx->err_set = true;
-        sdl_error_set(cx->err, SDL_E_PROTOCOL,
+    sdl_error_set(cx->err, SDL_E_PROTOCOL,
                   "partial JSON update: path '%.*s' does not exist in the before image",
                   (int)SDL_MIN(path_text.len, 200), (const char *)path_text.ptr);
     return false;
@@ -889,7 +906,7 @@ next_diff(jctx *cx, const uint8_t **p, const uint8_t *end, diff *ret)
 {
     uint64_t len;
 
-    ret->op = (diff_op)**p;
+    ret->op = (diff_op) * *p;
     if (**p > OP_REMOVE) {
         cx->err_set = true;
         sdl_error_set(cx->err, SDL_E_PROTOCOL, "JSON diff with unknown operation %u", **p);
@@ -916,10 +933,9 @@ next_diff(jctx *cx, const uint8_t **p, const uint8_t *end, diff *ret)
 }
 
 bool
-sdl_json_binary_append_patched(bson_t *parent, const char *key, size_t key_len,
-                               const uint8_t *base, size_t base_len, const uint8_t *diffs,
-                               size_t diffs_len, const sdl_json_binary_options *opts,
-                               sdl_error *err)
+sdl_json_binary_append_patched(bson_t *parent, const char *key, size_t key_len, const uint8_t *base,
+                               size_t base_len, const uint8_t *diffs, size_t diffs_len,
+                               const sdl_json_binary_options *opts, sdl_error *err)
 {
     jctx cx;
     jnode *root = NULL;

@@ -346,8 +346,8 @@ parse_string(jparser *jp, jstr *ret, bool is_key)
 /* A number at @s: its type (J_INT32, J_INT64 or J_DOUBLE) and value; *ret_next after it.
  * On error returns false with *ret_why and the error position in *ret_next. */
 static bool
-scan_number(const uint8_t *s, const uint8_t *end, uint8_t *ret_type, int64_t *ret_i,
-            double *ret_d, const uint8_t **ret_next, const char **ret_why)
+scan_number(const uint8_t *s, const uint8_t *end, uint8_t *ret_type, int64_t *ret_i, double *ret_d,
+            const uint8_t **ret_next, const char **ret_why)
 {
     const uint8_t *p = s;
     bool neg = false;
@@ -853,8 +853,8 @@ typedef struct fframe {
     uint32_t index;    /* arrays: index of the next element */
     uint32_t key_base; /* objects: first of its keys in the key stack */
     bool obj;
-    bool maybe_dup;    /* objects: two keys share a (length, first byte, last byte) bit */
-    uint64_t seen;     /* objects: those bits of the keys so far */
+    bool maybe_dup; /* objects: two keys share a (length, first byte, last byte) bit */
+    uint64_t seen;  /* objects: those bits of the keys so far */
 } fframe;
 
 /* True when the @count keys at @k hold a duplicate. */
@@ -949,7 +949,7 @@ sdl_json_text_write(sdl_json_out *out, const char *text, size_t len, uint32_t ma
     uint32_t limit = max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH;
     fframe stack[FAST_STACK];
     uint32_t depth = 0; /* open containers */
-    fkey klocal[32]; /* the keys of the open objects, innermost last */
+    fkey klocal[32];    /* the keys of the open objects, innermost last */
     fkey *keys = klocal;
     size_t nkeys = 0;
     size_t capkeys = SDL_ARRAY_SIZE(klocal);
@@ -1109,8 +1109,8 @@ open: /* at '{' or '[' */
                     v = v * 10 + (uint32_t)(*q - '0');
                     q++;
                 }
-                bool more = q < end && ((unsigned)(*q - '0') <= 9u || *q == '.' || *q == 'e' ||
-                                        *q == 'E');
+                bool more =
+                    q < end && ((unsigned)(*q - '0') <= 9u || *q == '.' || *q == 'e' || *q == 'E');
                 if (!more && (*d0 != '0' || q - d0 == 1)) {
                     ROOM(4);
                     buf[type_at] = BSON_TYPE_INT32;
@@ -1156,10 +1156,9 @@ open: /* at '{' or '[' */
             goto out;
         }
         p++;
-    close: {
+    close : {
         fframe *c = &stack[depth - 1];
-        if (c->obj && c->maybe_dup &&
-            fast_dup_key(keys + c->key_base, nkeys - c->key_base, buf)) {
+        if (c->obj && c->maybe_dup && fast_dup_key(keys + c->key_base, nkeys - c->key_base, buf)) {
             goto out;
         }
         nkeys = c->key_base;

@@ -32,7 +32,7 @@ struct sdl_mongo_writer {
     mongoc_read_concern_t *rc_majority;
     mongoc_read_concern_t *rc_snapshot;
     mongoc_read_prefs_t *primary;
-    char *holder;             /* the lease holder ("host:pid"), NULL: no lease written */
+    char *holder;                        /* the lease holder ("host:pid"), NULL: no lease written */
     bson_t *sessions[MW_LEASE_SESSIONS]; /* lsids of the sessions our lease names, oldest first */
     size_t nsessions;
     uint64_t ambiguous_batch; /* a commit of this batch may have been applied: settle by

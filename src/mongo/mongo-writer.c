@@ -243,7 +243,9 @@ route_mongoc_log(mongoc_log_level_t level, const char *domain, const char *messa
 {
     (void)userdata;
     if (log_fn) {
-        log_fn(level <= MONGOC_LOG_LEVEL_ERROR ? 3 : level == MONGOC_LOG_LEVEL_WARNING ? 4 : 7,
+        log_fn(level <= MONGOC_LOG_LEVEL_ERROR     ? 3
+               : level == MONGOC_LOG_LEVEL_WARNING ? 4
+                                                   : 7,
                domain, message, log_userdata);
     }
 }

@@ -204,8 +204,7 @@ sdl_mongo_error_classify(const bson_error_t *error, const bson_t *reply, sdl_err
     if (err) {
         uint32_t shown = code ? (uint32_t)code : (error ? error->code : 0);
         sdl_error_set(err, SDL_E_SINK, "%s (error %u%s)",
-                      error && error->message[0] ? error->message : "MongoDB error", shown,
-                      labels);
+                      error && error->message[0] ? error->message : "MongoDB error", shown, labels);
         err->transient = transient;
         err->sys_errno = (int)shown;
     }

@@ -14,8 +14,8 @@ sdl_binlog_dump_packet(uint16_t flags, uint32_t server_id, const char *filename,
 }
 
 void
-sdl_binlog_dump_gtid_packet(uint16_t flags, uint32_t server_id, const char *filename,
-                            uint64_t pos, const sdl_gtid_set *executed, sdl_buf *out)
+sdl_binlog_dump_gtid_packet(uint16_t flags, uint32_t server_id, const char *filename, uint64_t pos,
+                            const sdl_gtid_set *executed, sdl_buf *out)
 {
     sdl_buf set = SDL_BUF_INIT;
     size_t name_len = strlen(filename);

@@ -894,7 +894,9 @@ parse_tagged_gtid(const sdl_binlog_event *ev, sdl_binlog_mysql_gtid *g, sdl_erro
     }
     if (!have_sid || !have_gno || !have_tag) {
         sdl_error_set(err, SDL_E_PROTOCOL, "GTID_TAGGED_LOG_EVENT lacks its %s",
-                      !have_sid ? "source uuid" : !have_gno ? "gno" : "tag");
+                      !have_sid   ? "source uuid"
+                      : !have_gno ? "gno"
+                                  : "tag");
         return false;
     }
     return true;

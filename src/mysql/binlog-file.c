@@ -18,15 +18,15 @@ static const uint8_t magic[4] = {0xfe, 0x62, 0x69, 0x6e};
 struct sdl_binlog_file {
     char **paths;
     size_t npaths;
-    size_t cur;        /* index of the open file */
+    size_t cur; /* index of the open file */
     FILE *fp;
-    uint64_t size;     /* bytes of the open file */
-    uint64_t offset;   /* of the last event returned */
-    uint64_t next;     /* read position */
-    bool new_file;     /* the next event is the first of its file */
+    uint64_t size;   /* bytes of the open file */
+    uint64_t offset; /* of the last event returned */
+    uint64_t next;   /* read position */
+    bool new_file;   /* the next event is the first of its file */
     uint64_t events;
     sdl_buf buf;
-    const char *name;  /* base name of paths[cur] */
+    const char *name; /* base name of paths[cur] */
 };
 
 static bool
@@ -101,8 +101,8 @@ read_exact(sdl_binlog_file *f, void *dst, size_t n, size_t *got, sdl_error *err)
 }
 
 bool
-sdl_binlog_file_next(sdl_binlog_file *f, sdl_bytes *ret_event, bool *ret_new_file,
-                     bool *ret_eof, sdl_error *err)
+sdl_binlog_file_next(sdl_binlog_file *f, sdl_bytes *ret_event, bool *ret_new_file, bool *ret_eof,
+                     sdl_error *err)
 {
     uint8_t hdr[HEADER_LEN];
     size_t got;

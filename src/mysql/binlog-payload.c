@@ -50,9 +50,8 @@ sdl_binlog_event_parse_payload(const sdl_binlog_format *fmt, const sdl_binlog_ev
         }
         uint64_t len = sdl_cursor_lenenc(&c);
         if (c.failed || len > sdl_cursor_left(&c)) {
-            sdl_error_set(err, SDL_E_PROTOCOL, "TRANSACTION_PAYLOAD_EVENT field %" PRIu64
-                                               " truncated",
-                          type);
+            sdl_error_set(err, SDL_E_PROTOCOL,
+                          "TRANSACTION_PAYLOAD_EVENT field %" PRIu64 " truncated", type);
             return false;
         }
         sdl_cursor f = sdl_cursor_make(sdl_cursor_bytes(&c, (size_t)len));
@@ -107,13 +106,13 @@ struct sdl_payload_reader {
     ZSTD_DStream *zs;
     bool active;
     uint8_t compression;
-    uint64_t expect;      /* uncompressed size announced; 0 = unknown */
-    uint64_t produced;    /* bytes decompressed so far */
+    uint64_t expect;   /* uncompressed size announced; 0 = unknown */
+    uint64_t produced; /* bytes decompressed so far */
     ZSTD_inBuffer in;
-    bool frame_done;      /* the last ZSTD_decompressStream call ended a frame */
-    sdl_buf win;          /* decompressed bytes not yet handed out start at win_off */
+    bool frame_done; /* the last ZSTD_decompressStream call ended a frame */
+    sdl_buf win;     /* decompressed bytes not yet handed out start at win_off */
     size_t win_off;
-    size_t consumed;      /* bytes of the event handed out last, dropped on the next call */
+    size_t consumed; /* bytes of the event handed out last, dropped on the next call */
     size_t peak;
 };
 
@@ -258,8 +257,7 @@ fill(sdl_payload_reader *r, size_t n, bool *ret_short, sdl_error *err)
 }
 
 bool
-sdl_payload_reader_next(sdl_payload_reader *r, sdl_bytes *ret_event, bool *ret_end,
-                        sdl_error *err)
+sdl_payload_reader_next(sdl_payload_reader *r, sdl_bytes *ret_event, bool *ret_end, sdl_error *err)
 {
     bool short_read;
 
@@ -292,8 +290,8 @@ sdl_payload_reader_next(sdl_payload_reader *r, sdl_bytes *ret_event, bool *ret_e
         return true;
     }
     const uint8_t *h = r->win.data + r->win_off;
-    uint32_t size = (uint32_t)h[9] | (uint32_t)h[10] << 8 | (uint32_t)h[11] << 16 |
-                    (uint32_t)h[12] << 24;
+    uint32_t size =
+        (uint32_t)h[9] | (uint32_t)h[10] << 8 | (uint32_t)h[11] << 16 | (uint32_t)h[12] << 24;
     if (size < SDL_BINLOG_HEADER_LEN || size > MAX_INNER_EVENT) {
         sdl_error_set(err, SDL_E_PROTOCOL,
                       "TRANSACTION_PAYLOAD_EVENT: inner event (type %u) of size %" PRIu32, h[4],

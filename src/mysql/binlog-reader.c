@@ -30,15 +30,15 @@ enum { TAG_EVENT = 1, TAG_EVENT_CRC_OK, TAG_EOF, TAG_ERROR };
 
 struct sdl_binlog_reader {
     sdl_mysql_conn *conn;
-    bool checksum;  /* CRC32 on every event */
-    char *state;    /* connect state ("<file>:<pos>" with by_file), for messages */
-    bool by_file;   /* MySQL, streamed by file and position (no GTIDs) */
+    bool checksum; /* CRC32 on every event */
+    char *state;   /* connect state ("<file>:<pos>" with by_file), for messages */
+    bool by_file;  /* MySQL, streamed by file and position (no GTIDs) */
     uint32_t server_id;
     sdl_ring *ring; /* read-ahead: events read by the thread */
     pthread_t thread;
     const volatile int *stop;
-    bool ended;     /* read-ahead: EOF or an error was returned; the thread has finished */
-    bool crc_ok;    /* the last event's trailing 4 bytes are the CRC32 of the rest */
+    bool ended;  /* read-ahead: EOF or an error was returned; the thread has finished */
+    bool crc_ok; /* the last event's trailing 4 bytes are the CRC32 of the rest */
 };
 
 static bool read_packet(sdl_binlog_reader *reader, sdl_bytes *ret_event, bool *ret_eof,
@@ -148,8 +148,8 @@ trailing_crc_ok(sdl_bytes ev)
         return false;
     }
     const uint8_t *p = ev.ptr + ev.len - SDL_BINLOG_CHECKSUM_LEN;
-    uint32_t stored = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                      (uint32_t)p[3] << 24;
+    uint32_t stored =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     return sdl_crc32(0, ev.ptr, ev.len - SDL_BINLOG_CHECKSUM_LEN) == stored;
 }
 
@@ -182,8 +182,7 @@ read_ahead_main(void *arg)
             break; /* the consumer is gone */
         }
         memcpy(p, ev.ptr, ev.len);
-        sdl_ring_commit(r->ring, r->checksum && trailing_crc_ok(ev) ? TAG_EVENT_CRC_OK
-                                                                    : TAG_EVENT);
+        sdl_ring_commit(r->ring, r->checksum && trailing_crc_ok(ev) ? TAG_EVENT_CRC_OK : TAG_EVENT);
     }
     sdl_ring_finish(r->ring);
     return NULL;
@@ -266,8 +265,8 @@ sdl_binlog_reader_open(const sdl_source_config *cfg, const sdl_binlog_request *r
     /* COM_BINLOG_DUMP: 4-byte position, 2-byte flags, 4-byte server_id, file name. With
      * @slave_connect_state set, the server ignores file and position and finds the binlog
      * holding the GTID state itself (sql_repl.cc, init_binlog_sender). */
-    sdl_binlog_dump_packet(req->non_blocking ? SDL_BINLOG_DUMP_NON_BLOCK : 0, cfg->server_id, "",
-                           4, &packet);
+    sdl_binlog_dump_packet(req->non_blocking ? SDL_BINLOG_DUMP_NON_BLOCK : 0, cfg->server_id, "", 4,
+                           &packet);
     MYSQL *m = sdl_mysql_conn_handle(r->conn);
     if (m->methods->db_command(m, SDL_COM_BINLOG_DUMP, (const char *)packet.data, packet.len, 1,
                                NULL) != 0) {
@@ -388,12 +387,14 @@ set_stream_error(sdl_binlog_reader *r, sdl_error *err)
                           "source.server_id",
                           r->server_id, head);
         } else if (strstr(msg, "checksum")) {
-            sdl_error_set(err, SDL_E_SOURCE, "the source refused the checksum setting (server "
-                                             "error 1236: %s)",
+            sdl_error_set(err, SDL_E_SOURCE,
+                          "the source refused the checksum setting (server "
+                          "error 1236: %s)",
                           msg);
         } else {
-            sdl_error_set(err, SDL_E_SOURCE, "the source stopped the binlog stream (server error "
-                                             "1236: %s)",
+            sdl_error_set(err, SDL_E_SOURCE,
+                          "the source stopped the binlog stream (server error "
+                          "1236: %s)",
                           msg);
         }
         if (err) {

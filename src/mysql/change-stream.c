@@ -33,57 +33,57 @@ _Static_assert(SDL_OP_INSERT == 1u << SDL_ROW_INSERT && SDL_OP_UPDATE == 1u << S
 struct sdl_change_stream {
     sdl_change_stream_options opts;
     const sdl_config *config;
-    sdl_mysql_conn *meta;         /* metadata connection: checks, positions, JSON columns */
+    sdl_mysql_conn *meta; /* metadata connection: checks, positions, JSON columns */
     sdl_schema_cache *schema;
     sdl_binlog_reader *reader;
-    sdl_binlog_file *files;       /* file mode: local binlog files instead of a server */
-    sdl_payload_reader *payload;  /* inner events of the current TRANSACTION_PAYLOAD */
+    sdl_binlog_file *files;      /* file mode: local binlog files instead of a server */
+    sdl_payload_reader *payload; /* inner events of the current TRANSACTION_PAYLOAD */
     sdl_binlog_format fmt;
-    sdl_binlog_format inner_fmt;  /* fmt without checksums: events inside a payload */
+    sdl_binlog_format inner_fmt; /* fmt without checksums: events inside a payload */
     bool have_fde;
-    sdl_binlog_flavor flavor;     /* of positions: the server's, or the files' FDE */
-    uint64_t ev_pos;              /* offset of the current (outer) event in its file */
-    uint64_t ev_end;              /* offset after it */
-    uint64_t payload_pos;         /* offset of the TRANSACTION_PAYLOAD being streamed */
+    sdl_binlog_flavor flavor; /* of positions: the server's, or the files' FDE */
+    uint64_t ev_pos;          /* offset of the current (outer) event in its file */
+    uint64_t ev_end;          /* offset after it */
+    uint64_t payload_pos;     /* offset of the TRANSACTION_PAYLOAD being streamed */
     uint64_t payload_end;
-    uint32_t payload_ts;          /* its header timestamp */
-    uint64_t events;              /* events read, payload contents not counted */
-    uint64_t inner_events;        /* events read from inside TRANSACTION_PAYLOADs */
-    uint64_t bytes;               /* observability: bytes of the events read (outer) */
-    uint64_t rows_read;           /* observability: row changes decoded, filtered ones too */
-    uint64_t rows_filtered;       /* observability: of those, rows the table filters drop */
-    uint64_t reconnects;          /* observability: connections lost and re-established */
+    uint32_t payload_ts;    /* its header timestamp */
+    uint64_t events;        /* events read, payload contents not counted */
+    uint64_t inner_events;  /* events read from inside TRANSACTION_PAYLOADs */
+    uint64_t bytes;         /* observability: bytes of the events read (outer) */
+    uint64_t rows_read;     /* observability: row changes decoded, filtered ones too */
+    uint64_t rows_filtered; /* observability: of those, rows the table filters drop */
+    uint64_t reconnects;    /* observability: connections lost and re-established */
 
     char *pipeline;
     uint32_t pipeline_len;
-    char *start_text;             /* resolved start position */
-    sdl_txn_assembler ta;         /* the transactions; its position is the one after the last
-                                   * complete transaction (the kind says how the stream
-                                   * resumes: a MySQL source streamed by file and offset has
-                                   * FILE positions, resumed with COM_BINLOG_DUMP); MySQL: the
-                                   * PREVIOUS_GTIDS and start position included */
-    sdl_source_position until;    /* stop once the position reaches it */
+    char *start_text;          /* resolved start position */
+    sdl_txn_assembler ta;      /* the transactions; its position is the one after the last
+                                * complete transaction (the kind says how the stream
+                                * resumes: a MySQL source streamed by file and offset has
+                                * FILE positions, resumed with COM_BINLOG_DUMP); MySQL: the
+                                * PREVIOUS_GTIDS and start position included */
+    sdl_source_position until; /* stop once the position reaches it */
     bool has_until;
     bool until_now; /* --until now: also stop at the end of the binlog */
     bool ended;
 
     char file[SDL_SOURCE_FILE_MAX]; /* current binlog file name */
-    uint32_t file_len;            /* strlen(file), kept with it (set_file()) */
+    uint32_t file_len;              /* strlen(file), kept with it (set_file()) */
 
     /* rows of the current rows event still to hand out */
     bool rows_pending;
     sdl_row_decoder decoder;
-    sdl_binlog_rows rows;         /* the rows event being decoded (borrowed by decoder) */
+    sdl_binlog_rows rows; /* the rows event being decoded (borrowed by decoder) */
     const sdl_table_map_entry *rows_slot;
     uint64_t rows_event_pos;
     uint32_t rows_event_ts;
 
-    char *notice;                 /* what the last reconnect was about */
-    bool notice_given;            /* notice was handed out; free it on the next call */
+    char *notice;      /* what the last reconnect was about */
+    bool notice_given; /* notice was handed out; free it on the next call */
 
-    sdl_table_map_cache tables;   /* the table maps of the current transaction */
-    sdl_arena event_arena;        /* per event: inflated rows, query text */
-    sdl_arena row_arena;          /* per row: decoded values */
+    sdl_table_map_cache tables; /* the table maps of the current transaction */
+    sdl_arena event_arena;      /* per event: inflated rows, query text */
+    sdl_arena row_arena;        /* per row: decoded values */
     sdl_backoff backoff;
 };
 
@@ -483,7 +483,7 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
         goto fail;
     }
     s->flavor = sdl_mysql_conn_flavor(s->meta) == SDL_FLAVOR_MYSQL ? SDL_BINLOG_FLAVOR_MYSQL
-                                                                    : SDL_BINLOG_FLAVOR_MARIADB;
+                                                                   : SDL_BINLOG_FLAVOR_MARIADB;
     if (opts->from_flavor && opts->from_flavor[0] &&
         strcmp(opts->from_flavor, sdl_change_stream_flavor(s)) != 0 &&
         !(s->flavor == SDL_BINLOG_FLAVOR_MYSQL &&
@@ -563,8 +563,7 @@ sdl_change_stream_free(sdl_change_stream *s)
 /* ---- transactions ------------------------------------------------------------------------- */
 
 static void
-fill_pos(const sdl_change_stream *s, sdl_change *c, uint64_t seq, uint64_t binlog_pos,
-         uint32_t ts)
+fill_pos(const sdl_change_stream *s, sdl_change *c, uint64_t seq, uint64_t binlog_pos, uint32_t ts)
 {
     c->pos.pipeline = s->pipeline;
     c->pos.gtid = s->ta.txn.text;
@@ -702,8 +701,8 @@ ddl_included(const sdl_change_stream *s, bool known, const char *db, const char 
     }
     for (size_t i = 0; i < t->ninclude; i++) {
         const char *dot = strchr(t->include[i], '.');
-        char *dbpat = sdl_xstrndup(t->include[i], dot ? (size_t)(dot - t->include[i])
-                                                      : strlen(t->include[i]));
+        char *dbpat = sdl_xstrndup(t->include[i],
+                                   dot ? (size_t)(dot - t->include[i]) : strlen(t->include[i]));
         bool match = fnmatch(dbpat, db, 0) == 0;
         free(dbpat);
         if (match) {
@@ -833,7 +832,7 @@ read_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, bool *ret_inner, sdl
             }
             return true;
         }
-failed:
+    failed:
         if (!err || !err->transient || !s->opts.reconnect) {
             return false;
         }
@@ -881,8 +880,7 @@ next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
 }
 
 static bool
-handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos,
-            sdl_error *err)
+handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos, sdl_error *err)
 {
     sdl_binlog_rows *rows = &s->rows;
     bool began = false, resumed = false;
@@ -900,8 +898,8 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
     }
     const sdl_table_map_entry *slot = sdl_table_map_cache_lookup(&s->tables, rows->table_id);
     if (!slot) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "rows event for table id %" PRIu64
-                                           " without a preceding TABLE_MAP",
+        sdl_error_set(err, SDL_E_PROTOCOL,
+                      "rows event for table id %" PRIu64 " without a preceding TABLE_MAP",
                       rows->table_id);
         return false;
     }
@@ -923,8 +921,8 @@ handle_rows(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos
  * STATEMENT (opts.statements_as_changes), or why it stops the stream.
  */
 static bool
-handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos,
-             uint64_t end_pos, sdl_change *c, bool *ret_have, sdl_error *err)
+handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_pos, uint64_t end_pos,
+             sdl_change *c, bool *ret_have, sdl_error *err)
 {
     sdl_binlog_query q;
     sdl_txn_query_result r;
@@ -1162,8 +1160,8 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             }
             if (g.flags & (SDL_GTID_FL_PREPARED_XA | SDL_GTID_FL_COMPLETED_XA)) {
                 sdl_error_set(err, SDL_E_UNSUPPORTED,
-                              "XA transaction %" PRIu32 "-%" PRIu32 "-%" PRIu64
-                              " at '%s':%" PRIu64 ": sdl does not replicate XA transactions yet",
+                              "XA transaction %" PRIu32 "-%" PRIu32 "-%" PRIu64 " at '%s':%" PRIu64
+                              ": sdl does not replicate XA transactions yet",
                               g.domain, hdr.server_id, g.seq, where(s), event_pos);
                 return false;
             }
@@ -1234,7 +1232,8 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             return true;
         case SDL_BINLOG_XA_PREPARE_EVENT:
             sdl_error_set(err, SDL_E_UNSUPPORTED,
-                          "XA PREPARE at '%s':%" PRIu64 ": sdl does not replicate XA transactions yet",
+                          "XA PREPARE at '%s':%" PRIu64
+                          ": sdl does not replicate XA transactions yet",
                           where(s), event_pos);
             return false;
         case SDL_BINLOG_INCIDENT_EVENT:

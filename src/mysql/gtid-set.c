@@ -726,8 +726,8 @@ sdl_gtid_set_decode(sdl_bytes in, sdl_gtid_set *ret_set, sdl_error *err)
     }
     nsids = tagged ? (head >> 8) & ((UINT64_C(1) << 48) - 1) : head;
     if (nsids > in.len / 24) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "GTID set encoding claims %" PRIu64 " uuids in %zu bytes",
-                      nsids, in.len);
+        sdl_error_set(err, SDL_E_PROTOCOL,
+                      "GTID set encoding claims %" PRIu64 " uuids in %zu bytes", nsids, in.len);
         return false;
     }
     for (uint64_t i = 0; i < nsids; i++) {
@@ -762,9 +762,9 @@ sdl_gtid_set_decode(sdl_bytes in, sdl_gtid_set *ret_set, sdl_error *err)
             uint64_t a = rd64(p), b = rd64(p + 8);
             p += 16;
             if (a < 1 || b <= a) {
-                sdl_error_set(err, SDL_E_PROTOCOL,
-                              "GTID set encoding has an invalid interval [%" PRIu64 ", %" PRIu64 ")",
-                              a, b);
+                sdl_error_set(
+                    err, SDL_E_PROTOCOL,
+                    "GTID set encoding has an invalid interval [%" PRIu64 ", %" PRIu64 ")", a, b);
                 goto fail;
             }
             sdl_gtid_set_add_range(&set, uuid, tag, a, b - 1);

@@ -159,8 +159,8 @@ sdl_gtid_pos_parse(const char *text, sdl_gtid_pos *ret_pos, sdl_error *err)
         }
         if (sdl_gtid_pos_find(&pos, g.domain)) {
             sdl_error_set(err, SDL_E_INVALID,
-                          "invalid GTID position '%.200s': domain %" PRIu32 " appears twice",
-                          text, g.domain);
+                          "invalid GTID position '%.200s': domain %" PRIu32 " appears twice", text,
+                          g.domain);
             goto fail;
         }
         sdl_gtid_pos_advance(&pos, &g);
@@ -247,8 +247,8 @@ sdl_gtid_pos_equal(const sdl_gtid_pos *a, const sdl_gtid_pos *b)
         return false;
     }
     for (size_t i = 0; i < a->count; i++) {
-        if (a->gtids[i].domain != b->gtids[i].domain ||
-            a->gtids[i].server != b->gtids[i].server || a->gtids[i].seq != b->gtids[i].seq) {
+        if (a->gtids[i].domain != b->gtids[i].domain || a->gtids[i].server != b->gtids[i].server ||
+            a->gtids[i].seq != b->gtids[i].seq) {
             return false;
         }
     }

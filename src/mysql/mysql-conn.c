@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sdl/mysql/mysql-conn.h"
 
+#include <errmsg.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <errmsg.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 
@@ -48,13 +48,13 @@ static bool
 client_error_is_transient(unsigned no)
 {
     switch (no) {
-    case CR_CONNECTION_ERROR:   /* 2002 */
-    case CR_CONN_HOST_ERROR:    /* 2003 */
-    case CR_SERVER_GONE_ERROR:  /* 2006 */
-    case CR_SERVER_LOST:        /* 2013 */
+    case CR_CONNECTION_ERROR:     /* 2002 */
+    case CR_CONN_HOST_ERROR:      /* 2003 */
+    case CR_SERVER_GONE_ERROR:    /* 2006 */
+    case CR_SERVER_LOST:          /* 2013 */
     case CR_SERVER_LOST_EXTENDED: /* 2055 */
-    case CR_IPSOCK_ERROR:       /* 2004 */
-    case CR_UNKNOWN_HOST:       /* 2005: DNS may come back */
+    case CR_IPSOCK_ERROR:         /* 2004 */
+    case CR_UNKNOWN_HOST:         /* 2005: DNS may come back */
         return true;
     default:
         return false;
@@ -65,12 +65,12 @@ static bool
 server_error_is_transient(unsigned no)
 {
     switch (no) {
-    case ER_CON_COUNT_ERROR:       /* 1040 too many connections */
-    case ER_SERVER_SHUTDOWN:       /* 1053 */
-    case ER_QUERY_INTERRUPTED:     /* 1317 */
-    case ER_LOCK_WAIT_TIMEOUT:     /* 1205 */
-    case ER_LOCK_DEADLOCK:         /* 1213 */
-    case ER_CONNECTION_KILLED:     /* 1927 */
+    case ER_CON_COUNT_ERROR:   /* 1040 too many connections */
+    case ER_SERVER_SHUTDOWN:   /* 1053 */
+    case ER_QUERY_INTERRUPTED: /* 1317 */
+    case ER_LOCK_WAIT_TIMEOUT: /* 1205 */
+    case ER_LOCK_DEADLOCK:     /* 1213 */
+    case ER_CONNECTION_KILLED: /* 1927 */
         return true;
     default:
         return false;
@@ -108,8 +108,8 @@ sdl_mysql_conn_set_error(sdl_mysql_conn *conn, const char *what, sdl_error *err)
         sdl_error_set_transient(err, SDL_E_SOURCE, "%s '%s': server error %u: %s%s", what,
                                 conn->endpoint, no, msg, hint);
     } else {
-        sdl_error_set(err, SDL_E_SOURCE, "%s '%s': server error %u: %s%s", what, conn->endpoint,
-                      no, msg, hint);
+        sdl_error_set(err, SDL_E_SOURCE, "%s '%s': server error %u: %s%s", what, conn->endpoint, no,
+                      msg, hint);
     }
     if (err) {
         err->sys_errno = (int)no;
@@ -173,8 +173,8 @@ connect_once(sdl_mysql_conn *conn, const sdl_source_config *cfg, uint64_t read_t
         sdl_error_set(err, SDL_E_CONFIG, "configuring TLS for '%s' failed", conn->endpoint);
         return false;
     }
-    if (!mysql_real_connect(conn->mysql, cfg->host, cfg->user, cfg->password, NULL, cfg->port,
-                            NULL, 0)) {
+    if (!mysql_real_connect(conn->mysql, cfg->host, cfg->user, cfg->password, NULL, cfg->port, NULL,
+                            0)) {
         sdl_mysql_conn_set_error(conn, "connecting to", err);
         return false;
     }
@@ -245,8 +245,8 @@ sdl_mysql_conn_exec(sdl_mysql_conn *conn, const char *sql, sdl_error *err)
 }
 
 bool
-sdl_mysql_conn_query_rows(sdl_mysql_conn *conn, const char *sql, unsigned ncols,
-                          char ***ret_values, size_t *ret_nrows, sdl_error *err)
+sdl_mysql_conn_query_rows(sdl_mysql_conn *conn, const char *sql, unsigned ncols, char ***ret_values,
+                          size_t *ret_nrows, sdl_error *err)
 {
     MYSQL_RES *res;
     MYSQL_ROW row;
@@ -297,8 +297,7 @@ sdl_mysql_rows_free(char **values, size_t n)
 }
 
 bool
-sdl_mysql_conn_query_value(sdl_mysql_conn *conn, const char *sql, char **ret_value,
-                           sdl_error *err)
+sdl_mysql_conn_query_value(sdl_mysql_conn *conn, const char *sql, char **ret_value, sdl_error *err)
 {
     char **values = NULL;
     size_t nrows = 0;
@@ -349,10 +348,9 @@ sdl_mysql_conn_check_replication(sdl_mysql_conn *conn, sdl_error *err)
         (void)snprintf(sql, sizeof(sql), "SELECT @@GLOBAL.%s", settings[i].variable);
         if (!sdl_mysql_conn_query_value(conn, sql, &value, err)) {
             if (err && err->sys_errno == ER_UNKNOWN_SYSTEM_VARIABLE) {
-                sdl_error_set(err, SDL_E_UNSUPPORTED,
-                              "source '%s' (%s) has no '%s' variable: %s", conn->endpoint,
-                              sdl_mysql_conn_server_version(conn), settings[i].variable,
-                              settings[i].fix);
+                sdl_error_set(err, SDL_E_UNSUPPORTED, "source '%s' (%s) has no '%s' variable: %s",
+                              conn->endpoint, sdl_mysql_conn_server_version(conn),
+                              settings[i].variable, settings[i].fix);
             }
             return false;
         }
@@ -363,10 +361,9 @@ sdl_mysql_conn_check_replication(sdl_mysql_conn *conn, sdl_error *err)
                               "source '%s' does not write a binary log (log_bin=%s): %s",
                               conn->endpoint, value ? value : "NULL", settings[i].fix);
             } else {
-                sdl_error_set(err, SDL_E_UNSUPPORTED,
-                              "source '%s' has %s=%s, sdl needs %s: %s", conn->endpoint,
-                              settings[i].variable, value ? value : "NULL", settings[i].want,
-                              settings[i].fix);
+                sdl_error_set(err, SDL_E_UNSUPPORTED, "source '%s' has %s=%s, sdl needs %s: %s",
+                              conn->endpoint, settings[i].variable, value ? value : "NULL",
+                              settings[i].want, settings[i].fix);
             }
             free(value);
             return false;
@@ -384,7 +381,8 @@ sdl_mysql_conn_check_replication(sdl_mysql_conn *conn, sdl_error *err)
                           "the replication user lacks a privilege on '%s': SHOW BINARY LOGS was "
                           "denied; GRANT %s ON *.* TO the user",
                           conn->endpoint,
-                          conn->flavor == SDL_FLAVOR_MARIADB ? "BINLOG MONITOR" : "REPLICATION CLIENT");
+                          conn->flavor == SDL_FLAVOR_MARIADB ? "BINLOG MONITOR"
+                                                             : "REPLICATION CLIENT");
         }
         return false;
     }

@@ -178,8 +178,8 @@ decimal_unpack(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
     for (unsigned k = 0; k < n; k++) {
         groups[k] = be_uint(q, dig2bytes[ndig[k]]);
         if (groups[k] >= pow10_u32[ndig[k]]) {
-            sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) digit group out of range",
-                          precision, scale);
+            sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) digit group out of range", precision,
+                          scale);
             return false;
         }
         q += dig2bytes[ndig[k]];
@@ -235,8 +235,8 @@ sdl_decimal_to_text(const uint8_t *p, size_t len, unsigned precision, unsigned s
 }
 
 bool
-sdl_decimal_to_i64(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
-                   int64_t *ret, size_t *ret_used, sdl_error *err)
+sdl_decimal_to_i64(const uint8_t *p, size_t len, unsigned precision, unsigned scale, int64_t *ret,
+                   size_t *ret_used, sdl_error *err)
 {
     if (precision > 18) {
         sdl_error_set(err, SDL_E_INVALID, "DECIMAL(%u,%u) does not fit 64 bits", precision, scale);
@@ -459,7 +459,10 @@ text_value(const sdl_column *col, sdl_bytes raw, sdl_arena *arena, sdl_value *v,
     if (col->charset == SDL_COLLATION_GUESS_UTF8) {
         /* no charset metadata (binlog files of old servers): see row-decoder.h */
         bool utf8 = raw.len == 0 || sdl_utf8_valid(raw.ptr, raw.len, true);
-        set_text(v, col->is_json ? SDL_VALUE_JSON_TEXT : utf8 ? SDL_VALUE_STRING : SDL_VALUE_BINARY,
+        set_text(v,
+                 col->is_json ? SDL_VALUE_JSON_TEXT
+                 : utf8       ? SDL_VALUE_STRING
+                              : SDL_VALUE_BINARY,
                  copy_bytes(arena, raw));
         return true;
     }
@@ -929,7 +932,7 @@ decode_image(sdl_row_decoder *dec, sdl_bytes present, uint32_t npresent, const c
     sdl_cursor *c = &dec->cur;
     sdl_value *vals = sdl_arena_calloc(dec->arena, t->ncols, sizeof(*vals));
     sdl_bytes nulls = sdl_cursor_bytes(c, (npresent + 7) / 8);
-    uint32_t j = 0; /* index among present columns */
+    uint32_t j = 0;  /* index among present columns */
     uint32_t jp = 0; /* index among present JSON columns (partial bits) */
 
     if (c->failed) {
@@ -957,7 +960,8 @@ decode_image(sdl_row_decoder *dec, sdl_bytes present, uint32_t npresent, const c
                 if (c->failed) {
                     sdl_error_set(err, SDL_E_PROTOCOL, "row image truncated");
                 }
-                sdl_error_prefix(err, "table '%s.%s' row %" PRIu64 " (%s image) column '%s' (#%" PRIu32
+                sdl_error_prefix(err,
+                                 "table '%s.%s' row %" PRIu64 " (%s image) column '%s' (#%" PRIu32
                                  ", JSON diff)",
                                  t->db, t->name, dec->row_index, which, col->name, i);
                 return false;

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 typedef struct token {
     size_t start; /* byte offset */
     size_t end;   /* one past */
@@ -169,8 +168,8 @@ typedef struct lexer {
     const char *s;
     size_t len;
     size_t pos;
-    token tok;  /* current token */
-    bool have;  /* tok is valid */
+    token tok; /* current token */
+    bool have; /* tok is valid */
 } lexer;
 
 /* The next token; comments are skipped and executable comments read as code. */

@@ -75,7 +75,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const sdl_table t = {1, "db", "t", NCOLS, cols, flags & 1 ? 2 : 0, pk, (flags & 2) != 0, 0, 0};
     const sdl_row_change rc = {(sdl_row_op)(flags >> 4) % 3, &t, img[0], img[1]};
     const sdl_change_pos pos = {"p", "0-1-2", flags, (int64_t)flags * 1000, "f", 4, flags & 8,
-                                0, 0, 0};
+                                0,   0,       0};
     const sdl_doc_mapper_options opts = {(flags & 64) != 0, (flags & 128) ? 3 : 0, NULL};
     bson_t doc = BSON_INITIALIZER;
     sdl_error err = SDL_ERROR_INIT;

@@ -9,6 +9,7 @@
 
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mapping/json-text.h"
+
 #include "src/mapping/json-text-private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -35,8 +35,7 @@ static jmp_buf fail_jmp;
 static char fail_msg[2048];
 static int napp;
 
-SDL_PRINTF(3, 4) static _Noreturn void
-fail_at(const char *file, int line, const char *fmt, ...)
+SDL_PRINTF(3, 4) static _Noreturn void fail_at(const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
     int n = snprintf(fail_msg, sizeof(fail_msg), "%s:%d: ", file, line);
@@ -63,14 +62,14 @@ fail_at(const char *file, int line, const char *fmt, ...)
     do {                                                                                           \
         uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                           \
         if (a_ != b_) {                                                                            \
-            fail_at(__FILE__, __LINE__, "%s == %s: %" PRIu64 " != %" PRIu64, #a, #b, a_, b_);     \
+            fail_at(__FILE__, __LINE__, "%s == %s: %" PRIu64 " != %" PRIu64, #a, #b, a_, b_);      \
         }                                                                                          \
     } while (0)
 #define CHECK_STR(a, b)                                                                            \
     do {                                                                                           \
         const char *a_ = (a), *b_ = (b);                                                           \
         if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
-            fail_at(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", \
+            fail_at(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)",  \
                     b_ ? b_ : "(null)");                                                           \
         }                                                                                          \
     } while (0)
@@ -78,7 +77,7 @@ fail_at(const char *file, int line, const char *fmt, ...)
     do {                                                                                           \
         const char *h_ = (hay);                                                                    \
         if (!strstr(h_, (needle))) {                                                               \
-            fail_at(__FILE__, __LINE__, "\"%s\" does not contain \"%s\"", h_, (needle));          \
+            fail_at(__FILE__, __LINE__, "\"%s\" does not contain \"%s\"", h_, (needle));           \
         }                                                                                          \
     } while (0)
 
@@ -96,7 +95,8 @@ typedef struct fixture {
 static void
 fixture_init(fixture *f, const char *name, const char *base_uri)
 {
-    const char *sep = strchr(base_uri, '?') ? "&" : (base_uri[strlen(base_uri) - 1] == '/' ? "?" : "/?");
+    const char *sep =
+        strchr(base_uri, '?') ? "&" : (base_uri[strlen(base_uri) - 1] == '/' ? "?" : "/?");
     bson_error_t error;
     mongoc_database_t *db;
 
@@ -131,8 +131,7 @@ open_writer(fixture *f, const char *pipeline)
     return w;
 }
 
-SDL_PRINTF(1, 2) static void
-failpoint(const char *fmt, ...)
+SDL_PRINTF(1, 2) static void failpoint(const char *fmt, ...)
 {
     char json[2048];
     va_list ap;
@@ -163,8 +162,8 @@ static int64_t
 count(const fixture *f, const char *coll, const char *filter_json)
 {
     bson_error_t error;
-    bson_t *filter = bson_new_from_json((const uint8_t *)(filter_json ? filter_json : "{}"), -1,
-                                        &error);
+    bson_t *filter =
+        bson_new_from_json((const uint8_t *)(filter_json ? filter_json : "{}"), -1, &error);
     mongoc_collection_t *c = mongoc_client_get_collection(admin, f->db, coll);
     int64_t n = mongoc_collection_count_documents(c, filter, NULL, NULL, NULL, &error);
 
@@ -881,7 +880,10 @@ typedef struct test_case {
     void (*fn)(void);
 } test_case;
 
-#define T(fn) {#fn, fn}
+#define T(fn)                                                                                      \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
 static const test_case cases[] = {
     T(test_open_replica_set_creates_indexes),
     T(test_open_standalone_is_a_clear_permanent_error),
@@ -955,8 +957,8 @@ main(int argc, char **argv)
             failed++;
             printf("not ok %zu - %s\n# %s\n", (size_t)num, cases[i].name + 5, fail_msg);
             /* A failed test may leave its failpoint on. */
-            bson_t *off = BCON_NEW("configureFailPoint", BCON_UTF8("failCommand"), "mode",
-                                   BCON_UTF8("off"));
+            bson_t *off =
+                BCON_NEW("configureFailPoint", BCON_UTF8("failCommand"), "mode", BCON_UTF8("off"));
             (void)mongoc_client_command_simple(admin, "admin", off, NULL, NULL, &error);
             bson_destroy(off);
         }

@@ -2,6 +2,7 @@
 #include <stdint.h>
 
 #include "sdl/base/arena.h"
+
 #include "sdltest.h"
 
 TEST(arena_allocations_are_aligned_and_distinct)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sdl/mysql/binlog-dump.h"
+
 #include "sdltest.h"
 
 /* Compares @buf with the hex bytes @hex. */
@@ -62,8 +63,7 @@ TEST(binlog_dump_gtid_packet_tagged_non_blocking_with_file)
     sdl_buf out = SDL_BUF_INIT;
     sdl_error err = SDL_ERROR_INIT;
 
-    ASSERT_OK(sdl_gtid_set_parse("55778904-0299-11f1-b1b8-4ef0c4956feb:1-13:mytag:1-2", &set,
-                                 &err),
+    ASSERT_OK(sdl_gtid_set_parse("55778904-0299-11f1-b1b8-4ef0c4956feb:1-13:mytag:1-2", &set, &err),
               &err);
     sdl_binlog_dump_gtid_packet(SDL_BINLOG_DUMP_NON_BLOCK, 7, "binlog.000002", 157, &set, &out);
     check_bytes(&out,

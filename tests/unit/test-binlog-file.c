@@ -5,6 +5,7 @@
 
 #include "sdl/mysql/binlog-file.h"
 #include "sdl/mysql/binlog-payload.h"
+
 #include "sdltest.h"
 
 static const char *
@@ -43,11 +44,17 @@ TEST(binlog_file_frames_events_across_files)
     sdl_bytes ev;
     bool new_file, eof;
 
-    memcpy(a, "\xfe" "bin", 4);
+    memcpy(a,
+           "\xfe"
+           "bin",
+           4);
     n += put_event(a + n, 15, 30);
     n += put_event(a + n, 2, 19);
     const char *pa = write_file("binlog.000001", a, n);
-    memcpy(b, "\xfe" "bin", 4);
+    memcpy(b,
+           "\xfe"
+           "bin",
+           4);
     put_event(b + 4, 15, 25);
     const char *pb = write_file("binlog.000002", b, sizeof(b));
     const char *paths[] = {pa, pb};
@@ -81,7 +88,10 @@ TEST(binlog_file_reports_damage_with_file_and_offset)
     sdl_bytes ev;
     bool new_file, eof;
 
-    memcpy(buf, "\xfe" "bin", 4);
+    memcpy(buf,
+           "\xfe"
+           "bin",
+           4);
     put_event(buf + 4, 15, 30);
     put_event(buf + 34, 2, 19);
     struct {
@@ -90,8 +100,9 @@ TEST(binlog_file_reports_damage_with_file_and_offset)
         const char *msg;
     } cases[] = {
         {34 + 7, 19, "is truncated: event header at offset 34 has 7 of 19 bytes"},
-        {34 + 19, 60, "is truncated: event at offset 34 (type 2) needs 60 bytes, the file ends "
-                      "after 19"},
+        {34 + 19, 60,
+         "is truncated: event at offset 34 (type 2) needs 60 bytes, the file ends "
+         "after 19"},
         {34 + 19, 5, "is corrupt: event at offset 34 (type 2) has size 5"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sdl/base/bytes.h"
+
 #include "sdltest.h"
 
 TEST(buf_appends_and_terminates)

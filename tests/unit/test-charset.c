@@ -127,9 +127,9 @@ utf8_reference(const uint8_t *p, size_t len, bool allow_4byte)
  * every length around the word size with valid and broken sequences at every position. */
 TEST(charset_utf8_validation_matches_reference)
 {
-    static const char *const pieces[] = {"a", "abcdefg", "\xc3\xa9", "\xe2\x82\xac",
-                                         "\xf0\x9f\x98\x80", "\xff", "\xc3", "\xe2\x82",
-                                         "\xed\xa0\x80", "\xc0\xaf", "\x80", "0123456789abcdef"};
+    static const char *const pieces[] = {
+        "a",        "abcdefg",      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3",
+        "\xe2\x82", "\xed\xa0\x80", "\xc0\xaf", "\x80",         "0123456789abcdef"};
     uint32_t seed = 12345;
     unsigned valid = 0;
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sdl/base/clock.h"
+
 #include "sdltest.h"
 
 TEST(backoff_doubles_with_jitter_up_to_the_cap)

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include "sdl/mysql/crc32.h"
+
 #include "sdltest.h"
 
 static uint32_t

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "sdl/base/cursor.h"
+
 #include "sdltest.h"
 
 TEST(cursor_reads_little_and_big_endian)
@@ -37,7 +38,8 @@ TEST(cursor_failure_is_sticky_and_bounded)
 TEST(cursor_lenenc_forms)
 {
     size_t len;
-    uint8_t *b = sdltest_hex("fa fc 34 12 fd 56 34 12 fe 08 07 06 05 04 03 02 01 03 61 62 63", &len);
+    uint8_t *b =
+        sdltest_hex("fa fc 34 12 fd 56 34 12 fe 08 07 06 05 04 03 02 01 03 61 62 63", &len);
     sdl_cursor c = sdl_cursor_make(SDL_BYTES(b, len));
 
     ASSERT_UINT_EQ(sdl_cursor_lenenc(&c), 0xfa);

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "sdl/mapping/doc-mapper.h"
-#include "src/mapping/json-text-private.h"
 
 #include "sdltest.h"
+#include "src/mapping/json-text-private.h"
 
 #define COL(...)                                                                                   \
     {                                                                                              \
@@ -438,10 +438,23 @@ static void
 gen_json(sdl_buf *b, uint32_t *seed, unsigned depth)
 {
     static const char *const keys[] = {"a", "b", "c", "$x", "k.y", "\\u00e9t\\u00e9", "long_key"};
-    static const char *const scalars[] = {
-        "0", "-0", "1", "-2147483648", "2147483648", "9223372036854775807", "-9223372036854775809",
-        "1.5", "-1e300", "1e999", "true", "false", "null", "\"\"", "\"a\\\"b\\\\c\\n\"",
-        "\"\\ud83d\\ude00 \xc3\xa9\"", "\"\\u0000x\""};
+    static const char *const scalars[] = {"0",
+                                          "-0",
+                                          "1",
+                                          "-2147483648",
+                                          "2147483648",
+                                          "9223372036854775807",
+                                          "-9223372036854775809",
+                                          "1.5",
+                                          "-1e300",
+                                          "1e999",
+                                          "true",
+                                          "false",
+                                          "null",
+                                          "\"\"",
+                                          "\"a\\\"b\\\\c\\n\"",
+                                          "\"\\ud83d\\ude00 \xc3\xa9\"",
+                                          "\"\\u0000x\""};
     unsigned r = jrand(seed) % 10;
 
     if (b->len > 5000) {
@@ -484,8 +497,8 @@ gen_json(sdl_buf *b, uint32_t *seed, unsigned depth)
 TEST(doc_mapper_json_text_matches_two_pass)
 {
     static sdl_column cols[] = {COL("pad"), COL("j")};
-    static const sdl_table t = {.db = "d", .name = "t", .ncols = 2, .cols = cols,
-                                .names_from_metadata = true};
+    static const sdl_table t = {
+        .db = "d", .name = "t", .ncols = 2, .cols = cols, .names_from_metadata = true};
     static char pad[4096];
     uint32_t seed = 7;
     unsigned ok_count = 0;
@@ -498,20 +511,21 @@ TEST(doc_mapper_json_text_matches_two_pass)
             text.data[jrand(&seed) % text.len] = (char)"{}[]\",:\x01\xff"[jrand(&seed) % 9];
         }
         size_t padlen = jrand(&seed) % 3 == 0 ? jrand(&seed) % sizeof(pad) : jrand(&seed) % 64;
-        sdl_value img[2] = {{.kind = SDL_VALUE_STRING, .str = {pad, padlen}},
-                            {.kind = SDL_VALUE_JSON_TEXT, .str = {(const char *)text.data, text.len}}};
+        sdl_value img[2] = {
+            {.kind = SDL_VALUE_STRING, .str = {pad, padlen}},
+            {.kind = SDL_VALUE_JSON_TEXT, .str = {(const char *)text.data, text.len}}};
         sdl_row_change rc = {.op = SDL_ROW_INSERT, .table = &t, .after = img};
         bson_t want = BSON_INITIALIZER;
         bson_t doc = BSON_INITIALIZER;
         sdl_error err = SDL_ERROR_INIT, err2 = SDL_ERROR_INIT;
-        bool ok2 = sdl_json_text_append_two_pass(&want, "j", 1, (const char *)text.data,
-                                                 text.len, 0, &err2);
+        bool ok2 = sdl_json_text_append_two_pass(&want, "j", 1, (const char *)text.data, text.len,
+                                                 0, &err2);
         bool ok = sdl_doc_mapper_row(NULL, &pos0, &rc, &doc, &err);
         ASSERT_TRUE(ok == ok2);
         if (ok) {
             bson_iter_t it, after;
-            ASSERT_TRUE(bson_iter_init_find(&it, &doc, "after") &&
-                        bson_iter_recurse(&it, &after) && bson_iter_find(&after, "j"));
+            ASSERT_TRUE(bson_iter_init_find(&it, &doc, "after") && bson_iter_recurse(&it, &after) &&
+                        bson_iter_find(&after, "j"));
             /* The element, type byte to the end of its value, against @want's only element. */
             const uint8_t *got = after.raw + after.off;
             size_t got_len = after.next_off - after.off;
@@ -697,9 +711,11 @@ TEST(doc_mapper_ddl_documents)
     sdl_change_pos pos = pos0;
 
     pos.seq = 1;
-    ASSERT_OK(sdl_doc_mapper_ddl(NULL, &pos, "shop", "orders", stmt, strlen(stmt), &doc, &err), &err);
+    ASSERT_OK(sdl_doc_mapper_ddl(NULL, &pos, "shop", "orders", stmt, strlen(stmt), &doc, &err),
+              &err);
     char *s = to_json(&doc);
-    ASSERT_STR_EQ(s, "{\"_id\":\"main:0-1-4711:1\",\"op\":\"ddl\",\"db\":\"shop\",\"table\":\"orders\",\"statement\":"
+    ASSERT_STR_EQ(s, "{\"_id\":\"main:0-1-4711:1\",\"op\":\"ddl\",\"db\":\"shop\",\"table\":"
+                     "\"orders\",\"statement\":"
                      "\"ALTER TABLE orders ADD COLUMN x INT\",\"gtid\":\"0-1-4711\",\"seq\":1,"
                      "\"ts\":{\"$date\":\"2024-01-01T00:00:00Z\"},"
                      "\"binlog\":{\"file\":\"binlog.000042\",\"pos\":1234}}");

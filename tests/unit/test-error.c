@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sdl/base/error.h"
+
 #include "sdltest.h"
 
 TEST(error_prefix_reads_top_down)

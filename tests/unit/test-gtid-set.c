@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "sdl/mysql/gtid-set.h"
+
 #include "sdltest.h"
 
 #define U1 "3e11fa47-71ca-11e1-9e33-c80aa9429562"
@@ -72,10 +73,22 @@ TEST(gtid_set_parses_formats_canonically)
 
 TEST(gtid_set_rejects_malformed)
 {
-    const char *bad[] = {U1, U1 ":", U1 ":0", U1 ":5-3", U1 ":1-", U1 ":-1", U1 ":a-b",
-                         U1 ":1,", "," U1 ":1", "3e11fa47-71ca-11e1-9e33-c80aa942956:1",
-                         "zz11fa47-71ca-11e1-9e33-c80aa9429562:1", U1 ":tag", U1 ":1:tag",
-                         U1 ":1:9tag:2", U1 ":1:abcdefghijabcdefghijabcdefghijabc:1", U1 ":1 2",
+    const char *bad[] = {U1,
+                         U1 ":",
+                         U1 ":0",
+                         U1 ":5-3",
+                         U1 ":1-",
+                         U1 ":-1",
+                         U1 ":a-b",
+                         U1 ":1,",
+                         "," U1 ":1",
+                         "3e11fa47-71ca-11e1-9e33-c80aa942956:1",
+                         "zz11fa47-71ca-11e1-9e33-c80aa9429562:1",
+                         U1 ":tag",
+                         U1 ":1:tag",
+                         U1 ":1:9tag:2",
+                         U1 ":1:abcdefghijabcdefghijabcdefghijabc:1",
+                         U1 ":1 2",
                          "0-1-2"};
     sdl_error err = SDL_ERROR_INIT;
     sdl_gtid_set s = set_of(U1 ":1");
@@ -170,14 +183,23 @@ TEST(gtid_set_encoding_matches_real_servers)
 {
     static const char tagged_hex[] = /* 9.6.0, binlog_transaction_with_GTID_TAG.000001 */
         "0102000000000001"
-        "55778904029911f1b1b84ef0c4956feb" "00" "0100000000000000"
-        "0100000000000000" "0e00000000000000"
-        "55778904029911f1b1b84ef0c4956feb" "0a" "6d79746167" "0100000000000000"
-        "0100000000000000" "0300000000000000";
+        "55778904029911f1b1b84ef0c4956feb"
+        "00"
+        "0100000000000000"
+        "0100000000000000"
+        "0e00000000000000"
+        "55778904029911f1b1b84ef0c4956feb"
+        "0a"
+        "6d79746167"
+        "0100000000000000"
+        "0100000000000000"
+        "0300000000000000";
     static const char plain_hex[] = /* 8.0.40, binlog_transaction_previous_GTID_no_tag */
         "0100000000000000"
-        "b9b88c66075511f198994a9da94c4d71" "0100000000000000"
-        "0100000000000000" "0300000000000000";
+        "b9b88c66075511f198994a9da94c4d71"
+        "0100000000000000"
+        "0100000000000000"
+        "0300000000000000";
     struct {
         const char *hex;
         const char *text;
@@ -231,9 +253,19 @@ TEST(gtid_set_decode_rejects_bad_intervals)
 
 TEST(gtid_varlen_round_trips)
 {
-    static const uint64_t vals[] = {0, 1, 5, 127, 128, 16383, 16384, (1u << 21) - 1, 1u << 21,
-                                    UINT64_C(1) << 55, (UINT64_C(1) << 56) - 1,
-                                    UINT64_C(1) << 56, UINT64_MAX};
+    static const uint64_t vals[] = {0,
+                                    1,
+                                    5,
+                                    127,
+                                    128,
+                                    16383,
+                                    16384,
+                                    (1u << 21) - 1,
+                                    1u << 21,
+                                    UINT64_C(1) << 55,
+                                    (UINT64_C(1) << 56) - 1,
+                                    UINT64_C(1) << 56,
+                                    UINT64_MAX};
     static const size_t sizes[] = {1, 1, 1, 1, 2, 2, 3, 3, 4, 8, 8, 9, 9};
     uint8_t buf[9];
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "sdl/mysql/gtid.h"
+
 #include "sdltest.h"
 
 TEST(gtid_parses_and_formats_one)
@@ -22,8 +23,17 @@ TEST(gtid_parses_and_formats_one)
 
 TEST(gtid_rejects_malformed)
 {
-    const char *bad[] = {"", "0-1", "0-1-", "-1-2", "a-1-2", "0-1-2-3", "0--1-2", "4294967296-1-1",
-                         "0-1-18446744073709551616", "0-1-+2", " 0-1-2"};
+    const char *bad[] = {"",
+                         "0-1",
+                         "0-1-",
+                         "-1-2",
+                         "a-1-2",
+                         "0-1-2-3",
+                         "0--1-2",
+                         "4294967296-1-1",
+                         "0-1-18446744073709551616",
+                         "0-1-+2",
+                         " 0-1-2"};
     sdl_error err = SDL_ERROR_INIT;
     sdl_gtid g;
 

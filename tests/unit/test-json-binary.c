@@ -8,6 +8,7 @@
 #include "sdl/base/bytes.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mapping/json-binary.h"
+
 #include "sdltest.h"
 
 /* Decodes hex binary JSON under key "v" and returns the document as compact relaxed JSON
@@ -63,7 +64,7 @@ patched(const char *base_hex, const char *diff_hex, sdl_error *err)
         sdl_error e_ = SDL_ERROR_INIT;                                                             \
         const char *got_ = decode(hex, NULL, &e_);                                                 \
         if (!got_) {                                                                               \
-            sdltest_fail(__FILE__, __LINE__, "decoding %s: %s", hex, e_.message);                 \
+            sdltest_fail(__FILE__, __LINE__, "decoding %s: %s", hex, e_.message);                  \
         }                                                                                          \
         ASSERT_STR_EQ(got_, "{\"v\":" want "}");                                                   \
     } while (0)
@@ -127,18 +128,18 @@ TEST(json_binary_opaque_values)
 TEST(json_binary_rejects_malformed)
 {
     const char *bad[] = {
-        "00",                          /* object header truncated */
-        "00 0100 ff00",                /* size beyond the buffer */
-        "00 0200 0800 0400 0100",      /* entries do not fit the size */
-        "02 0100 0700 0c6400",         /* value offset outside the container */
-        "0c05 6869",                   /* string longer than the buffer */
-        "0c 8080808080 00",            /* variable length of more than 5 bytes */
-        "0403",                        /* literal 3 */
-        "0d00",                        /* unknown type */
-        "05ff",                        /* int16 truncated */
-        "0f f6 02 0400 00",            /* DECIMAL of the wrong length */
-        "0f 0a 04 00000000",           /* DATE not 8 bytes */
-        "0c02 c328",                   /* invalid UTF-8 */
+        "00",                               /* object header truncated */
+        "00 0100 ff00",                     /* size beyond the buffer */
+        "00 0200 0800 0400 0100",           /* entries do not fit the size */
+        "02 0100 0700 0c6400",              /* value offset outside the container */
+        "0c05 6869",                        /* string longer than the buffer */
+        "0c 8080808080 00",                 /* variable length of more than 5 bytes */
+        "0403",                             /* literal 3 */
+        "0d00",                             /* unknown type */
+        "05ff",                             /* int16 truncated */
+        "0f f6 02 0400 00",                 /* DECIMAL of the wrong length */
+        "0f 0a 04 00000000",                /* DATE not 8 bytes */
+        "0c02 c328",                        /* invalid UTF-8 */
         "00 0100 0c00 0b00 0100 040100 00", /* key with a NUL */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -167,38 +168,39 @@ TEST(json_binary_partial_updates_apply_in_order)
     sdl_error err = SDL_ERROR_INIT;
 
     /* REPLACE $.a 5; INSERT $.c true; REMOVE $.bb */
-    ASSERT_STR_EQ(patched(OBJ, "00 03 242e61 03 050500  01 03 242e63 02 0401  02 04 242e6262", &err),
-                  "{\"v\":{\"a\":5,\"c\":true}}");
+    ASSERT_STR_EQ(
+        patched(OBJ, "00 03 242e61 03 050500  01 03 242e63 02 0401  02 04 242e6262", &err),
+        "{\"v\":{\"a\":5,\"c\":true}}");
     /* INSERT $[1] 7; REMOVE $[last]; REPLACE $[0] "y" */
-    ASSERT_STR_EQ(patched(ARR, "01 04 245b315d 03 050700  02 07 245b6c6173745d  "
-                               "00 04 245b305d 03 0c0179",
+    ASSERT_STR_EQ(patched(ARR,
+                          "01 04 245b315d 03 050700  02 07 245b6c6173745d  "
+                          "00 04 245b305d 03 0c0179",
                           &err),
                   "{\"v\":[\"y\",7,\"x\"]}");
     /* quoted member and [last-1] */
     ASSERT_STR_EQ(patched(OBJ, "00 06 242e22626222 02 0401", &err),
                   "{\"v\":{\"a\":1,\"bb\":true}}");
-    ASSERT_STR_EQ(patched(ARR, "00 09 245b6c6173742d315d 02 0402", &err),
-                  "{\"v\":[1,false,null]}");
+    ASSERT_STR_EQ(patched(ARR, "00 09 245b6c6173742d315d 02 0402", &err), "{\"v\":[1,false,null]}");
     /* REPLACE $ (the whole document) */
     ASSERT_STR_EQ(patched(OBJ, "00 01 24 03 050900", &err), "{\"v\":9}");
     /* the MySQL 8.0.22 fixture's diff: REPLACE $.age with int16 26 */
-    ASSERT_STR_EQ(patched("00 0100 0e00 0b00 0300 051800 616765", "00 05 242e616765 03 051a00",
-                          &err),
-                  "{\"v\":{\"age\":26}}");
+    ASSERT_STR_EQ(
+        patched("00 0100 0e00 0b00 0300 051800 616765", "00 05 242e616765 03 051a00", &err),
+        "{\"v\":{\"age\":26}}");
 }
 
 TEST(json_binary_partial_updates_that_do_not_apply_fail)
 {
     const char *bad[] = {
-        "00 04 242e7a7a 02 0401",       /* REPLACE $.zz: no such member */
-        "01 03 242e61 02 0401",         /* INSERT $.a: exists */
-        "02 04 242e7a7a",               /* REMOVE $.zz */
-        "00 06 242e615b305d 02 0401",   /* $.a[0] on a scalar */
-        "03 03 242e61",                 /* unknown operation */
-        "00 03 2e2e61 02 0401",         /* path without $ */
-        "00 09 242e61",                 /* path truncated */
-        "00 03 242e61 05 0401",         /* value truncated */
-        "02 00",                        /* REMOVE $ */
+        "00 04 242e7a7a 02 0401",     /* REPLACE $.zz: no such member */
+        "01 03 242e61 02 0401",       /* INSERT $.a: exists */
+        "02 04 242e7a7a",             /* REMOVE $.zz */
+        "00 06 242e615b305d 02 0401", /* $.a[0] on a scalar */
+        "03 03 242e61",               /* unknown operation */
+        "00 03 2e2e61 02 0401",       /* path without $ */
+        "00 09 242e61",               /* path truncated */
+        "00 03 242e61 05 0401",       /* value truncated */
+        "02 00",                      /* REMOVE $ */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         sdl_error err = SDL_ERROR_INIT;
@@ -219,8 +221,9 @@ TEST(json_diff_is_written_as_operations)
 
     ASSERT_OK(sdl_json_diff_append(&doc, "d", 1, d, n, NULL, &err), &err);
     ASSERT_OK(sdl_doc_mapper_to_json(&doc, &json, &err), &err);
-    ASSERT_STR_EQ(sdl_buf_cstr(&json), "{\"d\":[{\"op\":\"replace\",\"path\":\"$.age\",\"value\":26},"
-                                       "{\"op\":\"remove\",\"path\":\"$.bb\"}]}");
+    ASSERT_STR_EQ(sdl_buf_cstr(&json),
+                  "{\"d\":[{\"op\":\"replace\",\"path\":\"$.age\",\"value\":26},"
+                  "{\"op\":\"remove\",\"path\":\"$.bb\"}]}");
     sdl_buf_done(&json);
     bson_destroy(&doc);
     free(d);

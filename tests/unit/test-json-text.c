@@ -273,7 +273,10 @@ TEST(json_text_single_pass_takes_ordinary_documents)
         " \t\r\n{ \"k\" : [ ] , \"o\" : { } } \n",
         "[0,-1,2147483647,-2147483648,2147483648,-9223372036854775808,9223372036854775807]",
         "[9223372036854775808,1e3,-0.5,1.25E-2,0.0,12345678901234567890123]",
+        /* one string, too long for a line: */
+        /* clang-format off */
         "[true,false,null,\"\",\"\\\"\\\\\\/\\b\\f\\n\\r\\t\",\"\\u00e9\\ud83d\\ude00\",\"\xc3\xa9\xe2\x82\xac\"]",
+        /* clang-format on */
         "[0,1,2,3,4,5,6,7,8,9,10,11,12,[[[[]]]],{\"x\":{\"y\":{\"z\":[null]}}}]",
         "{\"long string key that spans several words\":\"and a value of more than eight bytes\"}",
         "{\"\xc3\xa9\":\"\xf0\x9f\x98\x80 emoji\",\"tab\\tkey\":1}",
@@ -307,8 +310,9 @@ TEST(json_text_single_pass_takes_ordinary_documents)
 TEST(json_text_single_pass_gives_up_cleanly)
 {
     static const char *const texts[] = {
-        "{\"a\":1,\"a\":2}", "[1,]", "{\"a\"}", "[1 2]", "\"scalar\"", "[\"\x01\"]", "[\"\xff\"]",
-        "[tru]", "[-]", "[01]", "[1.]", "[1e]", "{\"a\":1", "[1]x", "",
+        "{\"a\":1,\"a\":2}", "[1,]",  "{\"a\"}", "[1 2]", "\"scalar\"", "[\"\x01\"]",
+        "[\"\xff\"]",        "[tru]", "[-]",     "[01]",  "[1.]",       "[1e]",
+        "{\"a\":1",          "[1]x",  "",
     };
 
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {

@@ -5,6 +5,7 @@
 #include "sdl/base/alloc.h"
 #include "sdl/base/clock.h"
 #include "sdl/stage/queue.h"
+
 #include "sdltest.h"
 
 static sdl_queue_item *

@@ -61,9 +61,9 @@ TEST(retry_network_and_selection_errors_are_transient)
 
 TEST(retry_server_codes)
 {
-    static const uint32_t transient[] = {6,   7,   24,  50,   64,    89,    91,    112,
-                                         134, 189, 251, 262,  9001,  10107, 11600, 11602,
-                                         13435, 13436, 10058, 239, 246, 267};
+    static const uint32_t transient[] = {6,     7,     24,    50,  64,   89,    91,    112,
+                                         134,   189,   251,   262, 9001, 10107, 11600, 11602,
+                                         13435, 13436, 10058, 239, 246,  267};
     static const uint32_t permanent[] = {2, 13, 18, 26, 59, 11000, 10334, 17419, 14, 121, 8000};
     sdl_error err = SDL_ERROR_INIT;
 

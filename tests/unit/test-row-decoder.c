@@ -49,8 +49,7 @@ render_value(sdl_buf *b, const sdl_value *v)
         uint64_t m = v->i < 0 ? (uint64_t)0 - (uint64_t)v->i : (uint64_t)v->i;
         int n = snprintf(digits, sizeof(digits), "%0*" PRIu64, (int)v->scale + 1, m);
         sdl_buf_appendf(b, "dec(%u,%u)%s%.*s%s%s", v->precision, v->scale, v->i < 0 ? "-" : "",
-                        n - (int)v->scale, digits, v->scale ? "." : "",
-                        digits + n - (int)v->scale);
+                        n - (int)v->scale, digits, v->scale ? "." : "", digits + n - (int)v->scale);
         break;
     }
     case SDL_VALUE_STRING:
@@ -257,7 +256,7 @@ TEST(row_decoder_decimal64_matches_text)
 {
     static const uint8_t d2b[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
     static const uint32_t p10[10] = {1,      10,      100,      1000,      10000,
-                                      100000, 1000000, 10000000, 100000000, 1000000000};
+                                     100000, 1000000, 10000000, 100000000, 1000000000};
     uint32_t seed = 99;
     unsigned checked = 0, errors = 0;
     sdl_arena a;
@@ -288,8 +287,9 @@ TEST(row_decoder_decimal64_matches_text)
         }
         for (unsigned k = 0; k < np; k++) {
             seed = seed * 1103515245u + 12345u;
-            uint32_t g = style == 0 ? 0 : style == 1 ? p10[plan[k]] - 1
-                                                     : (seed ^ seed >> 13) % p10[plan[k]];
+            uint32_t g = style == 0   ? 0
+                         : style == 1 ? p10[plan[k]] - 1
+                                      : (seed ^ seed >> 13) % p10[plan[k]];
             for (unsigned b = d2b[plan[k]]; b > 0; b--) {
                 bin[size + b - 1] = (uint8_t)g;
                 g >>= 8;
@@ -323,16 +323,20 @@ TEST(row_decoder_decimal64_matches_text)
         }
         ASSERT_UINT_EQ(used1, used2);
         sdl_column col = {.name = "v", .type = SDL_MYSQL_TYPE_NEWDECIMAL};
-        sdl_value vt = {.kind = SDL_VALUE_DECIMAL, .precision = (uint8_t)prec,
-                        .scale = (uint8_t)scale, .str = {(const char *)text.ptr, text.len}};
-        sdl_value vi = {.kind = SDL_VALUE_DECIMAL64, .precision = (uint8_t)prec,
-                        .scale = (uint8_t)scale, .i = i64};
+        sdl_value vt = {.kind = SDL_VALUE_DECIMAL,
+                        .precision = (uint8_t)prec,
+                        .scale = (uint8_t)scale,
+                        .str = {(const char *)text.ptr, text.len}};
+        sdl_value vi = {.kind = SDL_VALUE_DECIMAL64,
+                        .precision = (uint8_t)prec,
+                        .scale = (uint8_t)scale,
+                        .i = i64};
         bson_t dt = BSON_INITIALIZER, di = BSON_INITIALIZER;
         ASSERT_OK(sdl_doc_mapper_value(NULL, &col, &vt, &dt, "v", 1, &e1), &e1);
         ASSERT_OK(sdl_doc_mapper_value(NULL, &col, &vi, &di, "v", 1, &e2), &e2);
         if (dt.len != di.len || memcmp(bson_get_data(&dt), bson_get_data(&di), dt.len) != 0) {
-            fprintf(stderr, "DECIMAL(%u,%u) %.*s vs %" PRId64 "\n", prec, scale,
-                    (int)text.len, (const char *)text.ptr, i64);
+            fprintf(stderr, "DECIMAL(%u,%u) %.*s vs %" PRId64 "\n", prec, scale, (int)text.len,
+                    (const char *)text.ptr, i64);
         }
         ASSERT_UINT_EQ(dt.len, di.len);
         ASSERT_TRUE(memcmp(bson_get_data(&dt), bson_get_data(&di), dt.len) == 0);

@@ -31,7 +31,10 @@ typedef struct sdl_buf {
     size_t cap;
 } sdl_buf;
 
-#define SDL_BUF_INIT {NULL, 0, 0}
+#define SDL_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void sdl_buf_done(sdl_buf *buf);
 void sdl_buf_reset(sdl_buf *buf);

@@ -43,7 +43,13 @@ typedef struct sdl_error {
     char message[512]; /* "context: context: cause" */
 } sdl_error;
 
-#define SDL_ERROR_INIT {SDL_E_OK, false, 0, {0}}
+#define SDL_ERROR_INIT                                                                             \
+    {                                                                                              \
+        SDL_E_OK, false, 0,                                                                        \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Sets code and message; clears transient and sys_errno. */
 SDL_PRINTF(3, 4) void sdl_error_set(sdl_error *err, sdl_errc code, const char *fmt, ...);

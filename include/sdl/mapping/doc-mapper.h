@@ -98,8 +98,8 @@
 typedef struct sdl_column_policy sdl_column_policy;
 
 typedef struct sdl_doc_mapper_options {
-    bool datetime_as_string; /* DATE/DATETIME as MySQL text with fsp digits, not BSON Dates */
-    uint32_t json_max_depth; /* nesting limit of JSON column values; 0 = 100 (MySQL's) */
+    bool datetime_as_string;    /* DATE/DATETIME as MySQL text with fsp digits, not BSON Dates */
+    uint32_t json_max_depth;    /* nesting limit of JSON column values; 0 = 100 (MySQL's) */
     sdl_column_policy *columns; /* column policies (column-policy.h), applied to pk, before,
                                  * after and changed; NULL = none. Not thread-safe: one
                                  * mapping thread per policy */
@@ -123,9 +123,9 @@ SDL_MUST_CHECK bool sdl_doc_mapper_row_bytes(const sdl_doc_mapper_options *opts,
 /* Writes the DDL document of @statement (@statement_len bytes) executed with default
  * database @db (NULL or "" when none) at @pos into @doc, empty as for sdl_doc_mapper_row(). */
 SDL_MUST_CHECK bool sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts,
-                                       const sdl_change_pos *pos, const char *db,
-                                       const char *table, const char *statement,
-                                       size_t statement_len, bson_t *doc, sdl_error *err);
+                                       const sdl_change_pos *pos, const char *db, const char *table,
+                                       const char *statement, size_t statement_len, bson_t *doc,
+                                       sdl_error *err);
 
 /* The document of a statement-based row change (a session logged it as text), for
  * `sdl tail --statements print`: the DDL document with op "statement" and no table. `sdl run`

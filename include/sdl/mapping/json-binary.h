@@ -59,10 +59,9 @@ SDL_MUST_CHECK bool sdl_json_binary_append(bson_t *parent, const char *key, size
                                            const sdl_json_binary_options *opts, sdl_error *err);
 
 /* Applies the diff vector @diffs to the binary JSON @base and appends the result. */
-SDL_MUST_CHECK bool sdl_json_binary_append_patched(bson_t *parent, const char *key,
-                                                   size_t key_len, const uint8_t *base,
-                                                   size_t base_len, const uint8_t *diffs,
-                                                   size_t diffs_len,
+SDL_MUST_CHECK bool sdl_json_binary_append_patched(bson_t *parent, const char *key, size_t key_len,
+                                                   const uint8_t *base, size_t base_len,
+                                                   const uint8_t *diffs, size_t diffs_len,
                                                    const sdl_json_binary_options *opts,
                                                    sdl_error *err);
 

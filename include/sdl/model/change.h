@@ -18,33 +18,33 @@
 
 /* What a decoded column value is. The mapper maps each kind as DESIGN.md §6 says. */
 typedef enum sdl_value_kind {
-    SDL_VALUE_ABSENT = 0,      /* column not present in this (partial) row image */
-    SDL_VALUE_NULL,            /* SQL NULL */
-    SDL_VALUE_INT,             /* .i: signed integer types and YEAR */
-    SDL_VALUE_UINT,            /* .u: unsigned integer types */
-    SDL_VALUE_BIT,             /* .u: BIT(n), n in 1..64 */
-    SDL_VALUE_FLOAT,           /* .d: a FLOAT (float32 widened); printed as its shortest form */
-    SDL_VALUE_DOUBLE,          /* .d: DOUBLE */
-    SDL_VALUE_DECIMAL,         /* .str: exact decimal text "-12.3400"; .precision, .scale */
-    SDL_VALUE_STRING,          /* .str: UTF-8 text, converted from the column charset */
-    SDL_VALUE_BINARY,          /* .str: raw bytes (BINARY/VARBINARY/BLOB, binary charset) */
-    SDL_VALUE_DATETIME,        /* .usec: microseconds since 1970-01-01 UTC; .fsp digits */
-    SDL_VALUE_DATE,            /* .usec: midnight UTC of the date (DATE columns) */
-    SDL_VALUE_TEMPORAL_TEXT,   /* .str: zero or partial date/datetime as MySQL prints it */
-    SDL_VALUE_TIME,            /* .str: "[-]HH[H]:MM:SS[.ffffff]" */
-    SDL_VALUE_ENUM,            /* .str: member name ("" for the error value 0) */
-    SDL_VALUE_SET,             /* .set: member names */
-    SDL_VALUE_JSON_TEXT,       /* .str: JSON text (MariaDB stores JSON as LONGTEXT) */
-    SDL_VALUE_JSON_BINARY,     /* .str: MySQL binary JSON (sql-common/json_binary.h) */
-    SDL_VALUE_GEOMETRY,        /* .str: 4-byte little-endian SRID followed by WKB */
-    SDL_VALUE_VECTOR,          /* .str: little-endian float32 array */
-    SDL_VALUE_JSON_DIFF,       /* .str: MySQL partial JSON update (binary Json_diff vector) of
-                                * an UPDATE's after image, to apply to the before image's
-                                * JSON_BINARY value of the same column */
-    SDL_VALUE_DECIMAL64,       /* .i: DECIMAL of precision ≤ 18 as its unscaled integer (value
-                                * × 10^scale: -12.34 in DECIMAL(6,2) is -1234); .precision,
-                                * .scale. The decoder gives DECIMAL(≤ 18) so, wider ones as
-                                * SDL_VALUE_DECIMAL text. */
+    SDL_VALUE_ABSENT = 0,    /* column not present in this (partial) row image */
+    SDL_VALUE_NULL,          /* SQL NULL */
+    SDL_VALUE_INT,           /* .i: signed integer types and YEAR */
+    SDL_VALUE_UINT,          /* .u: unsigned integer types */
+    SDL_VALUE_BIT,           /* .u: BIT(n), n in 1..64 */
+    SDL_VALUE_FLOAT,         /* .d: a FLOAT (float32 widened); printed as its shortest form */
+    SDL_VALUE_DOUBLE,        /* .d: DOUBLE */
+    SDL_VALUE_DECIMAL,       /* .str: exact decimal text "-12.3400"; .precision, .scale */
+    SDL_VALUE_STRING,        /* .str: UTF-8 text, converted from the column charset */
+    SDL_VALUE_BINARY,        /* .str: raw bytes (BINARY/VARBINARY/BLOB, binary charset) */
+    SDL_VALUE_DATETIME,      /* .usec: microseconds since 1970-01-01 UTC; .fsp digits */
+    SDL_VALUE_DATE,          /* .usec: midnight UTC of the date (DATE columns) */
+    SDL_VALUE_TEMPORAL_TEXT, /* .str: zero or partial date/datetime as MySQL prints it */
+    SDL_VALUE_TIME,          /* .str: "[-]HH[H]:MM:SS[.ffffff]" */
+    SDL_VALUE_ENUM,          /* .str: member name ("" for the error value 0) */
+    SDL_VALUE_SET,           /* .set: member names */
+    SDL_VALUE_JSON_TEXT,     /* .str: JSON text (MariaDB stores JSON as LONGTEXT) */
+    SDL_VALUE_JSON_BINARY,   /* .str: MySQL binary JSON (sql-common/json_binary.h) */
+    SDL_VALUE_GEOMETRY,      /* .str: 4-byte little-endian SRID followed by WKB */
+    SDL_VALUE_VECTOR,        /* .str: little-endian float32 array */
+    SDL_VALUE_JSON_DIFF,     /* .str: MySQL partial JSON update (binary Json_diff vector) of
+                              * an UPDATE's after image, to apply to the before image's
+                              * JSON_BINARY value of the same column */
+    SDL_VALUE_DECIMAL64,     /* .i: DECIMAL of precision ≤ 18 as its unscaled integer (value
+                              * × 10^scale: -12.34 in DECIMAL(6,2) is -1234); .precision,
+                              * .scale. The decoder gives DECIMAL(≤ 18) so, wider ones as
+                              * SDL_VALUE_DECIMAL text. */
     SDL_VALUE_KIND_COUNT
 } sdl_value_kind;
 
@@ -93,16 +93,16 @@ typedef struct sdl_column {
 
 /* A table as one TABLE_MAP event describes it. */
 typedef struct sdl_table {
-    uint64_t table_id;         /* the source's id for this map, valid within one binlog */
-    const char *db;            /* database (schema) name */
-    const char *name;          /* table name */
-    uint32_t ncols;            /* number of columns */
-    sdl_column *cols;          /* ncols columns */
-    uint32_t npk;              /* primary key columns */
-    const uint32_t *pk;        /* column indices of the primary key, in key order */
-    bool names_from_metadata;  /* false: the source logged no column names ("@N" names) */
-    uint32_t db_len;           /* strlen(db) and strlen(name), set with the table map; 0 = not */
-    uint32_t name_len;         /* set (mappers then take strlen) */
+    uint64_t table_id;        /* the source's id for this map, valid within one binlog */
+    const char *db;           /* database (schema) name */
+    const char *name;         /* table name */
+    uint32_t ncols;           /* number of columns */
+    sdl_column *cols;         /* ncols columns */
+    uint32_t npk;             /* primary key columns */
+    const uint32_t *pk;       /* column indices of the primary key, in key order */
+    bool names_from_metadata; /* false: the source logged no column names ("@N" names) */
+    uint32_t db_len;          /* strlen(db) and strlen(name), set with the table map; 0 = not */
+    uint32_t name_len;        /* set (mappers then take strlen) */
 } sdl_table;
 
 typedef enum sdl_row_op {
@@ -114,7 +114,7 @@ typedef enum sdl_row_op {
 /* One row change of one table. */
 typedef struct sdl_row_change {
     sdl_row_op op;
-    const sdl_table *table; /* borrowed */
+    const sdl_table *table;  /* borrowed */
     const sdl_value *before; /* table->ncols values; NULL for inserts */
     const sdl_value *after;  /* table->ncols values; NULL for deletes */
 } sdl_row_change;
@@ -122,14 +122,14 @@ typedef struct sdl_row_change {
 /* Where a change sits in the source: everything a row_changes document records besides the
  * row itself (DESIGN.md §3). */
 typedef struct sdl_change_pos {
-    const char *pipeline;    /* pipeline name, first part of _id */
-    const char *gtid;        /* GTID of the source transaction as text */
-    uint64_t seq;            /* 1-based position of the change inside its transaction */
-    int64_t ts_sec;          /* source commit time: event header timestamp, seconds */
-    const char *binlog_file; /* binlog file of the event */
-    uint64_t binlog_pos;     /* start offset of the event in that file */
-    bool split;              /* the transaction is split across batches */
-    uint32_t pipeline_len;   /* strlen() of pipeline, gtid and binlog_file when the producer */
-    uint32_t gtid_len;       /* knows them (the mapper writes them for every row); 0: not */
+    const char *pipeline;     /* pipeline name, first part of _id */
+    const char *gtid;         /* GTID of the source transaction as text */
+    uint64_t seq;             /* 1-based position of the change inside its transaction */
+    int64_t ts_sec;           /* source commit time: event header timestamp, seconds */
+    const char *binlog_file;  /* binlog file of the event */
+    uint64_t binlog_pos;      /* start offset of the event in that file */
+    bool split;               /* the transaction is split across batches */
+    uint32_t pipeline_len;    /* strlen() of pipeline, gtid and binlog_file when the producer */
+    uint32_t gtid_len;        /* knows them (the mapper writes them for every row); 0: not */
     uint32_t binlog_file_len; /* known, take strlen() */
 } sdl_change_pos;

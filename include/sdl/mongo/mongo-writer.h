@@ -63,8 +63,7 @@ SDL_MUST_CHECK bool sdl_mongo_writer_open(const sdl_target_config *cfg, const ch
  * indexes, no collections): for readers such as `sdl status`. */
 SDL_MUST_CHECK bool sdl_mongo_writer_open_read_only(const sdl_target_config *cfg,
                                                     const char *pipeline,
-                                                    sdl_mongo_writer **ret_writer,
-                                                    sdl_error *err);
+                                                    sdl_mongo_writer **ret_writer, sdl_error *err);
 
 sdl_mongo_writer *sdl_mongo_writer_free(sdl_mongo_writer *writer);
 
@@ -177,11 +176,11 @@ SDL_MUST_CHECK bool sdl_mongo_writer_revive(sdl_mongo_writer *writer, const char
 typedef struct sdl_target_status {
     bool have_offset;
     sdl_offset offset;
-    int64_t offset_updated_at_ms;  /* updated_at of the offset document (ms since epoch) */
+    int64_t offset_updated_at_ms; /* updated_at of the offset document (ms since epoch) */
     uint64_t staged_batches;
     uint64_t staged_documents;
-    int64_t oldest_staged_ms;      /* created_at of the oldest staged part; 0 = none */
-    uint64_t dead_letters;         /* documents of the pipeline in the dead-letter collection */
+    int64_t oldest_staged_ms; /* created_at of the oldest staged part; 0 = none */
+    uint64_t dead_letters;    /* documents of the pipeline in the dead-letter collection */
 } sdl_target_status;
 
 /* libmongoc keeps performance counters in shared memory named /dev/shm/mongoc-<pid>, which
@@ -198,6 +197,6 @@ typedef void (*sdl_mongo_log_fn)(int level, const char *domain, const char *mess
                                  void *userdata);
 void sdl_mongo_set_log_handler(sdl_mongo_log_fn fn, void *userdata);
 
-SDL_MUST_CHECK bool sdl_mongo_writer_status(sdl_mongo_writer *writer,
-                                            sdl_target_status *ret_status, sdl_error *err);
+SDL_MUST_CHECK bool sdl_mongo_writer_status(sdl_mongo_writer *writer, sdl_target_status *ret_status,
+                                            sdl_error *err);
 void sdl_target_status_done(sdl_target_status *status);

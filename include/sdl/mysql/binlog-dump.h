@@ -35,8 +35,8 @@
 #define SDL_BINLOG_DUMP_NON_BLOCK 0x0001 /* end the stream at the end of the binlog */
 
 /* Appends the COM_BINLOG_DUMP body to @out. */
-void sdl_binlog_dump_packet(uint16_t flags, uint32_t server_id, const char *filename,
-                            uint32_t pos, sdl_buf *out);
+void sdl_binlog_dump_packet(uint16_t flags, uint32_t server_id, const char *filename, uint32_t pos,
+                            sdl_buf *out);
 
 /* Appends the COM_BINLOG_DUMP_GTID body to @out; the set (possibly empty) is always sent. */
 void sdl_binlog_dump_gtid_packet(uint16_t flags, uint32_t server_id, const char *filename,

@@ -48,7 +48,7 @@ typedef enum sdl_binlog_event_type {
     SDL_BINLOG_STOP_EVENT = 3,
     SDL_BINLOG_ROTATE_EVENT = 4,
     SDL_BINLOG_INTVAR_EVENT = 5,
-    SDL_BINLOG_APPEND_BLOCK_EVENT = 9,          /* statement-based LOAD DATA: file data */
+    SDL_BINLOG_APPEND_BLOCK_EVENT = 9, /* statement-based LOAD DATA: file data */
     SDL_BINLOG_RAND_EVENT = 13,
     SDL_BINLOG_USER_VAR_EVENT = 14,
     SDL_BINLOG_FORMAT_DESCRIPTION_EVENT = 15,
@@ -64,13 +64,13 @@ typedef enum sdl_binlog_event_type {
     SDL_BINLOG_WRITE_ROWS_EVENT = 30, /* v2 */
     SDL_BINLOG_UPDATE_ROWS_EVENT = 31,
     SDL_BINLOG_DELETE_ROWS_EVENT = 32,
-    SDL_BINLOG_BEGIN_LOAD_QUERY_EVENT = 17,     /* statement-based LOAD DATA: file data */
-    SDL_BINLOG_EXECUTE_LOAD_QUERY_EVENT = 18,   /* statement-based LOAD DATA: the statement */
-    SDL_BINLOG_MYSQL_GTID_EVENT = 33,           /* MySQL */
-    SDL_BINLOG_MYSQL_ANONYMOUS_GTID_EVENT = 34, /* MySQL */
-    SDL_BINLOG_MYSQL_PREVIOUS_GTIDS_EVENT = 35, /* MySQL */
+    SDL_BINLOG_BEGIN_LOAD_QUERY_EVENT = 17,          /* statement-based LOAD DATA: file data */
+    SDL_BINLOG_EXECUTE_LOAD_QUERY_EVENT = 18,        /* statement-based LOAD DATA: the statement */
+    SDL_BINLOG_MYSQL_GTID_EVENT = 33,                /* MySQL */
+    SDL_BINLOG_MYSQL_ANONYMOUS_GTID_EVENT = 34,      /* MySQL */
+    SDL_BINLOG_MYSQL_PREVIOUS_GTIDS_EVENT = 35,      /* MySQL */
     SDL_BINLOG_MYSQL_TRANSACTION_CONTEXT_EVENT = 36, /* MySQL group replication */
-    SDL_BINLOG_MYSQL_VIEW_CHANGE_EVENT = 37,    /* MySQL group replication */
+    SDL_BINLOG_MYSQL_VIEW_CHANGE_EVENT = 37,         /* MySQL group replication */
     SDL_BINLOG_XA_PREPARE_EVENT = 38,
     SDL_BINLOG_PARTIAL_UPDATE_ROWS_EVENT = 39, /* MySQL: JSON diffs in the after image */
     SDL_BINLOG_TRANSACTION_PAYLOAD_EVENT = 40, /* MySQL: compressed transaction (zstd) */
@@ -295,10 +295,10 @@ SDL_MUST_CHECK bool sdl_binlog_event_parse_heartbeat(const sdl_binlog_format *fm
 
 /* MySQL GTID_LOG_EVENT / ANONYMOUS_GTID_LOG_EVENT / GTID_TAGGED_LOG_EVENT. */
 typedef struct sdl_binlog_mysql_gtid {
-    bool anonymous;             /* ANONYMOUS_GTID: the transaction has no GTID */
-    uint8_t flags;              /* bit 0: may contain statement-based changes */
-    sdl_mysql_gtid gtid;        /* uuid, tag ("" untagged), gno (0 when anonymous) */
-    uint64_t last_committed;    /* logical clock (0 when absent: 5.6) */
+    bool anonymous;          /* ANONYMOUS_GTID: the transaction has no GTID */
+    uint8_t flags;           /* bit 0: may contain statement-based changes */
+    sdl_mysql_gtid gtid;     /* uuid, tag ("" untagged), gno (0 when anonymous) */
+    uint64_t last_committed; /* logical clock (0 when absent: 5.6) */
     uint64_t sequence_number;
     uint64_t immediate_commit_usec; /* microseconds since the epoch; 0 when absent */
     uint64_t original_commit_usec;

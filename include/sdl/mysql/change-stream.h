@@ -83,34 +83,35 @@ typedef struct sdl_change {
 } sdl_change;
 
 typedef struct sdl_change_stream_options {
-    const sdl_config *config;  /* source settings and table filters; borrowed */
-    const char *pipeline;      /* first part of _id */
-    const char *from;          /* "start", "now", a GTID position or (MySQL) a GTID set or
-                                * "<file>:<offset>"; NULL = config start */
-    const char *until;         /* NULL (follow forever), "now" or a GTID position */
-    bool reconnect;            /* re-establish lost connections with backoff */
-    const char *skip_gtid;     /* with skip_rows: the GTID the first transaction must have
-                                * (the split transaction being resumed); the stream fails
-                                * when the source sends another one first */
-    uint64_t skip_rows;        /* rows of the first transaction already handled (a split
-                                * transaction's committed part), not returned again */
-    const volatile int *stop;  /* when non-zero, blocking waits end with SDL_E_CANCELLED */
-    atomic_bool *connected;    /* optional: kept true while the replication connection is
-                                * up, false from a lost connection until the reconnect (for
-                                * health checks in other threads) */
-    _Atomic(const sdl_config *) *live_config; /* optional: a reloaded configuration (same
-                                * source settings) stored here by another thread; its table
-                                * filters apply from the next transaction the stream begins */
-    const char *const *files;  /* file mode: local binlog files to read in order (borrowed);
-                                * no server connection is made; `from` is "start" or a
-                                * position (MariaDB) / GTID set (MySQL) whose transactions are
-                                * not returned; `until` "now" means the end of the files */
-    size_t nfiles;             /* 0: read from the server */
-    const char *from_flavor;   /* optional: the flavour `from` was written for ("mariadb",
-                                * "mysql"); a server of the other one is refused (SDL_E_CONFIG)
-                                * before `from` is read. Positions stored as "mariadb" that are
-                                * MySQL GTID sets (versions before batch 0 wrote that literal)
-                                * pass for a MySQL server. */
+    const sdl_config *config; /* source settings and table filters; borrowed */
+    const char *pipeline;     /* first part of _id */
+    const char *from;         /* "start", "now", a GTID position or (MySQL) a GTID set or
+                               * "<file>:<offset>"; NULL = config start */
+    const char *until;        /* NULL (follow forever), "now" or a GTID position */
+    bool reconnect;           /* re-establish lost connections with backoff */
+    const char *skip_gtid;    /* with skip_rows: the GTID the first transaction must have
+                               * (the split transaction being resumed); the stream fails
+                               * when the source sends another one first */
+    uint64_t skip_rows;       /* rows of the first transaction already handled (a split
+                               * transaction's committed part), not returned again */
+    const volatile int *stop; /* when non-zero, blocking waits end with SDL_E_CANCELLED */
+    atomic_bool *connected;   /* optional: kept true while the replication connection is
+                               * up, false from a lost connection until the reconnect (for
+                               * health checks in other threads) */
+    _Atomic(const sdl_config *)
+        *live_config;           /* optional: a reloaded configuration (same
+                                 * source settings) stored here by another thread; its table
+                                 * filters apply from the next transaction the stream begins */
+    const char *const *files;   /* file mode: local binlog files to read in order (borrowed);
+                                 * no server connection is made; `from` is "start" or a
+                                 * position (MariaDB) / GTID set (MySQL) whose transactions are
+                                 * not returned; `until` "now" means the end of the files */
+    size_t nfiles;              /* 0: read from the server */
+    const char *from_flavor;    /* optional: the flavour `from` was written for ("mariadb",
+                                 * "mysql"); a server of the other one is refused (SDL_E_CONFIG)
+                                 * before `from` is read. Positions stored as "mariadb" that are
+                                 * MySQL GTID sets (versions before batch 0 wrote that literal)
+                                 * pass for a MySQL server. */
     bool statements_as_changes; /* a statement-based row change, a statement sdl does not
                                  * know, or a DDL after rows is handed out as a STATEMENT change
                                  * (whatever the filters) instead of ending the stream: for

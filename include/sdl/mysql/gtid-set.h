@@ -39,9 +39,9 @@
 #define SDL_MYSQL_GTID_TEXT_MAX 92
 
 typedef struct sdl_mysql_gtid {
-    uint8_t uuid[16];                /* source server's server_uuid */
-    char tag[SDL_GTID_TAG_MAX + 1];  /* "" when untagged */
-    uint64_t gno;                    /* transaction number, >= 1 */
+    uint8_t uuid[16];               /* source server's server_uuid */
+    char tag[SDL_GTID_TAG_MAX + 1]; /* "" when untagged */
+    uint64_t gno;                   /* transaction number, >= 1 */
 } sdl_mysql_gtid;
 
 typedef struct sdl_gtid_interval {
@@ -63,7 +63,10 @@ typedef struct sdl_gtid_set {
     size_t cap;
 } sdl_gtid_set;
 
-#define SDL_GTID_SET_INIT {NULL, 0, 0}
+#define SDL_GTID_SET_INIT                                                                          \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void sdl_gtid_set_done(sdl_gtid_set *set);
 void sdl_gtid_set_clear(sdl_gtid_set *set);

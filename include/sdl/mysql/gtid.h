@@ -35,7 +35,10 @@ typedef struct sdl_gtid_pos {
     size_t cap;
 } sdl_gtid_pos;
 
-#define SDL_GTID_POS_INIT {NULL, 0, 0}
+#define SDL_GTID_POS_INIT                                                                          \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Parses one "D-S-N". Whole string must match (no spaces, no sign, no overflow). */
 SDL_MUST_CHECK bool sdl_gtid_parse(const char *text, size_t len, sdl_gtid *ret_gtid,

@@ -47,9 +47,9 @@ SDL_MUST_CHECK bool sdl_mysql_conn_query_value(sdl_mysql_conn *conn, const char 
 /* Runs a query and returns all rows' first @ncols columns as a flat array of strings
  * (row-major; NULL entries for SQL NULL); *ret_nrows rows. Free with
  * sdl_mysql_rows_free(values, nrows * ncols). */
-SDL_MUST_CHECK bool sdl_mysql_conn_query_rows(sdl_mysql_conn *conn, const char *sql,
-                                              unsigned ncols, char ***ret_values,
-                                              size_t *ret_nrows, sdl_error *err);
+SDL_MUST_CHECK bool sdl_mysql_conn_query_rows(sdl_mysql_conn *conn, const char *sql, unsigned ncols,
+                                              char ***ret_values, size_t *ret_nrows,
+                                              sdl_error *err);
 void sdl_mysql_rows_free(char **values, size_t n);
 
 /* Escapes @s for use inside single quotes in SQL; caller frees. */

@@ -30,15 +30,15 @@ typedef enum sdl_queue_item_kind {
 typedef struct sdl_queue_item {
     struct sdl_queue_item *next; /* private to the queue */
     sdl_queue_item_kind kind;
-    uint8_t *doc;             /* ROW/DDL/DEAD_LETTER: encoded document (malloc'd, owned) */
-    size_t doc_len;           /* bytes */
-    char *gtid;               /* GTID of the transaction (malloc'd) */
-    uint64_t seq;             /* ROW/DDL/DEAD_LETTER: position in the transaction; COMMIT:
-                               * rows + DDLs */
-    int64_t ts_sec;           /* source commit time */
-    char *position;           /* COMMIT: GTID position after the transaction (malloc'd) */
-    char *binlog_file;        /* COMMIT: binlog file (malloc'd) */
-    uint64_t binlog_pos;      /* COMMIT: position after the transaction */
+    uint8_t *doc;        /* ROW/DDL/DEAD_LETTER: encoded document (malloc'd, owned) */
+    size_t doc_len;      /* bytes */
+    char *gtid;          /* GTID of the transaction (malloc'd) */
+    uint64_t seq;        /* ROW/DDL/DEAD_LETTER: position in the transaction; COMMIT:
+                          * rows + DDLs */
+    int64_t ts_sec;      /* source commit time */
+    char *position;      /* COMMIT: GTID position after the transaction (malloc'd) */
+    char *binlog_file;   /* COMMIT: binlog file (malloc'd) */
+    uint64_t binlog_pos; /* COMMIT: position after the transaction */
 } sdl_queue_item;
 
 /* Frees an item and everything it owns. NULL-safe. */
