@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sdl/base/clock.h"
@@ -40,8 +41,14 @@ sdl_process_stats_read(uint64_t start_usec, sdl_process_stats *ret)
                    "%*d %*d %*u %lu %ld",
                    &utime, &stime, &vsize, &rss) == 4 &&
             ticks > 0 && page > 0) {
+            struct timespec cpu;
             ret->known = true;
-            ret->cpu_usec = (uint64_t)(utime + stime) * SDL_USEC_PER_SEC / (uint64_t)ticks;
+            /* the process CPU clock (all threads) has nanoseconds where /proc counts clock
+             * ticks (10 ms): a process that worked less than a tick is not at 0 */
+            ret->cpu_usec =
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0
+                    ? (uint64_t)cpu.tv_sec * SDL_USEC_PER_SEC + (uint64_t)cpu.tv_nsec / 1000u
+                    : (uint64_t)(utime + stime) * SDL_USEC_PER_SEC / (uint64_t)ticks;
             ret->vsize_bytes = vsize;
             ret->rss_bytes = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
         }

@@ -74,6 +74,19 @@ known_snapshot(sdl_metrics_snapshot *s)
 /* The exact /metrics text for known_snapshot(): tests/data/metrics/known-state.prom (also
  * checked with promtool by tests/integration/test_metrics.py). */
 
+/* First in the file, while the test process has worked well under one clock tick (10 ms):
+ * process_cpu_seconds_total must still not be 0 (it once counted /proc's ticks). */
+TEST(process_cpu_time_is_finer_than_a_clock_tick)
+{
+    sdl_process_stats p;
+
+    sdl_process_stats_read(sdl_now_realtime_usec(), &p);
+    ASSERT_TRUE(p.known);
+    ASSERT_TRUE(p.cpu_usec > 0);
+    ASSERT_TRUE(p.cpu_usec < 10u * SDL_USEC_PER_SEC);
+    ASSERT_TRUE(p.rss_bytes > 0 && p.open_fds >= 3);
+}
+
 TEST(metrics_render_exact_text_for_a_known_state)
 {
     sdl_metrics_snapshot s;
