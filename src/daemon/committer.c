@@ -10,6 +10,7 @@
 #include "sdl/base/clock.h"
 #include "sdl/base/failpoint.h"
 #include "sdl/base/log.h"
+#include "sdl/model/doc-field.h"
 
 typedef enum write_result {
     WRITE_OK,
@@ -23,17 +24,6 @@ typedef struct sink_op {
     sdl_batch *batch;
     uint64_t number;
 } sink_op;
-
-/* The text of a top-level field of @doc (a copy; NULL when it is not text). */
-static char *
-doc_text(const bson_t *doc, const char *key)
-{
-    bson_iter_t it;
-
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)
-               ? sdl_xstrdup(bson_iter_utf8(&it, NULL))
-               : NULL;
-}
 
 static bool
 doc_is_ddl(const bson_t *doc)
@@ -142,14 +132,13 @@ lower_limits(const sdl_commit_env *env, sdl_batcher *bt, const sdl_batch *b, sdl
     sink_op o = {.env = env, .number = b->number};
 
     if (b->ndocs <= 1) {
-        char *id = b->ndocs ? doc_text(b->docs[0], "_id") : NULL;
+        const char *id = b->ndocs ? sdl_doc_field_text(b->docs[0], "_id") : NULL;
         bool too_large = sdl_sink_classify_size(env->sink, err) == SDL_SINK_TOO_LARGE;
         sdl_error_prefix(err, "batch %" PRIu64 " holds only document %s (%zu bytes)", b->number,
                          id ? id : "(none)", b->bytes);
         if (too_large) {
             err->code = SDL_E_DATA;
         }
-        free(id);
         return false;
     }
     log_notice_e(err,

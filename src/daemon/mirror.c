@@ -11,6 +11,7 @@
 #include "sdl/base/alloc.h"
 #include "sdl/base/arena.h"
 #include "sdl/base/log.h"
+#include "sdl/model/doc-field.h"
 #include "sdl/mysql/sql-text.h"
 
 #define MAX_WARNED 256 /* tables without a key warned about (then: no more warnings) */
@@ -97,31 +98,6 @@ sdl_mirror_collection_name(const char *template_, const char *db, const char *ta
 }
 
 /* ---- reading a row_changes document ---- */
-
-static const char *
-text(const bson_t *doc, const char *key)
-{
-    bson_iter_t it;
-
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)
-               ? bson_iter_utf8(&it, NULL)
-               : NULL;
-}
-
-/* The sub-document @key of @doc into @ret (static, borrowing @doc); false when absent. */
-static bool
-subdoc(const bson_t *doc, const char *key, bson_t *ret)
-{
-    bson_iter_t it;
-    const uint8_t *data;
-    uint32_t len;
-
-    if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
-        return false;
-    }
-    bson_iter_document(&it, &len, &data);
-    return bson_init_static(ret, data, len);
-}
 
 static bool
 has_true(const bson_t *doc, const char *key)
@@ -309,11 +285,12 @@ plan_indexes(plan *p, const char *db, const char *table, const char *coll)
 static bool
 plan_row(plan *p, const bson_t *doc, sdl_error *err)
 {
-    const char *op = text(doc, "op"), *db = text(doc, "db"), *table = text(doc, "table");
+    const char *op = sdl_doc_field_text(doc, "op"), *db = sdl_doc_field_text(doc, "db"),
+               *table = sdl_doc_field_text(doc, "table");
     bson_t pkv, before, after;
-    bool has_pk = subdoc(doc, "pk", &pkv);
-    bool has_before = subdoc(doc, "before", &before);
-    bool has_after = subdoc(doc, "after", &after);
+    bool has_pk = sdl_doc_field_doc(doc, "pk", &pkv);
+    bool has_before = sdl_doc_field_doc(doc, "before", &before);
+    bool has_after = sdl_doc_field_doc(doc, "after", &after);
     bool partial = has_true(doc, "partial_after");
     bool ok = true;
 
@@ -445,7 +422,7 @@ drop_old(plan *p, const char *db, const char *table, const char *what)
 static void
 plan_ddl(plan *p, const bson_t *doc)
 {
-    const char *stmt = text(doc, "statement"), *db = text(doc, "db");
+    const char *stmt = sdl_doc_field_text(doc, "statement"), *db = sdl_doc_field_text(doc, "db");
     char head[256];
     sdl_ddl_target t[64];
     sdl_arena arena;
@@ -659,15 +636,16 @@ coalesce(const bson_t *in)
         if (!bson_init_static(&op, data, len)) {
             continue;
         }
-        const char *w = text(&op, "w"), *db = text(&op, "db"), *c = text(&op, "c");
-        bool has_q = subdoc(&op, "q", &q), has_u = subdoc(&op, "u", &u);
+        const char *w = sdl_doc_field_text(&op, "w"), *db = sdl_doc_field_text(&op, "db"),
+                   *c = sdl_doc_field_text(&op, "c");
+        bool has_q = sdl_doc_field_doc(&op, "q", &q), has_u = sdl_doc_field_doc(&op, "u", &u);
         bool row = w && has_q && keyed(&q) &&
                    (strcmp(w, "delete") == 0 ||
                     (has_u && (strcmp(w, "replace") == 0 || strcmp(w, "set") == 0)));
         if (!row) {
             if (w && db && c && strcmp(w, "index") != 0) {
                 flush_pending(&k, db, c);
-                const char *from = text(&op, "from");
+                const char *from = sdl_doc_field_text(&op, "from");
                 if (from) {
                     flush_pending(&k, db, from);
                 }
@@ -684,7 +662,7 @@ coalesce(const bson_t *in)
             e = NULL; /* sent at a barrier: start again */
         }
         bson_t fields;
-        bool set = strcmp(w, "set") == 0 && subdoc(&u, "$set", &fields);
+        bool set = strcmp(w, "set") == 0 && sdl_doc_field_doc(&u, "$set", &fields);
         if (!e) {
             if (k.n == k.cap) {
                 k.cap = k.cap ? 2 * k.cap : 64;
@@ -777,7 +755,7 @@ sdl_mirror_plan(sdl_mirror *m, sdl_batch *b, sdl_error *err)
     for (size_t i = 0; i < b->ndocs; i++) {
         const bson_t *doc = b->docs[i];
         const char *op;
-        if (!doc || (b->dead && b->dead[i]) || !(op = text(doc, "op"))) {
+        if (!doc || (b->dead && b->dead[i]) || !(op = sdl_doc_field_text(doc, "op"))) {
             continue;
         }
         if (strcmp(op, "ddl") == 0) {

@@ -24,6 +24,7 @@
 #include "sdl/mapping/column-policy.h"
 #include "sdl/mapping/dead-letter.h"
 #include "sdl/mapping/doc-mapper.h"
+#include "sdl/model/doc-field.h"
 #include "sdl/mongo/mongo-writer.h"
 #include "sdl/mysql/binlog-reader.h"
 #include "sdl/mysql/change-stream.h"
@@ -166,17 +167,6 @@ with_retry(pipeline *p, const char *what, sdl_retry_reason reason, sdl_attempt_f
 /* The batching decisions are batcher.c's (pure logic) and the commit protocol's driver is
  * committer.c's; here are what they ask of the daemon: retries, dead letters, observability. */
 
-/* The text of a top-level field of @doc (a copy; NULL when it is not text). */
-static char *
-doc_text(const bson_t *doc, const char *key)
-{
-    bson_iter_t it;
-
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)
-               ? sdl_xstrdup(bson_iter_utf8(&it, NULL))
-               : NULL;
-}
-
 /* with_retry() for committer.c and recovery.c */
 static bool
 retry_hook(void *ctx, const char *what, sdl_retry_reason reason, sdl_attempt_fn fn, void *arg,
@@ -196,8 +186,8 @@ dead_letter_hook(void *ctx, const bson_t *doc, const sdl_error *err, const sdl_o
         return NULL;
     }
     bson_t *dead = bson_new();
-    char *id = doc_text(doc, "_id"), *gtid = doc_text(doc, "gtid");
-    char *db = doc_text(doc, "db"), *table = doc_text(doc, "table");
+    const char *id = sdl_doc_field_text(doc, "_id"), *gtid = sdl_doc_field_text(doc, "gtid");
+    const char *db = sdl_doc_field_text(doc, "db"), *table = sdl_doc_field_text(doc, "table");
     char context[192];
 
     sdl_dead_letter_from_document(doc, SDL_DEAD_REJECTED, err->message, offset->gtid, now_ms(),
@@ -207,10 +197,6 @@ dead_letter_hook(void *ctx, const bson_t *doc, const sdl_error *err, const sdl_o
     log_warning_e(err, "Document %s set aside as a dead letter (rejected)", id ? id : "?");
     sdl_log_set_context(p->config->pipeline.name, NULL, NULL);
     sdl_stats_dead_letter(p->stats, SDL_DEAD_REJECTED);
-    free(id);
-    free(gtid);
-    free(db);
-    free(table);
     return dead;
 }
 

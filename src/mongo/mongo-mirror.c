@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "sdl/model/doc-field.h"
 #include "sdl/mongo/retry.h"
 
 #include "mongo-writer-private.h"
@@ -72,30 +73,6 @@ run_to(sdl_mongo_writer *w, const sdl_batch *batch, run *r, const char *db, cons
     return true;
 }
 
-static const char *
-field_text(const bson_t *doc, const char *key)
-{
-    bson_iter_t it;
-
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)
-               ? bson_iter_utf8(&it, NULL)
-               : NULL;
-}
-
-static bool
-field_doc(const bson_t *doc, const char *key, bson_t *ret)
-{
-    bson_iter_t it;
-    const uint8_t *data;
-    uint32_t len;
-
-    if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
-        return false;
-    }
-    bson_iter_document(&it, &len, &data);
-    return bson_init_static(ret, data, len);
-}
-
 /* Every document of @from into @r's collection (a RENAME TABLE), read in the transaction. */
 static bool
 copy_all(sdl_mongo_writer *w, const sdl_batch *batch, run *r, const char *db, const char *from,
@@ -151,7 +128,7 @@ move_doc(sdl_mongo_writer *w, const sdl_batch *batch, run *r, const bson_t *q, c
     if (!run_flush(w, batch, r, err)) {
         return false;
     }
-    if (!bson_iter_init_find(&it, u, "_id") || !field_doc(u, "$set", &set)) {
+    if (!bson_iter_init_find(&it, u, "_id") || !sdl_doc_field_doc(u, "$set", &set)) {
         sdl_error_set(err, SDL_E_DATA, "committing batch %" PRIu64 ": a malformed mirror move",
                       batch->number);
         return false;
@@ -249,9 +226,9 @@ mw_apply_mirror(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts
         if (!bson_init_static(&op, data, len)) {
             continue;
         }
-        const char *kind = field_text(&op, "w"), *db = field_text(&op, "db"),
-                   *c = field_text(&op, "c");
-        bool has_q = field_doc(&op, "q", &q), has_u = field_doc(&op, "u", &u);
+        const char *kind = sdl_doc_field_text(&op, "w"), *db = sdl_doc_field_text(&op, "db"),
+                   *c = sdl_doc_field_text(&op, "c");
+        bool has_q = sdl_doc_field_doc(&op, "q", &q), has_u = sdl_doc_field_doc(&op, "u", &u);
         if (!kind || !db || !c || strcmp(kind, "drop") == 0 || strcmp(kind, "index") == 0) {
             continue; /* after the commit */
         }
@@ -276,8 +253,8 @@ mw_apply_mirror(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts
             bson_t all = BSON_INITIALIZER;
             added = mongoc_bulk_operation_remove_many_with_opts(r.bulk, &all, NULL, &error);
             bson_destroy(&all);
-        } else if (strcmp(kind, "copy") == 0 && field_text(&op, "from")) {
-            ok = copy_all(w, batch, &r, db, field_text(&op, "from"), sopts, err);
+        } else if (strcmp(kind, "copy") == 0 && sdl_doc_field_text(&op, "from")) {
+            ok = copy_all(w, batch, &r, db, sdl_doc_field_text(&op, "from"), sopts, err);
             r.n--; /* counted per document */
         } else if (strcmp(kind, "move") == 0 && has_q && has_u) {
             ok = move_doc(w, batch, &r, &q, &u, sopts, err);
@@ -349,8 +326,8 @@ mw_mirror_after_commit(sdl_mongo_writer *w, const sdl_batch *batch)
         if (!bson_init_static(&op, data, len)) {
             continue;
         }
-        const char *kind = field_text(&op, "w"), *db = field_text(&op, "db"),
-                   *c = field_text(&op, "c");
+        const char *kind = sdl_doc_field_text(&op, "w"), *db = sdl_doc_field_text(&op, "db"),
+                   *c = sdl_doc_field_text(&op, "c");
         bson_t keys;
         if (kind && db && c && strcmp(kind, "drop") == 0) {
             mongoc_collection_t *coll = mongoc_client_get_collection(w->client, db, c);
@@ -359,8 +336,8 @@ mw_mirror_after_commit(sdl_mongo_writer *w, const sdl_batch *batch)
             (void)mongoc_collection_drop_with_opts(coll, NULL, &error);
             mongoc_collection_destroy(coll);
             forget_created(w, db, c);
-        } else if (kind && db && c && strcmp(kind, "index") == 0 && field_doc(&op, "u", &keys) &&
-                   !indexed_before(w, db, c, &keys)) {
+        } else if (kind && db && c && strcmp(kind, "index") == 0 &&
+                   sdl_doc_field_doc(&op, "u", &keys) && !indexed_before(w, db, c, &keys)) {
             mongoc_collection_t *coll = mongoc_client_get_collection(w->client, db, c);
             bson_t cmd = BSON_INITIALIZER, arr, index, reply;
             bson_error_t error;
@@ -421,8 +398,8 @@ mw_mirror_before_commit(sdl_mongo_writer *w, const sdl_batch *batch, sdl_error *
         if (!bson_init_static(&op, data, len)) {
             continue;
         }
-        const char *kind = field_text(&op, "w"), *db = field_text(&op, "db"),
-                   *c = field_text(&op, "c");
+        const char *kind = sdl_doc_field_text(&op, "w"), *db = sdl_doc_field_text(&op, "db"),
+                   *c = sdl_doc_field_text(&op, "c");
         if (!kind || !db || !c || strcmp(kind, "drop") == 0 || strcmp(kind, "index") == 0 ||
             created_before(w, db, c)) {
             continue;
