@@ -1,7 +1,8 @@
 """The exactly-once torture test (torture.py) with a short seed: a randomized workload shaped
 like real schemas, 30+ kill -9 of sdl, MongoDB fail points beyond the driver's retries and a
 mariadbd restart; row_changes must equal the oracle. SDL_TORTURE_SEED picks another seed; the
-long mode is `torture.py --seed N --minutes M` (README, "What sdl guarantees")."""
+long mode is `torture.py --seed N --minutes M [--modes audit,mirror]` (README, "What sdl
+guarantees")."""
 import os
 
 from torture import Torture
@@ -12,3 +13,17 @@ def test_torture_short_seed(tmp_path):
     figures = Torture(tmp_path, seed, seconds=30, big_rows=4, bulk_txns=2).run()
     assert figures["kills"] >= 30 and figures["faults"] >= 5
     assert figures["split"] >= 40000  # the two 20,000-row transactions were split
+
+
+def test_torture_audit_and_mirror(tmp_path):
+    """The same torture with pipeline.modes [audit, mirror]: row_changes still equals the
+    oracle, and every mirror collection equals SELECT * of its table (mirror_oracle.py: every
+    row, every column, through the documented type mapping), tt.types' type families and
+    composite-key changes included."""
+    seed = int(os.environ.get("SDL_TORTURE_SEED", "2"))
+    figures = Torture(tmp_path, seed, seconds=30, big_rows=4, bulk_txns=2,
+                      modes=("audit", "mirror")).run()
+    assert figures["kills"] >= 30 and figures["faults"] >= 5
+    assert figures["split"] >= 40000
+    assert figures["workload"].get("types key change", 0) >= 5
+    assert figures["mirror"]["rows"] >= 40000

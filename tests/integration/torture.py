@@ -14,7 +14,16 @@ The workload (Workload below), per seed:
   * CREATE TABLE ... SELECT, ALTER TABLE ... ADD COLUMN mid-stream,
   * DDL and rows on a database and a table the filters exclude,
   * rows of 100 KiB - 4 MiB, source transactions of 20,000 rows (split across batches),
-  * rolled-back transactions, and one restart of mariadbd mid-stream.
+  * rolled-back transactions, and one restart of mariadbd mid-stream,
+  * tt.types: every type family of README "Types" but GEOMETRY (signed/unsigned integers,
+    DECIMAL(30,6), FLOAT, DOUBLE, DATE, DATETIME(6), TIMESTAMP(3), TIME(4), YEAR, utf8mb4
+    CHAR/VARCHAR/TEXT, BLOB/BINARY/VARBINARY, ENUM, SET, BIT, JSON, NULLs) under a composite
+    key (k2, k1), with key changes, and a third of its transactions logged with
+    binlog_row_image=MINIMAL.
+With modes=("audit", "mirror") (--modes audit,mirror) sdl also writes mirror collections, and
+at the end every one must equal SELECT * of its table (mirror_oracle.py, from the documented
+type mapping; a cold table's row older than its ALTER TABLE ADD COLUMN may lack the new column
+while it holds the DEFAULT, as docs/DOCUMENTS.md says).
 Chaos (Torture.run): at least 30 kill -9 of sdl at random moments, a fifth of its restarts
 with an SDL_FAILPOINT death at a durable step, and MongoDB failCommand fail points whose
 `times` exceed the driver's own retries (closeConnection and writeConcernError on
@@ -36,11 +45,14 @@ import tempfile
 import threading
 import time
 
+import pymysql
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from conftest import Sdl, sdl_bin  # noqa: E402
 from mariadb import MariaDB  # noqa: E402
+from mirror_oracle import check_mirrors  # noqa: E402
 from runlib import Daemon, Target, check_row_changes, offset  # noqa: E402
 
 QUEUE_BYTES = 16 << 20
@@ -63,6 +75,19 @@ FAULTS = [
 DURABLE_STEPS = ["writer.after_stage", "writer.in_transaction", "writer.after_commit"]
 
 
+# every type family of README "Types" but GEOMETRY, under a composite key (k2, k1)
+TYPES_TABLE = (
+    "CREATE TABLE tt.types (k1 INT UNSIGNED, k2 VARCHAR(20), ti TINYINT, tu TINYINT UNSIGNED, "
+    "si SMALLINT, mu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, bi BIGINT, bu BIGINT UNSIGNED, "
+    "de DECIMAL(30,6), f FLOAT, db DOUBLE, d DATE, dt DATETIME(6), ts TIMESTAMP(3) NULL, "
+    "tm TIME(4), y YEAR, c CHAR(10), vc VARCHAR(100), tx TEXT, bl BLOB, bn BINARY(4), "
+    "vb VARBINARY(16), e ENUM('a','b','ç'), st SET('x','y','z'), bt BIT(10), j JSON, "
+    "PRIMARY KEY (k2, k1)) DEFAULT CHARSET=utf8mb4")
+TEXTS = ["", "a", "ünïcödé", "emoji 😀 𝄞", "tab\tnl\nquote' bs\\", "€uro", "  lead"]
+JSONS = ['{"a": 1, "b": [true, null, 2.5, "\u00fc"], "big": 12345678901}', '[]', '"str"',
+         '{"n": {"deep": [1, {"x": -0.5}]}}', '42', 'null']
+
+
 class Workload:
     """Writes the seeded workload into @db; self.record counts what it did, by kind."""
 
@@ -79,6 +104,8 @@ class Workload:
         self.n_alters = 0
         self.other = 0
         self.restarted = False
+        self.types_keys = []  # (k2, k1) of the rows tt.types holds
+        self.added_columns = {}  # cold table -> {column ALTER TABLE added: its DEFAULT}
 
     def count(self, kind, n=1):
         self.record[kind] = self.record.get(kind, 0) + n
@@ -101,6 +128,7 @@ class Workload:
             "CREATE TABLE tt.big (id INT PRIMARY KEY, b LONGBLOB, note VARCHAR(20))",
             "CREATE TABLE tt.bulk (id INT PRIMARY KEY, a INT, pad VARCHAR(40))",
             "CREATE TABLE tt.skip_log (id INT PRIMARY KEY, v VARCHAR(20))",
+            TYPES_TABLE,
         ]
 
     def _exec(self, *statements):
@@ -175,9 +203,108 @@ class Workload:
         i = self.rng.randint(1, min(self.cold_next, COLD_TABLES))
         self._exec(f"ALTER TABLE tt.c{i:03d} ADD COLUMN extra{self.n_alters} INT DEFAULT "
                    f"{self.n_alters}")
+        self.added_columns.setdefault(("tt", f"c{i:03d}"), {})[f"extra{self.n_alters}"] = \
+            self.n_alters
         self._exec(f"INSERT INTO tt.c{i:03d} (id, v, x) VALUES ({1000000 + self.n_alters}, "
                    f"'after alter', {self.n_alters})")
         self.count("ALTER TABLE")
+
+    # ---- tt.types: every type family, composite key, key changes, MINIMAL images
+    def _lit(self, col):
+        """A random SQL literal for tt.types' column @col (NULL now and then)."""
+        r = self.rng
+        if r.random() < 0.15:
+            return "NULL"
+        ints = {"ti": (-128, 127), "tu": (0, 255), "si": (-32768, 32767), "mu": (0, 2**24 - 1),
+                "i": (-2**31, 2**31 - 1), "iu": (0, 2**32 - 1), "bi": (-2**63, 2**63 - 1),
+                "bu": (0, 2**64 - 1)}
+        if col in ints:
+            lo, hi = ints[col]
+            return str(r.choice([lo, hi, 0, r.randint(lo, hi)]))
+        if col == "de":
+            return f"{r.randint(-10**24, 10**24)}.{r.randint(0, 999999):06d}"
+        if col == "f":
+            return repr(r.choice([1.1, -0.0001234, 3.4e38, r.uniform(-1e6, 1e6)]))
+        if col == "db":
+            return repr(r.choice([0.1, -1.5e-300, 1.7976931348623157e308, r.uniform(-1e12, 1e12)]))
+        date = f"{r.randint(1000, 2999)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}"
+        clock = f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}"
+        if col == "d":
+            return f"'{date}'"
+        if col == "dt":
+            return f"'{date} {clock}.{r.randint(0, 999999):06d}'"
+        if col == "ts":
+            return f"'{r.randint(1971, 2037)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d} " \
+                   f"{clock}.{r.randint(0, 999):03d}'"
+        if col == "tm":
+            return f"'{r.choice(['-', ''])}{r.randint(0, 838)}:{r.randint(0, 59):02d}:" \
+                   f"{r.randint(0, 59):02d}.{r.randint(0, 9999):04d}'"
+        if col == "y":
+            return str(r.randint(1901, 2155))
+        if col in ("c", "vc", "tx"):
+            t = r.choice(TEXTS)
+            t = t.rstrip(" ")[:10] if col == "c" else t * (r.randint(1, 30) if col == "tx" else 1)
+            return "'" + pymysql.converters.escape_string(t) + "'"
+        if col in ("bl", "bn", "vb"):
+            n = {"bl": r.randint(0, 300), "bn": r.randint(0, 4), "vb": r.randint(0, 16)}[col]
+            return "X'" + bytes(r.randrange(256) for _ in range(n)).hex() + "'"
+        if col == "e":
+            return r.choice(["'a'", "'b'", "'ç'"])
+        if col == "st":
+            return "'" + ",".join(m for m in "xyz" if r.random() < 0.5) + "'"
+        if col == "bt":
+            return f"b'{r.randrange(1024):b}'"
+        if col == "j":
+            return "'" + pymysql.converters.escape_string(r.choice(JSONS)) + "'"
+        raise ValueError(col)
+
+    TYPES_COLUMNS = ["ti", "tu", "si", "mu", "i", "iu", "bi", "bu", "de", "f", "db", "d", "dt",
+                     "ts", "tm", "y", "c", "vc", "tx", "bl", "bn", "vb", "e", "st", "bt", "j"]
+
+    def _types_key(self):
+        return (self.rng.choice(["k", "ключ", "clé😀", "z"]) + str(self.rng.randint(0, 9)),
+                self.rng.choice([0, 2**32 - 1, self.rng.randint(1, 10**6)]))
+
+    def types_txn(self):
+        """Inserts, updates (some of the key), deletes on tt.types; a third of the transactions
+        with binlog_row_image=MINIMAL (partial images: the mirror $sets what was logged)."""
+        r = self.rng
+        keys = self.types_keys
+        image = "MINIMAL" if r.random() < 0.33 else "FULL"
+        stmts = [f"SET SESSION binlog_row_image = {image}", "BEGIN"]
+
+        def where(k):
+            return f"k2 = '{k[0]}' AND k1 = {k[1]}"
+        for _ in range(r.randint(1, 4)):
+            op = r.choice(["insert", "insert", "update", "update", "key", "delete"])
+            if op == "insert" or not keys:
+                k = self._types_key()
+                if k in keys:
+                    continue
+                vals = ", ".join(self._lit(c) for c in self.TYPES_COLUMNS)
+                stmts.append(f"INSERT INTO tt.types VALUES ({k[1]}, '{k[0]}', {vals})")
+                keys.append(k)
+            elif op == "update":
+                k = r.choice(keys)
+                cols = r.sample(self.TYPES_COLUMNS, r.randint(1, 5))
+                sets = ", ".join(f"{c} = {self._lit(c)}" for c in cols)
+                stmts.append(f"UPDATE tt.types SET {sets} WHERE {where(k)}")
+            elif op == "key":
+                k = r.choice(keys)
+                n = self._types_key()
+                if n in keys:
+                    continue
+                stmts.append(f"UPDATE tt.types SET k2 = '{n[0]}', k1 = {n[1]}, "
+                             f"{r.choice(self.TYPES_COLUMNS)} = NULL WHERE {where(k)}")
+                keys[keys.index(k)] = n
+                self.count("types key change")
+            else:
+                k = r.choice(keys)
+                stmts.append(f"DELETE FROM tt.types WHERE {where(k)}")
+                keys.remove(k)
+        stmts.append("COMMIT")
+        self._exec(*stmts)
+        self.count(f"types transaction ({image})")
 
     def excluded(self):
         self.other += 1
@@ -228,14 +355,19 @@ class Workload:
             return self.big_row()
         if self.record.get("20,000-row transaction", 0) < self.bulk_txns * progress:
             return self.bulk()
-        kinds = [(self.cold_insert, 15), (self.hot_txn, 30), (self.multi_table, 10),
+        kinds = [(self.cold_insert, 15), (self.hot_txn, 30), (self.types_txn, 10),
+                 (self.multi_table, 10),
                  (self.ctas, 2), (self.alter, 2), (self.excluded, 4), (self.rollback, 4)]
         fn = r.choices([k for k, _ in kinds], weights=[w for _, w in kinds])[0]
         return fn()
 
 
 class Torture:
-    def __init__(self, workdir, seed, seconds, report=print, big_rows=8, bulk_txns=3):
+    def __init__(self, workdir, seed, seconds, report=print, big_rows=8, bulk_txns=3,
+                 modes=("audit",)):
+        """@modes: pipeline.modes; with "mirror" every mirror collection must equal SELECT *
+        of its table at the end (mirror_oracle.py)."""
+        self.modes = tuple(modes)
         self.dir = pathlib.Path(workdir)
         self.seed = seed
         self.seconds = seconds
@@ -276,6 +408,19 @@ class Torture:
             env["SDL_FAILPOINT"] = f"{step}:{self.rng.randint(1, 4)}"
         d.start(env=env)
 
+    @staticmethod
+    def check_mirrors(target, src, wl):
+        """Every replicated table's mirror collection equals SELECT * of it; the excluded
+        ones have none."""
+        tables = [("tt", t) for (t,) in src.sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'tt' "
+            "AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'skip\\_%' "
+            "ORDER BY table_name")]
+        names = target.db.list_collection_names()
+        stray = [n for n in names if n.startswith(("other.", "tt.skip_"))]
+        assert not stray, f"mirror collections of excluded tables: {stray}"
+        return check_mirrors(target, src, tables, absent_ok=wl.added_columns)
+
     def run(self):
         t_start = time.time()
         src = MariaDB(basedir=str(self.dir / "mariadb"),
@@ -292,7 +437,8 @@ class Torture:
             sdl = Sdl(self.dir, src)
             d = Daemon(sdl, target, self.dir,
                        batch=f"max_rows: {MAX_ROWS}, max_bytes: {MAX_BYTES >> 20}MiB, max_delay: 50ms",
-                       pipeline=[f"queue_bytes: {QUEUE_BYTES >> 20}MiB"], start=start,
+                       pipeline=[f"queue_bytes: {QUEUE_BYTES >> 20}MiB",
+                                 f"modes: [{', '.join(self.modes)}]"], start=start,
                        extra="tables:\n  include: ['tt.*']\n  exclude: ['tt.skip_*']\n")
             wl = Workload(src, random.Random(self.seed * 7919 + 1), self.big_rows, self.bulk_txns)
             stop = threading.Event()
@@ -357,10 +503,16 @@ class Torture:
             assert rc == 0, f"sdl stop exited {rc}:\n{d.output()[-3000:]}"
             assert target.db.row_changes_staging.count_documents({}) == 0
             t_check = time.time()
-            summary = check_row_changes(target, src, start, end, daemon=d,
-                                        include=["tt.*"], exclude=["tt.skip_*"])
+            summary = {}
+            if "audit" in self.modes:
+                summary = check_row_changes(target, src, start, end, daemon=d,
+                                            include=["tt.*"], exclude=["tt.skip_*"])
+            else:
+                assert target.db.row_changes.count_documents({}) == 0
+            if "mirror" in self.modes:
+                self.figures["mirror"] = self.check_mirrors(target, src, wl)
             self.figures.update(
-                documents=summary["documents"], split=summary.get("split", 0),
+                documents=summary.get("documents", 0), split=summary.get("split", 0),
                 transactions=summary.get("transactions"), offset_batch=off["batch"],
                 peak_rss_mib=round(self.peak_hwm / 2**20, 1),
                 rss_bound_mib=RSS_BOUND >> 20, seconds=round(time.time() - t_start),
@@ -387,12 +539,13 @@ def main():
     ap.add_argument("--big-rows", type=int, default=None, help="rows of 100 KiB - 4 MiB")
     ap.add_argument("--bulk", type=int, default=None, help="20,000-row transactions")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--modes", default="audit", help="pipeline.modes, e.g. audit,mirror")
     a = ap.parse_args()
     sdl_bin()  # fails loudly without a built sdl
     minutes = a.minutes
     work = tempfile.mkdtemp(prefix=f"sdl-torture-{a.seed}-")
     t = Torture(work, a.seed, minutes * 60, big_rows=a.big_rows or max(8, int(8 * minutes)),
-                bulk_txns=a.bulk or max(3, int(3 * minutes)))
+                bulk_txns=a.bulk or max(3, int(3 * minutes)), modes=a.modes.split(","))
     try:
         t.run()
     finally:
