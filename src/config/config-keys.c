@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "sdl/base/alloc.h"
+
 #include "config-private.h"
 
 #define OFF(field) offsetof(sdl_config, field)
@@ -94,12 +96,42 @@ sdl_config_has_mode(const sdl_config *c, const char *mode)
     return false;
 }
 
-/* mirror.collection: a collection name in which {db} and {table} stand for the table's. */
-static const char *
-validate_mirror_collection(const sdl_config *c)
+bool
+sdl_config_collection_is_template(const char *name)
 {
-    const char *t = c->mirror.collection;
+    return strstr(name, "{db}") || strstr(name, "{table}");
+}
 
+char *
+sdl_config_collection_name(const char *template_, const char *db, const char *table)
+{
+    size_t cap = strlen(template_) + 1;
+    for (const char *p = template_; *p; p++) {
+        if (*p == '{') {
+            cap += strlen(db) + strlen(table);
+        }
+    }
+    char *out = sdl_xmalloc(cap), *q = out;
+    for (const char *p = template_; *p;) {
+        if (strncmp(p, "{db}", 4) == 0) {
+            q = stpcpy(q, db);
+            p += 4;
+        } else if (strncmp(p, "{table}", 7) == 0) {
+            q = stpcpy(q, table);
+            p += 7;
+        } else {
+            *q++ = *p++;
+        }
+    }
+    *q = '\0';
+    return out;
+}
+
+/* A collection name in which {db} and {table} may stand for a table's (mirror.collection,
+ * target.collections.changes); @need_table: it must hold {table}. */
+static const char *
+collection_template_problem(const char *t, bool need_table)
+{
     if (!*t) {
         return "must not be empty";
     }
@@ -111,13 +143,20 @@ validate_mirror_collection(const sdl_config *c)
             return "a MongoDB collection name cannot contain '$' or control characters";
         }
     }
-    if (!strstr(t, "{table}")) {
+    if (need_table && !strstr(t, "{table}")) {
         return "must contain {table} (one collection per table)";
     }
     if (strncmp(t, "system.", 7) == 0) {
         return "collection names starting with 'system.' are reserved by MongoDB";
     }
     return NULL;
+}
+
+/* mirror.collection: a collection name in which {db} and {table} stand for the table's. */
+static const char *
+validate_mirror_collection(const sdl_config *c)
+{
+    return collection_template_problem(c->mirror.collection, true);
 }
 
 static const char *validate_database_name(const char *d);
@@ -270,10 +309,12 @@ collection_name_problem(const char *n)
     return NULL;
 }
 
+/* target.collections.changes: a name, or a template as mirror.collection's (one audit
+ * collection per table, or per database). */
 static const char *
 validate_changes(const sdl_config *c)
 {
-    return collection_name_problem(c->target.changes_collection);
+    return collection_template_problem(c->target.changes_collection, false);
 }
 
 static const char *
@@ -721,7 +762,9 @@ static const sdl_config_key collections_keys[] = {
      .offset = OFF(target.changes_collection),
      .def = "row_changes",
      .validate = validate_changes,
-     .doc = "collection of the row change documents (one per changed row)"},
+     .doc = "collection of the row change documents (one per changed row); may be a template "
+            "with {db} and {table}, as mirror.collection, for one collection per table (a "
+            "document without a table or database has '_' in its place)"},
     {.name = "staging",
      .type = SDL_CFG_STRING,
      .offset = OFF(target.staging_collection),
@@ -951,6 +994,21 @@ check_modes(const sdl_config *c)
     return NULL;
 }
 
+/* With [audit, mirror], a per-table audit collection must not be a mirror collection. */
+static const char *
+check_changes_not_mirror(const sdl_config *c)
+{
+    const char *mdb = c->mirror.database ? c->mirror.database : c->target.database;
+
+    if (sdl_config_has_mode(c, "audit") && sdl_config_has_mode(c, "mirror") &&
+        strcmp(mdb, c->target.database) == 0 &&
+        strcmp(c->mirror.collection, c->target.changes_collection) == 0) {
+        return "'target.collections.changes' and 'mirror.collection' name the same collections: "
+               "the audit log and the mirror need different templates (or mirror.database)";
+    }
+    return NULL;
+}
+
 const sdl_config_check sdl_config_checks[] = {
     {check_tls_ca, &tls_keys[0], NULL},
     {check_tls_pair, &tls_keys[2], &tls_keys[3]},
@@ -960,5 +1018,6 @@ const sdl_config_check sdl_config_checks[] = {
     {check_collections_distinct, &collections_keys[0], &collections_keys[1]},
     {check_namespace_length, &target_keys[2], &collections_keys[0]},
     {check_modes, &pipeline_keys[6], NULL},
+    {check_changes_not_mirror, &collections_keys[0], NULL},
 };
 const size_t sdl_config_nchecks = SDL_ARRAY_SIZE(sdl_config_checks);

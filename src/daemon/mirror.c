@@ -75,26 +75,7 @@ sdl_mirror_free(sdl_mirror *m)
 char *
 sdl_mirror_collection_name(const char *template_, const char *db, const char *table)
 {
-    size_t cap = strlen(template_) + 1;
-    for (const char *p = template_; *p; p++) {
-        if (*p == '{') {
-            cap += strlen(db) + strlen(table);
-        }
-    }
-    char *out = sdl_xmalloc(cap), *q = out;
-    for (const char *p = template_; *p;) {
-        if (strncmp(p, "{db}", 4) == 0) {
-            q = stpcpy(q, db);
-            p += 4;
-        } else if (strncmp(p, "{table}", 7) == 0) {
-            q = stpcpy(q, table);
-            p += 7;
-        } else {
-            *q++ = *p++;
-        }
-    }
-    *q = '\0';
-    return out;
+    return sdl_config_collection_name(template_, db, table);
 }
 
 /* ---- reading a row_changes document ---- */

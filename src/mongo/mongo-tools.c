@@ -252,11 +252,14 @@ revive_body(sdl_mongo_writer *w, const bson_t *sopts, void *arg, sdl_error *err)
     bool ok;
 
     bson_concat(&opts, sopts);
-    ok = mongoc_collection_insert_one(w->changes, a->row, &opts, &reply, &error);
+    char *name = mw_changes_name(w, a->row);
+    mongoc_collection_t *changes = mongoc_client_get_collection(w->client, w->db_name, name);
+    ok = mongoc_collection_insert_one(changes, a->row, &opts, &reply, &error);
     if (!ok) {
-        mw_set_sink_error(err, &error, &reply, "inserting %s into %s.%s", a->id, w->db_name,
-                          mongoc_collection_get_name(w->changes));
+        mw_set_sink_error(err, &error, &reply, "inserting %s into %s.%s", a->id, w->db_name, name);
     }
+    mongoc_collection_destroy(changes);
+    free(name);
     bson_destroy(&reply);
     if (ok) {
         bson_append_utf8(&filter, "_id", -1, a->id, -1);
@@ -278,12 +281,16 @@ bool
 sdl_mongo_writer_revive(sdl_mongo_writer *writer, const char *id, const bson_t *row, sdl_error *err)
 {
     revive_arg a = {id, row};
+    char *name = mw_changes_name(writer, row);
+    bool ok = mw_changes_prepare(writer, name, err); /* a per-table one's indexes first */
 
-    return in_transaction(writer, "retrying a dead letter", revive_body, &a, err);
+    free(name);
+    return ok && in_transaction(writer, "retrying a dead letter", revive_body, &a, err);
 }
 
-bool
-sdl_mongo_writer_txn_split(sdl_mongo_writer *w, const char *gtid, bool *ret_split, sdl_error *err)
+/* Whether @coll holds a document of transaction @gtid marked split. */
+static bool
+split_in(sdl_mongo_writer *w, const char *coll, const char *gtid, bool *ret_split, sdl_error *err)
 {
     bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
     const bson_t *doc, *err_doc = NULL;
@@ -294,15 +301,30 @@ sdl_mongo_writer_txn_split(sdl_mongo_writer *w, const char *gtid, bool *ret_spli
     bson_append_bool(&filter, "split", -1, true);
     bson_append_int64(&opts, "limit", -1, 1);
     (void)mongoc_read_concern_append(w->rc_majority, &opts);
-    mongoc_cursor_t *cursor =
-        mongoc_collection_find_with_opts(w->changes, &filter, &opts, w->primary);
+    mongoc_collection_t *c = mongoc_client_get_collection(w->client, w->db_name, coll);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(c, &filter, &opts, w->primary);
     *ret_split = mongoc_cursor_next(cursor, &doc);
     ok = !mongoc_cursor_error_document(cursor, &error, &err_doc);
     if (!ok) {
-        mw_set_sink_error(err, &error, err_doc, "reading row_changes");
+        mw_set_sink_error(err, &error, err_doc, "reading %s.%s", w->db_name, coll);
     }
     mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(c);
     bson_destroy(&opts);
     bson_destroy(&filter);
+    return ok;
+}
+
+bool
+sdl_mongo_writer_txn_split(sdl_mongo_writer *w, const char *gtid, bool *ret_split, sdl_error *err)
+{
+    char **names = mw_changes_collections(w, err); /* a transaction spans tables */
+    bool ok = names != NULL;
+
+    *ret_split = false;
+    for (size_t i = 0; ok && names[i] && !*ret_split; i++) {
+        ok = split_in(w, names[i], gtid, ret_split, err);
+    }
+    mw_changes_names_free(names);
     return ok;
 }

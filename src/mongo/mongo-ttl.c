@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mongo-ttl: the {ts: 1} index of the changes collection, with target.retention as its TTL
- * (docs/CONFIG.md, target.retention). At start-up the index is looked up by its key, whatever
+ * mongo-ttl: the {ts: 1} index of an audit collection (the changes collection, or each
+ * per-table one: mongo-changes.c), with target.retention as its TTL (docs/CONFIG.md,
+ * target.retention). At start-up (a per-table collection: before the first commit into it
+ * since this process started) the index is looked up by its key, whatever
  * its name, so an index an operator made (a TTL index on ts is the usual way to expire an
  * audit log) is taken as it is instead of conflicting with sdl's own:
  *
@@ -51,13 +53,13 @@ set_notice(sdl_mongo_writer *w, bool warning, char *text)
 }
 
 static bool
-create_ts_index(sdl_mongo_writer *w, uint64_t ttl_sec, sdl_error *err)
+create_ts_index(sdl_mongo_writer *w, mongoc_collection_t *coll, uint64_t ttl_sec, sdl_error *err)
 {
     bson_t cmd = BSON_INITIALIZER, indexes, index, key, opts = BSON_INITIALIZER, reply;
     bson_error_t error;
     bool ok;
 
-    BSON_APPEND_UTF8(&cmd, "createIndexes", mongoc_collection_get_name(w->changes));
+    BSON_APPEND_UTF8(&cmd, "createIndexes", mongoc_collection_get_name(coll));
     BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
     BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
     BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &key);
@@ -70,10 +72,10 @@ create_ts_index(sdl_mongo_writer *w, uint64_t ttl_sec, sdl_error *err)
     bson_append_document_end(&indexes, &index);
     bson_append_array_end(&cmd, &indexes);
     mw_append_wc_majority(w, &opts);
-    ok = mongoc_collection_write_command_with_opts(w->changes, &cmd, &opts, &reply, &error);
+    ok = mongoc_collection_write_command_with_opts(coll, &cmd, &opts, &reply, &error);
     if (!ok) {
         mw_set_sink_error(err, &error, &reply, "creating the ts index of %s.%s", w->db_name,
-                          mongoc_collection_get_name(w->changes));
+                          mongoc_collection_get_name(coll));
     }
     bson_destroy(&reply);
     bson_destroy(&opts);
@@ -82,15 +84,15 @@ create_ts_index(sdl_mongo_writer *w, uint64_t ttl_sec, sdl_error *err)
 }
 
 static bool
-set_ttl(sdl_mongo_writer *w, const char *name, bool had_ttl, int64_t old_ttl, uint64_t ttl_sec,
-        sdl_error *err)
+set_ttl(sdl_mongo_writer *w, mongoc_collection_t *coll, const char *name, bool had_ttl,
+        int64_t old_ttl, uint64_t ttl_sec, sdl_error *err)
 {
     bson_t cmd = BSON_INITIALIZER, index, key, opts = BSON_INITIALIZER, reply;
     bson_error_t error;
     char was[48];
     bool ok;
 
-    BSON_APPEND_UTF8(&cmd, "collMod", mongoc_collection_get_name(w->changes));
+    BSON_APPEND_UTF8(&cmd, "collMod", mongoc_collection_get_name(coll));
     BSON_APPEND_DOCUMENT_BEGIN(&cmd, "index", &index);
     BSON_APPEND_DOCUMENT_BEGIN(&index, "keyPattern", &key);
     BSON_APPEND_INT32(&key, "ts", 1);
@@ -98,7 +100,7 @@ set_ttl(sdl_mongo_writer *w, const char *name, bool had_ttl, int64_t old_ttl, ui
     BSON_APPEND_INT64(&index, "expireAfterSeconds", (int64_t)ttl_sec);
     bson_append_document_end(&cmd, &index);
     mw_append_wc_majority(w, &opts);
-    ok = mongoc_collection_write_command_with_opts(w->changes, &cmd, &opts, &reply, &error);
+    ok = mongoc_collection_write_command_with_opts(coll, &cmd, &opts, &reply, &error);
     if (had_ttl) {
         (void)snprintf(was, sizeof(was), "%lld s", (long long)old_ttl);
     } else {
@@ -109,13 +111,13 @@ set_ttl(sdl_mongo_writer *w, const char *name, bool had_ttl, int64_t old_ttl, ui
                           "setting the TTL of index '%s' (ts) of %s.%s to %llu s for "
                           "target.retention (it has %s; adding a TTL to an index without one "
                           "needs MongoDB 5.1 or later)",
-                          name, w->db_name, mongoc_collection_get_name(w->changes),
+                          name, w->db_name, mongoc_collection_get_name(coll),
                           (unsigned long long)ttl_sec, was);
     } else {
         set_notice(w, false,
                    sdl_xasprintf("Set the TTL of index '%s' (ts) of %s.%s to %llu s "
                                  "(target.retention; it was %s)",
-                                 name, w->db_name, mongoc_collection_get_name(w->changes),
+                                 name, w->db_name, mongoc_collection_get_name(coll),
                                  (unsigned long long)ttl_sec, was));
     }
     bson_destroy(&reply);
@@ -125,9 +127,9 @@ set_ttl(sdl_mongo_writer *w, const char *name, bool had_ttl, int64_t old_ttl, ui
 }
 
 bool
-mw_ensure_ts_index(sdl_mongo_writer *w, uint64_t ttl_sec, sdl_error *err)
+mw_ensure_ts_index(sdl_mongo_writer *w, mongoc_collection_t *coll, uint64_t ttl_sec, sdl_error *err)
 {
-    mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(w->changes, NULL);
+    mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(coll, NULL);
     const bson_t *ix, *reply = NULL;
     bson_error_t error;
     bool found = false, had_ttl = false, ok = false;
@@ -150,13 +152,13 @@ mw_ensure_ts_index(sdl_mongo_writer *w, uint64_t ttl_sec, sdl_error *err)
     }
     if (mongoc_cursor_error_document(cur, &error, &reply)) {
         mw_set_sink_error(err, &error, reply, "listing the indexes of %s.%s", w->db_name,
-                          mongoc_collection_get_name(w->changes));
+                          mongoc_collection_get_name(coll));
         goto out;
     }
     if (!found) {
-        ok = create_ts_index(w, ttl_sec, err);
+        ok = create_ts_index(w, coll, ttl_sec, err);
     } else if (ttl_sec && (!had_ttl || old_ttl != (int64_t)ttl_sec)) {
-        ok = set_ttl(w, name, had_ttl, old_ttl, ttl_sec, err);
+        ok = set_ttl(w, coll, name, had_ttl, old_ttl, ttl_sec, err);
     } else if (!ttl_sec && had_ttl) {
         set_notice(w, true,
                    sdl_xasprintf("Index '%s' (ts) of %s.%s has a TTL of %lld s: MongoDB deletes "
@@ -164,7 +166,7 @@ mw_ensure_ts_index(sdl_mongo_writer *w, uint64_t ttl_sec, sdl_error *err)
                                  "target.retention is not set; sdl leaves the index as it is "
                                  "(set target.retention: %llds to make it sdl's, or drop the "
                                  "index and restart sdl for a plain one)",
-                                 name, w->db_name, mongoc_collection_get_name(w->changes),
+                                 name, w->db_name, mongoc_collection_get_name(coll),
                                  (long long)old_ttl, (long long)old_ttl));
         ok = true;
     } else {

@@ -43,11 +43,53 @@ struct sdl_mongo_writer {
     size_t nmirror_indexed;
     char **mirror_created; /* "db\ncollection" of the mirror collections created or found */
     size_t nmirror_created;
+    char *changes_template; /* target.collections.changes when a template ({db}, {table}),
+                             * else NULL: w->changes is the audit log (mongo-changes.c) */
+    uint64_t retention_sec; /* target.retention: the TTL of every audit collection's ts */
+    char **changes_ready;   /* per-table audit collections this writer indexed */
+    size_t nchanges_ready;
 };
 
-/* The {ts: 1} index of the changes collection with @ttl_sec as its TTL (0: none), as
+/* The {ts: 1} index of the audit collection @coll with @ttl_sec as its TTL (0: none), as
  * mongo-ttl.c says; may set w->notice. */
-bool mw_ensure_ts_index(sdl_mongo_writer *w, uint64_t ttl_sec, sdl_error *err);
+bool mw_ensure_ts_index(sdl_mongo_writer *w, mongoc_collection_t *coll, uint64_t ttl_sec,
+                        sdl_error *err);
+/* createIndexes of @keys (JSON key documents, named as MongoDB would) on @coll, majority. */
+bool mw_create_indexes(sdl_mongo_writer *w, mongoc_collection_t *coll, const char *const *keys,
+                       size_t nkeys, sdl_error *err);
+
+/* ---- the audit log's collection(s): mongo-changes.c ---- */
+
+/* A run of a batch's documents bound for one audit collection. */
+typedef struct mw_changes_run {
+    char *name;
+    const bson_t **docs;
+    size_t *index; /* each document's position in its batch */
+    size_t n;
+} mw_changes_run;
+
+/* At open: takes target.collections.changes and target.retention from @cfg; with @set_up
+ * and a single collection, creates its indexes. */
+bool mw_changes_open(sdl_mongo_writer *w, const sdl_target_config *cfg, bool set_up,
+                     sdl_error *err);
+void mw_changes_free(sdl_mongo_writer *w);
+/* The name of the audit collection of @doc (a row change or DDL document); malloc'd. */
+char *mw_changes_name(const sdl_mongo_writer *w, const bson_t *doc);
+/* Before writing into the audit collection @name: its indexes, unless this writer made them
+ * already (nothing for a single collection: made at open). */
+bool mw_changes_prepare(sdl_mongo_writer *w, const char *name, sdl_error *err);
+/* Before the commit transaction of @batch: mw_changes_prepare() of each collection its audit
+ * documents go to. */
+bool mw_changes_before_commit(sdl_mongo_writer *w, const sdl_batch *batch, sdl_error *err);
+/* @docs (@n; @index: their positions in the batch, NULL: 0..n-1) by audit collection, in
+ * order within each; returns the number of runs. */
+size_t mw_changes_group(const sdl_mongo_writer *w, const bson_t **docs, size_t n,
+                        const size_t *index, mw_changes_run **ret_runs);
+void mw_changes_runs_free(mw_changes_run *runs, size_t n);
+/* The names of the audit collections that exist (a NULL-terminated array): the template's
+ * matches, or the single collection. NULL on error. */
+char **mw_changes_collections(sdl_mongo_writer *w, sdl_error *err);
+void mw_changes_names_free(char **names);
 
 /* The text at @path (dotted) of @doc, a copy; NULL when absent or not text. */
 char *mw_iter_strdup(const bson_t *doc, const char *path);

@@ -264,6 +264,7 @@ sdl_mongo_set_log_handler(sdl_mongo_log_fn fn, void *userdata)
 static void
 writer_destroy(sdl_mongo_writer *w)
 {
+    mw_changes_free(w);
     mongoc_collection_destroy(w->changes);
     mongoc_collection_destroy(w->staging);
     mongoc_collection_destroy(w->offsets);
@@ -376,9 +377,9 @@ out:
     return ok;
 }
 
-static bool
-create_indexes(sdl_mongo_writer *w, mongoc_collection_t *coll, const char *const *keys,
-               size_t nkeys, sdl_error *err)
+bool
+mw_create_indexes(sdl_mongo_writer *w, mongoc_collection_t *coll, const char *const *keys,
+                  size_t nkeys, sdl_error *err)
 {
     bson_t cmd = BSON_INITIALIZER, indexes, opts = BSON_INITIALIZER, reply;
     bson_error_t error;
@@ -472,11 +473,6 @@ static bool
 writer_open(const sdl_target_config *cfg, const char *pipeline, bool set_up,
             sdl_mongo_writer **ret_writer, sdl_error *err)
 {
-    /* {ts: 1}, with target.retention's TTL: mw_ensure_ts_index() (mongo-ttl.c) */
-    static const char *const change_keys[] = {
-        "{\"db\": 1, \"table\": 1, \"pk\": 1}",
-        "{\"gtid\": 1}",
-    };
     static const char *const staging_keys[] = {"{\"created_at\": 1}"};
     sdl_mongo_writer *w;
     mongoc_uri_t *uri = NULL;
@@ -535,10 +531,11 @@ writer_open(const sdl_target_config *cfg, const char *pipeline, bool set_up,
     if (!verify_replica_set(w, err)) {
         goto fail;
     }
+    if (!mw_changes_open(w, cfg, set_up, err)) { /* the audit log's indexes: mongo-changes.c */
+        goto fail;
+    }
     if (set_up &&
-        (!mw_ensure_ts_index(w, cfg->retention_usec / 1000000u, err) ||
-         !create_indexes(w, w->changes, change_keys, SDL_ARRAY_SIZE(change_keys), err) ||
-         !create_indexes(w, w->staging, staging_keys, SDL_ARRAY_SIZE(staging_keys), err) ||
+        (!mw_create_indexes(w, w->staging, staging_keys, SDL_ARRAY_SIZE(staging_keys), err) ||
          !ensure_collection(w, cfg->offsets_collection, err) ||
          !ensure_collection(w, cfg->dead_letters_collection, err))) {
         goto fail;
@@ -955,6 +952,27 @@ insert_docs(sdl_mongo_writer *w, mongoc_collection_t *coll, const sdl_batch *bat
     return r;
 }
 
+/* @docs into the audit log: row_changes, or each into its per-table collection. */
+static step_result
+insert_changes(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t **docs, size_t n,
+               const size_t *index, const bson_t *sopts, char *what, size_t whatcap, sdl_error *err)
+{
+    if (!w->changes_template) {
+        return insert_docs(w, w->changes, batch, docs, n, index, sopts, what, whatcap, err);
+    }
+    mw_changes_run *runs;
+    size_t nruns = mw_changes_group(w, docs, n, index, &runs);
+    step_result r = STEP_OK;
+    for (size_t i = 0; i < nruns && r == STEP_OK; i++) {
+        mongoc_collection_t *c = mongoc_client_get_collection(w->client, w->db_name, runs[i].name);
+        r = insert_docs(w, c, batch, runs[i].docs, runs[i].n, runs[i].index, sopts, what, whatcap,
+                        err);
+        mongoc_collection_destroy(c);
+    }
+    mw_changes_runs_free(runs, nruns);
+    return r;
+}
+
 /* The batch's rows into row_changes and its dead letters into the dead-letter collection. */
 static step_result
 insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, char *what,
@@ -966,8 +984,8 @@ insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, ch
         return STEP_OK;
     }
     if (!batch->dead || batch->ndead == 0) {
-        return insert_docs(w, w->changes, batch, (const bson_t **)(void *)batch->docs, batch->ndocs,
-                           NULL, sopts, what, whatcap, err);
+        return insert_changes(w, batch, (const bson_t **)(void *)batch->docs, batch->ndocs, NULL,
+                              sopts, what, whatcap, err);
     }
     const bson_t **docs = sdl_xcalloc(batch->ndocs, sizeof(*docs));
     size_t *index = sdl_xcalloc(batch->ndocs, sizeof(*index));
@@ -978,9 +996,8 @@ insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, ch
             docs[n++] = batch->docs[i];
         }
     }
-    r = batch->no_audit
-            ? STEP_OK
-            : insert_docs(w, w->changes, batch, docs, n, index, sopts, what, whatcap, err);
+    r = batch->no_audit ? STEP_OK
+                        : insert_changes(w, batch, docs, n, index, sopts, what, whatcap, err);
     if (r == STEP_OK) {
         n = 0;
         for (size_t i = 0; i < batch->ndocs; i++) {
@@ -1103,7 +1120,7 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
     }
     what[0] = '\0';
     w->rejected = 0;
-    if (!mw_mirror_before_commit(w, batch, err)) {
+    if (!mw_mirror_before_commit(w, batch, err) || !mw_changes_before_commit(w, batch, err)) {
         goto out;
     }
     cs = mongoc_client_start_session(w->client, NULL, &error);

@@ -221,6 +221,13 @@ typedef struct sdl_config_load_options {
     const char *credentials_dir;
 } sdl_config_load_options;
 
+/* Whether the collection name @name is a template: it holds {db} or {table}
+ * (mirror.collection, target.collections.changes). */
+bool sdl_config_collection_is_template(const char *name);
+
+/* The collection name @template_ gives for @db.@table ({db}, {table} replaced); malloc'd. */
+char *sdl_config_collection_name(const char *template_, const char *db, const char *table);
+
 /* Whether pipeline.modes holds @mode ("audit", "mirror"). */
 bool sdl_config_has_mode(const sdl_config *config, const char *mode);
 
