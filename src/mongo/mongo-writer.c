@@ -882,8 +882,9 @@ is_document_rejection(int32_t code)
 /* A write error that rejects one of @batch's documents as such: an SDL_E_DATA error naming
  * the document (_id, db.table, size). */
 static bool
-rejected_document(sdl_mongo_writer *w, const sdl_batch *batch, const size_t *map, size_t n,
-                  const bson_error_t *error, const bson_t *reply, sdl_error *err)
+rejected_document(sdl_mongo_writer *w, mongoc_collection_t *coll, const sdl_batch *batch,
+                  const size_t *map, size_t n, const bson_error_t *error, const bson_t *reply,
+                  sdl_error *err)
 {
     int32_t code = sdl_mongo_error_server_code(error, reply);
     uint64_t index = 0;
@@ -907,8 +908,8 @@ rejected_document(sdl_mongo_writer *w, const sdl_batch *batch, const size_t *map
     sdl_error_prefix(err,
                      "committing batch %" PRIu64 ": %s.%s refuses document %s of '%s.%s' "
                      "(%" PRIu32 " bytes)",
-                     batch->number, w->db_name, mongoc_collection_get_name(w->changes), id,
-                     db ? db : "?", table ? table : "?", doc ? doc->len : 0);
+                     batch->number, w->db_name, mongoc_collection_get_name(coll), id, db ? db : "?",
+                     table ? table : "?", doc ? doc->len : 0);
     err->code = SDL_E_DATA;
     err->transient = false;
     free(id);
@@ -934,7 +935,7 @@ insert_docs(sdl_mongo_writer *w, mongoc_collection_t *coll, const sdl_batch *bat
     bson_concat(&opts, sopts);
     bson_append_bool(&opts, "ordered", -1, true);
     if (!mongoc_collection_insert_many(coll, docs, n, &opts, &reply, &error)) {
-        if (rejected_document(w, batch, index, n, &error, &reply, err)) {
+        if (rejected_document(w, coll, batch, index, n, &error, &reply, err)) {
             r = STEP_FAILED;
         } else if (sdl_mongo_error_is_duplicate_key(&error, &reply)) {
             (void)snprintf(what, whatcap, "a %s document already exists (%s)",
