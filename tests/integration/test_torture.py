@@ -16,13 +16,15 @@ def test_torture_short_seed(tmp_path):
 
 
 def test_torture_audit_and_mirror(tmp_path):
-    """The same torture with pipeline.modes [audit, mirror]: row_changes still equals the
-    oracle, and every mirror collection equals SELECT * of its table (mirror_oracle.py: every
-    row, every column, through the documented type mapping), tt.types' type families and
-    composite-key changes included."""
+    """The same torture with pipeline.modes [audit, mirror] and the audit log as one
+    collection per table (target.collections.changes: "audit.{db}.{table}"): the audit
+    collections together still equal the oracle, each document in its table's, and every
+    mirror collection equals SELECT * of its table (mirror_oracle.py: every row, every
+    column, through the documented type mapping), tt.types' type families and composite-key
+    changes included."""
     seed = int(os.environ.get("SDL_TORTURE_SEED", "2"))
     figures = Torture(tmp_path, seed, seconds=30, big_rows=4, bulk_txns=2,
-                      modes=("audit", "mirror")).run()
+                      modes=("audit", "mirror"), changes="audit.{db}.{table}").run()
     assert figures["kills"] >= 30 and figures["faults"] >= 5
     assert figures["split"] >= 40000
     assert figures["workload"].get("types key change", 0) >= 5

@@ -20,6 +20,9 @@ The workload (Workload below), per seed:
     CHAR/VARCHAR/TEXT, BLOB/BINARY/VARBINARY, ENUM, SET, BIT, JSON, NULLs) under a composite
     key (k2, k1), with key changes, and a third of its transactions logged with
     binlog_row_image=MINIMAL.
+With changes="audit.{db}.{table}" (--changes) the audit log is one collection per table
+(target.collections.changes as a template) and their union must equal the oracle, each
+document in its table's collection.
 With modes=("audit", "mirror") (--modes audit,mirror) sdl also writes mirror collections, and
 at the end every one must equal SELECT * of its table (mirror_oracle.py, from the documented
 type mapping; a cold table's row older than its ALTER TABLE ADD COLUMN may lack the new column
@@ -53,7 +56,7 @@ sys.path.insert(0, HERE)
 from conftest import Sdl, sdl_bin  # noqa: E402
 from mariadb import MariaDB  # noqa: E402
 from mirror_oracle import check_mirrors  # noqa: E402
-from runlib import Daemon, Target, check_row_changes, offset  # noqa: E402
+from runlib import Daemon, Target, audit_documents, check_row_changes, offset  # noqa: E402
 
 QUEUE_BYTES = 16 << 20
 MAX_BYTES = 8 << 20
@@ -364,10 +367,12 @@ class Workload:
 
 class Torture:
     def __init__(self, workdir, seed, seconds, report=print, big_rows=8, bulk_txns=3,
-                 modes=("audit",)):
+                 modes=("audit",), changes="row_changes"):
         """@modes: pipeline.modes; with "mirror" every mirror collection must equal SELECT *
-        of its table at the end (mirror_oracle.py)."""
+        of its table at the end (mirror_oracle.py). @changes: target.collections.changes (a
+        template such as "audit.{db}.{table}": one audit collection per table)."""
         self.modes = tuple(modes)
+        self.changes = changes
         self.dir = pathlib.Path(workdir)
         self.seed = seed
         self.seconds = seconds
@@ -439,7 +444,8 @@ class Torture:
                        batch=f"max_rows: {MAX_ROWS}, max_bytes: {MAX_BYTES >> 20}MiB, max_delay: 50ms",
                        pipeline=[f"queue_bytes: {QUEUE_BYTES >> 20}MiB",
                                  f"modes: [{', '.join(self.modes)}]"], start=start,
-                       extra="tables:\n  include: ['tt.*']\n  exclude: ['tt.skip_*']\n")
+                       extra=f"  collections: {{changes: \"{self.changes}\"}}\n"
+                             "tables:\n  include: ['tt.*']\n  exclude: ['tt.skip_*']\n")
             wl = Workload(src, random.Random(self.seed * 7919 + 1), self.big_rows, self.bulk_txns)
             stop = threading.Event()
 
@@ -506,9 +512,10 @@ class Torture:
             summary = {}
             if "audit" in self.modes:
                 summary = check_row_changes(target, src, start, end, daemon=d,
-                                            include=["tt.*"], exclude=["tt.skip_*"])
+                                            include=["tt.*"], exclude=["tt.skip_*"],
+                                            changes=self.changes)
             else:
-                assert target.db.row_changes.count_documents({}) == 0
+                assert audit_documents(target, self.changes) == []
             if "mirror" in self.modes:
                 self.figures["mirror"] = self.check_mirrors(target, src, wl)
             self.figures.update(
@@ -540,12 +547,15 @@ def main():
     ap.add_argument("--bulk", type=int, default=None, help="20,000-row transactions")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--modes", default="audit", help="pipeline.modes, e.g. audit,mirror")
+    ap.add_argument("--changes", default="row_changes",
+                    help="target.collections.changes, e.g. 'audit.{db}.{table}'")
     a = ap.parse_args()
     sdl_bin()  # fails loudly without a built sdl
     minutes = a.minutes
     work = tempfile.mkdtemp(prefix=f"sdl-torture-{a.seed}-")
     t = Torture(work, a.seed, minutes * 60, big_rows=a.big_rows or max(8, int(8 * minutes)),
-                bulk_txns=a.bulk or max(3, int(3 * minutes)), modes=a.modes.split(","))
+                bulk_txns=a.bulk or max(3, int(3 * minutes)), modes=a.modes.split(","),
+                changes=a.changes)
     try:
         t.run()
     finally:
