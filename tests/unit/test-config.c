@@ -1181,3 +1181,25 @@ TEST(config_hash_key_must_be_long_enough)
                                "'head -c 32 /dev/urandom | base64')");
     unsetenv("SDL_COLUMNS_HASH_KEY");
 }
+
+TEST(config_changes_collection_template)
+{
+    static const char text[] = "source: {user: u, server_id: 1}\n"
+                               "target: {uri: \"mongodb://db1/?replicaSet=rs0\",\n"
+                               "         collections: {changes: \"audit.{db}.{table}\"}}\n";
+    sdl_config *c = NULL;
+    sdl_error err = SDL_ERROR_INIT;
+
+    clear_secret_env();
+    ASSERT_OK(sdl_config_load_string("t.yaml", text, strlen(text), &c, &err), &err);
+    ASSERT_TRUE(sdl_config_collection_is_template(c->target.changes_collection));
+    char *n = sdl_config_collection_name(c->target.changes_collection, "shop", "orders");
+    ASSERT_STR_EQ(n, "audit.shop.orders");
+    free(n);
+    n = sdl_config_collection_name("{db}_{table}_{db}", "d", "t");
+    ASSERT_STR_EQ(n, "d_t_d");
+    free(n);
+    ASSERT_FALSE(sdl_config_collection_is_template("row_changes"));
+    ASSERT_FALSE(sdl_config_collection_is_template("{schema}"));
+    sdl_config_free(c);
+}
