@@ -93,24 +93,28 @@ mw_changes_prepare(sdl_mongo_writer *w, const char *name, sdl_error *err)
 bool
 mw_changes_before_commit(sdl_mongo_writer *w, const sdl_batch *batch, sdl_error *err)
 {
-    if (!w->changes_template || batch->no_audit) {
+    if (!w->changes_template || batch->no_audit || batch->ndocs == 0) {
         return true;
     }
+    const bson_t **docs = sdl_xcalloc(batch->ndocs, sizeof(*docs));
+    size_t n = 0;
     for (size_t i = 0; i < batch->ndocs; i++) {
-        if (batch->dead && batch->dead[i]) {
-            continue;
-        }
-        char *name = mw_changes_name(w, batch->docs[i]);
-        bool ok = mw_changes_prepare(w, name, err);
-        if (!ok) {
-            sdl_error_prefix(err, "committing batch %" PRIu64, batch->number);
-        }
-        free(name);
-        if (!ok) {
-            return false;
+        if (!batch->dead || !batch->dead[i]) {
+            docs[n++] = batch->docs[i];
         }
     }
-    return true;
+    mw_changes_run *runs;
+    size_t nruns = mw_changes_group(w, docs, n, NULL, &runs);
+    bool ok = true;
+    for (size_t r = 0; ok && r < nruns; r++) {
+        ok = mw_changes_prepare(w, runs[r].name, err);
+    }
+    if (!ok) {
+        sdl_error_prefix(err, "committing batch %" PRIu64, batch->number);
+    }
+    mw_changes_runs_free(runs, nruns);
+    free(docs);
+    return ok;
 }
 
 size_t
@@ -127,16 +131,20 @@ mw_changes_group(const sdl_mongo_writer *w, const bson_t **docs, size_t n, const
             r++;
         }
         if (r == nruns) {
-            runs = sdl_xrealloc(runs, (nruns + 1) * sizeof(*runs));
-            runs[r] = (mw_changes_run){.name = name,
-                                       .docs = sdl_xcalloc(n, sizeof(*runs[r].docs)),
-                                       .index = sdl_xcalloc(n, sizeof(*runs[r].index))};
+            runs = sdl_xreallocarray(runs, nruns + 1, sizeof(*runs));
+            runs[r] = (mw_changes_run){.name = name};
             nruns++;
         } else {
             free(name);
         }
-        runs[r].docs[runs[r].n] = docs[i];
-        runs[r].index[runs[r].n++] = index ? index[i] : i;
+        mw_changes_run *run = &runs[r];
+        if (run->n == run->cap) { /* grown as needed: a batch may touch many tables */
+            run->cap = run->cap ? 2 * run->cap : 16;
+            run->docs = sdl_xreallocarray(run->docs, run->cap, sizeof(*run->docs));
+            run->index = sdl_xreallocarray(run->index, run->cap, sizeof(*run->index));
+        }
+        run->docs[run->n] = docs[i];
+        run->index[run->n++] = index ? index[i] : i;
     }
     *ret_runs = runs;
     return nruns;

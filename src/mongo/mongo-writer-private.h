@@ -65,7 +65,7 @@ typedef struct mw_changes_run {
     char *name;
     const bson_t **docs;
     size_t *index; /* each document's position in its batch */
-    size_t n;
+    size_t n, cap;
 } mw_changes_run;
 
 /* At open: takes target.collections.changes and target.retention from @cfg; with @set_up
