@@ -2,10 +2,10 @@
 #pragma once
 
 /*
- * binlog-event-private: what the files of binlog-event (binlog-event.c: header, simple events,
- * MySQL GTIDs, ROWS; binlog-format.c: header, FORMAT_DESCRIPTION, checksums, type names;
- * binlog-table-map.c: TABLE_MAP and its optional metadata) share. Not for other modules:
- * include/sdl/mysql/binlog-event.h is the interface.
+ * binlog-event-private: what the files behind include/sdl/mysql/binlog-event.h share:
+ * binlog-event.c (simple events, MySQL GTIDs, ROWS headers) and binlog-table-map.c (TABLE_MAP
+ * and its optional metadata); binlog-format.c (header, FORMAT_DESCRIPTION, checksums, type
+ * names) needs none of it. Not for other modules.
  */
 
 #include <stdbool.h>
