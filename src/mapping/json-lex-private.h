@@ -350,7 +350,7 @@ sdl_json_string_error(const uint8_t *q, const uint8_t *end, bool is_key, const u
     for (;;) {
         p += sdl_json_plain_run(p, end);
         if (p >= end) {
-            *ret_at = s - 1; /* the byte before the last run: where the two passes said it */
+            *ret_at = s - 1; /* before the last run, as the former two passes said */
             return "unterminated string";
         }
         uint8_t c = *p;
