@@ -73,15 +73,20 @@ typedef struct fkey {
     size_t len;
 } fkey;
 
+/* An open container. What the loop reads for every member lives in locals while the
+ * container is the innermost one (the c_* of parse()) and is saved here when a container
+ * opens inside it. */
 typedef struct fframe {
     size_t at;         /* output offset of the container's int32 length */
-    size_t open;       /* text offset of its '{' or '[' */
-    uint32_t index;    /* arrays: index of the next element */
+    uint64_t seen;     /* saved c_seen */
+    uint32_t open;     /* text offset of its '{' or '[' (a text is at most INT_MAX bytes) */
     uint32_t key_base; /* objects: first of its keys in the key stack */
-    bool obj;
-    bool maybe_dup; /* objects: two keys share a (length, first byte, last byte) bit */
-    uint64_t seen;  /* objects: those bits of the keys so far */
+    uint32_t index;    /* saved c_index */
+    bool maybe_dup;    /* saved c_maybe_dup */
+    uint8_t close;     /* saved c_close */
 } fframe;
+
+_Static_assert(sizeof(fframe) == 32, "a frame is 32 bytes: indexing it is a shift");
 
 /* True when the @count keys at @k hold a duplicate (for small counts). */
 static bool
@@ -210,7 +215,7 @@ dedupe_object(uint8_t *out, size_t end, const fkey *k, size_t count)
  * with the key ""). On error (@err set, unless NULL) out->len is back where it was; the buffer may
  * have moved or grown either way.
  */
-static bool
+static inline __attribute__((always_inline)) bool
 parse(sdl_json_out *out, const char *text, size_t len, uint32_t max_depth, bool scalars,
       uint8_t *ret_type, sdl_error *err)
 {
@@ -219,11 +224,20 @@ parse(sdl_json_out *out, const char *text, size_t len, uint32_t max_depth, bool 
     const uint8_t *end = len ? p + len : p; /* text may be NULL when empty */
     const size_t start = out->len;
     uint32_t limit = max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH;
+    /*
+     * The open containers, on a stack (a local array, then the heap). What the loop reads for
+     * every member of the innermost one lives in locals (c_*): stores through @buf may alias
+     * anything in memory, so state kept there would be reloaded after every output byte.
+     */
     fframe slocal[32]; /* the open containers, innermost last */
     fframe *stack = slocal;
     uint32_t capstack = SDL_ARRAY_SIZE(slocal);
-    uint32_t depth = 0; /* open containers */
-    fkey klocal[32];    /* the keys of the open objects, innermost last */
+    uint32_t depth = 0;       /* open containers */
+    uint32_t c_index = 0;     /* arrays: index of the next element */
+    uint64_t c_seen = 0;      /* objects: a bit per key so far, see below */
+    bool c_maybe_dup = false; /* objects: two keys share a bit */
+    int c_close = 256;        /* '}' or ']'; at the top (a scalar) never a byte */
+    fkey klocal[32];          /* the keys of the open objects, innermost last */
     fkey *keys = klocal;
     size_t nkeys = 0;
     size_t capkeys = SDL_ARRAY_SIZE(klocal);
@@ -288,22 +302,37 @@ open: /* at '{' or '[' */
         capstack *= 2;
         stack = grow_array(stack, slocal, depth, capstack, sizeof(fframe));
     }
-    stack[depth] = (fframe){n, (size_t)(p - text0), 0, (uint32_t)nkeys, *p == '{', false, 0};
+    if (depth > 0) { /* the enclosing container's locals */
+        fframe *e = &stack[depth - 1];
+        e->index = c_index;
+        e->seen = c_seen;
+        e->maybe_dup = c_maybe_dup;
+        e->close = (uint8_t)c_close;
+    }
+    {
+        fframe *f = &stack[depth];
+        f->at = n;
+        f->open = (uint32_t)(p - text0);
+        f->key_base = (uint32_t)nkeys;
+    }
     depth++;
+    c_index = 0;
+    c_seen = 0;
+    c_maybe_dup = false;
+    c_close = *p + 2; /* '{' + 2 is '}', '[' + 2 is ']' */
     ROOM(4);
     n += 4;
     p++;
     SKIP_WS();
-    if (p < end && *p == (stack[depth - 1].obj ? '}' : ']')) {
+    if (p < end && *p == c_close) {
         p++;
         goto close;
     }
     for (;;) { /* one member: p is at its key (objects) or value (arrays) */
-        fframe *fr = &stack[depth - 1];
         type_at = n;
         ROOM(1 + 11);
         n++;
-        if (fr->obj) {
+        if (c_close == '}') {
             if (p >= end || *p != '"') {
                 FAIL(p, "object key (string) expected");
             }
@@ -324,8 +353,8 @@ open: /* at '{' or '[' */
                  * out without comparing the keys */
                 unsigned h = klen ? (unsigned)(klen * 7u + buf[n] * 3u + buf[n + klen - 1]) : 0u;
                 uint64_t bit = UINT64_C(1) << (h & 63u);
-                fr->maybe_dup |= (fr->seen & bit) != 0;
-                fr->seen |= bit;
+                c_maybe_dup |= (c_seen & bit) != 0;
+                c_seen |= bit;
             }
             n += klen;
             buf[n++] = 0;
@@ -336,7 +365,7 @@ open: /* at '{' or '[' */
             p++;
             SKIP_WS();
         } else {
-            uint32_t i = fr->index++;
+            uint32_t i = c_index++;
             if (i < 10) {
                 buf[n++] = (uint8_t)('0' + i);
             } else {
@@ -446,41 +475,44 @@ open: /* at '{' or '[' */
             break;
         }
         }
-    next: /* after a value: ',' or the end of the container */
+    next: /* after a value: ',' or the end of the container (or of the text, at the top) */
         SKIP_WS();
-        if (SDL_UNLIKELY(depth == 0)) { /* the scalar at the top */
-            if (p != end) {
-                FAIL(p, "unexpected data after the value");
-            }
-            top = buf[type_at];
-            done = true;
-            goto out;
-        }
         if (p >= end) {
+            if (depth == 0) { /* the scalar at the top */
+                top = buf[type_at];
+                done = true;
+                goto out;
+            }
             FAIL(text0 + stack[depth - 1].open,
-                 stack[depth - 1].obj ? "unterminated object" : "unterminated array");
+                 c_close == '}' ? "unterminated object" : "unterminated array");
         }
         if (*p == ',') {
+            if (SDL_UNLIKELY(depth == 0)) {
+                FAIL(p, "unexpected data after the value");
+            }
             p++;
             SKIP_WS();
             continue;
         }
-        if (*p != (stack[depth - 1].obj ? '}' : ']')) {
-            FAIL(p, stack[depth - 1].obj ? "',' or '}' expected" : "',' or ']' expected");
+        if (*p != c_close) {
+            FAIL(p, depth == 0       ? "unexpected data after the value"
+                    : c_close == '}' ? "',' or '}' expected"
+                                     : "',' or ']' expected");
         }
         p++;
     close : {
-        fframe *c = &stack[depth - 1];
-        if (c->obj && c->maybe_dup) {
-            n = dedupe_object(buf, n, keys + c->key_base, nkeys - c->key_base);
+        const fframe *f = &stack[depth - 1];
+        size_t at = f->at;
+        if (c_close == '}' && c_maybe_dup) {
+            n = dedupe_object(buf, n, keys + f->key_base, nkeys - f->key_base);
         }
-        nkeys = c->key_base;
+        nkeys = f->key_base;
         ROOM(1);
         buf[n++] = 0;
-        if (n - c->at > INT32_MAX) {
+        if (n - at > INT32_MAX) {
             too_big = true;
         }
-        rw_le32(buf + c->at, (uint32_t)(n - c->at));
+        rw_le32(buf + at, (uint32_t)(n - at));
         depth--;
         if (depth == 0) {
             SKIP_WS();
@@ -490,8 +522,13 @@ open: /* at '{' or '[' */
             done = true;
             goto out;
         }
-        goto next;
+        const fframe *e = &stack[depth - 1]; /* back in the enclosing container */
+        c_index = e->index;
+        c_seen = e->seen;
+        c_maybe_dup = e->maybe_dup;
+        c_close = e->close;
     }
+        goto next;
     }
 
 fail:
