@@ -9,73 +9,22 @@
 #include "sdl/base/alloc.h"
 #include "sdl/base/bytes.h"
 
-#include "json-text-private.h"
+#include "json-lex-private.h"
 #include "utf8-private.h"
 
 /*
- * Two passes. parse_*() validates the whole text and builds a small tree of nodes (indices
- * into one growable array; decoded strings that needed unescaping live in a scratch buffer,
- * the others are views into the text). emit() then appends the tree to the BSON parent. The
- * tree makes "duplicate key keeps the last value" a pointer swap, and it keeps @parent
- * untouched when the text is invalid.
+ * One parser, one pass: the text is validated and written as raw BSON at once (a row with a
+ * JSON column is mapped a million times a second and libbson's bson_append_*() cost tens of
+ * nanoseconds per element). Open containers live on an explicit stack (a local array, on the
+ * heap beyond it) bounded by the depth limit, so nesting costs no recursion; the keys of the
+ * open objects live on a second stack, so a duplicated key is found when its object closes and
+ * the object's elements are then rewritten in place (first position, last value). An error
+ * leaves the output where it was and names the byte where the text goes wrong.
+ *
+ * It is one loop over local variables, not recursive functions over a state struct: stores
+ * through the uint8_t output pointer may alias anything, so state kept in memory would be
+ * reloaded after every output byte.
  */
-
-enum {
-    J_NULL,
-    J_FALSE,
-    J_TRUE,
-    J_INT32,
-    J_INT64,
-    J_DOUBLE,
-    J_STRING,
-    J_OBJECT,
-    J_ARRAY,
-};
-
-#define NONE SIZE_MAX
-
-typedef struct jstr {
-    size_t off;   /* into the text, or into the scratch buffer when .scratch */
-    size_t len;   /* bytes */
-    bool scratch; /* decoded into jparser.scratch */
-} jstr;
-
-typedef struct jnode {
-    uint8_t type;
-    bool dropped; /* an object member replaced by a later duplicate of its key */
-    size_t next;  /* next sibling, NONE at the end */
-    jstr key;     /* member key (object members only) */
-    union {
-        int64_t i;
-        double d;
-        jstr s;
-        struct {
-            size_t first; /* first child, NONE when empty */
-            size_t count; /* children, dropped duplicates included */
-        } c;
-    };
-} jnode;
-
-typedef struct jparser {
-    const uint8_t *start;
-    const uint8_t *p;
-    const uint8_t *end;
-    jnode *nodes;
-    size_t nnodes;
-    size_t cap;
-    sdl_buf scratch;
-    uint32_t max_depth;
-    sdl_error *err;
-    jnode local[32]; /* small documents allocate nothing */
-} jparser;
-
-static bool
-fail(jparser *jp, const uint8_t *at, const char *what)
-{
-    sdl_error_set(jp->err, SDL_E_PROTOCOL, "invalid JSON at byte %zu: %s", (size_t)(at - jp->start),
-                  what);
-    return false;
-}
 
 /* Grows array @p of @n elements of @size bytes to @cap elements; while @p is still the
  * caller's @local buffer, it moves to the heap. */
@@ -90,572 +39,6 @@ grow_array(void *p, void *local, size_t n, size_t cap, size_t size)
     return heap;
 }
 
-static size_t
-new_node(jparser *jp, uint8_t type)
-{
-    if (jp->nnodes == jp->cap) {
-        jp->cap *= 2;
-        jp->nodes = grow_array(jp->nodes, jp->local, jp->nnodes, jp->cap, sizeof(jnode));
-    }
-    jnode *n = &jp->nodes[jp->nnodes];
-    memset(n, 0, sizeof(*n));
-    n->type = type;
-    n->next = NONE;
-    return jp->nnodes++;
-}
-
-static const uint8_t *
-str_ptr(const jparser *jp, const jstr *s)
-{
-    return s->scratch ? jp->scratch.data + s->off : jp->start + s->off;
-}
-
-static void
-skip_ws(jparser *jp)
-{
-    while (jp->p < jp->end &&
-           (*jp->p == ' ' || *jp->p == '\n' || *jp->p == '\r' || *jp->p == '\t')) {
-        jp->p++;
-    }
-}
-
-static int
-hex4(const uint8_t *p)
-{
-    int v = 0;
-
-    for (int i = 0; i < 4; i++) {
-        uint8_t c = p[i];
-        int d;
-        if (c >= '0' && c <= '9') {
-            d = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-            d = c - 'a' + 10;
-        } else if (c >= 'A' && c <= 'F') {
-            d = c - 'A' + 10;
-        } else {
-            return -1;
-        }
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-static size_t
-put_utf8(uint8_t out[4], uint32_t cp)
-{
-    size_t n;
-
-    if (cp < 0x80) {
-        out[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        out[0] = (uint8_t)(0xC0 | (cp >> 6));
-        out[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        out[0] = (uint8_t)(0xE0 | (cp >> 12));
-        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        out[0] = (uint8_t)(0xF0 | (cp >> 18));
-        out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return n;
-}
-
-/* Decodes the escape at @p (a backslash) into @out (1 to 4 UTF-8 bytes); returns the number
- * of bytes written and sets *ret_next after the escape, or 0 with *ret_why (the error is at
- * *ret_next). @is_key rejects "\u0000". */
-static size_t
-unescape(const uint8_t *p, const uint8_t *end, bool is_key, uint8_t out[4],
-         const uint8_t **ret_next, const char **ret_why)
-{
-    uint32_t cp;
-
-    *ret_next = p;
-    if (end - p < 2) {
-        *ret_why = "unterminated escape";
-        return 0;
-    }
-    switch (p[1]) {
-    case '"':
-    case '\\':
-    case '/':
-        out[0] = p[1];
-        break;
-    case 'b':
-        out[0] = '\b';
-        break;
-    case 'f':
-        out[0] = '\f';
-        break;
-    case 'n':
-        out[0] = '\n';
-        break;
-    case 'r':
-        out[0] = '\r';
-        break;
-    case 't':
-        out[0] = '\t';
-        break;
-    case 'u': {
-        int hi = end - p >= 6 ? hex4(p + 2) : -1;
-        if (hi < 0) {
-            *ret_why = "invalid \\u escape (four hex digits expected)";
-            return 0;
-        }
-        if (hi >= 0xDC00 && hi <= 0xDFFF) {
-            *ret_why = "unpaired low surrogate in \\u escape";
-            return 0;
-        }
-        if (hi >= 0xD800 && hi <= 0xDBFF) {
-            int lo = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
-            if (lo < 0xDC00 || lo > 0xDFFF) {
-                *ret_why = "high surrogate not followed by a low surrogate";
-                return 0;
-            }
-            cp = 0x10000u + (((uint32_t)hi - 0xD800u) << 10) + ((uint32_t)lo - 0xDC00u);
-            p += 12;
-        } else {
-            cp = (uint32_t)hi;
-            p += 6;
-        }
-        if (cp == 0 && is_key) {
-            *ret_next = p - 6;
-            *ret_why = "\\u0000 in an object key (not representable in BSON)";
-            return 0;
-        }
-        *ret_next = p;
-        return put_utf8(out, cp);
-    }
-    default:
-        *ret_why = "invalid escape";
-        return 0;
-    }
-    *ret_next = p + 2;
-    return 1;
-}
-
-/* The high bit of each of the eight bytes of @x (little-endian: the first byte lowest) that
- * may end a plain run (see plain_run()): a control character, a byte >= 0x80, '"' or '\\'.
- * The lowest flagged byte is exact; flags above a flagged byte may be false positives (a
- * borrow of the subtraction), which the callers never rely on. */
-static inline uint64_t
-word_stops(uint64_t x)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101);
-    uint64_t ctl = (x - ones * 0x20) & ~x; /* high bit where a byte is < 0x20 */
-    uint64_t q = x ^ (ones * '"');
-    uint64_t bs = x ^ (ones * '\\');
-
-    return (ctl | x | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & UINT64_C(0x8080808080808080);
-}
-
-/* True when one of the eight bytes of @x ends a plain run (see plain_run()). */
-static inline bool
-word_stops_run(uint64_t x)
-{
-    return word_stops(x) != 0;
-}
-
-/* Length of the run of plain string bytes at @p: printable ASCII other than '"' and '\\'. */
-static inline size_t
-plain_run(const uint8_t *p, const uint8_t *end)
-{
-    const uint8_t *s = p;
-
-    while (end - p >= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        if (word_stops_run(x)) {
-            break;
-        }
-        p += 8;
-    }
-    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-        p++;
-    }
-    return (size_t)(p - s);
-}
-
-/* At the opening quote. Fills @ret: a view into the text when the string has no escapes,
- * else the decoded bytes in the scratch buffer. @is_key rejects NUL characters. */
-static bool
-parse_string(jparser *jp, jstr *ret, bool is_key)
-{
-    const uint8_t *s = ++jp->p; /* after the quote */
-    const uint8_t *p = s;
-    const uint8_t *end = jp->end;
-    bool escaped = false;
-    size_t soff = 0;
-
-    for (;;) {
-        p += plain_run(p, end);
-        if (p >= end) {
-            return fail(jp, s - 1, "unterminated string");
-        }
-        uint8_t c = *p;
-        if (c == '"') {
-            break;
-        }
-        if (c < 0x20) {
-            return fail(jp, p, "control character in string (must be escaped)");
-        }
-        if (c >= 0x80) {
-            size_t n = sdl_utf8_seq_len(p, end);
-            if (n == 0) {
-                return fail(jp, p, "invalid UTF-8 in string");
-            }
-            p += n;
-            continue;
-        }
-        /* A backslash: from here on the string is decoded into the scratch buffer. */
-        if (!escaped) {
-            escaped = true;
-            soff = jp->scratch.len;
-        }
-        sdl_buf_append(&jp->scratch, s, (size_t)(p - s));
-        uint8_t out[4];
-        const char *why = NULL;
-        size_t n = unescape(p, end, is_key, out, &p, &why);
-        if (n == 0) {
-            return fail(jp, p, why);
-        }
-        sdl_buf_append(&jp->scratch, out, n);
-        s = p; /* the next plain run starts here */
-    }
-    if (escaped) {
-        sdl_buf_append(&jp->scratch, s, (size_t)(p - s));
-        ret->off = soff;
-        ret->len = jp->scratch.len - soff;
-        ret->scratch = true;
-    } else {
-        ret->off = (size_t)(s - jp->start);
-        ret->len = (size_t)(p - s);
-        ret->scratch = false;
-    }
-    jp->p = p + 1;
-    return true;
-}
-
-/* A number at @s: its type (J_INT32, J_INT64 or J_DOUBLE) and value; *ret_next after it.
- * On error returns false with *ret_why and the error position in *ret_next. */
-static bool
-scan_number(const uint8_t *s, const uint8_t *end, uint8_t *ret_type, int64_t *ret_i, double *ret_d,
-            const uint8_t **ret_next, const char **ret_why)
-{
-    const uint8_t *p = s;
-    bool neg = false;
-    bool integral = true;
-    uint64_t mag = 0;
-    bool overflow = false;
-
-    if (*p == '-') {
-        neg = true;
-        p++;
-    }
-    if (p >= end || *p < '0' || *p > '9') {
-        *ret_next = s;
-        *ret_why = "invalid number";
-        return false;
-    }
-    if (*p == '0') {
-        p++;
-        if (p < end && *p >= '0' && *p <= '9') {
-            *ret_next = s;
-            *ret_why = "leading zero in number";
-            return false;
-        }
-    } else {
-        /* No leading zero here: up to 19 digits fit in 64 bits, more are >= 10^19 and go
-         * to strtod below like any value out of int64 range. */
-        const uint8_t *digits = p;
-        while (p < end && (unsigned)(*p - '0') <= 9u) {
-            mag = mag * 10 + (uint64_t)(*p - '0');
-            p++;
-        }
-        overflow = p - digits > 19;
-    }
-    if (p < end && *p == '.') {
-        integral = false;
-        p++;
-        if (p >= end || *p < '0' || *p > '9') {
-            *ret_next = p;
-            *ret_why = "digit expected after '.'";
-            return false;
-        }
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        integral = false;
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) {
-            p++;
-        }
-        if (p >= end || *p < '0' || *p > '9') {
-            *ret_next = p;
-            *ret_why = "digit expected in exponent";
-            return false;
-        }
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-    }
-    *ret_next = p;
-    if (integral && !overflow && (neg ? mag <= (uint64_t)INT64_MAX + 1 : mag <= INT64_MAX)) {
-        int64_t v = neg ? (int64_t)(0 - mag) : (int64_t)mag;
-        *ret_type = v >= INT32_MIN && v <= INT32_MAX ? J_INT32 : J_INT64;
-        *ret_i = v;
-        return true;
-    }
-    /* strtod needs a NUL-terminated copy; numbers are short except in hostile input. */
-    size_t len = (size_t)(p - s);
-    char local[64];
-    char *copy = len < sizeof(local) ? local : sdl_xmalloc(len + 1);
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    *ret_d = strtod(copy, NULL);
-    if (copy != local) {
-        free(copy);
-    }
-    *ret_type = J_DOUBLE;
-    return true;
-}
-
-static bool
-parse_number(jparser *jp, size_t *ret)
-{
-    uint8_t type;
-    int64_t i = 0;
-    double d = 0;
-    const char *why = NULL;
-
-    if (!scan_number(jp->p, jp->end, &type, &i, &d, &jp->p, &why)) {
-        return fail(jp, jp->p, why);
-    }
-    size_t n = new_node(jp, type);
-    if (type == J_DOUBLE) {
-        jp->nodes[n].d = d;
-    } else {
-        jp->nodes[n].i = i;
-    }
-    *ret = n;
-    return true;
-}
-
-static bool parse_value(jparser *jp, uint32_t depth, size_t *ret);
-
-static bool
-literal(jparser *jp, const char *word, uint8_t type, size_t *ret)
-{
-    size_t n = strlen(word);
-
-    if ((size_t)(jp->end - jp->p) < n || memcmp(jp->p, word, n) != 0) {
-        return fail(jp, jp->p, "invalid literal");
-    }
-    jp->p += n;
-    *ret = new_node(jp, type);
-    return true;
-}
-
-static bool
-key_equal(const jparser *jp, const jstr *a, const jstr *b)
-{
-    return a->len == b->len && memcmp(str_ptr(jp, a), str_ptr(jp, b), a->len) == 0;
-}
-
-/* Member @dup repeats the key of earlier member @first: @first takes @dup's value and keeps
- * its position; @dup is dropped. */
-static void
-replace_member(jparser *jp, size_t first, size_t dup)
-{
-    jnode *f = &jp->nodes[first];
-    jnode *d = &jp->nodes[dup];
-    size_t next = f->next;
-    jstr key = f->key;
-
-    *f = *d;
-    f->next = next;
-    f->key = key;
-    f->dropped = false;
-    d->dropped = true;
-}
-
-static uint64_t
-key_hash(const jparser *jp, const jstr *k)
-{
-    const uint8_t *p = str_ptr(jp, k);
-    uint64_t h = UINT64_C(1469598103934665603);
-
-    for (size_t i = 0; i < k->len; i++) {
-        h = (h ^ p[i]) * UINT64_C(1099511628211);
-    }
-    return h;
-}
-
-static void
-dedupe_members(jparser *jp, size_t obj)
-{
-    size_t count = jp->nodes[obj].c.count;
-
-    if (count < 2) {
-        return;
-    }
-    if (count <= 16) {
-        for (size_t m = jp->nodes[jp->nodes[obj].c.first].next; m != NONE; m = jp->nodes[m].next) {
-            for (size_t e = jp->nodes[obj].c.first; e != m; e = jp->nodes[e].next) {
-                if (!jp->nodes[e].dropped && key_equal(jp, &jp->nodes[e].key, &jp->nodes[m].key)) {
-                    replace_member(jp, e, m);
-                    break;
-                }
-            }
-        }
-        return;
-    }
-    /* Open addressing over member indices; capacity a power of two at least 2 * count. */
-    size_t cap = 32;
-    while (cap < count * 2) {
-        cap *= 2;
-    }
-    size_t *slots = sdl_xmalloc(cap * sizeof(size_t));
-    for (size_t i = 0; i < cap; i++) {
-        slots[i] = NONE;
-    }
-    for (size_t m = jp->nodes[obj].c.first; m != NONE; m = jp->nodes[m].next) {
-        size_t i = (size_t)key_hash(jp, &jp->nodes[m].key) & (cap - 1);
-        for (;; i = (i + 1) & (cap - 1)) {
-            if (slots[i] == NONE) {
-                slots[i] = m;
-                break;
-            }
-            if (key_equal(jp, &jp->nodes[slots[i]].key, &jp->nodes[m].key)) {
-                replace_member(jp, slots[i], m);
-                break;
-            }
-        }
-    }
-    free(slots);
-}
-
-static bool
-parse_container(jparser *jp, uint32_t depth, bool is_object, size_t *ret)
-{
-    const uint8_t *open = jp->p;
-    size_t node = new_node(jp, is_object ? J_OBJECT : J_ARRAY);
-    size_t last = NONE;
-    char close = is_object ? '}' : ']';
-
-    if (depth >= jp->max_depth) {
-        sdl_error_set(jp->err, SDL_E_PROTOCOL,
-                      "invalid JSON at byte %zu: nesting deeper than %" PRIu32 " levels",
-                      (size_t)(open - jp->start), jp->max_depth);
-        return false;
-    }
-    jp->nodes[node].c.first = NONE;
-    jp->p++;
-    skip_ws(jp);
-    if (jp->p < jp->end && *jp->p == close) {
-        jp->p++;
-        *ret = node;
-        return true;
-    }
-    for (;;) {
-        jstr key = {0, 0, false};
-        size_t child;
-
-        if (is_object) {
-            if (jp->p >= jp->end || *jp->p != '"') {
-                return fail(jp, jp->p, "object key (string) expected");
-            }
-            if (!parse_string(jp, &key, true)) {
-                return false;
-            }
-            skip_ws(jp);
-            if (jp->p >= jp->end || *jp->p != ':') {
-                return fail(jp, jp->p, "':' expected");
-            }
-            jp->p++;
-            skip_ws(jp);
-        }
-        if (!parse_value(jp, depth + 1, &child)) {
-            return false;
-        }
-        jp->nodes[child].key = key;
-        if (last == NONE) {
-            jp->nodes[node].c.first = child;
-        } else {
-            jp->nodes[last].next = child;
-        }
-        last = child;
-        jp->nodes[node].c.count++;
-        skip_ws(jp);
-        if (jp->p >= jp->end) {
-            return fail(jp, open, is_object ? "unterminated object" : "unterminated array");
-        }
-        if (*jp->p == ',') {
-            jp->p++;
-            skip_ws(jp);
-            continue;
-        }
-        if (*jp->p == close) {
-            jp->p++;
-            break;
-        }
-        return fail(jp, jp->p, is_object ? "',' or '}' expected" : "',' or ']' expected");
-    }
-    if (is_object) {
-        dedupe_members(jp, node);
-    }
-    *ret = node;
-    return true;
-}
-
-static bool
-parse_value(jparser *jp, uint32_t depth, size_t *ret)
-{
-    if (jp->p >= jp->end) {
-        return fail(jp, jp->p, "value expected");
-    }
-    switch (*jp->p) {
-    case '{':
-        return parse_container(jp, depth, true, ret);
-    case '[':
-        return parse_container(jp, depth, false, ret);
-    case '"': {
-        jstr s;
-        if (!parse_string(jp, &s, false)) {
-            return false;
-        }
-        *ret = new_node(jp, J_STRING);
-        jp->nodes[*ret].s = s;
-        return true;
-    }
-    case 't':
-        return literal(jp, "true", J_TRUE, ret);
-    case 'f':
-        return literal(jp, "false", J_FALSE, ret);
-    case 'n':
-        return literal(jp, "null", J_NULL, ret);
-    default:
-        if (*jp->p == '-' || (*jp->p >= '0' && *jp->p <= '9')) {
-            return parse_number(jp, ret);
-        }
-        return fail(jp, jp->p, "value expected");
-    }
-}
-
-/*
- * The tree is written as raw BSON bytes (a row with a JSON column is mapped a million times a
- * second and libbson's bson_append_*() cost tens of nanoseconds per element); a container at
- * the top is then appended to @parent with one bson_append_document()/bson_append_array().
- */
 typedef sdl_json_out rw;
 
 static void
@@ -667,15 +50,6 @@ rw_grow(rw *w, size_t n)
     }
     w->p = grow_array(w->p, w->local, w->len, cap, 1);
     w->cap = cap;
-}
-
-static inline uint8_t *
-rw_room(rw *w, size_t n)
-{
-    if (SDL_UNLIKELY(w->cap - w->len < n)) {
-        rw_grow(w, n);
-    }
-    return w->p + w->len;
 }
 
 static inline void
@@ -694,177 +68,30 @@ rw_le64(uint8_t *p, uint64_t v)
     rw_le32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Element header (type, key, NUL) with @extra bytes reserved for the value; returns where the
- * value goes. */
-static uint8_t *
-rw_elem(rw *w, uint8_t type, const uint8_t *key, size_t klen, size_t extra)
-{
-    uint8_t *p = rw_room(w, 2 + klen + extra);
-    p[0] = type;
-    if (klen) {
-        memcpy(p + 1, key, klen);
-    }
-    p[1 + klen] = 0;
-    w->len += 2 + klen + extra;
-    return p + 2 + klen;
-}
-
-/* Writes the members of container @idx (a document body: int32 length, elements, NUL). */
-static void
-emit_body(const jparser *jp, size_t idx, rw *w)
-{
-    const jnode *n = &jp->nodes[idx];
-    size_t at = w->len;
-    uint32_t i = 0;
-
-    (void)rw_room(w, 4);
-    w->len += 4;
-    for (size_t m = n->c.first; m != NONE; m = jp->nodes[m].next, i++) {
-        const jnode *mn = &jp->nodes[m];
-        const uint8_t *key;
-        size_t klen;
-        char buf[16];
-        uint8_t *v;
-
-        if (n->type == J_OBJECT) {
-            if (mn->dropped) {
-                continue;
-            }
-            key = str_ptr(jp, &mn->key);
-            klen = mn->key.len;
-        } else {
-            const char *k;
-            klen = bson_uint32_to_string(i, &k, buf, sizeof(buf));
-            key = (const uint8_t *)k;
-        }
-        switch (mn->type) {
-        case J_NULL:
-            (void)rw_elem(w, BSON_TYPE_NULL, key, klen, 0);
-            break;
-        case J_FALSE:
-        case J_TRUE:
-            *rw_elem(w, BSON_TYPE_BOOL, key, klen, 1) = mn->type == J_TRUE;
-            break;
-        case J_INT32:
-            rw_le32(rw_elem(w, BSON_TYPE_INT32, key, klen, 4), (uint32_t)(int32_t)mn->i);
-            break;
-        case J_INT64:
-            rw_le64(rw_elem(w, BSON_TYPE_INT64, key, klen, 8), (uint64_t)mn->i);
-            break;
-        case J_DOUBLE: {
-            uint64_t bits;
-            memcpy(&bits, &mn->d, sizeof(bits));
-            rw_le64(rw_elem(w, BSON_TYPE_DOUBLE, key, klen, 8), bits);
-            break;
-        }
-        case J_STRING:
-            v = rw_elem(w, BSON_TYPE_UTF8, key, klen, 4 + mn->s.len + 1);
-            rw_le32(v, (uint32_t)(mn->s.len + 1));
-            if (mn->s.len) {
-                memcpy(v + 4, str_ptr(jp, &mn->s), mn->s.len);
-            }
-            v[4 + mn->s.len] = 0;
-            break;
-        case J_OBJECT:
-        case J_ARRAY:
-            (void)rw_elem(w, mn->type == J_OBJECT ? BSON_TYPE_DOCUMENT : BSON_TYPE_ARRAY, key, klen,
-                          0);
-            emit_body(jp, m, w);
-            break;
-        default:
-            abort();
-        }
-    }
-    *rw_room(w, 1) = 0;
-    w->len++;
-    rw_le32(w->p + at, (uint32_t)(w->len - at));
-}
-
-/* Appends the value of node @idx to @parent. Containers go through emit_body(); false when
- * the document would exceed the BSON size limit. */
-static bool
-emit(const jparser *jp, size_t idx, bson_t *parent, const char *key, int key_len)
-{
-    const jnode *n = &jp->nodes[idx];
-
-    switch (n->type) {
-    case J_NULL:
-        bson_append_null(parent, key, key_len);
-        return true;
-    case J_FALSE:
-    case J_TRUE:
-        bson_append_bool(parent, key, key_len, n->type == J_TRUE);
-        return true;
-    case J_INT32:
-        bson_append_int32(parent, key, key_len, (int32_t)n->i);
-        return true;
-    case J_INT64:
-        bson_append_int64(parent, key, key_len, n->i);
-        return true;
-    case J_DOUBLE:
-        bson_append_double(parent, key, key_len, n->d);
-        return true;
-    case J_STRING:
-        bson_append_utf8(parent, key, key_len, (const char *)str_ptr(jp, &n->s), (int)n->s.len);
-        return true;
-    case J_OBJECT:
-    case J_ARRAY: {
-        uint8_t local[512];
-        rw w = {.p = local, .len = 0, .cap = sizeof(local), .local = local};
-        bson_t child;
-        bool ok;
-        emit_body(jp, idx, &w);
-        ok = w.len <= INT32_MAX && bson_init_static(&child, w.p, w.len);
-        if (ok) {
-            ok = n->type == J_OBJECT ? bson_append_document(parent, key, key_len, &child)
-                                     : bson_append_array(parent, key, key_len, &child);
-        }
-        if (w.p != w.local) {
-            free(w.p);
-        }
-        return ok;
-    }
-    default:
-        abort();
-    }
-}
-
-/*
- * The single pass: a container at the top is parsed straight into raw BSON, with no tree. It
- * accepts exactly what the two passes accept and writes the same bytes, but it gives up
- * (returns false, nothing said) on anything unusual: invalid text (the two passes then find
- * the error and its position), nesting at the limit (or deeper than its own stack), or a
- * duplicated key in an object (the two passes then keep the first position and the last
- * value). A differential test (fuzz-json-text) holds the two paths to the same result.
- *
- * It is one loop over local variables with an explicit stack, not recursive functions over a
- * state struct: stores through the uint8_t output pointer may alias anything, so state kept
- * in memory would be reloaded after every output byte.
- */
-#define FAST_STACK 64 /* deeper nesting goes to the two passes */
-
 typedef struct fkey {
     size_t off; /* into the output */
     size_t len;
 } fkey;
 
+/* An open container. What the loop reads for every member lives in locals while the
+ * container is the innermost one (the c_* of parse()) and is saved here when a container
+ * opens inside it. */
 typedef struct fframe {
     size_t at;         /* output offset of the container's int32 length */
-    uint32_t index;    /* arrays: index of the next element */
+    uint64_t seen;     /* saved c_seen */
+    uint32_t open;     /* text offset of its '{' or '[' (a text is at most INT_MAX bytes) */
     uint32_t key_base; /* objects: first of its keys in the key stack */
-    bool obj;
-    bool maybe_dup; /* objects: two keys share a (length, first byte, last byte) bit */
-    uint64_t seen;  /* objects: those bits of the keys so far */
+    uint32_t index;    /* saved c_index */
+    bool maybe_dup;    /* saved c_maybe_dup */
+    uint8_t close;     /* saved c_close */
 } fframe;
 
-/* True when the @count keys at @k hold a duplicate. */
-static bool
-fast_dup_key(const fkey *k, size_t count, const uint8_t *out)
-{
+_Static_assert(sizeof(fframe) == 32, "a frame is 32 bytes: indexing it is a shift");
 
-    if (count > 16) {
-        return true; /* not worth a hash table here: the two passes have one */
-    }
+/* True when the @count keys at @k hold a duplicate (for small counts). */
+static bool
+has_dup_key(const fkey *k, size_t count, const uint8_t *out)
+{
     for (size_t m = 1; m < count; m++) {
         for (size_t e = 0; e < m; e++) {
             if (k[e].len == k[m].len &&
@@ -877,84 +104,149 @@ fast_dup_key(const fkey *k, size_t count, const uint8_t *out)
     return false;
 }
 
-/* At the opening quote @p: decodes the string to @o, which has room for the rest of the text
- * and 8 bytes more (a decoded string is never longer than its text). Returns the decoded
- * length and sets *ret_next after the closing quote; (size_t)-1 when the two passes must
- * decide. */
-static inline __attribute__((always_inline)) size_t
-fast_string(const uint8_t *p, const uint8_t *end, uint8_t *restrict o, bool is_key,
-            const uint8_t **ret_next)
+static uint64_t
+key_hash(const uint8_t *p, size_t len)
 {
-    uint8_t *start = o;
+    uint64_t h = UINT64_C(1469598103934665603);
 
-    p++;
-    for (;;) {
-        while (end - p >= 8) {
-            uint64_t x;
-            memcpy(&x, p, 8);
-            memcpy(o, &x, 8);
-            uint64_t stops = word_stops(x);
-            if (stops) {
-                /* the lowest flagged byte is the first that ends the run (flags above it may
-                 * be false positives, it never is); the bytes before it are copied */
-                size_t n = (size_t)__builtin_ctzll(stops) / 8;
-                p += n;
-                o += n;
-                goto stop;
-            }
-            p += 8;
-            o += 8;
-        }
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-            *o++ = *p++;
-        }
-    stop: /* at the byte that ended the run, or at the end */
-        if (p >= end) {
-            return (size_t)-1;
-        }
-        uint8_t c = *p;
-        if (c == '"') {
-            break;
-        }
-        if (c >= 0x80) {
-            size_t n = sdl_utf8_seq_len(p, end);
-            if (n == 0) {
-                return (size_t)-1;
-            }
-            memcpy(o, p, n);
-            o += n;
-            p += n;
-        } else if (c == '\\') {
-            const char *why;
-            size_t n = unescape(p, end, is_key, o, &p, &why);
-            if (n == 0) {
-                return (size_t)-1;
-            }
-            o += n;
-        } else {
-            return (size_t)-1; /* control character */
-        }
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ p[i]) * UINT64_C(1099511628211);
     }
-    *ret_next = p + 1;
-    return (size_t)(o - start);
+    return h;
 }
 
-bool
-sdl_json_text_write(sdl_json_out *out, const char *text, size_t len, uint32_t max_depth,
-                    uint8_t *ret_type)
+/* first[m]: the first of the @count keys at @k equal to key m (m itself when it is the first).
+ * Returns false when no key repeats. */
+static bool
+group_keys(const fkey *k, size_t count, const uint8_t *out, size_t *first)
 {
-    const uint8_t *p = (const uint8_t *)text;
+    bool dup = false;
+
+    if (count <= 16) {
+        for (size_t m = 0; m < count; m++) {
+            first[m] = m;
+            for (size_t e = 0; e < m; e++) {
+                if (k[e].len == k[m].len && memcmp(out + k[e].off, out + k[m].off, k[m].len) == 0) {
+                    first[m] = first[e];
+                    dup = true;
+                    break;
+                }
+            }
+        }
+        return dup;
+    }
+    /* Open addressing over key indices; capacity a power of two at least 2 * count. */
+    size_t cap = 32;
+    while (cap < count * 2) {
+        cap *= 2;
+    }
+    size_t *slots = sdl_xmalloc(cap * sizeof(size_t));
+    for (size_t i = 0; i < cap; i++) {
+        slots[i] = SIZE_MAX;
+    }
+    for (size_t m = 0; m < count; m++) {
+        size_t i = (size_t)key_hash(out + k[m].off, k[m].len) & (cap - 1);
+        for (;; i = (i + 1) & (cap - 1)) {
+            size_t e = slots[i];
+            if (e == SIZE_MAX) {
+                slots[i] = m;
+                first[m] = m;
+                break;
+            }
+            if (k[e].len == k[m].len && memcmp(out + k[e].off, out + k[m].off, k[m].len) == 0) {
+                first[m] = e;
+                dup = true;
+                break;
+            }
+        }
+    }
+    free(slots);
+    return dup;
+}
+
+/*
+ * The object whose @count (>= 2) elements start at the keys @k and end at @end in @out:
+ * when a key repeats, its elements are rewritten in place, each key once at the position of
+ * its first occurrence with the type and value of its last (as MySQL's JSON type and
+ * JSON.parse() do). Returns the new end (@end when no key repeats).
+ */
+static size_t
+dedupe_object(uint8_t *out, size_t end, const fkey *k, size_t count)
+{
+    if (count <= 16 && !has_dup_key(k, count, out)) {
+        return end; /* the common case, without allocating */
+    }
+    size_t *first = sdl_xreallocarray(NULL, count, 2 * sizeof(size_t));
+    size_t *last = first + count;
+
+    if (!group_keys(k, count, out, first)) {
+        free(first);
+        return end;
+    }
+    for (size_t m = 0; m < count; m++) {
+        last[first[m]] = m;
+    }
+    size_t body = k[0].off - 1; /* the first element's type byte */
+    uint8_t *tmp = sdl_xmalloc(end - body);
+    size_t t = 0;
+    for (size_t m = 0; m < count; m++) {
+        if (first[m] != m) {
+            continue;
+        }
+        size_t l = last[m];
+        size_t value = k[l].off + k[l].len + 1;
+        size_t value_end = l + 1 < count ? k[l + 1].off - 1 : end;
+        tmp[t++] = out[k[l].off - 1];
+        memcpy(tmp + t, out + k[m].off, k[m].len + 1);
+        t += k[m].len + 1;
+        memcpy(tmp + t, out + value, value_end - value);
+        t += value_end - value;
+    }
+    memcpy(out + body, tmp, t);
+    free(tmp);
+    free(first);
+    return body + t;
+}
+
+/*
+ * Parses @text into @out: for an object or an array at the top, a document body (int32
+ * length, elements, NUL), *ret_type BSON_TYPE_DOCUMENT or BSON_TYPE_ARRAY; for a scalar at the
+ * top (only when @scalars), its type, an empty key and its value (the bytes of a BSON element
+ * with the key ""). On error (@err set, unless NULL) out->len is back where it was; the buffer may
+ * have moved or grown either way.
+ */
+static inline __attribute__((always_inline)) bool
+parse(sdl_json_out *out, const char *text, size_t len, uint32_t max_depth, bool scalars,
+      uint8_t *ret_type, sdl_error *err)
+{
+    const uint8_t *const text0 = (const uint8_t *)text;
+    const uint8_t *p = text0;
     const uint8_t *end = len ? p + len : p; /* text may be NULL when empty */
     const size_t start = out->len;
     uint32_t limit = max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH;
-    fframe stack[FAST_STACK];
-    uint32_t depth = 0; /* open containers */
-    fkey klocal[32];    /* the keys of the open objects, innermost last */
+    /*
+     * The open containers, on a stack (a local array, then the heap). What the loop reads for
+     * every member of the innermost one lives in locals (c_*): stores through @buf may alias
+     * anything in memory, so state kept there would be reloaded after every output byte.
+     */
+    fframe slocal[32]; /* the open containers, innermost last */
+    fframe *stack = slocal;
+    uint32_t capstack = SDL_ARRAY_SIZE(slocal);
+    uint32_t depth = 0;       /* open containers */
+    uint32_t c_index = 0;     /* arrays: index of the next element */
+    uint64_t c_seen = 0;      /* objects: a bit per key so far, see below */
+    bool c_maybe_dup = false; /* objects: two keys share a bit */
+    int c_close = 256;        /* '}' or ']'; at the top (a scalar) never a byte */
+    fkey klocal[32];          /* the keys of the open objects, innermost last */
     fkey *keys = klocal;
     size_t nkeys = 0;
     size_t capkeys = SDL_ARRAY_SIZE(klocal);
     bool done = false;
+    bool too_big = false; /* a document over the BSON limit: said once the text is valid */
     uint8_t top = 0;
+    size_t type_at = 0;           /* the current element's type byte */
+    const uint8_t *fail_at = p;   /* the error: where */
+    const char *fail_what = NULL; /* and what (NULL: nesting too deep) */
     /* the output, kept in locals; ROOM() grows it through the sdl_json_out */
     uint8_t *buf = out->p;
     size_t cap = out->cap;
@@ -973,44 +265,82 @@ sdl_json_text_write(sdl_json_out *out, const char *text, size_t len, uint32_t ma
     while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {        \
         p++;                                                                                       \
     }
+#define FAIL(at, what)                                                                             \
+    do {                                                                                           \
+        fail_at = (at);                                                                            \
+        fail_what = (what);                                                                        \
+        goto fail;                                                                                 \
+    } while (0)
+#define FAIL_STRING(q, is_key)                                                                     \
+    do {                                                                                           \
+        fail_what = sdl_json_string_error((q), end, (is_key), &fail_at);                           \
+        goto fail;                                                                                 \
+    } while (0)
 
-    if (len == 0 || len > INT_MAX) {
-        return false;
-    }
     SKIP_WS();
-    if (p >= end || (*p != '{' && *p != '[')) {
-        goto out;
+    if (p >= end) {
+        FAIL(p, "empty text");
+    }
+    if (*p != '{' && *p != '[') {
+        if (!scalars) {
+            FAIL(p, "an object or an array expected");
+        }
+        /* a scalar at the top: one element with an empty key, then its value */
+        ROOM(2);
+        type_at = n;
+        n++;
+        buf[n++] = 0;
+        goto value;
     }
     top = *p == '{' ? BSON_TYPE_DOCUMENT : BSON_TYPE_ARRAY;
 
 open: /* at '{' or '[' */
-    if (depth >= limit || depth >= FAST_STACK) {
-        goto out;
+    if (SDL_UNLIKELY(depth >= limit)) {
+        FAIL(p, NULL);
     }
-    stack[depth] = (fframe){n, 0, (uint32_t)nkeys, *p == '{', false, 0};
+    if (SDL_UNLIKELY(depth == capstack)) {
+        capstack *= 2;
+        stack = grow_array(stack, slocal, depth, capstack, sizeof(fframe));
+    }
+    if (depth > 0) { /* the enclosing container's locals */
+        fframe *e = &stack[depth - 1];
+        e->index = c_index;
+        e->seen = c_seen;
+        e->maybe_dup = c_maybe_dup;
+        e->close = (uint8_t)c_close;
+    }
+    {
+        fframe *f = &stack[depth];
+        f->at = n;
+        f->open = (uint32_t)(p - text0);
+        f->key_base = (uint32_t)nkeys;
+    }
     depth++;
+    c_index = 0;
+    c_seen = 0;
+    c_maybe_dup = false;
+    c_close = *p + 2; /* '{' + 2 is '}', '[' + 2 is ']' */
     ROOM(4);
     n += 4;
     p++;
     SKIP_WS();
-    if (p < end && *p == (stack[depth - 1].obj ? '}' : ']')) {
+    if (p < end && *p == c_close) {
         p++;
         goto close;
     }
     for (;;) { /* one member: p is at its key (objects) or value (arrays) */
-        fframe *fr = &stack[depth - 1];
-        size_t type_at = n;
+        type_at = n;
         ROOM(1 + 11);
         n++;
-        if (fr->obj) {
+        if (c_close == '}') {
             if (p >= end || *p != '"') {
-                goto out;
+                FAIL(p, "object key (string) expected");
             }
             ROOM((size_t)(end - p) + 8 + 1);
             const uint8_t *after = NULL;
-            size_t klen = fast_string(p, end, buf + n, true, &after);
+            size_t klen = sdl_json_fast_string(p, end, buf + n, true, &after);
             if (klen == (size_t)-1) {
-                goto out;
+                FAIL_STRING(p, true);
             }
             p = after;
             if (nkeys == capkeys) {
@@ -1023,19 +353,19 @@ open: /* at '{' or '[' */
                  * out without comparing the keys */
                 unsigned h = klen ? (unsigned)(klen * 7u + buf[n] * 3u + buf[n + klen - 1]) : 0u;
                 uint64_t bit = UINT64_C(1) << (h & 63u);
-                fr->maybe_dup |= (fr->seen & bit) != 0;
-                fr->seen |= bit;
+                c_maybe_dup |= (c_seen & bit) != 0;
+                c_seen |= bit;
             }
             n += klen;
             buf[n++] = 0;
             SKIP_WS();
             if (p >= end || *p != ':') {
-                goto out;
+                FAIL(p, "':' expected");
             }
             p++;
             SKIP_WS();
         } else {
-            uint32_t i = fr->index++;
+            uint32_t i = c_index++;
             if (i < 10) {
                 buf[n++] = (uint8_t)('0' + i);
             } else {
@@ -1047,8 +377,9 @@ open: /* at '{' or '[' */
             }
             buf[n++] = 0;
         }
+    value: /* at a value, its element's type byte and key written */
         if (p >= end) {
-            goto out;
+            FAIL(p, "value expected");
         }
         switch (*p) {
         case '{':
@@ -1058,9 +389,9 @@ open: /* at '{' or '[' */
         case '"': {
             ROOM(4 + (size_t)(end - p) + 8 + 1);
             const uint8_t *after = NULL;
-            size_t slen = fast_string(p, end, buf + n + 4, false, &after);
+            size_t slen = sdl_json_fast_string(p, end, buf + n + 4, false, &after);
             if (slen == (size_t)-1) {
-                goto out;
+                FAIL_STRING(p, false);
             }
             p = after;
             buf[type_at] = BSON_TYPE_UTF8;
@@ -1071,7 +402,7 @@ open: /* at '{' or '[' */
         }
         case 't':
             if (end - p < 4 || memcmp(p, "true", 4) != 0) {
-                goto out;
+                FAIL(p, "invalid literal");
             }
             p += 4;
             buf[type_at] = BSON_TYPE_BOOL;
@@ -1080,7 +411,7 @@ open: /* at '{' or '[' */
             break;
         case 'f':
             if (end - p < 5 || memcmp(p, "false", 5) != 0) {
-                goto out;
+                FAIL(p, "invalid literal");
             }
             p += 5;
             buf[type_at] = BSON_TYPE_BOOL;
@@ -1089,7 +420,7 @@ open: /* at '{' or '[' */
             break;
         case 'n':
             if (end - p < 4 || memcmp(p, "null", 4) != 0) {
-                goto out;
+                FAIL(p, "invalid literal");
             }
             p += 4;
             buf[type_at] = BSON_TYPE_NULL;
@@ -1100,7 +431,7 @@ open: /* at '{' or '[' */
             double d = 0;
             const char *why;
             /* most numbers are small integers: up to 9 digits, no fraction or exponent, are
-             * an int32 (scan_number() would say the same) */
+             * an int32 (sdl_json_scan_number() would say the same) */
             const uint8_t *q = p + (*p == '-');
             if (q < end && (unsigned)(*q - '0') <= 9u) {
                 const uint8_t *d0 = q;
@@ -1119,71 +450,111 @@ open: /* at '{' or '[' */
                     p = q;
                     break;
                 }
+            } else if (*p != '-') {
+                FAIL(p, "value expected");
             }
             const uint8_t *after = NULL; /* p itself stays out of memory */
-            if (!scan_number(p, end, &jt, &iv, &d, &after, &why)) {
-                goto out;
+            if (!sdl_json_scan_number(p, end, &jt, &iv, &d, &after, &why)) {
+                FAIL(after, why);
             }
             p = after;
             ROOM(8);
-            if (jt == J_INT32) {
+            if (jt == SDL_JSON_NUM_INT32) {
                 buf[type_at] = BSON_TYPE_INT32;
                 rw_le32(buf + n, (uint32_t)(int32_t)iv);
                 n += 4;
             } else {
                 uint64_t bits = (uint64_t)iv;
-                if (jt == J_DOUBLE) {
+                if (jt == SDL_JSON_NUM_DOUBLE) {
                     memcpy(&bits, &d, sizeof(bits));
                 }
-                buf[type_at] = jt == J_DOUBLE ? BSON_TYPE_DOUBLE : BSON_TYPE_INT64;
+                buf[type_at] = jt == SDL_JSON_NUM_DOUBLE ? BSON_TYPE_DOUBLE : BSON_TYPE_INT64;
                 rw_le64(buf + n, bits);
                 n += 8;
             }
             break;
         }
         }
-    next: /* after a value: ',' or the end of the container */
+    next: /* after a value: ',' or the end of the container (or of the text, at the top) */
         SKIP_WS();
         if (p >= end) {
-            goto out;
+            if (depth == 0) { /* the scalar at the top */
+                top = buf[type_at];
+                done = true;
+                goto out;
+            }
+            FAIL(text0 + stack[depth - 1].open,
+                 c_close == '}' ? "unterminated object" : "unterminated array");
         }
         if (*p == ',') {
+            if (SDL_UNLIKELY(depth == 0)) {
+                FAIL(p, "unexpected data after the value");
+            }
             p++;
             SKIP_WS();
             continue;
         }
-        if (*p != (stack[depth - 1].obj ? '}' : ']')) {
-            goto out;
+        if (*p != c_close) {
+            FAIL(p, depth == 0       ? "unexpected data after the value"
+                    : c_close == '}' ? "',' or '}' expected"
+                                     : "',' or ']' expected");
         }
         p++;
     close : {
-        fframe *c = &stack[depth - 1];
-        if (c->obj && c->maybe_dup && fast_dup_key(keys + c->key_base, nkeys - c->key_base, buf)) {
-            goto out;
+        const fframe *f = &stack[depth - 1];
+        size_t at = f->at;
+        if (c_close == '}' && c_maybe_dup) {
+            n = dedupe_object(buf, n, keys + f->key_base, nkeys - f->key_base);
         }
-        nkeys = c->key_base;
+        nkeys = f->key_base;
         ROOM(1);
         buf[n++] = 0;
-        if (n - c->at > INT32_MAX) {
-            goto out;
+        if (n - at > INT32_MAX) {
+            too_big = true;
         }
-        rw_le32(buf + c->at, (uint32_t)(n - c->at));
+        rw_le32(buf + at, (uint32_t)(n - at));
         depth--;
         if (depth == 0) {
             SKIP_WS();
-            done = p == end;
+            if (p != end) {
+                FAIL(p, "unexpected data after the value");
+            }
+            done = true;
             goto out;
         }
+        const fframe *e = &stack[depth - 1]; /* back in the enclosing container */
+        c_index = e->index;
+        c_seen = e->seen;
+        c_maybe_dup = e->maybe_dup;
+        c_close = e->close;
+    }
         goto next;
     }
+
+fail:
+    if (fail_what) {
+        sdl_error_set(err, SDL_E_PROTOCOL, "invalid JSON at byte %zu: %s",
+                      (size_t)(fail_at - text0), fail_what);
+    } else {
+        sdl_error_set(err, SDL_E_PROTOCOL,
+                      "invalid JSON at byte %zu: nesting deeper than %" PRIu32 " levels",
+                      (size_t)(fail_at - text0), limit);
     }
 out:
 #undef ROOM
 #undef SKIP_WS
+#undef FAIL
+#undef FAIL_STRING
+    if (done && too_big) {
+        sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit", len);
+        done = false;
+    }
     if (keys != klocal) {
         free(keys);
     }
-    /* the buffer may have moved or grown even when the pass gave up */
+    if (stack != slocal) {
+        free(stack);
+    }
     out->len = done ? n : start;
     if (done) {
         *ret_type = top;
@@ -1191,96 +562,85 @@ out:
     return done;
 }
 
-/* The single pass for a text whose value is an object or an array, appended to @parent;
- * false when the two passes must decide (see above). */
-static bool
-append_fast(bson_t *parent, const char *key, int key_len, const char *text, size_t len,
-            uint32_t max_depth, bool *ret_ok)
+bool
+sdl_json_text_write(sdl_json_out *out, const char *text, size_t len, uint32_t max_depth,
+                    uint8_t *ret_type)
 {
-    uint8_t local[512];
-    sdl_json_out w = {local, 0, sizeof(local), local};
-    uint8_t type;
-    bool done = sdl_json_text_write(&w, text, len, max_depth, &type);
+    if (len == 0 || len > INT_MAX) {
+        return false;
+    }
+    return parse(out, text, len, max_depth, false, ret_type, NULL);
+}
 
-    if (done) {
-        bson_t child;
-        *ret_ok = bson_init_static(&child, w.p, w.len) &&
-                  (type == BSON_TYPE_DOCUMENT ? bson_append_document(parent, key, key_len, &child)
-                                              : bson_append_array(parent, key, key_len, &child));
+static uint32_t
+rd_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+rd_le64(const uint8_t *p)
+{
+    return (uint64_t)rd_le32(p) | (uint64_t)rd_le32(p + 4) << 32;
+}
+
+/* Appends the scalar @v (the value bytes of a BSON element of @type) to @parent. */
+static bool
+append_scalar(bson_t *parent, const char *key, int key_len, uint8_t type, const uint8_t *v)
+{
+    switch (type) {
+    case BSON_TYPE_NULL:
+        return bson_append_null(parent, key, key_len);
+    case BSON_TYPE_BOOL:
+        return bson_append_bool(parent, key, key_len, v[0] != 0);
+    case BSON_TYPE_INT32:
+        return bson_append_int32(parent, key, key_len, (int32_t)rd_le32(v));
+    case BSON_TYPE_INT64:
+        return bson_append_int64(parent, key, key_len, (int64_t)rd_le64(v));
+    case BSON_TYPE_DOUBLE: {
+        uint64_t bits = rd_le64(v);
+        double d;
+        memcpy(&d, &bits, sizeof(d));
+        return bson_append_double(parent, key, key_len, d);
     }
-    if (w.p != w.local) {
-        free(w.p);
+    case BSON_TYPE_UTF8:
+        return bson_append_utf8(parent, key, key_len, (const char *)v + 4, (int)(rd_le32(v) - 1));
+    default:
+        abort();
     }
-    return done;
 }
 
 bool
 sdl_json_text_append(bson_t *parent, const char *key, size_t key_len, const char *text, size_t len,
                      uint32_t max_depth, sdl_error *err)
 {
-    bool ok = false;
+    uint8_t local[512];
+    sdl_json_out w = {local, 0, sizeof(local), local};
+    uint8_t type;
+    bool ok;
 
     if (len > INT_MAX || key_len > INT_MAX) {
         sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit", len);
         return false;
     }
-    if (len && append_fast(parent, key, (int)key_len, text, len, max_depth, &ok)) {
+    ok = parse(&w, text, len, max_depth, true, &type, err);
+    if (ok) {
+        if (type == BSON_TYPE_DOCUMENT || type == BSON_TYPE_ARRAY) {
+            bson_t child;
+            ok = bson_init_static(&child, w.p, w.len) &&
+                 (type == BSON_TYPE_DOCUMENT
+                      ? bson_append_document(parent, key, (int)key_len, &child)
+                      : bson_append_array(parent, key, (int)key_len, &child));
+        } else {
+            ok = append_scalar(parent, key, (int)key_len, type, w.p + 2);
+        }
         if (!ok) {
             sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit",
                           len);
         }
-        return ok;
     }
-    return sdl_json_text_append_two_pass(parent, key, key_len, text, len, max_depth, err);
-}
-
-bool
-sdl_json_text_append_two_pass(bson_t *parent, const char *key, size_t key_len, const char *text,
-                              size_t len, uint32_t max_depth, sdl_error *err)
-{
-    jparser jp;
-    size_t root = NONE;
-    bool ok = false;
-
-    if (len > INT_MAX || key_len > INT_MAX) {
-        sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit", len);
-        return false;
+    if (w.p != w.local) {
+        free(w.p);
     }
-    if (len == 0) {
-        text = ""; /* may be NULL when empty */
-    }
-    jp.start = (const uint8_t *)text;
-    jp.p = jp.start;
-    jp.end = jp.start + len;
-    jp.nodes = jp.local;
-    jp.nnodes = 0;
-    jp.cap = SDL_ARRAY_SIZE(jp.local);
-    jp.scratch = (sdl_buf)SDL_BUF_INIT;
-    jp.max_depth = max_depth ? max_depth : SDL_JSON_TEXT_MAX_DEPTH;
-    jp.err = err;
-
-    skip_ws(&jp);
-    if (jp.p >= jp.end) {
-        (void)fail(&jp, jp.p, "empty text");
-        goto out;
-    }
-    if (!parse_value(&jp, 0, &root)) {
-        goto out;
-    }
-    skip_ws(&jp);
-    if (jp.p != jp.end) {
-        (void)fail(&jp, jp.p, "unexpected data after the value");
-        goto out;
-    }
-    if (!emit(&jp, root, parent, key, (int)key_len)) {
-        sdl_error_set(err, SDL_E_UNSUPPORTED, "JSON text of %zu bytes exceeds the BSON limit", len);
-        goto out;
-    }
-    ok = true;
-out:
-    if (jp.nodes != jp.local) {
-        free(jp.nodes);
-    }
-    sdl_buf_done(&jp.scratch);
     return ok;
 }

@@ -7,6 +7,8 @@
 
 #include "sdl/mysql/charset.h"
 
+#include "row-decoder-private.h"
+
 /*
  * Row image layout (MariaDB sql/log_event_server.cc Rows_log_event::write_row /
  * unpack_row in sql/rpl_record.cc; MySQL sql/rpl_record.cc): for each row, a null bitmap of
@@ -86,366 +88,6 @@ type_name(uint8_t t)
     }
 }
 
-/* ---- DECIMAL ------------------------------------------------------------------------------ */
-
-/* strings/decimal.c: bytes needed for 0..9 leftover digits. */
-static const uint8_t dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
-static const uint32_t pow10_u32[10] = {1,      10,      100,      1000,      10000,
-                                       100000, 1000000, 10000000, 100000000, 1000000000};
-
-size_t
-sdl_decimal_bin_size(unsigned precision, unsigned scale)
-{
-    unsigned intg = precision - scale;
-
-    if (precision < 1 || precision > 65 || scale > 38 || scale > precision) {
-        return 0;
-    }
-    return (intg / 9) * 4 + dig2bytes[intg % 9] + (scale / 9) * 4 + dig2bytes[scale % 9];
-}
-
-static inline uint32_t
-be_uint(const uint8_t *p, size_t n)
-{
-    switch (n) {
-    case 1:
-        return p[0];
-    case 2:
-        return (uint32_t)p[0] << 8 | p[1];
-    case 3:
-        return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-    case 4:
-        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-    default:
-        return 0;
-    }
-}
-
-/* Appends @v as exactly @ndig digits. */
-static char *
-put_digits(char *o, uint32_t v, unsigned ndig)
-{
-    for (unsigned i = ndig; i > 0; i--) {
-        o[i - 1] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return o + ndig;
-}
-
-/* Unpacks MySQL's binary DECIMAL (strings/decimal.c decimal2bin: the sign bit is the top bit
- * of the first byte, set for non-negative values, and negative values are stored with every
- * byte inverted) into its digit groups, most significant first: groups[k] holds ndig[k]
- * digits, the integer part's groups first. */
-static bool
-decimal_unpack(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
-               uint32_t groups[16], uint8_t ndig[16], unsigned *ret_n, bool *ret_neg,
-               size_t *ret_used, sdl_error *err)
-{
-    size_t size = sdl_decimal_bin_size(precision, scale);
-    unsigned intg = precision - scale;
-    unsigned intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9;
-    uint8_t buf[40];
-    const uint8_t *q = buf;
-    unsigned n = 0;
-
-    if (size == 0) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) out of range (max 65,38)", precision,
-                      scale);
-        return false;
-    }
-    if (len < size) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL needs %zu bytes, %zu left", size, len);
-        return false;
-    }
-    uint8_t mask = (p[0] & 0x80) ? 0 : 0xff; /* negative values are stored inverted */
-    for (size_t i = 0; i < size; i++) {
-        buf[i] = p[i] ^ mask;
-    }
-    buf[0] ^= 0x80;
-    *ret_neg = mask != 0;
-    if (intg0x) {
-        ndig[n++] = (uint8_t)intg0x;
-    }
-    for (unsigned i = 0; i < intg0; i++) {
-        ndig[n++] = 9;
-    }
-    for (unsigned i = 0; i < frac0; i++) {
-        ndig[n++] = 9;
-    }
-    if (frac0x) {
-        ndig[n++] = (uint8_t)frac0x;
-    }
-    for (unsigned k = 0; k < n; k++) {
-        groups[k] = be_uint(q, dig2bytes[ndig[k]]);
-        if (groups[k] >= pow10_u32[ndig[k]]) {
-            sdl_error_set(err, SDL_E_PROTOCOL, "DECIMAL(%u,%u) digit group out of range", precision,
-                          scale);
-            return false;
-        }
-        q += dig2bytes[ndig[k]];
-    }
-    *ret_n = n;
-    *ret_used = size;
-    return true;
-}
-
-bool
-sdl_decimal_to_text(const uint8_t *p, size_t len, unsigned precision, unsigned scale,
-                    sdl_arena *arena, sdl_bytes *ret_text, size_t *ret_used, sdl_error *err)
-{
-    uint32_t groups[16];
-    uint8_t ndig[16];
-    unsigned n;
-    char digits[80]; /* integer digits, zero-padded to intg */
-    char *d = digits, *out, *o;
-    bool neg, any = false;
-    size_t ndig_int, start;
-
-    if (!decimal_unpack(p, len, precision, scale, groups, ndig, &n, &neg, ret_used, err)) {
-        return false;
-    }
-    for (unsigned k = 0; k < n; k++) {
-        d = put_digits(d, groups[k], ndig[k]);
-        any |= groups[k] != 0;
-    }
-    ndig_int = precision - scale;
-    out = sdl_arena_alloc(arena, 72);
-    o = out;
-    if (neg && any) {
-        *o++ = '-';
-    }
-    start = 0;
-    while (start < ndig_int && digits[start] == '0') {
-        start++;
-    }
-    if (start == ndig_int) {
-        *o++ = '0';
-    } else {
-        memcpy(o, digits + start, ndig_int - start);
-        o += ndig_int - start;
-    }
-    if (scale) {
-        *o++ = '.';
-        memcpy(o, digits + ndig_int, scale);
-        o += scale;
-    }
-    *o = '\0';
-    *ret_text = SDL_BYTES(out, (size_t)(o - out));
-    return true;
-}
-
-bool
-sdl_decimal_to_i64(const uint8_t *p, size_t len, unsigned precision, unsigned scale, int64_t *ret,
-                   size_t *ret_used, sdl_error *err)
-{
-    if (precision > 18) {
-        sdl_error_set(err, SDL_E_INVALID, "DECIMAL(%u,%u) does not fit 64 bits", precision, scale);
-        return false;
-    }
-    uint32_t groups[16];
-    uint8_t ndig[16];
-    unsigned n;
-    bool neg;
-    int64_t v = 0;
-
-    if (!decimal_unpack(p, len, precision, scale, groups, ndig, &n, &neg, ret_used, err)) {
-        return false;
-    }
-    for (unsigned k = 0; k < n; k++) {
-        v = v * (int64_t)pow10_u32[ndig[k]] + groups[k];
-    }
-    *ret = neg ? -v : v;
-    return true;
-}
-
-/* ---- temporal ------------------------------------------------------------------------------ */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, days_from_civil). */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static bool
-is_leap(unsigned y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static unsigned
-days_in_month(unsigned y, unsigned m)
-{
-    static const uint8_t dm[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dm[m];
-}
-
-/* "YYYY-MM-DD[ HH:MM:SS[.f...]]" into the arena. */
-static sdl_bytes
-format_datetime(sdl_arena *arena, unsigned y, unsigned mo, unsigned d, bool with_time, unsigned h,
-                unsigned mi, unsigned s, uint32_t usec, unsigned fsp)
-{
-    char *out = sdl_arena_alloc(arena, 32);
-    int n;
-
-    if (!with_time) {
-        n = snprintf(out, 32, "%04u-%02u-%02u", y % 10000, mo % 100, d % 100);
-    } else {
-        n = snprintf(out, 32, "%04u-%02u-%02u %02u:%02u:%02u", y % 10000, mo % 100, d % 100,
-                     h % 100, mi % 100, s % 100);
-        if (fsp) {
-            char frac[8];
-            snprintf(frac, sizeof(frac), "%06" PRIu32, usec % 1000000u);
-            out[n++] = '.';
-            memcpy(out + n, frac, fsp);
-            n += (int)fsp;
-            out[n] = '\0';
-        }
-    }
-    return SDL_BYTES(out, (size_t)n);
-}
-
-/*
- * Builds a DATE/DATETIME value: a real calendar date becomes SDL_VALUE_DATE/DATETIME (usec
- * since the epoch, UTC); a zero or partial date (year, month or day 0, or a day past the end
- * of the month as ALLOW_INVALID_DATES permits) becomes SDL_VALUE_TEMPORAL_TEXT. Fields out of
- * their encodable ranges are a protocol error.
- */
-static bool
-make_datetime(sdl_arena *arena, sdl_value *v, unsigned y, unsigned mo, unsigned d, bool with_time,
-              unsigned h, unsigned mi, unsigned s, uint32_t usec, unsigned fsp, sdl_error *err)
-{
-    if (y > 9999 || mo > 12 || d > 31 || h > 23 || mi > 59 || s > 59 || usec > 999999) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "invalid date/time fields %u-%u-%u %u:%u:%u.%06" PRIu32,
-                      y, mo, d, h, mi, s, usec);
-        return false;
-    }
-    v->fsp = (uint8_t)fsp;
-    if (y == 0 || mo == 0 || d == 0 || d > days_in_month(y, mo)) {
-        sdl_bytes t = format_datetime(arena, y, mo, d, with_time, h, mi, s, usec, fsp);
-        v->kind = SDL_VALUE_TEMPORAL_TEXT;
-        v->str.ptr = (const char *)t.ptr;
-        v->str.len = t.len;
-        return true;
-    }
-    v->kind = with_time ? SDL_VALUE_DATETIME : SDL_VALUE_DATE;
-    v->usec =
-        ((days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + s) * 1000000) +
-        usec;
-    return true;
-}
-
-/* Fraction of DATETIME2/TIMESTAMP2 (sql-common/my_time.c my_datetime_packed_from_binary,
- * my_timestamp_from_binary): (fsp+1)/2 big-endian bytes, scaled to microseconds. */
-static uint32_t
-read_frac(sdl_cursor *c, unsigned fsp)
-{
-    switch (fsp) {
-    case 1:
-    case 2:
-        return (uint32_t)sdl_cursor_uint_be(c, 1) * 10000u;
-    case 3:
-    case 4:
-        return (uint32_t)sdl_cursor_uint_be(c, 2) * 100u;
-    case 5:
-    case 6:
-        return (uint32_t)sdl_cursor_uint_be(c, 3);
-    default:
-        return 0;
-    }
-}
-
-static void
-set_text(sdl_value *v, sdl_value_kind kind, sdl_bytes b)
-{
-    v->kind = kind;
-    v->utf8_checked = false;
-    v->str.ptr = (const char *)b.ptr;
-    v->str.len = b.len;
-}
-
-/* "[-]HH:MM:SS[.f...]" (hours at least two digits). */
-static void
-make_time_text(sdl_arena *arena, sdl_value *v, bool neg, uint32_t h, unsigned mi, unsigned s,
-               uint32_t usec, unsigned fsp)
-{
-    char *out = sdl_arena_alloc(arena, 32);
-    int n = snprintf(out, 32, "%s%02" PRIu32 ":%02u:%02u", neg ? "-" : "", h % 10000u, mi % 100,
-                     s % 100);
-
-    if (fsp) {
-        char frac[8];
-        snprintf(frac, sizeof(frac), "%06" PRIu32, usec % 1000000u);
-        out[n++] = '.';
-        memcpy(out + n, frac, fsp);
-        n += (int)fsp;
-        out[n] = '\0';
-    }
-    v->fsp = (uint8_t)fsp;
-    set_text(v, SDL_VALUE_TIME, SDL_BYTES(out, (size_t)n));
-}
-
-/* TIME2 (sql-common/my_time.c my_time_packed_from_binary + TIME_from_longlong_time_packed). */
-static bool
-decode_time2(sdl_cursor *c, unsigned fsp, sdl_arena *arena, sdl_value *v, sdl_error *err)
-{
-    int64_t packed, intpart, frac;
-    uint64_t tmp, hms;
-    bool neg;
-
-    switch (fsp) {
-    case 1:
-    case 2:
-        intpart = (int64_t)sdl_cursor_uint_be(c, 3) - 0x800000;
-        frac = (int64_t)sdl_cursor_uint_be(c, 1);
-        if (intpart < 0 && frac) {
-            intpart++;
-            frac -= 0x100;
-        }
-        packed = intpart * (1 << 24) + frac * 10000;
-        break;
-    case 3:
-    case 4:
-        intpart = (int64_t)sdl_cursor_uint_be(c, 3) - 0x800000;
-        frac = (int64_t)sdl_cursor_uint_be(c, 2);
-        if (intpart < 0 && frac) {
-            intpart++;
-            frac -= 0x10000;
-        }
-        packed = intpart * (1 << 24) + frac * 100;
-        break;
-    case 5:
-    case 6:
-        packed = (int64_t)sdl_cursor_uint_be(c, 6) - INT64_C(0x800000000000);
-        break;
-    default:
-        packed = ((int64_t)sdl_cursor_uint_be(c, 3) - 0x800000) * (1 << 24);
-        break;
-    }
-    if (c->failed) {
-        return true; /* the caller reports truncation */
-    }
-    neg = packed < 0;
-    tmp = neg ? (uint64_t)-packed : (uint64_t)packed;
-    hms = tmp >> 24;
-    frac = (int64_t)(tmp & 0xffffff);
-    if (frac > 999999 || ((hms >> 6) & 63) > 59 || (hms & 63) > 59) {
-        sdl_error_set(err, SDL_E_PROTOCOL, "invalid TIME value 0x%" PRIx64, (uint64_t)packed);
-        return false;
-    }
-    make_time_text(arena, v, neg, (uint32_t)((hms >> 12) % 1024), (unsigned)((hms >> 6) & 63),
-                   (unsigned)(hms & 63), (uint32_t)frac, fsp);
-    return true;
-}
-
 /* ---- strings ------------------------------------------------------------------------------ */
 
 static sdl_bytes copy_bytes(sdl_arena *arena, sdl_bytes b);
@@ -459,11 +101,11 @@ text_value(const sdl_column *col, sdl_bytes raw, sdl_arena *arena, sdl_value *v,
     if (col->charset == SDL_COLLATION_GUESS_UTF8) {
         /* no charset metadata (binlog files of old servers): see row-decoder.h */
         bool utf8 = raw.len == 0 || sdl_utf8_valid(raw.ptr, raw.len, true);
-        set_text(v,
-                 col->is_json ? SDL_VALUE_JSON_TEXT
-                 : utf8       ? SDL_VALUE_STRING
-                              : SDL_VALUE_BINARY,
-                 copy_bytes(arena, raw));
+        sdl_row_set_text(v,
+                         col->is_json ? SDL_VALUE_JSON_TEXT
+                         : utf8       ? SDL_VALUE_STRING
+                                      : SDL_VALUE_BINARY,
+                         copy_bytes(arena, raw));
         return true;
     }
     if (col->charset == 0) {
@@ -488,9 +130,9 @@ text_value(const sdl_column *col, sdl_bytes raw, sdl_arena *arena, sdl_value *v,
         return false;
     }
     if (cs->kind == SDL_CHARSET_BINARY) {
-        set_text(v, col->is_json ? SDL_VALUE_JSON_TEXT : SDL_VALUE_BINARY, out);
+        sdl_row_set_text(v, col->is_json ? SDL_VALUE_JSON_TEXT : SDL_VALUE_BINARY, out);
     } else {
-        set_text(v, col->is_json ? SDL_VALUE_JSON_TEXT : SDL_VALUE_STRING, out);
+        sdl_row_set_text(v, col->is_json ? SDL_VALUE_JSON_TEXT : SDL_VALUE_STRING, out);
         v->utf8_checked = true; /* checked above, or converted to UTF-8 */
     }
     return true;
@@ -623,7 +265,7 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         sdl_cursor_skip(c, used);
         v->precision = (uint8_t)p;
         v->scale = (uint8_t)s;
-        set_text(v, SDL_VALUE_DECIMAL, b);
+        sdl_row_set_text(v, SDL_VALUE_DECIMAL, b);
         break;
     }
     case SDL_MYSQL_TYPE_BIT: {
@@ -651,8 +293,8 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         if (c->failed) {
             break;
         }
-        if (!make_datetime(arena, v, (unsigned)(u >> 9), (unsigned)(u >> 5) & 15u,
-                           (unsigned)u & 31u, false, 0, 0, 0, 0, 0, err)) {
+        if (!sdl_row_make_datetime(arena, v, (unsigned)(u >> 9), (unsigned)(u >> 5) & 15u,
+                                   (unsigned)u & 31u, false, 0, 0, 0, 0, 0, err)) {
             return false;
         }
         break;
@@ -660,7 +302,7 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         /* my_datetime_packed_from_binary: 5 bytes big-endian minus 0x8000000000:
          * year*13+month (17 bits), day (5), hour (5), minute (6), second (6). */
         int64_t ip = (int64_t)sdl_cursor_uint_be(c, 5) - INT64_C(0x8000000000);
-        uint32_t usec = read_frac(c, col->meta);
+        uint32_t usec = sdl_row_read_frac(c, col->meta);
         uint64_t ymdhms, ymd, ym, hms;
         if (c->failed) {
             break;
@@ -673,9 +315,10 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         ymd = ymdhms >> 17;
         ym = ymd >> 5;
         hms = ymdhms & 0x1ffff;
-        if (!make_datetime(arena, v, (unsigned)(ym / 13), (unsigned)(ym % 13), (unsigned)(ymd & 31),
-                           true, (unsigned)(hms >> 12), (unsigned)((hms >> 6) & 63),
-                           (unsigned)(hms & 63), usec, col->meta, err)) {
+        if (!sdl_row_make_datetime(arena, v, (unsigned)(ym / 13), (unsigned)(ym % 13),
+                                   (unsigned)(ymd & 31), true, (unsigned)(hms >> 12),
+                                   (unsigned)((hms >> 6) & 63), (unsigned)(hms & 63), usec,
+                                   col->meta, err)) {
             return false;
         }
         break;
@@ -683,7 +326,7 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
     case SDL_MYSQL_TYPE_TIMESTAMP2: {
         /* my_timestamp_from_binary: 4 bytes big-endian seconds, then the fraction. */
         uint64_t sec = sdl_cursor_uint_be(c, 4);
-        uint32_t usec = read_frac(c, col->meta);
+        uint32_t usec = sdl_row_read_frac(c, col->meta);
         if (c->failed) {
             break;
         }
@@ -693,8 +336,8 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         }
         v->fsp = (uint8_t)col->meta;
         if (sec == 0 && usec == 0) {
-            set_text(v, SDL_VALUE_TEMPORAL_TEXT,
-                     format_datetime(arena, 0, 0, 0, true, 0, 0, 0, 0, col->meta));
+            sdl_row_set_text(v, SDL_VALUE_TEMPORAL_TEXT,
+                             sdl_row_format_datetime(arena, 0, 0, 0, true, 0, 0, 0, 0, col->meta));
         } else {
             v->kind = SDL_VALUE_DATETIME;
             v->usec = (int64_t)sec * 1000000 + usec;
@@ -702,7 +345,7 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         break;
     }
     case SDL_MYSQL_TYPE_TIME2:
-        if (!decode_time2(c, col->meta, arena, v, err)) {
+        if (!sdl_row_decode_time2(c, col->meta, arena, v, err)) {
             return false;
         }
         break;
@@ -713,8 +356,8 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
             break;
         }
         if (u == 0) {
-            set_text(v, SDL_VALUE_TEMPORAL_TEXT,
-                     format_datetime(arena, 0, 0, 0, true, 0, 0, 0, 0, 0));
+            sdl_row_set_text(v, SDL_VALUE_TEMPORAL_TEXT,
+                             sdl_row_format_datetime(arena, 0, 0, 0, true, 0, 0, 0, 0, 0));
         } else {
             v->kind = SDL_VALUE_DATETIME;
             v->usec = (int64_t)u * 1000000;
@@ -726,10 +369,10 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         if (c->failed) {
             break;
         }
-        if (!make_datetime(arena, v, (unsigned)(x / 10000000000ull),
-                           (unsigned)(x / 100000000ull % 100), (unsigned)(x / 1000000ull % 100),
-                           true, (unsigned)(x / 10000 % 100), (unsigned)(x / 100 % 100),
-                           (unsigned)(x % 100), 0, 0, err)) {
+        if (!sdl_row_make_datetime(
+                arena, v, (unsigned)(x / 10000000000ull), (unsigned)(x / 100000000ull % 100),
+                (unsigned)(x / 1000000ull % 100), true, (unsigned)(x / 10000 % 100),
+                (unsigned)(x / 100 % 100), (unsigned)(x % 100), 0, 0, err)) {
             return false;
         }
         break;
@@ -748,8 +391,8 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
             sdl_error_set(err, SDL_E_PROTOCOL, "invalid TIME value %" PRId64, x);
             return false;
         }
-        make_time_text(arena, v, x < 0, (uint32_t)(ax / 10000), (unsigned)(ax / 100 % 100),
-                       (unsigned)(ax % 100), 0, 0);
+        sdl_row_make_time_text(arena, v, x < 0, (uint32_t)(ax / 10000), (unsigned)(ax / 100 % 100),
+                               (unsigned)(ax % 100), 0, 0);
         break;
     }
     case SDL_MYSQL_TYPE_VARCHAR:
@@ -773,7 +416,7 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         if (col->charset == 63 && b.len < col->meta) {
             uint8_t *p = sdl_arena_calloc(arena, 1, (size_t)col->meta + 1);
             memcpy(p, b.ptr, b.len);
-            set_text(v, SDL_VALUE_BINARY, SDL_BYTES(p, col->meta));
+            sdl_row_set_text(v, SDL_VALUE_BINARY, SDL_BYTES(p, col->meta));
             break;
         }
         return text_value(col, b, arena, v, err);
@@ -789,7 +432,7 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
         if (!read_lenbytes(c, col->meta, UINT32_MAX, &b, err)) {
             return false;
         }
-        set_text(v, SDL_VALUE_JSON_BINARY, copy_bytes(arena, b));
+        sdl_row_set_text(v, SDL_VALUE_JSON_BINARY, copy_bytes(arena, b));
         break;
     case SDL_MYSQL_TYPE_GEOMETRY:
         if (!read_lenbytes(c, col->meta, UINT32_MAX, &b, err)) {
@@ -799,7 +442,7 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
             sdl_error_set(err, SDL_E_PROTOCOL, "GEOMETRY value of %zu bytes lacks its SRID", b.len);
             return false;
         }
-        set_text(v, SDL_VALUE_GEOMETRY, copy_bytes(arena, b));
+        sdl_row_set_text(v, SDL_VALUE_GEOMETRY, copy_bytes(arena, b));
         break;
     case SDL_MYSQL_TYPE_VECTOR:
         if (!read_lenbytes(c, col->meta, UINT32_MAX, &b, err)) {
@@ -809,7 +452,7 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
             sdl_error_set(err, SDL_E_PROTOCOL, "VECTOR value of %zu bytes", b.len);
             return false;
         }
-        set_text(v, SDL_VALUE_VECTOR, copy_bytes(arena, b));
+        sdl_row_set_text(v, SDL_VALUE_VECTOR, copy_bytes(arena, b));
         break;
     case SDL_MYSQL_TYPE_ENUM:
         u = sdl_cursor_uint_le(c, col->meta);
@@ -828,9 +471,9 @@ decode_value(const sdl_column *col, sdl_cursor *c, sdl_arena *arena, sdl_value *
                           u, col->nvalues);
             return false;
         }
-        set_text(v, SDL_VALUE_ENUM,
-                 u == 0 ? SDL_BYTES("", 0)
-                        : SDL_BYTES(col->values[u - 1], strlen(col->values[u - 1])));
+        sdl_row_set_text(v, SDL_VALUE_ENUM,
+                         u == 0 ? SDL_BYTES("", 0)
+                                : SDL_BYTES(col->values[u - 1], strlen(col->values[u - 1])));
         break;
     case SDL_MYSQL_TYPE_SET: {
         const char **names;
@@ -966,7 +609,7 @@ decode_image(sdl_row_decoder *dec, sdl_bytes present, uint32_t npresent, const c
                                  t->db, t->name, dec->row_index, which, col->name, i);
                 return false;
             }
-            set_text(&vals[i], SDL_VALUE_JSON_DIFF, copy_bytes(dec->arena, b));
+            sdl_row_set_text(&vals[i], SDL_VALUE_JSON_DIFF, copy_bytes(dec->arena, b));
         } else if (!decode_value(col, c, dec->arena, &vals[i], err)) {
             sdl_error_prefix(
                 err, "table '%s.%s' row %" PRIu64 " (%s image) column '%s' (#%" PRIu32 ", %s)",

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the JSON text parser must never crash or read out of bounds; what it accepts
  * must be valid BSON that the relaxed Extended JSON writer can print, and a failed parse must
- * leave the parent document untouched. Differential: the single-pass fast path and the
- * two-pass parser (json-text-private.h) must give the same result, bytes and error. */
+ * leave the parent document untouched. Differential: the parser and the former two-pass
+ * parser (tests/lib/json-text-tree.c) must give the same result, bytes and error. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,7 @@
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mapping/json-text.h"
 
-#include "src/mapping/json-text-private.h"
+#include "tests/lib/json-text-tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

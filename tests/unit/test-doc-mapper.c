@@ -7,7 +7,7 @@
 #include "sdl/mapping/doc-mapper.h"
 
 #include "sdltest.h"
-#include "src/mapping/json-text-private.h"
+#include "tests/lib/json-text-tree.h"
 
 #define COL(...)                                                                                   \
     {                                                                                              \

@@ -7,6 +7,7 @@
 #include "sdl/mapping/json-text.h"
 
 #include "sdltest.h"
+#include "tests/lib/json-text-tree.h"
 
 /* Parses @text into {"v": value} and returns the document as compact relaxed Extended JSON
  * (static buffer), or NULL with @err set. */
@@ -305,14 +306,13 @@ TEST(json_text_single_pass_takes_ordinary_documents)
     }
 }
 
-/* What the single pass leaves to the two passes, it leaves untouched: the output length is
- * back where it was. */
+/* What sdl_json_text_write() refuses (invalid text, a scalar at the top), it leaves untouched:
+ * the output length is back where it was. */
 TEST(json_text_single_pass_gives_up_cleanly)
 {
     static const char *const texts[] = {
-        "{\"a\":1,\"a\":2}", "[1,]",  "{\"a\"}", "[1 2]", "\"scalar\"", "[\"\x01\"]",
-        "[\"\xff\"]",        "[tru]", "[-]",     "[01]",  "[1.]",       "[1e]",
-        "{\"a\":1",          "[1]x",  "",
+        "[1,]", "{\"a\"}", "[1 2]", "\"scalar\"", "[\"\x01\"]", "[\"\xff\"]", "[tru]",
+        "[-]",  "[01]",    "[1.]",  "[1e]",       "{\"a\":1",   "[1]x",       "",
     };
 
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -335,4 +335,124 @@ TEST(json_text_single_pass_gives_up_cleanly)
     if (out.p != out.local) {
         free(out.p);
     }
+}
+
+/* sdl_json_text_write() of @text gives the bytes of the former two-pass parser
+ * (tests/lib/json-text-tree.c) for the value, and sdl_json_text_append() gives its document. */
+static void
+assert_write_matches_tree(const char *text, size_t len, uint32_t depth)
+{
+    uint8_t local[64];
+    sdl_json_out out = {local, 3, sizeof(local), local}; /* 3 bytes already in it */
+    uint8_t type = 0;
+    bson_t want = BSON_INITIALIZER;
+    bson_t got = BSON_INITIALIZER;
+    sdl_error err = SDL_ERROR_INIT;
+
+    memset(local, 0xAA, 3);
+    ASSERT_OK(sdl_json_text_append_two_pass(&want, "", 0, text, len, depth, &err), &err);
+    ASSERT_OK(sdl_json_text_append(&got, "", 0, text, len, depth, &err), &err);
+    ASSERT_UINT_EQ(got.len, want.len);
+    ASSERT_TRUE(memcmp(bson_get_data(&got), bson_get_data(&want), want.len) == 0);
+    ASSERT_TRUE(sdl_json_text_write(&out, text, len, depth, &type));
+    const uint8_t *w = bson_get_data(&want);
+    ASSERT_UINT_EQ(type, w[4]);
+    ASSERT_UINT_EQ(out.len - 3, want.len - 4 - 2 - 1);
+    ASSERT_TRUE(memcmp(out.p + 3, w + 6, out.len - 3) == 0);
+    ASSERT_TRUE(out.p[0] == 0xAA && out.p[1] == 0xAA && out.p[2] == 0xAA);
+    if (out.p != out.local) {
+        free(out.p);
+    }
+    bson_destroy(&want);
+    bson_destroy(&got);
+}
+
+/* Nesting deeper than the former single pass's stack (64 levels, then the two passes took
+ * over) is written by the one parser, its stack on the heap, up to the limit. */
+TEST(json_text_deep_nesting_in_one_pass)
+{
+    sdl_buf text = SDL_BUF_INIT;
+    sdl_error err = SDL_ERROR_INIT;
+
+    for (int levels = 30; levels <= 100; levels += 7) {
+        sdl_buf_reset(&text);
+        for (int i = 0; i < levels; i++) {
+            sdl_buf_appendf(&text, i % 2 ? "[%d," : "{\"k%d\":", i);
+        }
+        sdl_buf_append_str(&text, "\"leaf\"");
+        for (int i = levels - 1; i >= 0; i--) {
+            sdl_buf_append_str(&text, i % 2 ? ",true]" : ",\"z\":null}");
+        }
+        assert_write_matches_tree((const char *)text.data, text.len, 0);
+    }
+    /* 100 levels of arrays and 100 of objects: at the default limit */
+    sdl_buf_reset(&text);
+    for (int i = 0; i < 100; i++) {
+        sdl_buf_append_str(&text, "[");
+    }
+    for (int i = 0; i < 100; i++) {
+        sdl_buf_append_str(&text, "]");
+    }
+    assert_write_matches_tree((const char *)text.data, text.len, 0);
+    sdl_buf_reset(&text);
+    for (int i = 0; i < 100; i++) {
+        sdl_buf_append_str(&text, "{\"a\":");
+    }
+    sdl_buf_append_str(&text, "1");
+    for (int i = 0; i < 100; i++) {
+        sdl_buf_append_str(&text, "}");
+    }
+    assert_write_matches_tree((const char *)text.data, text.len, 0);
+    /* one level more fails with the limit named, whether the depth is the default or set */
+    sdl_buf_reset(&text);
+    for (int i = 0; i < 101; i++) {
+        sdl_buf_append_str(&text, "{\"a\":");
+    }
+    ASSERT_NULL(parse_len((const char *)text.data, text.len, 0, &err));
+    ASSERT_STR_EQ(err.message, "invalid JSON at byte 500: nesting deeper than 100 levels");
+    ASSERT_NULL(parse_len((const char *)text.data, text.len, 70, &err));
+    ASSERT_STR_EQ(err.message, "invalid JSON at byte 350: nesting deeper than 70 levels");
+    /* a higher limit than the default: 300 levels */
+    sdl_buf_reset(&text);
+    for (int i = 0; i < 300; i++) {
+        sdl_buf_append_str(&text, "[");
+    }
+    for (int i = 0; i < 300; i++) {
+        sdl_buf_append_str(&text, "]");
+    }
+    assert_write_matches_tree((const char *)text.data, text.len, 300);
+    ASSERT_NULL(parse_len((const char *)text.data, text.len, 299, &err));
+    ASSERT_STR_EQ(err.message, "invalid JSON at byte 299: nesting deeper than 299 levels");
+    sdl_buf_done(&text);
+}
+
+/* Duplicated keys, which the former single pass left to the two passes, are settled in the one
+ * pass: first position, last value, at any depth and with any number of keys. */
+TEST(json_text_duplicate_keys_in_one_pass)
+{
+    static const char *const texts[] = {
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1,\"b\":\"x\",\"a\":{\"c\":[1,{\"d\":1,\"d\":2}]},\"e\":0,\"a\":\"last\"}",
+        "[{\"k\":1,\"k\":[1,2],\"j\":3,\"k\":{\"k\":1,\"k\":2}},{\"\":1,\"\":2}]",
+        "{\"ab\":1,\"a\\u0062\":2,\"ab\":3}",
+    };
+    sdl_buf text = SDL_BUF_INIT;
+
+    for (size_t i = 0; i < SDL_ARRAY_SIZE(texts); i++) {
+        assert_write_matches_tree(texts[i], strlen(texts[i]), 0);
+    }
+    /* many keys (the hashed path), nested 70 levels below the top */
+    for (int i = 0; i < 70; i++) {
+        sdl_buf_append_str(&text, "[");
+    }
+    sdl_buf_append_str(&text, "{");
+    for (int i = 0; i < 200; i++) {
+        sdl_buf_appendf(&text, "\"k%d\":%d,", i % 37, i);
+    }
+    sdl_buf_append_str(&text, "\"z\":0}");
+    for (int i = 0; i < 70; i++) {
+        sdl_buf_append_str(&text, "]");
+    }
+    assert_write_matches_tree((const char *)text.data, text.len, 0);
+    sdl_buf_done(&text);
 }

@@ -25,7 +25,8 @@
  * schema is wrong, and sdl stops rather than store something else (DESIGN.md §1, guarantee 3).
  *
  * Nesting is limited to @max_depth arrays/objects (MySQL's own limit is 100); deeper input is
- * an error, so the parser's recursion is bounded.
+ * an error. There is one parser, one pass straight into BSON bytes: open containers live on
+ * an explicit stack (on the heap beyond a few dozen levels), never on the C call stack.
  *
  * On failure @parent is unchanged: the text is validated completely before anything is
  * appended. No logging; no shared state (thread-safe). OOM aborts.
@@ -52,13 +53,13 @@ typedef struct sdl_json_out {
     uint8_t *local;
 } sdl_json_out;
 
-/* The single pass alone, for writers that build raw BSON themselves: appends the value of
- * @text (an object or an array at the top) to @out as a document body (int32 length,
- * elements, NUL) and sets *ret_type to BSON_TYPE_DOCUMENT or BSON_TYPE_ARRAY. Returns false,
- * with out->len unchanged (the buffer may have grown), for anything the single pass leaves to
- * sdl_json_text_append(): invalid text, a scalar at the top, nesting at @max_depth (0 means
- * SDL_JSON_TEXT_MAX_DEPTH), a duplicated key. Where it returns true, the bytes are those
- * sdl_json_text_append() writes for the value. */
+/* The parser for writers that build raw BSON themselves: appends the value of @text (an
+ * object or an array at the top) to @out as a document body (int32 length, elements, NUL) and
+ * sets *ret_type to BSON_TYPE_DOCUMENT or BSON_TYPE_ARRAY. Returns false, with out->len
+ * unchanged (the buffer may have grown), for a scalar at the top and for anything
+ * sdl_json_text_append() refuses (invalid text, nesting deeper than @max_depth, 0 meaning
+ * SDL_JSON_TEXT_MAX_DEPTH); sdl_json_text_append() then appends the scalar or says why. Where
+ * it returns true, the bytes are those sdl_json_text_append() writes for the value. */
 SDL_MUST_CHECK bool sdl_json_text_write(sdl_json_out *out, const char *text, size_t len,
                                         uint32_t max_depth, uint8_t *ret_type);
 
