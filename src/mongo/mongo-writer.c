@@ -688,6 +688,26 @@ append_part_id(bson_t *doc, const char *key, const char *pipeline, uint64_t batc
     bson_append_document_end(doc, &id);
 }
 
+/* The array key of element @i ("0", "1", ...) in @buf (16 bytes); returns its length.
+ * bson_uint32_to_string() formats keys from 1000 on with snprintf, which cost more than
+ * appending the document itself for a staging part of thousands of changes. */
+static size_t
+index_key(uint32_t i, const char **key, char *buf)
+{
+    char *p = buf + 15;
+
+    if (i < 1000) {
+        return bson_uint32_to_string(i, key, buf, 16);
+    }
+    *p = '\0';
+    do {
+        *--p = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    *key = p;
+    return (size_t)(buf + 15 - p);
+}
+
 void
 mw_staged_filter(bson_t *filter, const char *pipeline, uint64_t batch)
 {
@@ -717,48 +737,57 @@ sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_err
     bulk = mongoc_collection_create_bulk_operation_with_opts(w->staging, &opts);
     for (size_t p = 0; p < nparts && ok; p++) {
         size_t end = p + 1 < nparts ? starts[p + 1] : batch->ndocs;
-        bson_t filter = BSON_INITIALIZER, doc = BSON_INITIALIZER, arr, off;
-        bson_t *uopts = BCON_NEW("upsert", BCON_BOOL(true));
+        bson_t filter = BSON_INITIALIZER, arr, off;
+        size_t part_bytes = 1024;
+        for (size_t i = starts[p]; i < end; i++) {
+            part_bytes += batch->docs[i]->len + 16;
+        }
+        /* sized at once: growing a part of megabytes by doubling copied it again and again */
+        bson_t *doc = bson_sized_new(part_bytes);
+        /* validate false: the parts are sdl's own BSON (the mapper checked its text is UTF-8);
+         * libmongoc's client-side walk of every document cost more than mapping them. The
+         * server still refuses what it refuses. */
+        bson_t *uopts = BCON_NEW("upsert", BCON_BOOL(true), "validate", BCON_BOOL(false));
         uint32_t k = 0;
 
         append_part_id(&filter, "_id", w->pipeline, batch->number, (uint32_t)p);
-        append_part_id(&doc, "_id", w->pipeline, batch->number, (uint32_t)p);
-        bson_append_utf8(&doc, "status", -1, "pending", -1);
-        bson_append_date_time(&doc, "created_at", -1, created);
-        bson_append_int32(&doc, "parts", -1, (int32_t)nparts);
-        bson_append_int32(&doc, "count", -1, (int32_t)(end - starts[p]));
-        bson_append_int64(&doc, "rows", -1, (int64_t)batch->rows);
-        mw_append_str_or_null(&doc, "first_gtid", batch->first_gtid);
-        mw_append_str_or_null(&doc, "last_gtid", batch->last_gtid);
-        bson_append_document_begin(&doc, "offset_after", -1, &off);
+        append_part_id(doc, "_id", w->pipeline, batch->number, (uint32_t)p);
+        bson_append_utf8(doc, "status", -1, "pending", -1);
+        bson_append_date_time(doc, "created_at", -1, created);
+        bson_append_int32(doc, "parts", -1, (int32_t)nparts);
+        bson_append_int32(doc, "count", -1, (int32_t)(end - starts[p]));
+        bson_append_int64(doc, "rows", -1, (int64_t)batch->rows);
+        mw_append_str_or_null(doc, "first_gtid", batch->first_gtid);
+        mw_append_str_or_null(doc, "last_gtid", batch->last_gtid);
+        bson_append_document_begin(doc, "offset_after", -1, &off);
         mw_append_offset_fields(&off, &batch->offset_after, batch->number);
         bson_append_int64(&off, "rows_applied", -1, (int64_t)batch->offset_after.rows_applied);
         bson_append_int64(&off, "dead_letters", -1, (int64_t)batch->offset_after.dead_letters);
-        bson_append_document_end(&doc, &off);
-        bson_append_array_begin(&doc, "changes", -1, &arr);
+        bson_append_document_end(doc, &off);
+        bson_append_array_begin(doc, "changes", -1, &arr);
         for (size_t i = starts[p]; i < end; i++, k++) {
             char idx[16];
             const char *key;
-            size_t klen = bson_uint32_to_string(k, &key, idx, sizeof(idx));
+            size_t klen = index_key(k, &key, idx);
             bson_append_document(&arr, key, (int)klen, batch->docs[i]);
         }
-        bson_append_array_end(&doc, &arr);
+        bson_append_array_end(doc, &arr);
         if (batch->ndead) {
             /* which of this part's changes are dead letters (dead-letter.h) */
             bson_t dead;
             uint32_t d = 0;
-            bson_append_array_begin(&doc, "dead", -1, &dead);
+            bson_append_array_begin(doc, "dead", -1, &dead);
             for (size_t i = starts[p]; i < end; i++) {
                 if (batch->dead && batch->dead[i]) {
                     char idx[16];
                     const char *key;
-                    size_t klen = bson_uint32_to_string(d++, &key, idx, sizeof(idx));
+                    size_t klen = index_key(d++, &key, idx);
                     bson_append_int32(&dead, key, (int)klen, (int32_t)(i - starts[p]));
                 }
             }
-            bson_append_array_end(&doc, &dead);
+            bson_append_array_end(doc, &dead);
         }
-        if (!mongoc_bulk_operation_replace_one_with_opts(bulk, &filter, &doc, uopts, &error)) {
+        if (!mongoc_bulk_operation_replace_one_with_opts(bulk, &filter, doc, uopts, &error)) {
             mw_set_sink_error(err, &error, NULL, "staging batch %" PRIu64 " part %zu of %zu",
                               batch->number, p + 1, nparts);
             err->transient = false;
@@ -766,7 +795,7 @@ sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_err
         }
         bson_destroy(uopts);
         bson_destroy(&filter);
-        bson_destroy(&doc);
+        bson_destroy(doc);
     }
     if (ok && !mongoc_bulk_operation_execute(bulk, &reply, &error)) {
         mw_set_sink_error(err, &error, &reply, "staging batch %" PRIu64 " (%zu parts) in %s.%s",
@@ -936,6 +965,7 @@ insert_docs(sdl_mongo_writer *w, mongoc_collection_t *coll, const sdl_batch *bat
     }
     bson_concat(&opts, sopts);
     bson_append_bool(&opts, "ordered", -1, true);
+    bson_append_bool(&opts, "validate", -1, false); /* sdl's own BSON: see the staging bulk */
     if (!mongoc_collection_insert_many(coll, docs, n, &opts, &reply, &error)) {
         if (rejected_document(w, batch, index, n, &error, &reply, err)) {
             r = STEP_FAILED;
