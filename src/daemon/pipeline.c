@@ -64,6 +64,10 @@ typedef struct pipeline {
     /* observability: journal context (SDL_GTID=, SDL_TABLE=) of the reader's error */
     char fail_gtid[128];
     char fail_table[192];
+    /* reader thread: the mapper writes each row document here (reused, no allocation) */
+    sdl_buf map_buf;
+    /* reader thread: the open transaction's first item is queued (it carries the GTID) */
+    bool txn_named;
 } pipeline;
 
 /* The configuration in force for the reloadable keys (batch, retry, tables, log). */
@@ -222,29 +226,16 @@ staged_hook(void *ctx, const sdl_batch *b)
 static void
 count_applied(pipeline *p, const sdl_batch *b)
 {
+    static const char *const keys[] = {"op", "db", "table"};
+
     for (size_t i = 0; i < b->ndocs; i++) {
-        bson_iter_t it;
-        const char *op = NULL, *db = NULL, *table = NULL;
-        if ((b->dead && b->dead[i]) || !bson_iter_init(&it, b->docs[i])) {
+        const char *f[3];
+        if (b->dead && b->dead[i]) {
             continue;
         }
-        while (bson_iter_next(&it) && !(op && db && table)) {
-            const char *key = bson_iter_key(&it);
-            if (!BSON_ITER_HOLDS_UTF8(&it)) {
-                continue;
-            }
-            if (strcmp(key, "op") == 0) {
-                op = bson_iter_utf8(&it, NULL);
-            } else if (strcmp(key, "db") == 0) {
-                db = bson_iter_utf8(&it, NULL);
-            } else if (strcmp(key, "table") == 0) {
-                table = bson_iter_utf8(&it, NULL);
-            } else if (strcmp(key, "pk") == 0 || strcmp(key, "before") == 0 ||
-                       strcmp(key, "after") == 0) {
-                break; /* the op, db and table fields come first */
-            }
-        }
-        sdl_stats_count_applied(p->stats, op, db, table);
+        /* the op, db and table fields come first, after _id */
+        sdl_doc_field_leading_texts(b->docs[i], keys, 3, f);
+        sdl_stats_count_applied(p->stats, f[0], f[1], f[2]);
     }
 }
 
@@ -396,13 +387,18 @@ writer_main(void *arg)
 
 /* ---- the reader side ---------------------------------------------------------------------- */
 
+/* A queue item of @c. Only a transaction's first item and its COMMIT carry the GTID (the
+ * batcher reads it there); the rows between carry NULL, which spares a copy per row. */
 static sdl_queue_item *
-new_item(sdl_queue_item_kind kind, const sdl_change *c)
+new_item(pipeline *p, sdl_queue_item_kind kind, const sdl_change *c)
 {
     sdl_queue_item *it = sdl_xcalloc(1, sizeof(*it));
 
     it->kind = kind;
-    it->gtid = sdl_xstrdup(c->pos.gtid ? c->pos.gtid : "");
+    if (kind == SDL_QUEUE_COMMIT || !p->txn_named) {
+        it->gtid = sdl_xstrdup(c->pos.gtid ? c->pos.gtid : "");
+    }
+    p->txn_named = kind != SDL_QUEUE_COMMIT;
     it->seq = c->pos.seq;
     it->ts_sec = c->pos.ts_sec;
     return it;
@@ -411,7 +407,7 @@ new_item(sdl_queue_item_kind kind, const sdl_change *c)
 static bool
 push_doc(pipeline *p, sdl_queue_item_kind kind, const sdl_change *c, bson_t *doc)
 {
-    sdl_queue_item *it = new_item(kind, c);
+    sdl_queue_item *it = new_item(p, kind, c);
     uint32_t len = 0;
 
     it->doc = bson_destroy_with_steal(doc, true, &len);
@@ -419,10 +415,22 @@ push_doc(pipeline *p, sdl_queue_item_kind kind, const sdl_change *c, bson_t *doc
     return sdl_queue_push(p->queue, it);
 }
 
+/* The @len bytes of a row document the mapper wrote into p->map_buf, copied once. */
+static bool
+push_row_bytes(pipeline *p, const sdl_change *c, const uint8_t *data, size_t len)
+{
+    sdl_queue_item *it = new_item(p, SDL_QUEUE_ROW, c);
+
+    it->doc = sdl_xmalloc(len);
+    memcpy(it->doc, data, len);
+    it->doc_len = len;
+    return sdl_queue_push(p->queue, it);
+}
+
 static bool
 push_commit(pipeline *p, const sdl_change *c)
 {
-    sdl_queue_item *it = new_item(SDL_QUEUE_COMMIT, c);
+    sdl_queue_item *it = new_item(p, SDL_QUEUE_COMMIT, c);
 
     it->position = sdl_xstrdup(c->position ? c->position : "");
     it->binlog_file = sdl_xstrdup(c->pos.binlog_file ? c->pos.binlog_file : "");
@@ -466,20 +474,23 @@ static bool
 reader_row(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *c, sdl_error *err)
 {
     const char *db = c->row.table->db, *table = c->row.table->name;
-    bson_t *doc = bson_new();
-    bool mapped = sdl_doc_mapper_row(mopts, &c->pos, &c->row, doc, err);
+    sdl_buf *buf = &p->map_buf;
+    bool mapped = sdl_doc_mapper_row_bytes(mopts, &c->pos, &c->row, buf, err);
     sdl_dead_reason why;
 
-    if (mapped && doc->len <= live(p)->target.max_document_bytes) {
-        return push_doc(p, SDL_QUEUE_ROW, c, doc);
+    if (mapped && buf->len <= live(p)->target.max_document_bytes) {
+        return push_row_bytes(p, c, buf->data, buf->len);
     }
     if (!mapped && err->code == SDL_E_CONFIG) {
         /* a column policy refuses the table (a dropped key column): stop, never dead-letter */
-        bson_destroy(doc);
         return false;
     }
+    bson_t doc_view, *doc = NULL; /* the mapped document, read where it is */
+    if (mapped && bson_init_static(&doc_view, buf->data, buf->len)) {
+        doc = &doc_view;
+    }
     if (mapped) {
-        too_large(p, c, db, table, doc->len, err);
+        too_large(p, c, db, table, (uint32_t)buf->len, err);
         why = SDL_DEAD_TOO_LARGE;
     } else {
         sdl_error_prefix(err, "mapping row %s:%" PRIu64 " of '%s.%s'", c->pos.gtid, c->pos.seq, db,
@@ -489,17 +500,15 @@ reader_row(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *c
         why = SDL_DEAD_UNMAPPABLE;
     }
     if (live(p)->pipeline.on_error != SDL_ON_ERROR_DEAD_LETTER) {
-        bson_destroy(doc);
         return false;
     }
     bson_t *dead = bson_new();
     const char *from = sdl_change_stream_position(p->stream);
-    if (mapped) {
+    if (doc) {
         sdl_dead_letter_from_document(doc, why, err->message, from, now_ms(), dead);
     } else {
         sdl_dead_letter_from_row(mopts, &c->pos, &c->row, why, err->message, from, now_ms(), dead);
     }
-    bson_destroy(doc);
     sdl_log_set_context(p->config->pipeline.name, p->fail_gtid, p->fail_table);
     log_warning_e(err, "Row %s:%" PRIu64 " set aside as a dead letter (%s)", c->pos.gtid,
                   c->pos.seq, sdl_dead_reason_name(why));
@@ -595,6 +604,7 @@ reader_main(void *arg)
         p->reader_failed = true;
     }
     mopts.columns = sdl_column_policy_free(mopts.columns);
+    sdl_buf_done(&p->map_buf);
     /* The writer drains what was queued (complete transactions get committed) and ends. */
     sdl_queue_close(p->queue);
     atomic_store(&p->stats->reader_state, SDL_WORKER_STOPPED);

@@ -32,7 +32,9 @@ typedef struct sdl_queue_item {
     sdl_queue_item_kind kind;
     uint8_t *doc;        /* ROW/DDL/DEAD_LETTER: encoded document (malloc'd, owned) */
     size_t doc_len;      /* bytes */
-    char *gtid;          /* GTID of the transaction (malloc'd) */
+    char *gtid;          /* GTID of the transaction (malloc'd): on a transaction's first
+                          * item and its COMMIT; NULL on the items between (the producer's
+                          * choice: the queue does not look) */
     uint64_t seq;        /* ROW/DDL/DEAD_LETTER: position in the transaction; COMMIT:
                           * rows + DDLs */
     int64_t ts_sec;      /* source commit time */
