@@ -128,7 +128,12 @@ sdl_queue_pop(sdl_queue *q, uint64_t timeout_usec, bool *ret_closed)
         }
         q->bytes -= sdl_queue_item_bytes(item);
         item->next = NULL;
-        (void)pthread_cond_broadcast(&q->not_full);
+        /* Blocked producers are woken once a quarter of the capacity is free, not at every
+         * pop: with a slow consumer a full queue would otherwise switch threads twice per
+         * item (a futex wake, a wait), which cost more system time than the items' work. */
+        if (q->bytes <= q->capacity - q->capacity / 4) {
+            (void)pthread_cond_broadcast(&q->not_full);
+        }
     }
     if (ret_closed) {
         *ret_closed = !item && q->closed;
