@@ -64,6 +64,10 @@ typedef struct pipeline {
     /* observability: journal context (SDL_GTID=, SDL_TABLE=) of the reader's error */
     char fail_gtid[128];
     char fail_table[192];
+    /* writer thread: the operation of each document the batcher holds, in its order (a ring):
+     * read while the document is fresh in the cache, counted when its batch commits */
+    uint8_t *held_ops;
+    size_t held_cap, held_head, held_n;
     /* reader thread: the mapper writes each row document here (reused, no allocation) */
     sdl_buf map_buf;
     /* reader thread: the open transaction's first item is queued (it carries the GTID) */
@@ -223,19 +227,67 @@ staged_hook(void *ctx, const sdl_batch *b)
 
 /* observability: the committed documents of @b by operation (and table, when configured),
  * read from their first fields; dead letters are counted apart (sdl_stats_dead_letter) */
+/* The operations count_applied() knows, as held_ops records them (0: not counted). */
+static const char *const held_op_names[] = {NULL, "insert", "update", "delete", "ddl"};
+
+/* observability: a document the batcher now holds, by operation (writer thread) */
+static void
+hold_op(pipeline *p, sdl_queue_item_kind kind, const bson_t *doc)
+{
+    static const char *const keys[] = {"op"};
+    const char *op = NULL;
+    uint8_t code = 0;
+
+    if (kind != SDL_QUEUE_DEAD_LETTER) {
+        sdl_doc_field_leading_texts(doc, keys, 1, &op);
+    }
+    for (uint8_t i = 1; op && i < SDL_ARRAY_SIZE(held_op_names); i++) {
+        if (strcmp(op, held_op_names[i]) == 0) {
+            code = i;
+        }
+    }
+    if (p->held_n == p->held_cap) {
+        size_t cap = p->held_cap ? p->held_cap * 2 : 1024;
+        uint8_t *ops = sdl_xcalloc(cap, 1);
+        for (size_t i = 0; i < p->held_n; i++) {
+            ops[i] = p->held_ops[(p->held_head + i) % p->held_cap];
+        }
+        free(p->held_ops);
+        p->held_ops = ops;
+        p->held_cap = cap;
+        p->held_head = 0;
+    }
+    p->held_ops[(p->held_head + p->held_n++) % p->held_cap] = code;
+}
+
+/* observability: the committed documents of @b by operation (and table, when configured),
+ * read from their first fields; dead letters are counted apart (sdl_stats_dead_letter). @b is
+ * the first b->ndocs documents the batcher held, so their operations are the first held_ops:
+ * without per-table counters the documents themselves, long out of the cache, are not read. */
 static void
 count_applied(pipeline *p, const sdl_batch *b)
 {
     static const char *const keys[] = {"op", "db", "table"};
+    bool tables = p->stats->table_limit != 0;
 
     for (size_t i = 0; i < b->ndocs; i++) {
-        const char *f[3];
+        uint8_t code = 0;
+        if (p->held_n) {
+            code = p->held_ops[p->held_head];
+            p->held_head = (p->held_head + 1) % p->held_cap;
+            p->held_n--;
+        }
         if (b->dead && b->dead[i]) {
             continue;
         }
-        /* the op, db and table fields come first, after _id */
-        sdl_doc_field_leading_texts(b->docs[i], keys, 3, f);
-        sdl_stats_count_applied(p->stats, f[0], f[1], f[2]);
+        if (tables) {
+            const char *f[3];
+            /* the op, db and table fields come first, after _id */
+            sdl_doc_field_leading_texts(b->docs[i], keys, 3, f);
+            sdl_stats_count_applied(p->stats, f[0], f[1], f[2]);
+        } else {
+            sdl_stats_count_applied(p->stats, held_op_names[code], NULL, NULL);
+        }
     }
 }
 
@@ -280,10 +332,8 @@ batcher_kind(sdl_queue_item_kind kind)
 
 /* One item from the queue into the batcher, and the flushes it asks for. */
 static bool
-take_item(pipeline *p, sdl_batcher *bt, const sdl_queue_item *it, sdl_error *err)
+take_item(pipeline *p, sdl_batcher *bt, const sdl_queue_item *it, uint64_t now, sdl_error *err)
 {
-    uint64_t now = sdl_now_monotonic_usec();
-
     if (it->kind == SDL_QUEUE_COMMIT) {
         return flush(p, bt,
                      sdl_batcher_end_txn(bt, it->gtid, it->position, it->binlog_file,
@@ -299,6 +349,7 @@ take_item(pipeline *p, sdl_batcher *bt, const sdl_queue_item *it, sdl_error *err
         sdl_error_set(err, SDL_E_INVALID, "corrupt document in the queue");
         return false;
     }
+    hold_op(p, it->kind, doc);
     return flush(p, bt, sdl_batcher_add(bt, kind, it->gtid, doc, now), err);
 }
 
@@ -343,13 +394,14 @@ writer_main(void *arg)
         if (*p->stop) {
             break;
         }
-        sdl_stats_progress(p->stats);
+        /* the clock twice per item: here and once an item came */
+        uint64_t now = sdl_now_monotonic_usec();
+        sdl_stats_progress_at(p->stats, now);
         atomic_store(&p->stats->queue_bytes, sdl_queue_bytes(p->queue));
         const sdl_pipeline_config *lc = &live(p)->pipeline;
         sdl_batcher_set_limits(&bt, lc->batch_max_rows, lc->batch_max_bytes);
         uint64_t max_delay = lc->batch_max_delay_usec;
-        uint64_t wait = sdl_batcher_wait_usec(&bt, sdl_now_monotonic_usec(), max_delay,
-                                              200 * SDL_USEC_PER_MSEC);
+        uint64_t wait = sdl_batcher_wait_usec(&bt, now, max_delay, 200 * SDL_USEC_PER_MSEC);
         sdl_queue_item *it = sdl_queue_pop(p->queue, wait, &closed);
         atomic_store(&p->stats->caught_up, !it && sdl_batcher_empty(&bt));
         atomic_store(&p->stats->writer_state, /* observability */
@@ -366,7 +418,7 @@ writer_main(void *arg)
             continue;
         }
         last_contact = sdl_now_monotonic_usec(); /* work ahead: the batch tells */
-        ok = take_item(p, &bt, it, err);
+        ok = take_item(p, &bt, it, last_contact, err);
         sdl_queue_item_free(it);
     }
     /* Stopping or draining: commit the complete transactions held (the open one is re-read
@@ -912,6 +964,7 @@ out:
     sdl_offset_done(&p.offset);
     free(p.flavor);
     free(p.resume_split_gtid);
+    free(p.held_ops);
     for (size_t i = 0; i < p.nretired; i++) {
         (void)sdl_config_free(p.retired[i]);
     }

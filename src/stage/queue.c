@@ -107,14 +107,17 @@ sdl_queue_pop(sdl_queue *q, uint64_t timeout_usec, bool *ret_closed)
     sdl_queue_item *item = NULL;
     struct timespec deadline;
 
-    (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)(timeout_usec / 1000000u);
-    deadline.tv_nsec += (long)(timeout_usec % 1000000u) * 1000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     (void)pthread_mutex_lock(&q->lock);
+    if (!q->head && !q->closed && timeout_usec > 0) {
+        /* the clock only when there is something to wait for (not once per item) */
+        (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += (time_t)(timeout_usec / 1000000u);
+        deadline.tv_nsec += (long)(timeout_usec % 1000000u) * 1000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
     while (!q->head && !q->closed && timeout_usec > 0) {
         if (pthread_cond_timedwait(&q->not_empty, &q->lock, &deadline) == ETIMEDOUT) {
             break;
