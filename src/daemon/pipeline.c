@@ -64,6 +64,14 @@ typedef struct pipeline {
     /* observability: journal context (SDL_GTID=, SDL_TABLE=) of the reader's error */
     char fail_gtid[128];
     char fail_table[192];
+    /* writer thread: the operation of each document the batcher holds, in its order (a ring):
+     * read while the document is fresh in the cache, counted when its batch commits */
+    uint8_t *held_ops;
+    size_t held_cap, held_head, held_n;
+    /* reader thread: the mapper writes each row document here (reused, no allocation) */
+    sdl_buf map_buf;
+    /* reader thread: the open transaction's first item is queued (it carries the GTID) */
+    bool txn_named;
 } pipeline;
 
 /* The configuration in force for the reloadable keys (batch, retry, tables, log). */
@@ -219,32 +227,67 @@ staged_hook(void *ctx, const sdl_batch *b)
 
 /* observability: the committed documents of @b by operation (and table, when configured),
  * read from their first fields; dead letters are counted apart (sdl_stats_dead_letter) */
+/* The operations count_applied() knows, as held_ops records them (0: not counted). */
+static const char *const held_op_names[] = {NULL, "insert", "update", "delete", "ddl"};
+
+/* observability: a document the batcher now holds, by operation (writer thread) */
+static void
+hold_op(pipeline *p, sdl_queue_item_kind kind, const bson_t *doc)
+{
+    static const char *const keys[] = {"op"};
+    const char *op = NULL;
+    uint8_t code = 0;
+
+    if (kind != SDL_QUEUE_DEAD_LETTER) {
+        sdl_doc_field_leading_texts(doc, keys, 1, &op);
+    }
+    for (uint8_t i = 1; op && i < SDL_ARRAY_SIZE(held_op_names); i++) {
+        if (strcmp(op, held_op_names[i]) == 0) {
+            code = i;
+        }
+    }
+    if (p->held_n == p->held_cap) {
+        size_t cap = p->held_cap ? p->held_cap * 2 : 1024;
+        uint8_t *ops = sdl_xcalloc(cap, 1);
+        for (size_t i = 0; i < p->held_n; i++) {
+            ops[i] = p->held_ops[(p->held_head + i) % p->held_cap];
+        }
+        free(p->held_ops);
+        p->held_ops = ops;
+        p->held_cap = cap;
+        p->held_head = 0;
+    }
+    p->held_ops[(p->held_head + p->held_n++) % p->held_cap] = code;
+}
+
+/* observability: the committed documents of @b by operation (and table, when configured),
+ * read from their first fields; dead letters are counted apart (sdl_stats_dead_letter). @b is
+ * the first b->ndocs documents the batcher held, so their operations are the first held_ops:
+ * without per-table counters the documents themselves, long out of the cache, are not read. */
 static void
 count_applied(pipeline *p, const sdl_batch *b)
 {
+    static const char *const keys[] = {"op", "db", "table"};
+    bool tables = p->stats->table_limit != 0;
+
     for (size_t i = 0; i < b->ndocs; i++) {
-        bson_iter_t it;
-        const char *op = NULL, *db = NULL, *table = NULL;
-        if ((b->dead && b->dead[i]) || !bson_iter_init(&it, b->docs[i])) {
+        uint8_t code = 0;
+        if (p->held_n) {
+            code = p->held_ops[p->held_head];
+            p->held_head = (p->held_head + 1) % p->held_cap;
+            p->held_n--;
+        }
+        if (b->dead && b->dead[i]) {
             continue;
         }
-        while (bson_iter_next(&it) && !(op && db && table)) {
-            const char *key = bson_iter_key(&it);
-            if (!BSON_ITER_HOLDS_UTF8(&it)) {
-                continue;
-            }
-            if (strcmp(key, "op") == 0) {
-                op = bson_iter_utf8(&it, NULL);
-            } else if (strcmp(key, "db") == 0) {
-                db = bson_iter_utf8(&it, NULL);
-            } else if (strcmp(key, "table") == 0) {
-                table = bson_iter_utf8(&it, NULL);
-            } else if (strcmp(key, "pk") == 0 || strcmp(key, "before") == 0 ||
-                       strcmp(key, "after") == 0) {
-                break; /* the op, db and table fields come first */
-            }
+        if (tables) {
+            const char *f[3];
+            /* the op, db and table fields come first, after _id */
+            sdl_doc_field_leading_texts(b->docs[i], keys, 3, f);
+            sdl_stats_count_applied(p->stats, f[0], f[1], f[2]);
+        } else {
+            sdl_stats_count_applied(p->stats, held_op_names[code], NULL, NULL);
         }
-        sdl_stats_count_applied(p->stats, op, db, table);
     }
 }
 
@@ -289,10 +332,8 @@ batcher_kind(sdl_queue_item_kind kind)
 
 /* One item from the queue into the batcher, and the flushes it asks for. */
 static bool
-take_item(pipeline *p, sdl_batcher *bt, const sdl_queue_item *it, sdl_error *err)
+take_item(pipeline *p, sdl_batcher *bt, const sdl_queue_item *it, uint64_t now, sdl_error *err)
 {
-    uint64_t now = sdl_now_monotonic_usec();
-
     if (it->kind == SDL_QUEUE_COMMIT) {
         return flush(p, bt,
                      sdl_batcher_end_txn(bt, it->gtid, it->position, it->binlog_file,
@@ -308,6 +349,7 @@ take_item(pipeline *p, sdl_batcher *bt, const sdl_queue_item *it, sdl_error *err
         sdl_error_set(err, SDL_E_INVALID, "corrupt document in the queue");
         return false;
     }
+    hold_op(p, it->kind, doc);
     return flush(p, bt, sdl_batcher_add(bt, kind, it->gtid, doc, now), err);
 }
 
@@ -352,13 +394,14 @@ writer_main(void *arg)
         if (*p->stop) {
             break;
         }
-        sdl_stats_progress(p->stats);
+        /* the clock twice per item: here and once an item came */
+        uint64_t now = sdl_now_monotonic_usec();
+        sdl_stats_progress_at(p->stats, now);
         atomic_store(&p->stats->queue_bytes, sdl_queue_bytes(p->queue));
         const sdl_pipeline_config *lc = &live(p)->pipeline;
         sdl_batcher_set_limits(&bt, lc->batch_max_rows, lc->batch_max_bytes);
         uint64_t max_delay = lc->batch_max_delay_usec;
-        uint64_t wait = sdl_batcher_wait_usec(&bt, sdl_now_monotonic_usec(), max_delay,
-                                              200 * SDL_USEC_PER_MSEC);
+        uint64_t wait = sdl_batcher_wait_usec(&bt, now, max_delay, 200 * SDL_USEC_PER_MSEC);
         sdl_queue_item *it = sdl_queue_pop(p->queue, wait, &closed);
         atomic_store(&p->stats->caught_up, !it && sdl_batcher_empty(&bt));
         atomic_store(&p->stats->writer_state, /* observability */
@@ -375,7 +418,7 @@ writer_main(void *arg)
             continue;
         }
         last_contact = sdl_now_monotonic_usec(); /* work ahead: the batch tells */
-        ok = take_item(p, &bt, it, err);
+        ok = take_item(p, &bt, it, last_contact, err);
         sdl_queue_item_free(it);
     }
     /* Stopping or draining: commit the complete transactions held (the open one is re-read
@@ -396,13 +439,18 @@ writer_main(void *arg)
 
 /* ---- the reader side ---------------------------------------------------------------------- */
 
+/* A queue item of @c. Only a transaction's first item and its COMMIT carry the GTID (the
+ * batcher reads it there); the rows between carry NULL, which spares a copy per row. */
 static sdl_queue_item *
-new_item(sdl_queue_item_kind kind, const sdl_change *c)
+new_item(pipeline *p, sdl_queue_item_kind kind, const sdl_change *c)
 {
     sdl_queue_item *it = sdl_xcalloc(1, sizeof(*it));
 
     it->kind = kind;
-    it->gtid = sdl_xstrdup(c->pos.gtid ? c->pos.gtid : "");
+    if (kind == SDL_QUEUE_COMMIT || !p->txn_named) {
+        it->gtid = sdl_xstrdup(c->pos.gtid ? c->pos.gtid : "");
+    }
+    p->txn_named = kind != SDL_QUEUE_COMMIT;
     it->seq = c->pos.seq;
     it->ts_sec = c->pos.ts_sec;
     return it;
@@ -411,7 +459,7 @@ new_item(sdl_queue_item_kind kind, const sdl_change *c)
 static bool
 push_doc(pipeline *p, sdl_queue_item_kind kind, const sdl_change *c, bson_t *doc)
 {
-    sdl_queue_item *it = new_item(kind, c);
+    sdl_queue_item *it = new_item(p, kind, c);
     uint32_t len = 0;
 
     it->doc = bson_destroy_with_steal(doc, true, &len);
@@ -419,10 +467,22 @@ push_doc(pipeline *p, sdl_queue_item_kind kind, const sdl_change *c, bson_t *doc
     return sdl_queue_push(p->queue, it);
 }
 
+/* The @len bytes of a row document the mapper wrote into p->map_buf, copied once. */
+static bool
+push_row_bytes(pipeline *p, const sdl_change *c, const uint8_t *data, size_t len)
+{
+    sdl_queue_item *it = new_item(p, SDL_QUEUE_ROW, c);
+
+    it->doc = sdl_xmalloc(len);
+    memcpy(it->doc, data, len);
+    it->doc_len = len;
+    return sdl_queue_push(p->queue, it);
+}
+
 static bool
 push_commit(pipeline *p, const sdl_change *c)
 {
-    sdl_queue_item *it = new_item(SDL_QUEUE_COMMIT, c);
+    sdl_queue_item *it = new_item(p, SDL_QUEUE_COMMIT, c);
 
     it->position = sdl_xstrdup(c->position ? c->position : "");
     it->binlog_file = sdl_xstrdup(c->pos.binlog_file ? c->pos.binlog_file : "");
@@ -466,20 +526,23 @@ static bool
 reader_row(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *c, sdl_error *err)
 {
     const char *db = c->row.table->db, *table = c->row.table->name;
-    bson_t *doc = bson_new();
-    bool mapped = sdl_doc_mapper_row(mopts, &c->pos, &c->row, doc, err);
+    sdl_buf *buf = &p->map_buf;
+    bool mapped = sdl_doc_mapper_row_bytes(mopts, &c->pos, &c->row, buf, err);
     sdl_dead_reason why;
 
-    if (mapped && doc->len <= live(p)->target.max_document_bytes) {
-        return push_doc(p, SDL_QUEUE_ROW, c, doc);
+    if (mapped && buf->len <= live(p)->target.max_document_bytes) {
+        return push_row_bytes(p, c, buf->data, buf->len);
     }
     if (!mapped && err->code == SDL_E_CONFIG) {
         /* a column policy refuses the table (a dropped key column): stop, never dead-letter */
-        bson_destroy(doc);
         return false;
     }
+    bson_t doc_view, *doc = NULL; /* the mapped document, read where it is */
+    if (mapped && bson_init_static(&doc_view, buf->data, buf->len)) {
+        doc = &doc_view;
+    }
     if (mapped) {
-        too_large(p, c, db, table, doc->len, err);
+        too_large(p, c, db, table, (uint32_t)buf->len, err);
         why = SDL_DEAD_TOO_LARGE;
     } else {
         sdl_error_prefix(err, "mapping row %s:%" PRIu64 " of '%s.%s'", c->pos.gtid, c->pos.seq, db,
@@ -489,17 +552,15 @@ reader_row(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *c
         why = SDL_DEAD_UNMAPPABLE;
     }
     if (live(p)->pipeline.on_error != SDL_ON_ERROR_DEAD_LETTER) {
-        bson_destroy(doc);
         return false;
     }
     bson_t *dead = bson_new();
     const char *from = sdl_change_stream_position(p->stream);
-    if (mapped) {
+    if (doc) {
         sdl_dead_letter_from_document(doc, why, err->message, from, now_ms(), dead);
     } else {
         sdl_dead_letter_from_row(mopts, &c->pos, &c->row, why, err->message, from, now_ms(), dead);
     }
-    bson_destroy(doc);
     sdl_log_set_context(p->config->pipeline.name, p->fail_gtid, p->fail_table);
     log_warning_e(err, "Row %s:%" PRIu64 " set aside as a dead letter (%s)", c->pos.gtid,
                   c->pos.seq, sdl_dead_reason_name(why));
@@ -595,6 +656,7 @@ reader_main(void *arg)
         p->reader_failed = true;
     }
     mopts.columns = sdl_column_policy_free(mopts.columns);
+    sdl_buf_done(&p->map_buf);
     /* The writer drains what was queued (complete transactions get committed) and ends. */
     sdl_queue_close(p->queue);
     atomic_store(&p->stats->reader_state, SDL_WORKER_STOPPED);
@@ -902,6 +964,7 @@ out:
     sdl_offset_done(&p.offset);
     free(p.flavor);
     free(p.resume_split_gtid);
+    free(p.held_ops);
     for (size_t i = 0; i < p.nretired; i++) {
         (void)sdl_config_free(p.retired[i]);
     }

@@ -78,6 +78,12 @@ sdl_stats_progress(sdl_stats *s)
 }
 
 void
+sdl_stats_progress_at(sdl_stats *s, uint64_t now_usec)
+{
+    atomic_store(&s->last_progress_usec, now_usec);
+}
+
+void
 sdl_stats_position(sdl_stats *s, char *position, size_t cap, char *file, size_t file_cap,
                    uint64_t *ret_pos)
 {

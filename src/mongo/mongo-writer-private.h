@@ -3,7 +3,9 @@
 
 /*
  * mongo-writer-private: what the files of src/mongo/ that implement mongo-writer.h share (the
- * writer's state and its small BSON and error helpers). Not an interface: nothing outside
+ * writer's state and its small BSON and error helpers): mongo-writer.c (open, offset,
+ * status), mongo-staging.c (staged documents), mongo-commit.c (the commit transaction),
+ * mongo-lease.c, mongo-mirror.c, mongo-ttl.c, mongo-tools.c. Not an interface: nothing outside
  * src/mongo/ includes it.
  */
 
@@ -109,6 +111,16 @@ bool mw_read_offset(sdl_mongo_writer *w, sdl_offset *ret_offset, bool *ret_found
 void mw_append_offset_fields(bson_t *doc, const sdl_offset *o, uint64_t batch);
 /* Ends @cs's transaction on the server, whatever its state (best effort). */
 void mw_kill_session(sdl_mongo_writer *w, mongoc_client_session_t *cs);
+/* A staged part as the recovery helpers and the status see it (mongo-staging.c). */
+typedef struct mw_part_info {
+    uint64_t batch;
+    uint32_t part;
+    uint32_t parts;
+    uint64_t count;
+    int64_t created_ms;
+} mw_part_info;
+/* Every staged part of the pipeline (no changes), sorted by batch and part; *ret malloc'd. */
+bool mw_scan_parts(sdl_mongo_writer *w, mw_part_info **ret, size_t *ret_n, sdl_error *err);
 /* {_id.pipeline, _id.batch} of a batch's staged parts. */
 void mw_staged_filter(bson_t *filter, const char *pipeline, uint64_t batch);
 void mw_append_wc_majority(const sdl_mongo_writer *w, bson_t *opts);

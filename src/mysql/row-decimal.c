@@ -5,6 +5,8 @@
 
 #include "sdl/mysql/row-decoder.h"
 
+#include "row-decoder-private.h"
+
 /* ---- DECIMAL ------------------------------------------------------------------------------ */
 
 /* strings/decimal.c: bytes needed for 0..9 leftover digits. */
@@ -38,17 +40,6 @@ be_uint(const uint8_t *p, size_t n)
     default:
         return 0;
     }
-}
-
-/* Appends @v as exactly @ndig digits. */
-static char *
-put_digits(char *o, uint32_t v, unsigned ndig)
-{
-    for (unsigned i = ndig; i > 0; i--) {
-        o[i - 1] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return o + ndig;
 }
 
 /* Unpacks MySQL's binary DECIMAL (strings/decimal.c decimal2bin: the sign bit is the top bit
@@ -124,7 +115,7 @@ sdl_decimal_to_text(const uint8_t *p, size_t len, unsigned precision, unsigned s
         return false;
     }
     for (unsigned k = 0; k < n; k++) {
-        d = put_digits(d, groups[k], ndig[k]);
+        d = sdl_row_put_digits(d, groups[k], ndig[k]);
         any |= groups[k] != 0;
     }
     ndig_int = precision - scale;

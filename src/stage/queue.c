@@ -107,14 +107,17 @@ sdl_queue_pop(sdl_queue *q, uint64_t timeout_usec, bool *ret_closed)
     sdl_queue_item *item = NULL;
     struct timespec deadline;
 
-    (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)(timeout_usec / 1000000u);
-    deadline.tv_nsec += (long)(timeout_usec % 1000000u) * 1000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     (void)pthread_mutex_lock(&q->lock);
+    if (!q->head && !q->closed && timeout_usec > 0) {
+        /* the clock only when there is something to wait for (not once per item) */
+        (void)clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += (time_t)(timeout_usec / 1000000u);
+        deadline.tv_nsec += (long)(timeout_usec % 1000000u) * 1000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
     while (!q->head && !q->closed && timeout_usec > 0) {
         if (pthread_cond_timedwait(&q->not_empty, &q->lock, &deadline) == ETIMEDOUT) {
             break;
@@ -128,7 +131,12 @@ sdl_queue_pop(sdl_queue *q, uint64_t timeout_usec, bool *ret_closed)
         }
         q->bytes -= sdl_queue_item_bytes(item);
         item->next = NULL;
-        (void)pthread_cond_broadcast(&q->not_full);
+        /* Blocked producers are woken once a quarter of the capacity is free, not at every
+         * pop: with a slow consumer a full queue would otherwise switch threads twice per
+         * item (a futex wake, a wait), which cost more system time than the items' work. */
+        if (q->bytes <= q->capacity - q->capacity / 4) {
+            (void)pthread_cond_broadcast(&q->not_full);
+        }
     }
     if (ret_closed) {
         *ret_closed = !item && q->closed;

@@ -182,7 +182,7 @@ def test_metrics_health_and_status(sdl, mariadb, target, tmp_path):
         assert value(s, "sdl_source_events_total") >= txns * 4  # GTID, TABLE_MAP, ROWS, XID
         assert value(s, "sdl_source_read_bytes_total") > value(s, "sdl_source_events_total") * 19
         assert value(s, "sdl_source_reconnects_total") == 0
-        assert value(s, "sdl_queue_capacity_bytes") == 64 << 20
+        assert value(s, "sdl_queue_capacity_bytes") == 16 << 20  # pipeline.queue_bytes default
         # per table, opt-in and bounded: the first table committed, the rest counted together
         tables = {(dict(lab)["db"], dict(lab)["table"], dict(lab)["op"]): v
                   for (name, lab), v in s.items() if name == "sdl_table_rows_applied_total"}

@@ -244,7 +244,7 @@ TEST(config_defaults_apply_to_a_minimal_file)
     ASSERT_UINT_EQ(c->pipeline.batch_max_rows, 5000);
     ASSERT_UINT_EQ(c->pipeline.batch_max_bytes, 16u << 20);
     ASSERT_UINT_EQ(c->pipeline.batch_max_delay_usec, 200000);
-    ASSERT_UINT_EQ(c->pipeline.queue_bytes, 64u << 20);
+    ASSERT_UINT_EQ(c->pipeline.queue_bytes, 16u << 20);
     ASSERT_UINT_EQ(c->pipeline.retry_initial_usec, 100000);
     ASSERT_UINT_EQ(c->pipeline.retry_max_usec, 10000000);
     ASSERT_UINT_EQ(c->pipeline.retry_give_up_after_usec, 300000000);

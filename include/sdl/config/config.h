@@ -107,7 +107,7 @@ typedef struct sdl_pipeline_config {
     uint64_t batch_max_rows;           /* default 5000 */
     uint64_t batch_max_bytes;          /* default 16 MiB */
     uint64_t batch_max_delay_usec;     /* default 200 ms */
-    uint64_t queue_bytes;              /* default 64 MiB */
+    uint64_t queue_bytes;              /* default 16 MiB */
     uint64_t retry_initial_usec;       /* default 100 ms */
     uint64_t retry_max_usec;           /* default 10 s */
     uint64_t retry_give_up_after_usec; /* default 5 min; 0 = never give up */

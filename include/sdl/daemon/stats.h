@@ -127,6 +127,8 @@ void sdl_stats_count_applied(sdl_stats *s, const char *op, const char *db, const
 sdl_stats_table *sdl_stats_tables_copy(sdl_stats *s, size_t *ret_n, uint64_t *ret_untracked);
 void sdl_stats_tables_free(sdl_stats_table *tables, size_t n);
 void sdl_stats_progress(sdl_stats *s);
+/* The same with the monotonic time @now_usec the caller has read already. */
+void sdl_stats_progress_at(sdl_stats *s, uint64_t now_usec);
 /* Copies the strings under the lock. */
 void sdl_stats_position(sdl_stats *s, char *position, size_t cap, char *file, size_t file_cap,
                         uint64_t *ret_pos);

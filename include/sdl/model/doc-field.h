@@ -16,3 +16,11 @@ const char *sdl_doc_field_text(const bson_t *doc, const char *key);
 /* Field @key of @doc when it is a document, as a static bson_t in @ret borrowing @doc;
  * false when absent or not a document. */
 bool sdl_doc_field_doc(const bson_t *doc, const char *key, bson_t *ret);
+
+/* The leading text fields of @doc in one pass: reads its fields from the first for as long as
+ * they are strings (a row_changes document begins _id, op, db, table) and sets ret[i]
+ * (borrowed) to the text of keys[i] (distinct names) when met, else NULL; it stops once all
+ * are met. For a reader of every document of a batch: no iterator, no search of the whole
+ * document. */
+void sdl_doc_field_leading_texts(const bson_t *doc, const char *const *keys, size_t n,
+                                 const char **ret);

@@ -32,7 +32,9 @@ typedef struct sdl_queue_item {
     sdl_queue_item_kind kind;
     uint8_t *doc;        /* ROW/DDL/DEAD_LETTER: encoded document (malloc'd, owned) */
     size_t doc_len;      /* bytes */
-    char *gtid;          /* GTID of the transaction (malloc'd) */
+    char *gtid;          /* GTID of the transaction (malloc'd): on a transaction's first
+                          * item and its COMMIT; NULL on the items between (the producer's
+                          * choice: the queue does not look) */
     uint64_t seq;        /* ROW/DDL/DEAD_LETTER: position in the transaction; COMMIT:
                           * rows + DDLs */
     int64_t ts_sec;      /* source commit time */
@@ -51,8 +53,10 @@ typedef struct sdl_queue sdl_queue;
 sdl_queue *sdl_queue_new(size_t capacity_bytes);
 sdl_queue *sdl_queue_free(sdl_queue *queue);
 
-/* Appends @item (ownership moves to the queue). Blocks while full. Returns false (and
- * frees the item) when the queue is closed. */
+/* Appends @item (ownership moves to the queue). Blocks while full; once blocked, it is woken
+ * when a quarter of the capacity is free (or the queue is empty), not at every pop, so that a
+ * full queue does not switch threads twice per item. Returns false (and frees the item) when
+ * the queue is closed. */
 bool sdl_queue_push(sdl_queue *queue, sdl_queue_item *item);
 
 /* Removes the oldest item; waits at most @timeout_usec (0: don't wait). Returns NULL on
