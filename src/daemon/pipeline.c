@@ -564,9 +564,6 @@ snapshot_emit(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change
     rc.kind = SDL_CHANGE_ROW;
     rc.pos.ts_sec = read_sec;
     for (; covered < n; covered++) {
-        if (bytes > live(p)->pipeline.batch_max_bytes / 2) {
-            break; /* the next chunk starts after the last row covered */
-        }
         if (!sdl_snapshot_chunk_row(p->snapshot, covered, &rc.row)) {
             continue; /* changed inside the window: the binlog's images carry it */
         }
@@ -585,6 +582,10 @@ snapshot_emit(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change
             too_large(p, &rc, rc.row.table->db, rc.row.table->name, snap.len, err);
             bson_destroy(&snap);
             return false;
+        }
+        if (emitted && bytes + snap.len > live(p)->pipeline.batch_max_bytes / 2) {
+            bson_destroy(&snap); /* the next chunk starts at this row: never a split chunk */
+            break;
         }
         bytes += snap.len;
         if (!push_doc(p, SDL_QUEUE_ROW, &rc, bson_copy(&snap))) {
