@@ -548,6 +548,19 @@ snapshot_step_attempt(void *arg, sdl_error *err)
     return sdl_snapshot_step(p->snapshot, live(p)->pipeline.batch_max_rows, err);
 }
 
+/* observability: the snapshot's progress for STATUS= (the main thread reads it) */
+static void
+snapshot_status(pipeline *p)
+{
+    (void)pthread_mutex_lock(&p->stats->lock);
+    if (sdl_snapshot_pending(p->snapshot)) {
+        sdl_snapshot_describe(p->snapshot, p->stats->snapshot, sizeof(p->stats->snapshot));
+    } else {
+        p->stats->snapshot[0] = '\0';
+    }
+    (void)pthread_mutex_unlock(&p->stats->lock);
+}
+
 /* The COMMIT of the high watermark's transaction: the chunk's rows go into it (the keys
  * changed in the window left out), at most half a batch's bytes, then the COMMIT with the
  * snapshot's progress (one batch: DESIGN.md §9). */
@@ -596,6 +609,7 @@ snapshot_emit(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change
         emitted++;
     }
     sdl_snapshot_chunk_done(p->snapshot, covered, emitted, &progress);
+    snapshot_status(p);
     if (!push_commit_progress(p, c, progress)) {
         return false;
     }
@@ -840,11 +854,16 @@ supervise(pipeline *p)
             char position[256];
             uint64_t rows = atomic_load(&p->stats->rows_applied);
             double secs = last_status ? (double)(now - last_status) / 1e6 : 1.0;
+            char snap[sizeof(p->stats->snapshot)];
             sdl_stats_position(p->stats, position, sizeof(position), NULL, 0, NULL);
-            sdl_notify_status("Replicating: lag %.1fs, %.0f rows/s, %llu rows applied, GTID %s",
+            (void)pthread_mutex_lock(&p->stats->lock);
+            memcpy(snap, p->stats->snapshot, sizeof(snap));
+            (void)pthread_mutex_unlock(&p->stats->lock);
+            sdl_notify_status("Replicating: lag %.1fs, %.0f rows/s, %llu rows applied, GTID %s%s%s",
                               (double)sdl_stats_lag_usec(p->stats) / 1e6,
                               (double)(rows - last_rows) / secs, (unsigned long long)rows,
-                              position[0] ? position : p->offset.gtid);
+                              position[0] ? position : p->offset.gtid,
+                              snap[0] ? "; snapshot: " : "", snap);
             last_rows = rows;
             last_status = now;
         }
@@ -968,6 +987,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         char what[512];
         sdl_snapshot_describe(p.snapshot, what, sizeof(what));
         log_notice("Snapshot in progress: %s", what);
+        snapshot_status(&p);
     }
     atomic_store(&p.stats->target_up, true);
     (void)pthread_mutex_lock(&p.stats->lock);

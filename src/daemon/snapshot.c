@@ -679,6 +679,36 @@ sdl_snapshot_document(const bson_t *doc, const char *id, int64_t chunk, bson_t *
     bson_append_document_end(out, &sub);
 }
 
+bool
+sdl_snapshot_summarize(const uint8_t *doc, size_t len, sdl_snapshot_summary *ret)
+{
+    bson_t p;
+    bson_iter_t it, child;
+
+    memset(ret, 0, sizeof(*ret));
+    if (!doc || !bson_init_static(&p, doc, len)) {
+        return false;
+    }
+    if (bson_iter_init_find(&it, &p, "id") && BSON_ITER_HOLDS_UTF8(&it)) {
+        (void)snprintf(ret->id, sizeof(ret->id), "%s", bson_iter_utf8(&it, NULL));
+    }
+    if (bson_iter_init_find(&it, &p, "state") && BSON_ITER_HOLDS_UTF8(&it)) {
+        (void)snprintf(ret->state, sizeof(ret->state), "%s", bson_iter_utf8(&it, NULL));
+    }
+    ret->done = (uint64_t)iter_i64(&p, "done");
+    ret->rows = (uint64_t)iter_i64(&p, "rows");
+    if (bson_iter_init_find(&it, &p, "tables") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &child)) {
+        while (bson_iter_next(&child)) {
+            if (BSON_ITER_HOLDS_UTF8(&child) && ret->ntables == ret->done) {
+                (void)snprintf(ret->table, sizeof(ret->table), "%s", bson_iter_utf8(&child, NULL));
+            }
+            ret->ntables++;
+        }
+    }
+    return ret->id[0] != '\0';
+}
+
 void
 sdl_snapshot_describe(const sdl_snapshot *s, char *buf, size_t size)
 {

@@ -301,6 +301,9 @@ def test_snapshot_exact_under_writes_and_kill9(sdl, mariadb, target, tmp_path):
     docs = target.db.row_changes.find({"op": "snapshot"}, limit=1)
     doc = next(iter(docs))
     assert doc["snapshot"]["id"] == snap["id"] and doc["snapshot"]["chunk"] >= 1, doc
+    # sdl status reads the progress from the offset
+    st = sdl.run("status", "-c", d.config, check=True).stdout
+    assert f"{snap['id']} done: {total} rows of 3 tables committed" in st, st
     # the watermark table's rows are never row changes
     assert target.db.row_changes.count_documents({"db": "sdl"}) == 0
 

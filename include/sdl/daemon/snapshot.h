@@ -86,6 +86,19 @@ void sdl_snapshot_chunk_done(sdl_snapshot *snap, size_t covered, size_t emitted,
  * and, after binlog, snapshot: {id, chunk}. @out is initialised here. */
 void sdl_snapshot_document(const bson_t *doc, const char *id, int64_t chunk, bson_t *out);
 
+/* What a progress document (the offset's `snapshot`) says, for `sdl status`. */
+typedef struct sdl_snapshot_summary {
+    char id[128];
+    char state[16];   /* "running" | "done" */
+    char table[256];  /* the table being read ("" when done) */
+    uint64_t ntables; /* tables in the snapshot */
+    uint64_t done;    /* of them finished */
+    uint64_t rows;    /* rows committed */
+} sdl_snapshot_summary;
+
+/* false when @doc (@len bytes) is not a progress document. */
+bool sdl_snapshot_summarize(const uint8_t *doc, size_t len, sdl_snapshot_summary *ret);
+
 /* For STATUS= and logs: "db.table 3/7, 12000 rows" into @buf. */
 void sdl_snapshot_describe(const sdl_snapshot *snap, char *buf, size_t size);
 /* Rows emitted by this snapshot so far (the progress's count). */

@@ -91,7 +91,8 @@ typedef struct sdl_stats {
     atomic_int writer_state;                   /* sdl_worker_state */
     pthread_mutex_t lock;                      /* protects the strings below */
     char position[1024];                       /* GTID position of the last commit */
-    char binlog_file[256];                     /* binlog file of the last commit */
+    char snapshot[512];    /* the snapshot being read, for STATUS= ("" when none; under lock) */
+    char binlog_file[256]; /* binlog file of the last commit */
     uint64_t binlog_pos;
     char pipeline[72];
     /* per-table counters, under the lock; table_limit 0 = off */
