@@ -46,7 +46,16 @@ typedef struct pipeline {
     sdl_sink sink;          /* the writer behind the seam (model/sink.h) */
     sdl_commit_env commit;  /* how committer.c and recovery.c use it */
     sdl_mirror *mirror;     /* mirror mode's planner (mirror.h); NULL: audit only */
-    sdl_snapshot *snapshot; /* the snapshot in progress (snapshot.h; reader thread), or NULL */
+    sdl_snapshot *snapshot; /* the snapshot, running or not (snapshot.h; reader thread) */
+    /* `sdl snapshot` requests, read with the offset by the writer thread every second and
+     * handed to the reader thread (under requests_lock) */
+    pthread_mutex_t requests_lock;
+    uint8_t *requests;          /* new requests not yet taken by the reader; NULL: none */
+    atomic_bool requests_ready; /* requests is set (the reader's cheap look) */
+    size_t requests_len;
+    uint8_t *requests_seen; /* writer thread: the last requests handed over */
+    size_t requests_seen_len;
+    uint64_t requests_polled_usec;
 
     sdl_offset offset;       /* last committed offset (writer thread after start) */
     char *flavor;            /* the source's: "mariadb" or "mysql" (offsets record it) */
@@ -336,6 +345,44 @@ idle_ping(pipeline *p)
     }
 }
 
+/* `sdl snapshot` stores its requests in the offset document; once a second the writer reads
+ * it and hands requests it has not handed over yet to the reader thread (snapshot.c serves
+ * them). A failed read waits for the next second (the commits report the target's state). */
+static void
+poll_requests(pipeline *p)
+{
+    uint64_t now = sdl_now_monotonic_usec();
+    sdl_offset o;
+    bool found = false;
+    sdl_error err = SDL_ERROR_INIT;
+
+    if (now - p->requests_polled_usec < SDL_USEC_PER_SEC) {
+        return;
+    }
+    p->requests_polled_usec = now;
+    memset(&o, 0, sizeof(o));
+    if (!sdl_sink_load_offset(&p->sink, &o, &found, &err)) {
+        log_debug_e(&err, "Reading the snapshot requests");
+        return;
+    }
+    if (found && o.requests &&
+        (o.requests_len != p->requests_seen_len ||
+         memcmp(o.requests, p->requests_seen, o.requests_len) != 0)) {
+        free(p->requests_seen);
+        p->requests_seen = sdl_xmalloc(o.requests_len);
+        memcpy(p->requests_seen, o.requests, o.requests_len);
+        p->requests_seen_len = o.requests_len;
+        (void)pthread_mutex_lock(&p->requests_lock);
+        free(p->requests);
+        p->requests = o.requests; /* taken over */
+        p->requests_len = o.requests_len;
+        o.requests = NULL;
+        atomic_store(&p->requests_ready, true);
+        (void)pthread_mutex_unlock(&p->requests_lock);
+    }
+    sdl_offset_done(&o);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -376,9 +423,11 @@ writer_main(void *arg)
                 last_contact = sdl_now_monotonic_usec();
             }
             ok = flush(p, &bt, sdl_batcher_due(&bt, sdl_now_monotonic_usec(), max_delay), err);
+            poll_requests(p);
             continue;
         }
         last_contact = sdl_now_monotonic_usec(); /* work ahead: the batch tells */
+        poll_requests(p);
         ok = take_item(p, &bt, it, err);
         sdl_queue_item_free(it);
     }
@@ -548,6 +597,46 @@ snapshot_step_attempt(void *arg, sdl_error *err)
     return sdl_snapshot_step(p->snapshot, live(p)->pipeline.batch_max_rows, err);
 }
 
+static void snapshot_status(pipeline *p);
+
+typedef struct serve_op {
+    pipeline *p;
+    const uint8_t *requests;
+    size_t len;
+} serve_op;
+
+static bool
+serve_attempt(void *arg, sdl_error *err)
+{
+    serve_op *o = arg;
+
+    return sdl_snapshot_serve(o->p->snapshot, live(o->p), o->requests, o->len, err);
+}
+
+/* The requests the writer handed over (poll_requests()), served on this thread. */
+static bool
+serve_requests(pipeline *p, sdl_error *err)
+{
+    serve_op o = {.p = p};
+    uint8_t *req;
+    bool ok;
+
+    if (!atomic_load(&p->requests_ready)) {
+        return true;
+    }
+    (void)pthread_mutex_lock(&p->requests_lock);
+    req = p->requests; /* taken over: the writer may hand newer ones meanwhile */
+    o.len = p->requests_len;
+    p->requests = NULL;
+    atomic_store(&p->requests_ready, false);
+    (void)pthread_mutex_unlock(&p->requests_lock);
+    o.requests = req;
+    ok = with_retry(p, "serving a snapshot request", SDL_RETRY_SOURCE, serve_attempt, &o, err);
+    free(req);
+    snapshot_status(p);
+    return ok;
+}
+
 /* observability: the snapshot's progress for STATUS= (the main thread reads it) */
 static void
 snapshot_status(pipeline *p)
@@ -613,9 +702,6 @@ snapshot_emit(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change
     if (!push_commit_progress(p, c, progress)) {
         return false;
     }
-    if (!sdl_snapshot_pending(p->snapshot)) {
-        p->snapshot = sdl_snapshot_free(p->snapshot);
-    }
     return true;
 }
 
@@ -646,8 +732,9 @@ reader_main(void *arg)
     atomic_store(&p->stats->source_up, true);
     while (ok && !stopping(p)) {
         sdl_change c;
-        if (p->snapshot && !with_retry(p, "reading a snapshot chunk", SDL_RETRY_SOURCE,
-                                       snapshot_step_attempt, p, err)) {
+        if (!serve_requests(p, err) || (sdl_snapshot_pending(p->snapshot) &&
+                                        !with_retry(p, "reading a snapshot chunk", SDL_RETRY_SOURCE,
+                                                    snapshot_step_attempt, p, err))) {
             ok = false;
             break;
         }
@@ -889,6 +976,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     bool ok = false;
 
     memset(&p, 0, sizeof(p));
+    (void)pthread_mutex_init(&p.requests_lock, NULL);
     p.config = config;
     atomic_store(&p.live, config);
     p.stop = stop;
@@ -983,7 +1071,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     log_notice("Replicating after GTID position '%s' into the target (batch %" PRIu64 " next)",
                p.offset.gtid, p.offset.batch + 1);
     p.snapshot = sdl_snapshot_new(config, p.offset.snapshot, p.offset.snapshot_len);
-    if (p.snapshot) {
+    if (sdl_snapshot_pending(p.snapshot)) {
         char what[512];
         sdl_snapshot_describe(p.snapshot, what, sizeof(what));
         log_notice("Snapshot in progress: %s", what);
@@ -1041,6 +1129,9 @@ out:
     (void)sdl_mongo_writer_free(p.writer);
     sdl_mirror_free(p.mirror);
     (void)sdl_snapshot_free(p.snapshot);
+    free(p.requests);
+    free(p.requests_seen);
+    (void)pthread_mutex_destroy(&p.requests_lock);
     (void)sdl_queue_free(p.queue);
     sdl_offset_done(&p.offset);
     free(p.flavor);

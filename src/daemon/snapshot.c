@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sdl/daemon/snapshot.h"
 
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ struct sdl_snapshot {
     uint64_t chunk;      /* chunks committed of the current table */
     uint64_t rows;       /* rows emitted in total */
     uint64_t table_rows; /* rows emitted of the current table */
+    char *last_request;  /* the newest `sdl snapshot` request served ("" none) */
     sdl_value *last_key; /* NULL: from the first row; strings point into progress */
     uint32_t nlast;
 
@@ -152,8 +154,8 @@ changed_clear(sdl_snapshot *s)
 
 /* ---- progress ---- */
 
-bson_t *
-sdl_snapshot_progress_new(const char *id, char *const *tables, size_t n)
+static bson_t *
+progress_new(const char *id, char *const *tables, size_t n, const char *last_request)
 {
     bson_t *doc = bson_new(), arr;
 
@@ -170,9 +172,16 @@ sdl_snapshot_progress_new(const char *id, char *const *tables, size_t n)
     bson_append_int64(doc, "done", -1, 0);
     bson_append_int64(doc, "chunk", -1, 0);
     bson_append_null(doc, "last_key", -1);
+    bson_append_utf8(doc, "last_request", -1, last_request, -1);
     bson_append_int64(doc, "rows", -1, 0);
     bson_append_int64(doc, "table_rows", -1, 0);
     return doc;
+}
+
+bson_t *
+sdl_snapshot_progress_new(const char *id, char *const *tables, size_t n)
+{
+    return progress_new(id, tables, n, "");
 }
 
 bool
@@ -215,6 +224,13 @@ load_progress(sdl_snapshot *s)
 
     free(s->id);
     s->id = NULL;
+    free(s->last_request);
+    s->last_request = NULL;
+    if (bson_iter_init_find(&it, &s->progress, "last_request") && BSON_ITER_HOLDS_UTF8(&it)) {
+        s->last_request = sdl_xstrdup(bson_iter_utf8(&it, NULL));
+    } else {
+        s->last_request = sdl_xstrdup("");
+    }
     for (size_t i = 0; i < s->ntables; i++) {
         free(s->tables[i]);
     }
@@ -345,6 +361,7 @@ make_next(sdl_snapshot *s, size_t covered, size_t emitted, bool table_done)
         }
         bson_append_array_end(&s->next, &arr);
     }
+    bson_append_utf8(&s->next, "last_request", -1, s->last_request, -1);
     bson_append_int64(&s->next, "rows", -1, (int64_t)(s->rows + emitted));
     bson_append_int64(&s->next, "table_rows", -1,
                       table_done ? 0 : (int64_t)(s->table_rows + emitted));
@@ -356,19 +373,15 @@ sdl_snapshot *
 sdl_snapshot_new(const sdl_config *config, const uint8_t *progress, size_t len)
 {
     bson_t p;
-
-    if (!progress || !bson_init_static(&p, progress, len)) {
-        return NULL;
-    }
     sdl_snapshot *s = sdl_xcalloc(1, sizeof(*s));
+
     s->config = config;
     bson_init(&s->progress);
-    bson_copy_to_excluding_noinit(&p, &s->progress, "", NULL);
+    if (progress && bson_init_static(&p, progress, len)) {
+        bson_copy_to_excluding_noinit(&p, &s->progress, "", NULL);
+    }
     bson_init(&s->next);
     load_progress(s);
-    if (s->done >= s->ntables) {
-        return sdl_snapshot_free(s);
-    }
     return s;
 }
 
@@ -389,6 +402,7 @@ sdl_snapshot_free(sdl_snapshot *s)
     }
     free(s->tables);
     free(s->id);
+    free(s->last_request);
     free(s->last_key);
     free(s->hi_gtid);
     free(s);
@@ -510,6 +524,102 @@ failed:
         reset_source(s);
     }
     return false;
+}
+
+/* The tables of a request: those the configuration includes that match one of @patterns. */
+static bool
+request_tables(sdl_snapshot *s, const sdl_config *config, bson_iter_t *patterns, char ***ret_names,
+               size_t *ret_n, sdl_error *err)
+{
+    char **all = NULL, **out = NULL;
+    size_t nall = 0, n = 0;
+
+    if (!s->reader &&
+        !sdl_snapshot_reader_open(s->config, s->config->pipeline.name, &s->reader, err)) {
+        return false;
+    }
+    if (!sdl_snapshot_reader_list_tables(s->reader, config, &all, &nall, err)) {
+        reset_source(s);
+        return false;
+    }
+    out = sdl_xcalloc(nall ? nall : 1, sizeof(*out));
+    for (size_t i = 0; i < nall; i++) {
+        bson_iter_t it = *patterns;
+        bool match = false;
+        while (!match && bson_iter_next(&it)) {
+            match = BSON_ITER_HOLDS_UTF8(&it) && fnmatch(bson_iter_utf8(&it, NULL), all[i], 0) == 0;
+        }
+        if (match) {
+            out[n++] = all[i];
+            all[i] = NULL;
+        }
+    }
+    sdl_snapshot_names_free(all, nall);
+    *ret_names = out;
+    *ret_n = n;
+    return true;
+}
+
+bool
+sdl_snapshot_serve(sdl_snapshot *s, const sdl_config *config, const uint8_t *requests, size_t len,
+                   sdl_error *err)
+{
+    bson_t arr;
+    bson_iter_t it;
+
+    if (!requests || !bson_init_static(&arr, requests, len) || !bson_iter_init(&it, &arr)) {
+        return true;
+    }
+    while (bson_iter_next(&it)) {
+        bson_iter_t f, patterns;
+        const char *id = NULL;
+        bool have_patterns = false;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &f)) {
+            continue;
+        }
+        while (bson_iter_next(&f)) {
+            if (strcmp(bson_iter_key(&f), "id") == 0 && BSON_ITER_HOLDS_UTF8(&f)) {
+                id = bson_iter_utf8(&f, NULL);
+            } else if (strcmp(bson_iter_key(&f), "tables") == 0 && BSON_ITER_HOLDS_ARRAY(&f)) {
+                have_patterns = bson_iter_recurse(&f, &patterns);
+            }
+        }
+        if (!id || !have_patterns || strcmp(id, s->last_request) <= 0) {
+            continue; /* served already */
+        }
+        char **names = NULL;
+        size_t n = 0;
+        if (!request_tables(s, config, &patterns, &names, &n, err)) {
+            return false;
+        }
+        if (s->done >= s->ntables) {
+            /* a new snapshot, named after the request */
+            for (size_t i = 0; i < s->ntables; i++) {
+                free(s->tables[i]);
+            }
+            free(s->tables);
+            s->tables = NULL;
+            s->ntables = 0;
+            free(s->id);
+            s->id = sdl_xstrdup(id);
+            s->done = s->chunk = s->rows = s->table_rows = 0;
+            free(s->last_key);
+            s->last_key = NULL;
+            s->nlast = 0;
+            s->table = sdl_snapshot_table_free(s->table);
+        }
+        /* during a snapshot: its tables are read after the ones still to come */
+        s->tables = sdl_xreallocarray(s->tables, s->ntables + n + 1, sizeof(*s->tables));
+        for (size_t i = 0; i < n; i++) {
+            s->tables[s->ntables++] = names[i];
+        }
+        free(names);
+        free(s->last_request);
+        s->last_request = sdl_xstrdup(id);
+        log_notice("Snapshot request %s: %zu table%s (snapshot %s, %zu tables in all)", id, n,
+                   n == 1 ? "" : "s", s->id, s->ntables);
+    }
+    return true;
 }
 
 /* The token of a watermark row (its after image's second column). */

@@ -24,6 +24,7 @@ sdl_offset_done(sdl_offset *offset)
     free(offset->binlog_file);
     free(offset->lease_holder);
     free(offset->snapshot);
+    free(offset->requests);
     memset(offset, 0, sizeof(*offset));
 }
 
@@ -39,6 +40,13 @@ sdl_offset_copy(sdl_offset *dst, const sdl_offset *src)
     dst->snapshot = NULL;
     dst->snapshot_len = 0;
     sdl_offset_set_snapshot(dst, src->snapshot, src->snapshot_len);
+    dst->requests = NULL;
+    dst->requests_len = 0;
+    if (src->requests) {
+        dst->requests = sdl_xmalloc(src->requests_len);
+        memcpy(dst->requests, src->requests, src->requests_len);
+        dst->requests_len = src->requests_len;
+    }
 }
 
 void

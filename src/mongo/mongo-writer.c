@@ -202,6 +202,14 @@ mw_read_offset_fields(const bson_t *doc, sdl_offset *o)
         bson_iter_document(&it, &len, &data);
         sdl_offset_set_snapshot(o, data, len);
     }
+    if (bson_iter_init_find(&it, doc, "snapshot_requests") && BSON_ITER_HOLDS_ARRAY(&it)) {
+        const uint8_t *data;
+        uint32_t len;
+        bson_iter_array(&it, &len, &data);
+        o->requests = sdl_xmalloc(len);
+        memcpy(o->requests, data, len);
+        o->requests_len = len;
+    }
 }
 
 void

@@ -220,6 +220,13 @@ def snapshot_state(target):
     return (o or {}).get("snapshot") or {}
 
 
+def wait_for_log(daemon, text, timeout=60):
+    deadline = time.time() + timeout
+    while text not in daemon.output():
+        assert time.time() < deadline and daemon.proc.poll() is None, daemon.output()[-3000:]
+        time.sleep(0.05)
+
+
 def grant_watermarks(mariadb):
     """The documented set-up: the watermark table, and INSERT/UPDATE on it for sdl's user."""
     mariadb.sql("CREATE DATABASE IF NOT EXISTS sdl",
@@ -321,3 +328,101 @@ def test_year_counts_as_numeric_in_mariadb_signedness(sdl, mariadb):
     assert [d["after"] for d in docs] == [{"a1": -1, "a2": None, "a3": None, "a4": None,
                                            "a5": None, "a6": None, "a7": None, "y": 2024,
                                            "z": 4294967295}]
+
+
+def test_on_demand_snapshot_and_a_request_during_a_snapshot(sdl, mariadb, target, tmp_path):
+    """`sdl snapshot --tables` asks a running pipeline (started at `now`, so without the rows
+    its tables held) to snapshot od.a; a second request (od.b) arrives while od.a is still
+    being read and is appended to that snapshot. Writes go on throughout. At the end both
+    mirrors and the audit log equal SELECT *."""
+    grant_watermarks(mariadb)
+    mariadb.sql("DROP DATABASE IF EXISTS od", "CREATE DATABASE od",
+                *[f"CREATE TABLE od.{t} (id INT PRIMARY KEY, v INT, s VARCHAR(20))"
+                  for t in ("a", "b")])
+    c = mariadb.root()
+    with c.cursor() as cur:
+        for t in ("a", "b"):
+            cur.executemany(f"INSERT INTO od.{t} VALUES (%s, %s, %s)",
+                            [(i, i % 97, f"s{i}") for i in range(20000)])
+            cur.execute("COMMIT")
+    c.close()
+    d = Daemon(sdl, target, tmp_path, batch="max_rows: 2000, max_delay: 20ms", start="now",
+               pipeline=("modes: [audit, mirror]",),
+               extra="tables:\n  include: ['od.*']\nsnapshot:\n  chunk_rows: 100\n")
+    d.start()
+    deadline = time.time() + 60
+    while not offset(target):
+        assert time.time() < deadline and d.proc.poll() is None, d.output()[-3000:]
+        time.sleep(0.05)
+    stop = threading.Event()
+
+    def writes():
+        w = mariadb.root()
+        rng = random.Random(3)
+        with w.cursor() as cur:
+            n = 20000
+            while not stop.is_set():
+                t = rng.choice("ab")
+                op = rng.random()
+                if op < 0.4:
+                    cur.execute(f"UPDATE od.{t} SET v = v + 1 WHERE id = %s", (rng.randrange(n),))
+                elif op < 0.7:
+                    cur.execute(f"INSERT INTO od.{t} VALUES (%s, 0, 'new')", (n,))
+                    n += 1
+                else:
+                    cur.execute(f"DELETE FROM od.{t} WHERE id = %s", (rng.randrange(n),))
+                cur.execute("COMMIT")
+                time.sleep(0.002)
+        w.close()
+    th = threading.Thread(target=writes, daemon=True)
+    th.start()
+    # od.a's snapshot is held at its first chunk (a write lock blocks its SELECT) while od.b
+    # is requested: od.b joins the snapshot under way
+    lock = mariadb.root()
+    with lock.cursor() as cur:
+        cur.execute("LOCK TABLES od.a WRITE")
+        p = sdl.run("snapshot", "-c", d.config, "--tables", "od.a", check=True)
+        first = p.stdout.split()[2]
+        wait_for_log(d, f"Snapshot request {first}: 1 table")
+        sdl.run("snapshot", "-c", d.config, "--tables", "od.b,nosuch.*", check=True)
+        time.sleep(2.5)  # the pipeline reads the requests every second
+        cur.execute("UNLOCK TABLES")
+    lock.close()
+    deadline = time.time() + 300
+    while snapshot_state(target).get("state") != "done" or snapshot_state(target).get("done") != 2:
+        assert time.time() < deadline and d.proc.poll() is None, \
+            (snapshot_state(target), d.output()[-3000:])
+        time.sleep(0.1)
+    stop.set()
+    th.join()
+    end = mariadb.gtid_binlog_pos()
+    wait_for_offset(target, end, d)
+    assert d.stop() == 0, d.output()[-3000:]
+    snap = offset(target)["snapshot"]
+    assert snap["id"] == first and snap["tables"] == ["od.a", "od.b"], snap
+    assert snap["last_request"] > first, snap
+    assert "(snapshot " + first + ", 2 tables in all)" in d.output(), d.output()[-3000:]
+    for t in ("a", "b"):
+        want = {}
+        c = mariadb.root()
+        with c.cursor() as cur:
+            cur.execute(f"SELECT id, v, s FROM od.{t}")
+            want = {(r[0],): {"id": r[0], "v": r[1], "s": r[2]} for r in cur.fetchall()}
+        c.close()
+        mirror = {(m["_id"],): {k: v for k, v in m.items() if k != "_id"}
+                  for m in target.db[f"od.{t}"].find()}
+        compare(t, want, mirror, "mirror")
+        docs = list(target.db.row_changes.find({"db": "od", "table": t}))
+        docs.sort(key=lambda x: (seqno(x["gtid"]), x["seq"]))
+        state = {}
+        for x in docs:
+            if x["op"] in ("snapshot", "insert"):
+                state[(x["after"]["id"],)] = x["after"]
+            elif x["op"] == "update":
+                state.pop((x["before"]["id"],), None)
+                state[(x["after"]["id"],)] = x["after"]
+            else:
+                state.pop((x["before"]["id"],), None)
+        compare(t, want, state, "audit log")
+    st = sdl.run("status", "-c", d.config, "--json", check=True).stdout
+    assert json.loads(st)["snapshot"]["tables_done"] == 2, st

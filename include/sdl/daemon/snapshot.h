@@ -49,6 +49,13 @@ SDL_MUST_CHECK bool sdl_snapshot_plan(const sdl_config *config, bson_t **ret, sd
 sdl_snapshot *sdl_snapshot_new(const sdl_config *config, const uint8_t *progress, size_t len);
 sdl_snapshot *sdl_snapshot_free(sdl_snapshot *snap);
 
+/* Serves the `sdl snapshot` requests of @requests (the offset's `snapshot_requests`, BSON
+ * array bytes) that are newer than the last one served: the tables @config includes that
+ * match their patterns are appended to the running snapshot, or make a new one named after
+ * the request. Recorded in the progress with the next chunk (a crash before: served again). */
+SDL_MUST_CHECK bool sdl_snapshot_serve(sdl_snapshot *snap, const sdl_config *config,
+                                       const uint8_t *requests, size_t len, sdl_error *err);
+
 /* Whether tables remain (false: the snapshot is complete; the pipeline may free it). */
 bool sdl_snapshot_pending(const sdl_snapshot *snap);
 

@@ -36,6 +36,10 @@ typedef struct sdl_offset {
                              * document of snapshot_len bytes (daemon/snapshot.c reads and
                              * writes it; the sink stores it as is); owned */
     size_t snapshot_len;
+    uint8_t *requests; /* NULL, or the snapshot requests `sdl snapshot` stored in the offset
+                        * document (BSON array as a document, requests_len bytes); read
+                        * only, never written by a commit; owned */
+    size_t requests_len;
 } sdl_offset;
 
 /* Frees the strings and zeroes @offset. NULL-safe. */
