@@ -114,12 +114,9 @@ key_append(sdl_buf *b, const sdl_value *v)
     }
 }
 
-/* The key of @values (a row image of the current table) as a NUL-free hex string. */
-static char *
-key_string(const sdl_snapshot *s, const sdl_value *values)
+char *
+sdl_snapshot_key_text(const sdl_value *values, const uint32_t *cols, uint32_t n)
 {
-    const uint32_t *cols;
-    uint32_t n = sdl_snapshot_table_key(s->table, &cols);
     sdl_buf b = SDL_BUF_INIT;
     static const char hex[] = "0123456789abcdef";
 
@@ -134,6 +131,16 @@ key_string(const sdl_snapshot *s, const sdl_value *values)
     out[b.len * 2] = '\0';
     sdl_buf_done(&b);
     return out;
+}
+
+/* The key of @values (a row image of the current table). */
+static char *
+key_string(const sdl_snapshot *s, const sdl_value *values)
+{
+    const uint32_t *cols;
+    uint32_t n = sdl_snapshot_table_key(s->table, &cols);
+
+    return sdl_snapshot_key_text(values, cols, n);
 }
 
 static int

@@ -106,6 +106,11 @@ typedef struct sdl_snapshot_summary {
 /* false when @doc (@len bytes) is not a progress document. */
 bool sdl_snapshot_summarize(const uint8_t *doc, size_t len, sdl_snapshot_summary *ret);
 
+/* The key columns @cols (n of them) of the row image @values as text (malloc'd) equal for
+ * equal keys whatever produced the values: the row decoder (DECIMAL(≤ 18) as DECIMAL64) or the
+ * snapshot reader (DECIMAL as text). How a chunk's rows are matched with the window's keys. */
+char *sdl_snapshot_key_text(const sdl_value *values, const uint32_t *cols, uint32_t n);
+
 /* For STATUS= and logs: "db.table 3/7, 12000 rows" into @buf. */
 void sdl_snapshot_describe(const sdl_snapshot *snap, char *buf, size_t size);
 /* Rows emitted by this snapshot so far (the progress's count). */
