@@ -487,10 +487,10 @@ sdl_snapshot_reader_describe(sdl_snapshot_reader *r, const char *db, const char 
     /* the chunk key: PRIMARY, else the first unique index of whole NOT NULL columns */
     t->key = sdl_arena_calloc(&t->arena, ncols, sizeof(uint32_t));
     uint32_t *pk = sdl_arena_calloc(&t->arena, ncols, sizeof(uint32_t));
-    for (size_t i = 0; i < nkeys && t->nkey == 0;) {
+    for (size_t i = 0; i < nkeys && tb->npk == 0;) {
         const char *index = keys[3 * i];
         size_t j = i;
-        bool usable = true;
+        bool usable = true, ordered = true;
         uint32_t n = 0;
         for (; j < nkeys && strcmp(keys[3 * j], index) == 0; j++) {
             const char *col = keys[3 * j + 1];
@@ -502,11 +502,15 @@ sdl_snapshot_reader_describe(sdl_snapshot_reader *r, const char *db, const char 
                 usable = false; /* an expression, a prefix or a NULL-able column */
                 continue;
             }
+            /* ENUM and SET sort by their members' numbers but compare with a string as
+             * strings: "after the last key" would not follow ORDER BY */
+            ordered = ordered && t->read[k] != READ_ENUM && t->read[k] != READ_SET;
             t->key[n++] = k;
         }
         /* The server's primary key: PRIMARY, else (MariaDB and InnoDB promote it) the first
          * unique index of NOT NULL columns; its rows' binlog images name it as the key, and
-         * so do the snapshot's. The server lists a table's keys in that order. */
+         * so do the snapshot's. The server lists a table's keys in that order. It is also the
+         * chunk key, unless it cannot be ordered (then the table has none: snapshot.no_key). */
         if (usable && n > 0) {
             for (uint32_t k = 0; k < n; k++) {
                 tb->cols[t->key[k]].is_pk = true;
@@ -514,9 +518,7 @@ sdl_snapshot_reader_describe(sdl_snapshot_reader *r, const char *db, const char 
             }
             tb->npk = n;
             tb->pk = pk;
-        }
-        if (usable && n > 0) {
-            t->nkey = n;
+            t->nkey = ordered ? n : 0;
         }
         i = j;
     }
