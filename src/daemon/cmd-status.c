@@ -171,6 +171,11 @@ format_json(const char *pipeline, const sdl_target_status *st, int64_t now_ms, s
     sdl_buf_append_str(out, ",\"oldest_age_seconds\":");
     json_age(out, now_ms, st->oldest_staged_ms);
     sdl_buf_appendf(out, "},\"dead_letters\":%" PRIu64, st->dead_letters);
+    if (st->have_offset && o->requests) {
+        sdl_buf_appendf(out, ",\"snapshot_requests_waiting\":%" PRIu64,
+                        sdl_snapshot_requests_waiting(o->snapshot, o->snapshot_len, o->requests,
+                                                      o->requests_len));
+    }
     sdl_snapshot_summary snap;
     if (st->have_offset && sdl_snapshot_summarize(o->snapshot, o->snapshot_len, &snap)) {
         sdl_buf_append_str(out, ",\"snapshot\":{\"id\":");
@@ -269,6 +274,13 @@ format_human(const char *pipeline, const sdl_target_status *st, int64_t now_ms, 
                             "snapshot", snap.id, snap.table, snap.done + 1, snap.ntables,
                             snap.rows);
         }
+    }
+    uint64_t waiting = st->have_offset ? sdl_snapshot_requests_waiting(o->snapshot, o->snapshot_len,
+                                                                       o->requests, o->requests_len)
+                                       : 0;
+    if (waiting) {
+        sdl_buf_appendf(out, LABEL "%" PRIu64 " request%s waiting (sdl snapshot)\n", "snapshot",
+                        waiting, waiting == 1 ? "" : "s");
     }
     if (st->have_offset && o->lease_holder && o->lease_until_ms > now_ms) {
         sdl_buf_appendf(out, LABEL "held by %s until ", "running", o->lease_holder);

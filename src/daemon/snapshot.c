@@ -796,6 +796,33 @@ sdl_snapshot_document(const bson_t *doc, const char *id, int64_t chunk, bson_t *
     bson_append_document_end(out, &sub);
 }
 
+uint64_t
+sdl_snapshot_requests_waiting(const uint8_t *progress, size_t progress_len, const uint8_t *requests,
+                              size_t requests_len)
+{
+    bson_t p, arr;
+    bson_iter_t it, f;
+    const char *last = "";
+    uint64_t n = 0;
+
+    if (progress && bson_init_static(&p, progress, progress_len) &&
+        bson_iter_init_find(&it, &p, "last_request") && BSON_ITER_HOLDS_UTF8(&it)) {
+        last = bson_iter_utf8(&it, NULL);
+    }
+    if (!requests || !bson_init_static(&arr, requests, requests_len) ||
+        !bson_iter_init(&it, &arr)) {
+        return 0;
+    }
+    while (bson_iter_next(&it)) {
+        if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &f) &&
+            bson_iter_find(&f, "id") && BSON_ITER_HOLDS_UTF8(&f) &&
+            strcmp(bson_iter_utf8(&f, NULL), last) > 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
 bool
 sdl_snapshot_summarize(const uint8_t *doc, size_t len, sdl_snapshot_summary *ret)
 {

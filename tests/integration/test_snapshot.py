@@ -295,6 +295,8 @@ def test_snapshot_exact_under_writes_and_kill9(sdl, mariadb, target, tmp_path):
     assert snap["state"] == "done" and snap["done"] == 3, snap
     assert snap["tables"] == [f"{DB}.t_comp", f"{DB}.t_int", f"{DB}.t_uniq"], snap
     assert target.db.row_changes_staging.count_documents({}) == 0
+    # every row document counted once in the offset (the tables' DDL came before the start)
+    assert o["rows_applied"] == target.db.row_changes.count_documents({}), o
     total = 0
     for t in TABLES:
         want = select_all(mariadb, t)
@@ -386,6 +388,11 @@ def test_on_demand_snapshot_and_a_request_during_a_snapshot(sdl, mariadb, target
         wait_for_log(d, f"Snapshot request {first}: 1 table")
         sdl.run("snapshot", "-c", d.config, "--tables", "od.b,nosuch.*", check=True)
         time.sleep(2.5)  # the pipeline reads the requests every second
+        # nothing of either is committed yet: both wait, as sdl status says
+        st = json.loads(sdl.run("status", "-c", d.config, "--json", check=True).stdout)
+        assert st["snapshot_requests_waiting"] == 2, st
+        human = sdl.run("status", "-c", d.config, check=True).stdout
+        assert "2 requests waiting (sdl snapshot)" in human, human
         cur.execute("UNLOCK TABLES")
     lock.close()
     deadline = time.time() + 300

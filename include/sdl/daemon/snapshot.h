@@ -103,6 +103,11 @@ typedef struct sdl_snapshot_summary {
     uint64_t rows;    /* rows committed */
 } sdl_snapshot_summary;
 
+/* How many of the offset's snapshot @requests (BSON array bytes; NULL: none) the snapshot
+ * whose progress is @progress (NULL: none) has not served yet. */
+uint64_t sdl_snapshot_requests_waiting(const uint8_t *progress, size_t progress_len,
+                                       const uint8_t *requests, size_t requests_len);
+
 /* false when @doc (@len bytes) is not a progress document. */
 bool sdl_snapshot_summarize(const uint8_t *doc, size_t len, sdl_snapshot_summary *ret);
 
