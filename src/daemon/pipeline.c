@@ -641,6 +641,11 @@ serve_requests(pipeline *p, sdl_error *err)
 static void
 snapshot_status(pipeline *p)
 {
+    uint64_t tables, done;
+
+    sdl_snapshot_tables(p->snapshot, &tables, &done);
+    atomic_store(&p->stats->snapshot_tables, tables);
+    atomic_store(&p->stats->snapshot_tables_done, done);
     (void)pthread_mutex_lock(&p->stats->lock);
     if (sdl_snapshot_pending(p->snapshot)) {
         sdl_snapshot_describe(p->snapshot, p->stats->snapshot, sizeof(p->stats->snapshot));
@@ -1075,8 +1080,8 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         char what[512];
         sdl_snapshot_describe(p.snapshot, what, sizeof(what));
         log_notice("Snapshot in progress: %s", what);
-        snapshot_status(&p);
     }
+    snapshot_status(&p);
     atomic_store(&p.stats->target_up, true);
     (void)pthread_mutex_lock(&p.stats->lock);
     (void)snprintf(p.stats->position, sizeof(p.stats->position), "%s", p.offset.gtid);

@@ -38,6 +38,9 @@ struct sdl_snapshot {
 
     sdl_snapshot_table *table; /* the current table, described */
     uint64_t described;        /* index of the table described (done at the time) */
+    uint64_t est_rows;         /* the server's estimate of its rows (0: unknown) */
+    uint64_t t0_usec;          /* when this process began reading the current table */
+    uint64_t rows0;            /* its rows committed then */
     chunk_state state;
     char lo[64];
     char hi[64];
@@ -500,8 +503,15 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
             /* a table left out still needs its progress committed: an empty chunk */
             s->table = sdl_snapshot_table_free(s->table);
         } else {
-            log_info("Snapshot %s: table %s (%" PRIu64 " of %zu)", s->id, s->tables[s->done],
-                     s->done + 1, s->ntables);
+            const char *name = s->tables[s->done];
+            const char *dot = strchr(name, '.');
+            char *db = sdl_xstrndup(name, dot ? (size_t)(dot - name) : strlen(name));
+            s->est_rows = sdl_snapshot_reader_estimate(s->reader, db, dot ? dot + 1 : "");
+            free(db);
+            s->t0_usec = sdl_now_monotonic_usec();
+            s->rows0 = s->table_rows;
+            log_info("Snapshot %s: table %s (%" PRIu64 " of %zu, about %" PRIu64 " rows)", s->id,
+                     name, s->done + 1, s->ntables, s->est_rows);
         }
     }
     uint64_t limit = s->config->snapshot.chunk_rows;
@@ -860,8 +870,27 @@ sdl_snapshot_describe(const sdl_snapshot *s, char *buf, size_t size)
         (void)snprintf(buf, size, "done");
         return;
     }
-    (void)snprintf(buf, size, "%s (table %" PRIu64 " of %zu), %" PRIu64 " rows", s->tables[s->done],
-                   s->done + 1, s->ntables, s->rows);
+    int n = snprintf(buf, size, "%s (table %" PRIu64 " of %zu), %" PRIu64 " rows",
+                     s->tables[s->done], s->done + 1, s->ntables, s->rows);
+    uint64_t est = SDL_MAX(s->est_rows, s->table_rows);
+    if (s->table && est && n > 0 && (size_t)n < size) {
+        /* the table's share read, and its time left at this run's rate */
+        uint64_t secs = (sdl_now_monotonic_usec() - s->t0_usec) / SDL_USEC_PER_SEC;
+        uint64_t read = s->table_rows - s->rows0;
+        int m = snprintf(buf + n, size - (size_t)n, "; %" PRIu64 "%% of ~%" PRIu64 " rows",
+                         s->table_rows * 100 / est, est);
+        if (m > 0 && (size_t)(n + m) < size && read && secs) {
+            (void)snprintf(buf + n + m, size - (size_t)(n + m), ", ~%" PRIu64 " s left",
+                           (est - s->table_rows) * secs / read);
+        }
+    }
+}
+
+void
+sdl_snapshot_tables(const sdl_snapshot *s, uint64_t *ret_tables, uint64_t *ret_done)
+{
+    *ret_tables = s ? s->ntables : 0;
+    *ret_done = s ? SDL_MIN(s->done, (uint64_t)s->ntables) : 0;
 }
 
 uint64_t

@@ -544,6 +544,27 @@ out:
     return ok;
 }
 
+uint64_t
+sdl_snapshot_reader_estimate(sdl_snapshot_reader *r, const char *db, const char *table)
+{
+    char *edb = escaped(r, db), *et = escaped(r, table);
+    char *sql = sdl_xasprintf("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
+                              "TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'",
+                              edb, et);
+    char *v = NULL;
+    sdl_error err = SDL_ERROR_INIT;
+    uint64_t n = 0;
+
+    if (sdl_mysql_conn_query_value(r->conn, sql, &v, &err) && v) {
+        n = strtoull(v, NULL, 10);
+    }
+    free(v);
+    free(sql);
+    free(edb);
+    free(et);
+    return n;
+}
+
 sdl_snapshot_table *
 sdl_snapshot_table_free(sdl_snapshot_table *t)
 {

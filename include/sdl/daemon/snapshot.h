@@ -118,5 +118,7 @@ char *sdl_snapshot_key_text(const sdl_value *values, const uint32_t *cols, uint3
 
 /* For STATUS= and logs: "db.table 3/7, 12000 rows" into @buf. */
 void sdl_snapshot_describe(const sdl_snapshot *snap, char *buf, size_t size);
+/* The snapshot's tables and, of them, those read completely. */
+void sdl_snapshot_tables(const sdl_snapshot *snap, uint64_t *ret_tables, uint64_t *ret_done);
 /* Rows emitted by this snapshot so far (the progress's count). */
 uint64_t sdl_snapshot_rows(const sdl_snapshot *snap);

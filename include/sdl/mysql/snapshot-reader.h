@@ -53,6 +53,10 @@ SDL_MUST_CHECK bool sdl_snapshot_reader_describe(sdl_snapshot_reader *reader, co
                                                  const char *table, sdl_snapshot_table **ret_table,
                                                  sdl_error *err);
 sdl_snapshot_table *sdl_snapshot_table_free(sdl_snapshot_table *table);
+/* The server's estimate of the table's rows (information_schema.TABLES.TABLE_ROWS; InnoDB's
+ * is approximate), for progress only; 0 when unknown. */
+uint64_t sdl_snapshot_reader_estimate(sdl_snapshot_reader *reader, const char *db,
+                                      const char *table);
 /* The table as the mapper takes it (borrowed from @table). */
 const sdl_table *sdl_snapshot_table_get(const sdl_snapshot_table *table);
 /* The chunk key's column indices in key order; 0 (NULL) when the table has none. */
