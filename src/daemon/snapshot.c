@@ -22,6 +22,9 @@ typedef enum chunk_state {
 
 struct sdl_snapshot {
     const sdl_config *config;
+    char *wm_db; /* snapshot.watermark_table, split once (the tap looks at every row) */
+    const char *wm_table;
+    size_t wm_db_len;
     sdl_snapshot_reader *reader;
     bson_t progress; /* the committed progress (DESIGN.md §9) */
     bson_t next;     /* the progress a finished chunk's COMMIT carries */
@@ -386,6 +389,12 @@ sdl_snapshot_new(const sdl_config *config, const uint8_t *progress, size_t len)
     sdl_snapshot *s = sdl_xcalloc(1, sizeof(*s));
 
     s->config = config;
+    if (config) {
+        const char *wm = config->snapshot.watermark_table, *dot = strchr(wm, '.');
+        s->wm_db_len = dot ? (size_t)(dot - wm) : 0;
+        s->wm_db = sdl_xstrndup(wm, s->wm_db_len);
+        s->wm_table = dot ? dot + 1 : "";
+    }
     bson_init(&s->progress);
     if (progress && bson_init_static(&p, progress, len)) {
         bson_copy_to_excluding_noinit(&p, &s->progress, "", NULL);
@@ -415,6 +424,7 @@ sdl_snapshot_free(sdl_snapshot *s)
     free(s->last_request);
     free(s->last_key);
     free(s->hi_gtid);
+    free(s->wm_db);
     free(s);
     return NULL;
 }
@@ -673,8 +683,11 @@ bool
 sdl_snapshot_row_tap(void *ctx, const sdl_row_change *row, const sdl_change_pos *pos)
 {
     sdl_snapshot *s = ctx;
+    const sdl_table *t = row->table;
+    size_t dblen = t->db_len ? t->db_len : strlen(t->db);
 
-    if (sdl_snapshot_is_watermark(s->config, row->table)) {
+    if (s->wm_db && dblen == s->wm_db_len && memcmp(t->db, s->wm_db, dblen) == 0 &&
+        strcmp(t->name, s->wm_table) == 0) {
         const char *tok;
         size_t len;
         if (s->state != CHUNK_NONE && watermark_token(row, &tok, &len)) {
