@@ -862,7 +862,7 @@ static const sdl_config_key snapshot_keys[] = {
      .min = 1,
      .max = 1000000,
      .doc = "rows read per snapshot chunk (one SELECT between two watermarks, committed in one "
-            "batch with the offset); at most pipeline.batch.max_rows are used"},
+            "batch with the offset); at most pipeline.batch.max_rows"},
     {.name = "watermark_table",
      .type = SDL_CFG_STRING,
      .offset = OFF(snapshot.watermark_table),

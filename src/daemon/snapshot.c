@@ -525,8 +525,8 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
         }
     }
     uint64_t limit = s->config->snapshot.chunk_rows;
-    if (max_rows > 1 && limit > max_rows - 1) {
-        limit = max_rows - 1;
+    if (max_rows && limit > max_rows) {
+        limit = max_rows; /* a transaction of exactly the limit is not split (batcher.h) */
     }
     s->limit = limit;
     new_token(s->lo, sizeof(s->lo), "lo");

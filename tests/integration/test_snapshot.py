@@ -453,7 +453,9 @@ def test_tables_without_a_key_to_chunk_by(sdl, mariadb, target, tmp_path):
     assert d.wait(60) == 78, d.output()[-3000:]
     assert "table 'nk.a_loose' has neither a primary key nor a unique key" in d.output()
     target.db.binlog_offsets.delete_many({})
+    # batch.max_rows 1: chunks of one row (a chunk is never split across batches)
     d = Daemon(sdl, target, tmp_path, start="snapshot", config_name="skip.yaml",
+               batch="max_rows: 1",
                extra="tables:\n  include: ['nk.*']\nsnapshot:\n  no_key: skip\n")
     d.start()
     deadline = time.time() + 60
@@ -466,4 +468,6 @@ def test_tables_without_a_key_to_chunk_by(sdl, mariadb, target, tmp_path):
     assert "'nk.b_enum' has no key to read it in chunks by" in out, out[-3000:]
     docs = list(target.db.row_changes.find({"op": "snapshot"}))
     assert sorted((x["table"], x["after"]["id"]) for x in docs) == [("c_ok", 1), ("c_ok", 2)]
+    assert [x["snapshot"]["chunk"] for x in sorted(docs, key=lambda x: x["after"]["id"])] == [1, 2]
+    assert not any(x.get("split") for x in docs), docs
     assert offset(target)["snapshot"]["done"] == 3
