@@ -158,6 +158,53 @@ check_commit_order(sdl_snapshot_reader *r, sdl_error *err)
     return true;
 }
 
+/* Whether a comma-separated list of databases (binlog_do_db, binlog_ignore_db) names @db. */
+static bool
+db_listed(const char *list, const char *db)
+{
+    size_t n = strlen(db);
+
+    for (const char *p = list; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && strncmp(p, db, n) == 0) {
+            return true;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return false;
+}
+
+/* The watermarks must reach the binlog: a server that leaves their database out of it
+ * (binlog_do_db / binlog_ignore_db) would stall every chunk. */
+static bool
+check_watermarks_logged(sdl_snapshot_reader *r, sdl_error *err)
+{
+    char **rows = NULL;
+    size_t nrows = 0;
+    sdl_error ignored = SDL_ERROR_INIT;
+    bool ok = true;
+
+    if (!sdl_mysql_conn_query_rows(r->conn, "SHOW MASTER STATUS", 4, &rows, &nrows, &ignored)) {
+        return true; /* not told: the stream would show it */
+    }
+    if (nrows > 0) {
+        const char *do_db = rows[2], *ignore_db = rows[3];
+        if ((do_db && *do_db && !db_listed(do_db, r->wm_db)) ||
+            (ignore_db && db_listed(ignore_db, r->wm_db))) {
+            sdl_error_set(err, SDL_E_CONFIG,
+                          "the source leaves database '%s' of snapshot.watermark_table out of "
+                          "its binlog (binlog_do_db '%s', binlog_ignore_db '%s'): the "
+                          "snapshot's watermarks would never reach sdl; choose a table in a "
+                          "logged database",
+                          r->wm_db, do_db ? do_db : "", ignore_db ? ignore_db : "");
+            ok = false;
+        }
+    }
+    sdl_mysql_rows_free(rows, nrows * 4);
+    return ok;
+}
+
 bool
 sdl_snapshot_reader_open(const sdl_config *config, const char *pipeline,
                          sdl_snapshot_reader **ret_reader, sdl_error *err)
@@ -176,7 +223,8 @@ sdl_snapshot_reader_open(const sdl_config *config, const char *pipeline,
         goto fail;
     }
     if (!sdl_mysql_conn_exec(r->conn, "SET SESSION time_zone = '+00:00'", err) ||
-        !check_commit_order(r, err) || !ensure_watermark_table(r, err)) {
+        !check_commit_order(r, err) || !check_watermarks_logged(r, err) ||
+        !ensure_watermark_table(r, err)) {
         goto fail;
     }
     if (sdl_mysql_conn_flavor(r->conn) != SDL_FLAVOR_MYSQL) {

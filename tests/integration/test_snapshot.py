@@ -471,3 +471,25 @@ def test_tables_without_a_key_to_chunk_by(sdl, mariadb, target, tmp_path):
     assert [x["snapshot"]["chunk"] for x in sorted(docs, key=lambda x: x["after"]["id"])] == [1, 2]
     assert not any(x.get("split") for x in docs), docs
     assert offset(target)["snapshot"]["done"] == 3
+
+
+def test_watermarks_left_out_of_the_binlog_are_refused(target, tmp_path):
+    """A source whose binlog leaves the watermark table's database out (binlog_ignore_db)
+    would never show sdl its watermarks: sdl refuses with exit 78 naming the setting, rather
+    than wait forever for the first chunk."""
+    from conftest import Sdl
+    from mariadb import MariaDB
+    db = MariaDB(basedir=str(tmp_path / "ignoring"), extra_args=("--binlog-ignore-db=sdl",))
+    db.start()
+    try:
+        db.create_repl_user()
+        grant_watermarks(db)
+        db.sql("CREATE DATABASE w", "CREATE TABLE w.t (id INT PRIMARY KEY)",
+               "INSERT INTO w.t VALUES (1)")
+        d = Daemon(Sdl(tmp_path, db), target, tmp_path, start="snapshot",
+                   extra="tables:\n  include: ['w.*']\n")
+        d.start()
+        assert d.wait(60) == 78, d.output()[-3000:]
+        assert "binlog_ignore_db 'sdl'" in d.output(), d.output()[-3000:]
+    finally:
+        db.remove()
