@@ -234,7 +234,8 @@ static const sdl_config_key pipeline_keys[] = {
      .offset = OFF(pipeline.start),
      .def = "now",
      .validate = sdl_config_validate_start,
-     .doc = "where a pipeline without a stored offset begins: now, start (oldest binlog) or "
+     .doc = "where a pipeline without a stored offset begins: now, snapshot (now, after a "
+            "snapshot of the included tables' rows), start (oldest binlog) or "
             "a GTID position"},
     {.name = "batch",
      .type = SDL_CFG_SECTION,
@@ -467,6 +468,83 @@ static const sdl_config_section mirror_section = {"mirror", KEYS(mirror_keys)};
 static const sdl_config_section log_section = {"log", KEYS(log_keys)};
 static const sdl_config_section http_section = {"http", KEYS(http_keys)};
 
+/* ---- snapshot (DESIGN.md §9): existing rows in chunks, DBLog watermarks ---- */
+
+static const sdl_config_enum snapshot_mode_names[] = {
+    {"watermark", SDL_SNAPSHOT_WATERMARK},
+    {"consistent", SDL_SNAPSHOT_CONSISTENT},
+    {NULL, 0},
+};
+
+static const sdl_config_enum snapshot_no_key_names[] = {
+    {"error", SDL_SNAPSHOT_NO_KEY_ERROR},
+    {"skip", SDL_SNAPSHOT_NO_KEY_SKIP},
+    {NULL, 0},
+};
+
+/* snapshot.watermark_table: "db.table", plain identifiers (sdl quotes them in SQL) */
+static const char *
+validate_watermark_table(const sdl_config *c)
+{
+    const char *t = c->snapshot.watermark_table;
+    const char *dot = strchr(t, '.');
+
+    if (!dot || dot == t || !dot[1] || strchr(dot + 1, '.')) {
+        return "must be \"db.table\" (e.g. sdl.watermarks)";
+    }
+    for (const char *p = t; *p; p++) {
+        if (*p == '`' || (unsigned char)*p <= ' ') {
+            return "must not contain backquotes or spaces";
+        }
+    }
+    return NULL;
+}
+
+static const char *
+validate_snapshot_mode(const sdl_config *c)
+{
+    if (c->snapshot.mode == SDL_SNAPSHOT_CONSISTENT) {
+        return "'consistent' is not implemented yet: use 'watermark' (the default)";
+    }
+    return NULL;
+}
+
+static const sdl_config_key snapshot_keys[] = {
+    {.name = "chunk_rows",
+     .type = SDL_CFG_UINT64,
+     .offset = OFF(snapshot.chunk_rows),
+     .def = "1024",
+     .min = 1,
+     .max = 1000000,
+     .doc = "rows read per snapshot chunk (one SELECT between two watermarks, committed in one "
+            "batch with the offset); at most pipeline.batch.max_rows"},
+    {.name = "watermark_table",
+     .type = SDL_CFG_STRING,
+     .offset = OFF(snapshot.watermark_table),
+     .def = "sdl.watermarks",
+     .validate = validate_watermark_table,
+     .doc = "\"db.table\" on the source where sdl writes its chunk watermarks (it needs INSERT "
+            "and UPDATE there; sdl creates it when it may); never replicated"},
+    {.name = "mode",
+     .type = SDL_CFG_ENUM,
+     .offset = OFF(snapshot.mode),
+     .def = "watermark",
+     .enums = snapshot_mode_names,
+     .validate = validate_snapshot_mode,
+     .doc = "how existing rows are read: watermark (chunks between watermarks, no lock, "
+            "resumable); consistent (read-only sources) is not implemented yet"},
+    {.name = "no_key",
+     .type = SDL_CFG_ENUM,
+     .offset = OFF(snapshot.no_key),
+     .def = "error",
+     .enums = snapshot_no_key_names,
+     .doc = "a table to snapshot with neither a primary key nor a unique key of NOT NULL "
+            "columns: error (exit 78 naming it) or skip (a warning; its rows are not "
+            "snapshotted)"},
+};
+
+static const sdl_config_section snapshot_section = {"snapshot", KEYS(snapshot_keys)};
+
 static const sdl_config_key root_keys[] = {
     {.name = "source",
      .type = SDL_CFG_SECTION,
@@ -502,6 +580,10 @@ static const sdl_config_key root_keys[] = {
      .type = SDL_CFG_SECTION,
      .section = &mirror_section,
      .doc = "the mirror collections (pipeline.modes: [mirror])"},
+    {.name = "snapshot",
+     .type = SDL_CFG_SECTION,
+     .section = &snapshot_section,
+     .doc = "snapshots of existing rows (pipeline.start: snapshot)"},
     {.name = "http",
      .type = SDL_CFG_SECTION,
      .section = &http_section,

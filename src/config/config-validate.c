@@ -201,7 +201,7 @@ sdl_config_validate_start(const sdl_config *c)
             return "must be 'now', 'start' or a GTID position (no spaces)";
         }
     }
-    if (strcmp(s, "now") == 0 || strcmp(s, "start") == 0) {
+    if (strcmp(s, "now") == 0 || strcmp(s, "start") == 0 || strcmp(s, "snapshot") == 0) {
         return NULL;
     }
     return sdl_config_run_position_check(s);

@@ -145,6 +145,10 @@ sdl_batcher_end_txn(sdl_batcher *bt, const char *gtid, const char *position,
     e->offset.binlog_file = sdl_xstrdup(binlog_file ? binlog_file : "");
     e->offset.binlog_pos = binlog_pos;
     e->offset.source_ts_sec = ts_sec;
+    if (bt->nends) { /* the snapshot's progress (DESIGN.md §9) carries on to later ends */
+        const sdl_offset *prev = &bt->ends[bt->nends - 1].offset;
+        sdl_offset_set_snapshot(&e->offset, prev->snapshot, prev->snapshot_len);
+    }
     bt->nends++;
     if (!bt->started_usec) {
         bt->started_usec = now_usec;
@@ -157,6 +161,14 @@ sdl_batcher_end_txn(sdl_batcher *bt, const char *gtid, const char *position,
         bt->resume_split = NULL;
     }
     return ddl || batch_full(bt) ? SDL_FLUSH_COMPLETE : SDL_FLUSH_NONE;
+}
+
+void
+sdl_batcher_end_snapshot(sdl_batcher *bt, const uint8_t *progress, size_t len)
+{
+    if (bt->nends) {
+        sdl_offset_set_snapshot(&bt->ends[bt->nends - 1].offset, progress, len);
+    }
 }
 
 sdl_flush
@@ -200,6 +212,9 @@ make_batch(const sdl_batcher *bt, size_t ndocs, uint64_t rows, const sdl_offset 
     out->offset_after.batch = out->number;
     out->offset_after.rows_applied = committed->rows_applied + rows;
     out->offset_after.dead_letters = committed->dead_letters + out->ndead;
+    if (!out->offset_after.snapshot) { /* no chunk in this batch: the progress stays */
+        sdl_offset_set_snapshot(&out->offset_after, committed->snapshot, committed->snapshot_len);
+    }
     free(out->offset_after.flavor);
     out->offset_after.flavor = sdl_xstrdup(bt->flavor);
 }

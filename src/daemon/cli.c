@@ -16,6 +16,7 @@
 #include "sdl/daemon/cmd-dlq.h"
 #include "sdl/daemon/cmd-offset.h"
 #include "sdl/daemon/cmd-run.h"
+#include "sdl/daemon/cmd-snapshot.h"
 #include "sdl/daemon/cmd-status.h"
 #include "sdl/daemon/cmd-tail.h"
 #include "sdl/mongo/mongo-writer.h"
@@ -47,6 +48,8 @@ static const char usage[] =
     "        the pipeline's offset (where it resumes) and who holds its lease\n"
     "  offset set [-c FILE] [--credentials DIR] --to GTID|now|start [--yes]\n"
     "        move it (refused while sdl runs the pipeline)\n"
+    "  snapshot [-c FILE] [--credentials DIR] --tables 'db.t,db2.*'\n"
+    "        ask the running pipeline to snapshot tables (their existing rows)\n"
     "  dlq list [-c FILE] [--credentials DIR] [--json]\n"
     "        rows set aside as dead letters\n"
     "  dlq retry [-c FILE] [--credentials DIR] (--id ID | --all)\n"
@@ -178,6 +181,9 @@ sdl_cli_main(int argc, char **argv)
     }
     if (strcmp(argv[1], "offset") == 0) {
         return sdl_cmd_offset(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "snapshot") == 0) {
+        return sdl_cmd_snapshot(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "dlq") == 0) {
         return sdl_cmd_dlq(argc - 1, argv + 1);

@@ -12,6 +12,7 @@
 #include "sdl/config/config.h"
 #include "sdl/daemon/cli.h"
 #include "sdl/daemon/cmd-status.h"
+#include "sdl/daemon/snapshot.h"
 
 #define EXIT_USAGE 2
 
@@ -169,7 +170,29 @@ format_json(const char *pipeline, const sdl_target_status *st, int64_t now_ms, s
     json_time(out, st->oldest_staged_ms);
     sdl_buf_append_str(out, ",\"oldest_age_seconds\":");
     json_age(out, now_ms, st->oldest_staged_ms);
-    sdl_buf_appendf(out, "},\"dead_letters\":%" PRIu64 "}\n", st->dead_letters);
+    sdl_buf_appendf(out, "},\"dead_letters\":%" PRIu64, st->dead_letters);
+    if (st->have_offset && o->requests) {
+        sdl_buf_appendf(out, ",\"snapshot_requests_waiting\":%" PRIu64,
+                        sdl_snapshot_requests_waiting(o->snapshot, o->snapshot_len, o->requests,
+                                                      o->requests_len));
+    }
+    sdl_snapshot_summary snap;
+    if (st->have_offset && sdl_snapshot_summarize(o->snapshot, o->snapshot_len, &snap)) {
+        sdl_buf_append_str(out, ",\"snapshot\":{\"id\":");
+        json_string(out, snap.id);
+        sdl_buf_append_str(out, ",\"state\":");
+        json_string(out, snap.state);
+        sdl_buf_append_str(out, ",\"table\":");
+        if (snap.table[0]) {
+            json_string(out, snap.table);
+        } else {
+            sdl_buf_append_str(out, "null");
+        }
+        sdl_buf_appendf(out,
+                        ",\"tables\":%" PRIu64 ",\"tables_done\":%" PRIu64 ",\"rows\":%" PRIu64 "}",
+                        snap.ntables, snap.done, snap.rows);
+    }
+    sdl_buf_append_str(out, "}\n");
 }
 
 #define LABEL "%-14s"
@@ -237,6 +260,27 @@ format_human(const char *pipeline, const sdl_target_status *st, int64_t now_ms, 
         sdl_buf_appendf(out,
                         LABEL "%" PRIu64 " waiting (sdl dlq list); %" PRIu64 " set aside in all\n",
                         "dead letters", st->dead_letters, o->dead_letters);
+    }
+    sdl_snapshot_summary snap;
+    if (st->have_offset && sdl_snapshot_summarize(o->snapshot, o->snapshot_len, &snap)) {
+        if (strcmp(snap.state, "done") == 0) {
+            sdl_buf_appendf(
+                out, LABEL "%s done: %" PRIu64 " rows of %" PRIu64 " table%s committed\n",
+                "snapshot", snap.id, snap.rows, snap.ntables, snap.ntables == 1 ? "" : "s");
+        } else {
+            sdl_buf_appendf(out,
+                            LABEL "%s running: table %s (%" PRIu64 " of %" PRIu64 "), %" PRIu64
+                                  " rows committed\n",
+                            "snapshot", snap.id, snap.table, snap.done + 1, snap.ntables,
+                            snap.rows);
+        }
+    }
+    uint64_t waiting = st->have_offset ? sdl_snapshot_requests_waiting(o->snapshot, o->snapshot_len,
+                                                                       o->requests, o->requests_len)
+                                       : 0;
+    if (waiting) {
+        sdl_buf_appendf(out, LABEL "%" PRIu64 " request%s waiting (sdl snapshot)\n", "snapshot",
+                        waiting, waiting == 1 ? "" : "s");
     }
     if (st->have_offset && o->lease_holder && o->lease_until_ms > now_ms) {
         sdl_buf_appendf(out, LABEL "held by %s until ", "running", o->lease_holder);

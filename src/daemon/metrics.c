@@ -79,6 +79,9 @@ sdl_metrics_snapshot_take(sdl_stats *s, sdl_metrics_snapshot *ret)
         ret->rows_applied_op[i] = atomic_load(&s->rows_applied_op[i]);
     }
     ret->ddl_applied = atomic_load(&s->ddl_applied);
+    ret->snapshot_rows = atomic_load(&s->snapshot_rows);
+    ret->snapshot_tables = atomic_load(&s->snapshot_tables);
+    ret->snapshot_tables_done = atomic_load(&s->snapshot_tables_done);
     ret->txns_applied = atomic_load(&s->txns_applied);
     ret->batches_committed = atomic_load(&s->batches_committed);
     ret->latency_count = atomic_load(&s->commit_latency_count);
@@ -255,6 +258,23 @@ sdl_metrics_render(const sdl_metrics_snapshot *snap, const char *version, sdl_bu
     metric_u64(out, snap, "sdl_ddl_applied_total", "counter",
                "DDL statements committed to MongoDB (op ddl documents) by this process.",
                snap->ddl_applied);
+    metric_u64(out, snap, "sdl_snapshot_rows_total", "counter",
+               "Existing rows committed to MongoDB by snapshots (op snapshot documents) by this "
+               "process.",
+               snap->snapshot_rows);
+    {
+        static const char *const states[] = {"pending", "running", "done"};
+        uint64_t done = snap->snapshot_tables_done;
+        uint64_t running = snap->snapshot_tables > done ? 1 : 0;
+        uint64_t n[] = {snap->snapshot_tables - done - running, running, done};
+        header(out, "sdl_snapshot_tables", "gauge",
+               "Tables of the snapshot (pipeline.start: snapshot, sdl snapshot) by state.");
+        for (int i = 0; i < 3; i++) {
+            open_series(out, snap, "sdl_snapshot_tables");
+            add_label(out, "state", states[i]);
+            sdl_buf_appendf(out, "} %" PRIu64 "\n", n[i]);
+        }
+    }
     metric_u64(out, snap, "sdl_transactions_applied_total", "counter",
                "Source transactions fully committed to MongoDB by this process.",
                snap->txns_applied);

@@ -309,9 +309,13 @@ plan_row(plan *p, const bson_t *doc, sdl_error *err)
             bson_concat(&q, &before);
         }
         add(p, "delete", coll, &q, NULL, NULL);
-    } else if ((strcmp(op, "insert") == 0 || strcmp(op, "update") == 0) && has_after) {
+    } else if ((strcmp(op, "insert") == 0 || strcmp(op, "update") == 0 ||
+                strcmp(op, "snapshot") == 0 /* an existing row: upserted (DESIGN.md §9) */) &&
+               has_after) {
         bool update = strcmp(op, "update") == 0;
-        if (!has_pk && !update) {
+        /* a snapshot row of a table without a key may already be there (a change read
+         * before its chunk put it there): matched by every column, like an update */
+        if (!has_pk && !update && strcmp(op, "snapshot") != 0) {
             bson_destroy(&u);
             full_doc(&u, NULL, &after);
             add(p, "insert", coll, NULL, &u, NULL); /* a generated _id */

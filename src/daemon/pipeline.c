@@ -20,6 +20,7 @@
 #include "sdl/daemon/mirror.h"
 #include "sdl/daemon/notify.h"
 #include "sdl/daemon/recovery.h"
+#include "sdl/daemon/snapshot.h"
 #include "sdl/daemon/stats.h"
 #include "sdl/mapping/column-policy.h"
 #include "sdl/mapping/dead-letter.h"
@@ -42,9 +43,19 @@ typedef struct pipeline {
     sdl_queue *queue;
     sdl_change_stream *stream;
     sdl_mongo_writer *writer;
-    sdl_sink sink;         /* the writer behind the seam (model/sink.h) */
-    sdl_commit_env commit; /* how committer.c and recovery.c use it */
-    sdl_mirror *mirror;    /* mirror mode's planner (mirror.h); NULL: audit only */
+    sdl_sink sink;          /* the writer behind the seam (model/sink.h) */
+    sdl_commit_env commit;  /* how committer.c and recovery.c use it */
+    sdl_mirror *mirror;     /* mirror mode's planner (mirror.h); NULL: audit only */
+    sdl_snapshot *snapshot; /* the snapshot, running or not (snapshot.h; reader thread) */
+    /* `sdl snapshot` requests, read with the offset by the writer thread every second and
+     * handed to the reader thread (under requests_lock) */
+    pthread_mutex_t requests_lock;
+    uint8_t *requests;          /* new requests not yet taken by the reader; NULL: none */
+    atomic_bool requests_ready; /* requests is set (the reader's cheap look) */
+    size_t requests_len;
+    uint8_t *requests_seen; /* writer thread: the last requests handed over */
+    size_t requests_seen_len;
+    uint64_t requests_polled_usec;
 
     sdl_offset offset;       /* last committed offset (writer thread after start) */
     char *flavor;            /* the source's: "mariadb" or "mysql" (offsets record it) */
@@ -335,10 +346,12 @@ static bool
 take_item(pipeline *p, sdl_batcher *bt, const sdl_queue_item *it, uint64_t now, sdl_error *err)
 {
     if (it->kind == SDL_QUEUE_COMMIT) {
-        return flush(p, bt,
-                     sdl_batcher_end_txn(bt, it->gtid, it->position, it->binlog_file,
-                                         it->binlog_pos, it->ts_sec, now),
-                     err);
+        sdl_flush mode = sdl_batcher_end_txn(bt, it->gtid, it->position, it->binlog_file,
+                                             it->binlog_pos, it->ts_sec, now);
+        if (it->snapshot) { /* a snapshot chunk ends here: its progress goes with the offset */
+            sdl_batcher_end_snapshot(bt, it->snapshot, it->snapshot_len);
+        }
+        return flush(p, bt, mode, err);
     }
     sdl_batcher_kind kind = batcher_kind(it->kind);
     if (!flush(p, bt, sdl_batcher_before(bt, kind), err)) {
@@ -372,6 +385,44 @@ idle_ping(pipeline *p)
         }
         atomic_store(&p->stats->target_up, up);
     }
+}
+
+/* `sdl snapshot` stores its requests in the offset document; once a second the writer reads
+ * it and hands requests it has not handed over yet to the reader thread (snapshot.c serves
+ * them). A failed read waits for the next second (the commits report the target's state). */
+static void
+poll_requests(pipeline *p)
+{
+    uint64_t now = sdl_now_monotonic_usec();
+    sdl_offset o;
+    bool found = false;
+    sdl_error err = SDL_ERROR_INIT;
+
+    if (now - p->requests_polled_usec < SDL_USEC_PER_SEC) {
+        return;
+    }
+    p->requests_polled_usec = now;
+    memset(&o, 0, sizeof(o));
+    if (!sdl_sink_load_offset(&p->sink, &o, &found, &err)) {
+        log_debug_e(&err, "Reading the snapshot requests");
+        return;
+    }
+    if (found && o.requests &&
+        (o.requests_len != p->requests_seen_len ||
+         memcmp(o.requests, p->requests_seen, o.requests_len) != 0)) {
+        free(p->requests_seen);
+        p->requests_seen = sdl_xmalloc(o.requests_len);
+        memcpy(p->requests_seen, o.requests, o.requests_len);
+        p->requests_seen_len = o.requests_len;
+        (void)pthread_mutex_lock(&p->requests_lock);
+        free(p->requests);
+        p->requests = o.requests; /* taken over */
+        p->requests_len = o.requests_len;
+        o.requests = NULL;
+        atomic_store(&p->requests_ready, true);
+        (void)pthread_mutex_unlock(&p->requests_lock);
+    }
+    sdl_offset_done(&o);
 }
 
 static void *
@@ -415,9 +466,11 @@ writer_main(void *arg)
                 last_contact = sdl_now_monotonic_usec();
             }
             ok = flush(p, &bt, sdl_batcher_due(&bt, sdl_now_monotonic_usec(), max_delay), err);
+            poll_requests(p);
             continue;
         }
         last_contact = sdl_now_monotonic_usec(); /* work ahead: the batch tells */
+        poll_requests(p);
         ok = take_item(p, &bt, it, last_contact, err);
         sdl_queue_item_free(it);
     }
@@ -480,14 +533,25 @@ push_row_bytes(pipeline *p, const sdl_change *c, const uint8_t *data, size_t len
 }
 
 static bool
-push_commit(pipeline *p, const sdl_change *c)
+push_commit_progress(pipeline *p, const sdl_change *c, const bson_t *progress)
 {
     sdl_queue_item *it = new_item(p, SDL_QUEUE_COMMIT, c);
 
     it->position = sdl_xstrdup(c->position ? c->position : "");
     it->binlog_file = sdl_xstrdup(c->pos.binlog_file ? c->pos.binlog_file : "");
     it->binlog_pos = c->pos.binlog_pos;
+    if (progress) {
+        it->snapshot = sdl_xmalloc(progress->len);
+        memcpy(it->snapshot, bson_get_data(progress), progress->len);
+        it->snapshot_len = progress->len;
+    }
     return sdl_queue_push(p->queue, it);
+}
+
+static bool
+push_commit(pipeline *p, const sdl_change *c)
+{
+    return push_commit_progress(p, c, NULL);
 }
 
 /* observability: the main thread logs the reader's error with SDL_GTID= and SDL_TABLE= */
@@ -571,6 +635,142 @@ reader_row(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *c
     return push_doc(p, SDL_QUEUE_DEAD_LETTER, c, dead);
 }
 
+/* ---- the snapshot's hooks (DESIGN.md §9; daemon/snapshot.c) ---- */
+
+/* The change stream's tap: the snapshot's, or, without one, the watermark table's rows
+ * dropped (a stopped snapshot's watermarks are never row changes). */
+static bool
+snapshot_tap(void *ctx, const sdl_row_change *row, const sdl_change_pos *pos)
+{
+    pipeline *p = ctx;
+
+    if (p->snapshot) {
+        return sdl_snapshot_row_tap(p->snapshot, row, pos);
+    }
+    return sdl_snapshot_is_watermark(p->config, row->table);
+}
+
+static bool
+snapshot_step_attempt(void *arg, sdl_error *err)
+{
+    pipeline *p = arg;
+
+    return sdl_snapshot_step(p->snapshot, live(p)->pipeline.batch_max_rows, err);
+}
+
+static void snapshot_status(pipeline *p);
+
+typedef struct serve_op {
+    pipeline *p;
+    const uint8_t *requests;
+    size_t len;
+} serve_op;
+
+static bool
+serve_attempt(void *arg, sdl_error *err)
+{
+    serve_op *o = arg;
+
+    return sdl_snapshot_serve(o->p->snapshot, live(o->p), o->requests, o->len, err);
+}
+
+/* The requests the writer handed over (poll_requests()), served on this thread. */
+static bool
+serve_requests(pipeline *p, sdl_error *err)
+{
+    serve_op o = {.p = p};
+    uint8_t *req;
+    bool ok;
+
+    if (!atomic_load(&p->requests_ready)) {
+        return true;
+    }
+    (void)pthread_mutex_lock(&p->requests_lock);
+    req = p->requests; /* taken over: the writer may hand newer ones meanwhile */
+    o.len = p->requests_len;
+    p->requests = NULL;
+    atomic_store(&p->requests_ready, false);
+    (void)pthread_mutex_unlock(&p->requests_lock);
+    o.requests = req;
+    ok = with_retry(p, "serving a snapshot request", SDL_RETRY_SOURCE, serve_attempt, &o, err);
+    free(req);
+    snapshot_status(p);
+    return ok;
+}
+
+/* observability: the snapshot's progress for STATUS= (the main thread reads it) */
+static void
+snapshot_status(pipeline *p)
+{
+    uint64_t tables, done;
+
+    sdl_snapshot_tables(p->snapshot, &tables, &done);
+    atomic_store(&p->stats->snapshot_tables, tables);
+    atomic_store(&p->stats->snapshot_tables_done, done);
+    (void)pthread_mutex_lock(&p->stats->lock);
+    if (sdl_snapshot_pending(p->snapshot)) {
+        sdl_snapshot_describe(p->snapshot, p->stats->snapshot, sizeof(p->stats->snapshot));
+    } else {
+        p->stats->snapshot[0] = '\0';
+    }
+    (void)pthread_mutex_unlock(&p->stats->lock);
+}
+
+/* The COMMIT of the high watermark's transaction: the chunk's rows go into it (the keys
+ * changed in the window left out), at most half a batch's bytes, then the COMMIT with the
+ * snapshot's progress (one batch: DESIGN.md §9). */
+static bool
+snapshot_emit(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *c, sdl_error *err)
+{
+    size_t n = sdl_snapshot_chunk_size(p->snapshot), covered = 0, emitted = 0, bytes = 0;
+    const char *id;
+    int64_t chunk, read_sec;
+    const bson_t *progress;
+    sdl_change rc = *c;
+
+    sdl_snapshot_chunk_info(p->snapshot, &id, &chunk, &read_sec);
+    rc.kind = SDL_CHANGE_ROW;
+    rc.pos.ts_sec = read_sec;
+    for (; covered < n; covered++) {
+        if (!sdl_snapshot_chunk_row(p->snapshot, covered, &rc.row)) {
+            continue; /* changed inside the window: the binlog's images carry it */
+        }
+        bson_t doc = BSON_INITIALIZER;
+        rc.pos.seq = c->pos.seq + emitted + 1;
+        if (!sdl_doc_mapper_row(mopts, &rc.pos, &rc.row, &doc, err)) {
+            sdl_error_prefix(err, "snapshot of '%s.%s'", rc.row.table->db, rc.row.table->name);
+            err->code = err->code == SDL_E_CONFIG ? SDL_E_CONFIG : SDL_E_DATA;
+            bson_destroy(&doc);
+            return false;
+        }
+        bson_t snap;
+        sdl_snapshot_document(&doc, id, chunk, &snap);
+        bson_destroy(&doc);
+        if (snap.len > live(p)->target.max_document_bytes) {
+            too_large(p, &rc, rc.row.table->db, rc.row.table->name, snap.len, err);
+            bson_destroy(&snap);
+            return false;
+        }
+        if (emitted && bytes + snap.len > live(p)->pipeline.batch_max_bytes / 2) {
+            bson_destroy(&snap); /* the next chunk starts at this row: never a split chunk */
+            break;
+        }
+        bytes += snap.len;
+        if (!push_doc(p, SDL_QUEUE_ROW, &rc, bson_copy(&snap))) {
+            bson_destroy(&snap);
+            return false;
+        }
+        bson_destroy(&snap);
+        emitted++;
+    }
+    sdl_snapshot_chunk_done(p->snapshot, covered, emitted, &progress);
+    snapshot_status(p);
+    if (!push_commit_progress(p, c, progress)) {
+        return false;
+    }
+    return true;
+}
+
 /* observability: the stream's counters, for /metrics (the stream is this thread's) */
 static void
 publish_source_counters(pipeline *p)
@@ -598,6 +798,12 @@ reader_main(void *arg)
     atomic_store(&p->stats->source_up, true);
     while (ok && !stopping(p)) {
         sdl_change c;
+        if (!serve_requests(p, err) || (sdl_snapshot_pending(p->snapshot) &&
+                                        !with_retry(p, "reading a snapshot chunk", SDL_RETRY_SOURCE,
+                                                    snapshot_step_attempt, p, err))) {
+            ok = false;
+            break;
+        }
         if (!sdl_change_stream_next(p->stream, &c, err)) {
             ok = false;
             break;
@@ -635,7 +841,12 @@ reader_main(void *arg)
             break;
         }
         case SDL_CHANGE_COMMIT:
-            ok = push_commit(p, &c);
+            if (p->snapshot && sdl_snapshot_at_commit(p->snapshot, c.pos.gtid)) {
+                sdl_column_policy_follow(&mopts.columns, sdl_change_stream_config(p->stream));
+                ok = snapshot_emit(p, &mopts, &c, err);
+            } else {
+                ok = push_commit(p, &c);
+            }
             break;
         case SDL_CHANGE_STATEMENT: /* never without opts.statements_as_changes */
             sdl_error_set(err, SDL_E_INVALID, "a statement change in sdl run");
@@ -797,11 +1008,16 @@ supervise(pipeline *p)
             char position[256];
             uint64_t rows = atomic_load(&p->stats->rows_applied);
             double secs = last_status ? (double)(now - last_status) / 1e6 : 1.0;
+            char snap[sizeof(p->stats->snapshot)];
             sdl_stats_position(p->stats, position, sizeof(position), NULL, 0, NULL);
-            sdl_notify_status("Replicating: lag %.1fs, %.0f rows/s, %llu rows applied, GTID %s",
+            (void)pthread_mutex_lock(&p->stats->lock);
+            memcpy(snap, p->stats->snapshot, sizeof(snap));
+            (void)pthread_mutex_unlock(&p->stats->lock);
+            sdl_notify_status("Replicating: lag %.1fs, %.0f rows/s, %llu rows applied, GTID %s%s%s",
                               (double)sdl_stats_lag_usec(p->stats) / 1e6,
                               (double)(rows - last_rows) / secs, (unsigned long long)rows,
-                              position[0] ? position : p->offset.gtid);
+                              position[0] ? position : p->offset.gtid,
+                              snap[0] ? "; snapshot: " : "", snap);
             last_rows = rows;
             last_status = now;
         }
@@ -827,6 +1043,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     bool ok = false;
 
     memset(&p, 0, sizeof(p));
+    (void)pthread_mutex_init(&p.requests_lock, NULL);
     p.config = config;
     atomic_store(&p.live, config);
     p.stop = stop;
@@ -887,6 +1104,8 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         .live_config = &p.live,           /* SIGHUP: new table filters from the next transaction */
         .connected = &p.stats->source_up, /* observability: /health/ready, sdl_source_up */
         .read_ahead_bytes = SDL_BINLOG_READ_AHEAD, /* receive while this thread decodes */
+        .row_tap = snapshot_tap, /* the snapshot's watermarks and windows (DESIGN.md §9) */
+        .row_tap_ctx = &p,
     };
     stream_op sop = {.p = &p, .options = &so};
     if (!with_retry(&p, "connecting to the source", SDL_RETRY_SOURCE, open_stream_attempt, &sop,
@@ -900,6 +1119,15 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
          * there and not at a new "now", and batch 1 is fenced like every other. */
         p.offset.gtid = sdl_xstrdup(sdl_change_stream_start_position(p.stream));
         p.offset.flavor = sdl_xstrdup(p.flavor);
+        if (strcmp(config->pipeline.start, "snapshot") == 0) {
+            /* the tables to snapshot, listed now: their progress goes into batch 0 */
+            bson_t *plan = NULL;
+            if (!sdl_snapshot_plan(config, &plan, err)) {
+                goto out;
+            }
+            sdl_offset_set_snapshot(&p.offset, bson_get_data(plan), plan->len);
+            bson_destroy(plan);
+        }
         if (!with_retry(&p, "storing the start position", SDL_RETRY_TARGET_CONNECT,
                         init_offset_attempt, &p, err)) {
             goto out;
@@ -909,6 +1137,13 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     }
     log_notice("Replicating after GTID position '%s' into the target (batch %" PRIu64 " next)",
                p.offset.gtid, p.offset.batch + 1);
+    p.snapshot = sdl_snapshot_new(config, p.offset.snapshot, p.offset.snapshot_len);
+    if (sdl_snapshot_pending(p.snapshot)) {
+        char what[512];
+        sdl_snapshot_describe(p.snapshot, what, sizeof(what));
+        log_notice("Snapshot in progress: %s", what);
+    }
+    snapshot_status(&p);
     atomic_store(&p.stats->target_up, true);
     (void)pthread_mutex_lock(&p.stats->lock);
     (void)snprintf(p.stats->position, sizeof(p.stats->position), "%s", p.offset.gtid);
@@ -960,6 +1195,10 @@ out:
     (void)sdl_change_stream_free(p.stream);
     (void)sdl_mongo_writer_free(p.writer);
     sdl_mirror_free(p.mirror);
+    (void)sdl_snapshot_free(p.snapshot);
+    free(p.requests);
+    free(p.requests_seen);
+    (void)pthread_mutex_destroy(&p.requests_lock);
     (void)sdl_queue_free(p.queue);
     sdl_offset_done(&p.offset);
     free(p.flavor);

@@ -173,6 +173,10 @@ sdl_stats_count_applied(sdl_stats *s, const char *op, const char *db, const char
         atomic_fetch_add(&s->ddl_applied, 1);
         return;
     }
+    if (strcmp(op, "snapshot") == 0) {
+        atomic_fetch_add(&s->snapshot_rows, 1);
+        return;
+    }
     if (strcmp(op, "insert") == 0) {
         o = SDL_STATS_INSERT;
     } else if (strcmp(op, "update") == 0) {

@@ -23,6 +23,8 @@ sdl_offset_done(sdl_offset *offset)
     free(offset->partial_gtid);
     free(offset->binlog_file);
     free(offset->lease_holder);
+    free(offset->snapshot);
+    free(offset->requests);
     memset(offset, 0, sizeof(*offset));
 }
 
@@ -35,6 +37,29 @@ sdl_offset_copy(sdl_offset *dst, const sdl_offset *src)
     dst->partial_gtid = dup_or_null(src->partial_gtid);
     dst->binlog_file = dup_or_null(src->binlog_file);
     dst->lease_holder = dup_or_null(src->lease_holder);
+    dst->snapshot = NULL;
+    dst->snapshot_len = 0;
+    sdl_offset_set_snapshot(dst, src->snapshot, src->snapshot_len);
+    dst->requests = NULL;
+    dst->requests_len = 0;
+    if (src->requests) {
+        dst->requests = sdl_xmalloc(src->requests_len);
+        memcpy(dst->requests, src->requests, src->requests_len);
+        dst->requests_len = src->requests_len;
+    }
+}
+
+void
+sdl_offset_set_snapshot(sdl_offset *offset, const uint8_t *doc, size_t len)
+{
+    free(offset->snapshot);
+    offset->snapshot = NULL;
+    offset->snapshot_len = 0;
+    if (doc && len) {
+        offset->snapshot = sdl_xmalloc(len);
+        memcpy(offset->snapshot, doc, len);
+        offset->snapshot_len = len;
+    }
 }
 
 bool

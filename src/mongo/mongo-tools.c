@@ -328,3 +328,54 @@ sdl_mongo_writer_txn_split(sdl_mongo_writer *w, const char *gtid, bool *ret_spli
     mw_changes_names_free(names);
     return ok;
 }
+
+/* ---- snapshot requests (`sdl snapshot`) ---- */
+
+bool
+sdl_mongo_writer_request_snapshot(sdl_mongo_writer *w, const char *id, char *const *tables,
+                                  size_t ntables, sdl_error *err)
+{
+    bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER, push, field, each, req, arr;
+    bson_t opts = BSON_INITIALIZER, reply;
+    bson_error_t error;
+    uint64_t matched = 0;
+    bool ok;
+
+    bson_append_utf8(&sel, "_id", -1, w->pipeline, -1);
+    bson_append_document_begin(&upd, "$push", -1, &push);
+    bson_append_document_begin(&push, "snapshot_requests", -1, &field);
+    bson_append_array_begin(&field, "$each", -1, &each);
+    bson_append_document_begin(&each, "0", 1, &req);
+    bson_append_utf8(&req, "id", -1, id, -1);
+    bson_append_array_begin(&req, "tables", -1, &arr);
+    for (size_t i = 0; i < ntables; i++) {
+        char key[16];
+        const char *k;
+        size_t klen = bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+        bson_append_utf8(&arr, k, (int)klen, tables[i], -1);
+    }
+    bson_append_array_end(&req, &arr);
+    bson_append_date_time(&req, "at", -1, mw_now_ms());
+    bson_append_document_end(&each, &req);
+    bson_append_array_end(&field, &each);
+    bson_append_int32(&field, "$slice", -1, -100); /* the newest hundred: old ones are served */
+    bson_append_document_end(&push, &field);
+    bson_append_document_end(&upd, &push);
+    mw_append_wc_majority(w, &opts);
+    ok = mongoc_collection_update_one(w->offsets, &sel, &upd, &opts, &reply, &error);
+    if (!ok) {
+        mw_set_sink_error(err, &error, &reply, "storing a snapshot request for pipeline '%s'",
+                          w->pipeline);
+    } else if (!mw_iter_u64(&reply, "matchedCount", &matched) || matched != 1) {
+        sdl_error_set(err, SDL_E_CONFIG,
+                      "pipeline '%s' has no offset in %s yet: start it (sdl run) first, or "
+                      "begin it with pipeline.start: snapshot",
+                      w->pipeline, w->db_name);
+        ok = false;
+    }
+    bson_destroy(&reply);
+    bson_destroy(&sel);
+    bson_destroy(&upd);
+    bson_destroy(&opts);
+    return ok;
+}

@@ -152,6 +152,12 @@ mw_append_offset_fields(bson_t *doc, const sdl_offset *o, uint64_t batch)
     } else {
         bson_append_null(doc, "source_ts", -1);
     }
+    if (o->snapshot) { /* the snapshot's progress (DESIGN.md §9), stored as it is */
+        bson_t progress;
+        if (bson_init_static(&progress, o->snapshot, o->snapshot_len)) {
+            bson_append_document(doc, "snapshot", -1, &progress);
+        }
+    }
 }
 
 void
@@ -177,6 +183,20 @@ mw_read_offset_fields(const bson_t *doc, sdl_offset *o)
     (void)mw_iter_u64(doc, "dead_letters", &o->dead_letters);
     o->lease_holder = mw_iter_strdup(doc, "lease.holder");
     o->lease_until_ms = mw_iter_date_ms(doc, "lease.until");
+    if (bson_iter_init_find(&it, doc, "snapshot") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        const uint8_t *data;
+        uint32_t len;
+        bson_iter_document(&it, &len, &data);
+        sdl_offset_set_snapshot(o, data, len);
+    }
+    if (bson_iter_init_find(&it, doc, "snapshot_requests") && BSON_ITER_HOLDS_ARRAY(&it)) {
+        const uint8_t *data;
+        uint32_t len;
+        bson_iter_array(&it, &len, &data);
+        o->requests = sdl_xmalloc(len);
+        memcpy(o->requests, data, len);
+        o->requests_len = len;
+    }
 }
 
 void

@@ -224,8 +224,10 @@ typedef bool (*col_pred)(const sdl_binlog_format *fmt, uint8_t type);
 static bool
 pred_numeric(const sdl_binlog_format *fmt, uint8_t t)
 {
-    (void)fmt;
-    return is_numeric_type(t);
+    /* MariaDB's server counts YEAR too (Field_year is a Field_tiny, and its binlog_type_info
+     * has a signedness); MySQL's does not */
+    return is_numeric_type(t) ||
+           (t == SDL_MYSQL_TYPE_YEAR && fmt->flavor != SDL_BINLOG_FLAVOR_MYSQL);
 }
 
 static bool

@@ -498,7 +498,11 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     }
     /* MySQL table maps carry the JSON type; the information_schema lookup is MariaDB's. */
     s->schema = s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? NULL : sdl_schema_cache_new(s->meta);
-    if (!resolve_start(s, opts->from ? opts->from : cfg->pipeline.start, err)) {
+    const char *from = opts->from ? opts->from : cfg->pipeline.start;
+    if (strcmp(from, "snapshot") == 0) {
+        from = "now"; /* the stream of a snapshot begins now (DESIGN.md §9) */
+    }
+    if (!resolve_start(s, from, err)) {
         sdl_error_prefix(err, "resolving the start position");
         goto fail;
     }
@@ -868,12 +872,20 @@ next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
             s->rows_read++;
             s->rows_filtered += !pass;
         }
-        if (!pass || again) {
+        if (again) {
+            continue;
+        }
+        c->row = rc;
+        fill_pos(s, c, seq, s->rows_event_pos, s->rows_event_ts);
+        /* the snapshot's tap (DESIGN.md §9) sees every row, filtered or not; a row it keeps
+         * (the watermark table's) is never handed out */
+        if (s->opts.row_tap && s->opts.row_tap(s->opts.row_tap_ctx, &c->row, &c->pos)) {
+            continue;
+        }
+        if (!pass) {
             continue;
         }
         c->kind = SDL_CHANGE_ROW;
-        c->row = rc;
-        fill_pos(s, c, seq, s->rows_event_pos, s->rows_event_ts);
         *ret_have = true;
         return true;
     }

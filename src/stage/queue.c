@@ -30,6 +30,7 @@ sdl_queue_item_free(sdl_queue_item *item)
     free(item->gtid);
     free(item->position);
     free(item->binlog_file);
+    free(item->snapshot);
     free(item);
 }
 

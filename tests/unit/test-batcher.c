@@ -630,3 +630,45 @@ TEST(batcher_dead_lettered_document_keeps_the_counts_right)
     ASSERT_UINT_EQ(w.bt.batch.ndead, 0);
     writer_done(&w);
 }
+
+/* ---- a snapshot's progress (DESIGN.md §9) ---- */
+
+static bool
+same_progress(const sdl_offset *o, const bson_t *want)
+{
+    return o->snapshot && o->snapshot_len == want->len &&
+           memcmp(o->snapshot, bson_get_data(want), want->len) == 0;
+}
+
+TEST(batcher_carries_a_snapshot_chunk_progress_into_every_later_offset)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+    bson_t *a = BCON_NEW("id", "s1", "done", BCON_INT64(0), "chunk", BCON_INT64(1));
+    bson_t *b = BCON_NEW("id", "s1", "done", BCON_INT64(0), "chunk", BCON_INT64(2));
+
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 11, 1, &err), &err);
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    sdl_batcher_end_snapshot(&w.bt, bson_get_data(a), a->len); /* 0-1-12 ends chunk 1 */
+    ASSERT_OK(writer_txn(&w, 13, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    /* the batch ends after 0-1-13, which holds no chunk: the progress of 0-1-12 goes on */
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-13");
+    ASSERT_TRUE(same_progress(&w.fs.offset, a));
+    /* a batch without a chunk keeps the committed progress */
+    ASSERT_OK(writer_txn(&w, 14, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_TRUE(same_progress(&w.fs.offset, a));
+    /* the next chunk replaces it */
+    ASSERT_OK(writer_txn(&w, 15, 3, &err), &err);
+    sdl_batcher_end_snapshot(&w.bt, bson_get_data(b), b->len);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-15");
+    ASSERT_TRUE(same_progress(&w.fs.offset, b));
+    ASSERT_TRUE(same_progress(&w.committed, b));
+    bson_destroy(a);
+    bson_destroy(b);
+    writer_done(&w);
+}

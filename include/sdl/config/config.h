@@ -103,7 +103,8 @@ typedef struct sdl_target_config {
 
 typedef struct sdl_pipeline_config {
     char *name;                        /* default "main"; _id of the offset document */
-    char *start;                       /* "now", "start" or a GTID position/set; default "now" */
+    char *start;                       /* "now", "start", "snapshot" or a GTID position/set;
+                                        * default "now" */
     uint64_t batch_max_rows;           /* default 5000 */
     uint64_t batch_max_bytes;          /* default 16 MiB */
     uint64_t batch_max_delay_usec;     /* default 200 ms */
@@ -199,6 +200,25 @@ typedef struct sdl_log_config {
     sdl_log_format format; /* stderr records: text (default) or json */
 } sdl_log_config;
 
+/* snapshot.mode (DESIGN.md §9) */
+typedef enum sdl_snapshot_mode {
+    SDL_SNAPSHOT_WATERMARK,  /* DBLog watermark chunks (needs the watermark table) */
+    SDL_SNAPSHOT_CONSISTENT, /* one consistent-snapshot transaction (not implemented yet) */
+} sdl_snapshot_mode;
+
+/* snapshot.no_key: a table to snapshot without a primary key nor a unique NOT NULL key */
+typedef enum sdl_snapshot_no_key {
+    SDL_SNAPSHOT_NO_KEY_ERROR, /* stop (exit 78) naming the table */
+    SDL_SNAPSHOT_NO_KEY_SKIP,  /* warn and leave the table out of the snapshot */
+} sdl_snapshot_no_key;
+
+typedef struct sdl_snapshot_config {
+    uint64_t chunk_rows;        /* rows per chunk; default 1024 */
+    char *watermark_table;      /* "db.table"; default "sdl.watermarks" */
+    sdl_snapshot_mode mode;     /* default watermark */
+    sdl_snapshot_no_key no_key; /* default error */
+} sdl_snapshot_config;
+
 typedef struct sdl_config {
     char *path;            /* file the config was loaded from */
     char *credentials_dir; /* the credentials directory that was searched, or NULL (none) */
@@ -208,6 +228,7 @@ typedef struct sdl_config {
     sdl_tables_config tables;
     sdl_columns_config columns;
     sdl_mirror_config mirror;
+    sdl_snapshot_config snapshot;
     sdl_http_config http;
     sdl_log_config log;
 } sdl_config;

@@ -107,6 +107,10 @@ sdl_flush sdl_batcher_add(sdl_batcher *bt, sdl_batcher_kind kind, const char *gt
 sdl_flush sdl_batcher_end_txn(sdl_batcher *bt, const char *gtid, const char *position,
                               const char *binlog_file, uint64_t binlog_pos, int64_t ts_sec,
                               uint64_t now_usec);
+/* The transaction that just ended (sdl_batcher_end_txn()) completes a snapshot chunk: the
+ * offset after it records @progress (BSON, copied), and so do the offsets after it until the
+ * next chunk (DESIGN.md §9). */
+void sdl_batcher_end_snapshot(sdl_batcher *bt, const uint8_t *progress, size_t len);
 /* SDL_FLUSH_COMPLETE when complete transactions are held and the oldest item has waited
  * @max_delay_usec; else SDL_FLUSH_NONE. */
 sdl_flush sdl_batcher_due(const sdl_batcher *bt, uint64_t now_usec, uint64_t max_delay_usec);

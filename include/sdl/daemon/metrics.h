@@ -44,6 +44,9 @@ typedef struct sdl_metrics_snapshot {
     uint64_t rows_applied;
     uint64_t rows_applied_op[SDL_STATS_OP_COUNT];
     uint64_t ddl_applied;
+    uint64_t snapshot_rows;
+    uint64_t snapshot_tables;
+    uint64_t snapshot_tables_done;
     uint64_t txns_applied;
     uint64_t batches_committed;
     uint64_t latency_count;

@@ -61,9 +61,12 @@ extern const uint64_t sdl_stats_latency_bounds_usec[SDL_STATS_LATENCY_BUCKETS];
 typedef struct sdl_stats {
     atomic_uint_fast64_t rows_applied; /* row changes committed by this process */
     atomic_uint_fast64_t rows_applied_op[SDL_STATS_OP_COUNT]; /* the same, by operation */
-    atomic_uint_fast64_t ddl_applied;       /* DDL documents committed by this process */
-    atomic_uint_fast64_t txns_applied;      /* source transactions fully committed */
-    atomic_uint_fast64_t batches_committed; /* MongoDB transactions committed */
+    atomic_uint_fast64_t ddl_applied;          /* DDL documents committed by this process */
+    atomic_uint_fast64_t snapshot_rows;        /* snapshot rows (op snapshot) committed by it */
+    atomic_uint_fast64_t snapshot_tables;      /* tables of the snapshot (reader thread) */
+    atomic_uint_fast64_t snapshot_tables_done; /* of them read completely */
+    atomic_uint_fast64_t txns_applied;         /* source transactions fully committed */
+    atomic_uint_fast64_t batches_committed;    /* MongoDB transactions committed */
     atomic_uint_fast64_t commit_latency_count;
     atomic_uint_fast64_t commit_latency_sum_usec;
     atomic_uint_fast64_t commit_latency_buckets[SDL_STATS_LATENCY_BUCKETS]; /* not cumulative */
@@ -90,7 +93,8 @@ typedef struct sdl_stats {
     atomic_int writer_state;                   /* sdl_worker_state */
     pthread_mutex_t lock;                      /* protects the strings below */
     char position[1024];                       /* GTID position of the last commit */
-    char binlog_file[256];                     /* binlog file of the last commit */
+    char snapshot[512];    /* the snapshot being read, for STATUS= ("" when none; under lock) */
+    char binlog_file[256]; /* binlog file of the last commit */
     uint64_t binlog_pos;
     char pipeline[72];
     /* per-table counters, under the lock; table_limit 0 = off */

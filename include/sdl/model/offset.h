@@ -12,6 +12,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The offset document of a pipeline. All strings owned; free with sdl_offset_done(). */
@@ -31,11 +32,21 @@ typedef struct sdl_offset {
     uint64_t dead_letters;  /* rows set aside as dead letters by this pipeline, in total */
     char *lease_holder;     /* the sdl that holds the pipeline ("host:pid"), NULL when none */
     int64_t lease_until_ms; /* ... until then (ms since the epoch); it renews while it runs */
+    uint8_t *snapshot;      /* NULL, or the snapshot's progress (DESIGN.md §9) as a BSON
+                             * document of snapshot_len bytes (daemon/snapshot.c reads and
+                             * writes it; the sink stores it as is); owned */
+    size_t snapshot_len;
+    uint8_t *requests; /* NULL, or the snapshot requests `sdl snapshot` stored in the offset
+                        * document (BSON array as a document, requests_len bytes); read
+                        * only, never written by a commit; owned */
+    size_t requests_len;
 } sdl_offset;
 
 /* Frees the strings and zeroes @offset. NULL-safe. */
 void sdl_offset_done(sdl_offset *offset);
 /* @dst becomes a deep copy of @src (@dst's previous contents are not freed). */
 void sdl_offset_copy(sdl_offset *dst, const sdl_offset *src);
+/* Replaces @offset's snapshot progress by a copy of @len bytes at @doc (NULL: none). */
+void sdl_offset_set_snapshot(sdl_offset *offset, const uint8_t *doc, size_t len);
 /* Whether two texts are equal, NULL counting as "". */
 bool sdl_offset_same_text(const char *a, const char *b);

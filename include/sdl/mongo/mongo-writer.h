@@ -142,6 +142,16 @@ SDL_MUST_CHECK bool sdl_mongo_writer_renew_lease(sdl_mongo_writer *writer, bool 
 SDL_MUST_CHECK bool sdl_mongo_writer_end_previous_sessions(sdl_mongo_writer *writer, size_t *ret_n,
                                                            char **ret_holder, sdl_error *err);
 
+/* ---- snapshot requests (`sdl snapshot`, DESIGN.md §9) ---- */
+
+/* Appends the request @id (ids sort in the order they were made) for the tables matching
+ * @tables (glob patterns on "db.table") to the pipeline's offset document
+ * (`snapshot_requests`, the newest 100 kept); the running pipeline reads it with its offset
+ * and serves it. SDL_E_CONFIG when the pipeline has no offset yet. */
+SDL_MUST_CHECK bool sdl_mongo_writer_request_snapshot(sdl_mongo_writer *writer, const char *id,
+                                                      char *const *tables, size_t ntables,
+                                                      sdl_error *err);
+
 /* ---- offset tools (`sdl offset set`) ---- */
 
 /* Moves the pipeline to @gtid (@flavor) in one transaction: the offset becomes batch n+1 at that

@@ -119,6 +119,12 @@ typedef struct sdl_change_stream_options {
     size_t read_ahead_bytes;    /* server: > 0 lets a thread of the binlog reader receive
                                  * events ahead of decoding, in a ring of this many bytes
                                  * (binlog-reader.h, SDL_BINLOG_READ_AHEAD); 0: one thread */
+    /* optional: called with every row change decoded (rows the filters drop included; rows
+     * read again after a reconnect not), before the filters; returning true drops the row
+     * (never handed out). The snapshot (DESIGN.md §9) watches its watermarks and the keys
+     * changed in a chunk's window through it. Called on the thread of next(). */
+    bool (*row_tap)(void *ctx, const sdl_row_change *row, const sdl_change_pos *pos);
+    void *row_tap_ctx;
 } sdl_change_stream_options;
 
 /* Connects, runs the start-up checks and resolves the start position. */

@@ -41,6 +41,9 @@ typedef struct sdl_queue_item {
     char *position;      /* COMMIT: GTID position after the transaction (malloc'd) */
     char *binlog_file;   /* COMMIT: binlog file (malloc'd) */
     uint64_t binlog_pos; /* COMMIT: position after the transaction */
+    uint8_t *snapshot;   /* COMMIT of a snapshot chunk: the snapshot's progress after it
+                          * (opaque bytes, malloc'd, owned; NULL otherwise) */
+    size_t snapshot_len;
 } sdl_queue_item;
 
 /* Frees an item and everything it owns. NULL-safe. */

@@ -1,0 +1,913 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sdl/daemon/snapshot.h"
+
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdl/base/alloc.h"
+#include "sdl/base/bytes.h"
+#include "sdl/base/clock.h"
+#include "sdl/base/log.h"
+#include "sdl/mysql/snapshot-reader.h"
+
+typedef enum chunk_state {
+    CHUNK_NONE,    /* no chunk in flight */
+    CHUNK_WAIT_LO, /* read; the stream has not reached the low watermark yet */
+    CHUNK_WINDOW,  /* between the watermarks: collecting changed keys */
+    CHUNK_HI,      /* the high watermark's transaction is being read */
+} chunk_state;
+
+struct sdl_snapshot {
+    const sdl_config *config;
+    char *wm_db; /* snapshot.watermark_table, split once (the tap looks at every row) */
+    const char *wm_table;
+    size_t wm_db_len;
+    sdl_snapshot_reader *reader;
+    bson_t progress; /* the committed progress (DESIGN.md §9) */
+    bson_t next;     /* the progress a finished chunk's COMMIT carries */
+    char *id;        /* from progress */
+    char **tables;   /* from progress */
+    size_t ntables;
+    uint64_t done;       /* tables done */
+    uint64_t chunk;      /* chunks committed of the current table */
+    uint64_t rows;       /* rows emitted in total */
+    uint64_t table_rows; /* rows emitted of the current table */
+    char *last_request;  /* the newest `sdl snapshot` request served ("" none) */
+    sdl_value *last_key; /* NULL: from the first row; strings point into progress */
+    uint32_t nlast;
+
+    sdl_snapshot_table *table; /* the current table, described */
+    uint64_t described;        /* index of the table described (done at the time) */
+    uint64_t est_rows;         /* the server's estimate of its rows (0: unknown) */
+    uint64_t t0_usec;          /* when this process began reading the current table */
+    uint64_t rows0;            /* its rows committed then */
+    chunk_state state;
+    char lo[64];
+    char hi[64];
+    char *hi_gtid;
+    sdl_snapshot_chunk rows_read; /* the chunk (values in the reader's arena) */
+    uint64_t limit;
+    int64_t read_sec;
+    char **changed; /* keys (key_bytes) changed in the window, sorted at the high mark */
+    size_t nchanged;
+    size_t cap_changed;
+    bool sorted;
+};
+
+/* ---- keys: one byte string per key, equal for equal values whatever their producer ---- */
+
+static void
+key_append(sdl_buf *b, const sdl_value *v)
+{
+    char tmp[64];
+    int n = 0;
+    char tag = 's';
+
+    switch (v->kind) {
+    case SDL_VALUE_NULL:
+    case SDL_VALUE_ABSENT:
+        tag = 'n';
+        break;
+    case SDL_VALUE_INT:
+        tag = 'i';
+        n = snprintf(tmp, sizeof(tmp), "%" PRId64, v->i);
+        break;
+    case SDL_VALUE_UINT:
+    case SDL_VALUE_BIT:
+        tag = 'i';
+        n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v->u);
+        break;
+    case SDL_VALUE_FLOAT:
+    case SDL_VALUE_DOUBLE:
+        tag = 'f';
+        n = snprintf(tmp, sizeof(tmp), "%.17g", v->d);
+        break;
+    case SDL_VALUE_DATETIME:
+    case SDL_VALUE_DATE:
+        tag = 't';
+        n = snprintf(tmp, sizeof(tmp), "%" PRId64, v->usec);
+        break;
+    case SDL_VALUE_DECIMAL64: {
+        /* unscaled integer → the text the server prints: -12.34 */
+        uint64_t a = v->i < 0 ? (uint64_t)0 - (uint64_t)v->i : (uint64_t)v->i;
+        char digits[32];
+        int nd = snprintf(digits, sizeof(digits), "%0*" PRIu64, v->scale + 1, a);
+        tag = 'd';
+        n = snprintf(tmp, sizeof(tmp), "%s%.*s%s%s", v->i < 0 ? "-" : "", nd - v->scale, digits,
+                     v->scale ? "." : "", digits + (nd - v->scale));
+        break;
+    }
+    case SDL_VALUE_DECIMAL:
+        tag = 'd';
+        sdl_buf_append(b, &tag, 1);
+        sdl_buf_append(b, v->str.ptr, v->str.len);
+        sdl_buf_append(b, "\0", 1);
+        return;
+    default:
+        break;
+    }
+    sdl_buf_append(b, &tag, 1);
+    if (tag == 's') {
+        uint32_t len = (uint32_t)v->str.len;
+        sdl_buf_append(b, &len, sizeof(len));
+        sdl_buf_append(b, v->str.ptr, v->str.len);
+    } else if (n > 0) {
+        sdl_buf_append(b, tmp, (size_t)n);
+        sdl_buf_append(b, "\0", 1);
+    }
+}
+
+char *
+sdl_snapshot_key_text(const sdl_value *values, const uint32_t *cols, uint32_t n)
+{
+    sdl_buf b = SDL_BUF_INIT;
+    static const char hex[] = "0123456789abcdef";
+
+    for (uint32_t k = 0; k < n; k++) {
+        key_append(&b, &values[cols[k]]);
+    }
+    char *out = sdl_xmalloc(b.len * 2 + 1);
+    for (size_t i = 0; i < b.len; i++) {
+        out[2 * i] = hex[b.data[i] >> 4];
+        out[2 * i + 1] = hex[b.data[i] & 15];
+    }
+    out[b.len * 2] = '\0';
+    sdl_buf_done(&b);
+    return out;
+}
+
+/* The key of @values (a row image of the current table). */
+static char *
+key_string(const sdl_snapshot *s, const sdl_value *values)
+{
+    const uint32_t *cols;
+    uint32_t n = sdl_snapshot_table_key(s->table, &cols);
+
+    return sdl_snapshot_key_text(values, cols, n);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+changed_clear(sdl_snapshot *s)
+{
+    for (size_t i = 0; i < s->nchanged; i++) {
+        free(s->changed[i]);
+    }
+    s->nchanged = 0;
+    s->sorted = false;
+}
+
+/* ---- progress ---- */
+
+static bson_t *
+progress_new(const char *id, char *const *tables, size_t n, const char *last_request)
+{
+    bson_t *doc = bson_new(), arr;
+
+    bson_append_utf8(doc, "id", -1, id, -1);
+    bson_append_utf8(doc, "state", -1, n ? "running" : "done", -1);
+    bson_append_array_begin(doc, "tables", -1, &arr);
+    for (size_t i = 0; i < n; i++) {
+        char key[16];
+        const char *k;
+        size_t klen = bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+        bson_append_utf8(&arr, k, (int)klen, tables[i], -1);
+    }
+    bson_append_array_end(doc, &arr);
+    bson_append_int64(doc, "done", -1, 0);
+    bson_append_int64(doc, "chunk", -1, 0);
+    bson_append_null(doc, "last_key", -1);
+    bson_append_utf8(doc, "last_request", -1, last_request, -1);
+    bson_append_int64(doc, "rows", -1, 0);
+    bson_append_int64(doc, "table_rows", -1, 0);
+    return doc;
+}
+
+bson_t *
+sdl_snapshot_progress_new(const char *id, char *const *tables, size_t n)
+{
+    return progress_new(id, tables, n, "");
+}
+
+bool
+sdl_snapshot_plan(const sdl_config *config, bson_t **ret, sdl_error *err)
+{
+    sdl_snapshot_reader *r = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    char id[64];
+
+    if (!sdl_snapshot_reader_open(config, config->pipeline.name, &r, err)) {
+        return false;
+    }
+    if (!sdl_snapshot_reader_list_tables(r, config, &names, &n, err)) {
+        (void)sdl_snapshot_reader_free(r);
+        return false;
+    }
+    (void)snprintf(id, sizeof(id), "%s-%" PRIu64, config->pipeline.name,
+                   sdl_now_realtime_usec() / 1000u);
+    *ret = sdl_snapshot_progress_new(id, names, n);
+    sdl_snapshot_names_free(names, n);
+    (void)sdl_snapshot_reader_free(r);
+    return true;
+}
+
+static int64_t
+iter_i64(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it)
+               ? bson_iter_as_int64(&it)
+               : 0;
+}
+
+/* Reads s->progress into the fields (last_key's strings point into it). */
+static void
+load_progress(sdl_snapshot *s)
+{
+    bson_iter_t it, child;
+
+    free(s->id);
+    s->id = NULL;
+    free(s->last_request);
+    s->last_request = NULL;
+    if (bson_iter_init_find(&it, &s->progress, "last_request") && BSON_ITER_HOLDS_UTF8(&it)) {
+        s->last_request = sdl_xstrdup(bson_iter_utf8(&it, NULL));
+    } else {
+        s->last_request = sdl_xstrdup("");
+    }
+    for (size_t i = 0; i < s->ntables; i++) {
+        free(s->tables[i]);
+    }
+    free(s->tables);
+    s->tables = NULL;
+    s->ntables = 0;
+    free(s->last_key);
+    s->last_key = NULL;
+    s->nlast = 0;
+    if (bson_iter_init_find(&it, &s->progress, "id") && BSON_ITER_HOLDS_UTF8(&it)) {
+        s->id = sdl_xstrdup(bson_iter_utf8(&it, NULL));
+    } else {
+        s->id = sdl_xstrdup("?");
+    }
+    if (bson_iter_init_find(&it, &s->progress, "tables") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &child)) {
+        while (bson_iter_next(&child)) {
+            if (BSON_ITER_HOLDS_UTF8(&child)) {
+                s->tables = sdl_xreallocarray(s->tables, s->ntables + 1, sizeof(*s->tables));
+                s->tables[s->ntables++] = sdl_xstrdup(bson_iter_utf8(&child, NULL));
+            }
+        }
+    }
+    s->done = (uint64_t)iter_i64(&s->progress, "done");
+    s->chunk = (uint64_t)iter_i64(&s->progress, "chunk");
+    s->rows = (uint64_t)iter_i64(&s->progress, "rows");
+    s->table_rows = (uint64_t)iter_i64(&s->progress, "table_rows");
+    if (bson_iter_init_find(&it, &s->progress, "last_key") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &child)) {
+        while (bson_iter_next(&child)) {
+            bson_iter_t f;
+            sdl_value v;
+            memset(&v, 0, sizeof(v));
+            if (!BSON_ITER_HOLDS_DOCUMENT(&child) || !bson_iter_recurse(&child, &f)) {
+                continue;
+            }
+            while (bson_iter_next(&f)) {
+                const char *k = bson_iter_key(&f);
+                if (strcmp(k, "k") == 0) {
+                    v.kind = (sdl_value_kind)bson_iter_as_int64(&f);
+                } else if (strcmp(k, "i") == 0) {
+                    v.i = bson_iter_as_int64(&f);
+                } else if (strcmp(k, "d") == 0 && BSON_ITER_HOLDS_DOUBLE(&f)) {
+                    v.d = bson_iter_double(&f);
+                } else if (strcmp(k, "s") == 0 && BSON_ITER_HOLDS_BINARY(&f)) {
+                    const uint8_t *data;
+                    uint32_t len;
+                    bson_subtype_t sub;
+                    bson_iter_binary(&f, &sub, &len, &data);
+                    v.str.ptr = (const char *)data;
+                    v.str.len = len;
+                }
+            }
+            s->last_key = sdl_xreallocarray(s->last_key, s->nlast + 1, sizeof(*s->last_key));
+            s->last_key[s->nlast++] = v;
+        }
+    }
+}
+
+static void
+append_key_value(bson_t *arr, uint32_t idx, const sdl_value *v)
+{
+    char key[16];
+    const char *k;
+    size_t klen = bson_uint32_to_string(idx, &k, key, sizeof(key));
+    bson_t d;
+
+    bson_append_document_begin(arr, k, (int)klen, &d);
+    bson_append_int32(&d, "k", -1, (int32_t)v->kind);
+    switch (v->kind) {
+    case SDL_VALUE_INT:
+    case SDL_VALUE_UINT:
+    case SDL_VALUE_BIT:
+    case SDL_VALUE_DATETIME:
+    case SDL_VALUE_DATE:
+        bson_append_int64(&d, "i", -1, v->i);
+        break;
+    case SDL_VALUE_FLOAT:
+    case SDL_VALUE_DOUBLE:
+        bson_append_double(&d, "d", -1, v->d);
+        break;
+    default:
+        bson_append_binary(&d, "s", -1, BSON_SUBTYPE_BINARY, (const uint8_t *)v->str.ptr,
+                           (uint32_t)v->str.len);
+        break;
+    }
+    bson_append_document_end(arr, &d);
+}
+
+/* s->next: the progress after the current chunk covered rows [0, covered) of what it read. */
+static void
+make_next(sdl_snapshot *s, size_t covered, size_t emitted, bool table_done)
+{
+    bson_t arr;
+
+    bson_reinit(&s->next);
+    bson_append_utf8(&s->next, "id", -1, s->id, -1);
+    bool all = table_done && s->done + 1 >= s->ntables;
+    bson_append_utf8(&s->next, "state", -1, all ? "done" : "running", -1);
+    bson_append_array_begin(&s->next, "tables", -1, &arr);
+    for (size_t i = 0; i < s->ntables; i++) {
+        char key[16];
+        const char *k;
+        size_t klen = bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+        bson_append_utf8(&arr, k, (int)klen, s->tables[i], -1);
+    }
+    bson_append_array_end(&s->next, &arr);
+    bson_append_int64(&s->next, "done", -1, (int64_t)(s->done + (table_done ? 1 : 0)));
+    bson_append_int64(&s->next, "chunk", -1, table_done ? 0 : (int64_t)(s->chunk + 1));
+    if (table_done || covered == 0) {
+        if (table_done || !s->last_key) {
+            bson_append_null(&s->next, "last_key", -1);
+        } else {
+            bson_append_array_begin(&s->next, "last_key", -1, &arr);
+            for (uint32_t k = 0; k < s->nlast; k++) {
+                append_key_value(&arr, k, &s->last_key[k]);
+            }
+            bson_append_array_end(&s->next, &arr);
+        }
+    } else {
+        const uint32_t *cols;
+        uint32_t n = sdl_snapshot_table_key(s->table, &cols);
+        const sdl_value *row =
+            s->rows_read.values + (covered - 1) * sdl_snapshot_table_get(s->table)->ncols;
+        bson_append_array_begin(&s->next, "last_key", -1, &arr);
+        for (uint32_t k = 0; k < n; k++) {
+            append_key_value(&arr, k, &row[cols[k]]);
+        }
+        bson_append_array_end(&s->next, &arr);
+    }
+    bson_append_utf8(&s->next, "last_request", -1, s->last_request, -1);
+    bson_append_int64(&s->next, "rows", -1, (int64_t)(s->rows + emitted));
+    bson_append_int64(&s->next, "table_rows", -1,
+                      table_done ? 0 : (int64_t)(s->table_rows + emitted));
+}
+
+/* ---- life ---- */
+
+sdl_snapshot *
+sdl_snapshot_new(const sdl_config *config, const uint8_t *progress, size_t len)
+{
+    bson_t p;
+    sdl_snapshot *s = sdl_xcalloc(1, sizeof(*s));
+
+    s->config = config;
+    if (config) {
+        const char *wm = config->snapshot.watermark_table, *dot = strchr(wm, '.');
+        s->wm_db_len = dot ? (size_t)(dot - wm) : 0;
+        s->wm_db = sdl_xstrndup(wm, s->wm_db_len);
+        s->wm_table = dot ? dot + 1 : "";
+    }
+    bson_init(&s->progress);
+    if (progress && bson_init_static(&p, progress, len)) {
+        bson_copy_to_excluding_noinit(&p, &s->progress, "", NULL);
+    }
+    bson_init(&s->next);
+    load_progress(s);
+    return s;
+}
+
+sdl_snapshot *
+sdl_snapshot_free(sdl_snapshot *s)
+{
+    if (!s) {
+        return NULL;
+    }
+    changed_clear(s);
+    free(s->changed);
+    (void)sdl_snapshot_table_free(s->table);
+    (void)sdl_snapshot_reader_free(s->reader);
+    bson_destroy(&s->progress);
+    bson_destroy(&s->next);
+    for (size_t i = 0; i < s->ntables; i++) {
+        free(s->tables[i]);
+    }
+    free(s->tables);
+    free(s->id);
+    free(s->last_request);
+    free(s->last_key);
+    free(s->hi_gtid);
+    free(s->wm_db);
+    free(s);
+    return NULL;
+}
+
+bool
+sdl_snapshot_pending(const sdl_snapshot *s)
+{
+    return s && s->done < s->ntables;
+}
+
+/* Drops the connection and the table after a failure: the next step opens them again. */
+static void
+reset_source(sdl_snapshot *s)
+{
+    s->table = sdl_snapshot_table_free(s->table);
+    s->reader = sdl_snapshot_reader_free(s->reader);
+    s->state = CHUNK_NONE;
+}
+
+/* Describes the current table; false with *ret_skip when it is to be skipped. */
+static bool
+describe(sdl_snapshot *s, bool *ret_skip, sdl_error *err)
+{
+    const char *name = s->tables[s->done];
+    const char *dot = strchr(name, '.');
+    char *db = sdl_xstrndup(name, dot ? (size_t)(dot - name) : strlen(name));
+    const char *table = dot ? dot + 1 : "";
+    const uint32_t *cols;
+    bool ok;
+
+    *ret_skip = false;
+    s->table = sdl_snapshot_table_free(s->table);
+    ok = sdl_snapshot_reader_describe(s->reader, db, table, &s->table, err);
+    if (!ok && err->code == SDL_E_SCHEMA) {
+        log_warning("Snapshot: table '%s' no longer exists; it is left out", name);
+        *ret_skip = true;
+        sdl_error_clear(err);
+        ok = true;
+    } else if (ok && sdl_snapshot_table_key(s->table, &cols) == 0) {
+        if (s->config->snapshot.no_key == SDL_SNAPSHOT_NO_KEY_ERROR) {
+            sdl_error_set(err, SDL_E_CONFIG,
+                          "snapshot: table '%s' has neither a primary key nor a unique key of "
+                          "NOT NULL columns to read it in chunks by; add one, exclude the table "
+                          "(tables.exclude) or set snapshot.no_key: skip",
+                          name);
+            ok = false;
+        } else {
+            log_warning("Snapshot: table '%s' has no key to read it in chunks by; its existing "
+                        "rows are left out (snapshot.no_key: skip)",
+                        name);
+            *ret_skip = true;
+        }
+    }
+    s->described = s->done;
+    free(db);
+    return ok;
+}
+
+static void
+new_token(char *buf, size_t size, const char *what)
+{
+    uint64_t a = sdl_now_realtime_usec();
+    uint64_t b = ((uint64_t)rand() << 32) ^ (uint64_t)rand() ^ sdl_now_monotonic_usec();
+    (void)snprintf(buf, size, "%016" PRIx64 "%016" PRIx64 "-%s", a, b, what);
+}
+
+bool
+sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
+{
+    if (!s || s->state != CHUNK_NONE || s->done >= s->ntables) {
+        return true;
+    }
+    if (!s->reader &&
+        !sdl_snapshot_reader_open(s->config, s->config->pipeline.name, &s->reader, err)) {
+        return false;
+    }
+    if (!s->table || s->described != s->done) {
+        bool skip = false;
+        if (!describe(s, &skip, err)) {
+            if (err->transient) {
+                reset_source(s);
+            }
+            return false;
+        }
+        if (skip) {
+            /* a table left out still needs its progress committed: an empty chunk */
+            s->table = sdl_snapshot_table_free(s->table);
+        } else {
+            const char *name = s->tables[s->done];
+            const char *dot = strchr(name, '.');
+            char *db = sdl_xstrndup(name, dot ? (size_t)(dot - name) : strlen(name));
+            s->est_rows = sdl_snapshot_reader_estimate(s->reader, db, dot ? dot + 1 : "");
+            free(db);
+            s->t0_usec = sdl_now_monotonic_usec();
+            s->rows0 = s->table_rows;
+            log_info("Snapshot %s: table %s (%" PRIu64 " of %zu, about %" PRIu64 " rows)", s->id,
+                     name, s->done + 1, s->ntables, s->est_rows);
+        }
+    }
+    uint64_t limit = s->config->snapshot.chunk_rows;
+    if (max_rows && limit > max_rows) {
+        limit = max_rows; /* a transaction of exactly the limit is not split (batcher.h) */
+    }
+    s->limit = limit;
+    new_token(s->lo, sizeof(s->lo), "lo");
+    new_token(s->hi, sizeof(s->hi), "hi");
+    changed_clear(s);
+    memset(&s->rows_read, 0, sizeof(s->rows_read));
+    if (!sdl_snapshot_reader_watermark(s->reader, s->lo, err)) {
+        goto failed;
+    }
+    s->read_sec = (int64_t)(sdl_now_realtime_usec() / SDL_USEC_PER_SEC);
+    if (s->table &&
+        !sdl_snapshot_reader_chunk(s->reader, s->table, s->last_key, limit, &s->rows_read, err)) {
+        goto failed;
+    }
+    if (!sdl_snapshot_reader_watermark(s->reader, s->hi, err)) {
+        goto failed;
+    }
+    s->state = CHUNK_WAIT_LO;
+    return true;
+failed:
+    if (err->transient) {
+        reset_source(s);
+    }
+    return false;
+}
+
+/* The tables of a request: those the configuration includes that match one of @patterns. */
+static bool
+request_tables(sdl_snapshot *s, const sdl_config *config, bson_iter_t *patterns, char ***ret_names,
+               size_t *ret_n, sdl_error *err)
+{
+    char **all = NULL, **out = NULL;
+    size_t nall = 0, n = 0;
+
+    if (!s->reader &&
+        !sdl_snapshot_reader_open(s->config, s->config->pipeline.name, &s->reader, err)) {
+        return false;
+    }
+    if (!sdl_snapshot_reader_list_tables(s->reader, config, &all, &nall, err)) {
+        reset_source(s);
+        return false;
+    }
+    out = sdl_xcalloc(nall ? nall : 1, sizeof(*out));
+    for (size_t i = 0; i < nall; i++) {
+        bson_iter_t it = *patterns;
+        bool match = false;
+        while (!match && bson_iter_next(&it)) {
+            match = BSON_ITER_HOLDS_UTF8(&it) && fnmatch(bson_iter_utf8(&it, NULL), all[i], 0) == 0;
+        }
+        if (match) {
+            out[n++] = all[i];
+            all[i] = NULL;
+        }
+    }
+    sdl_snapshot_names_free(all, nall);
+    *ret_names = out;
+    *ret_n = n;
+    return true;
+}
+
+bool
+sdl_snapshot_serve(sdl_snapshot *s, const sdl_config *config, const uint8_t *requests, size_t len,
+                   sdl_error *err)
+{
+    bson_t arr;
+    bson_iter_t it;
+
+    if (!requests || !bson_init_static(&arr, requests, len) || !bson_iter_init(&it, &arr)) {
+        return true;
+    }
+    while (bson_iter_next(&it)) {
+        bson_iter_t f, patterns;
+        const char *id = NULL;
+        bool have_patterns = false;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &f)) {
+            continue;
+        }
+        while (bson_iter_next(&f)) {
+            if (strcmp(bson_iter_key(&f), "id") == 0 && BSON_ITER_HOLDS_UTF8(&f)) {
+                id = bson_iter_utf8(&f, NULL);
+            } else if (strcmp(bson_iter_key(&f), "tables") == 0 && BSON_ITER_HOLDS_ARRAY(&f)) {
+                have_patterns = bson_iter_recurse(&f, &patterns);
+            }
+        }
+        if (!id || !have_patterns || strcmp(id, s->last_request) <= 0) {
+            continue; /* served already */
+        }
+        char **names = NULL;
+        size_t n = 0;
+        if (!request_tables(s, config, &patterns, &names, &n, err)) {
+            return false;
+        }
+        if (s->done >= s->ntables) {
+            /* a new snapshot, named after the request */
+            for (size_t i = 0; i < s->ntables; i++) {
+                free(s->tables[i]);
+            }
+            free(s->tables);
+            s->tables = NULL;
+            s->ntables = 0;
+            free(s->id);
+            s->id = sdl_xstrdup(id);
+            s->done = s->chunk = s->rows = s->table_rows = 0;
+            free(s->last_key);
+            s->last_key = NULL;
+            s->nlast = 0;
+            s->table = sdl_snapshot_table_free(s->table);
+        }
+        /* during a snapshot: its tables are read after the ones still to come */
+        s->tables = sdl_xreallocarray(s->tables, s->ntables + n + 1, sizeof(*s->tables));
+        for (size_t i = 0; i < n; i++) {
+            s->tables[s->ntables++] = names[i];
+        }
+        free(names);
+        free(s->last_request);
+        s->last_request = sdl_xstrdup(id);
+        log_notice("Snapshot request %s: %zu table%s (snapshot %s, %zu tables in all)", id, n,
+                   n == 1 ? "" : "s", s->id, s->ntables);
+    }
+    return true;
+}
+
+/* The token of a watermark row (its after image's second column). */
+static bool
+watermark_token(const sdl_row_change *row, const char **ret, size_t *ret_len)
+{
+    const sdl_value *v = row->after;
+    if (!v || row->table->ncols < 2 || v[1].kind != SDL_VALUE_STRING) {
+        return false;
+    }
+    *ret = v[1].str.ptr;
+    *ret_len = v[1].str.len;
+    return true;
+}
+
+static bool
+same_table(const sdl_table *a, const char *db, const char *name)
+{
+    return strcmp(a->db, db) == 0 && strcmp(a->name, name) == 0;
+}
+
+bool
+sdl_snapshot_is_watermark(const sdl_config *config, const sdl_table *table)
+{
+    const char *wm = config->snapshot.watermark_table;
+    const char *dot = strchr(wm, '.');
+    size_t dblen = dot ? (size_t)(dot - wm) : 0;
+
+    return dot && strlen(table->db) == dblen && strncmp(table->db, wm, dblen) == 0 &&
+           strcmp(table->name, dot + 1) == 0;
+}
+
+bool
+sdl_snapshot_row_tap(void *ctx, const sdl_row_change *row, const sdl_change_pos *pos)
+{
+    sdl_snapshot *s = ctx;
+    const sdl_table *t = row->table;
+    size_t dblen = t->db_len ? t->db_len : strlen(t->db);
+
+    if (s->wm_db && dblen == s->wm_db_len && memcmp(t->db, s->wm_db, dblen) == 0 &&
+        strcmp(t->name, s->wm_table) == 0) {
+        const char *tok;
+        size_t len;
+        if (s->state != CHUNK_NONE && watermark_token(row, &tok, &len)) {
+            if (s->state == CHUNK_WAIT_LO && len == strlen(s->lo) && memcmp(tok, s->lo, len) == 0) {
+                s->state = CHUNK_WINDOW;
+            } else if (s->state == CHUNK_WINDOW && len == strlen(s->hi) &&
+                       memcmp(tok, s->hi, len) == 0) {
+                s->state = CHUNK_HI;
+                free(s->hi_gtid);
+                s->hi_gtid = sdl_xstrdup(pos->gtid ? pos->gtid : "");
+            }
+        }
+        return true; /* never a row change */
+    }
+    if (s->state == CHUNK_WINDOW && s->table &&
+        same_table(sdl_snapshot_table_get(s->table), row->table->db, row->table->name)) {
+        const sdl_value *images[2] = {row->before, row->after};
+        for (int i = 0; i < 2; i++) {
+            if (!images[i]) {
+                continue;
+            }
+            if (s->nchanged == s->cap_changed) {
+                s->cap_changed = s->cap_changed ? s->cap_changed * 2 : 64;
+                s->changed = sdl_xreallocarray(s->changed, s->cap_changed, sizeof(*s->changed));
+            }
+            s->changed[s->nchanged++] = key_string(s, images[i]);
+        }
+    }
+    return false;
+}
+
+bool
+sdl_snapshot_at_commit(const sdl_snapshot *s, const char *gtid)
+{
+    return s && s->state == CHUNK_HI && s->hi_gtid && gtid && strcmp(s->hi_gtid, gtid) == 0;
+}
+
+size_t
+sdl_snapshot_chunk_size(const sdl_snapshot *s)
+{
+    return s->rows_read.nrows;
+}
+
+bool
+sdl_snapshot_chunk_row(const sdl_snapshot *s, size_t i, sdl_row_change *ret_row)
+{
+    sdl_snapshot *m = (sdl_snapshot *)(uintptr_t)s; /* sorting the keys once is not a change */
+    const sdl_table *t = sdl_snapshot_table_get(s->table);
+    const sdl_value *row = s->rows_read.values + i * t->ncols;
+
+    if (!m->sorted) {
+        qsort(m->changed, m->nchanged, sizeof(*m->changed), cmp_str);
+        m->sorted = true;
+    }
+    if (m->nchanged) {
+        char *k = key_string(s, row);
+        bool hit = bsearch(&k, m->changed, m->nchanged, sizeof(*m->changed), cmp_str) != NULL;
+        free(k);
+        if (hit) {
+            return false;
+        }
+    }
+    memset(ret_row, 0, sizeof(*ret_row));
+    ret_row->op = SDL_ROW_INSERT;
+    ret_row->table = t;
+    ret_row->after = row;
+    return true;
+}
+
+void
+sdl_snapshot_chunk_info(const sdl_snapshot *s, const char **ret_id, int64_t *ret_chunk,
+                        int64_t *ret_read_sec)
+{
+    *ret_id = s->id;
+    *ret_chunk = (int64_t)s->chunk + 1;
+    *ret_read_sec = s->read_sec;
+}
+
+void
+sdl_snapshot_chunk_done(sdl_snapshot *s, size_t covered, size_t emitted,
+                        const bson_t **ret_progress)
+{
+    size_t nread = s->rows_read.nrows;
+    /* the SELECT saw every row after the last key when it returned fewer than asked */
+    bool table_done = !s->table || (covered == nread && nread < s->limit);
+
+    make_next(s, covered, emitted, table_done);
+    bson_destroy(&s->progress);
+    bson_copy_to(&s->next, &s->progress);
+    if (table_done && s->table) {
+        log_info("Snapshot %s: table %s done (%" PRIu64 " rows)", s->id, s->tables[s->done],
+                 s->table_rows + emitted);
+    }
+    load_progress(s);
+    if (table_done) {
+        s->table = sdl_snapshot_table_free(s->table);
+    }
+    if (s->done >= s->ntables) {
+        log_notice("Snapshot %s complete: %" PRIu64 " rows of %zu tables", s->id, s->rows,
+                   s->ntables);
+        s->reader = sdl_snapshot_reader_free(s->reader);
+    }
+    changed_clear(s);
+    s->state = CHUNK_NONE;
+    *ret_progress = &s->progress;
+}
+
+void
+sdl_snapshot_document(const bson_t *doc, const char *id, int64_t chunk, bson_t *out)
+{
+    bson_iter_t it;
+    bson_t sub;
+
+    bson_init(out);
+    if (!bson_iter_init(&it, doc)) {
+        return;
+    }
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (strcmp(key, "op") == 0) {
+            bson_append_utf8(out, "op", 2, "snapshot", 8);
+        } else {
+            bson_append_iter(out, key, -1, &it);
+        }
+    }
+    bson_append_document_begin(out, "snapshot", -1, &sub);
+    bson_append_utf8(&sub, "id", -1, id, -1);
+    bson_append_int64(&sub, "chunk", -1, chunk);
+    bson_append_document_end(out, &sub);
+}
+
+uint64_t
+sdl_snapshot_requests_waiting(const uint8_t *progress, size_t progress_len, const uint8_t *requests,
+                              size_t requests_len)
+{
+    bson_t p, arr;
+    bson_iter_t it, f;
+    const char *last = "";
+    uint64_t n = 0;
+
+    if (progress && bson_init_static(&p, progress, progress_len) &&
+        bson_iter_init_find(&it, &p, "last_request") && BSON_ITER_HOLDS_UTF8(&it)) {
+        last = bson_iter_utf8(&it, NULL);
+    }
+    if (!requests || !bson_init_static(&arr, requests, requests_len) ||
+        !bson_iter_init(&it, &arr)) {
+        return 0;
+    }
+    while (bson_iter_next(&it)) {
+        if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &f) &&
+            bson_iter_find(&f, "id") && BSON_ITER_HOLDS_UTF8(&f) &&
+            strcmp(bson_iter_utf8(&f, NULL), last) > 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
+bool
+sdl_snapshot_summarize(const uint8_t *doc, size_t len, sdl_snapshot_summary *ret)
+{
+    bson_t p;
+    bson_iter_t it, child;
+
+    memset(ret, 0, sizeof(*ret));
+    if (!doc || !bson_init_static(&p, doc, len)) {
+        return false;
+    }
+    if (bson_iter_init_find(&it, &p, "id") && BSON_ITER_HOLDS_UTF8(&it)) {
+        (void)snprintf(ret->id, sizeof(ret->id), "%s", bson_iter_utf8(&it, NULL));
+    }
+    if (bson_iter_init_find(&it, &p, "state") && BSON_ITER_HOLDS_UTF8(&it)) {
+        (void)snprintf(ret->state, sizeof(ret->state), "%s", bson_iter_utf8(&it, NULL));
+    }
+    ret->done = (uint64_t)iter_i64(&p, "done");
+    ret->rows = (uint64_t)iter_i64(&p, "rows");
+    if (bson_iter_init_find(&it, &p, "tables") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &child)) {
+        while (bson_iter_next(&child)) {
+            if (BSON_ITER_HOLDS_UTF8(&child) && ret->ntables == ret->done) {
+                (void)snprintf(ret->table, sizeof(ret->table), "%s", bson_iter_utf8(&child, NULL));
+            }
+            ret->ntables++;
+        }
+    }
+    return ret->id[0] != '\0';
+}
+
+void
+sdl_snapshot_describe(const sdl_snapshot *s, char *buf, size_t size)
+{
+    if (!s || s->done >= s->ntables) {
+        (void)snprintf(buf, size, "done");
+        return;
+    }
+    int n = snprintf(buf, size, "%s (table %" PRIu64 " of %zu), %" PRIu64 " rows",
+                     s->tables[s->done], s->done + 1, s->ntables, s->rows);
+    uint64_t est = SDL_MAX(s->est_rows, s->table_rows);
+    if (s->table && est && n > 0 && (size_t)n < size) {
+        /* the table's share read, and its time left at this run's rate */
+        uint64_t secs = (sdl_now_monotonic_usec() - s->t0_usec) / SDL_USEC_PER_SEC;
+        uint64_t read = s->table_rows - s->rows0;
+        int m = snprintf(buf + n, size - (size_t)n, "; %" PRIu64 "%% of ~%" PRIu64 " rows",
+                         s->table_rows * 100 / est, est);
+        if (m > 0 && (size_t)(n + m) < size && read && secs) {
+            (void)snprintf(buf + n + m, size - (size_t)(n + m), ", ~%" PRIu64 " s left",
+                           (est - s->table_rows) * secs / read);
+        }
+    }
+}
+
+void
+sdl_snapshot_tables(const sdl_snapshot *s, uint64_t *ret_tables, uint64_t *ret_done)
+{
+    *ret_tables = s ? s->ntables : 0;
+    *ret_done = s ? SDL_MIN(s->done, (uint64_t)s->ntables) : 0;
+}
+
+uint64_t
+sdl_snapshot_rows(const sdl_snapshot *s)
+{
+    return s ? s->rows : 0;
+}

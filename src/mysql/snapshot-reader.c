@@ -1,0 +1,1093 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sdl/mysql/snapshot-reader.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mysql.h>
+
+#include "sdl/base/alloc.h"
+#include "sdl/base/arena.h"
+#include "sdl/base/bytes.h"
+#include "sdl/mysql/binlog-event.h"
+#include "sdl/mysql/mysql-conn.h"
+#include "sdl/mysql/schema-cache.h"
+
+struct sdl_snapshot_reader {
+    sdl_mysql_conn *conn;
+    sdl_schema_cache *schema; /* MariaDB: JSON columns from information_schema */
+    char *wm_db;
+    char *wm_table;
+    char *pipeline;
+    sdl_arena arena; /* the current chunk's values */
+};
+
+/* How a column is read and turned into an sdl_value. */
+typedef enum col_read {
+    READ_INT,      /* LONGLONG (signed or not per the column) */
+    READ_FLOAT,    /* FLOAT */
+    READ_DOUBLE,   /* DOUBLE */
+    READ_DECIMAL,  /* text */
+    READ_DATE,     /* MYSQL_TIME */
+    READ_DATETIME, /* MYSQL_TIME (DATETIME, TIMESTAMP) */
+    READ_TIME,     /* MYSQL_TIME */
+    READ_BIT,      /* big-endian bytes */
+    READ_STRING,   /* text in utf8mb4 */
+    READ_BINARY,   /* bytes */
+    READ_ENUM,
+    READ_SET,
+    READ_JSON,     /* text (MariaDB LONGTEXT with json_valid, MySQL JSON as text) */
+    READ_GEOMETRY, /* SRID + WKB */
+} col_read;
+
+struct sdl_snapshot_table {
+    sdl_arena arena; /* names and columns */
+    sdl_table table;
+    col_read *read; /* per column */
+    uint8_t *fsp;   /* per column */
+    uint8_t *prec;  /* DECIMAL precision per column */
+    uint8_t *scale; /* DECIMAL scale per column */
+    uint32_t nkey;
+    uint32_t *key;
+    char *select_first; /* SELECT ... ORDER BY key LIMIT ? */
+    char *select_next;  /* SELECT ... WHERE key > ? ... ORDER BY key LIMIT ? */
+    MYSQL_STMT *first;
+    MYSQL_STMT *next;
+};
+
+static MYSQL *
+handle(sdl_snapshot_reader *r)
+{
+    return sdl_mysql_conn_handle(r->conn);
+}
+
+/* `name` with backquotes doubled, into an arena-free malloc'd string. */
+static char *
+quote_ident(const char *name)
+{
+    size_t n = strlen(name), k = 0;
+    char *out = sdl_xmalloc(2 * n + 3);
+
+    out[k++] = '`';
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] == '`') {
+            out[k++] = '`';
+        }
+        out[k++] = name[i];
+    }
+    out[k++] = '`';
+    out[k] = '\0';
+    return out;
+}
+
+static char *
+quoted_table(const char *db, const char *table)
+{
+    char *a = quote_ident(db), *b = quote_ident(table);
+    char *out = sdl_xasprintf("%s.%s", a, b);
+
+    free(a);
+    free(b);
+    return out;
+}
+
+/* ---- open ---- */
+
+static bool
+ensure_watermark_table(sdl_snapshot_reader *r, sdl_error *err)
+{
+    char *qt = quoted_table(r->wm_db, r->wm_table);
+    char *qdb = quote_ident(r->wm_db);
+    char *probe = sdl_xasprintf("SELECT 1 FROM %s LIMIT 0", qt);
+    char *create_db = sdl_xasprintf("CREATE DATABASE IF NOT EXISTS %s", qdb);
+    char *create = sdl_xasprintf("CREATE TABLE IF NOT EXISTS %s (pipeline VARCHAR(64) NOT NULL "
+                                 "PRIMARY KEY, token VARCHAR(64) NOT NULL) ENGINE=InnoDB",
+                                 qt);
+    sdl_error probe_err = SDL_ERROR_INIT;
+    bool ok = true;
+
+    if (!sdl_mysql_conn_exec(r->conn, probe, &probe_err)) {
+        if (probe_err.transient) {
+            *err = probe_err;
+            ok = false;
+        } else if (!sdl_mysql_conn_exec(r->conn, create_db, err) ||
+                   !sdl_mysql_conn_exec(r->conn, create, err)) {
+            sdl_error_prefix(err,
+                             "the snapshot's watermark table %s.%s (snapshot.watermark_table) "
+                             "does not exist and sdl may not create it; create it with `%s; %s` "
+                             "and GRANT INSERT, UPDATE ON %s TO the source user",
+                             r->wm_db, r->wm_table, create_db, create, qt);
+            err->transient = false;
+            ok = false;
+        }
+    }
+    free(qt);
+    free(qdb);
+    free(probe);
+    free(create_db);
+    free(create);
+    return ok;
+}
+
+/* MySQL commits to the engine in binlog order only with binlog_order_commits=ON (DESIGN.md
+ * §9); MariaDB always does (commit_ordered). */
+static bool
+check_commit_order(sdl_snapshot_reader *r, sdl_error *err)
+{
+    char *v = NULL;
+
+    if (sdl_mysql_conn_flavor(r->conn) != SDL_FLAVOR_MYSQL) {
+        return true;
+    }
+    if (!sdl_mysql_conn_query_value(r->conn, "SELECT @@GLOBAL.binlog_order_commits", &v, err)) {
+        return false;
+    }
+    bool on = v && (strcmp(v, "1") == 0 || strcmp(v, "ON") == 0);
+    free(v);
+    if (!on) {
+        sdl_error_set(err, SDL_E_CONFIG,
+                      "snapshots need binlog_order_commits=ON on a MySQL source (transactions "
+                      "must become visible in binlog order for the watermark window to be "
+                      "exact): SET GLOBAL binlog_order_commits=ON (and in the server "
+                      "configuration)");
+        return false;
+    }
+    return true;
+}
+
+/* Whether a comma-separated list of databases (binlog_do_db, binlog_ignore_db) names @db. */
+static bool
+db_listed(const char *list, const char *db)
+{
+    size_t n = strlen(db);
+
+    for (const char *p = list; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && strncmp(p, db, n) == 0) {
+            return true;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return false;
+}
+
+/* The watermarks must reach the binlog: a server that leaves their database out of it
+ * (binlog_do_db / binlog_ignore_db) would stall every chunk. */
+static bool
+check_watermarks_logged(sdl_snapshot_reader *r, sdl_error *err)
+{
+    char **rows = NULL;
+    size_t nrows = 0;
+    sdl_error ignored = SDL_ERROR_INIT;
+    bool ok = true;
+
+    if (!sdl_mysql_conn_query_rows(r->conn, "SHOW MASTER STATUS", 4, &rows, &nrows, &ignored)) {
+        return true; /* not told: the stream would show it */
+    }
+    if (nrows > 0) {
+        const char *do_db = rows[2], *ignore_db = rows[3];
+        if ((do_db && *do_db && !db_listed(do_db, r->wm_db)) ||
+            (ignore_db && db_listed(ignore_db, r->wm_db))) {
+            sdl_error_set(err, SDL_E_CONFIG,
+                          "the source leaves database '%s' of snapshot.watermark_table out of "
+                          "its binlog (binlog_do_db '%s', binlog_ignore_db '%s'): the "
+                          "snapshot's watermarks would never reach sdl; choose a table in a "
+                          "logged database",
+                          r->wm_db, do_db ? do_db : "", ignore_db ? ignore_db : "");
+            ok = false;
+        }
+    }
+    sdl_mysql_rows_free(rows, nrows * 4);
+    return ok;
+}
+
+bool
+sdl_snapshot_reader_open(const sdl_config *config, const char *pipeline,
+                         sdl_snapshot_reader **ret_reader, sdl_error *err)
+{
+    sdl_snapshot_reader *r = sdl_xcalloc(1, sizeof(*r));
+    const char *wm = config->snapshot.watermark_table;
+    const char *dot = strchr(wm, '.');
+
+    sdl_arena_init(&r->arena, 64 * 1024);
+    r->wm_db = sdl_xstrndup(wm, (size_t)(dot - wm));
+    r->wm_table = sdl_xstrdup(dot + 1);
+    r->pipeline = sdl_xstrdup(pipeline);
+    if (!sdl_mysql_conn_open(&config->source, 600u * 1000000u /* a chunk SELECT that hangs */,
+                             &r->conn, err)) {
+        sdl_error_prefix(err, "snapshot connection");
+        goto fail;
+    }
+    if (!sdl_mysql_conn_exec(r->conn, "SET SESSION time_zone = '+00:00'", err) ||
+        !check_commit_order(r, err) || !check_watermarks_logged(r, err) ||
+        !ensure_watermark_table(r, err)) {
+        goto fail;
+    }
+    if (sdl_mysql_conn_flavor(r->conn) != SDL_FLAVOR_MYSQL) {
+        r->schema = sdl_schema_cache_new(r->conn);
+    }
+    *ret_reader = r;
+    return true;
+fail:
+    (void)sdl_snapshot_reader_free(r);
+    return false;
+}
+
+sdl_snapshot_reader *
+sdl_snapshot_reader_free(sdl_snapshot_reader *r)
+{
+    if (!r) {
+        return NULL;
+    }
+    (void)sdl_schema_cache_free(r->schema);
+    (void)sdl_mysql_conn_free(r->conn);
+    sdl_arena_done(&r->arena);
+    free(r->wm_db);
+    free(r->wm_table);
+    free(r->pipeline);
+    free(r);
+    return NULL;
+}
+
+/* ---- tables ---- */
+
+static int
+cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool
+sdl_snapshot_reader_list_tables(sdl_snapshot_reader *r, const sdl_config *config, char ***ret_names,
+                                size_t *ret_count, sdl_error *err)
+{
+    char **rows = NULL;
+    size_t nrows = 0, n = 0;
+
+    if (!sdl_mysql_conn_query_rows(
+            r->conn,
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
+            "'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "
+            "'performance_schema', 'sys')",
+            2, &rows, &nrows, err)) {
+        sdl_error_prefix(err, "listing the tables to snapshot");
+        return false;
+    }
+    char **names = sdl_xcalloc(nrows ? nrows : 1, sizeof(*names));
+    for (size_t i = 0; i < nrows; i++) {
+        const char *db = rows[2 * i], *t = rows[2 * i + 1];
+        if (!db || !t || (strcmp(db, r->wm_db) == 0 && strcmp(t, r->wm_table) == 0) ||
+            !sdl_config_table_included(config, db, t)) {
+            continue;
+        }
+        names[n++] = sdl_xasprintf("%s.%s", db, t);
+    }
+    sdl_mysql_rows_free(rows, nrows * 2);
+    qsort(names, n, sizeof(*names), cmp_names);
+    *ret_names = names;
+    *ret_count = n;
+    return true;
+}
+
+void
+sdl_snapshot_names_free(char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(names[i]);
+    }
+    free(names);
+}
+
+bool
+sdl_snapshot_reader_watermark(sdl_snapshot_reader *r, const char *token, sdl_error *err)
+{
+    char *qt = quoted_table(r->wm_db, r->wm_table);
+    char *p = sdl_mysql_conn_escape(r->conn, r->pipeline);
+    char *t = sdl_mysql_conn_escape(r->conn, token);
+    char *sql = sdl_xasprintf("INSERT INTO %s (pipeline, token) VALUES ('%s', '%s') ON DUPLICATE "
+                              "KEY UPDATE token = VALUES(token)",
+                              qt, p, t);
+    bool ok = sdl_mysql_conn_exec(r->conn, sql, err);
+
+    if (!ok) {
+        sdl_error_prefix(err,
+                         "writing a snapshot watermark into %s.%s (it needs INSERT and "
+                         "UPDATE there)",
+                         r->wm_db, r->wm_table);
+    }
+    free(qt);
+    free(p);
+    free(t);
+    free(sql);
+    return ok;
+}
+
+/* The source type code and read method of an information_schema DATA_TYPE. */
+static bool
+type_of(const char *dt, const char *charset, bool is_json, uint8_t *ret_type, col_read *ret_read)
+{
+    static const struct {
+        const char *name;
+        uint8_t type;
+        col_read read;
+    } types[] = {
+        {"tinyint", SDL_MYSQL_TYPE_TINY, READ_INT},
+        {"smallint", SDL_MYSQL_TYPE_SHORT, READ_INT},
+        {"mediumint", SDL_MYSQL_TYPE_INT24, READ_INT},
+        {"int", SDL_MYSQL_TYPE_LONG, READ_INT},
+        {"bigint", SDL_MYSQL_TYPE_LONGLONG, READ_INT},
+        {"year", SDL_MYSQL_TYPE_YEAR, READ_INT},
+        {"float", SDL_MYSQL_TYPE_FLOAT, READ_FLOAT},
+        {"double", SDL_MYSQL_TYPE_DOUBLE, READ_DOUBLE},
+        {"decimal", SDL_MYSQL_TYPE_NEWDECIMAL, READ_DECIMAL},
+        {"date", SDL_MYSQL_TYPE_DATE, READ_DATE},
+        {"datetime", SDL_MYSQL_TYPE_DATETIME2, READ_DATETIME},
+        {"timestamp", SDL_MYSQL_TYPE_TIMESTAMP2, READ_DATETIME},
+        {"time", SDL_MYSQL_TYPE_TIME2, READ_TIME},
+        {"bit", SDL_MYSQL_TYPE_BIT, READ_BIT},
+        {"char", SDL_MYSQL_TYPE_STRING, READ_STRING},
+        {"varchar", SDL_MYSQL_TYPE_VARCHAR, READ_STRING},
+        {"binary", SDL_MYSQL_TYPE_STRING, READ_BINARY},
+        {"varbinary", SDL_MYSQL_TYPE_VARCHAR, READ_BINARY},
+        {"tinytext", SDL_MYSQL_TYPE_BLOB, READ_STRING},
+        {"text", SDL_MYSQL_TYPE_BLOB, READ_STRING},
+        {"mediumtext", SDL_MYSQL_TYPE_BLOB, READ_STRING},
+        {"longtext", SDL_MYSQL_TYPE_BLOB, READ_STRING},
+        {"tinyblob", SDL_MYSQL_TYPE_BLOB, READ_BINARY},
+        {"blob", SDL_MYSQL_TYPE_BLOB, READ_BINARY},
+        {"mediumblob", SDL_MYSQL_TYPE_BLOB, READ_BINARY},
+        {"longblob", SDL_MYSQL_TYPE_BLOB, READ_BINARY},
+        {"enum", SDL_MYSQL_TYPE_ENUM, READ_ENUM},
+        {"set", SDL_MYSQL_TYPE_SET, READ_SET},
+        {"json", SDL_MYSQL_TYPE_JSON, READ_JSON},
+        {"geometry", SDL_MYSQL_TYPE_GEOMETRY, READ_GEOMETRY},
+        {"point", SDL_MYSQL_TYPE_GEOMETRY, READ_GEOMETRY},
+        {"linestring", SDL_MYSQL_TYPE_GEOMETRY, READ_GEOMETRY},
+        {"polygon", SDL_MYSQL_TYPE_GEOMETRY, READ_GEOMETRY},
+        {"multipoint", SDL_MYSQL_TYPE_GEOMETRY, READ_GEOMETRY},
+        {"multilinestring", SDL_MYSQL_TYPE_GEOMETRY, READ_GEOMETRY},
+        {"multipolygon", SDL_MYSQL_TYPE_GEOMETRY, READ_GEOMETRY},
+        {"geometrycollection", SDL_MYSQL_TYPE_GEOMETRY, READ_GEOMETRY},
+        {"geomcollection", SDL_MYSQL_TYPE_GEOMETRY, READ_GEOMETRY},
+    };
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(types[i].name, dt) == 0) {
+            *ret_type = types[i].type;
+            *ret_read = types[i].read;
+            if (*ret_read == READ_STRING && charset && strcmp(charset, "binary") == 0) {
+                *ret_read = READ_BINARY;
+            }
+            if (is_json && (*ret_read == READ_STRING)) {
+                *ret_read = READ_JSON;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+static char *
+escaped(sdl_snapshot_reader *r, const char *s)
+{
+    return sdl_mysql_conn_escape(r->conn, s);
+}
+
+/* The column list, "ORDER BY" list and key predicate of the chunk queries. */
+static void
+build_queries(sdl_snapshot_table *t)
+{
+    sdl_table *tb = &t->table;
+    size_t cap = 256;
+    char *cols = sdl_xstrdup(""), *order = sdl_xstrdup(""), *pred = sdl_xstrdup("");
+
+    (void)cap;
+    for (uint32_t i = 0; i < tb->ncols; i++) {
+        char *q = quote_ident(tb->cols[i].name);
+        char *n = sdl_xasprintf("%s%s%s", cols, i ? ", " : "", q);
+        free(cols);
+        cols = n;
+        free(q);
+    }
+    for (uint32_t k = 0; k < t->nkey; k++) {
+        char *q = quote_ident(tb->cols[t->key[k]].name);
+        char *n = sdl_xasprintf("%s%s%s", order, k ? ", " : "", q);
+        free(order);
+        order = n;
+        free(q);
+    }
+    /* k1 > ? OR (k1 = ? AND k2 > ?) OR ..., with k1 >= ? first for the range optimizer */
+    if (t->nkey > 1) {
+        char *q = quote_ident(tb->cols[t->key[0]].name);
+        free(pred);
+        pred = sdl_xasprintf("%s >= ? AND (", q);
+        free(q);
+    }
+    for (uint32_t k = 0; k < t->nkey; k++) {
+        char *term = sdl_xstrdup("");
+        for (uint32_t j = 0; j <= k; j++) {
+            char *q = quote_ident(tb->cols[t->key[j]].name);
+            char *n = sdl_xasprintf("%s%s%s %s ?", term, j ? " AND " : "", q, j == k ? ">" : "=");
+            free(term);
+            term = n;
+            free(q);
+        }
+        char *n = sdl_xasprintf("%s%s(%s)", pred, k ? " OR " : "", term);
+        free(pred);
+        pred = n;
+        free(term);
+    }
+    if (t->nkey > 1) {
+        char *n = sdl_xasprintf("%s)", pred);
+        free(pred);
+        pred = n;
+    }
+    char *qt = quoted_table(tb->db, tb->name);
+    t->select_first = sdl_xasprintf("SELECT %s FROM %s ORDER BY %s LIMIT ?", cols, qt, order);
+    t->select_next =
+        sdl_xasprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT ?", cols, qt, pred, order);
+    free(qt);
+    free(cols);
+    free(order);
+    free(pred);
+}
+
+bool
+sdl_snapshot_reader_describe(sdl_snapshot_reader *r, const char *db, const char *table,
+                             sdl_snapshot_table **ret_table, sdl_error *err)
+{
+    char *edb = escaped(r, db), *et = escaped(r, table);
+    char *sql_cols = sdl_xasprintf(
+        "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_SET_NAME, "
+        "NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
+        edb, et);
+    char *sql_keys = sdl_xasprintf(
+        "SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS WHERE "
+        "TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' AND NON_UNIQUE = 0",
+        edb, et);
+    char **cols = NULL, **keys = NULL;
+    size_t ncols = 0, nkeys = 0;
+    sdl_snapshot_table *t = NULL;
+    bool ok = false;
+
+    if (!sdl_mysql_conn_query_rows(r->conn, sql_cols, 8, &cols, &ncols, err) ||
+        !sdl_mysql_conn_query_rows(r->conn, sql_keys, 3, &keys, &nkeys, err)) {
+        sdl_error_prefix(err, "describing '%s.%s' for its snapshot", db, table);
+        goto out;
+    }
+    if (ncols == 0) {
+        sdl_error_set(err, SDL_E_SCHEMA, "table '%s.%s' to snapshot does not exist", db, table);
+        goto out;
+    }
+    t = sdl_xcalloc(1, sizeof(*t));
+    sdl_arena_init(&t->arena, 4096);
+    sdl_table *tb = &t->table;
+    tb->db = sdl_arena_strndup(&t->arena, db, strlen(db));
+    tb->name = sdl_arena_strndup(&t->arena, table, strlen(table));
+    tb->db_len = (uint32_t)strlen(db);
+    tb->name_len = (uint32_t)strlen(table);
+    tb->names_from_metadata = true;
+    tb->ncols = (uint32_t)ncols;
+    tb->cols = sdl_arena_calloc(&t->arena, ncols, sizeof(sdl_column));
+    t->read = sdl_arena_calloc(&t->arena, ncols, sizeof(*t->read));
+    t->fsp = sdl_arena_calloc(&t->arena, ncols, 1);
+    t->prec = sdl_arena_calloc(&t->arena, ncols, 1);
+    t->scale = sdl_arena_calloc(&t->arena, ncols, 1);
+    for (size_t i = 0; i < ncols; i++) {
+        char **row = cols + 8 * i;
+        sdl_column *c = &tb->cols[i];
+        c->name = sdl_arena_strndup(&t->arena, row[0], strlen(row[0]));
+        c->name_len = (uint32_t)strlen(row[0]);
+        c->is_unsigned = row[2] && strstr(row[2], "unsigned") != NULL;
+        c->is_nullable = row[3] && strcmp(row[3], "YES") == 0;
+        c->is_visible = true;
+        c->charset = row[4] && strcmp(row[4], "binary") != 0 ? 45 : 63;
+        t->prec[i] = (uint8_t)(row[5] ? atoi(row[5]) : 0);
+        t->scale[i] = (uint8_t)(row[6] ? atoi(row[6]) : 0);
+        t->fsp[i] = (uint8_t)(row[7] ? atoi(row[7]) : 0);
+        if (strcmp(row[1], "json") == 0) {
+            c->is_json = true;
+        }
+    }
+    /* MariaDB: JSON columns are LONGTEXT with a json_valid() check */
+    if (r->schema && !sdl_schema_cache_mark_json(r->schema, tb, err)) {
+        goto out;
+    }
+    for (size_t i = 0; i < ncols; i++) {
+        char **row = cols + 8 * i;
+        sdl_column *c = &tb->cols[i];
+        if (!type_of(row[1], row[4], c->is_json, &c->type, &t->read[i])) {
+            sdl_error_set(err, SDL_E_UNSUPPORTED,
+                          "snapshot of '%s.%s': column '%s' has type %s, which snapshots do not "
+                          "read yet",
+                          db, table, c->name, row[2] ? row[2] : row[1]);
+            goto out;
+        }
+        if (t->read[i] == READ_JSON) {
+            c->is_json = true;
+        }
+    }
+    /* the chunk key: PRIMARY, else the first unique index of whole NOT NULL columns */
+    t->key = sdl_arena_calloc(&t->arena, ncols, sizeof(uint32_t));
+    uint32_t *pk = sdl_arena_calloc(&t->arena, ncols, sizeof(uint32_t));
+    for (size_t i = 0; i < nkeys && tb->npk == 0;) {
+        const char *index = keys[3 * i];
+        size_t j = i;
+        bool usable = true, ordered = true;
+        uint32_t n = 0;
+        for (; j < nkeys && strcmp(keys[3 * j], index) == 0; j++) {
+            const char *col = keys[3 * j + 1];
+            uint32_t k = 0;
+            while (k < tb->ncols && (!col || strcmp(tb->cols[k].name, col) != 0)) {
+                k++;
+            }
+            if (k == tb->ncols || keys[3 * j + 2] || tb->cols[k].is_nullable || n >= ncols) {
+                usable = false; /* an expression, a prefix or a NULL-able column */
+                continue;
+            }
+            /* ENUM and SET sort by their members' numbers but compare with a string as
+             * strings: "after the last key" would not follow ORDER BY */
+            ordered = ordered && t->read[k] != READ_ENUM && t->read[k] != READ_SET;
+            t->key[n++] = k;
+        }
+        /* The server's primary key: PRIMARY, else (MariaDB and InnoDB promote it) the first
+         * unique index of NOT NULL columns; its rows' binlog images name it as the key, and
+         * so do the snapshot's. The server lists a table's keys in that order. It is also the
+         * chunk key, unless it cannot be ordered (then the table has none: snapshot.no_key). */
+        if (usable && n > 0) {
+            for (uint32_t k = 0; k < n; k++) {
+                tb->cols[t->key[k]].is_pk = true;
+                pk[k] = t->key[k];
+            }
+            tb->npk = n;
+            tb->pk = pk;
+            t->nkey = ordered ? n : 0;
+        }
+        i = j;
+    }
+    if (t->nkey) {
+        build_queries(t);
+    }
+    ok = true;
+out:
+    if (cols) {
+        sdl_mysql_rows_free(cols, ncols * 8);
+    }
+    if (keys) {
+        sdl_mysql_rows_free(keys, nkeys * 3);
+    }
+    free(sql_cols);
+    free(sql_keys);
+    free(edb);
+    free(et);
+    if (!ok) {
+        t = sdl_snapshot_table_free(t);
+    }
+    *ret_table = t;
+    return ok;
+}
+
+uint64_t
+sdl_snapshot_reader_estimate(sdl_snapshot_reader *r, const char *db, const char *table)
+{
+    char *edb = escaped(r, db), *et = escaped(r, table);
+    char *sql = sdl_xasprintf("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
+                              "TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'",
+                              edb, et);
+    char *v = NULL;
+    sdl_error err = SDL_ERROR_INIT;
+    uint64_t n = 0;
+
+    if (sdl_mysql_conn_query_value(r->conn, sql, &v, &err) && v) {
+        n = strtoull(v, NULL, 10);
+    }
+    free(v);
+    free(sql);
+    free(edb);
+    free(et);
+    return n;
+}
+
+sdl_snapshot_table *
+sdl_snapshot_table_free(sdl_snapshot_table *t)
+{
+    if (!t) {
+        return NULL;
+    }
+    if (t->first) {
+        (void)mysql_stmt_close(t->first);
+    }
+    if (t->next) {
+        (void)mysql_stmt_close(t->next);
+    }
+    free(t->select_first);
+    free(t->select_next);
+    sdl_arena_done(&t->arena);
+    free(t);
+    return NULL;
+}
+
+const sdl_table *
+sdl_snapshot_table_get(const sdl_snapshot_table *t)
+{
+    return &t->table;
+}
+
+uint32_t
+sdl_snapshot_table_key(const sdl_snapshot_table *t, const uint32_t **ret_cols)
+{
+    *ret_cols = t->nkey ? t->key : NULL;
+    return t->nkey;
+}
+
+/* ---- chunks ---- */
+
+static void
+stmt_error(MYSQL_STMT *st, const char *what, sdl_error *err)
+{
+    unsigned no = mysql_stmt_errno(st);
+    /* lost connections and timeouts may pass on a new attempt */
+    bool transient = no == 2006 || no == 2013 || no == 2002 || no == 2003 || no == 1205 ||
+                     no == 1213 || no == 2055;
+
+    sdl_error_set(err, SDL_E_SOURCE, "%s: %s (%u)", what, mysql_stmt_error(st), no);
+    err->transient = transient;
+}
+
+static void
+time_of_usec(int64_t usec, bool with_time, MYSQL_TIME *t)
+{
+    time_t sec = (time_t)(usec >= 0 ? usec / 1000000 : (usec - 999999) / 1000000);
+    struct tm tm;
+
+    (void)gmtime_r(&sec, &tm);
+    memset(t, 0, sizeof(*t));
+    t->year = (unsigned)tm.tm_year + 1900;
+    t->month = (unsigned)tm.tm_mon + 1;
+    t->day = (unsigned)tm.tm_mday;
+    if (with_time) {
+        t->hour = (unsigned)tm.tm_hour;
+        t->minute = (unsigned)tm.tm_min;
+        t->second = (unsigned)tm.tm_sec;
+        t->second_part = (unsigned long)(usec - (int64_t)sec * 1000000);
+        t->time_type = MYSQL_TIMESTAMP_DATETIME;
+    } else {
+        t->time_type = MYSQL_TIMESTAMP_DATE;
+    }
+}
+
+/* A parameter buffer the client library only reads. */
+static void *
+unconst(const void *p)
+{
+    void *q;
+    memcpy(&q, &p, sizeof(q));
+    return q;
+}
+
+/* One parameter from a key value. */
+static void
+bind_key(MYSQL_BIND *b, const sdl_value *v, MYSQL_TIME *tbuf)
+{
+    memset(b, 0, sizeof(*b));
+    switch (v->kind) {
+    case SDL_VALUE_INT:
+        b->buffer_type = MYSQL_TYPE_LONGLONG;
+        b->buffer = unconst(&v->i);
+        break;
+    case SDL_VALUE_UINT:
+    case SDL_VALUE_BIT:
+        b->buffer_type = MYSQL_TYPE_LONGLONG;
+        b->buffer = unconst(&v->u);
+        b->is_unsigned = 1;
+        break;
+    case SDL_VALUE_FLOAT:
+    case SDL_VALUE_DOUBLE:
+        b->buffer_type = MYSQL_TYPE_DOUBLE;
+        b->buffer = unconst(&v->d);
+        break;
+    case SDL_VALUE_DATETIME:
+    case SDL_VALUE_DATE:
+        time_of_usec(v->usec, v->kind == SDL_VALUE_DATETIME, tbuf);
+        b->buffer_type = v->kind == SDL_VALUE_DATETIME ? MYSQL_TYPE_DATETIME : MYSQL_TYPE_DATE;
+        b->buffer = tbuf;
+        break;
+    case SDL_VALUE_DECIMAL:
+        b->buffer_type = MYSQL_TYPE_NEWDECIMAL;
+        b->buffer = unconst(v->str.ptr);
+        b->buffer_length = (unsigned long)v->str.len;
+        break;
+    case SDL_VALUE_BINARY:
+        b->buffer_type = MYSQL_TYPE_BLOB;
+        b->buffer = unconst(v->str.ptr);
+        b->buffer_length = (unsigned long)v->str.len;
+        break;
+    default: /* text: strings, TIME, zero dates, ENUM */
+        b->buffer_type = MYSQL_TYPE_STRING;
+        b->buffer = unconst(v->str.ptr);
+        b->buffer_length = (unsigned long)v->str.len;
+        break;
+    }
+}
+
+static sdl_bytes
+fmt_datetime(sdl_arena *a, const MYSQL_TIME *t, bool with_time, unsigned fsp)
+{
+    char *out = sdl_arena_alloc(a, 40);
+    int n;
+
+    if (!with_time) {
+        n = snprintf(out, 40, "%04u-%02u-%02u", t->year % 10000, t->month % 100, t->day % 100);
+    } else {
+        n = snprintf(out, 40, "%04u-%02u-%02u %02u:%02u:%02u", t->year % 10000, t->month % 100,
+                     t->day % 100, t->hour % 100, t->minute % 100, t->second % 100);
+        if (fsp) {
+            char frac[16];
+            snprintf(frac, sizeof(frac), "%06lu", t->second_part % 1000000ul);
+            out[n++] = '.';
+            memcpy(out + n, frac, fsp);
+            n += (int)fsp;
+            out[n] = '\0';
+        }
+    }
+    return SDL_BYTES(out, (size_t)n);
+}
+
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static unsigned
+days_in_month(unsigned y, unsigned m)
+{
+    static const unsigned d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : d[(m - 1) % 12];
+}
+
+static void
+set_str(sdl_value *v, sdl_value_kind kind, const char *p, size_t n)
+{
+    v->kind = kind;
+    v->str.ptr = p;
+    v->str.len = n;
+}
+
+/* One fetched column into @v (values copied into the reader's arena). */
+static void
+convert(sdl_snapshot_reader *r, const sdl_snapshot_table *t, uint32_t i, const MYSQL_BIND *b,
+        const void *buf, unsigned long len, sdl_value *v)
+{
+    sdl_arena *a = &r->arena;
+    const sdl_column *c = &t->table.cols[i];
+
+    memset(v, 0, sizeof(*v));
+    switch (t->read[i]) {
+    case READ_INT:
+        if (c->is_unsigned) {
+            v->kind = SDL_VALUE_UINT;
+            memcpy(&v->u, buf, 8);
+        } else {
+            v->kind = SDL_VALUE_INT;
+            memcpy(&v->i, buf, 8);
+        }
+        break;
+    case READ_FLOAT: {
+        float f;
+        memcpy(&f, buf, 4);
+        v->kind = SDL_VALUE_FLOAT;
+        v->d = (double)f;
+        break;
+    }
+    case READ_DOUBLE:
+        v->kind = SDL_VALUE_DOUBLE;
+        memcpy(&v->d, buf, 8);
+        break;
+    case READ_DECIMAL:
+        set_str(v, SDL_VALUE_DECIMAL, sdl_arena_strndup(a, buf, len), len);
+        v->precision = t->prec[i];
+        v->scale = t->scale[i];
+        break;
+    case READ_DATE:
+    case READ_DATETIME: {
+        const MYSQL_TIME *tm = buf;
+        bool with_time = t->read[i] == READ_DATETIME;
+        unsigned fsp = with_time ? t->fsp[i] : 0;
+        v->fsp = (uint8_t)fsp;
+        if (tm->year == 0 || tm->month == 0 || tm->day == 0 || tm->month > 12 ||
+            tm->day > days_in_month(tm->year, tm->month)) {
+            sdl_bytes s = fmt_datetime(a, tm, with_time, fsp);
+            set_str(v, SDL_VALUE_TEMPORAL_TEXT, (const char *)s.ptr, s.len);
+        } else {
+            v->kind = with_time ? SDL_VALUE_DATETIME : SDL_VALUE_DATE;
+            v->usec = (days_from_civil(tm->year, tm->month, tm->day) * 86400 +
+                       (int64_t)(with_time ? tm->hour * 3600 + tm->minute * 60 + tm->second : 0)) *
+                          1000000 +
+                      (with_time ? (int64_t)tm->second_part : 0);
+        }
+        break;
+    }
+    case READ_TIME: {
+        const MYSQL_TIME *tm = buf;
+        unsigned fsp = t->fsp[i];
+        char *out = sdl_arena_alloc(a, 40);
+        unsigned long hours = tm->day * 24ul + tm->hour;
+        int n = snprintf(out, 40, "%s%02lu:%02u:%02u", tm->neg ? "-" : "", hours % 10000ul,
+                         tm->minute % 100, tm->second % 100);
+        if (fsp) {
+            char frac[16];
+            snprintf(frac, sizeof(frac), "%06lu", tm->second_part % 1000000ul);
+            out[n++] = '.';
+            memcpy(out + n, frac, fsp);
+            n += (int)fsp;
+            out[n] = '\0';
+        }
+        v->fsp = (uint8_t)fsp;
+        set_str(v, SDL_VALUE_TIME, out, (size_t)n);
+        break;
+    }
+    case READ_BIT: {
+        const uint8_t *p = buf;
+        v->kind = SDL_VALUE_BIT;
+        for (unsigned long k = 0; k < len; k++) {
+            v->u = v->u << 8 | p[k];
+        }
+        break;
+    }
+    case READ_STRING:
+        set_str(v, SDL_VALUE_STRING, sdl_arena_memdup(a, buf, len ? len : 1), len);
+        break;
+    case READ_BINARY:
+        set_str(v, SDL_VALUE_BINARY, sdl_arena_memdup(a, buf, len ? len : 1), len);
+        break;
+    case READ_ENUM:
+        set_str(v, SDL_VALUE_ENUM, sdl_arena_memdup(a, buf, len ? len : 1), len);
+        break;
+    case READ_JSON:
+        set_str(v, SDL_VALUE_JSON_TEXT, sdl_arena_memdup(a, buf, len ? len : 1), len);
+        break;
+    case READ_GEOMETRY:
+        set_str(v, SDL_VALUE_GEOMETRY, sdl_arena_memdup(a, buf, len ? len : 1), len);
+        break;
+    case READ_SET: {
+        const char *s = buf;
+        uint32_t count = 0;
+        for (unsigned long k = 0; k < len; k++) {
+            count += s[k] == ',';
+        }
+        count += len > 0;
+        const char **names = sdl_arena_calloc(a, count ? count : 1, sizeof(*names));
+        uint32_t m = 0;
+        unsigned long start = 0;
+        for (unsigned long k = 0; k <= len && len > 0; k++) {
+            if (k == len || s[k] == ',') {
+                names[m++] = sdl_arena_strndup(a, s + start, k - start);
+                start = k + 1;
+            }
+        }
+        v->kind = SDL_VALUE_SET;
+        v->set.count = m;
+        v->set.names = names;
+        break;
+    }
+    }
+    (void)b;
+}
+
+static enum enum_field_types
+buffer_type(col_read rd)
+{
+    switch (rd) {
+    case READ_INT:
+        return MYSQL_TYPE_LONGLONG;
+    case READ_FLOAT:
+        return MYSQL_TYPE_FLOAT;
+    case READ_DOUBLE:
+        return MYSQL_TYPE_DOUBLE;
+    case READ_DATE:
+        return MYSQL_TYPE_DATE;
+    case READ_DATETIME:
+        return MYSQL_TYPE_DATETIME;
+    case READ_TIME:
+        return MYSQL_TYPE_TIME;
+    case READ_DECIMAL:
+    case READ_STRING:
+    case READ_ENUM:
+    case READ_SET:
+    case READ_JSON:
+        return MYSQL_TYPE_STRING;
+    default:
+        return MYSQL_TYPE_BLOB;
+    }
+}
+
+bool
+sdl_snapshot_reader_chunk(sdl_snapshot_reader *r, sdl_snapshot_table *t, const sdl_value *last_key,
+                          uint64_t limit, sdl_snapshot_chunk *ret_chunk, sdl_error *err)
+{
+    MYSQL_STMT **slot = last_key ? &t->next : &t->first;
+    const char *sql = last_key ? t->select_next : t->select_first;
+    uint32_t ncols = t->table.ncols;
+    uint32_t nparams = 0;
+    MYSQL_BIND *params = NULL, *res = NULL;
+    MYSQL_TIME *tbufs = NULL;
+    void **bufs = NULL;
+    unsigned long *lens = NULL;
+    my_bool *nulls = NULL, *errs = NULL;
+    MYSQL_RES *meta = NULL;
+    sdl_value *values = NULL;
+    size_t nrows = 0;
+    bool ok = false;
+
+    memset(ret_chunk, 0, sizeof(*ret_chunk));
+    sdl_arena_reset(&r->arena);
+    if (!t->nkey) {
+        sdl_error_set(err, SDL_E_INVALID, "snapshot of a table without a chunk key");
+        return false;
+    }
+    if (!*slot) {
+        *slot = mysql_stmt_init(handle(r));
+        if (!*slot || mysql_stmt_prepare(*slot, sql, (unsigned long)strlen(sql)) != 0) {
+            if (*slot) {
+                stmt_error(*slot, "preparing a snapshot chunk query", err);
+                (void)mysql_stmt_close(*slot);
+                *slot = NULL;
+            } else {
+                sdl_mysql_conn_set_error(r->conn, "preparing a snapshot chunk query", err);
+            }
+            return false;
+        }
+    }
+    MYSQL_STMT *st = *slot;
+    /* parameters: (k1 >= ?) and the OR terms when composite, then the limit */
+    uint32_t nk = t->nkey;
+    uint32_t nkparams = last_key ? (nk > 1 ? 1 : 0) + nk * (nk + 1) / 2 : 0;
+    nparams = nkparams + 1;
+    params = sdl_xcalloc(nparams, sizeof(*params));
+    tbufs = sdl_xcalloc(nparams, sizeof(*tbufs));
+    uint32_t pi = 0;
+    if (last_key) {
+        if (nk > 1) {
+            bind_key(&params[pi], &last_key[0], &tbufs[pi]);
+            pi++;
+        }
+        for (uint32_t k = 0; k < nk; k++) {
+            for (uint32_t j = 0; j <= k; j++) {
+                bind_key(&params[pi], &last_key[j], &tbufs[pi]);
+                pi++;
+            }
+        }
+    }
+    unsigned long long lim = limit;
+    params[pi].buffer_type = MYSQL_TYPE_LONGLONG;
+    params[pi].buffer = &lim;
+    params[pi].is_unsigned = 1;
+    if (mysql_stmt_bind_param(st, params) != 0 || mysql_stmt_execute(st) != 0) {
+        stmt_error(st, "reading a snapshot chunk", err);
+        goto out;
+    }
+    my_bool update_max = 1;
+    (void)mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
+    if (mysql_stmt_store_result(st) != 0) {
+        stmt_error(st, "reading a snapshot chunk", err);
+        goto out;
+    }
+    meta = mysql_stmt_result_metadata(st);
+    if (!meta || mysql_num_fields(meta) != ncols) {
+        sdl_error_set(err, SDL_E_SCHEMA,
+                      "snapshot of '%s.%s': the table changed while it was read (columns)",
+                      t->table.db, t->table.name);
+        goto out;
+    }
+    MYSQL_FIELD *fields = mysql_fetch_fields(meta);
+    res = sdl_xcalloc(ncols, sizeof(*res));
+    bufs = sdl_xcalloc(ncols, sizeof(*bufs));
+    lens = sdl_xcalloc(ncols, sizeof(*lens));
+    nulls = sdl_xcalloc(ncols, sizeof(*nulls));
+    errs = sdl_xcalloc(ncols, sizeof(*errs));
+    for (uint32_t i = 0; i < ncols; i++) {
+        enum enum_field_types bt = buffer_type(t->read[i]);
+        size_t size = bt == MYSQL_TYPE_LONGLONG || bt == MYSQL_TYPE_DOUBLE ? 8
+                      : bt == MYSQL_TYPE_FLOAT                             ? 4
+                      : bt == MYSQL_TYPE_DATE || bt == MYSQL_TYPE_DATETIME || bt == MYSQL_TYPE_TIME
+                          ? sizeof(MYSQL_TIME)
+                          : (size_t)fields[i].max_length + 1;
+        bufs[i] = sdl_xcalloc(1, size);
+        res[i].buffer_type = bt;
+        res[i].buffer = bufs[i];
+        res[i].buffer_length = (unsigned long)size;
+        res[i].length = &lens[i];
+        res[i].is_null = &nulls[i];
+        res[i].error = &errs[i];
+        res[i].is_unsigned = t->table.cols[i].is_unsigned;
+    }
+    if (mysql_stmt_bind_result(st, res) != 0) {
+        stmt_error(st, "reading a snapshot chunk", err);
+        goto out;
+    }
+    size_t total = (size_t)mysql_stmt_num_rows(st);
+    values = sdl_arena_calloc(&r->arena, total ? total * ncols : 1, sizeof(*values));
+    for (;;) {
+        int rc = mysql_stmt_fetch(st);
+        if (rc == MYSQL_NO_DATA) {
+            break;
+        }
+        if (rc == 1 || rc == MYSQL_DATA_TRUNCATED || nrows >= total) {
+            if (rc == 1) {
+                stmt_error(st, "reading a snapshot chunk", err);
+            } else {
+                sdl_error_set(err, SDL_E_SOURCE, "snapshot of '%s.%s': a value did not fit",
+                              t->table.db, t->table.name);
+            }
+            goto out;
+        }
+        for (uint32_t i = 0; i < ncols; i++) {
+            sdl_value *v = &values[nrows * ncols + i];
+            if (nulls[i]) {
+                memset(v, 0, sizeof(*v));
+                v->kind = SDL_VALUE_NULL;
+            } else {
+                convert(r, t, i, &res[i], bufs[i], lens[i], v);
+            }
+        }
+        nrows++;
+    }
+    ret_chunk->nrows = nrows;
+    ret_chunk->values = values;
+    ok = true;
+out:
+    if (meta) {
+        mysql_free_result(meta);
+    }
+    (void)mysql_stmt_free_result(st);
+    if (bufs) {
+        for (uint32_t i = 0; i < ncols; i++) {
+            free(bufs[i]);
+        }
+    }
+    free(bufs);
+    free(res);
+    free(lens);
+    free(nulls);
+    free(errs);
+    free(params);
+    free(tbufs);
+    if (!ok && err->transient) {
+        /* a statement of a lost connection is of no use to the next attempt */
+        (void)mysql_stmt_close(st);
+        *slot = NULL;
+    }
+    return ok;
+}

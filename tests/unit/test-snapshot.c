@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The pure parts of daemon/snapshot.c (DESIGN.md §9): keys matched whatever produced them,
+ * snapshot documents, the progress document and what `sdl status` reads of it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdl/daemon/snapshot.h"
+
+#include "sdltest.h"
+
+static bool
+same_key(const sdl_value *a, const sdl_value *b)
+{
+    uint32_t col = 0;
+    char *x = sdl_snapshot_key_text(a, &col, 1), *y = sdl_snapshot_key_text(b, &col, 1);
+    bool same = strcmp(x, y) == 0;
+
+    free(x);
+    free(y);
+    return same;
+}
+
+static sdl_value
+dec64(int64_t unscaled, uint8_t scale)
+{
+    sdl_value v = {.kind = SDL_VALUE_DECIMAL64, .scale = scale, .precision = 12};
+    v.i = unscaled;
+    return v;
+}
+
+static sdl_value
+text(sdl_value_kind kind, const char *s)
+{
+    sdl_value v = {.kind = kind};
+    v.str.ptr = s;
+    v.str.len = strlen(s);
+    return v;
+}
+
+TEST(snapshot_keys_match_decimals_from_the_binlog_and_from_select)
+{
+    sdl_value t;
+
+    /* the binlog's DECIMAL(≤ 18) is an unscaled integer; the SELECT's is the server's text */
+    t = text(SDL_VALUE_DECIMAL, "-12.34");
+    sdl_value d = dec64(-1234, 2);
+    ASSERT_TRUE(same_key(&d, &t));
+    t = text(SDL_VALUE_DECIMAL, "0.005");
+    d = dec64(5, 3);
+    ASSERT_TRUE(same_key(&d, &t));
+    t = text(SDL_VALUE_DECIMAL, "42");
+    d = dec64(42, 0);
+    ASSERT_TRUE(same_key(&d, &t));
+    t = text(SDL_VALUE_DECIMAL, "4.2");
+    ASSERT_FALSE(same_key(&d, &t));
+    /* integers, strings, dates: equal values only */
+    sdl_value a = {.kind = SDL_VALUE_INT}, b = {.kind = SDL_VALUE_UINT};
+    a.i = 7;
+    b.u = 7;
+    ASSERT_TRUE(same_key(&a, &b));
+    b.u = 8;
+    ASSERT_FALSE(same_key(&a, &b));
+    sdl_value s1 = text(SDL_VALUE_STRING, "ab"), s2 = text(SDL_VALUE_STRING, "ab\0c");
+    s2.str.len = 4;
+    ASSERT_FALSE(same_key(&s1, &s2));
+    s2.str.len = 2;
+    ASSERT_TRUE(same_key(&s1, &s2));
+    sdl_value t1 = {.kind = SDL_VALUE_DATETIME}, t2 = {.kind = SDL_VALUE_DATETIME};
+    t1.usec = 1700000000123456;
+    t2.usec = 1700000000123457;
+    ASSERT_FALSE(same_key(&t1, &t2));
+    /* a composite key: both columns count */
+    sdl_value r1[2] = {a, s1}, r2[2] = {a, text(SDL_VALUE_STRING, "ac")};
+    uint32_t cols[2] = {0, 1};
+    char *k1 = sdl_snapshot_key_text(r1, cols, 2), *k2 = sdl_snapshot_key_text(r2, cols, 2);
+    ASSERT_TRUE(strcmp(k1, k2) != 0);
+    free(k1);
+    free(k2);
+}
+
+TEST(snapshot_document_is_the_insert_with_op_snapshot_and_its_chunk)
+{
+    bson_t *doc = BCON_NEW("_id", "p:0-1-9:2", "op", "insert", "db", "shop", "table", "t", "pk",
+                           "{", "id", BCON_INT32(1), "}", "after", "{", "id", BCON_INT32(1), "}",
+                           "gtid", "0-1-9", "seq", BCON_INT64(2));
+    bson_t out;
+    bson_iter_t it;
+    const char *keys[] = {"_id", "op", "db", "table", "pk", "after", "gtid", "seq", "snapshot"};
+    size_t i = 0;
+
+    sdl_snapshot_document(doc, "s1", 3, &out);
+    ASSERT_TRUE(bson_iter_init(&it, &out));
+    while (bson_iter_next(&it)) {
+        ASSERT_TRUE(i < sizeof(keys) / sizeof(keys[0]));
+        ASSERT_STR_EQ(bson_iter_key(&it), keys[i]);
+        i++;
+    }
+    ASSERT_UINT_EQ(i, 9);
+    ASSERT_TRUE(bson_iter_init_find(&it, &out, "op"));
+    ASSERT_STR_EQ(bson_iter_utf8(&it, NULL), "snapshot");
+    ASSERT_TRUE(bson_iter_init(&it, &out) && bson_iter_find_descendant(&it, "snapshot.id", &it));
+    ASSERT_STR_EQ(bson_iter_utf8(&it, NULL), "s1");
+    ASSERT_TRUE(bson_iter_init(&it, &out) && bson_iter_find_descendant(&it, "snapshot.chunk", &it));
+    ASSERT_INT_EQ(bson_iter_int64(&it), 3);
+    bson_destroy(&out);
+    bson_destroy(doc);
+}
+
+TEST(snapshot_progress_says_what_status_prints)
+{
+    char *tables[] = {"a.x", "b.y"};
+    bson_t *p = sdl_snapshot_progress_new("s9", tables, 2);
+    sdl_snapshot_summary sum;
+    char buf[256];
+
+    ASSERT_TRUE(sdl_snapshot_summarize(bson_get_data(p), p->len, &sum));
+    ASSERT_STR_EQ(sum.id, "s9");
+    ASSERT_STR_EQ(sum.state, "running");
+    ASSERT_STR_EQ(sum.table, "a.x");
+    ASSERT_UINT_EQ(sum.ntables, 2);
+    ASSERT_UINT_EQ(sum.done, 0);
+    ASSERT_UINT_EQ(sum.rows, 0);
+    ASSERT_FALSE(sdl_snapshot_summarize(NULL, 0, &sum));
+    /* a pipeline resuming from it has tables to read */
+    sdl_snapshot *s = sdl_snapshot_new(NULL, bson_get_data(p), p->len);
+    ASSERT_TRUE(sdl_snapshot_pending(s));
+    sdl_snapshot_describe(s, buf, sizeof(buf));
+    ASSERT_STR_EQ(buf, "a.x (table 1 of 2), 0 rows");
+    ASSERT_FALSE(sdl_snapshot_at_commit(s, "0-1-5")); /* no chunk in flight */
+    sdl_snapshot_free(s);
+    /* without a progress (no snapshot yet): nothing to read */
+    s = sdl_snapshot_new(NULL, NULL, 0);
+    ASSERT_FALSE(sdl_snapshot_pending(s));
+    sdl_snapshot_free(s);
+    bson_destroy(p);
+}
