@@ -4,7 +4,8 @@
 /*
  * change-stream-private: what the files of the change stream share: change-stream.c (the
  * composition: positions, filters, DDL targets, --until, the changes handed out) and
- * event-source.c (the raw events: server or files, payload contents, the FDE, reconnecting).
+ * event-source.c (the raw events: server or files, payload contents, the FDE, reconnecting;
+ * its interface is event-source-private.h).
  * Not for other modules: include/sdl/mysql/change-stream.h is the interface.
  */
 
@@ -92,30 +93,3 @@ struct sdl_change_stream {
 
 /* Whether the stream resumes by binlog file and offset (a MySQL source without GTIDs). */
 bool sdl_change_stream_file_positions(const sdl_change_stream *s);
-
-/* ---- event-source.c ------------------------------------------------------------------------ */
-
-/* The current binlog file name, with its length. */
-void sdl_event_source_set_file(sdl_change_stream *s, const char *name);
-
-/* Connects to the server (the metadata connection too, when it is closed) and starts the
- * binlog dump at the stream's position. */
-bool sdl_event_source_open_reader(sdl_change_stream *s, sdl_error *err);
-
-/* File mode: no server, no connection; the files' FDEs say the flavour. */
-bool sdl_event_source_open_files(sdl_change_stream *s, sdl_error *err);
-
-/* Where events come from, for messages: the path in file mode, else the binlog name. */
-const char *sdl_event_source_where(const sdl_change_stream *s);
-
-/* A transient failure of either connection: both are closed, s->notice says so, and after a
- * backoff the next read resumes after the last complete transaction. */
-void sdl_event_source_lose_connection(sdl_change_stream *s, const sdl_error *err);
-
-/* The next raw event: from the TRANSACTION_PAYLOAD being streamed (*ret_inner), else from
- * the files or the server (reconnecting after a transient failure when opts.reconnect). */
-bool sdl_event_source_read(sdl_change_stream *s, sdl_bytes *raw, bool *eof, bool *ret_inner,
-                           sdl_error *err);
-
-/* The FORMAT_DESCRIPTION_EVENT: every later event is read as it says. */
-bool sdl_event_source_handle_fde(sdl_change_stream *s, sdl_bytes raw, sdl_error *err);

@@ -29,6 +29,7 @@
 #include "sdl/mysql/txn-assembler.h"
 
 #include "change-stream-private.h"
+#include "event-source-private.h"
 
 _Static_assert(SDL_OP_INSERT == 1u << SDL_ROW_INSERT && SDL_OP_UPDATE == 1u << SDL_ROW_UPDATE &&
                    SDL_OP_DELETE == 1u << SDL_ROW_DELETE,

@@ -21,6 +21,7 @@
 #include "sdl/mysql/txn-assembler.h"
 
 #include "change-stream-private.h"
+#include "event-source-private.h"
 
 /* ---- the current file ---------------------------------------------------------------------- */
 
@@ -101,35 +102,6 @@ sdl_event_source_where(const sdl_change_stream *s)
     return s->files ? sdl_binlog_file_path(s->files) : s->file;
 }
 
-/* The next event of a local binlog file. */
-static bool
-read_file_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, sdl_error *err)
-{
-    bool new_file = false;
-
-    if (s->opts.stop && *s->opts.stop) {
-        sdl_error_set(err, SDL_E_CANCELLED, "stopped");
-        return false;
-    }
-    if (!sdl_binlog_file_next(s->files, raw, &new_file, eof, err)) {
-        return false;
-    }
-    if (*eof) {
-        return true;
-    }
-    if (new_file) {
-        /* Each file starts with its own FORMAT_DESCRIPTION_EVENT. */
-        sdl_event_source_set_file(s, sdl_binlog_file_name(s->files));
-        sdl_binlog_format_init(&s->fmt, s->flavor, SDL_BINLOG_CHECKSUM_OFF);
-        s->have_fde = false;
-    }
-    s->ev_pos = sdl_binlog_file_offset(s->files);
-    s->ev_end = sdl_binlog_file_next_offset(s->files);
-    s->events++;
-    s->bytes += raw->len;
-    return true;
-}
-
 /*
  * A transient failure of either connection (the replication stream, or the metadata
  * connection while a table map is being completed): both are closed and the stream resumes,
@@ -159,66 +131,6 @@ sdl_event_source_lose_connection(sdl_change_stream *s, const sdl_error *err)
     free(prev);
     s->notice_given = false;
     sdl_sleep_usec(delay, s->opts.stop);
-}
-
-/*
- * The next raw event: from the TRANSACTION_PAYLOAD being streamed (*ret_inner), else from
- * the files or the server.
- */
-bool
-sdl_event_source_read(sdl_change_stream *s, sdl_bytes *raw, bool *eof, bool *ret_inner,
-                      sdl_error *err)
-{
-    *ret_inner = false;
-    if (sdl_payload_reader_active(s->payload)) {
-        bool end = false;
-        if (!sdl_payload_reader_next(s->payload, raw, &end, err)) {
-            sdl_error_prefix(err, "TRANSACTION_PAYLOAD_EVENT at '%s':%" PRIu64,
-                             sdl_event_source_where(s), s->payload_pos);
-            return false;
-        }
-        if (!end) {
-            *ret_inner = true;
-            *eof = false;
-            s->inner_events++;
-            return true;
-        }
-    }
-    if (s->files) {
-        return read_file_event(s, raw, eof, err);
-    }
-    for (;;) {
-        if (s->opts.stop && *s->opts.stop) {
-            sdl_error_set(err, SDL_E_CANCELLED, "stopped");
-            return false;
-        }
-        if (!s->reader && !sdl_event_source_open_reader(s, err)) {
-            goto failed;
-        }
-        if (sdl_binlog_reader_next(s->reader, raw, eof, err)) {
-            if (!*eof && sdl_failpoint_hit("source.lose_connection")) {
-                /* test hook (SDL_FAILPOINT): as if the connection broke before this event */
-                sdl_error_set_transient(err, SDL_E_SOURCE, "failpoint: lost the connection");
-                goto failed;
-            }
-            if (!*eof && raw->len >= SDL_BINLOG_HEADER_LEN) {
-                uint32_t size = (uint32_t)raw->ptr[9] | (uint32_t)raw->ptr[10] << 8 |
-                                (uint32_t)raw->ptr[11] << 16 | (uint32_t)raw->ptr[12] << 24;
-                uint32_t log_pos = (uint32_t)raw->ptr[13] | (uint32_t)raw->ptr[14] << 8 |
-                                   (uint32_t)raw->ptr[15] << 16 | (uint32_t)raw->ptr[16] << 24;
-                s->ev_pos = log_pos >= size ? log_pos - size : 0;
-                s->ev_end = log_pos;
-                s->events++;
-                s->bytes += raw->len;
-            }
-            return true;
-        }
-    failed:
-        if (!err || !err->transient || !s->opts.reconnect) {
-            return false;
-        }
-        sdl_event_source_lose_connection(s, err);
-    }
 }
 
 /* The FORMAT_DESCRIPTION_EVENT: every later event is read as it says. */
