@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* change-stream: the source as one pull interface, composed of the event source
+ * (event-source.c), the transaction assembler and the table-map cache: positions (--from,
+ * --until), filters, DDL targets, the changes handed out. */
 #include "sdl/mysql/change-stream.h"
 
 #include <fnmatch.h>
@@ -11,7 +14,6 @@
 #include "sdl/base/alloc.h"
 #include "sdl/base/arena.h"
 #include "sdl/base/clock.h"
-#include "sdl/base/failpoint.h"
 #include "sdl/mysql/binlog-event.h"
 #include "sdl/mysql/binlog-file.h"
 #include "sdl/mysql/binlog-payload.h"
@@ -26,66 +28,12 @@
 #include "sdl/mysql/table-map-cache.h"
 #include "sdl/mysql/txn-assembler.h"
 
+#include "change-stream-private.h"
+#include "event-source-private.h"
+
 _Static_assert(SDL_OP_INSERT == 1u << SDL_ROW_INSERT && SDL_OP_UPDATE == 1u << SDL_ROW_UPDATE &&
                    SDL_OP_DELETE == 1u << SDL_ROW_DELETE,
                "tables.skip_ops bits are 1 << sdl_row_op");
-
-struct sdl_change_stream {
-    sdl_change_stream_options opts;
-    const sdl_config *config;
-    sdl_mysql_conn *meta; /* metadata connection: checks, positions, JSON columns */
-    sdl_schema_cache *schema;
-    sdl_binlog_reader *reader;
-    sdl_binlog_file *files;      /* file mode: local binlog files instead of a server */
-    sdl_payload_reader *payload; /* inner events of the current TRANSACTION_PAYLOAD */
-    sdl_binlog_format fmt;
-    sdl_binlog_format inner_fmt; /* fmt without checksums: events inside a payload */
-    bool have_fde;
-    sdl_binlog_flavor flavor; /* of positions: the server's, or the files' FDE */
-    uint64_t ev_pos;          /* offset of the current (outer) event in its file */
-    uint64_t ev_end;          /* offset after it */
-    uint64_t payload_pos;     /* offset of the TRANSACTION_PAYLOAD being streamed */
-    uint64_t payload_end;
-    uint32_t payload_ts;    /* its header timestamp */
-    uint64_t events;        /* events read, payload contents not counted */
-    uint64_t inner_events;  /* events read from inside TRANSACTION_PAYLOADs */
-    uint64_t bytes;         /* observability: bytes of the events read (outer) */
-    uint64_t rows_read;     /* observability: row changes decoded, filtered ones too */
-    uint64_t rows_filtered; /* observability: of those, rows the table filters drop */
-    uint64_t reconnects;    /* observability: connections lost and re-established */
-
-    char *pipeline;
-    uint32_t pipeline_len;
-    char *start_text;          /* resolved start position */
-    sdl_txn_assembler ta;      /* the transactions; its position is the one after the last
-                                * complete transaction (the kind says how the stream
-                                * resumes: a MySQL source streamed by file and offset has
-                                * FILE positions, resumed with COM_BINLOG_DUMP); MySQL: the
-                                * PREVIOUS_GTIDS and start position included */
-    sdl_source_position until; /* stop once the position reaches it */
-    bool has_until;
-    bool until_now; /* --until now: also stop at the end of the binlog */
-    bool ended;
-
-    char file[SDL_SOURCE_FILE_MAX]; /* current binlog file name */
-    uint32_t file_len;              /* strlen(file), kept with it (set_file()) */
-
-    /* rows of the current rows event still to hand out */
-    bool rows_pending;
-    sdl_row_decoder decoder;
-    sdl_binlog_rows rows; /* the rows event being decoded (borrowed by decoder) */
-    const sdl_table_map_entry *rows_slot;
-    uint64_t rows_event_pos;
-    uint32_t rows_event_ts;
-
-    char *notice;      /* what the last reconnect was about */
-    bool notice_given; /* notice was handed out; free it on the next call */
-
-    sdl_table_map_cache tables; /* the table maps of the current transaction */
-    sdl_arena event_arena;      /* per event: inflated rows, query text */
-    sdl_arena row_arena;        /* per row: decoded values */
-    sdl_backoff backoff;
-};
 
 void
 sdl_change_stream_set_config(sdl_change_stream *s, const sdl_config *config)
@@ -121,17 +69,9 @@ sdl_change_stream_flavor(const sdl_change_stream *stream)
 
 /* ---- positions ---------------------------------------------------------------------------- */
 
-/* The current binlog file name, with its length. */
-static void
-set_file(sdl_change_stream *s, const char *name)
-{
-    (void)snprintf(s->file, sizeof(s->file), "%s", name);
-    s->file_len = (uint32_t)strlen(s->file);
-}
-
 /* Whether the stream resumes by binlog file and offset (a MySQL source without GTIDs). */
-static bool
-file_positions(const sdl_change_stream *s)
+bool
+sdl_change_stream_file_positions(const sdl_change_stream *s)
 {
     return s->ta.position.kind == SDL_SOURCE_POSITION_FILE;
 }
@@ -206,7 +146,7 @@ start_at_file_position(sdl_change_stream *s, const char *file, uint64_t pos)
 {
     sdl_source_position_done(&s->ta.position);
     s->ta.position.kind = SDL_SOURCE_POSITION_FILE;
-    set_file(s, file);
+    sdl_event_source_set_file(s, file);
     memcpy(s->ta.position.file, s->file, sizeof(s->ta.position.file));
     s->ta.position.offset = pos;
     s->start_text = sdl_source_position_format(&s->ta.position);
@@ -332,7 +272,7 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     s->has_until = true;
     if (strcmp(until, "now") == 0) {
         s->until_now = true;
-        if (s->files || file_positions(s)) {
+        if (s->files || sdl_change_stream_file_positions(s)) {
             /* the end of the files, or of the source's binlog (a non-blocking dump ends
              * there) */
             s->has_until = false;
@@ -353,7 +293,8 @@ resolve_until(sdl_change_stream *s, const char *until, sdl_error *err)
     }
     /* a MySQL stream by file and offset ends at a "<file>:<offset>" or a GTID set */
     ok = sdl_source_position_parse(
-        value ? value : "", position_kinds(s) | (file_positions(s) ? SDL_SOURCE_ACCEPT_FILE : 0u),
+        value ? value : "",
+        position_kinds(s) | (sdl_change_stream_file_positions(s) ? SDL_SOURCE_ACCEPT_FILE : 0u),
         &s->until, err);
     free(value);
     if (!ok) {
@@ -379,64 +320,6 @@ until_empty(const sdl_change_stream *s)
 
 /* ---- connection --------------------------------------------------------------------------- */
 
-static bool
-open_reader(sdl_change_stream *s, sdl_error *err)
-{
-    char file[sizeof(s->file)];
-    uint64_t pos = 0;
-    sdl_binlog_request req = {
-        .connect_state = s->ta.position_text,
-        .non_blocking = s->until_now,
-        .read_ahead_bytes = s->opts.read_ahead_bytes,
-        .stop = s->opts.stop,
-    };
-
-    if (file_positions(s)) {
-        if (!sdl_file_position_parse(s->ta.position_text, file, sizeof(file), &pos)) {
-            sdl_error_set(err, SDL_E_PROTOCOL, "position '%s' names no binlog file and offset",
-                          s->ta.position_text);
-            return false;
-        }
-        req.file = file;
-        req.pos = pos;
-    }
-
-    s->reader = sdl_binlog_reader_free(s->reader);
-    if (!s->meta) {
-        /* After a lost connection the metadata connection is opened anew too (the source
-         * may have restarted): the same server, so the same flavour. */
-        if (!sdl_mysql_conn_open(&s->config->source, 0, &s->meta, err)) {
-            return false;
-        }
-        if (s->flavor != SDL_BINLOG_FLAVOR_MYSQL) {
-            s->schema = sdl_schema_cache_new(s->meta);
-        }
-    }
-    if (!sdl_binlog_reader_open(&s->config->source, &req, &s->reader, err)) {
-        return false;
-    }
-    sdl_binlog_format_init(&s->fmt, s->flavor,
-                           sdl_binlog_reader_has_checksum(s->reader) ? SDL_BINLOG_CHECKSUM_CRC32
-                                                                     : SDL_BINLOG_CHECKSUM_OFF);
-    s->have_fde = false;
-    if (s->opts.connected) {
-        atomic_store(s->opts.connected, true);
-    }
-    return true;
-}
-
-/* File mode: no server, no connection; the files' FDEs say the flavour. */
-static bool
-open_files(sdl_change_stream *s, sdl_error *err)
-{
-    if (!sdl_binlog_file_open(s->opts.files, s->opts.nfiles, &s->files, err)) {
-        return false;
-    }
-    sdl_binlog_format_init(&s->fmt, SDL_BINLOG_FLAVOR_UNKNOWN, SDL_BINLOG_CHECKSUM_OFF);
-    set_file(s, sdl_binlog_file_name(s->files));
-    return true;
-}
-
 bool
 sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream **ret_stream,
                        sdl_error *err)
@@ -458,11 +341,11 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
     sdl_arena_init(&s->event_arena, 0);
     sdl_arena_init(&s->row_arena, 0);
     sdl_backoff_init(&s->backoff, cfg->pipeline.retry_initial_usec, cfg->pipeline.retry_max_usec);
-    set_file(s, "");
+    sdl_event_source_set_file(s, "");
     s->payload = sdl_payload_reader_new();
 
     if (opts->nfiles > 0) {
-        if (!open_files(s, err)) {
+        if (!sdl_event_source_open_files(s, err)) {
             goto fail;
         }
         if (!resolve_start(s, opts->from ? opts->from : "start", err)) {
@@ -514,7 +397,7 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
      * transaction starts with its GTID. Streamed by file and offset, rows without BEGIN are
      * a transaction of their own; by GTID they would have no position to resume at. */
     s->ta.opts.statements_begin_txns = s->flavor == SDL_BINLOG_FLAVOR_MYSQL;
-    s->ta.opts.rows_begin_txns = file_positions(s);
+    s->ta.opts.rows_begin_txns = sdl_change_stream_file_positions(s);
     if (until_reached(s) && !until_empty(s)) {
         s->ended = true;
     } else if (s->has_until && s->until_now && until_empty(s)) {
@@ -527,11 +410,12 @@ sdl_change_stream_open(const sdl_change_stream_options *opts, sdl_change_stream 
         sdl_bytes raw;
         bool eof = false;
         s->until_now = true; /* non-blocking dump: never wait here */
-        if (!open_reader(s, err) || !sdl_binlog_reader_next(s->reader, &raw, &eof, err)) {
+        if (!sdl_event_source_open_reader(s, err) ||
+            !sdl_binlog_reader_next(s->reader, &raw, &eof, err)) {
             goto fail;
         }
         s->reader = sdl_binlog_reader_free(s->reader);
-    } else if (!open_reader(s, err)) {
+    } else if (!sdl_event_source_open_reader(s, err)) {
         goto fail;
     }
     *ret_stream = s;
@@ -718,132 +602,6 @@ ddl_included(const sdl_change_stream *s, bool known, const char *db, const char 
 
 /* ---- the event loop ----------------------------------------------------------------------- */
 
-/* Where events come from, for messages: the path in file mode, else the binlog name. */
-static const char *
-where(const sdl_change_stream *s)
-{
-    return s->files ? sdl_binlog_file_path(s->files) : s->file;
-}
-
-/* The next event of a local binlog file. */
-static bool
-read_file_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, sdl_error *err)
-{
-    bool new_file = false;
-
-    if (s->opts.stop && *s->opts.stop) {
-        sdl_error_set(err, SDL_E_CANCELLED, "stopped");
-        return false;
-    }
-    if (!sdl_binlog_file_next(s->files, raw, &new_file, eof, err)) {
-        return false;
-    }
-    if (*eof) {
-        return true;
-    }
-    if (new_file) {
-        /* Each file starts with its own FORMAT_DESCRIPTION_EVENT. */
-        set_file(s, sdl_binlog_file_name(s->files));
-        sdl_binlog_format_init(&s->fmt, s->flavor, SDL_BINLOG_CHECKSUM_OFF);
-        s->have_fde = false;
-    }
-    s->ev_pos = sdl_binlog_file_offset(s->files);
-    s->ev_end = sdl_binlog_file_next_offset(s->files);
-    s->events++;
-    s->bytes += raw->len;
-    return true;
-}
-
-/*
- * A transient failure of either connection (the replication stream, or the metadata
- * connection while a table map is being completed): both are closed and the stream resumes,
- * after a backoff, after the last complete transaction. Rows of the interrupted one that were
- * already returned are skipped when they come again.
- */
-static void
-lose_connection(sdl_change_stream *s, const sdl_error *err)
-{
-    sdl_txn_assembler_lost(&s->ta);
-    s->rows_pending = false;
-    s->reader = sdl_binlog_reader_free(s->reader);
-    s->schema = sdl_schema_cache_free(s->schema);
-    s->meta = sdl_mysql_conn_free(s->meta);
-    if (s->opts.connected) {
-        atomic_store(s->opts.connected, false);
-    }
-    s->reconnects++;
-    uint64_t delay = sdl_backoff_next(&s->backoff);
-    /* A notice still here was not returned yet (the caller frees the ones it got): a second
-     * loss within one call keeps both in the message. */
-    char *prev = s->notice;
-    s->notice =
-        sdl_xasprintf("%s%s%s; reconnecting in %" PRIu64 " ms, resuming after %s", prev ? prev : "",
-                      prev ? "; then again: " : "", err->message, delay / 1000u,
-                      s->ta.position_text[0] ? s->ta.position_text : "the start");
-    free(prev);
-    s->notice_given = false;
-    sdl_sleep_usec(delay, s->opts.stop);
-}
-
-/*
- * The next raw event: from the TRANSACTION_PAYLOAD being streamed (*ret_inner), else from
- * the files or the server.
- */
-static bool
-read_event(sdl_change_stream *s, sdl_bytes *raw, bool *eof, bool *ret_inner, sdl_error *err)
-{
-    *ret_inner = false;
-    if (sdl_payload_reader_active(s->payload)) {
-        bool end = false;
-        if (!sdl_payload_reader_next(s->payload, raw, &end, err)) {
-            sdl_error_prefix(err, "TRANSACTION_PAYLOAD_EVENT at '%s':%" PRIu64, where(s),
-                             s->payload_pos);
-            return false;
-        }
-        if (!end) {
-            *ret_inner = true;
-            *eof = false;
-            s->inner_events++;
-            return true;
-        }
-    }
-    if (s->files) {
-        return read_file_event(s, raw, eof, err);
-    }
-    for (;;) {
-        if (s->opts.stop && *s->opts.stop) {
-            sdl_error_set(err, SDL_E_CANCELLED, "stopped");
-            return false;
-        }
-        if (!s->reader && !open_reader(s, err)) {
-            goto failed;
-        }
-        if (sdl_binlog_reader_next(s->reader, raw, eof, err)) {
-            if (!*eof && sdl_failpoint_hit("source.lose_connection")) {
-                /* test hook (SDL_FAILPOINT): as if the connection broke before this event */
-                sdl_error_set_transient(err, SDL_E_SOURCE, "failpoint: lost the connection");
-                goto failed;
-            }
-            if (!*eof && raw->len >= SDL_BINLOG_HEADER_LEN) {
-                uint32_t size = (uint32_t)raw->ptr[9] | (uint32_t)raw->ptr[10] << 8 |
-                                (uint32_t)raw->ptr[11] << 16 | (uint32_t)raw->ptr[12] << 24;
-                uint32_t log_pos = (uint32_t)raw->ptr[13] | (uint32_t)raw->ptr[14] << 8 |
-                                   (uint32_t)raw->ptr[15] << 16 | (uint32_t)raw->ptr[16] << 24;
-                s->ev_pos = log_pos >= size ? log_pos - size : 0;
-                s->ev_end = log_pos;
-                s->events++;
-                s->bytes += raw->len;
-            }
-            return true;
-        }
-    failed:
-        if (!err || !err->transient || !s->opts.reconnect) {
-            return false;
-        }
-        lose_connection(s, err);
-    }
-}
-
 static bool
 next_row(sdl_change_stream *s, sdl_change *c, bool *ret_have, sdl_error *err)
 {
@@ -1005,33 +763,6 @@ handle_query(sdl_change_stream *s, const sdl_binlog_event *ev, uint64_t event_po
     return true;
 }
 
-/* The FORMAT_DESCRIPTION_EVENT: every later event is read as it says. */
-static bool
-handle_fde(sdl_change_stream *s, sdl_bytes raw, sdl_error *err)
-{
-    if (!sdl_binlog_format_parse(raw, &s->fmt, err)) {
-        return false;
-    }
-    if (s->files) {
-        if (s->flavor != SDL_BINLOG_FLAVOR_UNKNOWN && s->flavor != s->fmt.flavor) {
-            sdl_error_set(err, SDL_E_INVALID,
-                          "'%s' was written by %s (server %s), the files before it by %s: read "
-                          "one server's binlog files at a time",
-                          where(s), s->fmt.flavor == SDL_BINLOG_FLAVOR_MYSQL ? "MySQL" : "MariaDB",
-                          s->fmt.server_version,
-                          s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? "MySQL" : "MariaDB");
-            return false;
-        }
-        s->flavor = s->fmt.flavor;
-        s->ta.position.kind = s->flavor == SDL_BINLOG_FLAVOR_MYSQL ? SDL_SOURCE_POSITION_MYSQL
-                                                                   : SDL_SOURCE_POSITION_MARIADB;
-    }
-    s->inner_fmt = s->fmt;
-    s->inner_fmt.checksum = SDL_BINLOG_CHECKSUM_OFF; /* payload events carry none */
-    s->have_fde = true;
-    return true;
-}
-
 bool
 sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
 {
@@ -1088,7 +819,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
         sdl_bytes raw;
         bool eof = false;
         bool inner = false;
-        if (!read_event(s, &raw, &eof, &inner, err)) {
+        if (!sdl_event_source_read(s, &raw, &eof, &inner, err)) {
             return false;
         }
         if (s->notice) {
@@ -1120,13 +851,14 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
         uint64_t event_pos = inner ? s->payload_pos : s->ev_pos;
         uint64_t end_pos = inner ? s->payload_end : s->ev_end;
         if (!sdl_binlog_event_header_parse(raw, &hdr, err)) {
-            sdl_error_prefix(err, "event at '%s':%" PRIu64, where(s), event_pos);
+            sdl_error_prefix(err, "event at '%s':%" PRIu64, sdl_event_source_where(s), event_pos);
             return false;
         }
 
         if (hdr.type == SDL_BINLOG_FORMAT_DESCRIPTION_EVENT && !inner) {
-            if (!handle_fde(s, raw, err)) {
-                sdl_error_prefix(err, "FORMAT_DESCRIPTION at '%s':%" PRIu64, where(s), event_pos);
+            if (!sdl_event_source_handle_fde(s, raw, err)) {
+                sdl_error_prefix(err, "FORMAT_DESCRIPTION at '%s':%" PRIu64,
+                                 sdl_event_source_where(s), event_pos);
                 return false;
             }
             continue;
@@ -1136,7 +868,8 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                           "%s event at '%s':%" PRIu64
                           " before any FORMAT_DESCRIPTION_EVENT: only binlog format v4 "
                           "(MySQL 5.0+, MariaDB) is supported",
-                          sdl_binlog_event_type_name(hdr.type), where(s), event_pos);
+                          sdl_binlog_event_type_name(hdr.type), sdl_event_source_where(s),
+                          event_pos);
             return false;
         }
         sdl_binlog_event ev;
@@ -1144,7 +877,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
         bool checked = !inner && !s->files && s->reader && sdl_binlog_reader_crc_ok(s->reader);
         if (!sdl_binlog_event_open(inner ? &s->inner_fmt : &s->fmt, raw, !checked, &ev, err)) {
             sdl_error_prefix(err, "%s event at '%s':%" PRIu64, sdl_binlog_event_type_name(hdr.type),
-                             where(s), event_pos);
+                             sdl_event_source_where(s), event_pos);
             return false;
         }
 
@@ -1174,7 +907,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                 sdl_error_set(err, SDL_E_UNSUPPORTED,
                               "XA transaction %" PRIu32 "-%" PRIu32 "-%" PRIu64 " at '%s':%" PRIu64
                               ": sdl does not replicate XA transactions yet",
-                              g.domain, hdr.server_id, g.seq, where(s), event_pos);
+                              g.domain, hdr.server_id, g.seq, sdl_event_source_where(s), event_pos);
                 return false;
             }
             sdl_source_txn_set_mariadb(&s->ta.txn, &(sdl_gtid){g.domain, hdr.server_id, g.seq});
@@ -1246,7 +979,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
             sdl_error_set(err, SDL_E_UNSUPPORTED,
                           "XA PREPARE at '%s':%" PRIu64
                           ": sdl does not replicate XA transactions yet",
-                          where(s), event_pos);
+                          sdl_event_source_where(s), event_pos);
             return false;
         case SDL_BINLOG_INCIDENT_EVENT:
             /* The source says its binlog lost changes here (e.g. LOST_EVENTS): never go on
@@ -1255,7 +988,7 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
                           "INCIDENT_EVENT at '%s':%" PRIu64
                           ": the source recorded an incident (changes may be missing from its "
                           "binlog); re-synchronise the target from the source",
-                          where(s), event_pos);
+                          sdl_event_source_where(s), event_pos);
             return false;
         case SDL_BINLOG_GTID_LIST_EVENT:
         case SDL_BINLOG_BINLOG_CHECKPOINT_EVENT:
@@ -1286,9 +1019,10 @@ sdl_change_stream_next(sdl_change_stream *s, sdl_change *c, sdl_error *err)
         }
         if (!ok) {
             sdl_error_prefix(err, "%s event at '%s':%" PRIu64, sdl_binlog_event_type_name(hdr.type),
-                             where(s), event_pos);
+                             sdl_event_source_where(s), event_pos);
             if (err->transient && s->opts.reconnect && !s->files) {
-                lose_connection(s, err); /* e.g. the metadata query of a table map */
+                sdl_event_source_lose_connection(s,
+                                                 err); /* e.g. the metadata query of a table map */
                 continue;
             }
             return false;
