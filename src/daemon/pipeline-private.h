@@ -30,7 +30,7 @@
 #include "sdl/model/sink.h"
 #include "sdl/mongo/mongo-writer.h"
 #include "sdl/mysql/change-stream.h"
-#include "sdl/stage/queue.h"
+#include "sdl/queue/queue.h"
 
 typedef struct pipeline {
     const sdl_config *config;         /* as started: the keys a reload cannot change */

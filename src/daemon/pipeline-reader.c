@@ -18,7 +18,7 @@
 #include "sdl/mapping/dead-letter.h"
 #include "sdl/mapping/doc-mapper.h"
 #include "sdl/mysql/change-stream.h"
-#include "sdl/stage/queue.h"
+#include "sdl/queue/queue.h"
 
 #include "pipeline-private.h"
 

@@ -20,7 +20,7 @@
 #include "sdl/daemon/stats.h"
 #include "sdl/mapping/dead-letter.h"
 #include "sdl/model/doc-field.h"
-#include "sdl/stage/queue.h"
+#include "sdl/queue/queue.h"
 
 #include "pipeline-private.h"
 

@@ -23,7 +23,7 @@
 #include "sdl/mongo/mongo-writer.h"
 #include "sdl/mysql/binlog-reader.h"
 #include "sdl/mysql/change-stream.h"
-#include "sdl/stage/queue.h"
+#include "sdl/queue/queue.h"
 
 #include "pipeline-private.h"
 
