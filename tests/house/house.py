@@ -30,8 +30,8 @@ LAYERS = {
     "model": LOW,
     "mysql": LOW | {"config", "model"},
     "mapping": LOW | {"config", "model"},
-    "stage": LOW | {"config", "model"},
-    "mongo": LOW | {"config", "model", "mysql", "mapping", "stage"},
+    "queue": LOW | {"config", "model"},
+    "mongo": LOW | {"config", "model", "mysql", "mapping", "queue"},
 }
 LAYERS["daemon"] = set(LAYERS) | {"daemon"}
 

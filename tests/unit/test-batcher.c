@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The batcher (pure decisions) driven as pipeline.c's writer thread drives it, against the
+ * The batcher (pure decisions) driven as pipeline-writer.c's writer thread drives it, against the
  * in-memory sink of tests/lib/fake-sink.c.
  */
 #include <inttypes.h>
@@ -58,7 +58,8 @@ id_of(const char *gtid, uint64_t seq)
     return id;
 }
 
-/* ---- the writer: committer.c over the fake sink, as pipeline.c's writer thread uses it ---- */
+/* ---- the writer: committer.c over the fake sink, as pipeline-writer.c's writer thread uses it
+ * ---- */
 
 typedef struct writer {
     fake_sink fs;
@@ -606,7 +607,7 @@ TEST(batcher_dead_lettered_document_keeps_the_counts_right)
     ASSERT_UINT_EQ(out.ndocs, 4);
     ASSERT_UINT_EQ(out.rows, 4);
     ASSERT_UINT_EQ(cut.txns, 2);
-    /* the sink refused document 1: pipeline.c replaces it by its (smaller) dead letter */
+    /* the sink refused document 1: pipeline-writer.c replaces it by its (smaller) dead letter */
     bson_t *dead = bson_new();
     BSON_APPEND_UTF8(dead, "_id", "p:0-1-90:2");
     long long delta = (long long)dead->len - (long long)out.docs[1]->len;

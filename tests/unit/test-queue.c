@@ -4,7 +4,7 @@
 
 #include "sdl/base/alloc.h"
 #include "sdl/base/clock.h"
-#include "sdl/stage/queue.h"
+#include "sdl/queue/queue.h"
 
 #include "sdltest.h"
 

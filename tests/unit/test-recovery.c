@@ -52,7 +52,8 @@ test_retry(void *ctx, const char *what, sdl_retry_reason reason, sdl_attempt_fn 
     return false;
 }
 
-/* pipeline.c's dead letter in short: the refused document's _id and where the pipeline was */
+/* pipeline-writer.c's dead letter in short: the refused document's _id and where the pipeline was
+ */
 static bson_t *
 test_dead_letter(void *ctx, const bson_t *doc, const sdl_error *err, const sdl_offset *offset)
 {

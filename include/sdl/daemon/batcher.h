@@ -5,7 +5,7 @@
  * batcher: the writer's batching decisions as pure logic (DESIGN.md §5). Items go in (row,
  * DDL and dead-letter documents, transaction ends); what comes out is when to flush and the
  * next batch to write. It does no I/O, reads no clock (callers pass the monotonic time) and
- * never logs: the writer thread (pipeline.c) stages and commits what it is given and reports
+ * never logs: the writer thread (pipeline-writer.c) stages and commits what it is given and reports
  * back with sdl_batcher_committed() or sdl_batcher_lower().
  *
  * The batcher holds the documents read but not committed yet, in source order, and the ends

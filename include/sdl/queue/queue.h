@@ -8,7 +8,7 @@
  * reader. An item larger than the whole capacity is still accepted when the queue is empty,
  * so nothing can deadlock.
  *
- * Items carry an encoded document (opaque bytes: the stage area knows nothing of BSON or
+ * Items carry an encoded document (opaque bytes: the queue area knows nothing of BSON or
  * MySQL) and the transaction bookkeeping the writer needs to batch on transaction
  * boundaries. The queue takes ownership of pushed items and hands ownership to the popper.
  *

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "sdl/stage/queue.h"
+#include "sdl/queue/queue.h"
 
 #include <errno.h>
 #include <pthread.h>
