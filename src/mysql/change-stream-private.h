@@ -93,3 +93,27 @@ struct sdl_change_stream {
 
 /* Whether the stream resumes by binlog file and offset (a MySQL source without GTIDs). */
 bool sdl_change_stream_file_positions(const sdl_change_stream *s);
+
+/* ---- change-stream-position.c ------------------------------------------------------------- */
+
+/* Resolves --from (@from: a position, "start" or "now") into the stream's start position. */
+SDL_MUST_CHECK bool sdl_change_stream_resolve_start(sdl_change_stream *s, const char *from,
+                                                    sdl_error *err);
+/* Resolves --until (@until: a position or "now"; NULL: none). */
+SDL_MUST_CHECK bool sdl_change_stream_resolve_until(sdl_change_stream *s, const char *until,
+                                                    sdl_error *err);
+
+/* True when the position has reached @until: in every domain @until names (MariaDB), or
+ * every GTID of the --until set is executed (MySQL). */
+static inline bool
+sdl_change_stream_until_reached(const sdl_change_stream *s)
+{
+    return s->has_until && sdl_source_position_reached(&s->ta.position, &s->until);
+}
+
+/* Whether the --until position names anything (an empty one is reached at once). */
+static inline bool
+sdl_change_stream_until_empty(const sdl_change_stream *s)
+{
+    return sdl_source_position_is_empty(&s->until);
+}
