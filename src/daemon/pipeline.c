@@ -804,6 +804,12 @@ reader_main(void *arg)
             ok = false;
             break;
         }
+        if (sdl_snapshot_due(p->snapshot)) { /* snapshot.mode consistent: a chunk, stream waits */
+            sdl_snapshot_due_commit(p->snapshot, &c);
+            sdl_column_policy_follow(&mopts.columns, sdl_change_stream_config(p->stream));
+            ok = snapshot_emit(p, &mopts, &c, err);
+            continue;
+        }
         if (!sdl_change_stream_next(p->stream, &c, err)) {
             ok = false;
             break;
@@ -841,6 +847,7 @@ reader_main(void *arg)
             break;
         }
         case SDL_CHANGE_COMMIT:
+            sdl_snapshot_stream_at(p->snapshot, c.position);
             if (p->snapshot && sdl_snapshot_at_commit(p->snapshot, c.pos.gtid)) {
                 sdl_column_policy_follow(&mopts.columns, sdl_change_stream_config(p->stream));
                 ok = snapshot_emit(p, &mopts, &c, err);
@@ -1138,6 +1145,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     log_notice("Replicating after GTID position '%s' into the target (batch %" PRIu64 " next)",
                p.offset.gtid, p.offset.batch + 1);
     p.snapshot = sdl_snapshot_new(config, p.offset.snapshot, p.offset.snapshot_len);
+    sdl_snapshot_stream_at(p.snapshot, p.offset.gtid);
     if (sdl_snapshot_pending(p.snapshot)) {
         char what[512];
         sdl_snapshot_describe(p.snapshot, what, sizeof(what));
