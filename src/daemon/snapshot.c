@@ -62,8 +62,10 @@ struct sdl_snapshot {
     char *view_pos;   /* the view's position; NULL: no view open */
     char *stream_pos; /* the stream's position (after its last COMMIT) */
     bool reached;     /* the stream is at view_pos: chunks are due, the stream waits */
-    char gtid[256];   /* the synthetic transaction of the chunk in flight */
 };
+
+/* consistent mode: a chunk's documents' seq starts above this (see sdl_snapshot_due_commit) */
+#define SDL_SNAPSHOT_SEQ_BASE ((uint64_t)1 << 32)
 
 /* ---- keys: one byte string per key, equal for equal values whatever their producer ---- */
 
@@ -529,9 +531,6 @@ consistent_step(sdl_snapshot *s, sdl_error *err)
                                                &s->rows_read, err)) {
         goto failed;
     }
-    /* a name of the chunk's own, so its documents' _ids are <pipeline>:<this>:<seq> */
-    (void)snprintf(s->gtid, sizeof(s->gtid), "snapshot:%s:%" PRIu64 ":%" PRIu64, s->id, s->done,
-                   s->chunk + 1);
     s->state = CHUNK_VIEW;
     return true;
 failed:
@@ -567,7 +566,11 @@ sdl_snapshot_due_commit(const sdl_snapshot *s, sdl_change *ret)
     memset(ret, 0, sizeof(*ret));
     ret->kind = SDL_CHANGE_COMMIT;
     ret->pos.pipeline = s->config->pipeline.name;
-    ret->pos.gtid = s->gtid;
+    /* the view's position names the transaction the rows follow (one domain: its GTID), so
+     * they sort after it and before the next; seq above any transaction's own rows, counted
+     * by the snapshot's committed rows, keeps the _ids <pipeline>:<gtid>:<seq> apart */
+    ret->pos.gtid = s->view_pos ? s->view_pos : "";
+    ret->pos.seq = SDL_SNAPSHOT_SEQ_BASE + s->rows;
     ret->pos.ts_sec = s->read_sec;
     ret->pos.binlog_file = "";
     ret->position = s->stream_pos ? s->stream_pos : "";

@@ -74,9 +74,11 @@ SDL_MUST_CHECK bool sdl_snapshot_step(sdl_snapshot *snap, uint64_t max_rows, sdl
  * reads the stream on. No-ops in watermark mode. */
 void sdl_snapshot_stream_at(sdl_snapshot *snap, const char *position);
 bool sdl_snapshot_due(const sdl_snapshot *snap);
-/* The chunk's synthetic COMMIT: gtid "snapshot:<id>:<table index>:<chunk>" (the documents'
- * _ids: deterministic), position the stream's (P), ts the read time. Valid until the next
- * call on @snap. */
+/* The chunk's synthetic COMMIT: gtid the view's position P (one MariaDB domain: the GTID of
+ * the transaction the rows follow), seq 2^32 + the snapshot's committed rows (its documents
+ * take the next seqs: they sort after that transaction's rows, and their _ids
+ * <pipeline>:<gtid>:<seq> are unique and deterministic), position the stream's (P), ts the
+ * read time. Valid until the next call on @snap. */
 void sdl_snapshot_due_commit(const sdl_snapshot *snap, sdl_change *ret);
 
 /* Whether @table is the watermark table (snapshot.watermark_table): its rows are never row
