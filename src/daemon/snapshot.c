@@ -61,6 +61,7 @@ struct sdl_snapshot {
     bool consistent;
     char *view_pos;   /* the view's position; NULL: no view open */
     char *stream_pos; /* the stream's position (after its last COMMIT) */
+    char *old_view;   /* the last view's position, after the view ended */
     bool reached;     /* the stream is at view_pos: chunks are due, the stream waits */
 };
 
@@ -436,6 +437,7 @@ sdl_snapshot_free(sdl_snapshot *s)
     free(s->last_key);
     free(s->hi_gtid);
     free(s->view_pos);
+    free(s->old_view);
     free(s->stream_pos);
     free(s->wm_db);
     free(s);
@@ -455,7 +457,8 @@ reset_source(sdl_snapshot *s)
     s->table = sdl_snapshot_table_free(s->table);
     s->reader = sdl_snapshot_reader_free(s->reader);
     s->state = CHUNK_NONE;
-    free(s->view_pos); /* the view went with the connection: a new one is opened */
+    free(s->old_view); /* the view went with the connection: a new one is opened */
+    s->old_view = s->view_pos;
     s->view_pos = NULL;
     s->reached = false;
 }
@@ -827,7 +830,9 @@ sdl_snapshot_chunk_row(const sdl_snapshot *s, size_t i, sdl_row_change *ret_row)
     const sdl_value *row = s->rows_read.values + i * t->ncols;
 
     if (!m->sorted) {
-        qsort(m->changed, m->nchanged, sizeof(*m->changed), cmp_str);
+        if (m->nchanged) { /* none in consistent mode (changed NULL) */
+            qsort(m->changed, m->nchanged, sizeof(*m->changed), cmp_str);
+        }
         m->sorted = true;
     }
     if (m->nchanged) {
@@ -874,7 +879,10 @@ sdl_snapshot_chunk_done(sdl_snapshot *s, size_t covered, size_t emitted,
         s->table = sdl_snapshot_table_free(s->table);
     }
     if (s->done >= s->ntables) {
-        free(s->view_pos); /* consistent mode: the view's transaction ends with the reader */
+        /* consistent mode: the view's transaction ends with the reader; its position stays
+         * readable for the COMMIT sdl_snapshot_due_commit() described */
+        free(s->old_view);
+        s->old_view = s->view_pos;
         s->view_pos = NULL;
         s->reached = false;
         log_notice("Snapshot %s complete: %" PRIu64 " rows of %zu tables", s->id, s->rows,

@@ -1134,6 +1134,7 @@ consistent_mariadb(sdl_snapshot_reader *r, char **ret_position, sdl_error *err)
         size_t len = strlen(esc) + 64;
         char *sql = sdl_xmalloc(len);
         (void)snprintf(sql, len, "SELECT BINLOG_GTID_POS('%s', %s)", esc, pos);
+        free(esc);
         ok = sdl_mysql_conn_query_value(r->conn, sql, ret_position, err);
         free(sql);
         if (ok && !*ret_position) {
