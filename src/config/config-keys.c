@@ -500,15 +500,6 @@ validate_watermark_table(const sdl_config *c)
     return NULL;
 }
 
-static const char *
-validate_snapshot_mode(const sdl_config *c)
-{
-    if (c->snapshot.mode == SDL_SNAPSHOT_CONSISTENT) {
-        return "'consistent' is not implemented yet: use 'watermark' (the default)";
-    }
-    return NULL;
-}
-
 static const sdl_config_key snapshot_keys[] = {
     {.name = "chunk_rows",
      .type = SDL_CFG_UINT64,
@@ -530,7 +521,6 @@ static const sdl_config_key snapshot_keys[] = {
      .offset = OFF(snapshot.mode),
      .def = "watermark",
      .enums = snapshot_mode_names,
-     .validate = validate_snapshot_mode,
      .doc = "how existing rows are read: watermark (chunks between watermarks, no lock, "
             "resumable); consistent (read-only sources) is not implemented yet"},
     {.name = "no_key",

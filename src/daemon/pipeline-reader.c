@@ -342,6 +342,12 @@ pl_reader_main(void *arg)
             ok = false;
             break;
         }
+        if (sdl_snapshot_due(p->snapshot)) { /* snapshot.mode consistent: a chunk, stream waits */
+            sdl_snapshot_due_commit(p->snapshot, &c);
+            sdl_column_policy_follow(&mopts.columns, sdl_change_stream_config(p->stream));
+            ok = snapshot_emit(p, &mopts, &c, err);
+            continue;
+        }
         if (!sdl_change_stream_next(p->stream, &c, err)) {
             ok = false;
             break;
@@ -379,6 +385,7 @@ pl_reader_main(void *arg)
             break;
         }
         case SDL_CHANGE_COMMIT:
+            sdl_snapshot_stream_at(p->snapshot, c.position);
             if (p->snapshot && sdl_snapshot_at_commit(p->snapshot, c.pos.gtid)) {
                 sdl_column_policy_follow(&mopts.columns, sdl_change_stream_config(p->stream));
                 ok = snapshot_emit(p, &mopts, &c, err);

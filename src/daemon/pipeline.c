@@ -289,6 +289,8 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
     log_notice("Replicating after GTID position '%s' into the target (batch %" PRIu64 " next)",
                p.offset.gtid, p.offset.batch + 1);
     p.snapshot = sdl_snapshot_new(config, p.offset.snapshot, p.offset.snapshot_len);
+    sdl_snapshot_stream_at(p.snapshot, p.offset.gtid);
+    sdl_snapshot_stream_at(p.snapshot, p.offset.gtid);
     if (sdl_snapshot_pending(p.snapshot)) {
         char what[512];
         sdl_snapshot_describe(p.snapshot, what, sizeof(what));

@@ -18,6 +18,7 @@ typedef enum chunk_state {
     CHUNK_WAIT_LO, /* read; the stream has not reached the low watermark yet */
     CHUNK_WINDOW,  /* between the watermarks: collecting changed keys */
     CHUNK_HI,      /* the high watermark's transaction is being read */
+    CHUNK_VIEW,    /* consistent mode: read from the view, due at its position */
 } chunk_state;
 
 struct sdl_snapshot {
@@ -55,7 +56,17 @@ struct sdl_snapshot {
     size_t nchanged;
     size_t cap_changed;
     bool sorted;
+
+    /* snapshot.mode consistent (DESIGN.md §9): one transaction's view at a binlog position */
+    bool consistent;
+    char *view_pos;   /* the view's position; NULL: no view open */
+    char *stream_pos; /* the stream's position (after its last COMMIT) */
+    char *old_view;   /* the last view's position, after the view ended */
+    bool reached;     /* the stream is at view_pos: chunks are due, the stream waits */
 };
+
+/* consistent mode: a chunk's documents' seq starts above this (see sdl_snapshot_due_commit) */
+#define SDL_SNAPSHOT_SEQ_BASE ((uint64_t)1 << 32)
 
 /* ---- keys: one byte string per key, equal for equal values whatever their producer ---- */
 
@@ -389,6 +400,7 @@ sdl_snapshot_new(const sdl_config *config, const uint8_t *progress, size_t len)
     sdl_snapshot *s = sdl_xcalloc(1, sizeof(*s));
 
     s->config = config;
+    s->consistent = config && config->snapshot.mode == SDL_SNAPSHOT_CONSISTENT;
     if (config) {
         const char *wm = config->snapshot.watermark_table, *dot = strchr(wm, '.');
         s->wm_db_len = dot ? (size_t)(dot - wm) : 0;
@@ -424,6 +436,9 @@ sdl_snapshot_free(sdl_snapshot *s)
     free(s->last_request);
     free(s->last_key);
     free(s->hi_gtid);
+    free(s->view_pos);
+    free(s->old_view);
+    free(s->stream_pos);
     free(s->wm_db);
     free(s);
     return NULL;
@@ -442,6 +457,10 @@ reset_source(sdl_snapshot *s)
     s->table = sdl_snapshot_table_free(s->table);
     s->reader = sdl_snapshot_reader_free(s->reader);
     s->state = CHUNK_NONE;
+    free(s->old_view); /* the view went with the connection: a new one is opened */
+    s->old_view = s->view_pos;
+    s->view_pos = NULL;
+    s->reached = false;
 }
 
 /* Describes the current table; false with *ret_skip when it is to be skipped. */
@@ -491,6 +510,75 @@ new_token(char *buf, size_t size, const char *what)
     (void)snprintf(buf, size, "%016" PRIx64 "%016" PRIx64 "-%s", a, b, what);
 }
 
+/* consistent mode: opens the view, and once the stream is at its position reads the next
+ * chunk from it (due: sdl_snapshot_due()). */
+static bool
+consistent_step(sdl_snapshot *s, sdl_error *err)
+{
+    changed_clear(s);
+    memset(&s->rows_read, 0, sizeof(s->rows_read));
+    if (!s->view_pos) {
+        if (!sdl_snapshot_reader_consistent(s->reader, &s->view_pos, err)) {
+            goto failed;
+        }
+        s->reached = sdl_snapshot_position_reached(s->stream_pos, s->view_pos);
+        log_info("Snapshot %s: consistent view at position '%s'; its rows go in when the "
+                 "stream is there (now at '%s')",
+                 s->id, s->view_pos, s->stream_pos ? s->stream_pos : "");
+    }
+    if (!s->reached) {
+        return true;
+    }
+    s->read_sec = (int64_t)(sdl_now_realtime_usec() / SDL_USEC_PER_SEC);
+    if (s->table && !sdl_snapshot_reader_chunk(s->reader, s->table, s->last_key, s->limit,
+                                               &s->rows_read, err)) {
+        goto failed;
+    }
+    s->state = CHUNK_VIEW;
+    return true;
+failed:
+    if (err->transient) {
+        reset_source(s);
+    }
+    return false;
+}
+
+void
+sdl_snapshot_stream_at(sdl_snapshot *s, const char *position)
+{
+    if (!s || !s->consistent || !position) {
+        return;
+    }
+    size_t len = strlen(position);
+    s->stream_pos = sdl_xrealloc(s->stream_pos, len + 1);
+    memcpy(s->stream_pos, position, len + 1);
+    if (s->view_pos && !s->reached) {
+        s->reached = sdl_snapshot_position_reached(s->stream_pos, s->view_pos);
+    }
+}
+
+bool
+sdl_snapshot_due(const sdl_snapshot *s)
+{
+    return s && s->state == CHUNK_VIEW;
+}
+
+void
+sdl_snapshot_due_commit(const sdl_snapshot *s, sdl_change *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->kind = SDL_CHANGE_COMMIT;
+    ret->pos.pipeline = s->config->pipeline.name;
+    /* the view's position names the transaction the rows follow (one domain: its GTID), so
+     * they sort after it and before the next; seq above any transaction's own rows, counted
+     * by the snapshot's committed rows, keeps the _ids <pipeline>:<gtid>:<seq> apart */
+    ret->pos.gtid = s->view_pos ? s->view_pos : "";
+    ret->pos.seq = SDL_SNAPSHOT_SEQ_BASE + s->rows;
+    ret->pos.ts_sec = s->read_sec;
+    ret->pos.binlog_file = "";
+    ret->position = s->stream_pos ? s->stream_pos : "";
+}
+
 bool
 sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
 {
@@ -529,6 +617,9 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
         limit = max_rows; /* a transaction of exactly the limit is not split (batcher.h) */
     }
     s->limit = limit;
+    if (s->consistent) {
+        return consistent_step(s, err);
+    }
     new_token(s->lo, sizeof(s->lo), "lo");
     new_token(s->hi, sizeof(s->hi), "hi");
     changed_clear(s);
@@ -739,7 +830,9 @@ sdl_snapshot_chunk_row(const sdl_snapshot *s, size_t i, sdl_row_change *ret_row)
     const sdl_value *row = s->rows_read.values + i * t->ncols;
 
     if (!m->sorted) {
-        qsort(m->changed, m->nchanged, sizeof(*m->changed), cmp_str);
+        if (m->nchanged) { /* none in consistent mode (changed NULL) */
+            qsort(m->changed, m->nchanged, sizeof(*m->changed), cmp_str);
+        }
         m->sorted = true;
     }
     if (m->nchanged) {
@@ -786,6 +879,12 @@ sdl_snapshot_chunk_done(sdl_snapshot *s, size_t covered, size_t emitted,
         s->table = sdl_snapshot_table_free(s->table);
     }
     if (s->done >= s->ntables) {
+        /* consistent mode: the view's transaction ends with the reader; its position stays
+         * readable for the COMMIT sdl_snapshot_due_commit() described */
+        free(s->old_view);
+        s->old_view = s->view_pos;
+        s->view_pos = NULL;
+        s->reached = false;
         log_notice("Snapshot %s complete: %" PRIu64 " rows of %zu tables", s->id, s->rows,
                    s->ntables);
         s->reader = sdl_snapshot_reader_free(s->reader);

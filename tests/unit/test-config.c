@@ -1203,3 +1203,21 @@ TEST(config_changes_collection_template)
     ASSERT_FALSE(sdl_config_collection_is_template("{schema}"));
     sdl_config_free(c);
 }
+
+/* snapshot.mode: consistent is accepted (read-only sources, DESIGN.md §9); other words are
+ * not. */
+TEST(config_snapshot_mode_consistent_is_accepted)
+{
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_config *c;
+
+    clear_secret_env();
+    c = load_text("source: {user: repl, server_id: 4242}\nsnapshot: {mode: consistent}\n", &err);
+    ASSERT_NOT_NULL(c);
+    ASSERT_INT_EQ(c->snapshot.mode, SDL_SNAPSHOT_CONSISTENT);
+    sdl_config_free(c);
+    sdl_error_clear(&err);
+    c = load_text("source: {user: repl, server_id: 4242}\nsnapshot: {mode: locked}\n", &err);
+    ASSERT_NULL(c);
+    ASSERT_TRUE(strstr(err.message, "consistent") != NULL); /* the words it takes */
+}

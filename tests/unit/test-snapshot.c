@@ -3,10 +3,12 @@
  * The pure parts of daemon/snapshot.c (DESIGN.md §9): keys matched whatever produced them,
  * snapshot documents, the progress document and what `sdl status` reads of it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sdl/daemon/snapshot.h"
+#include "sdl/mysql/snapshot-reader.h"
 
 #include "sdltest.h"
 
@@ -133,6 +135,48 @@ TEST(snapshot_progress_says_what_status_prints)
     /* without a progress (no snapshot yet): nothing to read */
     s = sdl_snapshot_new(NULL, NULL, 0);
     ASSERT_FALSE(sdl_snapshot_pending(s));
+    sdl_snapshot_free(s);
+    bson_destroy(p);
+}
+
+/* snapshot.mode consistent: the stream's position must include the view's before the view's
+ * rows go in (MariaDB GTID positions per domain; MySQL GTID sets). */
+TEST(snapshot_consistent_view_is_due_when_the_stream_has_reached_its_position)
+{
+    /* MariaDB: every domain of the view at or behind the stream's */
+    ASSERT_TRUE(sdl_snapshot_position_reached("0-1-10", "0-1-10"));
+    ASSERT_TRUE(sdl_snapshot_position_reached("0-1-11", "0-1-10"));
+    ASSERT_FALSE(sdl_snapshot_position_reached("0-1-9", "0-1-10"));
+    ASSERT_TRUE(sdl_snapshot_position_reached("0-1-10,1-1-5", "0-1-10,1-1-5"));
+    ASSERT_FALSE(sdl_snapshot_position_reached("0-1-10,1-1-4", "0-1-10,1-1-5"));
+    ASSERT_FALSE(sdl_snapshot_position_reached("0-1-10", "0-1-10,1-1-5")); /* domain missing */
+    ASSERT_TRUE(sdl_snapshot_position_reached("0-1-3", "")); /* an empty binlog: at once */
+    ASSERT_TRUE(sdl_snapshot_position_reached("", ""));
+    ASSERT_FALSE(sdl_snapshot_position_reached("", "0-1-1"));
+    /* MySQL: the view's GTID set contained in the stream's */
+    const char *u = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+    char cur[128], view[128];
+    (void)snprintf(cur, sizeof(cur), "%s:1-20", u);
+    (void)snprintf(view, sizeof(view), "%s:1-20", u);
+    ASSERT_TRUE(sdl_snapshot_position_reached(cur, view));
+    (void)snprintf(view, sizeof(view), "%s:1-21", u);
+    ASSERT_FALSE(sdl_snapshot_position_reached(cur, view));
+    /* what does not parse is never reached (the snapshot waits; nothing is misplaced) */
+    ASSERT_FALSE(sdl_snapshot_position_reached("garbage", "0-1-1"));
+    ASSERT_FALSE(sdl_snapshot_position_reached(NULL, "0-1-1"));
+}
+
+/* A consistent-mode snapshot with no view open has nothing due, and its stream position is
+ * recorded without effect in watermark mode. */
+TEST(snapshot_consistent_nothing_due_without_a_view)
+{
+    char *names[] = {"a.x"};
+    bson_t *p = sdl_snapshot_progress_new("s1", names, 1);
+    sdl_snapshot *s = sdl_snapshot_new(NULL, bson_get_data(p), p->len);
+
+    sdl_snapshot_stream_at(s, "0-1-5");
+    ASSERT_FALSE(sdl_snapshot_due(s));
+    ASSERT_FALSE(sdl_snapshot_due(NULL));
     sdl_snapshot_free(s);
     bson_destroy(p);
 }

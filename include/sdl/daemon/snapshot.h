@@ -33,6 +33,7 @@
 #include "sdl/base/macros.h"
 #include "sdl/config/config.h"
 #include "sdl/model/change.h"
+#include "sdl/mysql/change-stream.h"
 
 typedef struct sdl_snapshot sdl_snapshot;
 
@@ -63,6 +64,22 @@ bool sdl_snapshot_pending(const sdl_snapshot *snap);
  * batch limit in force: a chunk is committed in one batch). Errors: transient ones (the
  * source) may be retried by calling again; others stop the pipeline. */
 SDL_MUST_CHECK bool sdl_snapshot_step(sdl_snapshot *snap, uint64_t max_rows, sdl_error *err);
+
+/* snapshot.mode consistent (DESIGN.md §9): no watermarks. step() opens one transaction WITH
+ * CONSISTENT SNAPSHOT and learns the binlog position P its view is at; the stream reads on
+ * until its position (told here after every COMMIT, and at start) includes P; from then on
+ * every step() reads the next chunk from the view and sdl_snapshot_due() is true: the reader
+ * thread emits the chunk (sdl_snapshot_chunk_row() ...) as a transaction of its own, ending
+ * with the commit sdl_snapshot_due_commit() describes (position P, the progress), before it
+ * reads the stream on. No-ops in watermark mode. */
+void sdl_snapshot_stream_at(sdl_snapshot *snap, const char *position);
+bool sdl_snapshot_due(const sdl_snapshot *snap);
+/* The chunk's synthetic COMMIT: gtid the view's position P (one MariaDB domain: the GTID of
+ * the transaction the rows follow), seq 2^32 + the snapshot's committed rows (its documents
+ * take the next seqs: they sort after that transaction's rows, and their _ids
+ * <pipeline>:<gtid>:<seq> are unique and deterministic), position the stream's (P), ts the
+ * read time. Valid until the next call on @snap. */
+void sdl_snapshot_due_commit(const sdl_snapshot *snap, sdl_change *ret);
 
 /* Whether @table is the watermark table (snapshot.watermark_table): its rows are never row
  * changes, with or without a snapshot running. */

@@ -74,3 +74,16 @@ SDL_MUST_CHECK bool sdl_snapshot_reader_chunk(sdl_snapshot_reader *reader,
                                               sdl_snapshot_table *table, const sdl_value *last_key,
                                               uint64_t limit, sdl_snapshot_chunk *ret_chunk,
                                               sdl_error *err);
+
+/* snapshot.mode consistent: starts the reader's transaction WITH CONSISTENT SNAPSHOT (READ
+ * ONLY, REPEATABLE READ) and returns the binlog position its view is exactly at (*ret_position,
+ * malloc'd): MariaDB, without a lock, BINLOG_GTID_POS(Binlog_snapshot_file, _position); MySQL
+ * FLUSH TABLES WITH READ LOCK, the transaction, @@GLOBAL.gtid_executed, UNLOCK TABLES (needs
+ * RELOAD). Chunks read afterwards (sdl_snapshot_reader_chunk) see that view until the reader
+ * is freed. */
+SDL_MUST_CHECK bool sdl_snapshot_reader_consistent(sdl_snapshot_reader *reader, char **ret_position,
+                                                   sdl_error *err);
+
+/* Whether the stream's position @current (a MariaDB GTID position "D-S-N,..." or a MySQL GTID
+ * set) includes every transaction of @target: false when either does not parse. */
+bool sdl_snapshot_position_reached(const char *current, const char *target);
