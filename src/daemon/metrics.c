@@ -98,6 +98,7 @@ sdl_metrics_snapshot_take(sdl_stats *s, sdl_metrics_snapshot *ret)
     ret->staged_batches = atomic_load(&s->staged_batches);
     ret->queue_bytes = atomic_load(&s->queue_bytes);
     ret->queue_capacity = atomic_load(&s->queue_capacity);
+    ret->queue_full_usec = atomic_load(&s->queue_full_usec);
     ret->source_events = atomic_load(&s->source_events);
     ret->source_bytes = atomic_load(&s->source_bytes);
     ret->source_rows = atomic_load(&s->source_rows);
@@ -345,6 +346,9 @@ sdl_metrics_render(const sdl_metrics_snapshot *snap, const char *version, sdl_bu
     metric_u64(out, snap, "sdl_queue_capacity_bytes", "gauge",
                "Capacity of the queue between reader and writer (pipeline.queue_bytes).",
                snap->queue_capacity);
+    metric_seconds(out, snap, "sdl_queue_full_seconds_total", "counter",
+                   "Time the reader waited for room in a full queue (for the writer).",
+                   snap->queue_full_usec);
     metric_seconds(out, snap, "sdl_lag_seconds", "gauge",
                    "Seconds MongoDB is behind the source: 0 when everything read is committed, "
                    "else now minus the source commit time of the last committed transaction.",

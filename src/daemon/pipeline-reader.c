@@ -266,38 +266,31 @@ snapshot_emit(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change
     sdl_change rc = *c;
 
     sdl_snapshot_chunk_info(p->snapshot, &id, &chunk, &read_sec);
+    sdl_doc_snapshot snap = {id, chunk};
     rc.kind = SDL_CHANGE_ROW;
     rc.pos.ts_sec = read_sec;
     for (; covered < n; covered++) {
         if (!sdl_snapshot_chunk_row(p->snapshot, covered, &rc.row)) {
             continue; /* changed inside the window: the binlog's images carry it */
         }
-        bson_t doc = BSON_INITIALIZER;
         rc.pos.seq = c->pos.seq + emitted + 1;
-        if (!sdl_doc_mapper_row(mopts, &rc.pos, &rc.row, &doc, err)) {
+        if (!sdl_doc_mapper_snapshot_bytes(mopts, &rc.pos, &rc.row, &snap, &p->map_buf, err)) {
             sdl_error_prefix(err, "snapshot of '%s.%s'", rc.row.table->db, rc.row.table->name);
             err->code = err->code == SDL_E_CONFIG ? SDL_E_CONFIG : SDL_E_DATA;
-            bson_destroy(&doc);
             return false;
         }
-        bson_t snap;
-        sdl_snapshot_document(&doc, id, chunk, &snap);
-        bson_destroy(&doc);
-        if (snap.len > pl_live(p)->target.max_document_bytes) {
-            too_large(p, &rc, rc.row.table->db, rc.row.table->name, snap.len, err);
-            bson_destroy(&snap);
+        size_t len = p->map_buf.len;
+        if (len > pl_live(p)->target.max_document_bytes) {
+            too_large(p, &rc, rc.row.table->db, rc.row.table->name, (uint32_t)len, err);
             return false;
         }
-        if (emitted && bytes + snap.len > pl_live(p)->pipeline.batch_max_bytes / 2) {
-            bson_destroy(&snap); /* the next chunk starts at this row: never a split chunk */
-            break;
+        if (emitted && bytes + len > pl_live(p)->pipeline.batch_max_bytes / 2) {
+            break; /* the next chunk starts at this row: never a split chunk */
         }
-        bytes += snap.len;
-        if (!push_doc(p, SDL_QUEUE_ROW, &rc, bson_copy(&snap))) {
-            bson_destroy(&snap);
+        bytes += len;
+        if (!push_row_bytes(p, &rc, p->map_buf.data, len)) {
             return false;
         }
-        bson_destroy(&snap);
         emitted++;
     }
     sdl_snapshot_chunk_done(p->snapshot, covered, emitted, &progress);

@@ -369,6 +369,7 @@ pl_writer_main(void *arg)
         uint64_t now = sdl_now_monotonic_usec();
         sdl_stats_progress_at(p->stats, now);
         atomic_store(&p->stats->queue_bytes, sdl_queue_bytes(p->queue));
+        atomic_store(&p->stats->queue_full_usec, sdl_queue_full_usec(p->queue));
         const sdl_pipeline_config *lc = &pl_live(p)->pipeline;
         sdl_batcher_set_limits(&bt, lc->batch_max_rows, lc->batch_max_bytes);
         uint64_t max_delay = lc->batch_max_delay_usec;

@@ -315,7 +315,7 @@ after_partial(const sdl_table *t, const sdl_row_change *rc)
 static inline __attribute__((always_inline)) bool
 map_row_images(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
                const sdl_row_change *rc, const sdl_row_change *src, const sdl_column_plan *plan,
-               sdl_error *err)
+               const sdl_doc_snapshot *snap, sdl_error *err)
 {
     static const char *const op_names[] = {"insert", "update", "delete"};
     const sdl_table *t = rc->table;
@@ -325,7 +325,11 @@ map_row_images(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *
     (void)bw_room(w, 4);
     w->len = 4; /* document length, written by bw_end() */
     put_id(w, pos, gtid_len);
-    bw_str(w, "op", 2, op_names[rc->op], 6); /* "insert", "update", "delete" */
+    if (snap) {
+        bw_str(w, "op", 2, "snapshot", 8);
+    } else {
+        bw_str(w, "op", 2, op_names[rc->op], 6); /* "insert", "update", "delete" */
+    }
     bw_str(w, "db", 2, t->db, t->db_len ? t->db_len : strlen(t->db));
     bw_str(w, "table", 5, t->name, t->name_len ? t->name_len : strlen(t->name));
     if (t->npk > 0) {
@@ -360,6 +364,12 @@ map_row_images(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *
     if (rc->op != SDL_ROW_DELETE && after_partial(t, src)) { /* the source's image */
         bw_bool(w, "partial_after", 13, true);
     }
+    if (snap) {
+        size_t at = bw_begin(w, BSON_TYPE_DOCUMENT, "snapshot", 8);
+        bw_cstr(w, "id", 2, snap->id);
+        bw_i64(w, "chunk", 5, snap->chunk);
+        bw_end(w, at);
+    }
     bw_end(w, 0);
     if (w->len > INT32_MAX) {
         sdl_error_set(err, SDL_E_UNSUPPORTED, "document of %zu bytes exceeds the BSON limit",
@@ -377,7 +387,7 @@ out:
 /* map_row() under the column policy of opts->columns. */
 static __attribute__((noinline)) bool
 map_row_policied(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
-                 const sdl_row_change *rc, sdl_error *err)
+                 const sdl_row_change *rc, const sdl_doc_snapshot *snap, sdl_error *err)
 {
     const sdl_table *t = rc->table;
     const sdl_column_plan *plan = NULL;
@@ -388,7 +398,7 @@ map_row_policied(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos
         return false;
     }
     if (!plan) {
-        return map_row_images(w, opts, pos, rc, rc, NULL, err);
+        return map_row_images(w, opts, pos, rc, rc, NULL, snap, err);
     }
     if (img.before) {
         img.before = sdl_column_policy_image(opts->columns, t, plan, img.before, 0);
@@ -396,13 +406,13 @@ map_row_policied(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos
     if (img.after) {
         img.after = sdl_column_policy_image(opts->columns, t, plan, img.after, 1);
     }
-    return map_row_images(w, opts, pos, &img, rc, plan, err);
+    return map_row_images(w, opts, pos, &img, rc, plan, snap, err);
 }
 
 /* The row document into @w (empty); false with @err when it cannot be written. */
 static bool
 map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
-        const sdl_row_change *rc, sdl_error *err)
+        const sdl_row_change *rc, const sdl_doc_snapshot *snap, sdl_error *err)
 {
     const sdl_table *t = rc->table;
 
@@ -417,9 +427,9 @@ map_row(bw *w, const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
         return false;
     }
     if (SDL_UNLIKELY(opts->columns != NULL)) {
-        return map_row_policied(w, opts, pos, rc, err);
+        return map_row_policied(w, opts, pos, rc, snap, err);
     }
-    return map_row_images(w, opts, pos, rc, rc, NULL, err);
+    return map_row_images(w, opts, pos, rc, rc, NULL, snap, err);
 }
 
 bool
@@ -430,7 +440,7 @@ sdl_doc_mapper_row(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
     bool ok;
 
     bw_init(&w);
-    ok = map_row(&w, opts, pos, rc, err);
+    ok = map_row(&w, opts, pos, rc, NULL, err);
     if (ok) {
         bw_finish(&w, doc);
     }
@@ -438,9 +448,9 @@ sdl_doc_mapper_row(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos
     return ok;
 }
 
-bool
-sdl_doc_mapper_row_bytes(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
-                         const sdl_row_change *rc, sdl_buf *out, sdl_error *err)
+static bool
+row_bytes(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos, const sdl_row_change *rc,
+          const sdl_doc_snapshot *snap, sdl_buf *out, sdl_error *err)
 {
     bw w;
     bool ok;
@@ -452,11 +462,31 @@ sdl_doc_mapper_row_bytes(const sdl_doc_mapper_options *opts, const sdl_change_po
     w.p = out->data;
     w.len = 0;
     w.cap = out->cap;
-    ok = map_row(&w, opts, pos, rc, err);
+    ok = map_row(&w, opts, pos, rc, snap, err);
     out->data = w.p;
     out->cap = w.cap;
     out->len = ok ? w.len : 0;
     return ok;
+}
+
+bool
+sdl_doc_mapper_row_bytes(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+                         const sdl_row_change *rc, sdl_buf *out, sdl_error *err)
+{
+    return row_bytes(opts, pos, rc, NULL, out, err);
+}
+
+bool
+sdl_doc_mapper_snapshot_bytes(const sdl_doc_mapper_options *opts, const sdl_change_pos *pos,
+                              const sdl_row_change *rc, const sdl_doc_snapshot *snap, sdl_buf *out,
+                              sdl_error *err)
+{
+    if (rc->op != SDL_ROW_INSERT) {
+        out->len = 0;
+        sdl_error_set(err, SDL_E_INVALID, "a snapshot row is an insert's image");
+        return false;
+    }
+    return row_bytes(opts, pos, rc, snap, out, err);
 }
 
 /* A statement's document (a DDL, or with op "statement" a statement-based row change that

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "sdl/base/alloc.h"
+#include "sdl/base/clock.h"
 
 struct sdl_queue {
     pthread_mutex_t lock;
@@ -15,8 +16,9 @@ struct sdl_queue {
     pthread_cond_t not_full;
     sdl_queue_item *head;
     sdl_queue_item *tail;
-    size_t bytes;    /* sum of sdl_queue_item_bytes() of queued items */
-    size_t capacity; /* bytes */
+    size_t bytes;       /* sum of sdl_queue_item_bytes() of queued items */
+    size_t capacity;    /* bytes */
+    uint64_t full_usec; /* time pushers spent waiting for room */
     bool closed;
 };
 
@@ -82,8 +84,12 @@ sdl_queue_push(sdl_queue *q, sdl_queue_item *item)
 
     item->next = NULL;
     (void)pthread_mutex_lock(&q->lock);
-    while (!q->closed && q->head && q->bytes + size > q->capacity) {
-        (void)pthread_cond_wait(&q->not_full, &q->lock);
+    if (!q->closed && q->head && q->bytes + size > q->capacity) {
+        uint64_t t0 = sdl_now_monotonic_usec();
+        while (!q->closed && q->head && q->bytes + size > q->capacity) {
+            (void)pthread_cond_wait(&q->not_full, &q->lock);
+        }
+        q->full_usec += sdl_now_monotonic_usec() - t0;
     }
     if (q->closed) {
         (void)pthread_mutex_unlock(&q->lock);
@@ -163,6 +169,17 @@ sdl_queue_bytes(sdl_queue *q)
 
     (void)pthread_mutex_lock(&q->lock);
     n = q->bytes;
+    (void)pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+uint64_t
+sdl_queue_full_usec(sdl_queue *q)
+{
+    uint64_t n;
+
+    (void)pthread_mutex_lock(&q->lock);
+    n = q->full_usec;
     (void)pthread_mutex_unlock(&q->lock);
     return n;
 }

@@ -109,6 +109,31 @@ TEST(doc_mapper_insert_document)
                   "\"12.30\"},\"note\":null}," POS_TAIL "}");
 }
 
+/* A snapshot row (DESIGN.md §9): the insert's document, op "snapshot", then its chunk. */
+TEST(doc_mapper_snapshot_document_is_the_insert_with_op_snapshot_and_its_chunk)
+{
+    const sdl_value after[] = {V_INT(42), V_STR("new"), V_DEC("12.30", 10, 2), V_NULL};
+    const sdl_row_change rc = {SDL_ROW_INSERT, &orders, NULL, after};
+    const sdl_doc_snapshot snap = {"s1", 3};
+    sdl_buf out = SDL_BUF_INIT;
+    sdl_error err = SDL_ERROR_INIT;
+    bson_t doc;
+
+    ASSERT_OK(sdl_doc_mapper_snapshot_bytes(NULL, &pos0, &rc, &snap, &out, &err), &err);
+    ASSERT_TRUE(bson_init_static(&doc, out.data, out.len));
+    char *s = to_json(&doc);
+    ASSERT_STR_EQ(s, "{\"_id\":\"main:0-1-4711:3\",\"op\":\"snapshot\",\"db\":\"shop\","
+                     "\"table\":\"orders\",\"pk\":{\"id\":42},"
+                     "\"after\":{\"id\":42,\"status\":\"new\",\"amount\":{\"$numberDecimal\":"
+                     "\"12.30\"},\"note\":null}," POS_TAIL
+                     ",\"snapshot\":{\"id\":\"s1\",\"chunk\":3}}");
+    free(s);
+    const sdl_row_change del = {SDL_ROW_DELETE, &orders, after, NULL};
+    ASSERT_FALSE(sdl_doc_mapper_snapshot_bytes(NULL, &pos0, &del, &snap, &out, &err));
+    ASSERT_UINT_EQ(out.len, 0);
+    sdl_buf_done(&out);
+}
+
 TEST(doc_mapper_update_document_with_changed_and_split)
 {
     const sdl_value before[] = {V_INT(42), V_STR("new"), V_DEC("12.30", 10, 2), V_NULL};

@@ -43,6 +43,7 @@ known_snapshot(sdl_metrics_snapshot *s)
     s->staged_batches = 1;
     s->queue_bytes = 4096;
     s->queue_capacity = 67108864;
+    s->queue_full_usec = 2500000;
     s->source_events = 9000;
     s->source_bytes = 1048576;
     s->source_rows = 1300;

@@ -35,6 +35,7 @@ TEST(queue_is_fifo_and_times_out_when_empty)
         sdl_queue_item_free(it);
     }
     ASSERT_UINT_EQ(sdl_queue_bytes(q), 0);
+    ASSERT_UINT_EQ(sdl_queue_full_usec(q), 0); /* never full: no wait counted */
     uint64_t t0 = sdl_now_monotonic_usec();
     ASSERT_NULL(sdl_queue_pop(q, 20000, &closed));
     ASSERT_FALSE(closed);
@@ -112,9 +113,13 @@ TEST(queue_close_wakes_a_blocked_producer)
     pthread_t t;
 
     ASSERT_TRUE(sdl_queue_push(q, item(0, 100)));
+    uint64_t t0 = sdl_now_monotonic_usec();
     ASSERT_INT_EQ(pthread_create(&t, NULL, producer, &a), 0);
     sdl_sleep_usec(20000, NULL);
     sdl_queue_close(q);
     ASSERT_INT_EQ(pthread_join(t, NULL), 0);
+    /* the producer's wait is counted once it ended, and within the time it could have taken */
+    ASSERT_TRUE(sdl_queue_full_usec(q) > 0);
+    ASSERT_TRUE(sdl_queue_full_usec(q) <= sdl_now_monotonic_usec() - t0);
     sdl_queue_free(q);
 }

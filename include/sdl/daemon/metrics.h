@@ -57,6 +57,7 @@ typedef struct sdl_metrics_snapshot {
     uint64_t staged_batches;
     uint64_t queue_bytes;
     uint64_t queue_capacity;
+    uint64_t queue_full_usec;
     uint64_t source_events;
     uint64_t source_bytes;
     uint64_t source_rows;

@@ -75,6 +75,7 @@ typedef struct sdl_stats {
     atomic_uint_fast64_t staged_batches;       /* batches staged and not yet committed */
     atomic_uint_fast64_t queue_bytes;          /* decoded bytes waiting for the writer */
     atomic_uint_fast64_t queue_capacity;       /* pipeline.queue_bytes */
+    atomic_uint_fast64_t queue_full_usec;      /* the reader waited on a full queue */
     atomic_uint_fast64_t source_events;        /* binlog events read (change-stream.h counters) */
     atomic_uint_fast64_t source_bytes;         /* bytes of those events */
     atomic_uint_fast64_t source_rows;          /* row changes decoded, filtered ones included */

@@ -120,6 +120,19 @@ SDL_MUST_CHECK bool sdl_doc_mapper_row_bytes(const sdl_doc_mapper_options *opts,
                                              const sdl_change_pos *pos, const sdl_row_change *rc,
                                              sdl_buf *out, sdl_error *err);
 
+/* A snapshot row's document (DESIGN.md §9), as bytes in @out like sdl_doc_mapper_row_bytes():
+ * the document sdl_doc_mapper_row() writes for the insert @rc, with op "snapshot" and, last,
+ * `snapshot: {id, chunk}` (@snap). */
+typedef struct sdl_doc_snapshot {
+    const char *id; /* the snapshot's id */
+    int64_t chunk;  /* the chunk's number */
+} sdl_doc_snapshot;
+SDL_MUST_CHECK bool sdl_doc_mapper_snapshot_bytes(const sdl_doc_mapper_options *opts,
+                                                  const sdl_change_pos *pos,
+                                                  const sdl_row_change *rc,
+                                                  const sdl_doc_snapshot *snap, sdl_buf *out,
+                                                  sdl_error *err);
+
 /* Writes the DDL document of @statement (@statement_len bytes) executed with default
  * database @db (NULL or "" when none) at @pos into @doc, empty as for sdl_doc_mapper_row(). */
 SDL_MUST_CHECK bool sdl_doc_mapper_ddl(const sdl_doc_mapper_options *opts,

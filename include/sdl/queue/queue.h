@@ -71,3 +71,7 @@ void sdl_queue_close(sdl_queue *queue);
 
 /* Bytes currently queued (for metrics). */
 size_t sdl_queue_bytes(sdl_queue *queue);
+
+/* Microseconds sdl_queue_push() callers spent waiting for room in a full queue, in total (for
+ * metrics: the time the reader waited for the writer). */
+uint64_t sdl_queue_full_usec(sdl_queue *queue);
