@@ -159,7 +159,7 @@ pl_staged_hook(void *ctx, const sdl_batch *b)
 /* observability: the committed documents of @b by operation (and table, when configured),
  * read from their first fields; dead letters are counted apart (sdl_stats_dead_letter) */
 /* The operations count_applied() knows, as held_ops records them (0: not counted). */
-static const char *const held_op_names[] = {NULL, "insert", "update", "delete", "ddl"};
+static const char *const held_op_names[] = {NULL, "insert", "update", "delete", "ddl", "snapshot"};
 
 /* observability: a document the batcher now holds, by operation (writer thread) */
 static void

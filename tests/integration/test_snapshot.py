@@ -495,3 +495,34 @@ def test_watermarks_left_out_of_the_binlog_are_refused(target, tmp_path):
         assert "binlog_ignore_db 'sdl'" in d.output(), d.output()[-3000:]
     finally:
         db.remove()
+
+
+def test_snapshot_rows_are_counted_in_metrics_without_table_metrics(sdl, mariadb, target,
+                                                                    tmp_path):
+    """sdl_snapshot_rows_total counts the committed snapshot rows with the default
+    observability settings (no http.table_metrics), as the audit log holds them."""
+    import urllib.request
+
+    from mariadb import free_port
+
+    port = free_port()
+    grant_watermarks(mariadb)
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS snapm",
+                "CREATE TABLE snapm.t (id INT PRIMARY KEY, s VARCHAR(20))",
+                "INSERT INTO snapm.t SELECT seq, CONCAT('r', seq) FROM snapm.seq_1_to_300")
+    d = Daemon(sdl, target, tmp_path, batch="max_rows: 100, max_delay: 20ms", start="snapshot",
+               extra=f"tables:\n  include: ['snapm.*']\nsnapshot:\n  chunk_rows: 64\n"
+                     f"http:\n  listen: 127.0.0.1:{port}\n")
+    d.start()
+    deadline = time.time() + 120
+    while snapshot_state(target).get("state") != "done":
+        assert time.time() < deadline, f"snapshot did not finish: {snapshot_state(target)}"
+        assert d.proc.poll() is None, d.output()[-3000:]
+        time.sleep(0.05)
+    have = target.db.row_changes.count_documents({"op": "snapshot", "db": "snapm"})
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    assert d.stop() == 0, d.output()[-3000:]
+    assert have == 300
+    samples = [ln for ln in text.splitlines() if ln.startswith("sdl_snapshot_rows_total")]
+    assert samples == ['sdl_snapshot_rows_total{pipeline="test"} 300'], samples
