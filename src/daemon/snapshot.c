@@ -13,57 +13,7 @@
 #include "sdl/base/log.h"
 #include "sdl/mysql/snapshot-reader.h"
 
-typedef enum chunk_state {
-    CHUNK_NONE,    /* no chunk in flight */
-    CHUNK_WAIT_LO, /* read; the stream has not reached the low watermark yet */
-    CHUNK_WINDOW,  /* between the watermarks: collecting changed keys */
-    CHUNK_HI,      /* the high watermark's transaction is being read */
-    CHUNK_VIEW,    /* consistent mode: read from the view, due at its position */
-} chunk_state;
-
-struct sdl_snapshot {
-    const sdl_config *config;
-    char *wm_db; /* snapshot.watermark_table, split once (the tap looks at every row) */
-    const char *wm_table;
-    size_t wm_db_len;
-    sdl_snapshot_reader *reader;
-    bson_t progress; /* the committed progress (DESIGN.md §9) */
-    bson_t next;     /* the progress a finished chunk's COMMIT carries */
-    char *id;        /* from progress */
-    char **tables;   /* from progress */
-    size_t ntables;
-    uint64_t done;       /* tables done */
-    uint64_t chunk;      /* chunks committed of the current table */
-    uint64_t rows;       /* rows emitted in total */
-    uint64_t table_rows; /* rows emitted of the current table */
-    char *last_request;  /* the newest `sdl snapshot` request served ("" none) */
-    sdl_value *last_key; /* NULL: from the first row; strings point into progress */
-    uint32_t nlast;
-
-    sdl_snapshot_table *table; /* the current table, described */
-    uint64_t described;        /* index of the table described (done at the time) */
-    uint64_t est_rows;         /* the server's estimate of its rows (0: unknown) */
-    uint64_t t0_usec;          /* when this process began reading the current table */
-    uint64_t rows0;            /* its rows committed then */
-    chunk_state state;
-    char lo[64];
-    char hi[64];
-    char *hi_gtid;
-    sdl_snapshot_chunk rows_read; /* the chunk (values in the reader's arena) */
-    uint64_t limit;
-    int64_t read_sec;
-    char **changed; /* keys (key_bytes) changed in the window, sorted at the high mark */
-    size_t nchanged;
-    size_t cap_changed;
-    bool sorted;
-
-    /* snapshot.mode consistent (DESIGN.md §9): one transaction's view at a binlog position */
-    bool consistent;
-    char *view_pos;   /* the view's position; NULL: no view open */
-    char *stream_pos; /* the stream's position (after its last COMMIT) */
-    char *old_view;   /* the last view's position, after the view ended */
-    bool reached;     /* the stream is at view_pos: chunks are due, the stream waits */
-};
+#include "snapshot-private.h"
 
 /* consistent mode: a chunk's documents' seq starts above this (see sdl_snapshot_due_commit) */
 #define SDL_SNAPSHOT_SEQ_BASE ((uint64_t)1 << 32)
@@ -176,221 +126,6 @@ changed_clear(sdl_snapshot *s)
     s->sorted = false;
 }
 
-/* ---- progress ---- */
-
-static bson_t *
-progress_new(const char *id, char *const *tables, size_t n, const char *last_request)
-{
-    bson_t *doc = bson_new(), arr;
-
-    bson_append_utf8(doc, "id", -1, id, -1);
-    bson_append_utf8(doc, "state", -1, n ? "running" : "done", -1);
-    bson_append_array_begin(doc, "tables", -1, &arr);
-    for (size_t i = 0; i < n; i++) {
-        char key[16];
-        const char *k;
-        size_t klen = bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
-        bson_append_utf8(&arr, k, (int)klen, tables[i], -1);
-    }
-    bson_append_array_end(doc, &arr);
-    bson_append_int64(doc, "done", -1, 0);
-    bson_append_int64(doc, "chunk", -1, 0);
-    bson_append_null(doc, "last_key", -1);
-    bson_append_utf8(doc, "last_request", -1, last_request, -1);
-    bson_append_int64(doc, "rows", -1, 0);
-    bson_append_int64(doc, "table_rows", -1, 0);
-    return doc;
-}
-
-bson_t *
-sdl_snapshot_progress_new(const char *id, char *const *tables, size_t n)
-{
-    return progress_new(id, tables, n, "");
-}
-
-bool
-sdl_snapshot_plan(const sdl_config *config, bson_t **ret, sdl_error *err)
-{
-    sdl_snapshot_reader *r = NULL;
-    char **names = NULL;
-    size_t n = 0;
-    char id[64];
-
-    if (!sdl_snapshot_reader_open(config, config->pipeline.name, &r, err)) {
-        return false;
-    }
-    if (!sdl_snapshot_reader_list_tables(r, config, &names, &n, err)) {
-        (void)sdl_snapshot_reader_free(r);
-        return false;
-    }
-    (void)snprintf(id, sizeof(id), "%s-%" PRIu64, config->pipeline.name,
-                   sdl_now_realtime_usec() / 1000u);
-    *ret = sdl_snapshot_progress_new(id, names, n);
-    sdl_snapshot_names_free(names, n);
-    (void)sdl_snapshot_reader_free(r);
-    return true;
-}
-
-static int64_t
-iter_i64(const bson_t *doc, const char *key)
-{
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it)
-               ? bson_iter_as_int64(&it)
-               : 0;
-}
-
-/* Reads s->progress into the fields (last_key's strings point into it). */
-static void
-load_progress(sdl_snapshot *s)
-{
-    bson_iter_t it, child;
-
-    free(s->id);
-    s->id = NULL;
-    free(s->last_request);
-    s->last_request = NULL;
-    if (bson_iter_init_find(&it, &s->progress, "last_request") && BSON_ITER_HOLDS_UTF8(&it)) {
-        s->last_request = sdl_xstrdup(bson_iter_utf8(&it, NULL));
-    } else {
-        s->last_request = sdl_xstrdup("");
-    }
-    for (size_t i = 0; i < s->ntables; i++) {
-        free(s->tables[i]);
-    }
-    free(s->tables);
-    s->tables = NULL;
-    s->ntables = 0;
-    free(s->last_key);
-    s->last_key = NULL;
-    s->nlast = 0;
-    if (bson_iter_init_find(&it, &s->progress, "id") && BSON_ITER_HOLDS_UTF8(&it)) {
-        s->id = sdl_xstrdup(bson_iter_utf8(&it, NULL));
-    } else {
-        s->id = sdl_xstrdup("?");
-    }
-    if (bson_iter_init_find(&it, &s->progress, "tables") && BSON_ITER_HOLDS_ARRAY(&it) &&
-        bson_iter_recurse(&it, &child)) {
-        while (bson_iter_next(&child)) {
-            if (BSON_ITER_HOLDS_UTF8(&child)) {
-                s->tables = sdl_xreallocarray(s->tables, s->ntables + 1, sizeof(*s->tables));
-                s->tables[s->ntables++] = sdl_xstrdup(bson_iter_utf8(&child, NULL));
-            }
-        }
-    }
-    s->done = (uint64_t)iter_i64(&s->progress, "done");
-    s->chunk = (uint64_t)iter_i64(&s->progress, "chunk");
-    s->rows = (uint64_t)iter_i64(&s->progress, "rows");
-    s->table_rows = (uint64_t)iter_i64(&s->progress, "table_rows");
-    if (bson_iter_init_find(&it, &s->progress, "last_key") && BSON_ITER_HOLDS_ARRAY(&it) &&
-        bson_iter_recurse(&it, &child)) {
-        while (bson_iter_next(&child)) {
-            bson_iter_t f;
-            sdl_value v;
-            memset(&v, 0, sizeof(v));
-            if (!BSON_ITER_HOLDS_DOCUMENT(&child) || !bson_iter_recurse(&child, &f)) {
-                continue;
-            }
-            while (bson_iter_next(&f)) {
-                const char *k = bson_iter_key(&f);
-                if (strcmp(k, "k") == 0) {
-                    v.kind = (sdl_value_kind)bson_iter_as_int64(&f);
-                } else if (strcmp(k, "i") == 0) {
-                    v.i = bson_iter_as_int64(&f);
-                } else if (strcmp(k, "d") == 0 && BSON_ITER_HOLDS_DOUBLE(&f)) {
-                    v.d = bson_iter_double(&f);
-                } else if (strcmp(k, "s") == 0 && BSON_ITER_HOLDS_BINARY(&f)) {
-                    const uint8_t *data;
-                    uint32_t len;
-                    bson_subtype_t sub;
-                    bson_iter_binary(&f, &sub, &len, &data);
-                    v.str.ptr = (const char *)data;
-                    v.str.len = len;
-                }
-            }
-            s->last_key = sdl_xreallocarray(s->last_key, s->nlast + 1, sizeof(*s->last_key));
-            s->last_key[s->nlast++] = v;
-        }
-    }
-}
-
-static void
-append_key_value(bson_t *arr, uint32_t idx, const sdl_value *v)
-{
-    char key[16];
-    const char *k;
-    size_t klen = bson_uint32_to_string(idx, &k, key, sizeof(key));
-    bson_t d;
-
-    bson_append_document_begin(arr, k, (int)klen, &d);
-    bson_append_int32(&d, "k", -1, (int32_t)v->kind);
-    switch (v->kind) {
-    case SDL_VALUE_INT:
-    case SDL_VALUE_UINT:
-    case SDL_VALUE_BIT:
-    case SDL_VALUE_DATETIME:
-    case SDL_VALUE_DATE:
-        bson_append_int64(&d, "i", -1, v->i);
-        break;
-    case SDL_VALUE_FLOAT:
-    case SDL_VALUE_DOUBLE:
-        bson_append_double(&d, "d", -1, v->d);
-        break;
-    default:
-        bson_append_binary(&d, "s", -1, BSON_SUBTYPE_BINARY, (const uint8_t *)v->str.ptr,
-                           (uint32_t)v->str.len);
-        break;
-    }
-    bson_append_document_end(arr, &d);
-}
-
-/* s->next: the progress after the current chunk covered rows [0, covered) of what it read. */
-static void
-make_next(sdl_snapshot *s, size_t covered, size_t emitted, bool table_done)
-{
-    bson_t arr;
-
-    bson_reinit(&s->next);
-    bson_append_utf8(&s->next, "id", -1, s->id, -1);
-    bool all = table_done && s->done + 1 >= s->ntables;
-    bson_append_utf8(&s->next, "state", -1, all ? "done" : "running", -1);
-    bson_append_array_begin(&s->next, "tables", -1, &arr);
-    for (size_t i = 0; i < s->ntables; i++) {
-        char key[16];
-        const char *k;
-        size_t klen = bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
-        bson_append_utf8(&arr, k, (int)klen, s->tables[i], -1);
-    }
-    bson_append_array_end(&s->next, &arr);
-    bson_append_int64(&s->next, "done", -1, (int64_t)(s->done + (table_done ? 1 : 0)));
-    bson_append_int64(&s->next, "chunk", -1, table_done ? 0 : (int64_t)(s->chunk + 1));
-    if (table_done || covered == 0) {
-        if (table_done || !s->last_key) {
-            bson_append_null(&s->next, "last_key", -1);
-        } else {
-            bson_append_array_begin(&s->next, "last_key", -1, &arr);
-            for (uint32_t k = 0; k < s->nlast; k++) {
-                append_key_value(&arr, k, &s->last_key[k]);
-            }
-            bson_append_array_end(&s->next, &arr);
-        }
-    } else {
-        const uint32_t *cols;
-        uint32_t n = sdl_snapshot_table_key(s->table, &cols);
-        const sdl_value *row =
-            s->rows_read.values + (covered - 1) * sdl_snapshot_table_get(s->table)->ncols;
-        bson_append_array_begin(&s->next, "last_key", -1, &arr);
-        for (uint32_t k = 0; k < n; k++) {
-            append_key_value(&arr, k, &row[cols[k]]);
-        }
-        bson_append_array_end(&s->next, &arr);
-    }
-    bson_append_utf8(&s->next, "last_request", -1, s->last_request, -1);
-    bson_append_int64(&s->next, "rows", -1, (int64_t)(s->rows + emitted));
-    bson_append_int64(&s->next, "table_rows", -1,
-                      table_done ? 0 : (int64_t)(s->table_rows + emitted));
-}
-
 /* ---- life ---- */
 
 sdl_snapshot *
@@ -412,7 +147,7 @@ sdl_snapshot_new(const sdl_config *config, const uint8_t *progress, size_t len)
         bson_copy_to_excluding_noinit(&p, &s->progress, "", NULL);
     }
     bson_init(&s->next);
-    load_progress(s);
+    sdl_snapshot_load_progress(s);
     return s;
 }
 
@@ -867,14 +602,14 @@ sdl_snapshot_chunk_done(sdl_snapshot *s, size_t covered, size_t emitted,
     /* the SELECT saw every row after the last key when it returned fewer than asked */
     bool table_done = !s->table || (covered == nread && nread < s->limit);
 
-    make_next(s, covered, emitted, table_done);
+    sdl_snapshot_make_next(s, covered, emitted, table_done);
     bson_destroy(&s->progress);
     bson_copy_to(&s->next, &s->progress);
     if (table_done && s->table) {
         log_info("Snapshot %s: table %s done (%" PRIu64 " rows)", s->id, s->tables[s->done],
                  s->table_rows + emitted);
     }
-    load_progress(s);
+    sdl_snapshot_load_progress(s);
     if (table_done) {
         s->table = sdl_snapshot_table_free(s->table);
     }
@@ -892,87 +627,6 @@ sdl_snapshot_chunk_done(sdl_snapshot *s, size_t covered, size_t emitted,
     changed_clear(s);
     s->state = CHUNK_NONE;
     *ret_progress = &s->progress;
-}
-
-void
-sdl_snapshot_document(const bson_t *doc, const char *id, int64_t chunk, bson_t *out)
-{
-    bson_iter_t it;
-    bson_t sub;
-
-    bson_init(out);
-    if (!bson_iter_init(&it, doc)) {
-        return;
-    }
-    while (bson_iter_next(&it)) {
-        const char *key = bson_iter_key(&it);
-        if (strcmp(key, "op") == 0) {
-            bson_append_utf8(out, "op", 2, "snapshot", 8);
-        } else {
-            bson_append_iter(out, key, -1, &it);
-        }
-    }
-    bson_append_document_begin(out, "snapshot", -1, &sub);
-    bson_append_utf8(&sub, "id", -1, id, -1);
-    bson_append_int64(&sub, "chunk", -1, chunk);
-    bson_append_document_end(out, &sub);
-}
-
-uint64_t
-sdl_snapshot_requests_waiting(const uint8_t *progress, size_t progress_len, const uint8_t *requests,
-                              size_t requests_len)
-{
-    bson_t p, arr;
-    bson_iter_t it, f;
-    const char *last = "";
-    uint64_t n = 0;
-
-    if (progress && bson_init_static(&p, progress, progress_len) &&
-        bson_iter_init_find(&it, &p, "last_request") && BSON_ITER_HOLDS_UTF8(&it)) {
-        last = bson_iter_utf8(&it, NULL);
-    }
-    if (!requests || !bson_init_static(&arr, requests, requests_len) ||
-        !bson_iter_init(&it, &arr)) {
-        return 0;
-    }
-    while (bson_iter_next(&it)) {
-        if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &f) &&
-            bson_iter_find(&f, "id") && BSON_ITER_HOLDS_UTF8(&f) &&
-            strcmp(bson_iter_utf8(&f, NULL), last) > 0) {
-            n++;
-        }
-    }
-    return n;
-}
-
-bool
-sdl_snapshot_summarize(const uint8_t *doc, size_t len, sdl_snapshot_summary *ret)
-{
-    bson_t p;
-    bson_iter_t it, child;
-
-    memset(ret, 0, sizeof(*ret));
-    if (!doc || !bson_init_static(&p, doc, len)) {
-        return false;
-    }
-    if (bson_iter_init_find(&it, &p, "id") && BSON_ITER_HOLDS_UTF8(&it)) {
-        (void)snprintf(ret->id, sizeof(ret->id), "%s", bson_iter_utf8(&it, NULL));
-    }
-    if (bson_iter_init_find(&it, &p, "state") && BSON_ITER_HOLDS_UTF8(&it)) {
-        (void)snprintf(ret->state, sizeof(ret->state), "%s", bson_iter_utf8(&it, NULL));
-    }
-    ret->done = (uint64_t)iter_i64(&p, "done");
-    ret->rows = (uint64_t)iter_i64(&p, "rows");
-    if (bson_iter_init_find(&it, &p, "tables") && BSON_ITER_HOLDS_ARRAY(&it) &&
-        bson_iter_recurse(&it, &child)) {
-        while (bson_iter_next(&child)) {
-            if (BSON_ITER_HOLDS_UTF8(&child) && ret->ntables == ret->done) {
-                (void)snprintf(ret->table, sizeof(ret->table), "%s", bson_iter_utf8(&child, NULL));
-            }
-            ret->ntables++;
-        }
-    }
-    return ret->id[0] != '\0';
 }
 
 void

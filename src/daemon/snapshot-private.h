@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * snapshot-private: what the files of the snapshot share: snapshot.c (the DBLog state machine,
+ * keys, requests, the row tap) and snapshot-progress.c (the progress document: made, read, the
+ * next one a chunk's COMMIT carries; the summaries of it). Not an interface: nothing outside
+ * src/daemon/ includes it; include/sdl/daemon/snapshot.h is.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+
+#include "sdl/config/config.h"
+#include "sdl/daemon/snapshot.h"
+#include "sdl/model/change.h"
+#include "sdl/mysql/snapshot-reader.h"
+
+typedef enum chunk_state {
+    CHUNK_NONE,    /* no chunk in flight */
+    CHUNK_WAIT_LO, /* read; the stream has not reached the low watermark yet */
+    CHUNK_WINDOW,  /* between the watermarks: collecting changed keys */
+    CHUNK_HI,      /* the high watermark's transaction is being read */
+    CHUNK_VIEW,    /* consistent mode: read from the view, due at its position */
+} chunk_state;
+
+struct sdl_snapshot {
+    const sdl_config *config;
+    char *wm_db; /* snapshot.watermark_table, split once (the tap looks at every row) */
+    const char *wm_table;
+    size_t wm_db_len;
+    sdl_snapshot_reader *reader;
+    bson_t progress; /* the committed progress (DESIGN.md §9) */
+    bson_t next;     /* the progress a finished chunk's COMMIT carries */
+    char *id;        /* from progress */
+    char **tables;   /* from progress */
+    size_t ntables;
+    uint64_t done;       /* tables done */
+    uint64_t chunk;      /* chunks committed of the current table */
+    uint64_t rows;       /* rows emitted in total */
+    uint64_t table_rows; /* rows emitted of the current table */
+    char *last_request;  /* the newest `sdl snapshot` request served ("" none) */
+    sdl_value *last_key; /* NULL: from the first row; strings point into progress */
+    uint32_t nlast;
+
+    sdl_snapshot_table *table; /* the current table, described */
+    uint64_t described;        /* index of the table described (done at the time) */
+    uint64_t est_rows;         /* the server's estimate of its rows (0: unknown) */
+    uint64_t t0_usec;          /* when this process began reading the current table */
+    uint64_t rows0;            /* its rows committed then */
+    chunk_state state;
+    char lo[64];
+    char hi[64];
+    char *hi_gtid;
+    sdl_snapshot_chunk rows_read; /* the chunk (values in the reader's arena) */
+    uint64_t limit;
+    int64_t read_sec;
+    char **changed; /* keys (key_bytes) changed in the window, sorted at the high mark */
+    size_t nchanged;
+    size_t cap_changed;
+    bool sorted;
+
+    /* snapshot.mode consistent (DESIGN.md §9): one transaction's view at a binlog position */
+    bool consistent;
+    char *view_pos;   /* the view's position; NULL: no view open */
+    char *stream_pos; /* the stream's position (after its last COMMIT) */
+    char *old_view;   /* the last view's position, after the view ended */
+    bool reached;     /* the stream is at view_pos: chunks are due, the stream waits */
+};
+
+/* Reads s->progress into the fields (last_key's strings point into it). */
+void sdl_snapshot_load_progress(sdl_snapshot *s);
+
+/* s->next: the progress after the current chunk covered rows [0, covered) of what it read. */
+void sdl_snapshot_make_next(sdl_snapshot *s, size_t covered, size_t emitted, bool table_done);
