@@ -6,6 +6,7 @@
 
 #include "sdl/base/alloc.h"
 #include "sdl/base/macros.h"
+#include "sdl/model/doc-field.h"
 
 void
 sdl_batcher_init(sdl_batcher *bt, const char *flavor, uint64_t limit_rows, size_t limit_bytes)
@@ -70,16 +71,6 @@ bool
 sdl_batcher_empty(const sdl_batcher *bt)
 {
     return bt->batch.ndocs == 0 && bt->nends == 0;
-}
-
-/* Whether @doc is a DDL statement's document (op: "ddl"). */
-static bool
-doc_is_ddl(const bson_t *doc)
-{
-    bson_iter_t it;
-
-    return bson_iter_init_find(&it, doc, "op") && BSON_ITER_HOLDS_UTF8(&it) &&
-           strcmp(bson_iter_utf8(&it, NULL), "ddl") == 0;
 }
 
 /* ---- items in ---- */
@@ -233,7 +224,7 @@ cut_part(sdl_batcher *bt, size_t txn_docs, const sdl_offset *committed, sdl_batc
     size_t lim_bytes = sdl_batcher_max_bytes(bt);
     bson_t **docs = bt->batch.docs;
     size_t j = 0, bytes = 0, grown = 0;
-    bool ddl = doc_is_ddl(docs[0]); /* only ever first: a DDL begins its transaction */
+    bool ddl = sdl_doc_is_ddl(docs[0]); /* only ever first: a DDL begins its transaction */
     sdl_offset after;
     bson_iter_t it;
 

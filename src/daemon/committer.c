@@ -25,15 +25,6 @@ typedef struct sink_op {
     uint64_t number;
 } sink_op;
 
-static bool
-doc_is_ddl(const bson_t *doc)
-{
-    bson_iter_t it;
-
-    return bson_iter_init_find(&it, doc, "op") && BSON_ITER_HOLDS_UTF8(&it) &&
-           strcmp(bson_iter_utf8(&it, NULL), "ddl") == 0;
-}
-
 bool
 sdl_commit_wants_smaller(const sdl_commit_env *env, const sdl_error *err)
 {
@@ -98,7 +89,7 @@ set_aside(const sdl_commit_env *env, sdl_batcher *bt, sdl_batch *b, const sdl_of
     if (!dead) {
         return false;
     }
-    bool row = !doc_is_ddl(old);
+    bool row = !sdl_doc_is_ddl(old);
     long long delta = (long long)dead->len - (long long)old->len;
     b->docs[i] = dead; /* a live batch borrows bt's array: replaced there too */
     bson_destroy(old);

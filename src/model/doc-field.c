@@ -63,3 +63,11 @@ sdl_doc_field_leading_texts(const bson_t *doc, const char *const *keys, size_t n
         off = voff + 4 + slen;
     }
 }
+
+bool
+sdl_doc_is_ddl(const bson_t *doc)
+{
+    const char *op = sdl_doc_field_text(doc, "op");
+
+    return op && strcmp(op, "ddl") == 0;
+}

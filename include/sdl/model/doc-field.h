@@ -13,6 +13,9 @@
 /* The text of field @key of @doc (borrowed); NULL when absent or not a string. */
 const char *sdl_doc_field_text(const bson_t *doc, const char *key);
 
+/* Whether @doc is a DDL statement's document (op: "ddl"). */
+bool sdl_doc_is_ddl(const bson_t *doc);
+
 /* Field @key of @doc when it is a document, as a static bson_t in @ret borrowing @doc;
  * false when absent or not a document. */
 bool sdl_doc_field_doc(const bson_t *doc, const char *key, bson_t *ret);
