@@ -359,6 +359,7 @@ pl_reader_main(void *arg)
             ok = reader_row(p, &mopts, &c, err);
             break;
         case SDL_CHANGE_DDL: {
+            sdl_snapshot_ddl(p->snapshot, c.ddl_db, c.ddl_table);
             bson_t *doc = bson_new();
             if (!sdl_doc_mapper_ddl(&mopts, &c.pos, c.ddl_db, c.ddl_table,
                                     (const char *)c.ddl_statement.ptr, c.ddl_statement.len, doc,
