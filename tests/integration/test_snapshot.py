@@ -608,3 +608,33 @@ def test_drop_table_during_its_snapshot(sdl, mariadb, target, tmp_path):
     assert b == list(range(1, 51))
     assert target.db.row_changes.count_documents({"op": "insert", "table": "b"}) == 1
     assert offset(target)["snapshot"]["done"] == 2
+
+
+def test_a_snapshot_row_too_large_becomes_a_dead_letter(sdl, mariadb, target, tmp_path):
+    """pipeline.on_error: dead_letter: a snapshot row whose document exceeds
+    target.max_document_bytes becomes a dead letter (op snapshot, its table and key) in its
+    chunk's place; the other rows are snapshotted and sdl goes on."""
+    grant_watermarks(mariadb)
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS snapdl",
+                "CREATE TABLE snapdl.t (id INT PRIMARY KEY, b LONGBLOB)",
+                "INSERT INTO snapdl.t SELECT seq, 'small' FROM snapdl.seq_1_to_5",
+                "UPDATE snapdl.t SET b = REPEAT('y', 2 * 1024 * 1024) WHERE id = 3")
+    d = Daemon(sdl, target, tmp_path, batch="max_delay: 20ms", start="snapshot",
+               pipeline=["on_error: dead_letter"],
+               extra="  max_document_bytes: 1MiB\ntables:\n  include: ['snapdl.*']\n"
+                     "snapshot:\n  chunk_rows: 2\n")
+    d.start()
+    wait_for_snapshot_done(target, d)
+    assert d.stop() == 0, d.output()[-3000:]
+    docs = list(target.db.row_changes.find({"op": "snapshot", "table": "t"}))
+    assert sorted(x["after"]["id"] for x in docs) == [1, 2, 4, 5]
+    dl = list(target.db.row_changes_dlq.find({}))
+    assert len(dl) == 1, dl
+    x = dl[0]
+    assert (x["op"], x["db"], x["table"]) == ("snapshot", "snapdl", "t"), x
+    assert x["pk"] == [{"column": "id", "value": 3}], x
+    assert x["error"]["reason"] == "too_large", x
+    assert x["from"] is None, x  # the binlog does not hold a snapshot row: no retry from it
+    assert x["_id"] not in {y["_id"] for y in docs}
+    assert offset(target)["dead_letters"] == 1
+    assert "set aside as a dead letter (too_large)" in d.output()
