@@ -256,6 +256,9 @@ pl_snapshot_status(pipeline *p)
 /* The COMMIT of the high watermark's transaction: the chunk's rows go into it (the keys
  * changed in the window left out), at most half a batch's bytes, then the COMMIT with the
  * snapshot's progress (one batch: DESIGN.md §9). */
+static bool snapshot_dead_letter(pipeline *p, const sdl_doc_mapper_options *mopts,
+                                 const sdl_change *rc, bool mapped, sdl_error *err);
+
 static bool
 snapshot_emit(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *c, sdl_error *err)
 {
@@ -277,12 +280,20 @@ snapshot_emit(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change
         if (!sdl_doc_mapper_snapshot_bytes(mopts, &rc.pos, &rc.row, &snap, &p->map_buf, err)) {
             sdl_error_prefix(err, "snapshot of '%s.%s'", rc.row.table->db, rc.row.table->name);
             err->code = err->code == SDL_E_CONFIG ? SDL_E_CONFIG : SDL_E_DATA;
-            return false;
+            if (!snapshot_dead_letter(p, mopts, &rc, false, err)) {
+                return false;
+            }
+            emitted++; /* its dead letter took the row's place (and seq) */
+            continue;
         }
         size_t len = p->map_buf.len;
         if (len > pl_live(p)->target.max_document_bytes) {
             too_large(p, &rc, rc.row.table->db, rc.row.table->name, (uint32_t)len, err);
-            return false;
+            if (!snapshot_dead_letter(p, mopts, &rc, true, err)) {
+                return false;
+            }
+            emitted++;
+            continue;
         }
         if (emitted && bytes + len > pl_live(p)->pipeline.batch_max_bytes / 2) {
             break; /* the next chunk starts at this row: never a split chunk */
@@ -359,6 +370,7 @@ pl_reader_main(void *arg)
             ok = reader_row(p, &mopts, &c, err);
             break;
         case SDL_CHANGE_DDL: {
+            sdl_snapshot_ddl(p->snapshot, c.ddl_db, c.ddl_table);
             bson_t *doc = bson_new();
             if (!sdl_doc_mapper_ddl(&mopts, &c.pos, c.ddl_db, c.ddl_table,
                                     (const char *)c.ddl_statement.ptr, c.ddl_statement.len, doc,
@@ -412,4 +424,52 @@ pl_reader_main(void *arg)
     atomic_store(&p->stats->source_up, false);
     atomic_store(&p->reader_done, true);
     return NULL;
+}
+
+/*
+ * A snapshot row that cannot be stored (DESIGN.md §10): @mapped, its document in p->map_buf is
+ * over target.max_document_bytes; else a value could not be mapped. @err holds the data error.
+ * With pipeline.on_error: dead_letter the row's dead letter (op "snapshot", the table and key,
+ * `from` null: the binlog does not hold the row, so `sdl dlq retry` cannot read it again) goes
+ * into the queue in the row's place and true is returned; otherwise false (sdl stops with
+ * SDL_E_DATA). A column policy's refusal (SDL_E_CONFIG) always stops.
+ */
+static bool
+snapshot_dead_letter(pipeline *p, const sdl_doc_mapper_options *mopts, const sdl_change *rc,
+                     bool mapped, sdl_error *err)
+{
+    sdl_dead_reason why = mapped ? SDL_DEAD_TOO_LARGE : SDL_DEAD_UNMAPPABLE;
+    bson_t doc_view, *dead = bson_new();
+
+    if (err->code == SDL_E_CONFIG || pl_live(p)->pipeline.on_error != SDL_ON_ERROR_DEAD_LETTER) {
+        bson_destroy(dead);
+        return false;
+    }
+    if (mapped && bson_init_static(&doc_view, p->map_buf.data, p->map_buf.len)) {
+        sdl_dead_letter_from_document(&doc_view, why, err->message, NULL, pl_now_ms(), dead);
+    } else {
+        bson_t *row = bson_new();
+        bson_iter_t it;
+        sdl_dead_letter_from_row(mopts, &rc->pos, &rc->row, why, err->message, NULL, pl_now_ms(),
+                                 row);
+        if (bson_iter_init(&it, row)) { /* its op is the row's: "snapshot" here */
+            while (bson_iter_next(&it)) {
+                if (strcmp(bson_iter_key(&it), "op") == 0) {
+                    BSON_APPEND_UTF8(dead, "op", "snapshot");
+                } else {
+                    (void)bson_append_iter(dead, bson_iter_key(&it), -1, &it);
+                }
+            }
+        }
+        bson_destroy(row);
+    }
+    note_failure(p, rc, rc->row.table->db, rc->row.table->name);
+    sdl_log_set_context(p->config->pipeline.name, p->fail_gtid, p->fail_table);
+    log_warning_e(err, "Snapshot row %s:%" PRIu64 " set aside as a dead letter (%s)", rc->pos.gtid,
+                  rc->pos.seq, sdl_dead_reason_name(why));
+    sdl_log_set_context(p->config->pipeline.name, NULL, NULL);
+    p->fail_gtid[0] = p->fail_table[0] = '\0';
+    sdl_stats_dead_letter(p->stats, (int)why);
+    sdl_error_clear(err);
+    return push_doc(p, SDL_QUEUE_DEAD_LETTER, rc, dead);
 }

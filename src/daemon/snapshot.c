@@ -314,6 +314,8 @@ sdl_snapshot_due_commit(const sdl_snapshot *s, sdl_change *ret)
     ret->position = s->stream_pos ? s->stream_pos : "";
 }
 
+static bool read_chunk(sdl_snapshot *s, uint64_t limit, sdl_error *err);
+
 bool
 sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
 {
@@ -363,8 +365,7 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
         goto failed;
     }
     s->read_sec = (int64_t)(sdl_now_realtime_usec() / SDL_USEC_PER_SEC);
-    if (s->table &&
-        !sdl_snapshot_reader_chunk(s->reader, s->table, s->last_key, limit, &s->rows_read, err)) {
+    if (s->table && !read_chunk(s, limit, err)) {
         goto failed;
     }
     if (!sdl_snapshot_reader_watermark(s->reader, s->hi, err)) {
@@ -663,4 +664,60 @@ uint64_t
 sdl_snapshot_rows(const sdl_snapshot *s)
 {
     return s ? s->rows : 0;
+}
+
+/* ---- a DDL on the table under snapshot (DESIGN.md §9) ---- */
+
+/* Reads the next chunk of the current table. A table the SELECT finds changed (dropped,
+ * renamed, a column gone: SDL_E_SCHEMA) is described again: gone, it is done (an empty
+ * chunk); changed, the chunk is read with its new definition. */
+static bool
+read_chunk(sdl_snapshot *s, uint64_t limit, sdl_error *err)
+{
+    bool skip = false;
+
+    if (sdl_snapshot_reader_chunk(s->reader, s->table, s->last_key, limit, &s->rows_read, err)) {
+        return true;
+    }
+    if (err->code != SDL_E_SCHEMA) {
+        return false;
+    }
+    log_info("Snapshot %s: table %s changed while it was read (%s); reading it again as it is "
+             "now",
+             s->id, s->tables[s->done], err->message);
+    sdl_error_clear(err);
+    if (!describe(s, &skip, err)) {
+        return false;
+    }
+    if (skip) {
+        s->table = sdl_snapshot_table_free(s->table); /* done: an empty chunk */
+        memset(&s->rows_read, 0, sizeof(s->rows_read));
+        return true;
+    }
+    return sdl_snapshot_reader_chunk(s->reader, s->table, s->last_key, limit, &s->rows_read, err);
+}
+
+void
+sdl_snapshot_ddl(sdl_snapshot *s, const char *db, const char *table)
+{
+    if (!s || s->consistent || s->done >= s->ntables || !db || !table) {
+        return;
+    }
+    const char *name = s->tables[s->done];
+    size_t dblen = strlen(db);
+    if (strncmp(name, db, dblen) != 0 || name[dblen] != '.' ||
+        (table[0] && strcmp(name + dblen + 1, table) != 0)) {
+        return;
+    }
+    if (s->state != CHUNK_NONE) {
+        log_info("Snapshot %s: table %s changed (DDL) while a chunk of it was read; the chunk "
+                 "is read again with the table's new definition",
+                 s->id, name);
+    } else {
+        log_info("Snapshot %s: table %s changed (DDL); it is described again", s->id, name);
+    }
+    changed_clear(s);
+    memset(&s->rows_read, 0, sizeof(s->rows_read));
+    s->state = CHUNK_NONE;
+    s->table = sdl_snapshot_table_free(s->table); /* the next step describes it again */
 }

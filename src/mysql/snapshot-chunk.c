@@ -31,7 +31,11 @@ stmt_error(MYSQL_STMT *st, const char *what, sdl_error *err)
     bool transient = no == 2006 || no == 2013 || no == 2002 || no == 2003 || no == 1205 ||
                      no == 1213 || no == 2055;
 
-    sdl_error_set(err, SDL_E_SOURCE, "%s: %s (%u)", what, mysql_stmt_error(st), no);
+    /* the table dropped or renamed (1146), a column gone (1054), redefined (1412) */
+    bool schema = no == 1146 || no == 1054 || no == 1412;
+
+    sdl_error_set(err, schema ? SDL_E_SCHEMA : SDL_E_SOURCE, "%s: %s (%u)", what,
+                  mysql_stmt_error(st), no);
     err->transient = transient;
 }
 

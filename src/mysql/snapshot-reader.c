@@ -162,6 +162,8 @@ check_watermarks_logged(sdl_snapshot_reader *r, sdl_error *err)
     return ok;
 }
 
+static bool check_consistent_gtids(sdl_snapshot_reader *r, sdl_error *err);
+
 bool
 sdl_snapshot_reader_open(const sdl_config *config, const char *pipeline,
                          sdl_snapshot_reader **ret_reader, sdl_error *err)
@@ -186,6 +188,9 @@ sdl_snapshot_reader_open(const sdl_config *config, const char *pipeline,
     if (config->snapshot.mode != SDL_SNAPSHOT_CONSISTENT &&
         (!check_commit_order(r, err) || !check_watermarks_logged(r, err) ||
          !ensure_watermark_table(r, err))) {
+        goto fail;
+    }
+    if (config->snapshot.mode == SDL_SNAPSHOT_CONSISTENT && !check_consistent_gtids(r, err)) {
         goto fail;
     }
     if (sdl_mysql_conn_flavor(r->conn) != SDL_FLAVOR_MYSQL) {
@@ -719,4 +724,41 @@ sdl_snapshot_position_reached(const char *current, const char *target)
     sdl_gtid_pos_done(&cur);
     sdl_gtid_pos_done(&tgt);
     return reached;
+}
+
+/* ---- consistent mode needs GTIDs on MySQL ---- */
+
+bool
+sdl_snapshot_consistent_gtids_ok(const char *gtid_mode, sdl_error *err)
+{
+    if (gtid_mode && strcasecmp(gtid_mode, "ON") == 0) {
+        return true;
+    }
+    sdl_error_set(err, SDL_E_CONFIG,
+                  "snapshot.mode: consistent needs GTIDs on a MySQL source (gtid_mode=ON; it is "
+                  "%s): without them the stream has binlog file:offset positions and the "
+                  "snapshot's view could never be placed in it; enable gtid_mode=ON "
+                  "(with enforce_gtid_consistency=ON) or use snapshot.mode: watermark",
+                  gtid_mode ? (*gtid_mode ? gtid_mode : "empty") : "not available");
+    return false;
+}
+
+/* MySQL: @@GLOBAL.gtid_mode must be ON (servers before 5.6 have no such variable). */
+static bool
+check_consistent_gtids(sdl_snapshot_reader *r, sdl_error *err)
+{
+    char *mode = NULL;
+    sdl_error e = SDL_ERROR_INIT;
+
+    if (sdl_mysql_conn_flavor(r->conn) != SDL_FLAVOR_MYSQL) {
+        return true; /* MariaDB: GTIDs always */
+    }
+    if (!sdl_mysql_conn_query_value(r->conn, "SELECT @@GLOBAL.gtid_mode", &mode, &e) &&
+        e.sys_errno != 1193 /* ER_UNKNOWN_SYSTEM_VARIABLE */) {
+        *err = e;
+        return false;
+    }
+    bool ok = sdl_snapshot_consistent_gtids_ok(mode, err);
+    free(mode);
+    return ok;
 }

@@ -526,3 +526,115 @@ def test_snapshot_rows_are_counted_in_metrics_without_table_metrics(sdl, mariadb
     assert have == 300
     samples = [ln for ln in text.splitlines() if ln.startswith("sdl_snapshot_rows_total")]
     assert samples == ['sdl_snapshot_rows_total{pipeline="test"} 300'], samples
+
+
+def wait_for_snapshot_rows(target, d, table, n, timeout=120):
+    deadline = time.time() + timeout
+    while target.db.row_changes.count_documents({"op": "snapshot", "table": table}) < n:
+        assert time.time() < deadline and d.proc.poll() is None, d.output()[-3000:]
+        time.sleep(0.01)
+
+
+def wait_for_snapshot_done(target, d, timeout=180):
+    deadline = time.time() + timeout
+    while snapshot_state(target).get("state") != "done":
+        assert time.time() < deadline and d.proc.poll() is None, d.output()[-3000:]
+        time.sleep(0.05)
+
+
+def test_alter_table_during_its_snapshot(sdl, mariadb, target, tmp_path):
+    """ALTER TABLE ADD COLUMN while the table is being snapshotted: every snapshot row placed
+    after the ALTER in the log has the new column (its value as SELECT * shows it), every one
+    before it has not; each row is snapshotted once, and sdl goes on."""
+    grant_watermarks(mariadb)
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS ddl1",
+                "CREATE TABLE ddl1.t (id INT PRIMARY KEY, s VARCHAR(20))",
+                "INSERT INTO ddl1.t SELECT seq, CONCAT('r', seq) FROM ddl1.seq_1_to_100000")
+    d = Daemon(sdl, target, tmp_path, batch="max_rows: 20, max_delay: 5ms", start="snapshot",
+               extra="tables:\n  include: ['ddl1.*']\nsnapshot:\n  chunk_rows: 20\n")
+    d.start()
+    wait_for_snapshot_rows(target, d, "t", 100)
+    mariadb.sql("ALTER TABLE ddl1.t ADD COLUMN extra INT NOT NULL DEFAULT 7")
+    wait_for_snapshot_done(target, d)
+    assert d.stop() == 0, d.output()[-3000:]
+    ddl = list(target.db.row_changes.find({"op": "ddl", "table": "t"}))
+    assert len(ddl) == 1, ddl
+    at = seqno(ddl[0]["gtid"])
+    c = mariadb.root()
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT id, s, extra FROM ddl1.t")
+            want = {r[0]: {"id": r[0], "s": r[1], "extra": r[2]} for r in cur.fetchall()}
+    finally:
+        c.close()
+    docs = list(target.db.row_changes.find({"op": "snapshot", "table": "t"}))
+    assert sorted(x["after"]["id"] for x in docs) == sorted(want)
+    before = [x for x in docs if seqno(x["gtid"]) < at]
+    after = [x for x in docs if seqno(x["gtid"]) > at]
+    assert len(before) + len(after) == len(docs)
+    assert before and after, (len(before), len(after))  # the ALTER came mid-snapshot
+    for x in before:
+        row = dict(want[x["after"]["id"]])
+        del row["extra"]
+        assert x["after"] == row, x
+    for x in after:
+        assert x["after"] == want[x["after"]["id"]], x
+
+
+def test_drop_table_during_its_snapshot(sdl, mariadb, target, tmp_path):
+    """DROP TABLE while the table is being snapshotted ends that table's snapshot (nothing
+    more to read) with a log line; the next table is snapshotted and sdl goes on."""
+    grant_watermarks(mariadb)
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS ddl2",
+                "CREATE TABLE ddl2.a (id INT PRIMARY KEY, s VARCHAR(20))",
+                "INSERT INTO ddl2.a SELECT seq, CONCAT('r', seq) FROM ddl2.seq_1_to_100000",
+                "CREATE TABLE ddl2.b (id INT PRIMARY KEY, s VARCHAR(20))",
+                "INSERT INTO ddl2.b SELECT seq, CONCAT('b', seq) FROM ddl2.seq_1_to_50")
+    d = Daemon(sdl, target, tmp_path, batch="max_rows: 20, max_delay: 5ms", start="snapshot",
+               extra="tables:\n  include: ['ddl2.*']\nsnapshot:\n  chunk_rows: 20\n")
+    d.start()
+    wait_for_snapshot_rows(target, d, "a", 100)
+    mariadb.sql("DROP TABLE ddl2.a")
+    wait_for_snapshot_done(target, d)
+    mariadb.sql("INSERT INTO ddl2.b VALUES (1000, 'after')")
+    wait_for_offset(target, mariadb.gtid_binlog_pos(), daemon=d)
+    assert d.stop() == 0, d.output()[-3000:]
+    out = d.output()
+    assert "'ddl2.a' no longer exists" in out, out[-3000:]
+    a = target.db.row_changes.count_documents({"op": "snapshot", "table": "a"})
+    assert 100 <= a < 100000, a
+    b = sorted(x["after"]["id"] for x in target.db.row_changes.find({"op": "snapshot",
+                                                                       "table": "b"}))
+    assert b == list(range(1, 51))
+    assert target.db.row_changes.count_documents({"op": "insert", "table": "b"}) == 1
+    assert offset(target)["snapshot"]["done"] == 2
+
+
+def test_a_snapshot_row_too_large_becomes_a_dead_letter(sdl, mariadb, target, tmp_path):
+    """pipeline.on_error: dead_letter: a snapshot row whose document exceeds
+    target.max_document_bytes becomes a dead letter (op snapshot, its table and key) in its
+    chunk's place; the other rows are snapshotted and sdl goes on."""
+    grant_watermarks(mariadb)
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS snapdl",
+                "CREATE TABLE snapdl.t (id INT PRIMARY KEY, b LONGBLOB)",
+                "INSERT INTO snapdl.t SELECT seq, 'small' FROM snapdl.seq_1_to_5",
+                "UPDATE snapdl.t SET b = REPEAT('y', 2 * 1024 * 1024) WHERE id = 3")
+    d = Daemon(sdl, target, tmp_path, batch="max_delay: 20ms", start="snapshot",
+               pipeline=["on_error: dead_letter"],
+               extra="  max_document_bytes: 1MiB\ntables:\n  include: ['snapdl.*']\n"
+                     "snapshot:\n  chunk_rows: 2\n")
+    d.start()
+    wait_for_snapshot_done(target, d)
+    assert d.stop() == 0, d.output()[-3000:]
+    docs = list(target.db.row_changes.find({"op": "snapshot", "table": "t"}))
+    assert sorted(x["after"]["id"] for x in docs) == [1, 2, 4, 5]
+    dl = list(target.db.row_changes_dlq.find({}))
+    assert len(dl) == 1, dl
+    x = dl[0]
+    assert (x["op"], x["db"], x["table"]) == ("snapshot", "snapdl", "t"), x
+    assert x["pk"] == [{"column": "id", "value": 3}], x
+    assert x["error"]["reason"] == "too_large", x
+    assert x["from"] is None, x  # the binlog does not hold a snapshot row: no retry from it
+    assert x["_id"] not in {y["_id"] for y in docs}
+    assert offset(target)["dead_letters"] == 1
+    assert "set aside as a dead letter (too_large)" in d.output()

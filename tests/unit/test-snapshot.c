@@ -180,3 +180,22 @@ TEST(snapshot_consistent_nothing_due_without_a_view)
     sdl_snapshot_free(s);
     bson_destroy(p);
 }
+
+/* snapshot.mode consistent on MySQL needs GTIDs: a source without them (gtid_mode OFF, the
+ * permissive modes, or no such variable) has file:offset positions, which a view's GTID set
+ * is never "reached" by: refused (exit 78) rather than waiting forever. */
+TEST(snapshot_consistent_mode_refuses_a_mysql_source_without_gtids)
+{
+    sdl_error err = SDL_ERROR_INIT;
+
+    ASSERT_TRUE(sdl_snapshot_consistent_gtids_ok("ON", &err));
+    ASSERT_TRUE(sdl_snapshot_consistent_gtids_ok("on", &err));
+    const char *off[] = {"OFF", "ON_PERMISSIVE", "OFF_PERMISSIVE", "", NULL};
+    for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+        sdl_error_clear(&err);
+        ASSERT_FALSE(sdl_snapshot_consistent_gtids_ok(off[i], &err));
+        ASSERT_INT_EQ(err.code, SDL_E_CONFIG);
+        ASSERT_STR_CONTAINS(err.message, "gtid_mode=ON");
+        ASSERT_STR_CONTAINS(err.message, "snapshot.mode: consistent");
+    }
+}

@@ -81,6 +81,12 @@ bool sdl_snapshot_due(const sdl_snapshot *snap);
  * read time. Valid until the next call on @snap. */
 void sdl_snapshot_due_commit(const sdl_snapshot *snap, sdl_change *ret);
 
+/* A DDL statement on @db.@table (@table "": tables unknown) seen in the stream (DESIGN.md §9):
+ * when it is the table under snapshot (watermark mode), the chunk in flight is dropped (read
+ * with the old columns; its watermarks then match nothing) and the table is described again
+ * before its next chunk; a table that no longer exists is done. */
+void sdl_snapshot_ddl(sdl_snapshot *snap, const char *db, const char *table);
+
 /* Whether @table is the watermark table (snapshot.watermark_table): its rows are never row
  * changes, with or without a snapshot running. */
 bool sdl_snapshot_is_watermark(const sdl_config *config, const sdl_table *table);

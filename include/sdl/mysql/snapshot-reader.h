@@ -84,6 +84,12 @@ SDL_MUST_CHECK bool sdl_snapshot_reader_chunk(sdl_snapshot_reader *reader,
 SDL_MUST_CHECK bool sdl_snapshot_reader_consistent(sdl_snapshot_reader *reader, char **ret_position,
                                                    sdl_error *err);
 
+/* snapshot.mode consistent on MySQL: whether @gtid_mode (@@GLOBAL.gtid_mode; NULL: the server
+ * has none) lets the view's GTID set be placed in the stream: only "ON" does; otherwise the
+ * stream has file:offset positions and the view would never be reached: SDL_E_CONFIG (exit
+ * 78) naming the setting. Pure. */
+SDL_MUST_CHECK bool sdl_snapshot_consistent_gtids_ok(const char *gtid_mode, sdl_error *err);
+
 /* Whether the stream's position @current (a MariaDB GTID position "D-S-N,..." or a MySQL GTID
  * set) includes every transaction of @target: false when either does not parse. */
 bool sdl_snapshot_position_reached(const char *current, const char *target);
