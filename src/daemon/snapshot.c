@@ -621,8 +621,8 @@ sdl_snapshot_chunk_done(sdl_snapshot *s, size_t covered, size_t emitted,
         s->old_view = s->view_pos;
         s->view_pos = NULL;
         s->reached = false;
-        log_notice("Snapshot %s complete: %" PRIu64 " rows of %zu tables", s->id, s->rows,
-                   s->ntables);
+        log_notice("Snapshot %s complete: %" PRIu64 " rows of %zu table%s", s->id, s->rows,
+                   s->ntables, s->ntables == 1 ? "" : "s");
         s->reader = sdl_snapshot_reader_free(s->reader);
     }
     changed_clear(s);
