@@ -522,7 +522,9 @@ static const sdl_config_key snapshot_keys[] = {
      .def = "watermark",
      .enums = snapshot_mode_names,
      .doc = "how existing rows are read: watermark (chunks between watermarks, no lock, "
-            "resumable); consistent (read-only sources) is not implemented yet"},
+            "resumable at the last chunk); consistent (read-only sources: one consistent-snapshot "
+            "transaction placed at its binlog position, SELECT only; after a crash a new view "
+            "continues after the last committed key; MySQL needs gtid_mode=ON and RELOAD)"},
     {.name = "no_key",
      .type = SDL_CFG_ENUM,
      .offset = OFF(snapshot.no_key),

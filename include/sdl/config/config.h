@@ -203,7 +203,7 @@ typedef struct sdl_log_config {
 /* snapshot.mode (DESIGN.md §9) */
 typedef enum sdl_snapshot_mode {
     SDL_SNAPSHOT_WATERMARK,  /* DBLog watermark chunks (needs the watermark table) */
-    SDL_SNAPSHOT_CONSISTENT, /* one consistent-snapshot transaction (not implemented yet) */
+    SDL_SNAPSHOT_CONSISTENT, /* one consistent-snapshot transaction, placed at its position */
 } sdl_snapshot_mode;
 
 /* snapshot.no_key: a table to snapshot without a primary key nor a unique NOT NULL key */
