@@ -13,6 +13,7 @@
 #include "sdl/mysql/mysql-conn.h"
 #include "sdl/mysql/snapshot-reader.h"
 
+#include "row-decoder-private.h"
 #include "snapshot-reader-private.h"
 
 static MYSQL *
@@ -115,48 +116,6 @@ bind_key(MYSQL_BIND *b, const sdl_value *v, MYSQL_TIME *tbuf)
     }
 }
 
-static sdl_bytes
-fmt_datetime(sdl_arena *a, const MYSQL_TIME *t, bool with_time, unsigned fsp)
-{
-    char *out = sdl_arena_alloc(a, 40);
-    int n;
-
-    if (!with_time) {
-        n = snprintf(out, 40, "%04u-%02u-%02u", t->year % 10000, t->month % 100, t->day % 100);
-    } else {
-        n = snprintf(out, 40, "%04u-%02u-%02u %02u:%02u:%02u", t->year % 10000, t->month % 100,
-                     t->day % 100, t->hour % 100, t->minute % 100, t->second % 100);
-        if (fsp) {
-            char frac[16];
-            snprintf(frac, sizeof(frac), "%06lu", t->second_part % 1000000ul);
-            out[n++] = '.';
-            memcpy(out + n, frac, fsp);
-            n += (int)fsp;
-            out[n] = '\0';
-        }
-    }
-    return SDL_BYTES(out, (size_t)n);
-}
-
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static unsigned
-days_in_month(unsigned y, unsigned m)
-{
-    static const unsigned d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : d[(m - 1) % 12];
-}
-
 static void
 set_str(sdl_value *v, sdl_value_kind kind, const char *p, size_t n)
 {
@@ -166,9 +125,9 @@ set_str(sdl_value *v, sdl_value_kind kind, const char *p, size_t n)
 }
 
 /* One fetched column into @v (values copied into the reader's arena). */
-static void
+static bool
 convert(sdl_snapshot_reader *r, const sdl_snapshot_table *t, uint32_t i, const MYSQL_BIND *b,
-        const void *buf, unsigned long len, sdl_value *v)
+        const void *buf, unsigned long len, sdl_value *v, sdl_error *err)
 {
     sdl_arena *a = &r->arena;
     const sdl_column *c = &t->table.cols[i];
@@ -201,41 +160,23 @@ convert(sdl_snapshot_reader *r, const sdl_snapshot_table *t, uint32_t i, const M
         v->scale = t->scale[i];
         break;
     case READ_DATE:
-    case READ_DATETIME: {
+    case READ_DATETIME: { /* the binlog decoder's own builders: the same values by construction */
         const MYSQL_TIME *tm = buf;
         bool with_time = t->read[i] == READ_DATETIME;
-        unsigned fsp = with_time ? t->fsp[i] : 0;
-        v->fsp = (uint8_t)fsp;
-        if (tm->year == 0 || tm->month == 0 || tm->day == 0 || tm->month > 12 ||
-            tm->day > days_in_month(tm->year, tm->month)) {
-            sdl_bytes s = fmt_datetime(a, tm, with_time, fsp);
-            set_str(v, SDL_VALUE_TEMPORAL_TEXT, (const char *)s.ptr, s.len);
-        } else {
-            v->kind = with_time ? SDL_VALUE_DATETIME : SDL_VALUE_DATE;
-            v->usec = (days_from_civil(tm->year, tm->month, tm->day) * 86400 +
-                       (int64_t)(with_time ? tm->hour * 3600 + tm->minute * 60 + tm->second : 0)) *
-                          1000000 +
-                      (with_time ? (int64_t)tm->second_part : 0);
+        if (!sdl_row_make_datetime(
+                a, v, tm->year, tm->month, tm->day, with_time, with_time ? tm->hour : 0,
+                with_time ? tm->minute : 0, with_time ? tm->second : 0,
+                with_time ? (uint32_t)tm->second_part : 0, with_time ? t->fsp[i] : 0, err)) {
+            sdl_error_prefix(err, "snapshot of '%s.%s', column '%s'", t->table.db, t->table.name,
+                             c->name);
+            return false;
         }
         break;
     }
     case READ_TIME: {
         const MYSQL_TIME *tm = buf;
-        unsigned fsp = t->fsp[i];
-        char *out = sdl_arena_alloc(a, 40);
-        unsigned long hours = tm->day * 24ul + tm->hour;
-        int n = snprintf(out, 40, "%s%02lu:%02u:%02u", tm->neg ? "-" : "", hours % 10000ul,
-                         tm->minute % 100, tm->second % 100);
-        if (fsp) {
-            char frac[16];
-            snprintf(frac, sizeof(frac), "%06lu", tm->second_part % 1000000ul);
-            out[n++] = '.';
-            memcpy(out + n, frac, fsp);
-            n += (int)fsp;
-            out[n] = '\0';
-        }
-        v->fsp = (uint8_t)fsp;
-        set_str(v, SDL_VALUE_TIME, out, (size_t)n);
+        sdl_row_make_time_text(a, v, tm->neg, (uint32_t)(tm->day * 24ul + tm->hour), tm->minute,
+                               tm->second, (uint32_t)(tm->second_part % 1000000ul), t->fsp[i]);
         break;
     }
     case READ_BIT: {
@@ -284,6 +225,7 @@ convert(sdl_snapshot_reader *r, const sdl_snapshot_table *t, uint32_t i, const M
     }
     }
     (void)b;
+    return true;
 }
 
 static enum enum_field_types
@@ -438,8 +380,8 @@ sdl_snapshot_reader_chunk(sdl_snapshot_reader *r, sdl_snapshot_table *t, const s
             if (nulls[i]) {
                 memset(v, 0, sizeof(*v));
                 v->kind = SDL_VALUE_NULL;
-            } else {
-                convert(r, t, i, &res[i], bufs[i], lens[i], v);
+            } else if (!convert(r, t, i, &res[i], bufs[i], lens[i], v, err)) {
+                goto out;
             }
         }
         nrows++;
