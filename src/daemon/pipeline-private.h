@@ -114,6 +114,7 @@ bson_t *pl_dead_letter_hook(void *ctx, const bson_t *doc, const sdl_error *err,
                             const sdl_offset *offset);
 void pl_begin_hook(void *ctx, const sdl_batch *b);
 void pl_staged_hook(void *ctx, const sdl_batch *b);
+bool pl_more_queued_hook(void *ctx);
 bool pl_plan_hook(void *ctx, sdl_batch *b, sdl_error *err);
 void pl_committed_hook(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec);
 /* The writer thread (@arg the pipeline): queue -> batcher -> committer. */

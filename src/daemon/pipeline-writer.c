@@ -241,6 +241,15 @@ pl_committed_hook(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec)
                      b->offset_after.gtid, b->offset_after.binlog_file, b->offset_after.binlog_pos);
 }
 
+/* The writer is not caught up: items wait in the queue (sdl_commit_env.more_queued). */
+bool
+pl_more_queued_hook(void *ctx)
+{
+    pipeline *p = ctx;
+
+    return p->queue && sdl_queue_bytes(p->queue) > 0;
+}
+
 /* Commits held documents in batches within the limits in force, as the batcher cuts them. */
 static bool
 flush(pipeline *p, sdl_batcher *bt, sdl_flush mode, sdl_error *err)
@@ -399,6 +408,15 @@ pl_writer_main(void *arg)
      * from the binlog after a restart). */
     if (ok && !p->abort_threads) {
         ok = flush(p, &bt, SDL_FLUSH_COMPLETE, err);
+    }
+    /* Commits under load left committed batches' staged parts for a later commit: one
+     * fenced cleanup now. Best effort: they are committed, the next start deletes them. */
+    if (ok && !p->abort_threads) {
+        sdl_error cerr = SDL_ERROR_INIT;
+        if (!sdl_commit_clean(&p->commit, &bt, &p->offset, &cerr)) {
+            log_warning_e(&cerr, "Leaving the staged parts of committed batches to the next "
+                                 "start");
+        }
     }
     if (!ok && err->code != SDL_E_CANCELLED) {
         p->writer_failed = true;

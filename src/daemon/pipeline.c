@@ -223,6 +223,7 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         .staged = pl_staged_hook,
         .committed = pl_committed_hook,
         .plan = p.mirror ? pl_plan_hook : NULL,
+        .more_queued = pl_more_queued_hook,
         .ctx = &p,
     };
     {

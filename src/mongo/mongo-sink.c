@@ -74,6 +74,12 @@ ms_delete_staged(void *impl, uint64_t number, sdl_error *err)
 }
 
 static bool
+ms_clean_staged(void *impl, uint64_t committed, sdl_error *err)
+{
+    return sdl_mongo_writer_clean_staged(impl, committed, err);
+}
+
+static bool
 ms_renew_lease(void *impl, bool release, sdl_error *err)
 {
     return sdl_mongo_writer_renew_lease(impl, release, err);
@@ -96,6 +102,7 @@ static const sdl_sink_ops mongo_sink_ops = {
     .list_staged = ms_list_staged,
     .load_staged = ms_load_staged,
     .delete_staged = ms_delete_staged,
+    .clean_staged = ms_clean_staged,
     .renew_lease = ms_renew_lease,
     .end_previous_sessions = ms_end_previous_sessions,
 };

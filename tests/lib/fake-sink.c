@@ -139,6 +139,16 @@ delete_staged(fake_sink *fs, uint64_t number)
     }
 }
 
+/* Every staged batch numbered @number or less. */
+static void
+delete_staged_upto(fake_sink *fs, uint64_t number)
+{
+    while (fs->nstaged > 0 && fs->staged[0].batch.number <= number) {
+        delete_staged(fs, fs->staged[0].batch.number);
+    }
+    fs->cleanups++;
+}
+
 void
 fake_sink_set_offset(fake_sink *fs, uint64_t batch, const char *gtid, const char *partial_gtid,
                      uint64_t partial_seq)
@@ -259,7 +269,9 @@ apply(fake_sink *fs, const sdl_batch *batch)
     sdl_offset_done(&fs->offset);
     sdl_offset_copy(&fs->offset, &batch->offset_after);
     fs->have_offset = true;
-    delete_staged(fs, batch->number);
+    if (batch->clean_staged) {
+        delete_staged_upto(fs, batch->number);
+    }
     fs->commits++;
 }
 
@@ -418,6 +430,26 @@ fs_delete_staged(void *impl, uint64_t number, sdl_error *err)
 }
 
 static bool
+fs_clean_staged(void *impl, uint64_t committed, sdl_error *err)
+{
+    fake_sink *fs = impl;
+    fake_fail f;
+
+    if (take_failure(fs, FAKE_OP_CLEAN_STAGED, &f)) {
+        return plain_failure(f, "deleting committed staged batches", err);
+    }
+    if (!fs->have_offset || fs->offset.batch != committed) {
+        sdl_error_set(err, SDL_E_SINK,
+                      "deleting committed staged batches: fencing: the offset names batch "
+                      "%" PRIu64 ", expected %" PRIu64 " (is another sdl writing this pipeline?)",
+                      fs->offset.batch, committed);
+        return false;
+    }
+    delete_staged_upto(fs, committed);
+    return true;
+}
+
+static bool
 fs_renew_lease(void *impl, bool release, sdl_error *err)
 {
     fake_sink *fs = impl;
@@ -452,6 +484,7 @@ static const sdl_sink_ops fake_sink_ops = {
     .list_staged = fs_list_staged,
     .load_staged = fs_load_staged,
     .delete_staged = fs_delete_staged,
+    .clean_staged = fs_clean_staged,
     .renew_lease = fs_renew_lease,
     .end_previous_sessions = fs_end_previous_sessions,
 };

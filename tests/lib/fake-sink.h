@@ -4,7 +4,8 @@
 /*
  * fake-sink: an in-memory sink (model/sink.h) for unit tests of the batcher and recovery. It
  * keeps the commit protocol of mongo-writer.h: stage is idempotent, commit applies the rows,
- * moves the offset fenced on batch n-1 and deletes the staged copy at once, and an ambiguous
+ * moves the offset fenced on batch n-1 and (batch->clean_staged) deletes the staged batches
+ * up to n at once, clean_staged is fenced on the offset naming its batch, and an ambiguous
  * outcome is settled by reading the offset back (sdl_batch_settle()). It records what was
  * committed (mirror writes included; a batch with no_audit commits its dead letters only), and
  * fails on command:
@@ -31,6 +32,7 @@ typedef enum fake_op {
     FAKE_OP_LIST_STAGED,
     FAKE_OP_LOAD_STAGED,
     FAKE_OP_DELETE_STAGED,
+    FAKE_OP_CLEAN_STAGED,
     FAKE_OP_COUNT
 } fake_op;
 
@@ -74,8 +76,9 @@ typedef struct fake_sink {
     uint64_t ambiguous_batch; /* a commit of this batch may have been applied */
     /* counters */
     size_t calls[FAKE_OP_COUNT];
-    size_t commits; /* batches committed */
-    size_t settled; /* ambiguous commits settled by reading the offset */
+    size_t commits;  /* batches committed */
+    size_t settled;  /* ambiguous commits settled by reading the offset */
+    size_t cleanups; /* commits and clean_staged() calls that deleted staged batches */
     size_t lease_renewals;
     bool lease_released;
     size_t previous_sessions; /* what end_previous_sessions() reports (and resets) */

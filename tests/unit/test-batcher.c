@@ -71,6 +71,7 @@ typedef struct writer {
     size_t retries;       /* transient failures retried */
     size_t dead_letters;  /* refused documents set aside */
     size_t batches;       /* commits the committer reported */
+    bool queued;          /* items wait in the queue: the writer is not caught up */
 } writer;
 
 /* Up to 10 attempts while the failure is transient. */
@@ -121,6 +122,12 @@ test_committed(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec)
     w->batches++;
 }
 
+static bool
+test_more_queued(void *ctx)
+{
+    return ((writer *)ctx)->queued;
+}
+
 static void
 writer_init(writer *w, uint64_t max_rows, size_t max_bytes)
 {
@@ -131,6 +138,7 @@ writer_init(writer *w, uint64_t max_rows, size_t max_bytes)
                               .retry = test_retry,
                               .dead_letter = test_dead_letter,
                               .committed = test_committed,
+                              .more_queued = test_more_queued,
                               .ctx = w};
     sdl_batcher_init(&w->bt, "mariadb", 0, 0);
     sdl_batcher_set_limits(&w->bt, max_rows, max_bytes);
@@ -671,5 +679,203 @@ TEST(batcher_carries_a_snapshot_chunk_progress_into_every_later_offset)
     ASSERT_TRUE(same_progress(&w.committed, b));
     bson_destroy(a);
     bson_destroy(b);
+    writer_done(&w);
+}
+
+/* ---- deferred staging cleanup (DESIGN.md §3.2) ---- */
+
+/* Whether batch @number is in staging. */
+static bool
+is_staged(const writer *w, uint64_t number)
+{
+    return fake_sink_staged(&w->fs, number) != NULL;
+}
+
+TEST(batcher_defers_staging_cleanup_while_items_are_queued)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 2, 1 << 20);
+    w.queued = true; /* a burst: more items wait behind every batch */
+    for (uint64_t t = 1; t <= 3; t++) {
+        ASSERT_OK(writer_txn(&w, 10 + t, 2, &err), &err);
+        ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    }
+    /* three commits, each of rows and offset only: their staged parts stay */
+    ASSERT_UINT_EQ(w.fs.commits, 3);
+    ASSERT_UINT_EQ(w.fs.offset.batch, 3);
+    ASSERT_UINT_EQ(w.fs.ndocs, 6);
+    ASSERT_UINT_EQ(w.fs.cleanups, 0);
+    ASSERT_UINT_EQ(w.fs.nstaged, 3);
+    ASSERT_TRUE(is_staged(&w, 1) && is_staged(&w, 2) && is_staged(&w, 3));
+    ASSERT_TRUE(sdl_batcher_uncleaned(&w.bt));
+    writer_done(&w);
+}
+
+TEST(batcher_cleans_staging_in_the_last_commit_of_a_burst)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 2, 1 << 20);
+    w.queued = true;
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.nstaged, 2);
+    /* the queue is empty when the next batch is cut: the writer caught up, so its commit
+     * deletes every committed batch's staged parts, its own included */
+    w.queued = false;
+    ASSERT_OK(writer_txn(&w, 13, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 3);
+    ASSERT_UINT_EQ(w.fs.cleanups, 1);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    ASSERT_FALSE(sdl_batcher_uncleaned(&w.bt));
+    /* caught up, batch after batch: each commit cleans (there is nothing else to clean) */
+    ASSERT_OK(writer_txn(&w, 14, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.cleanups, 2);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    writer_done(&w);
+}
+
+TEST(batcher_does_not_clean_before_a_complete_transaction_it_holds)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    /* the queue is empty, but the batcher holds two complete transactions beyond the first
+     * batch: only the last batch of the flush cleans */
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_OK(writer_txn(&w, 13, 2, &err), &err);
+    sdl_batcher_set_limits(&w.bt, 2, 1 << 20);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 3);
+    ASSERT_UINT_EQ(w.fs.cleanups, 1);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    writer_done(&w);
+}
+
+TEST(batcher_cleans_staging_every_clean_every_batches_under_load)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 2, 1 << 20);
+    w.queued = true; /* never caught up */
+    for (uint64_t t = 1; t <= 2 * SDL_BATCHER_CLEAN_EVERY; t++) {
+        ASSERT_OK(writer_txn(&w, 100 + t, 2, &err), &err);
+        ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+        /* at most SDL_BATCHER_CLEAN_EVERY - 1 committed batches stay staged */
+        ASSERT_UINT_EQ(w.fs.nstaged, t % SDL_BATCHER_CLEAN_EVERY);
+    }
+    ASSERT_UINT_EQ(w.fs.commits, 2 * SDL_BATCHER_CLEAN_EVERY);
+    ASSERT_UINT_EQ(w.fs.cleanups, 2);
+    writer_done(&w);
+}
+
+TEST(batcher_cleans_staging_once_the_uncleaned_bytes_reach_a_batch)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+    size_t one;
+
+    /* staging never holds more committed bytes than one batch may: with 1-row batches of
+     * about @one bytes and a byte limit of 3 of them, every 3rd commit cleans */
+    bson_t *d = make_doc("insert", "0-1-11", 1);
+    one = d->len;
+    bson_destroy(d);
+    writer_init(&w, 1, 3 * one);
+    w.queued = true;
+    ASSERT_OK(writer_txn(&w, 11, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(w.fs.nstaged, 1);
+    ASSERT_OK(writer_txn(&w, 12, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.nstaged, 2);
+    ASSERT_OK(writer_txn(&w, 13, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    ASSERT_UINT_EQ(w.fs.cleanups, 1);
+    writer_done(&w);
+}
+
+TEST(batcher_cleans_committed_staging_at_a_clean_stop)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 2, 1 << 20);
+    /* nothing to clean: no call */
+    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, &err), &err);
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 0);
+    w.queued = true;
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.nstaged, 2);
+    /* SIGTERM: one fenced cleanup of what the commits left (a transient failure retried) */
+    fake_sink_fail(&w.fs, FAKE_OP_CLEAN_STAGED, FAKE_FAIL_TRANSIENT, 1);
+    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, &err), &err);
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 2);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    ASSERT_UINT_EQ(w.fs.offset.batch, 2); /* the offset is as it was */
+    ASSERT_UINT_EQ(w.fs.ndocs, 4);
+    ASSERT_FALSE(sdl_batcher_uncleaned(&w.bt));
+    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, &err), &err);
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 2);
+    writer_done(&w);
+}
+
+/* Another writer took the pipeline over at batch 5 and staged its batch 6. */
+static void
+another_writer_takes_over(writer *w)
+{
+    sdl_batch b;
+
+    fake_sink_set_offset(&w->fs, 5, "0-1-99", NULL, 0);
+    sdl_batch_init(&b);
+    sdl_batch_add(&b, make_doc("insert", "0-1-100", 1), true);
+    b.number = 6;
+    b.offset_after.flavor = sdl_xstrdup("mariadb");
+    b.offset_after.gtid = sdl_xstrdup("0-1-100");
+    b.offset_after.batch = 6;
+    fake_sink_put_staged(&w->fs, &b, 1, 1, false);
+    sdl_batch_done(&b);
+}
+
+TEST(batcher_fenced_writer_deletes_no_staged_batch)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 2, 1 << 20);
+    w.queued = true;
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    another_writer_takes_over(&w);
+    /* its next commit is due to clean (caught up) and is fenced out: nothing deleted */
+    w.queued = false;
+    ASSERT_FALSE(writer_txn(&w, 13, 2, &err)); /* its 2nd row fills the batch: committed */
+    ASSERT_STR_CONTAINS(err.message, "fencing");
+    ASSERT_UINT_EQ(w.fs.cleanups, 0);
+    ASSERT_TRUE(is_staged(&w, 6));
+    /* nor does the cleanup at stop, fenced on the batch it committed last (2) */
+    sdl_error_clear(&err);
+    ASSERT_FALSE(sdl_commit_clean(&w.env, &w.bt, &w.committed, &err));
+    ASSERT_FALSE(err.transient);
+    ASSERT_STR_CONTAINS(err.message, "fencing");
+    ASSERT_UINT_EQ(w.fs.cleanups, 0);
+    ASSERT_TRUE(is_staged(&w, 1) && is_staged(&w, 2) && is_staged(&w, 3) && is_staged(&w, 6));
+    ASSERT_UINT_EQ(w.fs.offset.batch, 5);
     writer_done(&w);
 }

@@ -11,10 +11,15 @@
  *   - stage() writes a batch durably apart from the committed rows, idempotently (a retried
  *     stage rewrites the same parts);
  *   - commit() applies the batch's documents, moves the offset to batch->offset_after fenced
- *     on batch n-1, and deletes the staged copy, all in one transaction. It succeeds also when
+ *     on batch n-1 and, when batch->clean_staged, deletes the staged parts of every batch up
+ *     to n (its own and the committed ones earlier commits left), all in one transaction.
+ *     Without clean_staged it deletes nothing: staged parts of batches at or below the
+ *     offset's are committed leftovers, which recovery deletes. It succeeds also when
  *     an earlier attempt committed the batch (an ambiguous outcome is settled by reading the
  *     offset back, sdl_batch_settle()); another writer's offset is a permanent fencing error;
- *   - init_offset() stores the first start's position as batch 0, fenced on "no offset yet".
+ *   - init_offset() stores the first start's position as batch 0, fenced on "no offset yet";
+ *   - clean_staged() deletes those leftovers in one transaction fenced on the offset naming
+ *     the batch the caller committed last: a writer another one fenced out deletes nothing.
  *
  * Errors: err->transient says whether the same call may succeed later; the caller owns the
  * retry loop. size() classifies an error of commit() that a smaller batch could avoid.
@@ -52,7 +57,8 @@ typedef struct sdl_sink_ops {
     bool (*init_offset)(void *impl, const sdl_offset *offset, sdl_error *err);
     /* Step 1 of the commit protocol: the batch into staging, durably, idempotently. */
     bool (*stage)(void *impl, const sdl_batch *batch, sdl_error *err);
-    /* Step 2: rows, fenced offset and the deletion of the staged copy in one transaction. */
+    /* Step 2: rows, fenced offset and (batch->clean_staged) the deletion of the staged parts
+     * of batches up to this one, in one transaction. */
     bool (*commit)(void *impl, const sdl_batch *batch, sdl_error *err);
     /* After a commit that failed with SDL_E_DATA because one document was refused as such:
      * 1 + its index in the batch; 0 otherwise. */
@@ -66,6 +72,10 @@ typedef struct sdl_sink_ops {
     bool (*load_staged)(void *impl, uint64_t number, sdl_batch *ret_batch, sdl_error *err);
     /* Deletes the staged copy of batch @number (no-op when none). */
     bool (*delete_staged)(void *impl, uint64_t number, sdl_error *err);
+    /* Deletes the staged parts of every batch up to @committed in one transaction fenced on
+     * the offset naming batch @committed (the caller's last commit): a permanent fencing
+     * error, nothing deleted, when it names another. */
+    bool (*clean_staged)(void *impl, uint64_t committed, sdl_error *err);
     /* Renews this process's lease on the pipeline (@release: ends it). */
     bool (*renew_lease)(void *impl, bool release, sdl_error *err);
     /* Ends what a previous holder left open; *ret_n how many, *ret_holder whose (free()). */
@@ -136,6 +146,12 @@ static inline bool
 sdl_sink_delete_staged(const sdl_sink *s, uint64_t number, sdl_error *err)
 {
     return s->ops->delete_staged(s->impl, number, err);
+}
+
+static inline bool
+sdl_sink_clean_staged(const sdl_sink *s, uint64_t committed, sdl_error *err)
+{
+    return s->ops->clean_staged(s->impl, committed, err);
 }
 
 static inline bool

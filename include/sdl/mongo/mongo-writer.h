@@ -18,11 +18,13 @@
  *   - commits a batch in ONE transaction: insert the rows into row_changes (and its dead
  *     letters into the dead-letter collection), update
  *     binlog_offsets fenced on {_id: pipeline, batch: n-1} (insert when n == 1 and no offset
- *     exists: a batch staged by a version without batch 0), delete the batch's staged
- *     parts. An ambiguous commit (UnknownTransactionCommitResult after retrying
- *     commitTransaction, or a lost connection during commit) is settled by reading the
- *     offset: batch n with this batch's position means committed, batch n-1 not committed,
- *     anything else another writer;
+ *     exists: a batch staged by a version without batch 0) and, when batch->clean_staged,
+ *     delete the staged parts of every batch up to n (deferred staging cleanup: otherwise
+ *     the committed batches' parts stay until a later commit or
+ *     sdl_mongo_writer_clean_staged(); recovery deletes what stays). An ambiguous commit
+ * (UnknownTransactionCommitResult after retrying commitTransaction, or a lost connection during
+ * commit) is settled by reading the offset: batch n with this batch's position means committed,
+ * batch n-1 not committed, anything else another writer;
  *   - recovery helpers: list the staged batches of the pipeline, load one back, delete.
  *
  * Errors: err->transient is set by sdl_mongo_error_classify() (retry.h) for network errors,
@@ -117,6 +119,12 @@ SDL_MUST_CHECK bool sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint6
 /* Deletes the staged parts of batch @number (no-op when none). */
 SDL_MUST_CHECK bool sdl_mongo_writer_delete_staged(sdl_mongo_writer *writer, uint64_t number,
                                                    sdl_error *err);
+
+/* Deletes the staged parts of every batch up to @committed in one transaction whose fenced
+ * update of the offset ({_id: pipeline, batch: @committed}: the lease renewed) must match: a
+ * permanent fencing error, nothing deleted, when the offset names another batch. */
+SDL_MUST_CHECK bool sdl_mongo_writer_clean_staged(sdl_mongo_writer *writer, uint64_t committed,
+                                                  sdl_error *err);
 
 /* ---- the lease: which sdl runs the pipeline (for `sdl offset set`) ---- */
 
