@@ -698,7 +698,13 @@ sdl_mongo_writer_status(sdl_mongo_writer *writer, sdl_target_status *ret_status,
     free(dead);
     ret_status->dead_letters = ndead;
     for (size_t i = 0; i < n; i++) {
-        if (i == 0 || parts[i].batch != parts[i - 1].batch) {
+        bool first = i == 0 || parts[i].batch != parts[i - 1].batch;
+        if (ret_status->have_offset && parts[i].batch <= ret_status->offset.batch) {
+            /* committed: a commit under load left its parts for a later one to delete */
+            ret_status->committed_staged_batches += first;
+            continue;
+        }
+        if (first) {
             ret_status->staged_batches++;
         }
         ret_status->staged_documents += parts[i].count;

@@ -246,6 +246,7 @@ make_batch(sdl_batch *b, const char *p, uint64_t n, size_t ndocs, size_t payload
     b->offset_after.batch = n;
     b->offset_after.source_ts_sec = 1700000000 + (int64_t)n;
     b->offset_after.rows_applied = rows_before + ndocs;
+    b->clean_staged = true; /* every commit deletes the staged parts (a caught-up writer) */
     free(pad);
 }
 
@@ -711,6 +712,70 @@ test_commit_no_such_transaction_is_transient(void)
 }
 
 static void
+test_deferred_staging_cleanup(void)
+{
+    fixture f;
+    sdl_mongo_writer *w;
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_batch b;
+
+    fixture_init(&f, "cleanup", rs_uri);
+    w = open_writer(&f, "main");
+    {
+        /* another pipeline's staged batch 1: never touched by main's cleanups */
+        fixture g = f;
+        sdl_mongo_writer *other = open_writer(&g, "other");
+        make_batch(&b, "other", 1, 1, 10, 0, 0);
+        CHECK_OK(sdl_mongo_writer_stage(other, &b, &err), &err);
+        sdl_batch_done(&b);
+        sdl_mongo_writer_free(other);
+    }
+    /* batches 1..3 committed under load: rows and offset only, their staged parts stay */
+    for (uint64_t n = 1; n <= 3; n++) {
+        make_batch(&b, "main", n, 2, 10, 0, 2 * (n - 1));
+        b.clean_staged = false;
+        stage_and_commit(w, &b);
+        sdl_batch_done(&b);
+        CHECK_U64(count(&f, "row_changes_staging", "{\"_id.pipeline\": \"main\"}"), n);
+    }
+    CHECK_U64(count(&f, "row_changes", NULL), 6);
+    check_offset(&f, 3, 6);
+    {
+        /* sdl status counts only the batch not committed yet as staged */
+        sdl_target_status st;
+        make_batch(&b, "main", 4, 2, 10, 0, 6);
+        CHECK_OK(sdl_mongo_writer_stage(w, &b, &err), &err);
+        CHECK_OK(sdl_mongo_writer_status(w, &st, &err), &err);
+        CHECK_U64(st.staged_batches, 1);
+        CHECK_U64(st.staged_documents, 2);
+        CHECK_U64(st.committed_staged_batches, 3);
+        sdl_target_status_done(&st);
+    }
+    /* batch 4, the last of the burst: its commit deletes every staged part up to 4 */
+    CHECK_OK(sdl_mongo_writer_commit(w, &b, &err), &err);
+    sdl_batch_done(&b);
+    CHECK_U64(count(&f, "row_changes_staging", "{\"_id.pipeline\": \"main\"}"), 0);
+    CHECK_U64(count(&f, "row_changes_staging", NULL), 1); /* the other pipeline's */
+    /* batch 5 left, then the cleanup at a clean stop, fenced on batch 5 */
+    make_batch(&b, "main", 5, 1, 10, 0, 8);
+    b.clean_staged = false;
+    stage_and_commit(w, &b);
+    sdl_batch_done(&b);
+    CHECK_U64(count(&f, "row_changes_staging", "{\"_id.pipeline\": \"main\"}"), 1);
+    /* fenced: the offset does not name batch 4 any more: nothing deleted */
+    CHECK(!sdl_mongo_writer_clean_staged(w, 4, &err));
+    CHECK(!err.transient);
+    CHECK_CONTAINS(err.message, "fencing");
+    CHECK_U64(count(&f, "row_changes_staging", "{\"_id.pipeline\": \"main\"}"), 1);
+    sdl_error_clear(&err);
+    CHECK_OK(sdl_mongo_writer_clean_staged(w, 5, &err), &err);
+    CHECK_U64(count(&f, "row_changes_staging", "{\"_id.pipeline\": \"main\"}"), 0);
+    CHECK_U64(count(&f, "row_changes_staging", NULL), 1);
+    check_offset(&f, 5, 9); /* the offset is as it was */
+    sdl_mongo_writer_free(w);
+}
+
+static void
 test_staged_list_load_delete_and_incomplete(void)
 {
     fixture f;
@@ -848,6 +913,7 @@ test_large_batch_is_split_and_reassembled_in_order(void)
     for (size_t i = 0; i < 40; i++) {
         CHECK(bson_equal(loaded.docs[i], b.docs[i]));
     }
+    loaded.clean_staged = true; /* as recovery commits it (sdl_commit_staged()) */
     CHECK_OK(sdl_mongo_writer_commit(w, &loaded, &err), &err);
     CHECK_U64(count(&f, "row_changes", NULL), 40);
     CHECK_U64(count(&f, "row_changes_staging", NULL), 0);
@@ -901,6 +967,7 @@ static const test_case cases[] = {
     T(test_commit_no_such_transaction_is_transient),
     T(test_staged_list_load_delete_and_incomplete),
     T(test_large_batch_is_split_and_reassembled_in_order),
+    T(test_deferred_staging_cleanup),
 };
 
 int

@@ -195,10 +195,13 @@ typedef struct sdl_target_status {
     bool have_offset;
     sdl_offset offset;
     int64_t offset_updated_at_ms; /* updated_at of the offset document (ms since epoch) */
-    uint64_t staged_batches;
-    uint64_t staged_documents;
-    int64_t oldest_staged_ms; /* created_at of the oldest staged part; 0 = none */
-    uint64_t dead_letters;    /* documents of the pipeline in the dead-letter collection */
+    uint64_t staged_batches;      /* staged and not committed: numbered above the offset's batch */
+    uint64_t staged_documents;    /* their documents */
+    int64_t oldest_staged_ms;     /* created_at of their oldest part; 0 = none */
+    uint64_t dead_letters;        /* documents of the pipeline in the dead-letter collection */
+    /* staged batches the offset covers: committed, their parts awaiting deletion (deferred
+     * staging cleanup, DESIGN.md §3.2) */
+    uint64_t committed_staged_batches;
 } sdl_target_status;
 
 /* libmongoc keeps performance counters in shared memory named /dev/shm/mongoc-<pid>, which
