@@ -225,7 +225,7 @@ sdl_commit_flush(const sdl_commit_env *env, sdl_batcher *bt, sdl_flush mode, sdl
 }
 
 bool
-sdl_commit_clean(const sdl_commit_env *env, sdl_batcher *bt, const sdl_offset *offset,
+sdl_commit_clean(const sdl_commit_env *env, sdl_batcher *bt, const sdl_offset *offset, bool retry,
                  sdl_error *err)
 {
     sink_op o = {.env = env, .number = offset->batch};
@@ -233,8 +233,9 @@ sdl_commit_clean(const sdl_commit_env *env, sdl_batcher *bt, const sdl_offset *o
     if (!sdl_batcher_uncleaned(bt)) {
         return true;
     }
-    if (!env->retry(env->ctx, "deleting committed staged batches", SDL_RETRY_STAGE, clean_attempt,
-                    &o, err)) {
+    if (retry ? !env->retry(env->ctx, "deleting committed staged batches", SDL_RETRY_STAGE,
+                            clean_attempt, &o, err)
+              : !clean_attempt(&o, err)) {
         return false;
     }
     log_debug("Deleted the staged parts of the batches up to %" PRIu64, offset->batch);

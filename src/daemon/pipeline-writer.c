@@ -316,18 +316,22 @@ idle_ping(pipeline *p)
     }
 }
 
-/* `sdl snapshot` stores its requests in the offset document; once a second the writer reads
- * it and hands requests it has not handed over yet to the reader thread (snapshot.c serves
- * them). A failed read waits for the next second (the commits report the target's state). */
+/* `sdl snapshot` stores its requests in the offset document; once a second while idle, and
+ * every REQUESTS_BUSY_USEC while it has work (each read is a round trip besides the commits',
+ * DESIGN.md §3.2), the writer reads it and hands requests it has not handed over yet to the
+ * reader thread (snapshot.c serves them). A failed read waits for the next period (the commits
+ * report the target's state). */
+#define REQUESTS_BUSY_USEC (5 * SDL_USEC_PER_SEC)
+
 static void
-poll_requests(pipeline *p)
+poll_requests(pipeline *p, bool busy)
 {
     uint64_t now = sdl_now_monotonic_usec();
     sdl_offset o;
     bool found = false;
     sdl_error err = SDL_ERROR_INIT;
 
-    if (now - p->requests_polled_usec < SDL_USEC_PER_SEC) {
+    if (now - p->requests_polled_usec < (busy ? REQUESTS_BUSY_USEC : SDL_USEC_PER_SEC)) {
         return;
     }
     p->requests_polled_usec = now;
@@ -396,11 +400,11 @@ pl_writer_main(void *arg)
                 last_contact = sdl_now_monotonic_usec();
             }
             ok = flush(p, &bt, sdl_batcher_due(&bt, sdl_now_monotonic_usec(), max_delay), err);
-            poll_requests(p);
+            poll_requests(p, false);
             continue;
         }
         last_contact = sdl_now_monotonic_usec(); /* work ahead: the batch tells */
-        poll_requests(p);
+        poll_requests(p, true);
         ok = take_item(p, &bt, it, last_contact, err);
         sdl_queue_item_free(it);
     }
@@ -410,12 +414,14 @@ pl_writer_main(void *arg)
         ok = flush(p, &bt, SDL_FLUSH_COMPLETE, err);
     }
     /* Commits under load left committed batches' staged parts for a later commit: one
-     * fenced cleanup now. Best effort: they are committed, the next start deletes them. */
-    if (ok && !p->abort_threads) {
+     * fenced cleanup now (a writer fenced out deletes nothing). Best effort: they are
+     * committed, the next start deletes them. After a failure, a single attempt. */
+    if (sdl_batcher_uncleaned(&bt)) {
         sdl_error cerr = SDL_ERROR_INIT;
-        if (!sdl_commit_clean(&p->commit, &bt, &p->offset, &cerr)) {
-            log_warning_e(&cerr, "Leaving the staged parts of committed batches to the next "
-                                 "start");
+        bool retry = ok && !p->abort_threads;
+        if (!sdl_commit_clean(&p->commit, &bt, &p->offset, retry, &cerr)) {
+            sdl_log_e(retry ? SDL_LOG_WARNING : SDL_LOG_DEBUG, &cerr,
+                      "Leaving the staged parts of committed batches to the next start");
         }
     }
     if (!ok && err->code != SDL_E_CANCELLED) {

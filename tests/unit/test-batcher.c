@@ -813,7 +813,7 @@ TEST(batcher_cleans_committed_staging_at_a_clean_stop)
 
     writer_init(&w, 2, 1 << 20);
     /* nothing to clean: no call */
-    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, &err), &err);
+    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, true, &err), &err);
     ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 0);
     w.queued = true;
     ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
@@ -821,16 +821,23 @@ TEST(batcher_cleans_committed_staging_at_a_clean_stop)
     ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
     ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
     ASSERT_UINT_EQ(w.fs.nstaged, 2);
+    /* a stop on an error: one attempt, not retried */
+    fake_sink_fail(&w.fs, FAKE_OP_CLEAN_STAGED, FAKE_FAIL_TRANSIENT, 1);
+    ASSERT_FALSE(sdl_commit_clean(&w.env, &w.bt, &w.committed, false, &err));
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 1);
+    ASSERT_UINT_EQ(w.fs.nstaged, 2);
+    ASSERT_TRUE(sdl_batcher_uncleaned(&w.bt));
+    sdl_error_clear(&err);
     /* SIGTERM: one fenced cleanup of what the commits left (a transient failure retried) */
     fake_sink_fail(&w.fs, FAKE_OP_CLEAN_STAGED, FAKE_FAIL_TRANSIENT, 1);
-    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, &err), &err);
-    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 2);
+    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, true, &err), &err);
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 3);
     ASSERT_UINT_EQ(w.fs.nstaged, 0);
     ASSERT_UINT_EQ(w.fs.offset.batch, 2); /* the offset is as it was */
     ASSERT_UINT_EQ(w.fs.ndocs, 4);
     ASSERT_FALSE(sdl_batcher_uncleaned(&w.bt));
-    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, &err), &err);
-    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 2);
+    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, true, &err), &err);
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 3);
     writer_done(&w);
 }
 
@@ -871,7 +878,7 @@ TEST(batcher_fenced_writer_deletes_no_staged_batch)
     ASSERT_TRUE(is_staged(&w, 6));
     /* nor does the cleanup at stop, fenced on the batch it committed last (2) */
     sdl_error_clear(&err);
-    ASSERT_FALSE(sdl_commit_clean(&w.env, &w.bt, &w.committed, &err));
+    ASSERT_FALSE(sdl_commit_clean(&w.env, &w.bt, &w.committed, true, &err));
     ASSERT_FALSE(err.transient);
     ASSERT_STR_CONTAINS(err.message, "fencing");
     ASSERT_UINT_EQ(w.fs.cleanups, 0);

@@ -74,11 +74,11 @@ SDL_MUST_CHECK bool sdl_commit_flush(const sdl_commit_env *env, sdl_batcher *bt,
 SDL_MUST_CHECK bool sdl_commit_staged(const sdl_commit_env *env, sdl_batch *b,
                                       const sdl_offset *offset, sdl_error *err);
 
-/* A clean stop: when commits of @bt left committed batches' staged parts in the sink, one
- * cleanup deletes them, fenced on @offset (the last committed one) with retries. A fencing
- * error deletes nothing. */
+/* A stop: when commits of @bt left committed batches' staged parts in the sink, one cleanup
+ * deletes them, fenced on @offset (the last committed one), with retries when @retry (a clean
+ * stop) or a single attempt (a stop on an error). A fencing error deletes nothing. */
 SDL_MUST_CHECK bool sdl_commit_clean(const sdl_commit_env *env, sdl_batcher *bt,
-                                     const sdl_offset *offset, sdl_error *err);
+                                     const sdl_offset *offset, bool retry, sdl_error *err);
 
 /* Whether @err, an error of the sink's commit, says "a smaller batch can pass". */
 bool sdl_commit_wants_smaller(const sdl_commit_env *env, const sdl_error *err);
