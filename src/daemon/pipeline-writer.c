@@ -316,9 +316,9 @@ idle_ping(pipeline *p)
     }
 }
 
-/* `sdl snapshot` stores its requests in the offset document; once a second while idle, and
- * every REQUESTS_BUSY_USEC while it has work (each read is a round trip besides the commits',
- * DESIGN.md §3.2), the writer reads it and hands requests it has not handed over yet to the
+/* `sdl snapshot` stores its requests in the offset document (DESIGN.md §9); once a second
+ * while idle, and every REQUESTS_BUSY_USEC while it has work (each read is a round trip
+ * besides the commits'), the writer reads it and hands requests it has not handed over yet to the
  * reader thread (snapshot.c serves them). A failed read waits for the next period (the commits
  * report the target's state). */
 #define REQUESTS_BUSY_USEC (5 * SDL_USEC_PER_SEC)
@@ -415,10 +415,13 @@ pl_writer_main(void *arg)
     }
     /* Commits under load left committed batches' staged parts for a later commit: one
      * fenced cleanup now (a writer fenced out deletes nothing). Best effort: they are
-     * committed, the next start deletes them. After a failure, a single attempt. */
-    if (sdl_batcher_uncleaned(&bt)) {
+     * committed, the next start deletes them. After a failure that was not the target's
+     * (data, configuration), a single attempt; after the target's, none (it would wait for a
+     * target that is down, or be fenced out). */
+    bool retry = ok && !p->abort_threads;
+    if (sdl_batcher_uncleaned(&bt) &&
+        (retry || (!ok && err->code != SDL_E_SINK && err->code != SDL_E_CANCELLED))) {
         sdl_error cerr = SDL_ERROR_INIT;
-        bool retry = ok && !p->abort_threads;
         if (!sdl_commit_clean(&p->commit, &bt, &p->offset, retry, &cerr)) {
             sdl_log_e(retry ? SDL_LOG_WARNING : SDL_LOG_DEBUG, &cerr,
                       "Leaving the staged parts of committed batches to the next start");
