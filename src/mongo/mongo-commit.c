@@ -2,10 +2,11 @@
 /*
  * mongo-commit: a batch's commit transaction (DESIGN.md §3.2). One session, one transaction
  * (readConcern snapshot, writeConcern majority): insert_many(rows, ordered), the fenced offset
- * update (insert when n == 1), when batch->clean_staged delete_many of the staged parts of
- * every batch up to n (deferred staging cleanup: the committer decides when), and
- * commitTransaction. Ambiguous outcomes are settled by reading the offset with readConcern
- * majority (see settle()). Also the fenced cleanup at a clean stop (clean_staged()).
+ * update (a findAndModify that returns the snapshot requests; insert when n == 1), when
+ * batch->clean_staged delete_many of the staged parts of every batch up to n (deferred staging
+ * cleanup: the committer decides when), and commitTransaction. Ambiguous outcomes are settled by
+ * reading the offset with readConcern majority (see settle()). Also the fenced cleanup at a clean
+ * stop (clean_staged()).
  */
 #include "config.h"
 
@@ -50,6 +51,11 @@ settle(sdl_mongo_writer *w, const sdl_batch *batch, const char *why, sdl_error *
     }
     sdl_settle settled = sdl_batch_settle(batch, &off, found);
     if (settled == SDL_SETTLE_COMMITTED) {
+        free(w->committed_requests);
+        w->committed_requests = off.requests; /* the offset read back: its requests too */
+        w->committed_requests_len = off.requests_len;
+        w->committed_read = true;
+        off.requests = NULL;
         sdl_offset_done(&off);
         w->ambiguous_batch = 0;
         return true; /* an earlier attempt committed it */
@@ -264,16 +270,48 @@ insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, ch
     return r;
 }
 
+/* What the commit's offset write returned (findAndModify's value, projected on
+ * snapshot_requests: the offset document as this transaction wrote it): the requests of
+ * `sdl snapshot` the writer hands over (DESIGN.md §9), read back with no round trip of its
+ * own. NULL: the offset document was created (it has none). */
+static void
+keep_requests(sdl_mongo_writer *w, const bson_t *value)
+{
+    bson_iter_t it;
+
+    free(w->committed_requests);
+    w->committed_requests = NULL;
+    w->committed_requests_len = 0;
+    w->committed_read = true;
+    if (value && bson_iter_init_find(&it, value, "snapshot_requests") &&
+        BSON_ITER_HOLDS_ARRAY(&it)) {
+        const uint8_t *data;
+        uint32_t len;
+        bson_iter_array(&it, &len, &data);
+        w->committed_requests = sdl_xmalloc(len);
+        memcpy(w->committed_requests, data, len);
+        w->committed_requests_len = len;
+    }
+}
+
+/*
+ * The fenced offset write: a findAndModify of {_id: pipeline, batch: n-1} ($set of the new
+ * offset, new: true, projected on snapshot_requests) in the transaction. A null value is the
+ * fence matching nothing (another writer moved the pipeline), exactly as an update's
+ * matchedCount 0 was; errors are classified as the update's were (the same command error
+ * codes and labels: TransientTransactionError, WriteConflict).
+ */
 static step_result
 write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, char *what,
              size_t whatcap, sdl_error *err)
 {
     bson_t opts = BSON_INITIALIZER, reply, fields = BSON_INITIALIZER;
-    bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER;
+    bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER, proj = BSON_INITIALIZER;
     bson_error_t error;
+    bson_iter_t it;
     step_result r = STEP_OK;
     uint64_t n = batch->number;
-    uint64_t matched = 0;
+    mongoc_find_and_modify_opts_t *fam = mongoc_find_and_modify_opts_new();
     bool ok;
 
     bson_concat(&opts, sopts);
@@ -285,8 +323,21 @@ write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, c
     bson_append_utf8(&sel, "_id", -1, w->pipeline, -1);
     bson_append_int64(&sel, "batch", -1, (int64_t)(n - 1));
     bson_append_document(&upd, "$set", -1, &fields);
-    ok = mongoc_collection_update_one(w->offsets, &sel, &upd, &opts, &reply, &error);
-    if (ok && (!mw_iter_u64(&reply, "matchedCount", &matched) || matched != 1)) {
+    bson_append_int32(&proj, "snapshot_requests", -1, 1);
+    (void)mongoc_find_and_modify_opts_set_update(fam, &upd);
+    (void)mongoc_find_and_modify_opts_set_fields(fam, &proj);
+    (void)mongoc_find_and_modify_opts_set_flags(fam, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+    (void)mongoc_find_and_modify_opts_append(fam, &opts); /* the session (and transaction) */
+    ok = mongoc_collection_find_and_modify_with_opts(w->offsets, &sel, fam, &reply, &error);
+    if (ok && bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        const uint8_t *data;
+        uint32_t len;
+        bson_t value;
+        bson_iter_document(&it, &len, &data);
+        if (bson_init_static(&value, data, len)) {
+            keep_requests(w, &value);
+        }
+    } else if (ok) { /* value null: the fence matched nothing */
         if (n == 1) {
             /* No batch 0: a batch staged by an sdl that did not store its start position
              * first. Its offset is created here (fails if one exists after all). */
@@ -296,6 +347,9 @@ write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, c
             bson_concat(&doc, &fields);
             ok = mongoc_collection_insert_one(w->offsets, &doc, &opts, &reply, &error);
             bson_destroy(&doc);
+            if (ok) {
+                keep_requests(w, NULL);
+            }
         } else {
             (void)snprintf(what, whatcap,
                            "the offset update fenced on batch %" PRIu64 " matched nothing", n - 1);
@@ -312,8 +366,10 @@ write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, c
             r = STEP_FAILED;
         }
     }
+    mongoc_find_and_modify_opts_destroy(fam);
     bson_destroy(&sel);
     bson_destroy(&upd);
+    bson_destroy(&proj);
     bson_destroy(&reply);
     bson_destroy(&fields);
     bson_destroy(&opts);
@@ -378,6 +434,7 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
     }
     what[0] = '\0';
     w->rejected = 0;
+    w->committed_read = false;
     if (!mw_mirror_before_commit(w, batch, err) || !mw_changes_before_commit(w, batch, err)) {
         goto out;
     }

@@ -42,6 +42,12 @@ ms_rejected(void *impl)
     return sdl_mongo_writer_rejected(impl);
 }
 
+static bool
+ms_committed_requests(void *impl, const uint8_t **ret_requests, size_t *ret_len)
+{
+    return sdl_mongo_writer_committed_requests(impl, ret_requests, ret_len);
+}
+
 static sdl_sink_size
 ms_size(void *impl, const sdl_error *err)
 {
@@ -98,6 +104,7 @@ static const sdl_sink_ops mongo_sink_ops = {
     .stage = ms_stage,
     .commit = ms_commit,
     .rejected = ms_rejected,
+    .committed_requests = ms_committed_requests,
     .size = ms_size,
     .list_staged = ms_list_staged,
     .load_staged = ms_load_staged,

@@ -286,6 +286,7 @@ writer_destroy(sdl_mongo_writer *w)
     free(w->db_name);
     free(w->holder);
     free(w->notice);
+    free(w->committed_requests);
     for (size_t i = 0; i < w->nsessions; i++) {
         bson_destroy(w->sessions[i]);
     }
@@ -715,6 +716,15 @@ sdl_mongo_writer_status(sdl_mongo_writer *writer, sdl_target_status *ret_status,
     }
     free(parts);
     return true;
+}
+
+bool
+sdl_mongo_writer_committed_requests(const sdl_mongo_writer *writer, const uint8_t **ret_requests,
+                                    size_t *ret_len)
+{
+    *ret_requests = writer->committed_read ? writer->committed_requests : NULL;
+    *ret_len = writer->committed_read ? writer->committed_requests_len : 0;
+    return writer->committed_read;
 }
 
 size_t

@@ -14,7 +14,9 @@
  *     on batch n-1 and, when batch->clean_staged, deletes the staged parts of every batch up
  *     to n (its own and the committed ones earlier commits left), all in one transaction.
  *     Without clean_staged it deletes nothing: staged parts of batches at or below the
- *     offset's are committed leftovers, which recovery deletes. It succeeds also when
+ *     offset's are committed leftovers, which recovery deletes. The offset document it
+ *     wrote comes back with it, so committed_requests() hands over the snapshot requests
+ *     `sdl snapshot` stored there (DESIGN.md §9) without a read. It succeeds also when
  *     an earlier attempt committed the batch (an ambiguous outcome is settled by reading the
  *     offset back, sdl_batch_settle()); another writer's offset is a permanent fencing error;
  *   - init_offset() stores the first start's position as batch 0, fenced on "no offset yet";
@@ -63,6 +65,11 @@ typedef struct sdl_sink_ops {
     /* After a commit that failed with SDL_E_DATA because one document was refused as such:
      * 1 + its index in the batch; 0 otherwise. */
     size_t (*rejected)(void *impl);
+    /* After a commit that succeeded: whether it read back the offset document it wrote, and
+     * then its snapshot requests (*ret_requests, *ret_len bytes as offset.h's requests; NULL
+     * when none), valid until the next call on the sink. False: the commit did not say (the
+     * caller reads the offset when it needs them). */
+    bool (*committed_requests)(void *impl, const uint8_t **ret_requests, size_t *ret_len);
     /* Classifies @err, an error of commit(). */
     sdl_sink_size (*size)(void *impl, const sdl_error *err);
     /* The staged batches in ascending order; the caller free()s *ret_list. */
@@ -121,6 +128,12 @@ static inline size_t
 sdl_sink_rejected(const sdl_sink *s)
 {
     return s->ops->rejected(s->impl);
+}
+
+static inline bool
+sdl_sink_committed_requests(const sdl_sink *s, const uint8_t **ret_requests, size_t *ret_len)
+{
+    return s->ops->committed_requests(s->impl, ret_requests, ret_len);
 }
 
 static inline sdl_sink_size

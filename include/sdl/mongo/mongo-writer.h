@@ -100,6 +100,12 @@ SDL_MUST_CHECK bool sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_b
 SDL_MUST_CHECK bool sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch,
                                             sdl_error *err);
 
+/* After a commit that succeeded: whether it read the offset document back (the fenced offset
+ * write is a findAndModify returning it, or a settled outcome read it), and then its
+ * snapshot_requests (*ret_requests, *ret_len; NULL when none), valid until the next commit. */
+bool sdl_mongo_writer_committed_requests(const sdl_mongo_writer *writer,
+                                         const uint8_t **ret_requests, size_t *ret_len);
+
 /* After a commit that failed because the server refused one of the batch's documents as such
  * (an SDL_E_DATA error): 1 + its index in the batch; 0 otherwise. */
 size_t sdl_mongo_writer_rejected(const sdl_mongo_writer *writer);
