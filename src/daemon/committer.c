@@ -193,6 +193,11 @@ write_batch(const sdl_commit_env *env, sdl_batcher *bt, sdl_batch *b, uint64_t t
     if (env->committed) {
         env->committed(env->ctx, b, txns, sdl_now_monotonic_usec() - t0);
     }
+    const uint8_t *requests;
+    size_t requests_len;
+    if (env->requests && sdl_sink_committed_requests(env->sink, &requests, &requests_len)) {
+        env->requests(env->ctx, requests, requests_len);
+    }
     sdl_offset_done(offset);
     sdl_offset_copy(offset, &b->offset_after);
     log_debug("Committed batch %" PRIu64 ": %zu documents, offset %s%s%s", b->number, b->ndocs,

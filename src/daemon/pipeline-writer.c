@@ -316,44 +316,53 @@ idle_ping(pipeline *p)
     }
 }
 
-/* `sdl snapshot` stores its requests in the offset document (DESIGN.md §9); once a second
- * while idle, and every REQUESTS_BUSY_USEC while it has work (each read is a round trip
- * besides the commits'), the writer reads it and hands requests it has not handed over yet to the
- * reader thread (snapshot.c serves them). A failed read waits for the next period (the commits
- * report the target's state). */
-#define REQUESTS_BUSY_USEC (5 * SDL_USEC_PER_SEC)
-
+/* `sdl snapshot` stores its requests in the offset document (DESIGN.md §9). Every commit
+ * returns them (the fenced offset write is a findAndModify: no round trip of its own); when
+ * none did for a second (idle, or batches slower than that) the writer reads the offset
+ * itself (request-watch.h). Requests it has not handed over yet go to the reader thread
+ * (snapshot.c serves them). */
 static void
-poll_requests(pipeline *p, bool busy)
+hand_over(pipeline *p, const uint8_t *requests, size_t len)
 {
-    uint64_t now = sdl_now_monotonic_usec();
+    if (!sdl_request_watch_heard(&p->requests_watch, requests, len, sdl_now_monotonic_usec())) {
+        return;
+    }
+    uint8_t *copy = sdl_xmalloc(len);
+    memcpy(copy, requests, len);
+    (void)pthread_mutex_lock(&p->requests_lock);
+    free(p->requests);
+    p->requests = copy;
+    p->requests_len = len;
+    atomic_store(&p->requests_ready, true);
+    (void)pthread_mutex_unlock(&p->requests_lock);
+}
+
+/* The committer's hook (sdl_commit_env.requests): what a commit returned. */
+void
+pl_requests_hook(void *ctx, const uint8_t *requests, size_t len)
+{
+    hand_over(ctx, requests, len);
+}
+
+/* No commit returned the requests for a second: one read of the offset. A failed read waits
+ * for the next second (the commits report the target's state). */
+static void
+poll_requests(pipeline *p)
+{
     sdl_offset o;
     bool found = false;
     sdl_error err = SDL_ERROR_INIT;
 
-    if (now - p->requests_polled_usec < (busy ? REQUESTS_BUSY_USEC : SDL_USEC_PER_SEC)) {
+    if (!sdl_request_watch_due(&p->requests_watch, sdl_now_monotonic_usec())) {
         return;
     }
-    p->requests_polled_usec = now;
     memset(&o, 0, sizeof(o));
     if (!sdl_sink_load_offset(&p->sink, &o, &found, &err)) {
         log_debug_e(&err, "Reading the snapshot requests");
         return;
     }
-    if (found && o.requests &&
-        (o.requests_len != p->requests_seen_len ||
-         memcmp(o.requests, p->requests_seen, o.requests_len) != 0)) {
-        free(p->requests_seen);
-        p->requests_seen = sdl_xmalloc(o.requests_len);
-        memcpy(p->requests_seen, o.requests, o.requests_len);
-        p->requests_seen_len = o.requests_len;
-        (void)pthread_mutex_lock(&p->requests_lock);
-        free(p->requests);
-        p->requests = o.requests; /* taken over */
-        p->requests_len = o.requests_len;
-        o.requests = NULL;
-        atomic_store(&p->requests_ready, true);
-        (void)pthread_mutex_unlock(&p->requests_lock);
+    if (found) {
+        hand_over(p, o.requests, o.requests_len);
     }
     sdl_offset_done(&o);
 }
@@ -400,11 +409,11 @@ pl_writer_main(void *arg)
                 last_contact = sdl_now_monotonic_usec();
             }
             ok = flush(p, &bt, sdl_batcher_due(&bt, sdl_now_monotonic_usec(), max_delay), err);
-            poll_requests(p, false);
+            poll_requests(p);
             continue;
         }
         last_contact = sdl_now_monotonic_usec(); /* work ahead: the batch tells */
-        poll_requests(p, true);
+        poll_requests(p);
         ok = take_item(p, &bt, it, last_contact, err);
         sdl_queue_item_free(it);
     }

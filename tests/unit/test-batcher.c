@@ -13,6 +13,7 @@
 #include "sdl/base/log.h"
 #include "sdl/daemon/batcher.h"
 #include "sdl/daemon/committer.h"
+#include "sdl/daemon/request-watch.h"
 
 #include "fake-sink.h"
 #include "sdltest.h"
@@ -66,12 +67,15 @@ typedef struct writer {
     sdl_sink sink;
     sdl_commit_env env;
     sdl_batcher bt;
-    sdl_offset committed; /* the last committed offset */
-    uint64_t now;         /* the monotonic time items arrive at */
-    size_t retries;       /* transient failures retried */
-    size_t dead_letters;  /* refused documents set aside */
-    size_t batches;       /* commits the committer reported */
-    bool queued;          /* items wait in the queue: the writer is not caught up */
+    sdl_offset committed;    /* the last committed offset */
+    uint64_t now;            /* the monotonic time items arrive at */
+    size_t retries;          /* transient failures retried */
+    size_t dead_letters;     /* refused documents set aside */
+    size_t batches;          /* commits the committer reported */
+    bool queued;             /* items wait in the queue: the writer is not caught up */
+    sdl_request_watch watch; /* as pipeline-writer.c hears of snapshot requests */
+    size_t handed;           /* new requests handed over (to the reader thread) */
+    size_t heard;            /* commits that returned the requests */
 } writer;
 
 /* Up to 10 attempts while the failure is transient. */
@@ -122,6 +126,18 @@ test_committed(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec)
     w->batches++;
 }
 
+/* pipeline-writer.c's hook: what a commit returned, handed over when new */
+static void
+test_requests(void *ctx, const uint8_t *requests, size_t len)
+{
+    writer *w = ctx;
+
+    w->heard++;
+    if (sdl_request_watch_heard(&w->watch, requests, len, w->now)) {
+        w->handed++;
+    }
+}
+
 static bool
 test_more_queued(void *ctx)
 {
@@ -139,6 +155,7 @@ writer_init(writer *w, uint64_t max_rows, size_t max_bytes)
                               .dead_letter = test_dead_letter,
                               .committed = test_committed,
                               .more_queued = test_more_queued,
+                              .requests = test_requests,
                               .ctx = w};
     sdl_batcher_init(&w->bt, "mariadb", 0, 0);
     sdl_batcher_set_limits(&w->bt, max_rows, max_bytes);
@@ -152,6 +169,7 @@ writer_done(writer *w)
 {
     sdl_batcher_done(&w->bt);
     sdl_offset_done(&w->committed);
+    sdl_request_watch_done(&w->watch);
     fake_sink_done(&w->fs);
 }
 
@@ -803,6 +821,62 @@ TEST(batcher_cleans_staging_once_the_uncleaned_bytes_reach_a_batch)
     ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
     ASSERT_UINT_EQ(w.fs.nstaged, 0);
     ASSERT_UINT_EQ(w.fs.cleanups, 1);
+    writer_done(&w);
+}
+
+/* Issue 14: a request `sdl snapshot` stored is picked up within a second, with no round trip
+ * of its own while commits flow: every commit hands the offset's requests back, and the
+ * writer reads the offset itself only when no commit did for a second. */
+TEST(batcher_commits_hand_back_snapshot_requests_without_a_read)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+    static const char r1[] = "{\"0\": {\"id\": \"r1\", \"tables\": [\"db.t\"]}}";
+    static const char r2[] = "{\"0\": {\"id\": \"r1\", \"tables\": [\"db.t\"]}, "
+                             "\"1\": {\"id\": \"r2\", \"tables\": [\"db.u\"]}}";
+
+    writer_init(&w, 2, 1 << 20);
+    w.queued = true; /* under load */
+    /* the writer starts: nothing heard yet, it reads the offset once */
+    ASSERT_TRUE(sdl_request_watch_due(&w.watch, w.now));
+    ASSERT_FALSE(sdl_request_watch_due(&w.watch, w.now));
+    /* no request yet: the commit says so, nothing handed over */
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_UINT_EQ(w.heard, 1);
+    ASSERT_UINT_EQ(w.handed, 0);
+    /* `sdl snapshot` stores r1: the next commit returns it, handed over */
+    fake_sink_set_requests(&w.fs, r1);
+    w.now += SDL_USEC_PER_SEC / 2;
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_UINT_EQ(w.heard, 2);
+    ASSERT_UINT_EQ(w.handed, 1);
+    /* the same requests again: not handed over twice */
+    w.now += SDL_USEC_PER_SEC / 2;
+    ASSERT_OK(writer_txn(&w, 13, 2, &err), &err);
+    ASSERT_UINT_EQ(w.heard, 3);
+    ASSERT_UINT_EQ(w.handed, 1);
+    /* r2 stored: the next commit hands both over (the reader serves what it has not) */
+    fake_sink_set_requests(&w.fs, r2);
+    w.now += SDL_USEC_PER_SEC / 2;
+    ASSERT_OK(writer_txn(&w, 14, 2, &err), &err);
+    ASSERT_UINT_EQ(w.handed, 2);
+    ASSERT_UINT_EQ(w.fs.commits, 4);
+    /* commits every half second for two seconds: never a read of the offset */
+    ASSERT_FALSE(sdl_request_watch_due(&w.watch, w.now + SDL_USEC_PER_SEC - 1));
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_LOAD_OFFSET], 0);
+    /* a commit that failed transiently and was retried: heard once, when it committed */
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_TRANSIENT, 1);
+    ASSERT_OK(writer_txn(&w, 15, 2, &err), &err);
+    ASSERT_UINT_EQ(w.heard, 5);
+    /* a commit fenced out (another writer moved the pipeline): nothing heard */
+    fake_sink_set_offset(&w.fs, 9, "0-1-99", NULL, 0);
+    fake_sink_set_requests(&w.fs, r1);
+    ASSERT_FALSE(writer_txn(&w, 16, 2, &err));
+    ASSERT_STR_CONTAINS(err.message, "fencing");
+    ASSERT_UINT_EQ(w.heard, 5);
+    ASSERT_UINT_EQ(w.handed, 2);
+    /* no commit for a second (idle, or a slow batch): the writer reads the offset */
+    ASSERT_TRUE(sdl_request_watch_due(&w.watch, w.now + SDL_USEC_PER_SEC));
     writer_done(&w);
 }
 

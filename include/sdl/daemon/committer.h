@@ -60,6 +60,10 @@ typedef struct sdl_commit_env {
      * caught up): the next commit may leave the committed batches' staged parts for a later
      * one (sdl_batcher_clean_due()). NULL: never, every commit deletes them. */
     bool (*more_queued)(void *ctx);
+    /* After each commit that returned the offset document (sdl_sink_committed_requests()):
+     * its snapshot requests (@requests, @len bytes; NULL: none), borrowed for the call
+     * (request-watch.h). NULL hook: not wanted. */
+    void (*requests)(void *ctx, const uint8_t *requests, size_t len);
     void *ctx;
 } sdl_commit_env;
 
