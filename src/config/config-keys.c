@@ -383,7 +383,8 @@ static const sdl_config_key collections_keys[] = {
      .offset = OFF(target.staging_collection),
      .def = "row_changes_staging",
      .validate = sdl_config_validate_staging,
-     .doc = "collection of staged batches (written before each commit, emptied by it)"},
+     .doc = "collection of staged batches (written before each commit, deleted by it or a "
+            "later one)"},
     {.name = "offsets",
      .type = SDL_CFG_STRING,
      .offset = OFF(target.offsets_collection),

@@ -293,6 +293,29 @@ sdl_batcher_next(sdl_batcher *bt, sdl_flush mode, const sdl_offset *committed, s
     return false;
 }
 
+bool
+sdl_batcher_clean_due(const sdl_batcher *bt, const sdl_batch *out, const sdl_batcher_cut *cut,
+                      bool more_queued)
+{
+    bool caught_up = !more_queued && bt->nends == cut->nends;
+
+    return caught_up || bt->uncleaned + 1 >= SDL_BATCHER_CLEAN_EVERY ||
+           bt->uncleaned_bytes + out->bytes >= sdl_batcher_max_bytes(bt);
+}
+
+bool
+sdl_batcher_uncleaned(const sdl_batcher *bt)
+{
+    return bt->uncleaned > 0;
+}
+
+void
+sdl_batcher_cleaned(sdl_batcher *bt)
+{
+    bt->uncleaned = 0;
+    bt->uncleaned_bytes = 0;
+}
+
 void
 sdl_batcher_committed(sdl_batcher *bt, const sdl_batch *out, const sdl_batcher_cut *cut,
                       uint64_t now_usec)
@@ -329,6 +352,12 @@ sdl_batcher_committed(sdl_batcher *bt, const sdl_batch *out, const sdl_batcher_c
         bt->ends[i].txns -= txns;
     }
     bt->started_usec = bt->batch.ndocs || bt->nends ? now_usec : 0;
+    if (out->clean_staged) {
+        sdl_batcher_cleaned(bt);
+    } else {
+        bt->uncleaned++;
+        bt->uncleaned_bytes += out->bytes;
+    }
     /* lowered limits double back every SDL_BATCHER_RESTORE_AFTER commits */
     if (bt->limit_rows && ++bt->commits_since_limit >= SDL_BATCHER_RESTORE_AFTER) {
         bt->limit_rows *= 2;

@@ -221,6 +221,10 @@ cmd_set(sdl_config *config, sdl_mongo_writer *w, const char *to, bool yes)
         printf("  to    %s (%s, batch 0)\n", position, flavor);
     }
     printf("  staged batches discarded: %" PRIu64 "\n", st.staged_batches);
+    if (st.committed_staged_batches) { /* committed: their rows stay in row_changes */
+        printf("  staged parts of %" PRIu64 " committed batch%s deleted\n",
+               st.committed_staged_batches, st.committed_staged_batches == 1 ? "" : "es");
+    }
     if (!yes) {
         printf("Nothing changed: run again with --yes to move the offset.\n");
         status = 0;

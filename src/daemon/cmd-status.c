@@ -170,6 +170,7 @@ format_json(const char *pipeline, const sdl_target_status *st, int64_t now_ms, s
     json_time(out, st->oldest_staged_ms);
     sdl_buf_append_str(out, ",\"oldest_age_seconds\":");
     json_age(out, now_ms, st->oldest_staged_ms);
+    sdl_buf_appendf(out, ",\"committed_awaiting_cleanup\":%" PRIu64, st->committed_staged_batches);
     sdl_buf_appendf(out, "},\"dead_letters\":%" PRIu64, st->dead_letters);
     if (st->have_offset && o->requests) {
         sdl_buf_appendf(out, ",\"snapshot_requests_waiting\":%" PRIu64,
@@ -254,6 +255,11 @@ format_human(const char *pipeline, const sdl_target_status *st, int64_t now_ms, 
             append_age(out, floor_div(now_ms - st->oldest_staged_ms, 1000));
             sdl_buf_append_str(out, " old");
         }
+    }
+    if (st->committed_staged_batches) {
+        sdl_buf_appendf(out, "; %" PRIu64 " committed batch%s awaiting cleanup",
+                        st->committed_staged_batches,
+                        st->committed_staged_batches == 1 ? "" : "es");
     }
     sdl_buf_append_byte(out, '\n');
     if (st->dead_letters || (st->have_offset && o->dead_letters)) {

@@ -58,6 +58,14 @@ commit_attempt(void *arg, sdl_error *err)
 }
 
 static bool
+clean_attempt(void *arg, sdl_error *err)
+{
+    sink_op *o = arg;
+
+    return sdl_sink_clean_staged(o->env->sink, o->number, err);
+}
+
+static bool
 delete_attempt(void *arg, sdl_error *err)
 {
     sink_op *o = arg;
@@ -185,6 +193,11 @@ write_batch(const sdl_commit_env *env, sdl_batcher *bt, sdl_batch *b, uint64_t t
     if (env->committed) {
         env->committed(env->ctx, b, txns, sdl_now_monotonic_usec() - t0);
     }
+    const uint8_t *requests;
+    size_t requests_len;
+    if (env->requests && sdl_sink_committed_requests(env->sink, &requests, &requests_len)) {
+        env->requests(env->ctx, requests, requests_len);
+    }
     sdl_offset_done(offset);
     sdl_offset_copy(offset, &b->offset_after);
     log_debug("Committed batch %" PRIu64 ": %zu documents, offset %s%s%s", b->number, b->ndocs,
@@ -202,6 +215,8 @@ sdl_commit_flush(const sdl_commit_env *env, sdl_batcher *bt, sdl_flush mode, sdl
     sdl_batcher_cut cut;
 
     while (sdl_batcher_next(bt, mode, offset, &out, &cut)) {
+        out.clean_staged =
+            sdl_batcher_clean_due(bt, &out, &cut, env->more_queued && env->more_queued(env->ctx));
         write_result r = write_batch(env, bt, &out, cut.txns, offset, err);
         if (r == WRITE_OK) {
             sdl_batcher_committed(bt, &out, &cut, sdl_now_monotonic_usec());
@@ -215,11 +230,33 @@ sdl_commit_flush(const sdl_commit_env *env, sdl_batcher *bt, sdl_flush mode, sdl
 }
 
 bool
+sdl_commit_clean(const sdl_commit_env *env, sdl_batcher *bt, const sdl_offset *offset, bool retry,
+                 sdl_error *err)
+{
+    sink_op o = {.env = env, .number = offset->batch};
+
+    if (!sdl_batcher_uncleaned(bt)) {
+        return true;
+    }
+    if (retry ? !env->retry(env->ctx, "deleting committed staged batches", SDL_RETRY_STAGE,
+                            clean_attempt, &o, err)
+              : !clean_attempt(&o, err)) {
+        return false;
+    }
+    log_debug("Deleted the staged parts of the batches up to %" PRIu64, offset->batch);
+    sdl_batcher_cleaned(bt);
+    return true;
+}
+
+bool
 sdl_commit_staged(const sdl_commit_env *env, sdl_batch *b, const sdl_offset *offset, sdl_error *err)
 {
     sink_op o = {.env = env, .batch = b, .number = b->number};
-    bool committed = env->retry(env->ctx, "committing a staged batch", SDL_RETRY_COMMIT,
-                                commit_attempt, &o, err);
+    bool committed;
+
+    b->clean_staged = true; /* recovery: the staged batches before it are deleted anyway */
+    committed = env->retry(env->ctx, "committing a staged batch", SDL_RETRY_COMMIT, commit_attempt,
+                           &o, err);
 
     while (!committed && set_aside(env, NULL, b, offset, err)) {
         /* a refused document became a dead letter: stage the batch again, commit it */

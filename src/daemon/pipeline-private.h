@@ -23,6 +23,7 @@
 #include "sdl/config/config.h"
 #include "sdl/daemon/committer.h"
 #include "sdl/daemon/mirror.h"
+#include "sdl/daemon/request-watch.h"
 #include "sdl/daemon/snapshot.h"
 #include "sdl/daemon/stats.h"
 #include "sdl/model/batch.h"
@@ -48,15 +49,14 @@ typedef struct pipeline {
     sdl_commit_env commit;  /* how committer.c and recovery.c use it */
     sdl_mirror *mirror;     /* mirror mode's planner (mirror.h); NULL: audit only */
     sdl_snapshot *snapshot; /* the snapshot, running or not (snapshot.h; reader thread) */
-    /* `sdl snapshot` requests, read with the offset by the writer thread every second and
-     * handed to the reader thread (under requests_lock) */
+    /* `sdl snapshot` requests, heard of by the writer thread from its commits, or read with
+     * the offset when no commit returned them for a second (request-watch.h), and handed to
+     * the reader thread (under requests_lock) */
     pthread_mutex_t requests_lock;
     uint8_t *requests;          /* new requests not yet taken by the reader; NULL: none */
     atomic_bool requests_ready; /* requests is set (the reader's cheap look) */
     size_t requests_len;
-    uint8_t *requests_seen; /* writer thread: the last requests handed over */
-    size_t requests_seen_len;
-    uint64_t requests_polled_usec;
+    sdl_request_watch requests_watch; /* writer thread: when heard, which handed over */
 
     sdl_offset offset;       /* last committed offset (writer thread after start) */
     char *flavor;            /* the source's: "mariadb" or "mysql" (offsets record it) */
@@ -114,8 +114,10 @@ bson_t *pl_dead_letter_hook(void *ctx, const bson_t *doc, const sdl_error *err,
                             const sdl_offset *offset);
 void pl_begin_hook(void *ctx, const sdl_batch *b);
 void pl_staged_hook(void *ctx, const sdl_batch *b);
+bool pl_more_queued_hook(void *ctx);
 bool pl_plan_hook(void *ctx, sdl_batch *b, sdl_error *err);
 void pl_committed_hook(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec);
+void pl_requests_hook(void *ctx, const uint8_t *requests, size_t len);
 /* The writer thread (@arg the pipeline): queue -> batcher -> committer. */
 void *pl_writer_main(void *arg);
 

@@ -241,6 +241,15 @@ pl_committed_hook(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec)
                      b->offset_after.gtid, b->offset_after.binlog_file, b->offset_after.binlog_pos);
 }
 
+/* The writer is not caught up: items wait in the queue (sdl_commit_env.more_queued). */
+bool
+pl_more_queued_hook(void *ctx)
+{
+    pipeline *p = ctx;
+
+    return p->queue && sdl_queue_bytes(p->queue) > 0;
+}
+
 /* Commits held documents in batches within the limits in force, as the batcher cuts them. */
 static bool
 flush(pipeline *p, sdl_batcher *bt, sdl_flush mode, sdl_error *err)
@@ -307,40 +316,53 @@ idle_ping(pipeline *p)
     }
 }
 
-/* `sdl snapshot` stores its requests in the offset document; once a second the writer reads
- * it and hands requests it has not handed over yet to the reader thread (snapshot.c serves
- * them). A failed read waits for the next second (the commits report the target's state). */
+/* `sdl snapshot` stores its requests in the offset document (DESIGN.md §9). Every commit
+ * returns them (the fenced offset write is a findAndModify: no round trip of its own); when
+ * none did for a second (idle, or batches slower than that) the writer reads the offset
+ * itself (request-watch.h). Requests it has not handed over yet go to the reader thread
+ * (snapshot.c serves them). */
+static void
+hand_over(pipeline *p, const uint8_t *requests, size_t len)
+{
+    if (!sdl_request_watch_heard(&p->requests_watch, requests, len, sdl_now_monotonic_usec())) {
+        return;
+    }
+    uint8_t *copy = sdl_xmalloc(len);
+    memcpy(copy, requests, len);
+    (void)pthread_mutex_lock(&p->requests_lock);
+    free(p->requests);
+    p->requests = copy;
+    p->requests_len = len;
+    atomic_store(&p->requests_ready, true);
+    (void)pthread_mutex_unlock(&p->requests_lock);
+}
+
+/* The committer's hook (sdl_commit_env.requests): what a commit returned. */
+void
+pl_requests_hook(void *ctx, const uint8_t *requests, size_t len)
+{
+    hand_over(ctx, requests, len);
+}
+
+/* No commit returned the requests for a second: one read of the offset. A failed read waits
+ * for the next second (the commits report the target's state). */
 static void
 poll_requests(pipeline *p)
 {
-    uint64_t now = sdl_now_monotonic_usec();
     sdl_offset o;
     bool found = false;
     sdl_error err = SDL_ERROR_INIT;
 
-    if (now - p->requests_polled_usec < SDL_USEC_PER_SEC) {
+    if (!sdl_request_watch_due(&p->requests_watch, sdl_now_monotonic_usec())) {
         return;
     }
-    p->requests_polled_usec = now;
     memset(&o, 0, sizeof(o));
     if (!sdl_sink_load_offset(&p->sink, &o, &found, &err)) {
         log_debug_e(&err, "Reading the snapshot requests");
         return;
     }
-    if (found && o.requests &&
-        (o.requests_len != p->requests_seen_len ||
-         memcmp(o.requests, p->requests_seen, o.requests_len) != 0)) {
-        free(p->requests_seen);
-        p->requests_seen = sdl_xmalloc(o.requests_len);
-        memcpy(p->requests_seen, o.requests, o.requests_len);
-        p->requests_seen_len = o.requests_len;
-        (void)pthread_mutex_lock(&p->requests_lock);
-        free(p->requests);
-        p->requests = o.requests; /* taken over */
-        p->requests_len = o.requests_len;
-        o.requests = NULL;
-        atomic_store(&p->requests_ready, true);
-        (void)pthread_mutex_unlock(&p->requests_lock);
+    if (found) {
+        hand_over(p, o.requests, o.requests_len);
     }
     sdl_offset_done(&o);
 }
@@ -399,6 +421,20 @@ pl_writer_main(void *arg)
      * from the binlog after a restart). */
     if (ok && !p->abort_threads) {
         ok = flush(p, &bt, SDL_FLUSH_COMPLETE, err);
+    }
+    /* Commits under load left committed batches' staged parts for a later commit: one
+     * fenced cleanup now (a writer fenced out deletes nothing). Best effort: they are
+     * committed, the next start deletes them. After a failure that was not the target's
+     * (data, configuration), a single attempt; after the target's, none (it would wait for a
+     * target that is down, or be fenced out). */
+    bool retry = ok && !p->abort_threads;
+    if (sdl_batcher_uncleaned(&bt) &&
+        (retry || (!ok && err->code != SDL_E_SINK && err->code != SDL_E_CANCELLED))) {
+        sdl_error cerr = SDL_ERROR_INIT;
+        if (!sdl_commit_clean(&p->commit, &bt, &p->offset, retry, &cerr)) {
+            sdl_log_e(retry ? SDL_LOG_WARNING : SDL_LOG_DEBUG, &cerr,
+                      "Leaving the staged parts of committed batches to the next start");
+        }
     }
     if (!ok && err->code != SDL_E_CANCELLED) {
         p->writer_failed = true;

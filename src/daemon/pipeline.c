@@ -223,6 +223,8 @@ sdl_pipeline_run(const sdl_config *config, const sdl_pipeline_control *control, 
         .staged = pl_staged_hook,
         .committed = pl_committed_hook,
         .plan = p.mirror ? pl_plan_hook : NULL,
+        .more_queued = pl_more_queued_hook,
+        .requests = pl_requests_hook,
         .ctx = &p,
     };
     {
@@ -350,7 +352,7 @@ out:
     sdl_mirror_free(p.mirror);
     (void)sdl_snapshot_free(p.snapshot);
     free(p.requests);
-    free(p.requests_seen);
+    sdl_request_watch_done(&p.requests_watch);
     (void)pthread_mutex_destroy(&p.requests_lock);
     (void)sdl_queue_free(p.queue);
     sdl_offset_done(&p.offset);

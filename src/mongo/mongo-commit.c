@@ -2,8 +2,11 @@
 /*
  * mongo-commit: a batch's commit transaction (DESIGN.md §3.2). One session, one transaction
  * (readConcern snapshot, writeConcern majority): insert_many(rows, ordered), the fenced offset
- * update (insert when n == 1), delete_many of the staged parts, commitTransaction. Ambiguous
- * outcomes are settled by reading the offset with readConcern majority (see settle()).
+ * update (a findAndModify that returns the snapshot requests; insert when n == 1), when
+ * batch->clean_staged delete_many of the staged parts of every batch up to n (deferred staging
+ * cleanup: the committer decides when), and commitTransaction. Ambiguous outcomes are settled by
+ * reading the offset with readConcern majority (see settle()). Also the fenced cleanup at a clean
+ * stop (clean_staged()).
  */
 #include "config.h"
 
@@ -48,6 +51,11 @@ settle(sdl_mongo_writer *w, const sdl_batch *batch, const char *why, sdl_error *
     }
     sdl_settle settled = sdl_batch_settle(batch, &off, found);
     if (settled == SDL_SETTLE_COMMITTED) {
+        free(w->committed_requests);
+        w->committed_requests = off.requests; /* the offset read back: its requests too */
+        w->committed_requests_len = off.requests_len;
+        w->committed_read = true;
+        off.requests = NULL;
         sdl_offset_done(&off);
         w->ambiguous_batch = 0;
         return true; /* an earlier attempt committed it */
@@ -262,16 +270,48 @@ insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, ch
     return r;
 }
 
+/* What the commit's offset write returned (findAndModify's value, projected on
+ * snapshot_requests: the offset document as this transaction wrote it): the requests of
+ * `sdl snapshot` the writer hands over (DESIGN.md §9), read back with no round trip of its
+ * own. NULL: the offset document was created (it has none). */
+static void
+keep_requests(sdl_mongo_writer *w, const bson_t *value)
+{
+    bson_iter_t it;
+
+    free(w->committed_requests);
+    w->committed_requests = NULL;
+    w->committed_requests_len = 0;
+    w->committed_read = true;
+    if (value && bson_iter_init_find(&it, value, "snapshot_requests") &&
+        BSON_ITER_HOLDS_ARRAY(&it)) {
+        const uint8_t *data;
+        uint32_t len;
+        bson_iter_array(&it, &len, &data);
+        w->committed_requests = sdl_xmalloc(len);
+        memcpy(w->committed_requests, data, len);
+        w->committed_requests_len = len;
+    }
+}
+
+/*
+ * The fenced offset write: a findAndModify of {_id: pipeline, batch: n-1} ($set of the new
+ * offset, new: true, projected on snapshot_requests) in the transaction. A null value is the
+ * fence matching nothing (another writer moved the pipeline), exactly as an update's
+ * matchedCount 0 was; errors are classified as the update's were (the same command error
+ * codes and labels: TransientTransactionError, WriteConflict).
+ */
 static step_result
 write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, char *what,
              size_t whatcap, sdl_error *err)
 {
     bson_t opts = BSON_INITIALIZER, reply, fields = BSON_INITIALIZER;
-    bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER;
+    bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER, proj = BSON_INITIALIZER;
     bson_error_t error;
+    bson_iter_t it;
     step_result r = STEP_OK;
     uint64_t n = batch->number;
-    uint64_t matched = 0;
+    mongoc_find_and_modify_opts_t *fam = mongoc_find_and_modify_opts_new();
     bool ok;
 
     bson_concat(&opts, sopts);
@@ -283,8 +323,21 @@ write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, c
     bson_append_utf8(&sel, "_id", -1, w->pipeline, -1);
     bson_append_int64(&sel, "batch", -1, (int64_t)(n - 1));
     bson_append_document(&upd, "$set", -1, &fields);
-    ok = mongoc_collection_update_one(w->offsets, &sel, &upd, &opts, &reply, &error);
-    if (ok && (!mw_iter_u64(&reply, "matchedCount", &matched) || matched != 1)) {
+    bson_append_int32(&proj, "snapshot_requests", -1, 1);
+    (void)mongoc_find_and_modify_opts_set_update(fam, &upd);
+    (void)mongoc_find_and_modify_opts_set_fields(fam, &proj);
+    (void)mongoc_find_and_modify_opts_set_flags(fam, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+    (void)mongoc_find_and_modify_opts_append(fam, &opts); /* the session (and transaction) */
+    ok = mongoc_collection_find_and_modify_with_opts(w->offsets, &sel, fam, &reply, &error);
+    if (ok && bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        const uint8_t *data;
+        uint32_t len;
+        bson_t value;
+        bson_iter_document(&it, &len, &data);
+        if (bson_init_static(&value, data, len)) {
+            keep_requests(w, &value);
+        }
+    } else if (ok) { /* value null: the fence matched nothing */
         if (n == 1) {
             /* No batch 0: a batch staged by an sdl that did not store its start position
              * first. Its offset is created here (fails if one exists after all). */
@@ -294,6 +347,9 @@ write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, c
             bson_concat(&doc, &fields);
             ok = mongoc_collection_insert_one(w->offsets, &doc, &opts, &reply, &error);
             bson_destroy(&doc);
+            if (ok) {
+                keep_requests(w, NULL);
+            }
         } else {
             (void)snprintf(what, whatcap,
                            "the offset update fenced on batch %" PRIu64 " matched nothing", n - 1);
@@ -310,26 +366,35 @@ write_offset(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, c
             r = STEP_FAILED;
         }
     }
+    mongoc_find_and_modify_opts_destroy(fam);
     bson_destroy(&sel);
     bson_destroy(&upd);
+    bson_destroy(&proj);
     bson_destroy(&reply);
     bson_destroy(&fields);
     bson_destroy(&opts);
     return r;
 }
 
+/* In the transaction of @sopts: the staged parts of every batch up to @upto. Only ever after
+ * the fenced offset write of that transaction: parts numbered at or below the offset's batch
+ * are committed ones, never another writer's (batch numbers only grow). */
 static step_result
-delete_parts(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, sdl_error *err)
+delete_parts(sdl_mongo_writer *w, uint64_t upto, const bson_t *sopts, const char *what,
+             sdl_error *err)
 {
-    bson_t opts = BSON_INITIALIZER, reply, filter = BSON_INITIALIZER;
+    bson_t opts = BSON_INITIALIZER, reply, filter = BSON_INITIALIZER, le;
     bson_error_t error;
     step_result r = STEP_OK;
 
     bson_concat(&opts, sopts);
-    mw_staged_filter(&filter, w->pipeline, batch->number);
+    bson_append_utf8(&filter, "_id.pipeline", -1, w->pipeline, -1);
+    bson_append_document_begin(&filter, "_id.batch", -1, &le);
+    bson_append_int64(&le, "$lte", -1, (int64_t)upto);
+    bson_append_document_end(&filter, &le);
     if (!mongoc_collection_delete_many(w->staging, &filter, &opts, &reply, &error)) {
-        mw_set_sink_error(err, &error, &reply,
-                          "committing batch %" PRIu64 ": deleting its staged parts", batch->number);
+        mw_set_sink_error(err, &error, &reply, "%s: deleting the staged parts up to batch %" PRIu64,
+                          what, upto);
         r = STEP_FAILED;
     }
     bson_destroy(&reply);
@@ -369,6 +434,7 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
     }
     what[0] = '\0';
     w->rejected = 0;
+    w->committed_read = false;
     if (!mw_mirror_before_commit(w, batch, err) || !mw_changes_before_commit(w, batch, err)) {
         goto out;
     }
@@ -396,8 +462,10 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
     if (r == STEP_OK) {
         r = write_offset(w, batch, &sopts, what, sizeof(what), err);
     }
-    if (r == STEP_OK) {
-        r = delete_parts(w, batch, &sopts, err);
+    if (r == STEP_OK && batch->clean_staged) {
+        char ctx[64];
+        (void)snprintf(ctx, sizeof(ctx), "committing batch %" PRIu64, batch->number);
+        r = delete_parts(w, batch->number, &sopts, ctx, err);
     }
     if (r != STEP_OK) {
         (void)mongoc_client_session_abort_transaction(cs, NULL);
@@ -443,6 +511,86 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
                       batch->number);
     mw_kill_session(w, cs);
 out:
+    bson_destroy(&reply);
+    bson_destroy(&sopts);
+    mongoc_transaction_opts_destroy(topts);
+    mongoc_client_session_destroy(cs);
+    return ok;
+}
+
+/* ---- the cleanup at a clean stop ---- */
+
+bool
+sdl_mongo_writer_clean_staged(sdl_mongo_writer *writer, uint64_t committed, sdl_error *err)
+{
+    sdl_mongo_writer *w = writer;
+    mongoc_client_session_t *cs = NULL;
+    mongoc_transaction_opt_t *topts = NULL;
+    bson_t sopts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+    bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER, set, opts = BSON_INITIALIZER;
+    bson_error_t error;
+    const char *what = "deleting committed staged batches";
+    uint64_t matched = 0;
+    bool ok = false;
+
+    cs = mongoc_client_start_session(w->client, NULL, &error);
+    if (!cs) {
+        mw_set_sink_error(err, &error, NULL, "%s: starting a session", what);
+        goto out;
+    }
+    topts = mongoc_transaction_opts_new();
+    mongoc_transaction_opts_set_read_concern(topts, w->rc_snapshot);
+    mongoc_transaction_opts_set_write_concern(topts, w->wc_majority);
+    mongoc_transaction_opts_set_read_prefs(topts, w->primary);
+    if (!mongoc_client_session_start_transaction(cs, topts, &error) ||
+        !mongoc_client_session_append(cs, &sopts, &error)) {
+        mw_set_sink_error(err, &error, NULL, "%s: starting a transaction", what);
+        goto out;
+    }
+    /* The fence, a write (so a concurrent move of the offset conflicts with it): the offset
+     * must still name @committed. It renews the lease, or rewrites the batch number. */
+    bson_append_utf8(&sel, "_id", -1, w->pipeline, -1);
+    bson_append_int64(&sel, "batch", -1, (int64_t)committed);
+    bson_append_document_begin(&upd, "$set", -1, &set);
+    if (w->holder) {
+        mw_append_lease(w, &set, false);
+    } else {
+        bson_append_int64(&set, "batch", -1, (int64_t)committed);
+    }
+    bson_append_document_end(&upd, &set);
+    bson_concat(&opts, &sopts);
+    if (!mongoc_collection_update_one(w->offsets, &sel, &upd, &opts, &reply, &error)) {
+        mw_set_sink_error(err, &error, &reply, "%s: the fenced offset update", what);
+        (void)mongoc_client_session_abort_transaction(cs, NULL);
+        goto out;
+    }
+    if (!mw_iter_u64(&reply, "matchedCount", &matched) || matched != 1) {
+        (void)mongoc_client_session_abort_transaction(cs, NULL);
+        sdl_error_set(err, SDL_E_SINK,
+                      "%s: fencing: the offset of pipeline '%s' does not name batch %" PRIu64
+                      " any more (is another sdl writing this pipeline?)",
+                      what, w->pipeline, committed);
+        goto out;
+    }
+    if (delete_parts(w, committed, &sopts, what, err) != STEP_OK) {
+        (void)mongoc_client_session_abort_transaction(cs, NULL);
+        goto out;
+    }
+    bson_destroy(&reply);
+    if (!mongoc_client_session_commit_transaction(cs, &reply, &error)) {
+        /* deleting committed parts again is harmless: any failure may be retried */
+        mw_set_sink_error(err, &error, &reply, "%s: commitTransaction", what);
+        if (sdl_mongo_error_is_ambiguous_commit(&error, &reply)) {
+            err->transient = true;
+        }
+        mw_kill_session(w, cs);
+        goto out;
+    }
+    ok = true;
+out:
+    bson_destroy(&sel);
+    bson_destroy(&upd);
+    bson_destroy(&opts);
     bson_destroy(&reply);
     bson_destroy(&sopts);
     mongoc_transaction_opts_destroy(topts);

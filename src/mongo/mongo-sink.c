@@ -42,6 +42,12 @@ ms_rejected(void *impl)
     return sdl_mongo_writer_rejected(impl);
 }
 
+static bool
+ms_committed_requests(void *impl, const uint8_t **ret_requests, size_t *ret_len)
+{
+    return sdl_mongo_writer_committed_requests(impl, ret_requests, ret_len);
+}
+
 static sdl_sink_size
 ms_size(void *impl, const sdl_error *err)
 {
@@ -74,6 +80,12 @@ ms_delete_staged(void *impl, uint64_t number, sdl_error *err)
 }
 
 static bool
+ms_clean_staged(void *impl, uint64_t committed, sdl_error *err)
+{
+    return sdl_mongo_writer_clean_staged(impl, committed, err);
+}
+
+static bool
 ms_renew_lease(void *impl, bool release, sdl_error *err)
 {
     return sdl_mongo_writer_renew_lease(impl, release, err);
@@ -92,10 +104,12 @@ static const sdl_sink_ops mongo_sink_ops = {
     .stage = ms_stage,
     .commit = ms_commit,
     .rejected = ms_rejected,
+    .committed_requests = ms_committed_requests,
     .size = ms_size,
     .list_staged = ms_list_staged,
     .load_staged = ms_load_staged,
     .delete_staged = ms_delete_staged,
+    .clean_staged = ms_clean_staged,
     .renew_lease = ms_renew_lease,
     .end_previous_sessions = ms_end_previous_sessions,
 };

@@ -50,6 +50,11 @@ struct sdl_mongo_writer {
     uint64_t retention_sec; /* target.retention: the TTL of every audit collection's ts */
     char **changes_ready;   /* per-table audit collections this writer indexed */
     size_t nchanges_ready;
+    /* the last commit read the offset document back (committed_read): its snapshot_requests
+     * (NULL: none), owned */
+    bool committed_read;
+    uint8_t *committed_requests;
+    size_t committed_requests_len;
 };
 
 /* The {ts: 1} index of the audit collection @coll with @ttl_sec as its TTL (0: none), as

@@ -286,6 +286,7 @@ writer_destroy(sdl_mongo_writer *w)
     free(w->db_name);
     free(w->holder);
     free(w->notice);
+    free(w->committed_requests);
     for (size_t i = 0; i < w->nsessions; i++) {
         bson_destroy(w->sessions[i]);
     }
@@ -698,7 +699,13 @@ sdl_mongo_writer_status(sdl_mongo_writer *writer, sdl_target_status *ret_status,
     free(dead);
     ret_status->dead_letters = ndead;
     for (size_t i = 0; i < n; i++) {
-        if (i == 0 || parts[i].batch != parts[i - 1].batch) {
+        bool first = i == 0 || parts[i].batch != parts[i - 1].batch;
+        if (ret_status->have_offset && parts[i].batch <= ret_status->offset.batch) {
+            /* committed: a commit under load left its parts for a later one to delete */
+            ret_status->committed_staged_batches += first;
+            continue;
+        }
+        if (first) {
             ret_status->staged_batches++;
         }
         ret_status->staged_documents += parts[i].count;
@@ -709,6 +716,15 @@ sdl_mongo_writer_status(sdl_mongo_writer *writer, sdl_target_status *ret_status,
     }
     free(parts);
     return true;
+}
+
+bool
+sdl_mongo_writer_committed_requests(const sdl_mongo_writer *writer, const uint8_t **ret_requests,
+                                    size_t *ret_len)
+{
+    *ret_requests = writer->committed_read ? writer->committed_requests : NULL;
+    *ret_len = writer->committed_read ? writer->committed_requests_len : 0;
+    return writer->committed_read;
 }
 
 size_t

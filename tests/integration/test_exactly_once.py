@@ -513,9 +513,10 @@ def test_batch_slower_than_the_transaction_lifetime_is_committed_in_smaller_batc
     wait_for_offset(target, mariadb.gtid_binlog_pos(), d, timeout=60)
     was = target.client.admin.command({"setParameter": 1, "transactionLifetimeLimitSeconds": 1})
     try:
-        # the staging write, then the offset update inside the commit transaction (begun by
-        # its insert) stall past the lifetime once each
-        target.fail({"times": 2}, failCommands=["update"], blockConnection=True, blockTimeMS=2500)
+        # the staging write (an update), then the offset write inside the commit transaction
+        # (a findAndModify, begun by its insert) stall past the lifetime once each
+        target.fail({"times": 2}, failCommands=["update", "findAndModify"], blockConnection=True,
+                    blockTimeMS=2500)
         mariadb.sql(*[f"INSERT INTO lt.t SELECT seq + {k * 10} FROM lt.seq_1_to_10" for k in range(30)])
         end = mariadb.gtid_binlog_pos()
         wait_for_offset(target, end, d, timeout=120)

@@ -3,12 +3,15 @@ workload, and at every durable step through SDL_FAILPOINT; after the final resta
 row_changes holds every change exactly once (as the oracle, oracle.py, derives them from
 `mariadb-binlog -vv`) and the offset is exact."""
 import random
+import re
 import threading
 import time
+import urllib.request
 
 import pytest
 
-from runlib import Daemon, check_row_changes, wait_for_offset
+from mariadb import free_port
+from runlib import Daemon, check_row_changes, offset, wait_for_offset
 from test_run import random_workload, setup_tables
 
 
@@ -213,3 +216,52 @@ def test_permanent_target_error_exits_and_the_next_start_commits_from_staging(sd
     assert d.stop() == 0
     assert "Committing staged batch" in d.output()
     check_row_changes(target, mariadb, start, end, daemon=d, tail=sdl)
+
+
+def source_rows(port):
+    """sdl_source_rows_total of /metrics: the row changes the reader has read."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        m = re.search(r"^sdl_source_rows_total(?:\{[^}]*\})? (\d+)$", r.read().decode(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def test_a_burst_leaves_committed_staged_parts_which_the_next_start_and_the_last_commit_delete(
+        sdl, mariadb, target, tmp_path):
+    """Deferred staging cleanup (DESIGN.md §3.2). The writer stalls on staging batch 1 until the
+    reader has queued all 41 transactions behind it, so batches 2.. are cut with items queued:
+    their commits leave their staged parts. kill -9 after the 5th commit: staging holds only
+    committed batches (numbered at or below the offset's), 2..5 among them. The next start
+    deletes them without committing them again; the burst's last commit (the queue empty)
+    leaves staging empty before any stop, and every row is in row_changes exactly once."""
+    mariadb.sql("CREATE DATABASE IF NOT EXISTS dc", "CREATE TABLE dc.t (id INT PRIMARY KEY)")
+    start = mariadb.gtid_binlog_pos()
+    port = free_port()
+    d = Daemon(sdl, target, tmp_path, batch="max_rows: 10, max_delay: 20ms", start=start,
+               extra=f"http:\n  listen: 127.0.0.1:{port}\n")
+    d.start(env={"SDL_FAILPOINT": "writer.after_commit:5"})
+    deadline = time.time() + 60
+    while "Replicating after GTID position" not in d.output():
+        assert time.time() < deadline and d.proc.poll() is None, d.output()[-3000:]
+        time.sleep(0.05)
+    target.fail("alwaysOn", failCommands=["update"], errorCode=91)  # staging batch 1 fails
+    mariadb.sql(*[f"INSERT INTO dc.t SELECT seq + {k * 10} FROM dc.seq_1_to_10" for k in range(41)])
+    end = mariadb.gtid_binlog_pos()
+    deadline = time.time() + 120
+    while "staging batch 1 failed, retrying" not in d.output() or source_rows(port) < 410:
+        assert time.time() < deadline and d.proc.poll() is None, d.output()[-3000:]
+        time.sleep(0.05)
+    target.fail_off()
+    assert d.wait(timeout=120) == 137, d.output()[-3000:]  # the failpoint after commit 5
+    off = offset(target)
+    assert off["batch"] == 5
+    staged = sorted({p["_id"]["batch"] for p in target.db.row_changes_staging.find({})})
+    assert {2, 3, 4, 5} <= set(staged) and max(staged) <= 5, staged
+    # the next start deletes them (committed), commits nothing of them again
+    d.start()
+    off = wait_for_offset(target, end, d, timeout=120)
+    assert target.db.row_changes_staging.count_documents({}) == 0  # the last commit cleaned
+    assert d.stop() == 0, d.output()[-3000:]
+    out = d.output()[d.log_start:]
+    assert "Committing staged batch" not in out, out[-3000:]
+    check_row_changes(target, mariadb, start, end, daemon=d)
+    assert off["gtid"] == end and off["partial"] is None and off["rows_applied"] == 410

@@ -139,6 +139,29 @@ delete_staged(fake_sink *fs, uint64_t number)
     }
 }
 
+/* Every staged batch numbered @number or less. */
+static void
+delete_staged_upto(fake_sink *fs, uint64_t number)
+{
+    while (fs->nstaged > 0 && fs->staged[0].batch.number <= number) {
+        delete_staged(fs, fs->staged[0].batch.number);
+    }
+    fs->cleanups++;
+}
+
+void
+fake_sink_set_requests(fake_sink *fs, const char *json)
+{
+    bson_error_t error;
+    bson_t *doc = bson_new_from_json((const uint8_t *)json, -1, &error);
+
+    free(fs->offset.requests);
+    fs->offset.requests = sdl_xmalloc(doc->len);
+    memcpy(fs->offset.requests, bson_get_data(doc), doc->len);
+    fs->offset.requests_len = doc->len;
+    bson_destroy(doc);
+}
+
 void
 fake_sink_set_offset(fake_sink *fs, uint64_t batch, const char *gtid, const char *partial_gtid,
                      uint64_t partial_seq)
@@ -256,10 +279,19 @@ apply(fake_sink *fs, const sdl_batch *batch)
             }
         }
     }
+    /* the commit $sets the offset's fields: the requests `sdl snapshot` stored stay */
+    uint8_t *requests = fs->offset.requests;
+    size_t requests_len = fs->offset.requests_len;
+    fs->offset.requests = NULL;
     sdl_offset_done(&fs->offset);
     sdl_offset_copy(&fs->offset, &batch->offset_after);
+    free(fs->offset.requests);
+    fs->offset.requests = requests;
+    fs->offset.requests_len = requests_len;
     fs->have_offset = true;
-    delete_staged(fs, batch->number);
+    if (batch->clean_staged) {
+        delete_staged_upto(fs, batch->number);
+    }
     fs->commits++;
 }
 
@@ -272,6 +304,7 @@ settle(fake_sink *fs, const sdl_batch *batch, sdl_error *err)
     switch (sdl_batch_settle(batch, &fs->offset, fs->have_offset)) {
     case SDL_SETTLE_COMMITTED:
         fs->ambiguous_batch = 0;
+        fs->committed_read = true; /* the offset read back */
         return true;
     case SDL_SETTLE_NOT_COMMITTED:
         sdl_error_set_transient(err, SDL_E_SINK,
@@ -298,6 +331,7 @@ fs_commit(void *impl, const sdl_batch *batch, sdl_error *err)
     fake_fail f;
 
     fs->rejected = 0;
+    fs->committed_read = false;
     if (take_failure(fs, FAKE_OP_COMMIT, &f)) {
         switch (f) {
         case FAKE_FAIL_AMBIGUOUS_APPLIED:
@@ -339,7 +373,18 @@ fs_commit(void *impl, const sdl_batch *batch, sdl_error *err)
     }
     apply(fs, batch);
     fs->ambiguous_batch = 0;
+    fs->committed_read = true; /* the offset write returns the document */
     return true;
+}
+
+static bool
+fs_committed_requests(void *impl, const uint8_t **ret_requests, size_t *ret_len)
+{
+    fake_sink *fs = impl;
+
+    *ret_requests = fs->committed_read ? fs->offset.requests : NULL;
+    *ret_len = fs->committed_read ? fs->offset.requests_len : 0;
+    return fs->committed_read;
 }
 
 static size_t
@@ -418,6 +463,26 @@ fs_delete_staged(void *impl, uint64_t number, sdl_error *err)
 }
 
 static bool
+fs_clean_staged(void *impl, uint64_t committed, sdl_error *err)
+{
+    fake_sink *fs = impl;
+    fake_fail f;
+
+    if (take_failure(fs, FAKE_OP_CLEAN_STAGED, &f)) {
+        return plain_failure(f, "deleting committed staged batches", err);
+    }
+    if (!fs->have_offset || fs->offset.batch != committed) {
+        sdl_error_set(err, SDL_E_SINK,
+                      "deleting committed staged batches: fencing: the offset names batch "
+                      "%" PRIu64 ", expected %" PRIu64 " (is another sdl writing this pipeline?)",
+                      fs->offset.batch, committed);
+        return false;
+    }
+    delete_staged_upto(fs, committed);
+    return true;
+}
+
+static bool
 fs_renew_lease(void *impl, bool release, sdl_error *err)
 {
     fake_sink *fs = impl;
@@ -448,10 +513,12 @@ static const sdl_sink_ops fake_sink_ops = {
     .stage = fs_stage,
     .commit = fs_commit,
     .rejected = fs_rejected,
+    .committed_requests = fs_committed_requests,
     .size = fs_size,
     .list_staged = fs_list_staged,
     .load_staged = fs_load_staged,
     .delete_staged = fs_delete_staged,
+    .clean_staged = fs_clean_staged,
     .renew_lease = fs_renew_lease,
     .end_previous_sessions = fs_end_previous_sessions,
 };

@@ -4,8 +4,10 @@
 /*
  * fake-sink: an in-memory sink (model/sink.h) for unit tests of the batcher and recovery. It
  * keeps the commit protocol of mongo-writer.h: stage is idempotent, commit applies the rows,
- * moves the offset fenced on batch n-1 and deletes the staged copy at once, and an ambiguous
- * outcome is settled by reading the offset back (sdl_batch_settle()). It records what was
+ * moves the offset fenced on batch n-1 and (batch->clean_staged) deletes the staged batches
+ * up to n at once, clean_staged is fenced on the offset naming its batch, and an ambiguous
+ * outcome is settled by reading the offset back (sdl_batch_settle()), a commit hands back the
+ * offset's snapshot requests (committed_requests()). It records what was
  * committed (mirror writes included; a batch with no_audit commits its dead letters only), and
  * fails on command:
  *
@@ -31,6 +33,7 @@ typedef enum fake_op {
     FAKE_OP_LIST_STAGED,
     FAKE_OP_LOAD_STAGED,
     FAKE_OP_DELETE_STAGED,
+    FAKE_OP_CLEAN_STAGED,
     FAKE_OP_COUNT
 } fake_op;
 
@@ -72,10 +75,12 @@ typedef struct fake_sink {
     size_t nfail[FAKE_OP_COUNT];
     size_t rejected;          /* 1 + index of the refused document of the last commit */
     uint64_t ambiguous_batch; /* a commit of this batch may have been applied */
+    bool committed_read;      /* the last commit succeeded: it returned the offset document */
     /* counters */
     size_t calls[FAKE_OP_COUNT];
-    size_t commits; /* batches committed */
-    size_t settled; /* ambiguous commits settled by reading the offset */
+    size_t commits;  /* batches committed */
+    size_t settled;  /* ambiguous commits settled by reading the offset */
+    size_t cleanups; /* commits and clean_staged() calls that deleted staged batches */
     size_t lease_renewals;
     bool lease_released;
     size_t previous_sessions; /* what end_previous_sessions() reports (and resets) */
@@ -93,6 +98,9 @@ void fake_sink_fail(fake_sink *fs, fake_op op, fake_fail kind, uint32_t count);
 /* Another writer moves the pipeline: the offset becomes batch @batch at @gtid. */
 void fake_sink_set_offset(fake_sink *fs, uint64_t batch, const char *gtid, const char *partial_gtid,
                           uint64_t partial_seq);
+/* `sdl snapshot` stores requests: the offset's requests become @json (an array as a document,
+ * {"0": {...}}); commits keep them. */
+void fake_sink_set_requests(fake_sink *fs, const char *json);
 /* Puts a deep copy of @batch into staging as if staged by an earlier run, with @parts_found of
  * @parts_expected parts present. */
 void fake_sink_put_staged(fake_sink *fs, const sdl_batch *batch, uint32_t parts_expected,

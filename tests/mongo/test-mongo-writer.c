@@ -246,6 +246,7 @@ make_batch(sdl_batch *b, const char *p, uint64_t n, size_t ndocs, size_t payload
     b->offset_after.batch = n;
     b->offset_after.source_ts_sec = 1700000000 + (int64_t)n;
     b->offset_after.rows_applied = rows_before + ndocs;
+    b->clean_staged = true; /* every commit deletes the staged parts (a caught-up writer) */
     free(pad);
 }
 
@@ -590,12 +591,14 @@ test_transient_error_on_insert_applies_nothing(void)
     CHECK_U64(offset_batch(&f, "main"), 2);
     CHECK_U64(count(&f, "row_changes_staging", NULL), 0);
 
-    /* A connection closed under the offset update: transient too (TTE from libmongoc). */
+    /* A connection closed under the offset write (findAndModify): transient too (TTE from
+     * libmongoc). */
     sdl_batch_done(&b);
     make_batch(&b, "main", 3, 3, 10, 0, 4);
     CHECK_OK(sdl_mongo_writer_stage(w, &b, &err), &err);
     failpoint("{\"configureFailPoint\": \"failCommand\", \"mode\": {\"times\": 1}, \"data\": "
-              "{\"failCommands\": [\"update\"], \"closeConnection\": true, \"appName\": \"%s\"}}",
+              "{\"failCommands\": [\"findAndModify\"], \"closeConnection\": true, \"appName\": "
+              "\"%s\"}}",
               f.app);
     CHECK(!sdl_mongo_writer_commit(w, &b, &err));
     failpoint_off();
@@ -708,6 +711,143 @@ test_commit_no_such_transaction_is_transient(void)
 {
     /* NoSuchTransaction (the server aborted it) on commit: TTE, not committed. */
     commit_under_fault("nosuchtxn", "\"errorCode\": 251", 1, true);
+}
+
+static void
+test_deferred_staging_cleanup(void)
+{
+    fixture f;
+    sdl_mongo_writer *w;
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_batch b;
+
+    fixture_init(&f, "cleanup", rs_uri);
+    w = open_writer(&f, "main");
+    {
+        /* another pipeline's staged batch 1: never touched by main's cleanups */
+        fixture g = f;
+        sdl_mongo_writer *other = open_writer(&g, "other");
+        make_batch(&b, "other", 1, 1, 10, 0, 0);
+        CHECK_OK(sdl_mongo_writer_stage(other, &b, &err), &err);
+        sdl_batch_done(&b);
+        sdl_mongo_writer_free(other);
+    }
+    /* batches 1..3 committed under load: rows and offset only, their staged parts stay */
+    for (uint64_t n = 1; n <= 3; n++) {
+        make_batch(&b, "main", n, 2, 10, 0, 2 * (n - 1));
+        b.clean_staged = false;
+        stage_and_commit(w, &b);
+        sdl_batch_done(&b);
+        CHECK_U64(count(&f, "row_changes_staging", "{\"_id.pipeline\": \"main\"}"), n);
+    }
+    CHECK_U64(count(&f, "row_changes", NULL), 6);
+    check_offset(&f, 3, 6);
+    {
+        /* sdl status counts only the batch not committed yet as staged */
+        sdl_target_status st;
+        make_batch(&b, "main", 4, 2, 10, 0, 6);
+        CHECK_OK(sdl_mongo_writer_stage(w, &b, &err), &err);
+        CHECK_OK(sdl_mongo_writer_status(w, &st, &err), &err);
+        CHECK_U64(st.staged_batches, 1);
+        CHECK_U64(st.staged_documents, 2);
+        CHECK_U64(st.committed_staged_batches, 3);
+        sdl_target_status_done(&st);
+    }
+    /* batch 4, the last of the burst: its commit deletes every staged part up to 4 */
+    CHECK_OK(sdl_mongo_writer_commit(w, &b, &err), &err);
+    sdl_batch_done(&b);
+    CHECK_U64(count(&f, "row_changes_staging", "{\"_id.pipeline\": \"main\"}"), 0);
+    CHECK_U64(count(&f, "row_changes_staging", NULL), 1); /* the other pipeline's */
+    /* batch 5 left, then the cleanup at a clean stop, fenced on batch 5 */
+    make_batch(&b, "main", 5, 1, 10, 0, 8);
+    b.clean_staged = false;
+    stage_and_commit(w, &b);
+    sdl_batch_done(&b);
+    CHECK_U64(count(&f, "row_changes_staging", "{\"_id.pipeline\": \"main\"}"), 1);
+    /* fenced: the offset does not name batch 4 any more: nothing deleted */
+    CHECK(!sdl_mongo_writer_clean_staged(w, 4, &err));
+    CHECK(!err.transient);
+    CHECK_CONTAINS(err.message, "fencing");
+    CHECK_U64(count(&f, "row_changes_staging", "{\"_id.pipeline\": \"main\"}"), 1);
+    sdl_error_clear(&err);
+    CHECK_OK(sdl_mongo_writer_clean_staged(w, 5, &err), &err);
+    CHECK_U64(count(&f, "row_changes_staging", "{\"_id.pipeline\": \"main\"}"), 0);
+    CHECK_U64(count(&f, "row_changes_staging", NULL), 1);
+    check_offset(&f, 5, 9); /* the offset is as it was */
+    sdl_mongo_writer_free(w);
+}
+
+/* The requests `sdl snapshot` stored in the offset document come back with every commit (the
+ * fenced offset write returns the document, DESIGN.md §9); a fenced commit still fails as
+ * fenced and leaves them. */
+static void
+test_commit_returns_snapshot_requests(void)
+{
+    fixture f;
+    sdl_mongo_writer *w, *other;
+    sdl_error err = SDL_ERROR_INIT;
+    sdl_batch b;
+    const uint8_t *req = NULL;
+    size_t len = 0;
+    char *const tables[] = {"shop.orders", "shop.*"};
+    bson_t arr;
+    bson_iter_t it;
+    sdl_offset off;
+    bool found;
+
+    fixture_init(&f, "requests", rs_uri);
+    w = open_writer(&f, "main");
+    other = open_writer(&f, "main");
+    /* batch 1 creates the offset (no batch 0 here): no requests */
+    commit_first(w, 1);
+    CHECK(sdl_mongo_writer_committed_requests(w, &req, &len));
+    CHECK(req == NULL);
+    make_batch(&b, "main", 2, 1, 10, 0, 1);
+    stage_and_commit(w, &b);
+    sdl_batch_done(&b);
+    CHECK(sdl_mongo_writer_committed_requests(w, &req, &len));
+    CHECK(req == NULL);
+    /* `sdl snapshot` stores a request: the next commit returns it */
+    CHECK_OK(sdl_mongo_writer_request_snapshot(other, "r1", tables, 2, &err), &err);
+    make_batch(&b, "main", 3, 1, 10, 0, 2);
+    stage_and_commit(w, &b);
+    sdl_batch_done(&b);
+    CHECK(sdl_mongo_writer_committed_requests(w, &req, &len));
+    CHECK(req != NULL);
+    CHECK(bson_init_static(&arr, req, len));
+    CHECK_U64(bson_count_keys(&arr), 1);
+    {
+        bson_iter_t id;
+        CHECK(bson_iter_init(&it, &arr) && bson_iter_find_descendant(&it, "0.id", &id) &&
+              BSON_ITER_HOLDS_UTF8(&id));
+        CHECK_STR(bson_iter_utf8(&id, NULL), "r1");
+        CHECK(bson_iter_init(&it, &arr) && bson_iter_find_descendant(&it, "0.tables.1", &id) &&
+              BSON_ITER_HOLDS_UTF8(&id));
+        CHECK_STR(bson_iter_utf8(&id, NULL), "shop.*");
+    }
+    check_offset(&f, 3, 3);
+    /* another writer commits batch 4: w's own batch 4 is fenced out, as ever */
+    make_batch(&b, "main", 4, 1, 10, 0, 3);
+    stage_and_commit(other, &b);
+    sdl_batch_done(&b);
+    make_batch(&b, "main", 4, 1, 10, 100, 3);
+    CHECK_OK(sdl_mongo_writer_stage(w, &b, &err), &err);
+    CHECK(!sdl_mongo_writer_commit(w, &b, &err));
+    CHECK(!err.transient);
+    CHECK(err.code == SDL_E_SINK);
+    CHECK_CONTAINS(err.message, "fencing: the offset update fenced on batch 3 matched nothing; the "
+                                "offset of pipeline 'main' names batch 4, expected 3");
+    CHECK(!sdl_mongo_writer_committed_requests(w, &req, &len));
+    CHECK_U64(count(&f, "row_changes", "{\"gtid\": \"0-1-104\"}"), 0);
+    sdl_batch_done(&b);
+    /* the commits left the requests as they were */
+    CHECK_OK(sdl_mongo_writer_load_offset(w, &off, &found, &err), &err);
+    CHECK(found && off.batch == 4 && off.requests != NULL);
+    CHECK(bson_init_static(&arr, off.requests, off.requests_len));
+    CHECK_U64(bson_count_keys(&arr), 1);
+    sdl_offset_done(&off);
+    sdl_mongo_writer_free(w);
+    sdl_mongo_writer_free(other);
 }
 
 static void
@@ -848,6 +988,7 @@ test_large_batch_is_split_and_reassembled_in_order(void)
     for (size_t i = 0; i < 40; i++) {
         CHECK(bson_equal(loaded.docs[i], b.docs[i]));
     }
+    loaded.clean_staged = true; /* as recovery commits it (sdl_commit_staged()) */
     CHECK_OK(sdl_mongo_writer_commit(w, &loaded, &err), &err);
     CHECK_U64(count(&f, "row_changes", NULL), 40);
     CHECK_U64(count(&f, "row_changes_staging", NULL), 0);
@@ -901,6 +1042,8 @@ static const test_case cases[] = {
     T(test_commit_no_such_transaction_is_transient),
     T(test_staged_list_load_delete_and_incomplete),
     T(test_large_batch_is_split_and_reassembled_in_order),
+    T(test_deferred_staging_cleanup),
+    T(test_commit_returns_snapshot_requests),
 };
 
 int

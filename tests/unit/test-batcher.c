@@ -13,6 +13,7 @@
 #include "sdl/base/log.h"
 #include "sdl/daemon/batcher.h"
 #include "sdl/daemon/committer.h"
+#include "sdl/daemon/request-watch.h"
 
 #include "fake-sink.h"
 #include "sdltest.h"
@@ -66,11 +67,15 @@ typedef struct writer {
     sdl_sink sink;
     sdl_commit_env env;
     sdl_batcher bt;
-    sdl_offset committed; /* the last committed offset */
-    uint64_t now;         /* the monotonic time items arrive at */
-    size_t retries;       /* transient failures retried */
-    size_t dead_letters;  /* refused documents set aside */
-    size_t batches;       /* commits the committer reported */
+    sdl_offset committed;    /* the last committed offset */
+    uint64_t now;            /* the monotonic time items arrive at */
+    size_t retries;          /* transient failures retried */
+    size_t dead_letters;     /* refused documents set aside */
+    size_t batches;          /* commits the committer reported */
+    bool queued;             /* items wait in the queue: the writer is not caught up */
+    sdl_request_watch watch; /* as pipeline-writer.c hears of snapshot requests */
+    size_t handed;           /* new requests handed over (to the reader thread) */
+    size_t heard;            /* commits that returned the requests */
 } writer;
 
 /* Up to 10 attempts while the failure is transient. */
@@ -121,6 +126,24 @@ test_committed(void *ctx, const sdl_batch *b, uint64_t txns, uint64_t usec)
     w->batches++;
 }
 
+/* pipeline-writer.c's hook: what a commit returned, handed over when new */
+static void
+test_requests(void *ctx, const uint8_t *requests, size_t len)
+{
+    writer *w = ctx;
+
+    w->heard++;
+    if (sdl_request_watch_heard(&w->watch, requests, len, w->now)) {
+        w->handed++;
+    }
+}
+
+static bool
+test_more_queued(void *ctx)
+{
+    return ((writer *)ctx)->queued;
+}
+
 static void
 writer_init(writer *w, uint64_t max_rows, size_t max_bytes)
 {
@@ -131,6 +154,8 @@ writer_init(writer *w, uint64_t max_rows, size_t max_bytes)
                               .retry = test_retry,
                               .dead_letter = test_dead_letter,
                               .committed = test_committed,
+                              .more_queued = test_more_queued,
+                              .requests = test_requests,
                               .ctx = w};
     sdl_batcher_init(&w->bt, "mariadb", 0, 0);
     sdl_batcher_set_limits(&w->bt, max_rows, max_bytes);
@@ -144,6 +169,7 @@ writer_done(writer *w)
 {
     sdl_batcher_done(&w->bt);
     sdl_offset_done(&w->committed);
+    sdl_request_watch_done(&w->watch);
     fake_sink_done(&w->fs);
 }
 
@@ -671,5 +697,266 @@ TEST(batcher_carries_a_snapshot_chunk_progress_into_every_later_offset)
     ASSERT_TRUE(same_progress(&w.committed, b));
     bson_destroy(a);
     bson_destroy(b);
+    writer_done(&w);
+}
+
+/* ---- deferred staging cleanup (DESIGN.md §3.2) ---- */
+
+/* Whether batch @number is in staging. */
+static bool
+is_staged(const writer *w, uint64_t number)
+{
+    return fake_sink_staged(&w->fs, number) != NULL;
+}
+
+TEST(batcher_defers_staging_cleanup_while_items_are_queued)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 2, 1 << 20);
+    w.queued = true; /* a burst: more items wait behind every batch */
+    for (uint64_t t = 1; t <= 3; t++) {
+        ASSERT_OK(writer_txn(&w, 10 + t, 2, &err), &err);
+        ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    }
+    /* three commits, each of rows and offset only: their staged parts stay */
+    ASSERT_UINT_EQ(w.fs.commits, 3);
+    ASSERT_UINT_EQ(w.fs.offset.batch, 3);
+    ASSERT_UINT_EQ(w.fs.ndocs, 6);
+    ASSERT_UINT_EQ(w.fs.cleanups, 0);
+    ASSERT_UINT_EQ(w.fs.nstaged, 3);
+    ASSERT_TRUE(is_staged(&w, 1) && is_staged(&w, 2) && is_staged(&w, 3));
+    ASSERT_TRUE(sdl_batcher_uncleaned(&w.bt));
+    writer_done(&w);
+}
+
+TEST(batcher_cleans_staging_in_the_last_commit_of_a_burst)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 2, 1 << 20);
+    w.queued = true;
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.nstaged, 2);
+    /* the queue is empty when the next batch is cut: the writer caught up, so its commit
+     * deletes every committed batch's staged parts, its own included */
+    w.queued = false;
+    ASSERT_OK(writer_txn(&w, 13, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 3);
+    ASSERT_UINT_EQ(w.fs.cleanups, 1);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    ASSERT_FALSE(sdl_batcher_uncleaned(&w.bt));
+    /* caught up, batch after batch: each commit cleans (there is nothing else to clean) */
+    ASSERT_OK(writer_txn(&w, 14, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.cleanups, 2);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    writer_done(&w);
+}
+
+TEST(batcher_does_not_clean_before_a_complete_transaction_it_holds)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    /* the queue is empty, but the batcher holds two complete transactions beyond the first
+     * batch: only the last batch of the flush cleans */
+    writer_init(&w, 100, 1 << 20);
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_OK(writer_txn(&w, 13, 2, &err), &err);
+    sdl_batcher_set_limits(&w.bt, 2, 1 << 20);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 3);
+    ASSERT_UINT_EQ(w.fs.cleanups, 1);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    writer_done(&w);
+}
+
+TEST(batcher_cleans_staging_every_clean_every_batches_under_load)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 2, 1 << 20);
+    w.queued = true; /* never caught up */
+    for (uint64_t t = 1; t <= 2 * SDL_BATCHER_CLEAN_EVERY; t++) {
+        ASSERT_OK(writer_txn(&w, 100 + t, 2, &err), &err);
+        ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+        /* at most SDL_BATCHER_CLEAN_EVERY - 1 committed batches stay staged */
+        ASSERT_UINT_EQ(w.fs.nstaged, t % SDL_BATCHER_CLEAN_EVERY);
+    }
+    ASSERT_UINT_EQ(w.fs.commits, 2 * SDL_BATCHER_CLEAN_EVERY);
+    ASSERT_UINT_EQ(w.fs.cleanups, 2);
+    writer_done(&w);
+}
+
+TEST(batcher_cleans_staging_once_the_uncleaned_bytes_reach_a_batch)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+    size_t one;
+
+    /* staging never holds more committed bytes than one batch may: with 1-row batches of
+     * about @one bytes and a byte limit of 3 of them, every 3rd commit cleans */
+    bson_t *d = make_doc("insert", "0-1-11", 1);
+    one = d->len;
+    bson_destroy(d);
+    writer_init(&w, 1, 3 * one);
+    w.queued = true;
+    ASSERT_OK(writer_txn(&w, 11, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.commits, 1);
+    ASSERT_UINT_EQ(w.fs.nstaged, 1);
+    ASSERT_OK(writer_txn(&w, 12, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.nstaged, 2);
+    ASSERT_OK(writer_txn(&w, 13, 1, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    ASSERT_UINT_EQ(w.fs.cleanups, 1);
+    writer_done(&w);
+}
+
+/* Issue 14: a request `sdl snapshot` stored is picked up within a second, with no round trip
+ * of its own while commits flow: every commit hands the offset's requests back, and the
+ * writer reads the offset itself only when no commit did for a second. */
+TEST(batcher_commits_hand_back_snapshot_requests_without_a_read)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+    static const char r1[] = "{\"0\": {\"id\": \"r1\", \"tables\": [\"db.t\"]}}";
+    static const char r2[] = "{\"0\": {\"id\": \"r1\", \"tables\": [\"db.t\"]}, "
+                             "\"1\": {\"id\": \"r2\", \"tables\": [\"db.u\"]}}";
+
+    writer_init(&w, 2, 1 << 20);
+    w.queued = true; /* under load */
+    /* the writer starts: nothing heard yet, it reads the offset once */
+    ASSERT_TRUE(sdl_request_watch_due(&w.watch, w.now));
+    ASSERT_FALSE(sdl_request_watch_due(&w.watch, w.now));
+    /* no request yet: the commit says so, nothing handed over */
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_UINT_EQ(w.heard, 1);
+    ASSERT_UINT_EQ(w.handed, 0);
+    /* `sdl snapshot` stores r1: the next commit returns it, handed over */
+    fake_sink_set_requests(&w.fs, r1);
+    w.now += SDL_USEC_PER_SEC / 2;
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_UINT_EQ(w.heard, 2);
+    ASSERT_UINT_EQ(w.handed, 1);
+    /* the same requests again: not handed over twice */
+    w.now += SDL_USEC_PER_SEC / 2;
+    ASSERT_OK(writer_txn(&w, 13, 2, &err), &err);
+    ASSERT_UINT_EQ(w.heard, 3);
+    ASSERT_UINT_EQ(w.handed, 1);
+    /* r2 stored: the next commit hands both over (the reader serves what it has not) */
+    fake_sink_set_requests(&w.fs, r2);
+    w.now += SDL_USEC_PER_SEC / 2;
+    ASSERT_OK(writer_txn(&w, 14, 2, &err), &err);
+    ASSERT_UINT_EQ(w.handed, 2);
+    ASSERT_UINT_EQ(w.fs.commits, 4);
+    /* commits every half second for two seconds: never a read of the offset */
+    ASSERT_FALSE(sdl_request_watch_due(&w.watch, w.now + SDL_USEC_PER_SEC - 1));
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_LOAD_OFFSET], 0);
+    /* a commit that failed transiently and was retried: heard once, when it committed */
+    fake_sink_fail(&w.fs, FAKE_OP_COMMIT, FAKE_FAIL_TRANSIENT, 1);
+    ASSERT_OK(writer_txn(&w, 15, 2, &err), &err);
+    ASSERT_UINT_EQ(w.heard, 5);
+    /* a commit fenced out (another writer moved the pipeline): nothing heard */
+    fake_sink_set_offset(&w.fs, 9, "0-1-99", NULL, 0);
+    fake_sink_set_requests(&w.fs, r1);
+    ASSERT_FALSE(writer_txn(&w, 16, 2, &err));
+    ASSERT_STR_CONTAINS(err.message, "fencing");
+    ASSERT_UINT_EQ(w.heard, 5);
+    ASSERT_UINT_EQ(w.handed, 2);
+    /* no commit for a second (idle, or a slow batch): the writer reads the offset */
+    ASSERT_TRUE(sdl_request_watch_due(&w.watch, w.now + SDL_USEC_PER_SEC));
+    writer_done(&w);
+}
+
+TEST(batcher_cleans_committed_staging_at_a_clean_stop)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 2, 1 << 20);
+    /* nothing to clean: no call */
+    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, true, &err), &err);
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 0);
+    w.queued = true;
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_UINT_EQ(w.fs.nstaged, 2);
+    /* a stop on an error: one attempt, not retried */
+    fake_sink_fail(&w.fs, FAKE_OP_CLEAN_STAGED, FAKE_FAIL_TRANSIENT, 1);
+    ASSERT_FALSE(sdl_commit_clean(&w.env, &w.bt, &w.committed, false, &err));
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 1);
+    ASSERT_UINT_EQ(w.fs.nstaged, 2);
+    ASSERT_TRUE(sdl_batcher_uncleaned(&w.bt));
+    sdl_error_clear(&err);
+    /* SIGTERM: one fenced cleanup of what the commits left (a transient failure retried) */
+    fake_sink_fail(&w.fs, FAKE_OP_CLEAN_STAGED, FAKE_FAIL_TRANSIENT, 1);
+    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, true, &err), &err);
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 3);
+    ASSERT_UINT_EQ(w.fs.nstaged, 0);
+    ASSERT_UINT_EQ(w.fs.offset.batch, 2); /* the offset is as it was */
+    ASSERT_UINT_EQ(w.fs.ndocs, 4);
+    ASSERT_FALSE(sdl_batcher_uncleaned(&w.bt));
+    ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, true, &err), &err);
+    ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 3);
+    writer_done(&w);
+}
+
+/* Another writer took the pipeline over at batch 5 and staged its batch 6. */
+static void
+another_writer_takes_over(writer *w)
+{
+    sdl_batch b;
+
+    fake_sink_set_offset(&w->fs, 5, "0-1-99", NULL, 0);
+    sdl_batch_init(&b);
+    sdl_batch_add(&b, make_doc("insert", "0-1-100", 1), true);
+    b.number = 6;
+    b.offset_after.flavor = sdl_xstrdup("mariadb");
+    b.offset_after.gtid = sdl_xstrdup("0-1-100");
+    b.offset_after.batch = 6;
+    fake_sink_put_staged(&w->fs, &b, 1, 1, false);
+    sdl_batch_done(&b);
+}
+
+TEST(batcher_fenced_writer_deletes_no_staged_batch)
+{
+    writer w;
+    sdl_error err = SDL_ERROR_INIT;
+
+    writer_init(&w, 2, 1 << 20);
+    w.queued = true;
+    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
+    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    another_writer_takes_over(&w);
+    /* its next commit is due to clean (caught up) and is fenced out: nothing deleted */
+    w.queued = false;
+    ASSERT_FALSE(writer_txn(&w, 13, 2, &err)); /* its 2nd row fills the batch: committed */
+    ASSERT_STR_CONTAINS(err.message, "fencing");
+    ASSERT_UINT_EQ(w.fs.cleanups, 0);
+    ASSERT_TRUE(is_staged(&w, 6));
+    /* nor does the cleanup at stop, fenced on the batch it committed last (2) */
+    sdl_error_clear(&err);
+    ASSERT_FALSE(sdl_commit_clean(&w.env, &w.bt, &w.committed, true, &err));
+    ASSERT_FALSE(err.transient);
+    ASSERT_STR_CONTAINS(err.message, "fencing");
+    ASSERT_UINT_EQ(w.fs.cleanups, 0);
+    ASSERT_TRUE(is_staged(&w, 1) && is_staged(&w, 2) && is_staged(&w, 3) && is_staged(&w, 6));
+    ASSERT_UINT_EQ(w.fs.offset.batch, 5);
     writer_done(&w);
 }

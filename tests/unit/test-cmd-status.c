@@ -71,6 +71,23 @@ TEST(status_human_output)
     s = format(&st, T0_MS + 5000, false);
     ASSERT_STR_CONTAINS(s, "staged        2 batches (7 documents), oldest 2m10s old\n");
     free(s);
+    /* committed batches whose staged parts a later commit deletes: not a backlog */
+    st.committed_staged_batches = 3;
+    s = format(&st, T0_MS + 5000, false);
+    ASSERT_STR_CONTAINS(s, "staged        2 batches (7 documents), oldest 2m10s old; 3 committed "
+                           "batches awaiting cleanup\n");
+    free(s);
+    st.staged_batches = 0;
+    st.staged_documents = 0;
+    st.oldest_staged_ms = 0;
+    st.committed_staged_batches = 1;
+    s = format(&st, T0_MS + 5000, false);
+    ASSERT_STR_CONTAINS(s, "staged        0 batches; 1 committed batch awaiting cleanup\n");
+    free(s);
+    s = format(&st, T0_MS + 5000, true);
+    ASSERT_STR_CONTAINS(s, "\"staged\":{\"batches\":0,\"documents\":0,\"oldest\":null,"
+                           "\"oldest_age_seconds\":null,\"committed_awaiting_cleanup\":1}");
+    free(s);
     sdl_target_status_done(&st);
 }
 
@@ -92,7 +109,8 @@ TEST(status_json_output)
                      "\"source_ts\":\"2024-11-23T19:54:57.000Z\",\"source_ts_age_seconds\":13,"
                      "\"lag_at_commit_seconds\":1,"
                      "\"staged\":{\"batches\":1,\"documents\":3,"
-                     "\"oldest\":\"2024-11-23T19:54:58.000Z\",\"oldest_age_seconds\":12},"
+                     "\"oldest\":\"2024-11-23T19:54:58.000Z\",\"oldest_age_seconds\":12,"
+                     "\"committed_awaiting_cleanup\":0},"
                      "\"dead_letters\":0}\n");
     free(s);
     sdl_target_status_done(&st);
@@ -115,7 +133,8 @@ TEST(status_without_offset)
                      "\"last_commit\":null,\"last_commit_age_seconds\":null,\"source_ts\":null,"
                      "\"source_ts_age_seconds\":null,\"lag_at_commit_seconds\":null,"
                      "\"staged\":{\"batches\":0,\"documents\":0,\"oldest\":null,"
-                     "\"oldest_age_seconds\":null},\"dead_letters\":0}\n");
+                     "\"oldest_age_seconds\":null,\"committed_awaiting_cleanup\":0},"
+                     "\"dead_letters\":0}\n");
     free(s);
 }
 

@@ -256,6 +256,36 @@ TEST(recovery_deletes_staged_batches_the_offset_covers)
     fake_sink_done(&c.fs);
 }
 
+TEST(recovery_deletes_committed_batches_a_deferred_cleanup_left_and_commits_none_again)
+{
+    env_ctx c;
+    sdl_recovery rec;
+    sdl_error err = SDL_ERROR_INIT;
+
+    /* kill -9 in a burst: batches 3..6 committed without deleting their staged parts (the
+     * cleanup was deferred), batch 7 staged and not committed */
+    setup();
+    ctx_init(&c);
+    fake_sink_set_offset(&c.fs, 6, "0-1-60", NULL, 0);
+    stage(&c, 3, "0-1-30", 2, 1, 1, false);
+    stage(&c, 4, "0-1-40", 2, 1, 1, false);
+    stage(&c, 5, "0-1-50", 3, 1, 1, false);
+    stage(&c, 6, "0-1-60", 2, 1, 1, false);
+    stage(&c, 7, "0-1-70", 2, 1, 1, false);
+    sdl_recovery_env env = env_of(&c, "now");
+    ASSERT_OK(sdl_recover(&env, &rec, &err), &err);
+    ASSERT_UINT_EQ(rec.offset.batch, 7);
+    ASSERT_STR_EQ(rec.offset.gtid, "0-1-70");
+    /* only batch 7 is committed; 3..6 are deleted, none of their rows written again */
+    ASSERT_UINT_EQ(c.fs.commits, 1);
+    ASSERT_UINT_EQ(c.fs.ndocs, 2);
+    ASSERT_UINT_EQ(c.fs.docs[0].batch, 7);
+    ASSERT_UINT_EQ(fake_sink_count_id(&c.fs, "p:0-1-50:1"), 0);
+    ASSERT_UINT_EQ(c.fs.nstaged, 0);
+    sdl_recovery_done(&rec);
+    fake_sink_done(&c.fs);
+}
+
 TEST(recovery_discards_an_incomplete_batch_and_every_later_one)
 {
     env_ctx c;

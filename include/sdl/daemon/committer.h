@@ -14,7 +14,10 @@
  *     it from env->dead_letter, it is set aside, the staged copy deleted, and the batch staged
  *     and committed again; without one, the error stands.
  *
- * Recovery (recovery.h) commits the batches it finds staged with the same environment.
+ * Each commit deletes the staged parts of the committed batches when sdl_batcher_clean_due()
+ * says so (deferred staging cleanup, DESIGN.md §3.2); sdl_commit_clean() at a clean stop.
+ * Recovery (recovery.h) commits the batches it finds staged with the same environment (each
+ * such commit cleans).
  * Logs (daemon layer); sdl_failpoint() at writer.after_stage and writer.after_commit.
  * Threading: the thread that owns the sink.
  */
@@ -53,6 +56,14 @@ typedef struct sdl_commit_env {
     /* Mirror mode: sets b->mirror from b's documents (mirror.h) before it is staged, and
      * before a batch recovery loaded is committed; an error stops. NULL: no mirror. */
     bool (*plan)(void *ctx, sdl_batch *b, sdl_error *err);
+    /* Whether items wait in the queue beyond what the batcher holds (the writer is not
+     * caught up): the next commit may leave the committed batches' staged parts for a later
+     * one (sdl_batcher_clean_due()). NULL: never, every commit deletes them. */
+    bool (*more_queued)(void *ctx);
+    /* After each commit that returned the offset document (sdl_sink_committed_requests()):
+     * its snapshot requests (@requests, @len bytes; NULL: none), borrowed for the call
+     * (request-watch.h). NULL hook: not wanted. */
+    void (*requests)(void *ctx, const uint8_t *requests, size_t len);
     void *ctx;
 } sdl_commit_env;
 
@@ -66,6 +77,12 @@ SDL_MUST_CHECK bool sdl_commit_flush(const sdl_commit_env *env, sdl_batcher *bt,
  * sdl_commit_flush() (then staged and committed again). @offset: the pipeline's. */
 SDL_MUST_CHECK bool sdl_commit_staged(const sdl_commit_env *env, sdl_batch *b,
                                       const sdl_offset *offset, sdl_error *err);
+
+/* A stop: when commits of @bt left committed batches' staged parts in the sink, one cleanup
+ * deletes them, fenced on @offset (the last committed one), with retries when @retry (a clean
+ * stop) or a single attempt (a stop on an error). A fencing error deletes nothing. */
+SDL_MUST_CHECK bool sdl_commit_clean(const sdl_commit_env *env, sdl_batcher *bt,
+                                     const sdl_offset *offset, bool retry, sdl_error *err);
 
 /* Whether @err, an error of the sink's commit, says "a smaller batch can pass". */
 bool sdl_commit_wants_smaller(const sdl_commit_env *env, const sdl_error *err);

@@ -40,6 +40,12 @@ typedef struct sdl_batch {
     bson_t *mirror;
     bool no_audit; /* pipeline.modes without audit: the rows go to no row_changes (the
                     * batch is still staged whole: staging carries the row images) */
+    /* The commit also deletes the staged parts of every batch numbered up to this one (its
+     * own and those earlier commits left); false: it deletes none, and they stay until a
+     * later commit or sink cleanup deletes them. Staged parts of a batch at or below the
+     * offset's are committed: recovery deletes them, never commits them again (DESIGN.md
+     * §3.2, deferred staging cleanup). */
+    bool clean_staged;
 } sdl_batch;
 
 void sdl_batch_init(sdl_batch *batch);

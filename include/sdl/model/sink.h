@@ -11,10 +11,17 @@
  *   - stage() writes a batch durably apart from the committed rows, idempotently (a retried
  *     stage rewrites the same parts);
  *   - commit() applies the batch's documents, moves the offset to batch->offset_after fenced
- *     on batch n-1, and deletes the staged copy, all in one transaction. It succeeds also when
+ *     on batch n-1 and, when batch->clean_staged, deletes the staged parts of every batch up
+ *     to n (its own and the committed ones earlier commits left), all in one transaction.
+ *     Without clean_staged it deletes nothing: staged parts of batches at or below the
+ *     offset's are committed leftovers, which recovery deletes. The offset document it
+ *     wrote comes back with it, so committed_requests() hands over the snapshot requests
+ *     `sdl snapshot` stored there (DESIGN.md §9) without a read. It succeeds also when
  *     an earlier attempt committed the batch (an ambiguous outcome is settled by reading the
  *     offset back, sdl_batch_settle()); another writer's offset is a permanent fencing error;
- *   - init_offset() stores the first start's position as batch 0, fenced on "no offset yet".
+ *   - init_offset() stores the first start's position as batch 0, fenced on "no offset yet";
+ *   - clean_staged() deletes those leftovers in one transaction fenced on the offset naming
+ *     the batch the caller committed last: a writer another one fenced out deletes nothing.
  *
  * Errors: err->transient says whether the same call may succeed later; the caller owns the
  * retry loop. size() classifies an error of commit() that a smaller batch could avoid.
@@ -52,11 +59,17 @@ typedef struct sdl_sink_ops {
     bool (*init_offset)(void *impl, const sdl_offset *offset, sdl_error *err);
     /* Step 1 of the commit protocol: the batch into staging, durably, idempotently. */
     bool (*stage)(void *impl, const sdl_batch *batch, sdl_error *err);
-    /* Step 2: rows, fenced offset and the deletion of the staged copy in one transaction. */
+    /* Step 2: rows, fenced offset and (batch->clean_staged) the deletion of the staged parts
+     * of batches up to this one, in one transaction. */
     bool (*commit)(void *impl, const sdl_batch *batch, sdl_error *err);
     /* After a commit that failed with SDL_E_DATA because one document was refused as such:
      * 1 + its index in the batch; 0 otherwise. */
     size_t (*rejected)(void *impl);
+    /* After a commit that succeeded: whether it read back the offset document it wrote, and
+     * then its snapshot requests (*ret_requests, *ret_len bytes as offset.h's requests; NULL
+     * when none), valid until the next call on the sink. False: the commit did not say (the
+     * caller reads the offset when it needs them). */
+    bool (*committed_requests)(void *impl, const uint8_t **ret_requests, size_t *ret_len);
     /* Classifies @err, an error of commit(). */
     sdl_sink_size (*size)(void *impl, const sdl_error *err);
     /* The staged batches in ascending order; the caller free()s *ret_list. */
@@ -66,6 +79,10 @@ typedef struct sdl_sink_ops {
     bool (*load_staged)(void *impl, uint64_t number, sdl_batch *ret_batch, sdl_error *err);
     /* Deletes the staged copy of batch @number (no-op when none). */
     bool (*delete_staged)(void *impl, uint64_t number, sdl_error *err);
+    /* Deletes the staged parts of every batch up to @committed in one transaction fenced on
+     * the offset naming batch @committed (the caller's last commit): a permanent fencing
+     * error, nothing deleted, when it names another. */
+    bool (*clean_staged)(void *impl, uint64_t committed, sdl_error *err);
     /* Renews this process's lease on the pipeline (@release: ends it). */
     bool (*renew_lease)(void *impl, bool release, sdl_error *err);
     /* Ends what a previous holder left open; *ret_n how many, *ret_holder whose (free()). */
@@ -113,6 +130,12 @@ sdl_sink_rejected(const sdl_sink *s)
     return s->ops->rejected(s->impl);
 }
 
+static inline bool
+sdl_sink_committed_requests(const sdl_sink *s, const uint8_t **ret_requests, size_t *ret_len)
+{
+    return s->ops->committed_requests(s->impl, ret_requests, ret_len);
+}
+
 static inline sdl_sink_size
 sdl_sink_classify_size(const sdl_sink *s, const sdl_error *err)
 {
@@ -136,6 +159,12 @@ static inline bool
 sdl_sink_delete_staged(const sdl_sink *s, uint64_t number, sdl_error *err)
 {
     return s->ops->delete_staged(s->impl, number, err);
+}
+
+static inline bool
+sdl_sink_clean_staged(const sdl_sink *s, uint64_t committed, sdl_error *err)
+{
+    return s->ops->clean_staged(s->impl, committed, err);
 }
 
 static inline bool

@@ -18,11 +18,13 @@
  *   - commits a batch in ONE transaction: insert the rows into row_changes (and its dead
  *     letters into the dead-letter collection), update
  *     binlog_offsets fenced on {_id: pipeline, batch: n-1} (insert when n == 1 and no offset
- *     exists: a batch staged by a version without batch 0), delete the batch's staged
- *     parts. An ambiguous commit (UnknownTransactionCommitResult after retrying
- *     commitTransaction, or a lost connection during commit) is settled by reading the
- *     offset: batch n with this batch's position means committed, batch n-1 not committed,
- *     anything else another writer;
+ *     exists: a batch staged by a version without batch 0) and, when batch->clean_staged,
+ *     delete the staged parts of every batch up to n (deferred staging cleanup: otherwise
+ *     the committed batches' parts stay until a later commit or
+ *     sdl_mongo_writer_clean_staged(); recovery deletes what stays). An ambiguous commit
+ * (UnknownTransactionCommitResult after retrying commitTransaction, or a lost connection during
+ * commit) is settled by reading the offset: batch n with this batch's position means committed,
+ * batch n-1 not committed, anything else another writer;
  *   - recovery helpers: list the staged batches of the pipeline, load one back, delete.
  *
  * Errors: err->transient is set by sdl_mongo_error_classify() (retry.h) for network errors,
@@ -98,6 +100,12 @@ SDL_MUST_CHECK bool sdl_mongo_writer_stage(sdl_mongo_writer *writer, const sdl_b
 SDL_MUST_CHECK bool sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch,
                                             sdl_error *err);
 
+/* After a commit that succeeded: whether it read the offset document back (the fenced offset
+ * write is a findAndModify returning it, or a settled outcome read it), and then its
+ * snapshot_requests (*ret_requests, *ret_len; NULL when none), valid until the next commit. */
+bool sdl_mongo_writer_committed_requests(const sdl_mongo_writer *writer,
+                                         const uint8_t **ret_requests, size_t *ret_len);
+
 /* After a commit that failed because the server refused one of the batch's documents as such
  * (an SDL_E_DATA error): 1 + its index in the batch; 0 otherwise. */
 size_t sdl_mongo_writer_rejected(const sdl_mongo_writer *writer);
@@ -117,6 +125,12 @@ SDL_MUST_CHECK bool sdl_mongo_writer_load_staged(sdl_mongo_writer *writer, uint6
 /* Deletes the staged parts of batch @number (no-op when none). */
 SDL_MUST_CHECK bool sdl_mongo_writer_delete_staged(sdl_mongo_writer *writer, uint64_t number,
                                                    sdl_error *err);
+
+/* Deletes the staged parts of every batch up to @committed in one transaction whose fenced
+ * update of the offset ({_id: pipeline, batch: @committed}: the lease renewed) must match: a
+ * permanent fencing error, nothing deleted, when the offset names another batch. */
+SDL_MUST_CHECK bool sdl_mongo_writer_clean_staged(sdl_mongo_writer *writer, uint64_t committed,
+                                                  sdl_error *err);
 
 /* ---- the lease: which sdl runs the pipeline (for `sdl offset set`) ---- */
 
@@ -187,10 +201,13 @@ typedef struct sdl_target_status {
     bool have_offset;
     sdl_offset offset;
     int64_t offset_updated_at_ms; /* updated_at of the offset document (ms since epoch) */
-    uint64_t staged_batches;
-    uint64_t staged_documents;
-    int64_t oldest_staged_ms; /* created_at of the oldest staged part; 0 = none */
-    uint64_t dead_letters;    /* documents of the pipeline in the dead-letter collection */
+    uint64_t staged_batches;      /* staged and not committed: numbered above the offset's batch */
+    uint64_t staged_documents;    /* their documents */
+    int64_t oldest_staged_ms;     /* created_at of their oldest part; 0 = none */
+    uint64_t dead_letters;        /* documents of the pipeline in the dead-letter collection */
+    /* staged batches the offset covers: committed, their parts awaiting deletion (deferred
+     * staging cleanup, DESIGN.md §3.2) */
+    uint64_t committed_staged_batches;
 } sdl_target_status;
 
 /* libmongoc keeps performance counters in shared memory named /dev/shm/mongoc-<pid>, which
