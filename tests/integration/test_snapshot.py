@@ -528,18 +528,61 @@ def test_snapshot_rows_are_counted_in_metrics_without_table_metrics(sdl, mariadb
     assert samples == ['sdl_snapshot_rows_total{pipeline="test"} 300'], samples
 
 
-def wait_for_snapshot_rows(target, d, table, n, timeout=120):
-    deadline = time.time() + timeout
-    while target.db.row_changes.count_documents({"op": "snapshot", "table": table}) < n:
-        assert time.time() < deadline and d.proc.poll() is None, d.output()[-3000:]
-        time.sleep(0.01)
-
-
 def wait_for_snapshot_done(target, d, timeout=180):
     deadline = time.time() + timeout
     while snapshot_state(target).get("state") != "done":
         assert time.time() < deadline and d.proc.poll() is None, d.output()[-3000:]
         time.sleep(0.05)
+
+
+class WatermarkLock:
+    """Holds the row lock of the pipeline's watermark row (the documented watermark table;
+    before sdl's first watermark, the gap where it goes): the snapshot's next watermark write
+    waits for it, so the snapshot stands still between two statements while the stream goes
+    on. Nothing is locked on the tables being snapshotted (the watermark writes and chunk
+    SELECTs are autocommit statements), so DDL on them can run meanwhile."""
+
+    def __init__(self, mariadb, pipeline="test"):
+        self.conn = mariadb.root()
+        self.cur = self.conn.cursor()
+        self.pipeline = pipeline
+        self._lock()
+
+    def _lock(self):
+        self.cur.execute("BEGIN")
+        self.cur.execute("SELECT token FROM sdl.watermarks WHERE pipeline = %s FOR UPDATE",
+                         (self.pipeline,))
+
+    def step_until(self, done, timeout=60):
+        """Lets the snapshot through one watermark write at a time (the one waiting is queued
+        before the lock is taken again) until done() holds; the lock is held on return."""
+        deadline = time.time() + timeout
+        while not done():
+            assert time.time() < deadline, "the snapshot made no progress"
+            self.cur.execute("COMMIT")
+            self._lock()
+            wait = time.time() + 0.2
+            while time.time() < wait and not done():
+                time.sleep(0.01)
+
+    def release(self):
+        self.cur.execute("COMMIT")
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def snapshot_rows(target, table):
+    return target.db.row_changes.count_documents({"op": "snapshot", "table": table})
+
+
+# the tables the DDL tests change mid-snapshot: 250 chunks of 20 rows; the snapshot is held
+# still once a chunk is in, so the DDL comes after some and before most of them
+DDL_ROWS = 5000
 
 
 def test_alter_table_during_its_snapshot(sdl, mariadb, target, tmp_path):
@@ -549,12 +592,13 @@ def test_alter_table_during_its_snapshot(sdl, mariadb, target, tmp_path):
     grant_watermarks(mariadb)
     mariadb.sql("CREATE DATABASE IF NOT EXISTS ddl1",
                 "CREATE TABLE ddl1.t (id INT PRIMARY KEY, s VARCHAR(20))",
-                "INSERT INTO ddl1.t SELECT seq, CONCAT('r', seq) FROM ddl1.seq_1_to_100000")
+                f"INSERT INTO ddl1.t SELECT seq, CONCAT('r', seq) FROM ddl1.seq_1_to_{DDL_ROWS}")
     d = Daemon(sdl, target, tmp_path, batch="max_rows: 20, max_delay: 5ms", start="snapshot",
                extra="tables:\n  include: ['ddl1.*']\nsnapshot:\n  chunk_rows: 20\n")
-    d.start()
-    wait_for_snapshot_rows(target, d, "t", 100)
-    mariadb.sql("ALTER TABLE ddl1.t ADD COLUMN extra INT NOT NULL DEFAULT 7")
+    with WatermarkLock(mariadb) as held:
+        d.start()
+        held.step_until(lambda: snapshot_rows(target, "t") > 0)
+        mariadb.sql("ALTER TABLE ddl1.t ADD COLUMN extra INT NOT NULL DEFAULT 7")
     wait_for_snapshot_done(target, d)
     assert d.stop() == 0, d.output()[-3000:]
     ddl = list(target.db.row_changes.find({"op": "ddl", "table": "t"}))
@@ -587,14 +631,15 @@ def test_drop_table_during_its_snapshot(sdl, mariadb, target, tmp_path):
     grant_watermarks(mariadb)
     mariadb.sql("CREATE DATABASE IF NOT EXISTS ddl2",
                 "CREATE TABLE ddl2.a (id INT PRIMARY KEY, s VARCHAR(20))",
-                "INSERT INTO ddl2.a SELECT seq, CONCAT('r', seq) FROM ddl2.seq_1_to_100000",
+                f"INSERT INTO ddl2.a SELECT seq, CONCAT('r', seq) FROM ddl2.seq_1_to_{DDL_ROWS}",
                 "CREATE TABLE ddl2.b (id INT PRIMARY KEY, s VARCHAR(20))",
                 "INSERT INTO ddl2.b SELECT seq, CONCAT('b', seq) FROM ddl2.seq_1_to_50")
     d = Daemon(sdl, target, tmp_path, batch="max_rows: 20, max_delay: 5ms", start="snapshot",
                extra="tables:\n  include: ['ddl2.*']\nsnapshot:\n  chunk_rows: 20\n")
-    d.start()
-    wait_for_snapshot_rows(target, d, "a", 100)
-    mariadb.sql("DROP TABLE ddl2.a")
+    with WatermarkLock(mariadb) as held:
+        d.start()
+        held.step_until(lambda: snapshot_rows(target, "a") > 0)
+        mariadb.sql("DROP TABLE ddl2.a")
     wait_for_snapshot_done(target, d)
     mariadb.sql("INSERT INTO ddl2.b VALUES (1000, 'after')")
     wait_for_offset(target, mariadb.gtid_binlog_pos(), daemon=d)
@@ -602,7 +647,7 @@ def test_drop_table_during_its_snapshot(sdl, mariadb, target, tmp_path):
     out = d.output()
     assert "'ddl2.a' no longer exists" in out, out[-3000:]
     a = target.db.row_changes.count_documents({"op": "snapshot", "table": "a"})
-    assert 100 <= a < 100000, a
+    assert 20 <= a < DDL_ROWS, a
     b = sorted(x["after"]["id"] for x in target.db.row_changes.find({"op": "snapshot",
                                                                        "table": "b"}))
     assert b == list(range(1, 51))
