@@ -16,7 +16,8 @@ import subprocess
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FAKEMONGOD = os.path.join(HERE, "fakemongod")
+# $SDL_FAKEMONGOD: another fakemongod executable (e.g. an older checkout's, for paired timings)
+FAKEMONGOD = os.environ.get("SDL_FAKEMONGOD") or os.path.join(HERE, "fakemongod")
 READY_RE = re.compile(r"^fakemongod ready port=(\d+) pid=(\d+) uri=(\S+)$")
 
 

@@ -2,6 +2,7 @@
 
 import copy
 import datetime
+import itertools
 import os
 import socket
 import time
@@ -421,7 +422,9 @@ def _fix_id(doc):
     return doc
 
 
-def _check_storable(doc):
+def _check_storable(doc, raw=None):
+    """The document's BSON (@raw when the caller has already encoded it), after mongod's
+    storage checks: no $-prefixed top-level or _id field names, at most 16 MiB."""
     for k in doc:
         if k.startswith("$"):
             raise CommandError(52, "Document can't have $ prefixed field names: %s" % k)
@@ -430,7 +433,8 @@ def _check_storable(doc):
             if k.startswith("$"):
                 raise CommandError(52, "_id fields may not contain '$'-prefixed fields: %s is not valid "
                                        "for storage." % k)
-    raw = encode(doc)
+    if raw is None:
+        raw = encode(doc)
     if len(raw) > MAX_BSON:
         raise CommandError(10334, "object to insert too large")
     return raw
@@ -807,8 +811,7 @@ def _upsert_doc(q, u, op_update):
         if "_id" not in new and "_id" in seed:
             new = dict([("_id", seed["_id"])] + list(new.items()))
     new = _fix_id(new)
-    _check_storable(new)
-    return new
+    return new, _check_storable(new)
 
 
 def _do_update(ctx, ns, q, u, multi, upsert, sort=None):
@@ -829,17 +832,19 @@ def _do_update(ctx, ns, q, u, multi, upsert, sort=None):
         last_old = last_new = None
         for d in docs:
             new = _apply_one(d, u, op_update)
-            if encode(new) != encode(d):
-                _check_storable(new)
-                ctx.write(t, ns, doc_key(d["_id"]), new, d)
+            raw = encode(new)
+            k = doc_key(d["_id"])
+            if raw != eng.raw_of(ns, k, d, t):
+                _check_storable(new, raw)
+                ctx.write(t, ns, k, new, d, raw)
                 modified += 1
             last_old, last_new = d, new
         if not docs and upsert:
-            new = _upsert_doc(q, u, op_update)
+            new, raw = _upsert_doc(q, u, op_update)
             k = doc_key(new["_id"])
             if eng.lookup(ns, k, t) is not None:
                 raise DuplicateKeyError(ns, "_id_", {"_id": 1}, {"_id": new["_id"]})
-            ctx.write(t, ns, k, new, None)
+            ctx.write(t, ns, k, new, None, raw)
             return 0, 0, new["_id"], None, new
         return len(docs), modified, None, last_old, last_new
     return ctx.stmt(fn)
@@ -986,7 +991,8 @@ def cmd_find(ctx):
     if limit < 0:
         limit, single = -limit, True
     ctx.server.opcounters["query"] += 1
-    docs = ctx.engine.find_docs(ns, flt, ctx.read_txn())
+    raws = {} if not proj else None
+    docs = ctx.engine.find_docs(ns, flt, ctx.read_txn(), raws)
     docs = Q.apply_sort(docs, sort)
     if skip:
         docs = docs[skip:]
@@ -994,6 +1000,9 @@ def cmd_find(ctx):
         docs = docs[:limit]
     if proj:
         docs = [proj(d) for d in docs]
+    elif raws:
+        # the documents as stored: their BSON need not be encoded again for the reply
+        docs = [RawBSONDocument(raws[id(d)]) if id(d) in raws else d for d in docs]
     if limit and (not batch or batch > limit):
         batch = limit
     return _cursor_reply(ctx, ns, docs, batch, single)
@@ -1016,7 +1025,7 @@ def cmd_getmore(ctx):
                                "namespace %s" % (ns, c.ns))
     batch = _int_arg(ctx, "batchSize", 0)
     ctx.server.opcounters["getmore"] += 1
-    items = _make_batch(c.docs[c.pos:], batch)
+    items = _make_batch(itertools.islice(c.docs, c.pos, None), batch)
     c.pos += len(items)
     c.last_use = time.monotonic()
     cid_out = c.id

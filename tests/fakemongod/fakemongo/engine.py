@@ -17,6 +17,7 @@ Concurrency model
   synchronous=FULL, committed (fsynced) before the reply is sent.
 """
 
+import gc
 import os
 import sqlite3
 import threading
@@ -30,6 +31,15 @@ from bson.objectid import ObjectId
 from .bsonutil import encode, decode, skey, idkey_text, MISSING
 from .errors import CommandError, WriteConflictError, DuplicateKeyError
 from . import query as Q
+
+
+def _freeze_heap():
+    """Moves every object alive now out of the cyclic garbage collector's generations.
+    The stored documents (decoded BSON: acyclic dicts and lists, freed by reference counting
+    when deleted or replaced) are most of the heap; left in the collector's generations, every
+    full collection walked all of them again (half of fakemongod's time with 60,000 documents,
+    and pauses of seconds beyond). Called after each commit and after loading (O(1))."""
+    gc.freeze()
 
 
 class IndexSpec:
@@ -234,6 +244,7 @@ class Engine:
             s.state = state
             s.reply = bytes(reply) if reply is not None else None
             self.sessions[lsid] = s
+        _freeze_heap()
 
     def flush(self, changes, session_rows=()):
         """Durably apply a list of changes in one sqlite transaction (fsync before return).
@@ -319,16 +330,22 @@ class Engine:
 
     # ------------------------------------------------------------ reads
 
-    def _visible(self, chain, snap):
+    def _visible(self, chain, snap, raws=None):
         if snap is None or chain[-1][0] <= snap:
+            if raws is not None and chain[-1][1] is not None:
+                raws[id(chain[-1][1])] = chain[-1][2]
             return chain[-1][1]
-        for ts, doc, _ in reversed(chain):
+        for ts, doc, raw in reversed(chain):
             if ts <= snap:
+                if raws is not None and doc is not None:
+                    raws[id(doc)] = raw
                 return doc
         return None
 
-    def scan(self, ns, txn=None):
-        """All documents of ns visible to txn (None: latest committed), in natural order."""
+    def scan(self, ns, txn=None, raws=None):
+        """All documents of ns visible to txn (None: latest committed), in natural order.
+        @raws (a dict), when given, gets id(doc) -> the stored BSON of every committed
+        document returned (not of the transaction's own uncommitted writes)."""
         coll = self.colls.get(ns)
         snap = None
         ov = None
@@ -343,20 +360,26 @@ class Engine:
                     if k in ov:
                         d = ov[k]
                     else:
-                        d = self._visible(chain, snap)
+                        d = self._visible(chain, snap, raws)
                     if d is not None:
                         out.append(d)
                 for k, d in ov.items():
                     if d is not None and k not in coll.docs:
                         out.append(d)
-            elif snap is None:
+            elif snap is None and raws is None:
                 for chain in coll.docs.values():
                     d = chain[-1][1]
                     if d is not None:
                         out.append(d)
+            elif snap is None:
+                for chain in coll.docs.values():
+                    _, d, raw = chain[-1]
+                    if d is not None:
+                        out.append(d)
+                        raws[id(d)] = raw
             else:
                 for chain in coll.docs.values():
-                    d = self._visible(chain, snap)
+                    d = self._visible(chain, snap, raws)
                     if d is not None:
                         out.append(d)
         elif ov:
@@ -380,8 +403,24 @@ class Engine:
             snap = txn.snapshot
         return self._visible(chain, snap)
 
-    def find_docs(self, ns, flt, txn=None):
-        """Documents matching a filter, using the _id point-lookup fast path when possible."""
+    def raw_of(self, ns, k, doc, txn=None):
+        """The BSON of @doc (a document of ns with key k that a read returned): the encoding
+        stored beside it when there is one, else encoded now."""
+        if txn is not None:
+            cached = txn.raws.get((ns, k))
+            if cached is not None and cached[0] is doc:
+                return cached[1]
+        coll = self.colls.get(ns)
+        chain = coll.docs.get(k) if coll is not None else None
+        if chain is not None:
+            for _, d, raw in reversed(chain):
+                if d is doc:
+                    return raw
+        return encode(doc)
+
+    def find_docs(self, ns, flt, txn=None, raws=None):
+        """Documents matching a filter, using the _id point-lookup fast path when possible
+        (@raws: as for scan(), filled on the scan path only)."""
         ids = _id_candidates(flt)
         if ids is not None:
             docs = []
@@ -394,10 +433,12 @@ class Engine:
                 d = self.lookup(ns, k, txn)
                 if d is not None:
                     docs.append(d)
-            if len(flt) == 1 and not isinstance(flt.get("_id"), dict):
+            if len(flt) == 1 and not Q.is_op_doc(flt["_id"]):
+                # {_id: literal}: the point lookup compares as $eq does (skey), also for a
+                # document _id (field order and numeric equality included)
                 return docs
         else:
-            docs = self.scan(ns, txn)
+            docs = self.scan(ns, txn, raws)
         m = Q.compile_filter(flt)
         return [d for d in docs if m(d)]
 
@@ -426,7 +467,7 @@ class Engine:
                 raise WriteConflictError()
         key_locks = []
         uk_updates = []
-        if coll is not None:
+        if coll is not None and coll.uidx:  # uidx: one entry per unique index but _id_
             tuk = txn.ukeys.get(ns, {})
             for ix in coll.unique_indexes():
                 old_keys = ix.keys_of(old) if old is not None else frozenset()
@@ -561,6 +602,7 @@ class Engine:
             self._end_txn(txn)
             if len(self.history) > 256 and not self.active_txns:
                 self.gc()
+            _freeze_heap()
         return changes, apply
 
     def _min_snapshot_excluding(self, txn):

@@ -183,8 +183,12 @@ def _compile_top_op(op, v):
     bad("unknown top level operator: %s" % op)
 
 
-def _is_op_doc(v):
-    return isinstance(v, dict) and v and next(iter(v)).startswith("$")
+def is_op_doc(v):
+    """An operator document ({$op: ...}) rather than a literal value to compare with."""
+    return isinstance(v, dict) and bool(v) and next(iter(v)).startswith("$")
+
+
+_is_op_doc = is_op_doc
 
 
 def _compile_field(path, cond):
@@ -215,7 +219,12 @@ def _compile_op(op, operand, regex_opts, path):
         if isinstance(operand, list):
             k = skey(operand)
             return lambda vals: _any_value(vals, lambda v: skey(v) == k)
-        return lambda vals: _any_value(vals, lambda v: _eq_leaf(v, operand))
+        if _is_regex(operand):
+            return lambda vals: _any_value(vals, lambda v: _eq_leaf(v, operand))
+        if isinstance(operand, str):  # skey(v) == (STR, operand), without building it
+            return lambda vals: _any_value(vals, lambda v: isinstance(v, str) and v == operand)
+        k = skey(operand)  # _eq_leaf's comparison, the operand's key computed once
+        return lambda vals: _any_value(vals, lambda v: skey(v) == k)
     if op == "$ne":
         p = _compile_op("$eq", operand, regex_opts, path)
         return lambda vals: not p(vals)

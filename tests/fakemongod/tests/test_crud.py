@@ -382,3 +382,46 @@ def test_collmod_changes_an_index_ttl_as_mongod_does(db):
     with pytest.raises(OperationFailure) as e:
         db.command({"collMod": "nothere", "index": {"name": "ts_1", "expireAfterSeconds": 1}})
     assert e.value.code == 26
+
+
+def test_what_the_fast_paths_answer_is_what_the_general_ones_did(client, db):
+    """The shortcuts fakemongod takes for sdl's writes (a document _id looked up by key, the
+    stored BSON reused for replies and for the unchanged-document test, string equality
+    without sort keys) answer as mongod does."""
+    rawdb = client.get_database(db.name, codec_options=CodecOptions(document_class=RawBSONDocument))
+    raw = rawdb.c
+    # a document _id: a literal, equal as mongod compares documents (numbers by value, field
+    # order significant), also through a replace with upsert
+    k = {"a": 1, "b": "x"}
+    assert db.c.replace_one({"_id": k}, {"v": 1}, upsert=True).upserted_id == k
+    r = db.c.replace_one({"_id": {"a": 1.0, "b": "x"}}, {"v": 2}, upsert=True)
+    assert (r.matched_count, r.modified_count, r.upserted_id) == (1, 1, None)
+    assert db.c.find_one({"_id": {"a": Int64(1), "b": "x"}}) == {"_id": k, "v": 2}
+    assert db.c.find_one({"_id": {"b": "x", "a": 1}}) is None
+    assert db.c.count_documents({"_id": {"$eq": {"a": 1, "b": "x"}}}) == 1
+    # an unchanged document is not modified; the same value as another BSON type is
+    assert db.c.replace_one({"_id": k}, {"v": 2}).modified_count == 0
+    assert db.c.replace_one({"_id": k}, {"v": Int64(2)}).modified_count == 1
+    assert db.c.update_one({"_id": k}, {"$set": {"v": Int64(2)}}).modified_count == 0
+    assert raw.find_one({"_id": k}).raw == bson.encode({"_id": k, "v": Int64(2)})
+    # scans answer with each document as stored, the latest version or the snapshot's
+    db.d.insert_many([{"_id": i, "s": "v1", "tags": ["x", str(i)]} for i in range(3)])
+    with client.start_session() as s:
+        s.start_transaction()
+        assert len(list(rawdb.d.find({}, session=s))) == 3  # the snapshot starts
+        db.d.update_one({"_id": 1}, {"$set": {"s": "v2"}})
+        db.d.update_one({"_id": 2}, {"$set": {"s": "v2"}})
+        rawdb.d.update_one({"_id": 0}, {"$set": {"own": True}}, session=s)
+        seen = [d.raw for d in rawdb.d.find({}, session=s)]
+        assert seen == [bson.encode({"_id": 0, "s": "v1", "tags": ["x", "0"], "own": True}),
+                        bson.encode({"_id": 1, "s": "v1", "tags": ["x", "1"]}),
+                        bson.encode({"_id": 2, "s": "v1", "tags": ["x", "2"]})]
+        s.abort_transaction()
+    assert [d.raw for d in rawdb.d.find({"s": "v2"})] == \
+        [bson.encode({"_id": i, "s": "v2", "tags": ["x", str(i)]}) for i in (1, 2)]
+    # string equality: not a number of the same text, and any element of an array
+    db.e.insert_many([{"_id": 1, "s": "1"}, {"_id": 2, "s": 1}, {"_id": 3, "s": ["0", "1"]},
+                      {"_id": 4, "s": [["1"]]}, {"_id": 5}])
+    assert ids(db.e.find({"s": "1"}).sort("_id", 1)) == [1, 3]
+    assert ids(db.e.find({"s": {"$ne": "1"}}).sort("_id", 1)) == [2, 4, 5]
+    assert ids(db.e.find({"s": {"$in": ["1", 1]}}).sort("_id", 1)) == [1, 2, 3]
