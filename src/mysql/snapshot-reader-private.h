@@ -24,7 +24,6 @@ struct sdl_snapshot_reader {
     char *wm_db;
     char *wm_table;
     char *pipeline;
-    sdl_arena arena; /* the current chunk's values */
 };
 
 /* How a column is read and turned into an sdl_value. */

@@ -172,7 +172,6 @@ sdl_snapshot_reader_open(const sdl_config *config, const char *pipeline,
     const char *wm = config->snapshot.watermark_table;
     const char *dot = strchr(wm, '.');
 
-    sdl_arena_init(&r->arena, 64 * 1024);
     r->wm_db = sdl_xstrndup(wm, (size_t)(dot - wm));
     r->wm_table = sdl_xstrdup(dot + 1);
     r->pipeline = sdl_xstrdup(pipeline);
@@ -211,7 +210,6 @@ sdl_snapshot_reader_free(sdl_snapshot_reader *r)
     }
     (void)sdl_schema_cache_free(r->schema);
     (void)sdl_mysql_conn_free(r->conn);
-    sdl_arena_done(&r->arena);
     free(r->wm_db);
     free(r->wm_table);
     free(r->pipeline);
