@@ -437,13 +437,20 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
     if (!next_start(s, &after, &key_buf)) {
         return true; /* the newest chunk in flight ends the table: the next waits for it */
     }
+    /* the newest chunk in flight's high watermark is this one's low watermark (DESIGN.md §9
+     * "Chunks in flight"): written before this SELECT, not yet passed by the stream */
+    const snap_chunk *prev = s->count ? nth(s, s->count - 1) : NULL;
     snap_chunk *c = nth(s, s->count);
     chunk_clear(c);
     c->limit = limit;
-    new_token(c->lo, sizeof(c->lo), "lo");
     new_token(c->hi, sizeof(c->hi), "hi");
-    if (!sdl_snapshot_reader_watermark(s->reader, c->lo, err)) {
-        goto failed;
+    if (prev) {
+        memcpy(c->lo, prev->hi, sizeof(c->lo));
+    } else {
+        new_token(c->lo, sizeof(c->lo), "lo");
+        if (!sdl_snapshot_reader_watermark(s->reader, c->lo, err)) {
+            goto failed;
+        }
     }
     c->read_sec = (int64_t)(sdl_now_realtime_usec() / SDL_USEC_PER_SEC);
     if (s->table && !read_chunk(s, c, after, err)) {
@@ -467,7 +474,9 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
     if (!sdl_snapshot_reader_watermark(s->reader, c->hi, err)) {
         goto failed;
     }
-    c->state = CHUNK_WAIT_LO;
+    /* between the shared watermark's row and its COMMIT (the stream met the row already):
+     * the window is open from here */
+    c->state = prev && prev->state == CHUNK_HI ? CHUNK_WINDOW : CHUNK_WAIT_LO;
     s->count++;
     if (s->count > 1) {
         sdl_failpoint("snapshot.chunks_in_flight"); /* tests: kill -9 with two in flight */
@@ -620,19 +629,18 @@ sdl_snapshot_row_tap(void *ctx, const sdl_row_change *row, const sdl_change_pos 
         strcmp(t->name, s->wm_table) == 0) {
         const char *tok;
         size_t len;
-        /* the chunks' watermarks come in the order they were written: lo(k) hi(k) lo(k+1) …,
-         * the next chunk's low one only after this one's high one */
+        /* the chunks' watermarks come in the order they were written: lo(k) hi(k) hi(k+1) …,
+         * chunk k's high one also chunk k+1's low one when k+1 was read while k was in flight:
+         * one row may close a window and open the next */
         for (size_t k = 0; k < s->count && watermark_token(row, &tok, &len); k++) {
             snap_chunk *c = nth(s, k);
             if (c->state == CHUNK_WAIT_LO && len == strlen(c->lo) && memcmp(tok, c->lo, len) == 0) {
                 c->state = CHUNK_WINDOW;
-                break;
-            }
-            if (c->state == CHUNK_WINDOW && len == strlen(c->hi) && memcmp(tok, c->hi, len) == 0) {
+            } else if (c->state == CHUNK_WINDOW && len == strlen(c->hi) &&
+                       memcmp(tok, c->hi, len) == 0) {
                 c->state = CHUNK_HI;
                 free(c->hi_gtid);
                 c->hi_gtid = sdl_xstrdup(pos->gtid ? pos->gtid : "");
-                break;
             }
         }
         return true; /* never a row change */

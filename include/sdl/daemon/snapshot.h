@@ -6,9 +6,10 @@
  * watermarks (DESIGN.md §9). Runs on the reader thread beside the change stream:
  *
  *   step()      when fewer than two chunks are in flight and tables remain: write the low
- *               watermark, SELECT the next chunk_rows rows after the last key (the last one
- *               the newest chunk in flight read, else the last one committed), write the
- *               high watermark (mysql/snapshot-reader.h);
+ *               watermark (with a chunk in flight, its high one is the new chunk's low one),
+ *               SELECT the next chunk_rows rows after the last key (the last one the newest
+ *               chunk in flight read, else the last one committed), write the high
+ *               watermark (mysql/snapshot-reader.h);
  *   row_tap()   the change stream's tap: the watermark table's rows (never handed out) move
  *               the chunk from "waiting for low" to "in the window" to "high seen"; in the
  *               window the keys of the chunk's table that change are collected (each chunk
