@@ -358,6 +358,20 @@ sdl_snapshot_due_commit(const sdl_snapshot *s, sdl_change *ret)
 
 static bool read_chunk(sdl_snapshot *s, snap_chunk *c, const sdl_value *after, sdl_error *err);
 
+/* Reads the reply of the newest chunk's high watermark when no step will (the stream waits
+ * for that watermark: a write that failed must not go unnoticed). */
+static bool
+settle(sdl_snapshot *s, sdl_error *err)
+{
+    if (!s->reader || sdl_snapshot_reader_settle(s->reader, err)) {
+        return true;
+    }
+    if (err->transient) {
+        reset_source(s);
+    }
+    return false;
+}
+
 /* The key after which a chunk started now reads: the last committed key, or, with chunks in
  * flight, the last key the newest of them read (*ret_buf: the values, to free); false when no
  * chunk may start now (the newest chunk in flight ends its table, or its table was left out). */
@@ -396,9 +410,11 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
     if (!s || s->done >= s->ntables) {
         return true;
     }
-    if (s->count >= (s->consistent ? 1 : SDL_SNAPSHOT_IN_FLIGHT) ||
-        (s->count && (!s->reader || !s->table || s->described != s->done))) {
-        return true;
+    if (s->count >= (s->consistent ? 1 : SDL_SNAPSHOT_IN_FLIGHT)) {
+        return true; /* the oldest chunk's high watermark was settled before the newest's SELECT */
+    }
+    if (s->count && (!s->reader || !s->table || s->described != s->done)) {
+        return settle(s, err);
     }
     if (!s->reader &&
         !sdl_snapshot_reader_open(s->config, s->config->pipeline.name, &s->reader, err)) {
@@ -435,7 +451,7 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
         return consistent_step(s, limit, err);
     }
     if (!next_start(s, &after, &key_buf)) {
-        return true; /* the newest chunk in flight ends the table: the next waits for it */
+        return settle(s, err); /* the newest chunk in flight ends the table: the next waits */
     }
     /* the newest chunk in flight's high watermark is this one's low watermark (DESIGN.md §9
      * "Chunks in flight"): written before this SELECT, not yet passed by the stream */
@@ -471,7 +487,9 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
     }
     free(key_buf);
     key_buf = NULL;
-    if (!sdl_snapshot_reader_watermark(s->reader, c->hi, err)) {
+    /* sent, not waited for: it commits while the stream and the emitting go on; the next call
+     * on the connection reads its reply (and fails if the write did) */
+    if (!sdl_snapshot_reader_watermark_send(s->reader, c->hi, err)) {
         goto failed;
     }
     /* between the shared watermark's row and its COMMIT (the stream met the row already):

@@ -275,6 +275,9 @@ sdl_snapshot_reader_chunk(sdl_snapshot_reader *r, sdl_snapshot_table *t, const s
 
     memset(ret_chunk, 0, sizeof(*ret_chunk));
     sdl_arena_reset(arena);
+    if (!sdl_snapshot_reader_settle(r, err)) {
+        return false;
+    }
     if (!t->nkey) {
         sdl_error_set(err, SDL_E_INVALID, "snapshot of a table without a chunk key");
         return false;

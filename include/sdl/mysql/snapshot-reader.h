@@ -47,6 +47,15 @@ void sdl_snapshot_names_free(char **names, size_t count);
  * UPDATE of the watermark table). */
 SDL_MUST_CHECK bool sdl_snapshot_reader_watermark(sdl_snapshot_reader *reader, const char *token,
                                                   sdl_error *err);
+/* The same write, sent without waiting for the server's reply: the statement runs (and
+ * commits) while the caller does other work; the reply is read by sdl_snapshot_reader_settle(),
+ * which every later call on @reader makes first (a failed write fails that call). Statements
+ * on one connection run in the order they were sent, so a later SELECT sees the watermark
+ * committed. */
+SDL_MUST_CHECK bool sdl_snapshot_reader_watermark_send(sdl_snapshot_reader *reader,
+                                                       const char *token, sdl_error *err);
+/* Reads the reply of a watermark sent and not yet settled (none: true at once). */
+SDL_MUST_CHECK bool sdl_snapshot_reader_settle(sdl_snapshot_reader *reader, sdl_error *err);
 
 /* Reads the description of `db`.`table`: columns in table order (names, types, keys, JSON
  * columns) and its chunk key. SDL_E_SCHEMA when the table does not exist. */
