@@ -13,6 +13,7 @@
 #include "sdl/base/alloc.h"
 #include "sdl/base/arena.h"
 #include "sdl/base/bytes.h"
+#include "sdl/base/failpoint.h"
 #include "sdl/mysql/binlog-event.h"
 #include "sdl/mysql/gtid-set.h"
 #include "sdl/mysql/gtid.h"
@@ -308,6 +309,11 @@ watermark(sdl_snapshot_reader *r, const char *token, bool wait, sdl_error *err)
     if (wait) {
         ok = sdl_mysql_conn_exec(r->conn, sql, err);
     } else {
+        if (sdl_failpoint_hit("snapshot.high_watermark_fails")) {
+            /* tests: a write the server refuses, found only when its reply is read */
+            free(sql);
+            sql = sdl_xasprintf("INSERT INTO %s (no_such_column) VALUES (1)", qt);
+        }
         ok = mysql_send_query(sdl_mysql_conn_handle(r->conn), sql, (unsigned long)strlen(sql)) == 0;
         if (!ok) {
             sdl_mysql_conn_set_error(r->conn, "query on", err);

@@ -375,6 +375,31 @@ def test_kill9_with_two_chunks_in_flight(sdl, mariadb, target, tmp_path):
     check_exact(mariadb, target)
 
 
+def test_a_failed_high_watermark_write_stops_sdl_instead_of_stalling(sdl, mariadb, target,
+                                                                     tmp_path):
+    """A chunk's high watermark is sent without waiting for the server's reply (DESIGN.md §9
+    "Chunks in flight"). When that write fails (SDL_FAILPOINT snapshot.high_watermark_fails:
+    a statement the server refuses instead) on a table's last chunk, after which no further
+    chunk is read, sdl must still read the reply and stop naming the watermark table, rather
+    than wait for a watermark the binlog will never show. A restart snapshots the rows once."""
+    grant_watermarks(mariadb)
+    mariadb.sql("DROP DATABASE IF EXISTS hw", "CREATE DATABASE hw",
+                "CREATE TABLE hw.t (id INT PRIMARY KEY, s VARCHAR(20))",
+                "INSERT INTO hw.t SELECT seq, CONCAT('r', seq) FROM hw.seq_1_to_50")
+    d = Daemon(sdl, target, tmp_path, batch="max_rows: 200, max_delay: 5ms", start="snapshot",
+               extra="tables:\n  include: ['hw.*']\nsnapshot:\n  chunk_rows: 100\n")
+    d.start(env={"SDL_FAILPOINT": "snapshot.high_watermark_fails:1"})
+    rc = d.wait(timeout=60)  # a stall would wait forever: TimeoutExpired
+    assert rc not in (0, 137), (rc, d.output()[-3000:])
+    assert "writing a snapshot watermark into sdl.watermarks" in d.output(), d.output()[-3000:]
+    assert target.db.row_changes.count_documents({"op": "snapshot"}) == 0
+    d.start()
+    wait_for_snapshot_done(target, d)
+    assert d.stop() == 0, d.output()[-3000:]
+    ids = sorted(x["after"]["id"] for x in target.db.row_changes.find({"op": "snapshot"}))
+    assert ids == list(range(1, 51)), ids
+
+
 def test_year_counts_as_numeric_in_mariadb_signedness(sdl, mariadb):
     """Found by the snapshot's every-type table: MariaDB's SIGNEDNESS metadata has a bit for
     YEAR columns too; sdl counted 8 numeric columns (one byte) where the server sent 9 bits
