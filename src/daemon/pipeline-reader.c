@@ -32,11 +32,9 @@ stopping(const pipeline *p)
 
 /* A queue item of @c. Only a transaction's first item and its COMMIT carry the GTID (the
  * batcher reads it there); the rows between carry NULL, which spares a copy per row. */
-static sdl_queue_item *
-new_item(pipeline *p, sdl_queue_item_kind kind, const sdl_change *c)
+static void
+name_item(pipeline *p, sdl_queue_item *it, sdl_queue_item_kind kind, const sdl_change *c)
 {
-    sdl_queue_item *it = sdl_xcalloc(1, sizeof(*it));
-
     it->kind = kind;
     if (kind == SDL_QUEUE_COMMIT || !p->txn_named) {
         it->gtid = sdl_xstrdup(c->pos.gtid ? c->pos.gtid : "");
@@ -44,6 +42,14 @@ new_item(pipeline *p, sdl_queue_item_kind kind, const sdl_change *c)
     p->txn_named = kind != SDL_QUEUE_COMMIT;
     it->seq = c->pos.seq;
     it->ts_sec = c->pos.ts_sec;
+}
+
+static sdl_queue_item *
+new_item(pipeline *p, sdl_queue_item_kind kind, const sdl_change *c)
+{
+    sdl_queue_item *it = sdl_xcalloc(1, sizeof(*it));
+
+    name_item(p, it, kind, c);
     return it;
 }
 
@@ -58,15 +64,15 @@ push_doc(pipeline *p, sdl_queue_item_kind kind, const sdl_change *c, bson_t *doc
     return sdl_queue_push(p->queue, it);
 }
 
-/* The @len bytes of a row document the mapper wrote into p->map_buf, copied once. */
+/* The @len bytes of a row document the mapper wrote into p->map_buf, copied once, into the
+ * item's own allocation. */
 static bool
 push_row_bytes(pipeline *p, const sdl_change *c, const uint8_t *data, size_t len)
 {
-    sdl_queue_item *it = new_item(p, SDL_QUEUE_ROW, c);
+    sdl_queue_item *it = sdl_queue_item_new_doc(len);
 
-    it->doc = sdl_xmalloc(len);
+    name_item(p, it, SDL_QUEUE_ROW, c);
     memcpy(it->doc, data, len);
-    it->doc_len = len;
     return sdl_queue_push(p->queue, it);
 }
 

@@ -347,7 +347,7 @@ pl_requests_hook(void *ctx, const uint8_t *requests, size_t len)
 /* No commit returned the requests for a second: one read of the offset. A failed read waits
  * for the next second (the commits report the target's state). */
 static void
-poll_requests(pipeline *p)
+poll_requests(pipeline *p, uint64_t now)
 {
     sdl_offset o;
     bool found = false;
@@ -387,11 +387,14 @@ pl_writer_main(void *arg)
         if (*p->stop) {
             break;
         }
-        /* the clock twice per item: here and once an item came */
+        /* the clock once per item: here, and again only when the pop below may wait */
         uint64_t now = sdl_now_monotonic_usec();
+        size_t queued;
+        uint64_t full_usec;
         sdl_stats_progress_at(p->stats, now);
-        atomic_store(&p->stats->queue_bytes, sdl_queue_bytes(p->queue));
-        atomic_store(&p->stats->queue_full_usec, sdl_queue_full_usec(p->queue));
+        sdl_queue_counters(p->queue, &queued, &full_usec);
+        atomic_store(&p->stats->queue_bytes, queued);
+        atomic_store(&p->stats->queue_full_usec, full_usec);
         const sdl_pipeline_config *lc = &pl_live(p)->pipeline;
         sdl_batcher_set_limits(&bt, lc->batch_max_rows, lc->batch_max_bytes);
         uint64_t max_delay = lc->batch_max_delay_usec;
@@ -408,12 +411,15 @@ pl_writer_main(void *arg)
                 idle_ping(p);
                 last_contact = sdl_now_monotonic_usec();
             }
-            ok = flush(p, &bt, sdl_batcher_due(&bt, sdl_now_monotonic_usec(), max_delay), err);
-            poll_requests(p);
+            uint64_t after = sdl_now_monotonic_usec();
+            ok = flush(p, &bt, sdl_batcher_due(&bt, after, max_delay), err);
+            poll_requests(p, after);
             continue;
         }
-        last_contact = sdl_now_monotonic_usec(); /* work ahead: the batch tells */
-        poll_requests(p);
+        /* work ahead: the batch tells. Items were queued already (only this thread pops):
+         * the pop did not wait, and the clock read above is the time it came. */
+        last_contact = queued ? now : sdl_now_monotonic_usec();
+        poll_requests(p, last_contact);
         ok = take_item(p, &bt, it, last_contact, err);
         sdl_queue_item_free(it);
     }

@@ -14,18 +14,41 @@
 
 #include <bson/bson.h>
 
+#include "sdl/base/arena.h"
 #include "sdl/config/config.h"
 #include "sdl/daemon/snapshot.h"
 #include "sdl/model/change.h"
 #include "sdl/mysql/snapshot-reader.h"
 
 typedef enum chunk_state {
-    CHUNK_NONE,    /* no chunk in flight */
+    CHUNK_NONE,    /* a free slot */
     CHUNK_WAIT_LO, /* read; the stream has not reached the low watermark yet */
     CHUNK_WINDOW,  /* between the watermarks: collecting changed keys */
     CHUNK_HI,      /* the high watermark's transaction is being read */
     CHUNK_VIEW,    /* consistent mode: read from the view, due at its position */
 } chunk_state;
+
+/* The chunks in flight at most (DESIGN.md §9, "Chunks in flight"): the next chunk of a table
+ * is read while the stream catches up with the previous one's high watermark. Consistent mode
+ * has one. */
+#define SDL_SNAPSHOT_IN_FLIGHT 2
+
+/* One chunk read and not yet emitted: its watermarks, its rows, the keys changed in its
+ * window. */
+typedef struct snap_chunk {
+    chunk_state state;
+    char lo[64];
+    char hi[64];
+    char *hi_gtid;
+    sdl_arena arena;         /* its values */
+    sdl_snapshot_chunk rows; /* values in arena */
+    uint64_t limit;          /* the rows it asked for: fewer read means the table ends there */
+    int64_t read_sec;
+    char **changed; /* keys (key_bytes) changed in the window, sorted at the high mark */
+    size_t nchanged;
+    size_t cap_changed;
+    bool sorted;
+} snap_chunk;
 
 struct sdl_snapshot {
     const sdl_config *config;
@@ -51,17 +74,11 @@ struct sdl_snapshot {
     uint64_t est_rows;         /* the server's estimate of its rows (0: unknown) */
     uint64_t t0_usec;          /* when this process began reading the current table */
     uint64_t rows0;            /* its rows committed then */
-    chunk_state state;
-    char lo[64];
-    char hi[64];
-    char *hi_gtid;
-    sdl_snapshot_chunk rows_read; /* the chunk (values in the reader's arena) */
-    uint64_t limit;
-    int64_t read_sec;
-    char **changed; /* keys (key_bytes) changed in the window, sorted at the high mark */
-    size_t nchanged;
-    size_t cap_changed;
-    bool sorted;
+    /* the chunks in flight, oldest first: chunks[(head + i) % SDL_SNAPSHOT_IN_FLIGHT], i <
+     * count; all of the current table, the oldest the one the stream meets first */
+    snap_chunk chunks[SDL_SNAPSHOT_IN_FLIGHT];
+    size_t head;
+    size_t count;
 
     /* snapshot.mode consistent (DESIGN.md §9): one transaction's view at a binlog position */
     bool consistent;
@@ -74,5 +91,9 @@ struct sdl_snapshot {
 /* Reads s->progress into the fields (last_key's strings point into it). */
 void sdl_snapshot_load_progress(sdl_snapshot *s);
 
-/* s->next: the progress after the current chunk covered rows [0, covered) of what it read. */
+/* The oldest chunk in flight: the one emitted next. */
+snap_chunk *sdl_snapshot_head(const sdl_snapshot *s);
+
+/* s->next: the progress after the oldest chunk in flight covered rows [0, covered) of what it read.
+ */
 void sdl_snapshot_make_next(sdl_snapshot *s, size_t covered, size_t emitted, bool table_done);

@@ -212,8 +212,8 @@ sdl_snapshot_make_next(sdl_snapshot *s, size_t covered, size_t emitted, bool tab
     } else {
         const uint32_t *cols;
         uint32_t n = sdl_snapshot_table_key(s->table, &cols);
-        const sdl_value *row =
-            s->rows_read.values + (covered - 1) * sdl_snapshot_table_get(s->table)->ncols;
+        const sdl_value *row = sdl_snapshot_head(s)->rows.values +
+                               (covered - 1) * sdl_snapshot_table_get(s->table)->ncols;
         bson_append_array_begin(&s->next, "last_key", -1, &arr);
         for (uint32_t k = 0; k < n; k++) {
             append_key_value(&arr, k, &row[cols[k]]);

@@ -10,6 +10,7 @@
 #include "sdl/base/alloc.h"
 #include "sdl/base/bytes.h"
 #include "sdl/base/clock.h"
+#include "sdl/base/failpoint.h"
 #include "sdl/base/log.h"
 #include "sdl/mysql/snapshot-reader.h"
 
@@ -116,14 +117,47 @@ cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void
-changed_clear(sdl_snapshot *s)
+/* ---- the chunks in flight ---- */
+
+static snap_chunk *
+nth(const sdl_snapshot *s, size_t i)
 {
-    for (size_t i = 0; i < s->nchanged; i++) {
-        free(s->changed[i]);
+    return (snap_chunk *)(uintptr_t)&s->chunks[(s->head + i) % SDL_SNAPSHOT_IN_FLIGHT];
+}
+
+snap_chunk *
+sdl_snapshot_head(const sdl_snapshot *s)
+{
+    return nth(s, 0);
+}
+
+/* Frees what the slot holds but its arena's first block: the slot is free again. */
+static void
+chunk_clear(snap_chunk *c)
+{
+    for (size_t i = 0; i < c->nchanged; i++) {
+        free(c->changed[i]);
     }
-    s->nchanged = 0;
-    s->sorted = false;
+    c->nchanged = 0;
+    c->sorted = false;
+    free(c->hi_gtid);
+    c->hi_gtid = NULL;
+    memset(&c->rows, 0, sizeof(c->rows));
+    sdl_arena_reset(&c->arena);
+    c->state = CHUNK_NONE;
+}
+
+/* Drops every chunk in flight (a DDL, a lost connection, a chunk cut short): none is
+ * emitted; their watermarks, met in the stream later, match nothing, and the next chunk is
+ * read after the last committed key. */
+static void
+drop_chunks(sdl_snapshot *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        chunk_clear(nth(s, i));
+    }
+    s->head = 0;
+    s->count = 0;
 }
 
 /* ---- life ---- */
@@ -147,6 +181,9 @@ sdl_snapshot_new(const sdl_config *config, const uint8_t *progress, size_t len)
         bson_copy_to_excluding_noinit(&p, &s->progress, "", NULL);
     }
     bson_init(&s->next);
+    for (size_t i = 0; i < SDL_SNAPSHOT_IN_FLIGHT; i++) {
+        sdl_arena_init(&s->chunks[i].arena, 64 * 1024);
+    }
     sdl_snapshot_load_progress(s);
     return s;
 }
@@ -157,8 +194,11 @@ sdl_snapshot_free(sdl_snapshot *s)
     if (!s) {
         return NULL;
     }
-    changed_clear(s);
-    free(s->changed);
+    drop_chunks(s);
+    for (size_t i = 0; i < SDL_SNAPSHOT_IN_FLIGHT; i++) {
+        free(s->chunks[i].changed);
+        sdl_arena_done(&s->chunks[i].arena);
+    }
     (void)sdl_snapshot_table_free(s->table);
     (void)sdl_snapshot_reader_free(s->reader);
     bson_destroy(&s->progress);
@@ -170,7 +210,6 @@ sdl_snapshot_free(sdl_snapshot *s)
     free(s->id);
     free(s->last_request);
     free(s->last_key);
-    free(s->hi_gtid);
     free(s->view_pos);
     free(s->old_view);
     free(s->stream_pos);
@@ -189,9 +228,9 @@ sdl_snapshot_pending(const sdl_snapshot *s)
 static void
 reset_source(sdl_snapshot *s)
 {
+    drop_chunks(s); /* the new connection starts again after the last committed key */
     s->table = sdl_snapshot_table_free(s->table);
     s->reader = sdl_snapshot_reader_free(s->reader);
-    s->state = CHUNK_NONE;
     free(s->old_view); /* the view went with the connection: a new one is opened */
     s->old_view = s->view_pos;
     s->view_pos = NULL;
@@ -248,10 +287,11 @@ new_token(char *buf, size_t size, const char *what)
 /* consistent mode: opens the view, and once the stream is at its position reads the next
  * chunk from it (due: sdl_snapshot_due()). */
 static bool
-consistent_step(sdl_snapshot *s, sdl_error *err)
+consistent_step(sdl_snapshot *s, uint64_t limit, sdl_error *err)
 {
-    changed_clear(s);
-    memset(&s->rows_read, 0, sizeof(s->rows_read));
+    snap_chunk *c = nth(s, 0); /* one chunk at a time: none is in flight */
+
+    chunk_clear(c);
     if (!s->view_pos) {
         if (!sdl_snapshot_reader_consistent(s->reader, &s->view_pos, err)) {
             goto failed;
@@ -264,12 +304,14 @@ consistent_step(sdl_snapshot *s, sdl_error *err)
     if (!s->reached) {
         return true;
     }
-    s->read_sec = (int64_t)(sdl_now_realtime_usec() / SDL_USEC_PER_SEC);
-    if (s->table && !sdl_snapshot_reader_chunk(s->reader, s->table, s->last_key, s->limit,
-                                               &s->rows_read, err)) {
+    c->read_sec = (int64_t)(sdl_now_realtime_usec() / SDL_USEC_PER_SEC);
+    c->limit = limit;
+    if (s->table && !sdl_snapshot_reader_chunk(s->reader, s->table, s->last_key, limit, &c->arena,
+                                               &c->rows, err)) {
         goto failed;
     }
-    s->state = CHUNK_VIEW;
+    c->state = CHUNK_VIEW;
+    s->count = 1;
     return true;
 failed:
     if (err->transient) {
@@ -295,7 +337,7 @@ sdl_snapshot_stream_at(sdl_snapshot *s, const char *position)
 bool
 sdl_snapshot_due(const sdl_snapshot *s)
 {
-    return s && s->state == CHUNK_VIEW;
+    return s && s->count && nth(s, 0)->state == CHUNK_VIEW;
 }
 
 void
@@ -309,24 +351,76 @@ sdl_snapshot_due_commit(const sdl_snapshot *s, sdl_change *ret)
      * by the snapshot's committed rows, keeps the _ids <pipeline>:<gtid>:<seq> apart */
     ret->pos.gtid = s->view_pos ? s->view_pos : "";
     ret->pos.seq = SDL_SNAPSHOT_SEQ_BASE + s->rows;
-    ret->pos.ts_sec = s->read_sec;
+    ret->pos.ts_sec = nth(s, 0)->read_sec;
     ret->pos.binlog_file = "";
     ret->position = s->stream_pos ? s->stream_pos : "";
 }
 
-static bool read_chunk(sdl_snapshot *s, uint64_t limit, sdl_error *err);
+static bool read_chunk(sdl_snapshot *s, snap_chunk *c, const sdl_value *after, sdl_error *err);
+
+/* Reads the reply of the newest chunk's high watermark when no step will (the stream waits
+ * for that watermark: a write that failed must not go unnoticed). */
+static bool
+settle(sdl_snapshot *s, sdl_error *err)
+{
+    if (!s->reader || sdl_snapshot_reader_settle(s->reader, err)) {
+        return true;
+    }
+    if (err->transient) {
+        reset_source(s);
+    }
+    return false;
+}
+
+/* The key after which a chunk started now reads: the last committed key, or, with chunks in
+ * flight, the last key the newest of them read (*ret_buf: the values, to free); false when no
+ * chunk may start now (the newest chunk in flight ends its table, or its table was left out). */
+static bool
+next_start(sdl_snapshot *s, const sdl_value **ret_after, sdl_value **ret_buf)
+{
+    *ret_buf = NULL;
+    *ret_after = s->last_key;
+    if (s->count == 0) {
+        return true;
+    }
+    const snap_chunk *last = nth(s, s->count - 1);
+    if (!s->table || last->state == CHUNK_VIEW || last->rows.nrows == 0 ||
+        last->rows.nrows < last->limit) {
+        return false;
+    }
+    const uint32_t *cols;
+    uint32_t n = sdl_snapshot_table_key(s->table, &cols);
+    const sdl_value *row =
+        last->rows.values + (last->rows.nrows - 1) * sdl_snapshot_table_get(s->table)->ncols;
+    sdl_value *key = sdl_xcalloc(n ? n : 1, sizeof(*key));
+    for (uint32_t k = 0; k < n; k++) {
+        key[k] = row[cols[k]]; /* strings in last's arena: it stays in flight meanwhile */
+    }
+    *ret_after = key;
+    *ret_buf = key;
+    return true;
+}
 
 bool
 sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
 {
-    if (!s || s->state != CHUNK_NONE || s->done >= s->ntables) {
+    const sdl_value *after;
+    sdl_value *key_buf = NULL;
+
+    if (!s || s->done >= s->ntables) {
         return true;
+    }
+    if (s->count >= (s->consistent ? 1 : SDL_SNAPSHOT_IN_FLIGHT)) {
+        return true; /* the oldest chunk's high watermark was settled before the newest's SELECT */
+    }
+    if (s->count && (!s->reader || !s->table || s->described != s->done)) {
+        return settle(s, err);
     }
     if (!s->reader &&
         !sdl_snapshot_reader_open(s->config, s->config->pipeline.name, &s->reader, err)) {
         return false;
     }
-    if (!s->table || s->described != s->done) {
+    if (s->count == 0 && (!s->table || s->described != s->done)) {
         bool skip = false;
         if (!describe(s, &skip, err)) {
             if (err->transient) {
@@ -353,27 +447,62 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
     if (max_rows && limit > max_rows) {
         limit = max_rows; /* a transaction of exactly the limit is not split (batcher.h) */
     }
-    s->limit = limit;
     if (s->consistent) {
-        return consistent_step(s, err);
+        return consistent_step(s, limit, err);
     }
-    new_token(s->lo, sizeof(s->lo), "lo");
-    new_token(s->hi, sizeof(s->hi), "hi");
-    changed_clear(s);
-    memset(&s->rows_read, 0, sizeof(s->rows_read));
-    if (!sdl_snapshot_reader_watermark(s->reader, s->lo, err)) {
+    if (!next_start(s, &after, &key_buf)) {
+        return settle(s, err); /* the newest chunk in flight ends the table: the next waits */
+    }
+    /* the newest chunk in flight's high watermark is this one's low watermark (DESIGN.md §9
+     * "Chunks in flight"): written before this SELECT, not yet passed by the stream */
+    const snap_chunk *prev = s->count ? nth(s, s->count - 1) : NULL;
+    snap_chunk *c = nth(s, s->count);
+    chunk_clear(c);
+    c->limit = limit;
+    new_token(c->hi, sizeof(c->hi), "hi");
+    if (prev) {
+        memcpy(c->lo, prev->hi, sizeof(c->lo));
+    } else {
+        new_token(c->lo, sizeof(c->lo), "lo");
+        if (!sdl_snapshot_reader_watermark(s->reader, c->lo, err)) {
+            goto failed;
+        }
+    }
+    c->read_sec = (int64_t)(sdl_now_realtime_usec() / SDL_USEC_PER_SEC);
+    if (s->table && !read_chunk(s, c, after, err)) {
+        if (err->code == SDL_E_SCHEMA && s->count) {
+            /* the table changed under the chunks in flight: all of them are read again, from
+             * the last committed key, once it is described again */
+            log_info("Snapshot %s: table %s changed while it was read (%s); the chunks in "
+                     "flight are read again as it is now",
+                     s->id, s->tables[s->done], err->message);
+            sdl_error_clear(err);
+            chunk_clear(c);
+            drop_chunks(s);
+            s->table = sdl_snapshot_table_free(s->table);
+            free(key_buf);
+            return true;
+        }
         goto failed;
     }
-    s->read_sec = (int64_t)(sdl_now_realtime_usec() / SDL_USEC_PER_SEC);
-    if (s->table && !read_chunk(s, limit, err)) {
+    free(key_buf);
+    key_buf = NULL;
+    /* sent, not waited for: it commits while the stream and the emitting go on; the next call
+     * on the connection reads its reply (and fails if the write did) */
+    if (!sdl_snapshot_reader_watermark_send(s->reader, c->hi, err)) {
         goto failed;
     }
-    if (!sdl_snapshot_reader_watermark(s->reader, s->hi, err)) {
-        goto failed;
+    /* between the shared watermark's row and its COMMIT (the stream met the row already):
+     * the window is open from here */
+    c->state = prev && prev->state == CHUNK_HI ? CHUNK_WINDOW : CHUNK_WAIT_LO;
+    s->count++;
+    if (s->count > 1) {
+        sdl_failpoint("snapshot.chunks_in_flight"); /* tests: kill -9 with two in flight */
     }
-    s->state = CHUNK_WAIT_LO;
     return true;
 failed:
+    free(key_buf);
+    chunk_clear(c);
     if (err->transient) {
         reset_source(s);
     }
@@ -456,6 +585,7 @@ sdl_snapshot_serve(sdl_snapshot *s, const sdl_config *config, const uint8_t *req
             s->ntables = 0;
             free(s->id);
             s->id = sdl_xstrdup(id);
+            drop_chunks(s); /* none: the last table was done */
             s->done = s->chunk = s->rows = s->table_rows = 0;
             free(s->last_key);
             s->last_key = NULL;
@@ -517,30 +647,41 @@ sdl_snapshot_row_tap(void *ctx, const sdl_row_change *row, const sdl_change_pos 
         strcmp(t->name, s->wm_table) == 0) {
         const char *tok;
         size_t len;
-        if (s->state != CHUNK_NONE && watermark_token(row, &tok, &len)) {
-            if (s->state == CHUNK_WAIT_LO && len == strlen(s->lo) && memcmp(tok, s->lo, len) == 0) {
-                s->state = CHUNK_WINDOW;
-            } else if (s->state == CHUNK_WINDOW && len == strlen(s->hi) &&
-                       memcmp(tok, s->hi, len) == 0) {
-                s->state = CHUNK_HI;
-                free(s->hi_gtid);
-                s->hi_gtid = sdl_xstrdup(pos->gtid ? pos->gtid : "");
+        /* the chunks' watermarks come in the order they were written: lo(k) hi(k) hi(k+1) …,
+         * chunk k's high one also chunk k+1's low one when k+1 was read while k was in flight:
+         * one row may close a window and open the next */
+        for (size_t k = 0; k < s->count && watermark_token(row, &tok, &len); k++) {
+            snap_chunk *c = nth(s, k);
+            if (c->state == CHUNK_WAIT_LO && len == strlen(c->lo) && memcmp(tok, c->lo, len) == 0) {
+                c->state = CHUNK_WINDOW;
+            } else if (c->state == CHUNK_WINDOW && len == strlen(c->hi) &&
+                       memcmp(tok, c->hi, len) == 0) {
+                c->state = CHUNK_HI;
+                free(c->hi_gtid);
+                c->hi_gtid = sdl_xstrdup(pos->gtid ? pos->gtid : "");
             }
         }
         return true; /* never a row change */
     }
-    if (s->state == CHUNK_WINDOW && s->table &&
-        same_table(sdl_snapshot_table_get(s->table), row->table->db, row->table->name)) {
+    if (!s->count || !s->table ||
+        !same_table(sdl_snapshot_table_get(s->table), row->table->db, row->table->name)) {
+        return false;
+    }
+    for (size_t k = 0; k < s->count; k++) {
+        snap_chunk *c = nth(s, k);
+        if (c->state != CHUNK_WINDOW) {
+            continue;
+        }
         const sdl_value *images[2] = {row->before, row->after};
         for (int i = 0; i < 2; i++) {
             if (!images[i]) {
                 continue;
             }
-            if (s->nchanged == s->cap_changed) {
-                s->cap_changed = s->cap_changed ? s->cap_changed * 2 : 64;
-                s->changed = sdl_xreallocarray(s->changed, s->cap_changed, sizeof(*s->changed));
+            if (c->nchanged == c->cap_changed) {
+                c->cap_changed = c->cap_changed ? c->cap_changed * 2 : 64;
+                c->changed = sdl_xreallocarray(c->changed, c->cap_changed, sizeof(*c->changed));
             }
-            s->changed[s->nchanged++] = key_string(s, images[i]);
+            c->changed[c->nchanged++] = key_string(s, images[i]);
         }
     }
     return false;
@@ -549,21 +690,23 @@ sdl_snapshot_row_tap(void *ctx, const sdl_row_change *row, const sdl_change_pos 
 bool
 sdl_snapshot_at_commit(const sdl_snapshot *s, const char *gtid)
 {
-    return s && s->state == CHUNK_HI && s->hi_gtid && gtid && strcmp(s->hi_gtid, gtid) == 0;
+    const snap_chunk *c = s && s->count ? nth(s, 0) : NULL;
+
+    return c && c->state == CHUNK_HI && c->hi_gtid && gtid && strcmp(c->hi_gtid, gtid) == 0;
 }
 
 size_t
 sdl_snapshot_chunk_size(const sdl_snapshot *s)
 {
-    return s->rows_read.nrows;
+    return s->count ? nth(s, 0)->rows.nrows : 0;
 }
 
 bool
 sdl_snapshot_chunk_row(const sdl_snapshot *s, size_t i, sdl_row_change *ret_row)
 {
-    sdl_snapshot *m = (sdl_snapshot *)(uintptr_t)s; /* sorting the keys once is not a change */
+    snap_chunk *m = nth(s, 0); /* sorting the keys once is not a change */
     const sdl_table *t = sdl_snapshot_table_get(s->table);
-    const sdl_value *row = s->rows_read.values + i * t->ncols;
+    const sdl_value *row = m->rows.values + i * t->ncols;
 
     if (!m->sorted) {
         if (m->nchanged) { /* none in consistent mode (changed NULL) */
@@ -592,16 +735,17 @@ sdl_snapshot_chunk_info(const sdl_snapshot *s, const char **ret_id, int64_t *ret
 {
     *ret_id = s->id;
     *ret_chunk = (int64_t)s->chunk + 1;
-    *ret_read_sec = s->read_sec;
+    *ret_read_sec = nth(s, 0)->read_sec;
 }
 
 void
 sdl_snapshot_chunk_done(sdl_snapshot *s, size_t covered, size_t emitted,
                         const bson_t **ret_progress)
 {
-    size_t nread = s->rows_read.nrows;
+    snap_chunk *c = nth(s, 0);
+    size_t nread = c->rows.nrows;
     /* the SELECT saw every row after the last key when it returned fewer than asked */
-    bool table_done = !s->table || (covered == nread && nread < s->limit);
+    bool table_done = !s->table || (covered == nread && nread < c->limit);
 
     sdl_snapshot_make_next(s, covered, emitted, table_done);
     bson_destroy(&s->progress);
@@ -611,6 +755,14 @@ sdl_snapshot_chunk_done(sdl_snapshot *s, size_t covered, size_t emitted,
                  s->table_rows + emitted);
     }
     sdl_snapshot_load_progress(s);
+    chunk_clear(c);
+    s->head = (s->head + 1) % SDL_SNAPSHOT_IN_FLIGHT;
+    s->count--;
+    if (covered < nread || table_done) {
+        /* cut short (its documents' bytes): the chunks after it began after its last row, not
+         * after the last one committed; read again. (None follows a table's last chunk.) */
+        drop_chunks(s);
+    }
     if (table_done) {
         s->table = sdl_snapshot_table_free(s->table);
     }
@@ -625,8 +777,6 @@ sdl_snapshot_chunk_done(sdl_snapshot *s, size_t covered, size_t emitted,
                    s->ntables, s->ntables == 1 ? "" : "s");
         s->reader = sdl_snapshot_reader_free(s->reader);
     }
-    changed_clear(s);
-    s->state = CHUNK_NONE;
     *ret_progress = &s->progress;
 }
 
@@ -672,15 +822,15 @@ sdl_snapshot_rows(const sdl_snapshot *s)
  * renamed, a column gone: SDL_E_SCHEMA) is described again: gone, it is done (an empty
  * chunk); changed, the chunk is read with its new definition. */
 static bool
-read_chunk(sdl_snapshot *s, uint64_t limit, sdl_error *err)
+read_chunk(sdl_snapshot *s, snap_chunk *c, const sdl_value *after, sdl_error *err)
 {
     bool skip = false;
 
-    if (sdl_snapshot_reader_chunk(s->reader, s->table, s->last_key, limit, &s->rows_read, err)) {
+    if (sdl_snapshot_reader_chunk(s->reader, s->table, after, c->limit, &c->arena, &c->rows, err)) {
         return true;
     }
-    if (err->code != SDL_E_SCHEMA) {
-        return false;
+    if (err->code != SDL_E_SCHEMA || s->count) {
+        return false; /* with chunks in flight: the caller drops them all */
     }
     log_info("Snapshot %s: table %s changed while it was read (%s); reading it again as it is "
              "now",
@@ -691,10 +841,11 @@ read_chunk(sdl_snapshot *s, uint64_t limit, sdl_error *err)
     }
     if (skip) {
         s->table = sdl_snapshot_table_free(s->table); /* done: an empty chunk */
-        memset(&s->rows_read, 0, sizeof(s->rows_read));
+        memset(&c->rows, 0, sizeof(c->rows));
         return true;
     }
-    return sdl_snapshot_reader_chunk(s->reader, s->table, s->last_key, limit, &s->rows_read, err);
+    return sdl_snapshot_reader_chunk(s->reader, s->table, after, c->limit, &c->arena, &c->rows,
+                                     err);
 }
 
 void
@@ -709,15 +860,14 @@ sdl_snapshot_ddl(sdl_snapshot *s, const char *db, const char *table)
         (table[0] && strcmp(name + dblen + 1, table) != 0)) {
         return;
     }
-    if (s->state != CHUNK_NONE) {
-        log_info("Snapshot %s: table %s changed (DDL) while a chunk of it was read; the chunk "
-                 "is read again with the table's new definition",
-                 s->id, name);
+    if (s->count) {
+        log_info("Snapshot %s: table %s changed (DDL) while %zu chunk%s of it %s in flight; "
+                 "%s read again with the table's new definition",
+                 s->id, name, s->count, s->count == 1 ? "" : "s", s->count == 1 ? "was" : "were",
+                 s->count == 1 ? "it is" : "they are");
     } else {
         log_info("Snapshot %s: table %s changed (DDL); it is described again", s->id, name);
     }
-    changed_clear(s);
-    memset(&s->rows_read, 0, sizeof(s->rows_read));
-    s->state = CHUNK_NONE;
+    drop_chunks(s);
     s->table = sdl_snapshot_table_free(s->table); /* the next step describes it again */
 }

@@ -124,12 +124,11 @@ set_str(sdl_value *v, sdl_value_kind kind, const char *p, size_t n)
     v->str.len = n;
 }
 
-/* One fetched column into @v (values copied into the reader's arena). */
+/* One fetched column into @v (values copied into @a). */
 static bool
-convert(sdl_snapshot_reader *r, const sdl_snapshot_table *t, uint32_t i, const MYSQL_BIND *b,
-        const void *buf, unsigned long len, sdl_value *v, sdl_error *err)
+convert(sdl_arena *a, const sdl_snapshot_table *t, uint32_t i, const MYSQL_BIND *b, const void *buf,
+        unsigned long len, sdl_value *v, sdl_error *err)
 {
-    sdl_arena *a = &r->arena;
     const sdl_column *c = &t->table.cols[i];
 
     memset(v, 0, sizeof(*v));
@@ -257,7 +256,8 @@ buffer_type(col_read rd)
 
 bool
 sdl_snapshot_reader_chunk(sdl_snapshot_reader *r, sdl_snapshot_table *t, const sdl_value *last_key,
-                          uint64_t limit, sdl_snapshot_chunk *ret_chunk, sdl_error *err)
+                          uint64_t limit, sdl_arena *arena, sdl_snapshot_chunk *ret_chunk,
+                          sdl_error *err)
 {
     MYSQL_STMT **slot = last_key ? &t->next : &t->first;
     const char *sql = last_key ? t->select_next : t->select_first;
@@ -274,7 +274,10 @@ sdl_snapshot_reader_chunk(sdl_snapshot_reader *r, sdl_snapshot_table *t, const s
     bool ok = false;
 
     memset(ret_chunk, 0, sizeof(*ret_chunk));
-    sdl_arena_reset(&r->arena);
+    sdl_arena_reset(arena);
+    if (!sdl_snapshot_reader_settle(r, err)) {
+        return false;
+    }
     if (!t->nkey) {
         sdl_error_set(err, SDL_E_INVALID, "snapshot of a table without a chunk key");
         return false;
@@ -360,7 +363,7 @@ sdl_snapshot_reader_chunk(sdl_snapshot_reader *r, sdl_snapshot_table *t, const s
         goto out;
     }
     size_t total = (size_t)mysql_stmt_num_rows(st);
-    values = sdl_arena_calloc(&r->arena, total ? total * ncols : 1, sizeof(*values));
+    values = sdl_arena_calloc(arena, total ? total * ncols : 1, sizeof(*values));
     for (;;) {
         int rc = mysql_stmt_fetch(st);
         if (rc == MYSQL_NO_DATA) {
@@ -380,7 +383,7 @@ sdl_snapshot_reader_chunk(sdl_snapshot_reader *r, sdl_snapshot_table *t, const s
             if (nulls[i]) {
                 memset(v, 0, sizeof(*v));
                 v->kind = SDL_VALUE_NULL;
-            } else if (!convert(r, t, i, &res[i], bufs[i], lens[i], v, err)) {
+            } else if (!convert(arena, t, i, &res[i], bufs[i], lens[i], v, err)) {
                 goto out;
             }
         }

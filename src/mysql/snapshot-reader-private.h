@@ -24,7 +24,7 @@ struct sdl_snapshot_reader {
     char *wm_db;
     char *wm_table;
     char *pipeline;
-    sdl_arena arena; /* the current chunk's values */
+    bool pending; /* a watermark sent (sdl_snapshot_reader_watermark_send), its reply unread */
 };
 
 /* How a column is read and turned into an sdl_value. */

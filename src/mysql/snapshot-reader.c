@@ -13,6 +13,7 @@
 #include "sdl/base/alloc.h"
 #include "sdl/base/arena.h"
 #include "sdl/base/bytes.h"
+#include "sdl/base/failpoint.h"
 #include "sdl/mysql/binlog-event.h"
 #include "sdl/mysql/gtid-set.h"
 #include "sdl/mysql/gtid.h"
@@ -172,7 +173,6 @@ sdl_snapshot_reader_open(const sdl_config *config, const char *pipeline,
     const char *wm = config->snapshot.watermark_table;
     const char *dot = strchr(wm, '.');
 
-    sdl_arena_init(&r->arena, 64 * 1024);
     r->wm_db = sdl_xstrndup(wm, (size_t)(dot - wm));
     r->wm_table = sdl_xstrdup(dot + 1);
     r->pipeline = sdl_xstrdup(pipeline);
@@ -211,7 +211,6 @@ sdl_snapshot_reader_free(sdl_snapshot_reader *r)
     }
     (void)sdl_schema_cache_free(r->schema);
     (void)sdl_mysql_conn_free(r->conn);
-    sdl_arena_done(&r->arena);
     free(r->wm_db);
     free(r->wm_table);
     free(r->pipeline);
@@ -234,7 +233,8 @@ sdl_snapshot_reader_list_tables(sdl_snapshot_reader *r, const sdl_config *config
     char **rows = NULL;
     size_t nrows = 0, n = 0;
 
-    if (!sdl_mysql_conn_query_rows(
+    if (!sdl_snapshot_reader_settle(r, err) ||
+        !sdl_mysql_conn_query_rows(
             r->conn,
             "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
             "'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "
@@ -268,28 +268,78 @@ sdl_snapshot_names_free(char **names, size_t count)
     free(names);
 }
 
-bool
-sdl_snapshot_reader_watermark(sdl_snapshot_reader *r, const char *token, sdl_error *err)
+static void
+watermark_error(sdl_snapshot_reader *r, sdl_error *err)
 {
+    sdl_error_prefix(err,
+                     "writing a snapshot watermark into %s.%s (it needs INSERT and UPDATE there)",
+                     r->wm_db, r->wm_table);
+}
+
+bool
+sdl_snapshot_reader_settle(sdl_snapshot_reader *r, sdl_error *err)
+{
+    if (!r->pending) {
+        return true;
+    }
+    r->pending = false;
+    MYSQL *h = sdl_mysql_conn_handle(r->conn);
+    if (mysql_read_query_result(h) != 0) {
+        sdl_mysql_conn_set_error(r->conn, "query on", err);
+        watermark_error(r, err);
+        return false;
+    }
+    return true;
+}
+
+static bool
+watermark(sdl_snapshot_reader *r, const char *token, bool wait, sdl_error *err)
+{
+    if (!sdl_snapshot_reader_settle(r, err)) {
+        return false;
+    }
     char *qt = quoted_table(r->wm_db, r->wm_table);
     char *p = sdl_mysql_conn_escape(r->conn, r->pipeline);
     char *t = sdl_mysql_conn_escape(r->conn, token);
     char *sql = sdl_xasprintf("INSERT INTO %s (pipeline, token) VALUES ('%s', '%s') ON DUPLICATE "
                               "KEY UPDATE token = VALUES(token)",
                               qt, p, t);
-    bool ok = sdl_mysql_conn_exec(r->conn, sql, err);
+    bool ok;
 
+    if (wait) {
+        ok = sdl_mysql_conn_exec(r->conn, sql, err);
+    } else {
+        if (sdl_failpoint_hit("snapshot.high_watermark_fails")) {
+            /* tests: a write the server refuses, found only when its reply is read */
+            free(sql);
+            sql = sdl_xasprintf("INSERT INTO %s (no_such_column) VALUES (1)", qt);
+        }
+        ok = mysql_send_query(sdl_mysql_conn_handle(r->conn), sql, (unsigned long)strlen(sql)) == 0;
+        if (!ok) {
+            sdl_mysql_conn_set_error(r->conn, "query on", err);
+        }
+        r->pending = ok;
+    }
     if (!ok) {
-        sdl_error_prefix(err,
-                         "writing a snapshot watermark into %s.%s (it needs INSERT and "
-                         "UPDATE there)",
-                         r->wm_db, r->wm_table);
+        watermark_error(r, err);
     }
     free(qt);
     free(p);
     free(t);
     free(sql);
     return ok;
+}
+
+bool
+sdl_snapshot_reader_watermark(sdl_snapshot_reader *r, const char *token, sdl_error *err)
+{
+    return watermark(r, token, true, err);
+}
+
+bool
+sdl_snapshot_reader_watermark_send(sdl_snapshot_reader *r, const char *token, sdl_error *err)
+{
+    return watermark(r, token, false, err);
 }
 
 /* The source type code and read method of an information_schema DATA_TYPE. */
@@ -426,6 +476,9 @@ bool
 sdl_snapshot_reader_describe(sdl_snapshot_reader *r, const char *db, const char *table,
                              sdl_snapshot_table **ret_table, sdl_error *err)
 {
+    if (!sdl_snapshot_reader_settle(r, err)) {
+        return false;
+    }
     char *edb = escaped(r, db), *et = escaped(r, table);
     char *sql_cols = sdl_xasprintf(
         "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_SET_NAME, "
@@ -569,7 +622,8 @@ sdl_snapshot_reader_estimate(sdl_snapshot_reader *r, const char *db, const char 
     sdl_error err = SDL_ERROR_INIT;
     uint64_t n = 0;
 
-    if (sdl_mysql_conn_query_value(r->conn, sql, &v, &err) && v) {
+    /* a watermark's reply unread: no estimate (the next call that may fail reads it) */
+    if (!r->pending && sdl_mysql_conn_query_value(r->conn, sql, &v, &err) && v) {
         n = strtoull(v, NULL, 10);
     }
     free(v);
@@ -688,7 +742,8 @@ bool
 sdl_snapshot_reader_consistent(sdl_snapshot_reader *r, char **ret_position, sdl_error *err)
 {
     *ret_position = NULL;
-    if (!sdl_mysql_conn_exec(r->conn, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    if (!sdl_snapshot_reader_settle(r, err) ||
+        !sdl_mysql_conn_exec(r->conn, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
                              err)) {
         return false;
     }

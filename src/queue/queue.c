@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,13 +24,32 @@ struct sdl_queue {
     bool closed;
 };
 
+/* An item made by sdl_queue_item_new_doc: its document follows it in one allocation. */
+typedef struct item_with_doc {
+    sdl_queue_item item;
+    _Alignas(16) uint8_t doc[];
+} item_with_doc;
+
+sdl_queue_item *
+sdl_queue_item_new_doc(size_t doc_len)
+{
+    item_with_doc *w = sdl_xmalloc(sizeof(*w) + (doc_len ? doc_len : 1));
+
+    memset(&w->item, 0, sizeof(w->item));
+    w->item.doc = w->doc;
+    w->item.doc_len = doc_len;
+    return &w->item;
+}
+
 void
 sdl_queue_item_free(sdl_queue_item *item)
 {
     if (!item) {
         return;
     }
-    free(item->doc);
+    if ((uintptr_t)item->doc != (uintptr_t)item + offsetof(item_with_doc, doc)) {
+        free(item->doc);
+    }
     free(item->gtid);
     free(item->position);
     free(item->binlog_file);
@@ -171,6 +192,15 @@ sdl_queue_bytes(sdl_queue *q)
     n = q->bytes;
     (void)pthread_mutex_unlock(&q->lock);
     return n;
+}
+
+void
+sdl_queue_counters(sdl_queue *q, size_t *ret_bytes, uint64_t *ret_full_usec)
+{
+    (void)pthread_mutex_lock(&q->lock);
+    *ret_bytes = q->bytes;
+    *ret_full_usec = q->full_usec;
+    (void)pthread_mutex_unlock(&q->lock);
 }
 
 uint64_t

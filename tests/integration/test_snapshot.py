@@ -361,6 +361,87 @@ def test_snapshot_exact_under_writes_and_kill9(sdl, mariadb, target, tmp_path):
     print(f"checks: {time.time() - t1:.1f}s")
 
 
+def check_exact(mariadb, target):
+    """Every table's audit log rebuilt and its mirror equal SELECT *, each key snapshotted
+    once, the offset and staging exact; the snapshot's progress."""
+    o = offset(target)
+    snap = o["snapshot"]
+    assert snap["state"] == "done" and snap["done"] == 3, snap
+    assert target.db.row_changes_staging.count_documents({}) == 0
+    assert o["rows_applied"] == target.db.row_changes.count_documents({}), o
+    total = 0
+    for t in TABLES:
+        want = select_all(mariadb, t)
+        have, n = rebuild(target, t)
+        total += n
+        compare(t, want, have, "audit log")
+        mirror = {key_of_doc(m, t): {k: v for k, v in m.items() if k != "_id"}
+                  for m in target.db[f"{DB}.{t}"].find()}
+        compare(t, want, mirror, "mirror")
+    assert snap["rows"] == total, (snap, total)
+    return snap
+
+
+def test_kill9_with_two_chunks_in_flight(sdl, mariadb, target, tmp_path):
+    """The reader keeps two chunks in flight (the next one read while the stream catches up
+    with the previous one's high watermark, DESIGN.md §9). sdl dies (SDL_FAILPOINT
+    snapshot.chunks_in_flight: right after the second chunk's high watermark, the first not yet
+    emitted) again and again under writes; each restart goes on after the last committed key,
+    not after the last key read: at the end the audit log and the mirrors equal SELECT *, no
+    key snapshotted twice, none missing."""
+    rows = 3000
+    grant_watermarks(mariadb)
+    create(mariadb, rows)
+    writer = Writer(mariadb, rows, seed=13)
+    d = Daemon(sdl, target, tmp_path, batch="max_rows: 2000, max_delay: 20ms", start="snapshot",
+               pipeline=("modes: [audit, mirror]",),
+               extra=f"tables:\n  include: ['{DB}.*']\nsnapshot:\n  chunk_rows: 100\n"
+                     f"mirror:\n  no_primary_key: all_columns\n")
+    writer.start()
+    kills = 0
+    for n in (2, 5, 3, 9, 4, 7):
+        d.start(env={"SDL_FAILPOINT": f"snapshot.chunks_in_flight:{n}"})
+        rc = d.wait(timeout=120)
+        if snapshot_state(target).get("state") == "done":
+            break
+        assert rc == 137, (rc, d.output()[-3000:])
+        kills += 1
+    assert kills >= 5, kills
+    d.start()
+    wait_for_snapshot_done(target, d, timeout=300)
+    writer.stop_flag.set()
+    writer.join()
+    assert writer.error is None, writer.error
+    wait_for_offset(target, mariadb.gtid_binlog_pos(), d, timeout=300)
+    assert d.stop() == 0, d.output()[-3000:]
+    check_exact(mariadb, target)
+
+
+def test_a_failed_high_watermark_write_stops_sdl_instead_of_stalling(sdl, mariadb, target,
+                                                                     tmp_path):
+    """A chunk's high watermark is sent without waiting for the server's reply (DESIGN.md §9
+    "Chunks in flight"). When that write fails (SDL_FAILPOINT snapshot.high_watermark_fails:
+    a statement the server refuses instead) on a table's last chunk, after which no further
+    chunk is read, sdl must still read the reply and stop naming the watermark table, rather
+    than wait for a watermark the binlog will never show. A restart snapshots the rows once."""
+    grant_watermarks(mariadb)
+    mariadb.sql("DROP DATABASE IF EXISTS hw", "CREATE DATABASE hw",
+                "CREATE TABLE hw.t (id INT PRIMARY KEY, s VARCHAR(20))",
+                "INSERT INTO hw.t SELECT seq, CONCAT('r', seq) FROM hw.seq_1_to_50")
+    d = Daemon(sdl, target, tmp_path, batch="max_rows: 200, max_delay: 5ms", start="snapshot",
+               extra="tables:\n  include: ['hw.*']\nsnapshot:\n  chunk_rows: 100\n")
+    d.start(env={"SDL_FAILPOINT": "snapshot.high_watermark_fails:1"})
+    rc = d.wait(timeout=60)  # a stall would wait forever: TimeoutExpired
+    assert rc not in (0, 137), (rc, d.output()[-3000:])
+    assert "writing a snapshot watermark into sdl.watermarks" in d.output(), d.output()[-3000:]
+    assert target.db.row_changes.count_documents({"op": "snapshot"}) == 0
+    d.start()
+    wait_for_snapshot_done(target, d)
+    assert d.stop() == 0, d.output()[-3000:]
+    ids = sorted(x["after"]["id"] for x in target.db.row_changes.find({"op": "snapshot"}))
+    assert ids == list(range(1, 51)), ids
+
+
 def test_year_counts_as_numeric_in_mariadb_signedness(sdl, mariadb):
     """Found by the snapshot's every-type table: MariaDB's SIGNEDNESS metadata has a bit for
     YEAR columns too; sdl counted 8 numeric columns (one byte) where the server sent 9 bits
@@ -643,6 +724,9 @@ def test_alter_table_during_its_snapshot(sdl, mariadb, target, tmp_path):
         mariadb.sql("ALTER TABLE ddl1.t ADD COLUMN extra INT NOT NULL DEFAULT 7")
     wait_for_snapshot_done(target, d)
     assert d.stop() == 0, d.output()[-3000:]
+    # the stream met the ALTER with two chunks in flight (the next one is read as soon as
+    # one is emitted): both were dropped and read again with the new column
+    assert "changed (DDL) while 2 chunks of it were in flight" in d.output(), d.output()[-3000:]
     ddl = list(target.db.row_changes.find({"op": "ddl", "table": "t"}))
     assert len(ddl) == 1, ddl
     at = seqno(ddl[0]["gtid"])

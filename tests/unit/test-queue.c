@@ -123,3 +123,37 @@ TEST(queue_close_wakes_a_blocked_producer)
     ASSERT_TRUE(sdl_queue_full_usec(q) <= sdl_now_monotonic_usec() - t0);
     sdl_queue_free(q);
 }
+
+TEST(queue_item_with_its_document_in_one_allocation)
+{
+    sdl_queue *q = sdl_queue_new(1 << 20);
+    bool closed = false;
+    size_t bytes = 1;
+    uint64_t full = 1;
+
+    /* made by sdl_queue_item_new_doc, then one made the other way: each freed as it was
+     * allocated (the sanitizer build sees a wrong free) */
+    sdl_queue_item *a = sdl_queue_item_new_doc(300);
+    ASSERT_NOT_NULL(a->doc);
+    ASSERT_UINT_EQ(a->doc_len, 300);
+    ASSERT_NULL(a->gtid);
+    for (size_t i = 0; i < 300; i++) {
+        a->doc[i] = (uint8_t)i;
+    }
+    a->gtid = sdl_xstrdup("0-1-2");
+    ASSERT_TRUE(sdl_queue_push(q, a));
+    ASSERT_TRUE(sdl_queue_push(q, item(2, 10)));
+    sdl_queue_counters(q, &bytes, &full);
+    ASSERT_UINT_EQ(bytes, sdl_queue_bytes(q));
+    ASSERT_TRUE(bytes >= 310);
+    ASSERT_UINT_EQ(full, 0);
+    sdl_queue_item *it = sdl_queue_pop(q, 0, &closed);
+    ASSERT_TRUE(it == a);
+    ASSERT_UINT_EQ(it->doc[299], 299 % 256);
+    sdl_queue_item_free(it);
+    it = sdl_queue_pop(q, 0, &closed);
+    ASSERT_UINT_EQ(it->seq, 2);
+    sdl_queue_item_free(it);
+    sdl_queue_item_free(sdl_queue_item_new_doc(0));
+    sdl_queue_free(q);
+}

@@ -5,12 +5,15 @@
  * snapshot: existing rows into the pipeline in chunks, stitched to the binlog with DBLog
  * watermarks (DESIGN.md §9). Runs on the reader thread beside the change stream:
  *
- *   step()      when no chunk is in flight and tables remain: write the low watermark, SELECT
- *               the next chunk_rows rows after the last key, write the high watermark
- *               (mysql/snapshot-reader.h);
+ *   step()      when fewer than two chunks are in flight and tables remain: write the low
+ *               watermark (with a chunk in flight, its high one is the new chunk's low one),
+ *               SELECT the next chunk_rows rows after the last key (the last one the newest
+ *               chunk in flight read, else the last one committed), write the high
+ *               watermark (mysql/snapshot-reader.h);
  *   row_tap()   the change stream's tap: the watermark table's rows (never handed out) move
  *               the chunk from "waiting for low" to "in the window" to "high seen"; in the
- *               window the keys of the chunk's table that change are collected;
+ *               window the keys of the chunk's table that change are collected (each chunk
+ *               its own window; they come in the order the chunks were read);
  *   at_commit() the high watermark's transaction ends: the chunk's rows whose keys did not
  *               change in the window are emitted in it, before its COMMIT, and the COMMIT
  *               carries the new progress, which the offset stores with the batch.
@@ -60,8 +63,9 @@ SDL_MUST_CHECK bool sdl_snapshot_serve(sdl_snapshot *snap, const sdl_config *con
 /* Whether tables remain (false: the snapshot is complete; the pipeline may free it). */
 bool sdl_snapshot_pending(const sdl_snapshot *snap);
 
-/* Starts the next chunk when none is in flight (see above). @max_rows bounds its rows (the
- * batch limit in force: a chunk is committed in one batch). Errors: transient ones (the
+/* Starts the next chunk when fewer than two are in flight (one in consistent mode) and the
+ * newest does not end its table (see above; DESIGN.md §9 "Chunks in flight"). @max_rows bounds its
+ * rows (the batch limit in force: a chunk is committed in one batch). Errors: transient ones (the
  * source) may be retried by calling again; others stop the pipeline. */
 SDL_MUST_CHECK bool sdl_snapshot_step(sdl_snapshot *snap, uint64_t max_rows, sdl_error *err);
 
@@ -82,8 +86,8 @@ bool sdl_snapshot_due(const sdl_snapshot *snap);
 void sdl_snapshot_due_commit(const sdl_snapshot *snap, sdl_change *ret);
 
 /* A DDL statement on @db.@table (@table "": tables unknown) seen in the stream (DESIGN.md §9):
- * when it is the table under snapshot (watermark mode), the chunk in flight is dropped (read
- * with the old columns; its watermarks then match nothing) and the table is described again
+ * when it is the table under snapshot (watermark mode), the chunks in flight are dropped (read
+ * with the old columns; their watermarks then match nothing) and the table is described again
  * before its next chunk; a table that no longer exists is done. */
 void sdl_snapshot_ddl(sdl_snapshot *snap, const char *db, const char *table);
 
@@ -93,7 +97,7 @@ bool sdl_snapshot_is_watermark(const sdl_config *config, const sdl_table *table)
 /* The change stream's tap (change-stream.h, opts.row_tap); @ctx is the sdl_snapshot. */
 bool sdl_snapshot_row_tap(void *ctx, const sdl_row_change *row, const sdl_change_pos *pos);
 
-/* Whether the transaction @gtid that ends now is the current chunk's high watermark's: then
+/* Whether the transaction @gtid that ends now is the oldest chunk's high watermark's: then
  * the chunk's rows go into it (sdl_snapshot_chunk_row()) and sdl_snapshot_chunk_done() ends
  * the chunk. */
 bool sdl_snapshot_at_commit(const sdl_snapshot *snap, const char *gtid);

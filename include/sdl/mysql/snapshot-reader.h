@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sdl/base/arena.h"
 #include "sdl/base/error.h"
 #include "sdl/base/macros.h"
 #include "sdl/config/config.h"
@@ -46,6 +47,15 @@ void sdl_snapshot_names_free(char **names, size_t count);
  * UPDATE of the watermark table). */
 SDL_MUST_CHECK bool sdl_snapshot_reader_watermark(sdl_snapshot_reader *reader, const char *token,
                                                   sdl_error *err);
+/* The same write, sent without waiting for the server's reply: the statement runs (and
+ * commits) while the caller does other work; the reply is read by sdl_snapshot_reader_settle(),
+ * which every later call on @reader makes first (a failed write fails that call). Statements
+ * on one connection run in the order they were sent, so a later SELECT sees the watermark
+ * committed. */
+SDL_MUST_CHECK bool sdl_snapshot_reader_watermark_send(sdl_snapshot_reader *reader,
+                                                       const char *token, sdl_error *err);
+/* Reads the reply of a watermark sent and not yet settled (none: true at once). */
+SDL_MUST_CHECK bool sdl_snapshot_reader_settle(sdl_snapshot_reader *reader, sdl_error *err);
 
 /* Reads the description of `db`.`table`: columns in table order (names, types, keys, JSON
  * columns) and its chunk key. SDL_E_SCHEMA when the table does not exist. */
@@ -62,18 +72,19 @@ const sdl_table *sdl_snapshot_table_get(const sdl_snapshot_table *table);
 /* The chunk key's column indices in key order; 0 (NULL) when the table has none. */
 uint32_t sdl_snapshot_table_key(const sdl_snapshot_table *table, const uint32_t **ret_cols);
 
-/* A chunk of rows: nrows × ncols values, row-major, valid until the next read or free. */
+/* A chunk of rows: nrows × ncols values, row-major, in the arena it was read into. */
 typedef struct sdl_snapshot_chunk {
     size_t nrows;
     const sdl_value *values;
 } sdl_snapshot_chunk;
 
 /* Reads at most @limit rows of @table in key order after @last_key (the key's values in key
- * order; NULL: from the first row). */
+ * order; NULL: from the first row). @arena is reset first and then holds the values (valid
+ * until its next reset); @last_key may point into another arena. */
 SDL_MUST_CHECK bool sdl_snapshot_reader_chunk(sdl_snapshot_reader *reader,
                                               sdl_snapshot_table *table, const sdl_value *last_key,
-                                              uint64_t limit, sdl_snapshot_chunk *ret_chunk,
-                                              sdl_error *err);
+                                              uint64_t limit, sdl_arena *arena,
+                                              sdl_snapshot_chunk *ret_chunk, sdl_error *err);
 
 /* snapshot.mode consistent: starts the reader's transaction WITH CONSISTENT SNAPSHOT (READ
  * ONLY, REPEATABLE READ) and returns the binlog position its view is exactly at (*ret_position,

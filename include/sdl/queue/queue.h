@@ -30,7 +30,8 @@ typedef enum sdl_queue_item_kind {
 typedef struct sdl_queue_item {
     struct sdl_queue_item *next; /* private to the queue */
     sdl_queue_item_kind kind;
-    uint8_t *doc;        /* ROW/DDL/DEAD_LETTER: encoded document (malloc'd, owned) */
+    uint8_t *doc;        /* ROW/DDL/DEAD_LETTER: encoded document (malloc'd, owned; or in
+                          * the item's own allocation: sdl_queue_item_new_doc) */
     size_t doc_len;      /* bytes */
     char *gtid;          /* GTID of the transaction (malloc'd): on a transaction's first
                           * item and its COMMIT; NULL on the items between (the producer's
@@ -46,6 +47,9 @@ typedef struct sdl_queue_item {
     size_t snapshot_len;
 } sdl_queue_item;
 
+/* A zeroed item whose doc has room for @doc_len bytes in the same allocation (one malloc per
+ * row instead of two); doc_len is set, the bytes are the caller's to write. */
+sdl_queue_item *sdl_queue_item_new_doc(size_t doc_len);
 /* Frees an item and everything it owns. NULL-safe. */
 void sdl_queue_item_free(sdl_queue_item *item);
 /* Bytes an item counts against the capacity. */
@@ -71,6 +75,10 @@ void sdl_queue_close(sdl_queue *queue);
 
 /* Bytes currently queued (for metrics). */
 size_t sdl_queue_bytes(sdl_queue *queue);
+
+/* sdl_queue_bytes() and sdl_queue_full_usec() under one lock (the writer reads both for every
+ * item it takes). */
+void sdl_queue_counters(sdl_queue *queue, size_t *ret_bytes, uint64_t *ret_full_usec);
 
 /* Microseconds sdl_queue_push() callers spent waiting for room in a full queue, in total (for
  * metrics: the time the reader waited for the writer). */
