@@ -353,7 +353,7 @@ poll_requests(pipeline *p, uint64_t now)
     bool found = false;
     sdl_error err = SDL_ERROR_INIT;
 
-    if (!sdl_request_watch_due(&p->requests_watch, sdl_now_monotonic_usec())) {
+    if (!sdl_request_watch_due(&p->requests_watch, now)) {
         return;
     }
     memset(&o, 0, sizeof(o));
