@@ -427,3 +427,43 @@ def test_a_source_restart_is_survived(tmp_path, templates, target, kind):
     check_documents(target, src.expected, max_rows)
     assert len(src.peer.events("dump_gtid" if kind == "gtid" else "dump")) >= 2
     src.stop()
+
+
+def refused_snapshot(tmp_path, target, src, extra=""):
+    """sdl run with pipeline.start: snapshot against @src: its exit status and output."""
+    d = new_daemon(MySQLSdl(tmp_path, src), target, tmp_path, start="snapshot",
+                   extra=f"tables:\n  include: ['*.*']\n{extra}")
+    d.start()
+    rc = d.wait(60)
+    return rc, d.output()
+
+
+def test_a_snapshot_on_mysql_without_binlog_order_commits_is_refused(tmp_path, templates,
+                                                                       target):
+    """A watermark snapshot is exact only when transactions become visible in binlog order
+    (DESIGN.md §9): a MySQL source with binlog_order_commits=OFF is refused at start-up (exit
+    78, EX_CONFIG) with the fix named, before a watermark is written or a row read."""
+    src = PeerSource(tmp_path, templates, U, sets={"binlog_order_commits": "0"})
+    src.new_file("ess")
+    src.ess("ess_insert")
+    src.start()
+    rc, out = refused_snapshot(tmp_path, target, src)
+    assert rc == 78, out[-3000:]
+    assert "snapshots need binlog_order_commits=ON on a MySQL source" in out, out[-3000:]
+    assert "SET GLOBAL binlog_order_commits=ON" in out
+    assert target.db.row_changes.count_documents({}) == 0
+
+
+def test_a_consistent_snapshot_on_mysql_without_gtids_is_refused(tmp_path, templates, target):
+    """snapshot.mode: consistent on MySQL reads gtid_executed under the shortest global read
+    lock; without GTIDs (gtid_mode OFF: a source of anonymous transactions) there is no
+    position to stitch the snapshot to, and the start is refused (exit 78) naming gtid_mode."""
+    src = PeerSource(tmp_path, templates, U)
+    src.new_file("opaque")
+    src.opaque()
+    src.start()
+    rc, out = refused_snapshot(tmp_path, target, src, extra="snapshot:\n  mode: consistent\n")
+    assert rc == 78, out[-3000:]
+    assert "snapshot.mode: consistent needs GTIDs on a MySQL source (gtid_mode=ON" in out, \
+        out[-3000:]
+    assert target.db.row_changes.count_documents({}) == 0
