@@ -1,7 +1,8 @@
 """sdl run from a live MySQL source into MongoDB (tests/fakemongod, or $SDL_TEST_MONGODB_URI):
 resume by GTID set across kill -9 (inside compressed and split transactions too), tagged GTIDs,
 a source without GTIDs (file positions), purged GTIDs, TLS with verify_identity, a
-heartbeat-only idle period, a duplicate server_id.
+heartbeat-only idle period, a duplicate server_id; snapshots refused on a MySQL source that
+cannot give them exactly (binlog_order_commits=OFF; consistent mode without GTIDs).
 
 The source is tests/mysqlpeer serving a binlog chain that the test appends to while sdl runs,
 made of copies of real MySQL-written transactions (8.0.28 rows, 8.0.32 compressed
