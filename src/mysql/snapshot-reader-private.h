@@ -3,9 +3,10 @@
 
 /*
  * snapshot-reader-private: what the files of the snapshot reader share: snapshot-reader.c
- * (connection, watermark table, tables and their chunk key, consistent mode) and
- * snapshot-chunk.c (a chunk read through a prepared statement, its values converted). Not for
- * other modules: include/sdl/mysql/snapshot-reader.h is the interface.
+ * (connection, watermark table, tables and their chunk key), snapshot-consistent.c
+ * (consistent mode's view and its position) and snapshot-chunk.c (a chunk read through a
+ * prepared statement, its values converted). Not for other modules:
+ * include/sdl/mysql/snapshot-reader.h is the interface.
  */
 
 #include <stdint.h>
@@ -59,3 +60,7 @@ struct sdl_snapshot_table {
     MYSQL_STMT *first;
     MYSQL_STMT *next;
 };
+
+/* snapshot-consistent.c: consistent mode on MySQL needs gtid_mode=ON (read from the source);
+ * false with a configuration error otherwise. */
+bool sdl_snapshot_reader_check_gtids(sdl_snapshot_reader *r, sdl_error *err);
