@@ -416,15 +416,40 @@ mw_kill_session(sdl_mongo_writer *w, mongoc_client_session_t *cs)
     bson_destroy(&cmd);
 }
 
+mongoc_client_session_t *
+mw_begin_transaction(sdl_mongo_writer *w, bson_t *sopts, const char *what, sdl_error *err)
+{
+    bson_error_t error;
+    mongoc_client_session_t *cs = mongoc_client_start_session(w->client, NULL, &error);
+
+    if (!cs) {
+        mw_set_sink_error(err, &error, NULL, "%s: starting a session", what);
+        return NULL;
+    }
+    mongoc_transaction_opt_t *topts = mongoc_transaction_opts_new();
+    mongoc_transaction_opts_set_read_concern(topts, w->rc_snapshot);
+    mongoc_transaction_opts_set_write_concern(topts, w->wc_majority);
+    mongoc_transaction_opts_set_read_prefs(topts, w->primary);
+    bool ok = mongoc_client_session_start_transaction(cs, topts, &error) &&
+              mongoc_client_session_append(cs, sopts, &error);
+    mongoc_transaction_opts_destroy(topts);
+    if (!ok) {
+        mw_set_sink_error(err, &error, NULL, "%s: starting a transaction", what);
+        mongoc_client_session_destroy(cs);
+        return NULL;
+    }
+    return cs;
+}
+
 bool
 sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_error *err)
 {
     sdl_mongo_writer *w = writer;
     mongoc_client_session_t *cs = NULL;
-    mongoc_transaction_opt_t *topts = NULL;
     bson_t sopts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
     bson_error_t error;
     char what[600];
+    char ctx[64];
     step_result r;
     bool ok = false;
 
@@ -433,28 +458,18 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
         return false;
     }
     what[0] = '\0';
+    (void)snprintf(ctx, sizeof(ctx), "committing batch %" PRIu64, batch->number);
     w->rejected = 0;
     w->committed_read = false;
     if (!mw_mirror_before_commit(w, batch, err) || !mw_changes_before_commit(w, batch, err)) {
         goto out;
     }
-    cs = mongoc_client_start_session(w->client, NULL, &error);
+    cs = mw_begin_transaction(w, &sopts, ctx, err);
     if (!cs) {
-        mw_set_sink_error(err, &error, NULL, "committing batch %" PRIu64 ": starting a session",
-                          batch->number);
         goto out;
     }
+    /* the lease names the session before the transaction's first command reaches the server */
     mw_lease_name_session(w, cs, batch->number - 1);
-    topts = mongoc_transaction_opts_new();
-    mongoc_transaction_opts_set_read_concern(topts, w->rc_snapshot);
-    mongoc_transaction_opts_set_write_concern(topts, w->wc_majority);
-    mongoc_transaction_opts_set_read_prefs(topts, w->primary);
-    if (!mongoc_client_session_start_transaction(cs, topts, &error) ||
-        !mongoc_client_session_append(cs, &sopts, &error)) {
-        mw_set_sink_error(err, &error, NULL, "committing batch %" PRIu64 ": starting a transaction",
-                          batch->number);
-        goto out;
-    }
     r = insert_rows(w, batch, &sopts, what, sizeof(what), err);
     if (r == STEP_OK && !mw_apply_mirror(w, batch, &sopts, err)) {
         r = STEP_FAILED;
@@ -463,8 +478,6 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
         r = write_offset(w, batch, &sopts, what, sizeof(what), err);
     }
     if (r == STEP_OK && batch->clean_staged) {
-        char ctx[64];
-        (void)snprintf(ctx, sizeof(ctx), "committing batch %" PRIu64, batch->number);
         r = delete_parts(w, batch->number, &sopts, ctx, err);
     }
     if (r != STEP_OK) {
@@ -513,7 +526,6 @@ sdl_mongo_writer_commit(sdl_mongo_writer *writer, const sdl_batch *batch, sdl_er
 out:
     bson_destroy(&reply);
     bson_destroy(&sopts);
-    mongoc_transaction_opts_destroy(topts);
     mongoc_client_session_destroy(cs);
     return ok;
 }
@@ -525,7 +537,6 @@ sdl_mongo_writer_clean_staged(sdl_mongo_writer *writer, uint64_t committed, sdl_
 {
     sdl_mongo_writer *w = writer;
     mongoc_client_session_t *cs = NULL;
-    mongoc_transaction_opt_t *topts = NULL;
     bson_t sopts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
     bson_t sel = BSON_INITIALIZER, upd = BSON_INITIALIZER, set, opts = BSON_INITIALIZER;
     bson_error_t error;
@@ -533,18 +544,8 @@ sdl_mongo_writer_clean_staged(sdl_mongo_writer *writer, uint64_t committed, sdl_
     uint64_t matched = 0;
     bool ok = false;
 
-    cs = mongoc_client_start_session(w->client, NULL, &error);
+    cs = mw_begin_transaction(w, &sopts, what, err);
     if (!cs) {
-        mw_set_sink_error(err, &error, NULL, "%s: starting a session", what);
-        goto out;
-    }
-    topts = mongoc_transaction_opts_new();
-    mongoc_transaction_opts_set_read_concern(topts, w->rc_snapshot);
-    mongoc_transaction_opts_set_write_concern(topts, w->wc_majority);
-    mongoc_transaction_opts_set_read_prefs(topts, w->primary);
-    if (!mongoc_client_session_start_transaction(cs, topts, &error) ||
-        !mongoc_client_session_append(cs, &sopts, &error)) {
-        mw_set_sink_error(err, &error, NULL, "%s: starting a transaction", what);
         goto out;
     }
     /* The fence, a write (so a concurrent move of the offset conflicts with it): the offset
@@ -593,7 +594,6 @@ out:
     bson_destroy(&opts);
     bson_destroy(&reply);
     bson_destroy(&sopts);
-    mongoc_transaction_opts_destroy(topts);
     mongoc_client_session_destroy(cs);
     return ok;
 }

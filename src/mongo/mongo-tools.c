@@ -24,22 +24,12 @@ static bool
 in_transaction(sdl_mongo_writer *w, const char *what, txn_body body, void *arg, sdl_error *err)
 {
     mongoc_client_session_t *cs = NULL;
-    mongoc_transaction_opt_t *topts = mongoc_transaction_opts_new();
     bson_t sopts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
     bson_error_t error;
     bool ok = false;
 
-    cs = mongoc_client_start_session(w->client, NULL, &error);
+    cs = mw_begin_transaction(w, &sopts, what, err);
     if (!cs) {
-        mw_set_sink_error(err, &error, NULL, "%s: starting a session", what);
-        goto out;
-    }
-    mongoc_transaction_opts_set_read_concern(topts, w->rc_snapshot);
-    mongoc_transaction_opts_set_write_concern(topts, w->wc_majority);
-    mongoc_transaction_opts_set_read_prefs(topts, w->primary);
-    if (!mongoc_client_session_start_transaction(cs, topts, &error) ||
-        !mongoc_client_session_append(cs, &sopts, &error)) {
-        mw_set_sink_error(err, &error, NULL, "%s: starting a transaction", what);
         goto out;
     }
     if (!body(w, &sopts, arg, err)) {
@@ -58,7 +48,6 @@ in_transaction(sdl_mongo_writer *w, const char *what, txn_body body, void *arg, 
 out:
     bson_destroy(&reply);
     bson_destroy(&sopts);
-    mongoc_transaction_opts_destroy(topts);
     mongoc_client_session_destroy(cs);
     return ok;
 }

@@ -116,6 +116,12 @@ bool mw_read_offset(sdl_mongo_writer *w, sdl_offset *ret_offset, bool *ret_found
 void mw_append_offset_fields(bson_t *doc, const sdl_offset *o, uint64_t batch);
 /* Ends @cs's transaction on the server, whatever its state (best effort). */
 void mw_kill_session(sdl_mongo_writer *w, mongoc_client_session_t *cs);
+/* A session of @w's client with its transaction started (read concern snapshot, write concern
+ * majority, the primary) and the session's options appended to @sopts; NULL with @err set
+ * ("@what: starting a session" / "…: starting a transaction") otherwise. The caller destroys
+ * the session. */
+mongoc_client_session_t *mw_begin_transaction(sdl_mongo_writer *w, bson_t *sopts, const char *what,
+                                              sdl_error *err);
 /* A staged part as the recovery helpers and the status see it (mongo-staging.c). */
 typedef struct mw_part_info {
     uint64_t batch;
