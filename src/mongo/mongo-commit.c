@@ -277,21 +277,9 @@ insert_rows(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts, ch
 static void
 keep_requests(sdl_mongo_writer *w, const bson_t *value)
 {
-    bson_iter_t it;
-
     free(w->committed_requests);
-    w->committed_requests = NULL;
-    w->committed_requests_len = 0;
     w->committed_read = true;
-    if (value && bson_iter_init_find(&it, value, "snapshot_requests") &&
-        BSON_ITER_HOLDS_ARRAY(&it)) {
-        const uint8_t *data;
-        uint32_t len;
-        bson_iter_array(&it, &len, &data);
-        w->committed_requests = sdl_xmalloc(len);
-        memcpy(w->committed_requests, data, len);
-        w->committed_requests_len = len;
-    }
+    mw_copy_requests(value, &w->committed_requests, &w->committed_requests_len);
 }
 
 /*

@@ -150,6 +150,9 @@ bool mw_find_one(sdl_mongo_writer *w, mongoc_collection_t *coll, const bson_t *f
 void mw_append_str_or_null(bson_t *doc, const char *key, const char *value);
 /* The offset fields of an offset document (or an offset_after) into @o (zeroed first). */
 void mw_read_offset_fields(const bson_t *doc, sdl_offset *o);
+/* A copy of @doc's `snapshot_requests` array (the offset's, DESIGN.md §9) into @ret/@ret_len;
+ * NULL and 0 when @doc is NULL or has none. */
+void mw_copy_requests(const bson_t *doc, uint8_t **ret, size_t *ret_len);
 
 /* The batch's mirror writes (sdl_batch.mirror) in the transaction of @sopts; mongo-mirror.c. */
 bool mw_apply_mirror(sdl_mongo_writer *w, const sdl_batch *batch, const bson_t *sopts,

@@ -189,13 +189,23 @@ mw_read_offset_fields(const bson_t *doc, sdl_offset *o)
         bson_iter_document(&it, &len, &data);
         sdl_offset_set_snapshot(o, data, len);
     }
-    if (bson_iter_init_find(&it, doc, "snapshot_requests") && BSON_ITER_HOLDS_ARRAY(&it)) {
+    mw_copy_requests(doc, &o->requests, &o->requests_len);
+}
+
+void
+mw_copy_requests(const bson_t *doc, uint8_t **ret, size_t *ret_len)
+{
+    bson_iter_t it;
+
+    *ret = NULL;
+    *ret_len = 0;
+    if (doc && bson_iter_init_find(&it, doc, "snapshot_requests") && BSON_ITER_HOLDS_ARRAY(&it)) {
         const uint8_t *data;
         uint32_t len;
         bson_iter_array(&it, &len, &data);
-        o->requests = sdl_xmalloc(len);
-        memcpy(o->requests, data, len);
-        o->requests_len = len;
+        *ret = sdl_xmalloc(len);
+        memcpy(*ret, data, len);
+        *ret_len = len;
     }
 }
 

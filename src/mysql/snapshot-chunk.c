@@ -187,20 +187,20 @@ convert(sdl_arena *a, const sdl_snapshot_table *t, uint32_t i, const MYSQL_BIND 
         break;
     }
     case READ_STRING:
-        set_str(v, SDL_VALUE_STRING, sdl_arena_memdup(a, buf, len ? len : 1), len);
-        break;
     case READ_BINARY:
-        set_str(v, SDL_VALUE_BINARY, sdl_arena_memdup(a, buf, len ? len : 1), len);
-        break;
     case READ_ENUM:
-        set_str(v, SDL_VALUE_ENUM, sdl_arena_memdup(a, buf, len ? len : 1), len);
-        break;
     case READ_JSON:
-        set_str(v, SDL_VALUE_JSON_TEXT, sdl_arena_memdup(a, buf, len ? len : 1), len);
+    case READ_GEOMETRY: {
+        /* the column's bytes as they are, a value of the kind the row decoder gives them */
+        col_read read = t->read[i];
+        sdl_value_kind kind = read == READ_STRING   ? SDL_VALUE_STRING
+                              : read == READ_BINARY ? SDL_VALUE_BINARY
+                              : read == READ_ENUM   ? SDL_VALUE_ENUM
+                              : read == READ_JSON   ? SDL_VALUE_JSON_TEXT
+                                                    : SDL_VALUE_GEOMETRY;
+        set_str(v, kind, sdl_arena_memdup(a, buf, len ? len : 1), len);
         break;
-    case READ_GEOMETRY:
-        set_str(v, SDL_VALUE_GEOMETRY, sdl_arena_memdup(a, buf, len ? len : 1), len);
-        break;
+    }
     case READ_SET: {
         const char *s = buf;
         uint32_t count = 0;
