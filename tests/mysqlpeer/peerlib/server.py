@@ -5,6 +5,8 @@ shared/notes/mysql-replication-protocol.md (§3 queries, §4 commands, §5 how a
 dump, §6 checksums); the files' own events, checksums and PREVIOUS_GTIDS are the truth.
 """
 import argparse
+import datetime
+import decimal
 import json
 import os
 import re
@@ -24,6 +26,8 @@ from .binlog import (ALG_CRC32, ANONYMOUS_GTID, FORMAT_DESCRIPTION, GTID, GTID_T
                      ROTATE, BinlogDir, BinlogError, fake_rotate, heartbeat_v1, heartbeat_v2,
                      patch_fde)
 from .gtidset import GtidError, GtidSet
+from .sqltext import QueryError as SqlError
+from .tables import Store, binary_value, column_def, text_value
 
 COM_QUIT = 0x01
 COM_INIT_DB = 0x02
@@ -32,6 +36,11 @@ COM_PING = 0x0E
 COM_BINLOG_DUMP = 0x12
 COM_REGISTER_SLAVE = 0x15
 COM_BINLOG_DUMP_GTID = 0x1E
+COM_STMT_PREPARE = 0x16
+COM_STMT_EXECUTE = 0x17
+COM_STMT_SEND_LONG_DATA = 0x18
+COM_STMT_CLOSE = 0x19
+COM_STMT_RESET = 0x1A
 
 BINLOG_DUMP_NON_BLOCK = 0x01
 USE_HEARTBEAT_EVENT_V2 = 0x02
@@ -41,6 +50,8 @@ ER_UNKNOWN_COM_ERROR = 1047
 ER_UNKNOWN_SYSTEM_VARIABLE = 1193
 ER_UNKNOWN_ERROR = 1105
 ER_NOT_SUPPORTED_YET = 1235
+ER_UNKNOWN_STMT_HANDLER = 1243
+ER_WRONG_ARGUMENTS = 1210
 
 POLL_SEC = 0.05
 
@@ -196,6 +207,8 @@ class Peer:
         self.conn_ids = 0
         self.port = cfg.port
         self.stopping = False
+        self.store = Store(cfg.binlog_dir, server_uuid=cfg.server_uuid,
+                           server_id=cfg.server_id or 1, log=self.log)
 
     def log(self, conn, ev, **kw):
         if not self.logf:
@@ -259,6 +272,11 @@ class Session:
         self.id = peer.next_conn_id()
         self.uservars = {}
         self.caps = 0
+        self.db = None        # COM_INIT_DB
+        self.snap = None      # START TRANSACTION WITH CONSISTENT SNAPSHOT: the rows then
+        self.closed = False
+        self.stmts = {}       # prepared statements: id -> Stmt
+        self.next_stmt = 0
 
     def log(self, ev, **kw):
         self.peer.log(self.id, ev, **kw)
@@ -288,6 +306,8 @@ class Session:
             self.log("internal_error", error=repr(e), trace=traceback.format_exc())
             traceback.print_exc()
         finally:
+            self.closed = True
+            self.peer.store.unlock(self)
             self.io.close()
             self.log("disconnect")
 
@@ -298,8 +318,8 @@ class Session:
         self.io.write(wire.err_packet(code, state, message))
         self.log("error", code=code, message=message)
 
-    def ok(self):
-        self.io.write(wire.ok_packet())
+    def ok(self, affected=0):
+        self.io.write(wire.ok_packet(affected))
 
     def command(self, cmd, body):
         if cmd == COM_QUIT:
@@ -307,10 +327,16 @@ class Session:
             return False
         if cmd == COM_PING or cmd == COM_INIT_DB:
             self.log("command", cmd=cmd)
+            if cmd == COM_INIT_DB:
+                self.db = body.decode("utf-8", "replace")
             self.ok()
             return True
+        if cmd in (COM_STMT_PREPARE, COM_STMT_EXECUTE, COM_STMT_CLOSE, COM_STMT_RESET,
+                   COM_STMT_SEND_LONG_DATA):
+            self.statement(cmd, body)
+            return True
         if cmd == COM_QUERY:
-            self.query(body.decode("utf-8", "replace"))
+            self.query(body.decode("utf-8", "surrogateescape"))
             return True
         if cmd == COM_REGISTER_SLAVE:
             self.register(body)
@@ -332,6 +358,8 @@ class Session:
         norm = re.sub(r"\s+", " ", q).lower()
         st = self.peer.snapshot()
         try:
+            if self.table_statement(q, norm):
+                return
             if norm.startswith("set "):
                 self.set_statement(q[4:], st)
                 self.ok()
@@ -371,7 +399,155 @@ class Session:
             else:
                 raise QueryError(ER_NOT_SUPPORTED_YET,
                                  f"mysqlpeer does not answer this query: {q[:200]}", "42000")
-        except QueryError as e:
+        except (QueryError, SqlError) as e:
+            self.error(e.code, e.message, e.state)
+
+    # ---- the tables (tables.py): reads, writes, locks and consistent snapshots ------------------
+    def table_statement(self, q, norm):
+        """Answers @q if it is about the tables; False when it is not."""
+        store = self.peer.store
+        if norm == "flush tables with read lock":
+            store.read_lock(self)
+            self.ok()
+        elif norm == "unlock tables":
+            store.unlock(self)
+            self.ok()
+        elif re.fullmatch(r"start transaction with consistent snapshot(, ?read only)?", norm):
+            self.snap = store.copy_rows()
+            self.ok()
+        elif norm in ("commit", "rollback"):
+            self.snap = None
+            self.ok()
+        elif re.fullmatch(r"set (session )?transaction (isolation level (repeatable read|read "
+                          r"committed|serializable)|read only|read write)", norm):
+            self.ok()
+        elif norm in ("begin", "start transaction", "start transaction read write"):
+            raise SqlError(ER_NOT_SUPPORTED_YET, "mysqlpeer does not answer this query "
+                           "(transactions of several statements)", "42000")
+        elif norm.startswith("select ") and " from " in norm:
+            sel = store.prepare_select(self, q)
+            if sel is None:
+                return False
+            if sel.nparams:
+                raise SqlError(1064, "a '?' outside a prepared statement", "42000")
+            self.send_rows(sel, sel.run(self), binary=False)
+        else:
+            n = store.execute(self, q)
+            if n is None:
+                return False
+            self.ok(n)
+        return True
+
+    def column_defs(self, sel):
+        out = []
+        for c in sel.columns():
+            if c[0] == "col":
+                out.append(column_def(sel.s.t, c[1], c[2]))
+            elif c[0] == "lit":
+                out.append(wire.column_def(c[1], wire.TYPE_LONGLONG, 63, 1))
+            else:
+                out.append(wire.column_def(c[1]))
+        return out
+
+    def send_rows(self, sel, rows, binary):
+        defs = self.column_defs(sel)
+        cols = sel.columns()
+        self.io.write(wire.lenenc_int(len(defs)))
+        for d in defs:
+            self.io.write(d)
+        if not self.deprecate_eof():
+            self.io.write(wire.eof_packet())
+        for row in rows:
+            out = bytearray()
+            if binary:
+                bitmap = bytearray((len(row) + 7 + 2) // 8)
+                vals = bytearray()
+                for i, (c, v) in enumerate(zip(cols, row)):
+                    if v is None:
+                        bitmap[(i + 2) // 8] |= 1 << ((i + 2) % 8)
+                    elif c[0] == "col":
+                        vals += binary_value(sel.s.t.columns[c[1]], v)
+                    elif c[0] == "lit":
+                        vals += struct.pack("<q", int(v))
+                    else:
+                        b = str(v).encode()
+                        vals += wire.lenenc_int(len(b)) + b
+                out += b"\x00" + bitmap + vals
+            else:
+                for c, v in zip(cols, row):
+                    if c[0] == "col":
+                        v = text_value(sel.s.t.columns[c[1]], v)
+                    if v is None:
+                        out += b"\xfb"
+                    else:
+                        out += wire.lenenc_str(v if isinstance(v, (bytes, str)) else str(v))
+            self.io.write(bytes(out))
+        if self.deprecate_eof():
+            self.io.write(wire.ok_packet(header=0xFE))
+        else:
+            self.io.write(wire.eof_packet())
+
+    # ---- prepared statements (COM_STMT_*): SELECTs of the tables, with binary results ----------
+    def statement(self, cmd, body):
+        try:
+            if cmd == COM_STMT_PREPARE:
+                sql = body.decode("utf-8", "replace")
+                self.log("prepare", sql=sql)
+                norm = re.sub(r"\s+", " ", sql.strip()).lower()
+                sel = None
+                if norm.startswith("select ") and " from " in norm:
+                    sel = self.peer.store.prepare_select(self, sql)
+                if sel is None:
+                    raise SqlError(ER_NOT_SUPPORTED_YET, "mysqlpeer does not answer this query "
+                                   f"(it prepares only SELECTs of its tables): {sql[:200]}",
+                                   "42000")
+                self.next_stmt += 1
+                sid = self.next_stmt
+                self.stmts[sid] = [sel, None]
+                defs = self.column_defs(sel)
+                self.io.write(b"\x00" + struct.pack("<IHHBH", sid, len(defs), sel.nparams, 0, 0))
+                for _ in range(sel.nparams):
+                    self.io.write(wire.column_def("?", wire.TYPE_VAR_STRING, 63, 0))
+                if sel.nparams and not self.deprecate_eof():
+                    self.io.write(wire.eof_packet())
+                for d in defs:
+                    self.io.write(d)
+                if defs and not self.deprecate_eof():
+                    self.io.write(wire.eof_packet())
+                return
+            r = wire.Reader(body, "COM_STMT_*")
+            sid = r.u32()
+            if cmd == COM_STMT_CLOSE:
+                self.stmts.pop(sid, None)
+                return  # no reply
+            if cmd == COM_STMT_SEND_LONG_DATA:
+                return  # no reply; not used by sdl (its parameters fit in a packet)
+            if sid not in self.stmts:
+                raise SqlError(ER_UNKNOWN_STMT_HANDLER, f"Unknown prepared statement handler "
+                               f"({sid}) given to mysqld_stmt_execute")
+            if cmd == COM_STMT_RESET:
+                self.ok()
+                return
+            stmt = self.stmts[sid]
+            sel = stmt[0]
+            r.u8()   # flags: no cursor
+            r.u32()  # iteration count
+            params = []
+            if sel.nparams:
+                nulls = r.take((sel.nparams + 7) // 8)
+                if r.u8():
+                    stmt[1] = [(r.u8(), r.u8()) for _ in range(sel.nparams)]
+                if stmt[1] is None:
+                    raise SqlError(ER_WRONG_ARGUMENTS, "Incorrect arguments to "
+                                   "mysqld_stmt_execute")
+                for i, (ptype, flag) in enumerate(stmt[1]):
+                    if nulls[i // 8] & (1 << (i % 8)):
+                        params.append(None)
+                    else:
+                        params.append(binary_param(r, ptype, bool(flag & 0x80)))
+            self.log("execute", stmt=sid, params=[str(p) for p in params])
+            self.send_rows(sel, sel.run(self, params), binary=True)
+        except SqlError as e:
             self.error(e.code, e.message, e.state)
 
     def binlog_status_query(self, norm):
@@ -513,6 +689,45 @@ class QueryError(Exception):
         self.code = code
         self.message = message
         self.state = state
+
+
+def binary_param(r, ptype, unsigned):
+    """A COM_STMT_EXECUTE parameter value of protocol type @ptype."""
+    ints = {1: 1, 2: 2, 13: 2, 3: 4, 9: 4, 8: 8}
+    if ptype in ints:
+        return int.from_bytes(r.take(ints[ptype]), "little", signed=not unsigned)
+    if ptype == 4:
+        return struct.unpack("<f", r.take(4))[0]
+    if ptype == 5:
+        return struct.unpack("<d", r.take(8))[0]
+    if ptype in (7, 10, 12):
+        n = r.u8()
+        b = r.take(n)
+        y, mo, d, h, mi, s, us = 0, 0, 0, 0, 0, 0, 0
+        if n >= 4:
+            y, mo, d = struct.unpack_from("<HBB", b)
+        if n >= 7:
+            h, mi, s = b[4], b[5], b[6]
+        if n >= 11:
+            us = struct.unpack_from("<I", b, 7)[0]
+        if ptype == 10:
+            return datetime.date(y, mo, d)
+        return datetime.datetime(y, mo, d, h, mi, s, us)
+    if ptype == 11:
+        n = r.u8()
+        b = r.take(n)
+        if n == 0:
+            return datetime.timedelta(0)
+        neg, days, h, mi, s = struct.unpack_from("<BIBBB", b)
+        us = struct.unpack_from("<I", b, 8)[0] if n >= 12 else 0
+        t = datetime.timedelta(days=days, hours=h, minutes=mi, seconds=s, microseconds=us)
+        return -t if neg else t
+    if ptype == 246:
+        return decimal.Decimal(r.take(r.lenenc()).decode())
+    if ptype in (15, 253, 254, 249, 250, 251, 252):
+        b = r.take(r.lenenc())
+        return b if ptype in (249, 250, 251, 252) else b.decode("utf-8", "surrogateescape")
+    raise SqlError(ER_WRONG_ARGUMENTS, f"mysqlpeer does not take a parameter of type {ptype}")
 
 
 def split_top(text):
