@@ -1,0 +1,439 @@
+"""Snapshots from a live MySQL source (issue 14, DESIGN.md §9): the watermark snapshot
+(binlog_order_commits=ON checked, watermarks written into sdl.watermarks, chunks read with
+prepared statements between them) and the consistent snapshot (FLUSH TABLES WITH READ LOCK,
+START TRANSACTION WITH CONSISTENT SNAPSHOT, @@GLOBAL.gtid_executed, UNLOCK TABLES), each
+under concurrent writes and kill -9.
+
+The source is tests/mysqlpeer with its tables (peerlib/tables.py): every write a test sends
+is a row transaction appended to the binlog the peer serves, in the order the writes become
+visible — a MySQL source with binlog_order_commits=ON. With $SDL_TEST_MYSQL_HOST the same
+tests run against a real MySQL server (the sdl user needs SELECT on the test's database and
+INSERT, UPDATE on sdl.watermarks; the root user creates them). The oracle is the source: the
+audit log rebuilt (snapshot rows, then the changes, in commit order) and every mirror
+collection must equal `SELECT *` read with pymysql, compared through the documented type
+mapping (README "Types"); no key is snapshotted twice; the offset is the source's
+@@GLOBAL.gtid_executed."""
+import datetime
+import decimal
+import os
+import random
+import threading
+import time
+
+import pymysql
+import pytest
+
+from mysqlsource import GtidSet, MySQLPeer, MySQLSdl, real_mysql
+from runlib import Daemon, offset
+
+U = "5a0c7e2e-9b1d-11ef-8a51-0242ac1100aa"
+
+COLUMNS = ("v INT NOT NULL DEFAULT 0, ti TINYINT, su INT UNSIGNED, bi BIGINT, "
+           "de DECIMAL(12,3), db DOUBLE, d DATE, dt DATETIME(3), ts TIMESTAMP(6) NULL, "
+           "tm TIME, s VARCHAR(40), tx TEXT, bl BLOB, vb VARBINARY(16)")
+TABLES = {
+    "t_int": "id INT NOT NULL PRIMARY KEY",
+    "t_comp": "a INT NOT NULL, b VARCHAR(12) NOT NULL",
+}
+PKS = {"t_int": "", "t_comp": ", PRIMARY KEY (a, b)"}
+KEYS = {"t_int": ["id"], "t_comp": ["a", "b"]}
+LIVE = []
+
+
+class Source:
+    """The peer with its tables, or a real MySQL server ($SDL_TEST_MYSQL_*)."""
+
+    def __init__(self, tmp_path):
+        LIVE.append(self)
+        self.real = real_mysql()
+        if self.real:
+            self.host, self.port = self.real["host"], self.real["port"]
+            self.user, self.password = self.real["user"], self.real["password"]
+            self.root_user, self.root_password = self.real["root_user"], \
+                self.real["root_password"]
+            self.db = f"sdlsnap_{os.getpid()}_{random.randrange(1 << 30)}"
+            self.peer = None
+        else:
+            self.peer = MySQLPeer(tmp_path / "peer", server_uuid=U).start()
+            self.host, self.port = self.peer.host, self.peer.port
+            self.user = self.root_user = self.peer.user
+            self.password = self.root_password = self.peer.password
+            self.db = "app"
+
+    def connect(self):
+        return pymysql.connect(host=self.host, port=self.port, user=self.root_user,
+                               password=self.root_password, autocommit=True,
+                               charset="utf8mb4")
+
+    def sql(self, *statements):
+        c = self.connect()
+        try:
+            with c.cursor() as cur:
+                rows = None
+                for s in statements:
+                    cur.execute(s)
+                    rows = cur.fetchall()
+                return rows
+        finally:
+            c.close()
+
+    def executed(self):
+        return GtidSet.parse(self.sql("SELECT @@GLOBAL.gtid_executed")[0][0])
+
+    def stop(self):
+        if self.peer:
+            self.peer.stop()
+            assert not self.peer.internal_errors(), self.peer.internal_errors()
+        else:
+            self.sql(f"DROP DATABASE IF EXISTS {self.db}")
+
+
+@pytest.fixture(autouse=True)
+def stop_sources():
+    yield
+    while DAEMONS:
+        DAEMONS.pop().kill9()
+    while LIVE:
+        LIVE.pop().stop()
+
+
+DAEMONS = []
+
+
+def values(rng, key):
+    """One row's values (key columns first, then COLUMNS' in order) as SQL parameters."""
+    return (*key, rng.randint(0, 1000), rng.randint(-128, 127), rng.randint(0, 4294967295),
+            rng.randint(-2**63, 2**63 - 1), decimal.Decimal(rng.randint(-10**11, 10**11)) / 1000,
+            rng.choice([1.5, -0.25, 1.1, 3.0e10, None]),
+            rng.choice([None, f"20{rng.randint(10, 30)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"]),
+            f"2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)} 1{rng.randint(0, 9)}:34:56."
+            f"{rng.randint(0, 999):03d}",
+            rng.choice([None, f"2021-03-04 05:06:07.{rng.randint(0, 999999):06d}"]),
+            rng.choice(["12:34:56", "-838:59:59", "100:00:01", None]),
+            rng.choice([None, "héllo", "€uro", "", "𝄞 clef"]),
+            rng.choice(["x" * rng.randint(0, 300), None]),
+            rng.choice([None, rng.randbytes(rng.randint(0, 40))]), rng.randbytes(rng.randint(0, 16)))
+
+
+def key_of(table, n):
+    return (n,) if table == "t_int" else (n // 7, f"k{n % 7}")
+
+
+def insert_sql(src, table, ignore=False):
+    ncols = len(KEYS[table]) + 14
+    return (f"INSERT {'IGNORE ' if ignore else ''}INTO {src.db}.{table} VALUES "
+            f"({', '.join(['%s'] * ncols)})")
+
+
+def create(src, rows, seed=7):
+    src.sql(f"CREATE DATABASE {src.db}",
+            *[f"CREATE TABLE {src.db}.{t} ({k}, {COLUMNS}{PKS[t]})" for t, k in TABLES.items()])
+    rng = random.Random(seed)
+    c = src.connect()
+    try:
+        with c.cursor() as cur:
+            cur.execute("SET SESSION time_zone = '+00:00'")
+            for t in TABLES:
+                batch = [values(rng, key_of(t, n)) for n in range(rows)]
+                for i in range(0, rows, 500):
+                    cur.executemany(insert_sql(src, t), batch[i:i + 500])
+    finally:
+        c.close()
+
+
+class Writer(threading.Thread):
+    """Inserts, updates (of a version column and of keys) and deletes on every table while
+    the snapshot runs, one autocommit statement after another, until stopped."""
+
+    def __init__(self, src, rows, seed):
+        super().__init__(daemon=True)
+        self.src, self.rows, self.rng = src, rows, random.Random(seed)
+        self.stop_flag = threading.Event()
+        self.txns = 0
+        self.error = None
+
+    def run(self):
+        try:
+            c = self.src.connect()
+            db = self.src.db
+            with c.cursor() as cur:
+                cur.execute("SET SESSION time_zone = '+00:00'")
+                nxt = self.rows + 1
+                while not self.stop_flag.is_set():
+                    t = self.rng.choice(list(TABLES))
+                    k = KEYS[t][0]
+                    n = self.rng.randrange(nxt)
+                    op = self.rng.choice(["ins", "upd", "upd", "upd", "del", "key"])
+                    if op == "ins":
+                        cur.execute(insert_sql(self.src, t, ignore=True),
+                                    values(self.rng, key_of(t, nxt)))
+                        nxt += 1
+                    elif op == "upd":
+                        cur.execute(f"UPDATE {db}.{t} SET v = v + 1, s = %s WHERE {k} BETWEEN "
+                                    "%s AND %s", (f"u{self.txns}", key_of(t, n)[0],
+                                                  key_of(t, n + 3)[0]))
+                    elif op == "del":
+                        cur.execute(f"DELETE FROM {db}.{t} WHERE {k} = %s", key_of(t, n)[:1])
+                    else:  # the key moves: to the end of the table, or to the start
+                        dest = key_of(t, nxt if self.rng.random() < 0.5 else -nxt)[0]
+                        cur.execute(f"UPDATE IGNORE {db}.{t} SET {k} = %s WHERE {k} = %s",
+                                    (dest, key_of(t, n)[0]))
+                        nxt += 1
+                    self.txns += 1
+                    time.sleep(0.002)
+            c.close()
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+
+
+# ---- the oracle: SELECT * through the documented mapping ---------------------------------------
+
+def mapped(v):
+    """A pymysql value as the documented mapping stores it (README "Types")."""
+    if isinstance(v, decimal.Decimal):
+        from bson.decimal128 import Decimal128
+        return Decimal128(str(v))
+    if isinstance(v, datetime.timedelta):  # TIME → "[-]HH:MM:SS"
+        secs = int(v.total_seconds())
+        sign = "-" if secs < 0 else ""
+        secs = abs(secs)
+        return f"{sign}{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+    if isinstance(v, datetime.datetime):
+        return v.replace(microsecond=v.microsecond // 1000 * 1000)
+    if isinstance(v, datetime.date):
+        return datetime.datetime(v.year, v.month, v.day)
+    return v
+
+
+def select_all(src, table):
+    c = src.connect()
+    try:
+        with c.cursor() as cur:
+            cur.execute("SET SESSION time_zone = '+00:00'")
+            cur.execute(f"SELECT * FROM {src.db}.{table}")
+            names = [d[0] for d in cur.description]
+            keys = [names.index(k) for k in KEYS[table]]
+            return {tuple(r[i] for i in keys): {n: mapped(v) for n, v in zip(names, r)}
+                    for r in cur.fetchall()}
+    finally:
+        c.close()
+
+
+def gno(gtid):
+    """A change's GTID number; a consistent snapshot's rows name their view's GTID set (one
+    uuid here): its last number, where they go in."""
+    return int(gtid.rsplit(":", 1)[1].rsplit("-", 1)[-1])
+
+
+def rebuild(target, src, table):
+    """The table as row_changes says: snapshot rows, then the changes, in commit order."""
+    docs = list(target.db.row_changes.find({"db": src.db, "table": table}))
+    docs.sort(key=lambda d: (gno(d["gtid"]), d["seq"]))
+    state, seen = {}, set()
+    for d in docs:
+        img = d.get("after") or d.get("before")
+        k = tuple(img[c] for c in KEYS[table])
+        if d["op"] == "snapshot":
+            assert k not in seen, f"{table}: key {k} snapshotted twice"
+            seen.add(k)
+            state[k] = d["after"]
+        elif d["op"] == "insert":
+            state[k] = d["after"]
+        elif d["op"] == "update":
+            state.pop(tuple(d["before"][c] for c in KEYS[table]), None)
+            state[tuple(d["after"][c] for c in KEYS[table])] = d["after"]
+        elif d["op"] == "delete":
+            state.pop(k, None)
+    return state, len(seen)
+
+
+def compare(table, want, have, what):
+    from bson.decimal128 import Decimal128
+
+    def canon(v):
+        return {k: (x.to_decimal() if isinstance(x, Decimal128) else x) for k, x in v.items()}
+    missing = [k for k in want if k not in have]
+    extra = [k for k in have if k not in want]
+    assert not missing, f"{what} {table}: {len(missing)} rows missing, e.g. {missing[:3]}"
+    assert not extra, f"{what} {table}: {len(extra)} rows too many, e.g. {extra[:3]}"
+    for k, row in want.items():
+        assert have[k] == row or canon(have[k]) == canon(row), \
+            f"{what} {table} {k}:\n have {have[k]}\n want {row}"
+
+
+def key_of_doc(d, table):
+    if isinstance(d["_id"], dict):
+        return tuple(d["_id"][c] for c in KEYS[table])
+    return (d["_id"],)
+
+
+def check_exact(src, target):
+    o = offset(target)
+    snap = o["snapshot"]
+    assert snap["state"] == "done" and snap["done"] == len(TABLES), snap
+    assert snap["tables"] == [f"{src.db}.{t}" for t in sorted(TABLES)], snap
+    assert target.db.row_changes_staging.count_documents({}) == 0
+    assert o["rows_applied"] == target.db.row_changes.count_documents({}), o
+    total = 0
+    for t in TABLES:
+        want = select_all(src, t)
+        have, n = rebuild(target, src, t)
+        total += n
+        compare(t, want, have, "audit log")
+        mirror = {key_of_doc(m, t): {k: v for k, v in m.items() if k != "_id"}
+                  for m in target.db[f"{src.db}.{t}"].find()}
+        compare(t, want, mirror, "mirror")
+    assert snap["rows"] == total, (snap, total)
+    ids = [x["_id"] for x in target.db.row_changes.find({"op": "snapshot"}, {"_id": 1})]
+    assert len(ids) == len(set(ids)) == total
+    return snap
+
+
+def check_rows_at_their_gtid(src, target):
+    """Every snapshot row equals its row in the source as of the GTID it is placed at (its
+    document's gtid: the chunk's high watermark, or the consistent view): its key existed
+    there with that version (column v). The source's history is the peer's own record of every
+    row it wrote ("write" events, with GTIDs), replayed here; sdl is not asked. Returns the
+    number of rows checked."""
+    writes = sorted((e for e in src.peer.events("write") if "rows" in e),
+                    key=lambda e: gno(e["gtid"]))
+    docs = sorted(target.db.row_changes.find({"op": "snapshot"}),
+                  key=lambda d: gno(d["gtid"]))
+    state = {t: {} for t in TABLES}
+    wi = 0
+    for d in docs:
+        g = gno(d["gtid"])
+        while wi < len(writes) and gno(writes[wi]["gtid"]) <= g:
+            w = writes[wi]
+            wi += 1
+            if w["db"] != src.db:
+                continue
+            cols = w["columns"]
+            keys = [cols.index(k) for k in KEYS[w["table"]]]
+            tab = state[w["table"]]
+
+            def key(row):
+                return tuple(int(row[i]) if cols[i] in ("id", "a") else row[i] for i in keys)
+            for r in w["rows"]:
+                if w["kind"] == "insert":
+                    tab[key(r)] = int(r[cols.index("v")])
+                elif w["kind"] == "delete":
+                    del tab[key(r)]
+                else:
+                    del tab[key(r[0])]
+                    tab[key(r[1])] = int(r[1][cols.index("v")])
+        k = tuple(d["after"][c] for c in KEYS[d["table"]])
+        assert k in state[d["table"]], f"{d['table']} {k}: snapshotted at {d['gtid']}, " \
+            "where the source did not have it"
+        assert state[d["table"]][k] == d["after"]["v"], \
+            f"{d['table']} {k}: v {d['after']['v']} snapshotted at {d['gtid']}, where the " \
+            f"source had v {state[d['table']][k]}"
+    return len(docs)
+
+
+def snapshot_state(target):
+    return (offset(target) or {}).get("snapshot") or {}
+
+
+def wait_for_gtids(target, want, daemon, timeout=180):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        assert daemon.proc.poll() is None, daemon.output()[-4000:]
+        last = offset(target)
+        if last and not last.get("partial") and GtidSet.parse(last["gtid"]) == want:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"offset {last} did not reach {want}:\n{daemon.output()[-4000:]}")
+
+
+def daemon(src, target, tmp_path, mode, chunk_rows):
+    d = Daemon(MySQLSdl(tmp_path, src), target, tmp_path, batch="max_rows: 2000, max_delay: 20ms",
+               start="snapshot", pipeline=("modes: [audit, mirror]",),
+               extra=f"tables:\n  include: ['{src.db}.*']\nsnapshot:\n  mode: {mode}\n"
+                     f"  chunk_rows: {chunk_rows}\n")
+    DAEMONS.append(d)
+    return d
+
+
+def run_under_writes(src, target, tmp_path, mode, rows, failpoints, chunk_rows):
+    """The snapshot of @rows rows per table under writes, sdl killed -9 by each of
+    @failpoints in turn (SDL_FAILPOINT: the process kills itself there, mid-snapshot), then
+    run to the end; returns the daemon (stopped), the kills that landed, the writes."""
+    create(src, rows)
+    writer = Writer(src, rows, seed=11)
+    d = daemon(src, target, tmp_path, mode, chunk_rows)
+    writer.start()
+    killed = 0
+    for fp in failpoints:
+        d.start(env={"SDL_FAILPOINT": fp})
+        rc = d.wait(timeout=120)
+        if snapshot_state(target).get("state") == "done":
+            break
+        assert rc == 137, (fp, rc, d.output()[-3000:])
+        assert snapshot_state(target).get("state") == "running", snapshot_state(target)
+        killed += 1
+    d.start()
+    deadline = time.time() + 600
+    while snapshot_state(target).get("state") != "done":
+        assert time.time() < deadline, f"snapshot did not finish: {snapshot_state(target)}"
+        assert d.proc.poll() is None, d.output()[-3000:]
+        time.sleep(0.1)
+    writer.stop_flag.set()
+    writer.join()
+    assert writer.error is None, writer.error
+    wait_for_gtids(target, src.executed(), d)
+    assert d.stop() == 0, d.output()[-3000:]
+    return d, killed, writer.txns
+
+
+def test_mysql_watermark_snapshot_under_writes_and_kill9(tmp_path, target):
+    """The watermark snapshot on MySQL: sdl checks binlog_order_commits, creates
+    sdl.watermarks, and reads each chunk with a prepared statement between a low and a high
+    watermark while the tables are written to; killed -9 four times mid-snapshot (with two
+    chunks in flight, and right after a commit). The audit log rebuilt and every mirror equal
+    SELECT *, no key twice, the offset the source's gtid_executed."""
+    src = Source(tmp_path)
+    d, killed, txns = run_under_writes(
+        src, target, tmp_path, "watermark", rows=3000, chunk_rows=100,
+        failpoints=["snapshot.chunks_in_flight:3", "writer.after_commit:6",
+                    "snapshot.chunks_in_flight:8", "writer.after_commit:3"])
+    print(f"MySQL watermark snapshot of 2 x 3000 rows under {txns} writes, {killed} kill -9")
+    assert killed == 4, killed
+    check_exact(src, target)
+    assert target.db.row_changes.count_documents({"db": "sdl"}) == 0
+    if src.peer:
+        assert check_rows_at_their_gtid(src, target) > 0
+        queries = [e["sql"] for e in src.peer.events("query")]
+        assert "SELECT @@GLOBAL.binlog_order_commits" in queries
+        assert any(q.startswith("INSERT INTO `sdl`.`watermarks`") for q in queries)
+        prepared = [e["sql"] for e in src.peer.events("prepare")]
+        assert any(" WHERE " in p for p in prepared), prepared
+        # every watermark the peer wrote was served to sdl
+        assert src.peer.events("execute"), "no chunk was read"
+
+
+def test_mysql_consistent_snapshot_under_writes_and_kill9(tmp_path, target):
+    """snapshot.mode: consistent on MySQL: the shortest global read lock that yields a
+    consistent GTID set (FLUSH TABLES WITH READ LOCK; START TRANSACTION WITH CONSISTENT
+    SNAPSHOT; @@GLOBAL.gtid_executed; UNLOCK TABLES), the rows read in that transaction, no
+    watermark table; killed -9 once mid-snapshot (a new view for the table under way)."""
+    src = Source(tmp_path)
+    d, killed, txns = run_under_writes(src, target, tmp_path, "consistent", rows=3000,
+                                       chunk_rows=100, failpoints=["writer.after_commit:2"])
+    print(f"MySQL consistent snapshot of 2 x 3000 rows under {txns} writes, {killed} kill -9")
+    assert killed == 1, killed
+    check_exact(src, target)
+    assert d.output().count("consistent view at position") >= 2, d.output()[-3000:]
+    if src.peer:
+        assert check_rows_at_their_gtid(src, target) > 0
+        events = src.peer.events("query")
+        assert not any("watermarks" in e["sql"] for e in events), \
+            "a watermark in consistent mode"
+        locks = [e for e in events if e["sql"] == "FLUSH TABLES WITH READ LOCK"]
+        assert len(locks) >= 2, locks  # a view per start
+        queries = [e["sql"] for e in events if e["conn"] == locks[0]["conn"]]
+        i = queries.index("FLUSH TABLES WITH READ LOCK")
+        assert queries[i + 1].startswith("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        assert queries[i + 2] == "SELECT @@GLOBAL.gtid_executed"
+        assert queries[i + 3] == "UNLOCK TABLES"
