@@ -32,13 +32,15 @@ for the writer's uuid (see BinlogWriter).
 Column types: tinyint, smallint, mediumint, int, bigint (each optionally unsigned), decimal(P,S),
 float, double, date, datetime(F), timestamp(F), time(F), char(N), varchar(N),
 tinytext/text/mediumtext/longtext (utf8mb4, collation 255 utf8mb4_0900_ai_ci), varbinary(N),
-tinyblob/blob/mediumblob/longblob. Python values: int, Decimal, float, datetime.date,
-datetime.datetime (naive, UTC), datetime.timedelta, str, bytes, None for NULL.
-Not supported: json, enum, set, bit, year, binary(N), geometry, other character sets.
+tinyblob/blob/mediumblob/longblob, json (MySQL's binary JSON, json_binary.cc). Python
+values: int, Decimal, float, datetime.date, datetime.datetime (naive, UTC),
+datetime.timedelta, str, bytes, str of JSON text for json, None for NULL.
+Not supported: enum, set, bit, year, binary(N), geometry, other character sets.
 """
 import datetime
 import decimal
 import itertools
+import json
 import os
 import re
 import struct
@@ -59,7 +61,7 @@ DELETE_ROWS = 32
 T_TINY, T_SHORT, T_LONG, T_FLOAT, T_DOUBLE = 1, 2, 3, 4, 5
 T_LONGLONG, T_INT24, T_DATE, T_VARCHAR = 8, 9, 10, 15
 T_TIMESTAMP2, T_DATETIME2, T_TIME2 = 17, 18, 19
-T_NEWDECIMAL, T_BLOB, T_STRING = 246, 252, 254
+T_JSON, T_NEWDECIMAL, T_BLOB, T_STRING = 245, 246, 252, 254
 
 UTF8MB4 = 255  # utf8mb4_0900_ai_ci
 UTF8MB4_GENERAL = 45  # utf8mb4_general_ci: what pymysql and Connector/C clients ask for
@@ -200,6 +202,9 @@ class Column:
             self.max_length, self.octet_length = n, n * mb
             self._set_charset(BINARY if binary else UTF8MB4)
             self.sqltype = f"{base}({n})"
+        elif base == "json":
+            no_args()
+            self.mysql_type, self.size, self.sqltype = T_JSON, 4, "json"
         elif base in _BLOBS:
             no_args()
             self.size, cs = _BLOBS[base]
@@ -210,7 +215,7 @@ class Column:
             self.sqltype = base
         else:
             raise ValueError(f"column {self.name!r}: type {text!r} is not supported by rowlog "
-                             "(no json, enum, set, bit, year, binary, geometry)")
+                             "(no enum, set, bit, year, binary, geometry)")
 
     def _set_charset(self, collation):
         self.collation = collation
@@ -234,7 +239,7 @@ class Column:
         if t == T_STRING:
             n = self.octet_length
             return bytes([T_STRING ^ ((n & 0x300) >> 4), n & 0xFF])
-        if t == T_BLOB:
+        if t in (T_BLOB, T_JSON):
             return bytes([self.size])
         return b""
 
@@ -289,6 +294,10 @@ class Column:
         if t == T_TIME2:
             s = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             return self.check(self._parse_time(s.strip()))
+        if t == T_JSON:
+            if isinstance(raw, bytes):
+                raw = raw.decode("utf-8", "replace")
+            return self.check(raw)
         if self.collation == BINARY:
             return self.check(raw.encode() if isinstance(raw, str) else raw)
         if isinstance(raw, bytes):
@@ -385,6 +394,16 @@ class Column:
             if us > 838 * 3600 * 1000000 + 59 * 60 * 1000000 + 59 * 1000000:
                 raise self._err("time", v, 1292)
             return datetime.timedelta(microseconds=-us if v < datetime.timedelta(0) else us)
+        if t == T_JSON:
+            if not isinstance(v, str):
+                raise ColumnValueError(f"Invalid JSON value for column '{self.name}'", 3140,
+                                       "22032")
+            try:
+                doc = json_loads(v)
+            except ValueError as e:
+                raise ColumnValueError(f"Invalid JSON text: \"{e}\" at row 1 for column "
+                                       f"'{self.name}'", 3140, "22032") from None
+            return json_text(doc)
         # strings
         if self.collation == BINARY:
             if not isinstance(v, (bytes, bytearray)):
@@ -431,6 +450,9 @@ class Column:
             return struct.pack(">I", secs) + _frac_bytes(v.microsecond, self.fsp)
         if t == T_TIME2:
             return time_bin(v, self.fsp)
+        if t == T_JSON:
+            b = json_binary(json_loads(v))
+            return struct.pack("<I", len(b)) + b
         b = v if isinstance(v, bytes) else v.encode("utf-8")
         if t == T_BLOB:
             return len(b).to_bytes(self.size, "little") + b
@@ -515,6 +537,123 @@ def decimal_bin(d, precision, scale):
         out = bytearray(b ^ 0xFF for b in out)
     out[0] ^= 0x80
     return bytes(out)
+
+
+# ---- JSON (sql-common/json_binary.cc) ---------------------------------------------------------
+J_SMALL_OBJ, J_LARGE_OBJ, J_SMALL_ARR, J_LARGE_ARR, J_LITERAL = 0, 1, 2, 3, 4
+J_INT16, J_UINT16, J_INT32, J_UINT32, J_INT64, J_UINT64, J_DOUBLE, J_STRING = range(5, 13)
+
+
+def json_loads(text):
+    """JSON text -> Python (dict/list/str/int/float/bool/None) as MySQL's parser reads it:
+    no NaN/Infinity, the last of duplicate keys wins, integers beyond 64 bits are doubles."""
+    def bad_constant(c):
+        raise ValueError(f"Invalid value {c}")
+
+    def big_int(t):
+        n = int(t)
+        return n if -(1 << 63) <= n < 1 << 64 else float(t)
+
+    return json.loads(text, parse_constant=bad_constant, parse_int=big_int)
+
+
+def _key_order(k):
+    b = k.encode()
+    return (len(b), b)
+
+
+def json_text(doc):
+    """The normalized text MySQL prints for a JSON value (keys by length then bytes, ', '
+    and ': ' separators). Doubles are printed by Python's repr, which can differ from
+    MySQL's for some values (1e+300 vs 1e300)."""
+    if isinstance(doc, dict):
+        return "{" + ", ".join(json.dumps(k, ensure_ascii=False) + ": " + json_text(doc[k])
+                               for k in sorted(doc, key=_key_order)) + "}"
+    if isinstance(doc, list):
+        return "[" + ", ".join(json_text(v) for v in doc) + "]"
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def _json_scalar(v):
+    """(type, bytes) of a scalar; Json_int for what fits int64 below 2^32 or is negative,
+    Json_uint for 2^32.. (rapidjson's Uint64), each in its smallest binary type."""
+    if v is None or isinstance(v, bool):
+        return J_LITERAL, bytes([0 if v is None else 1 if v else 2])
+    if isinstance(v, int):
+        if v >= 1 << 32:
+            return J_UINT64, struct.pack("<Q", v)
+        if -(1 << 15) <= v < 1 << 15:
+            return J_INT16, struct.pack("<h", v)
+        if -(1 << 31) <= v < 1 << 31:
+            return J_INT32, struct.pack("<i", v)
+        return J_INT64, struct.pack("<q", v)
+    if isinstance(v, float):
+        return J_DOUBLE, struct.pack("<d", v)
+    b = v.encode()
+    n, ln = len(b), bytearray()
+    while True:
+        ln.append((n & 0x7F) | (0x80 if n >> 7 else 0))
+        n >>= 7
+        if not n:
+            break
+    return J_STRING, bytes(ln) + b
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _json_value(v):
+    """(type, bytes) of any value: containers in the small format when everything fits in
+    16-bit offsets, else the large one (serialize_json_value's retry)."""
+    if isinstance(v, (dict, list)):
+        try:
+            return _json_container(v, False)
+        except _TooBig:
+            return _json_container(v, True)
+    return _json_scalar(v)
+
+
+def _json_container(v, large):
+    is_obj = isinstance(v, dict)
+    w = 4 if large else 2
+    keys = sorted(v, key=_key_order) if is_obj else []
+    vals = [v[k] for k in keys] if is_obj else v
+    kb = [k.encode() for k in keys]
+    header = 2 * w + (len(keys) * (w + 2)) + len(vals) * (1 + w)
+    out_keys, off = bytearray(), header
+    key_entries = bytearray()
+    for k in kb:
+        if len(k) > 0xFFFF:
+            raise ValueError("JSON key longer than 65535 bytes")
+        key_entries += off.to_bytes(w, "little") + struct.pack("<H", len(k))
+        out_keys += k
+        off += len(k)
+    value_entries, out_vals = bytearray(), bytearray()
+    for x in vals:
+        t, b = _json_value(x)
+        if t == J_LITERAL or t in (J_INT16, J_UINT16) or large and t in (J_INT32, J_UINT32):
+            value_entries += bytes([t]) + b.ljust(w, b"\0")
+        else:
+            if off > (0xFFFFFFFF if large else 0xFFFF):
+                raise _TooBig
+            value_entries += bytes([t]) + off.to_bytes(w, "little")
+            out_vals += b
+            off += len(b)
+    if off > (0xFFFFFFFF if large else 0xFFFF) or len(vals) > (0xFFFFFFFF if large else
+                                                                0xFFFF):
+        raise _TooBig
+    t = (J_LARGE_OBJ if large else J_SMALL_OBJ) if is_obj else \
+        (J_LARGE_ARR if large else J_SMALL_ARR)
+    body = len(vals).to_bytes(w, "little") + off.to_bytes(w, "little") + key_entries + \
+        value_entries + out_keys + out_vals
+    return t, body
+
+
+def json_binary(doc):
+    """MySQL's binary JSON of a parsed document: the type byte, then the value."""
+    t, b = _json_value(doc)
+    return bytes([t]) + b
 
 
 _ESCAPES = {"0": "\0", "'": "'", '"': '"', "b": "\b", "n": "\n", "r": "\r", "t": "\t",
