@@ -930,7 +930,7 @@ class BinlogWriter:
             if u == self.uuid and not _tag and ivs:
                 top = max(top, ivs[-1][1])
         self.gno = max(self.gno, top)
-        self.seq, self.xid = 0, max(self.xid, 0)
+        self.seq = 0
         data = open(newest.path, "rb").read()
         for e in newest.events:
             if e.type in (GTID, 34) and e.end - e.pos >= HEADER_LEN + 42:
