@@ -3,13 +3,16 @@
 Oracles that are not rowlog's own: `mariadb-binlog -vv --base64-output=decode-rows` (MariaDB's
 decoder of MySQL row events) for every value, image and event boundary; MySQL 8.0.26's own
 bytes (rust_mysql_common/binlog-invisible-columns.000001) for a DDL and a ROW transaction
-rebuilt byte for byte; peerlib.binlog (the peer's reader) for GTIDs, checksums and log_pos;
-and the peer serving the appended file to `mariadb-binlog --read-from-remote-server`."""
+rebuilt byte for byte, and its JSON rows (8.0.22, 9.0.1); peerlib.binlog (the peer's reader)
+for GTIDs, checksums and log_pos; the peer serving the appended file to
+`mariadb-binlog --read-from-remote-server`, and a blocking dump (rawclient.py) reading while
+the writer appends."""
 import datetime as dt
 import os
 import shutil
 import struct
 import subprocess
+import threading
 import uuid as uuidlib
 import zlib
 from decimal import Decimal
@@ -17,10 +20,12 @@ from decimal import Decimal
 import pytest
 
 from conftest import fixture
+from test_dump import chain
 from peerlib import workload
 from peerlib.binlog import BinlogDir, Header
 from peerlib.gtidset import Gtid, GtidSet
-from peerlib.rowlog import BinlogWriter, Column, ColumnValueError, Table
+from peerlib.rowlog import BinlogWriter, Column, ColumnValueError, Table, json_binary
+from rawclient import Client, header
 
 MB = "mariadb-binlog"
 U = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
@@ -304,7 +309,6 @@ def test_a_new_writer_continues_the_numbering_and_rotates(tmp_path):
 
 def ess_chain(d):
     """binlog.000001-3 with U:1-9 copied from the 8.0.28 ESS fixture (as test_dump builds)."""
-    from test_dump import chain
     return chain(d)
 
 
@@ -577,7 +581,6 @@ def test_json_values_and_formats():
         with pytest.raises(ColumnValueError) as e:
             c.parse(bad)
         assert e.value.errno == 3140
-    from peerlib.rowlog import json_binary
     # scalars: int16 / int32 / int64 / uint64 / double / string with a 2-byte length
     assert json_binary(5) == b"\x05\x05\x00"
     assert json_binary(-70000) == b"\x07" + struct.pack("<i", -70000)
@@ -592,3 +595,45 @@ def test_json_values_and_formats():
     assert b[9:19] == b"\x0c" + struct.pack("<I", 18) + b"\x02" + struct.pack("<I", 70021)
     assert b[19:22] == b"\xf0\xa2\x04" and b[22:70022] == b"x" * 70000
     assert b[70022:] == b"\x01\x00\x07\x00\x05\x01\x00"  # count 1, size 7, int16 1
+
+
+def test_a_blocking_dump_streams_transactions_written_while_it_reads(make_peer, tmp_path):
+    """The peer's dump thread reads the file while BinlogWriter appends (and rotates): every
+    transaction reaches the replica whole, byte for byte as in the file."""
+    d = tmp_path / "dir"
+    d.mkdir()
+    w = BinlogWriter(str(d), server_uuid=U)
+    t = Table("s", "t", [Column("id", "int", nullable=False), Column("v", "longtext")], ["id"])
+    first = w.write_rows(t, "insert", [(0, "x")])
+    peer = make_peer(auth="mysql_native_password", binlog_dir=str(d))
+    c = Client(peer.port)
+    c.query("SET @source_binlog_checksum = 'CRC32'")
+    c.dump_gtid(GtidSet(first["gtid"]).encode())  # blocking
+    recs = []
+
+    def writer():
+        for i in range(1, 61):
+            if i == 30:
+                w.rotate()
+            rows = [(i * 100 + j, "é" * (i * 97 + j)) for j in range(1 + i % 4)]
+            recs.append(w.write_rows(t, "insert", rows))
+
+    th = threading.Thread(target=writer)
+    th.start()
+    txns, cur = [], None
+    while len(txns) < 60:
+        e = c.next_event()
+        h = header(e)
+        if h["type"] == 33:
+            cur = [e]
+        elif cur is not None and h["type"] in (2, 19, 30, 16):
+            cur.append(e)
+            if h["type"] == 16:
+                txns.append(b"".join(cur))
+                cur = None
+    th.join()
+    c.close()
+    assert len(recs) == 60 and {r["file"] for r in recs} == {"binlog.000001", "binlog.000002"}
+    for r, got in zip(recs, txns):
+        data = (d / r["file"]).read_bytes()
+        assert got == data[r["pos"]:r["end"]], r["gtid"]
