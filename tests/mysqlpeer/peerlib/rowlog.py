@@ -1051,9 +1051,12 @@ class BinlogWriter:
             begin = query_body(self.thread_id, table.db, "BEGIN", query_status(
                 self.charsets, b"\x12" + struct.pack("<H", UTF8MB4)))
             evs = [(QUERY, begin, LOG_EVENT_SUPPRESS_USE_F), (TABLE_MAP, tm, 0)]
+            # a new event when this one's data (post-header, columns, rows) would pass
+            # binlog_row_event_max_size (THD::binlog_prepare_pending_rows_event)
+            overhead = 10 + len(cols)
             groups, cur, size = [], [], 0
             for img in images:
-                if cur and size + len(img) > self.row_event_max_size:
+                if cur and overhead + size + len(img) > self.row_event_max_size:
                     groups.append(cur)
                     cur, size = [], 0
                 cur.append(img)
