@@ -642,10 +642,11 @@ def test_a_blocking_dump_streams_transactions_written_while_it_reads(make_peer, 
 def test_rows_events_are_split_as_mysql_splits_them(tmp_path):
     """binlog_row_event_max_size 8192: a rows event takes rows while its data (10 bytes of
     post-header, column count and bitmap, rows) stays within it; STMT_END_F on the last."""
-    t = Table("s", "t", [Column("id", "int", nullable=False), Column("v", "varbinary(1000)")],
+    t = Table("s", "t", [Column("id", "int", nullable=False), Column("v", "varbinary(3000)")],
               ["id"])
     w = BinlogWriter(str(tmp_path), server_uuid=U)
-    rows = [(i, bytes([i]) * 1000) for i in range(20)]  # images of 1 + 4 + 2 + 1000 bytes
+    # images of 1 + 4 + 2 + 2038 = 2045 bytes: 4 rows make exactly 10 + 2 + 8180 = 8192
+    rows = [(i, bytes([i]) * 2038) for i in range(10)]
     w.write_rows(t, "insert", rows)
     rc, out, err = mariadb_binlog(str(tmp_path / "binlog.000001"))
     assert rc == 0 and err == ""
@@ -653,9 +654,19 @@ def test_rows_events_are_split_as_mysql_splits_them(tmp_path):
     assert lines == ["Write_rows: table id %d" % t.table_id] * 2 + \
         ["Write_rows: table id %d flags: STMT_END_F" % t.table_id]
     # event sizes from mariadb-binlog's end_log_pos (TABLE_MAP, then the rows events, one
-    # after the other): 8 rows, 8 rows, 4 rows
+    # after the other): 4 rows, 4 rows, 2 rows
     ends = [int(ln.split("end_log_pos ")[1].split()[0]) for ln in out.splitlines()
             if "Table_map:" in ln or "Write_rows:" in ln]
     sizes = [b - a for a, b in zip(ends, ends[1:])]
-    assert sizes == [19 + 12 + 8 * 1007 + 4] * 2 + [19 + 12 + 4 * 1007 + 4]
-    assert [s[2][0][0] for s in decoded_statements(out)] == [str(i) for i in range(20)]
+    assert sizes == [19 + 12 + 4 * 2045 + 4] * 2 + [19 + 12 + 2 * 2045 + 4]
+    assert [s[2][0][0] for s in decoded_statements(out)] == [str(i) for i in range(10)]
+    # one byte more: 3 rows of 2727 bytes make 8193, so 2 rows an event
+    d2 = tmp_path / "2"
+    d2.mkdir()
+    BinlogWriter(str(d2), server_uuid=U).write_rows(t, "insert", [(i, b"y" * 2720)
+                                                                 for i in range(4)])
+    rc, out, err = mariadb_binlog(str(d2 / "binlog.000001"))
+    assert rc == 0 and err == ""
+    ends = [int(ln.split("end_log_pos ")[1].split()[0]) for ln in out.splitlines()
+            if "Table_map:" in ln or "Write_rows:" in ln]
+    assert [b - a for a, b in zip(ends, ends[1:])] == [19 + 12 + 2 * 2727 + 4] * 2
