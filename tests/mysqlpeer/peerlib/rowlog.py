@@ -855,14 +855,19 @@ class BinlogWriter:
 
     GTIDs: uuid = @server_uuid, else the uuid of the newest GTID in the files, else a new
     random uuid (a new server's); gno = 1 + the highest gno of that uuid in every file's
-    PREVIOUS_GTIDS and GTID events, counted on from there (the directory is scanned again
-    only when its newest file changes). The logical clock (last_committed, sequence_number)
+    PREVIOUS_GTIDS and GTID events, counted on from there (what the files hold is learned
+    again when the newest file changes). The logical clock (last_committed, sequence_number)
     starts again in each file, as MySQL's does: sequence_number = 1 + the highest of the file.
     XIDs count from 1 + the highest XID of the newest file. Transactions are serial
     (last_committed = sequence_number - 1). The QUERY events carry @charsets
     (character_set_client, collation_connection, collation_server): by default those of a
     pymysql or MariaDB Connector/C client (utf8mb4, collation 45) on a default 8.4 server
     (255). XIDs are also consumed by DDL (Q_DDL_LOGGED_WITH_XID), as MySQL's are.
+
+    @ts of a write: seconds since the epoch (int or float), the events' timestamp and the
+    commit timestamp (microseconds); default now. Writes of one writer are serialized by a
+    lock: use one writer per directory. A file it creates has its FDE without
+    LOG_EVENT_BINLOG_IN_USE_F (the peer clears that flag when it serves the FDE anyway).
     """
 
     def __init__(self, directory, server_uuid=None, server_id=1, server_version="8.4.3",
