@@ -12,7 +12,8 @@ writes with binlog_format=ROW, binlog_row_image=FULL and binlog_row_metadata=FUL
 
 A transaction is GTID_LOG_EVENT (the 8.0+ layout: logical clock, commit timestamp,
 transaction_length, server version), QUERY 'BEGIN', TABLE_MAP with the FULL optional metadata
-(SIGNEDNESS, DEFAULT_CHARSET or COLUMN_CHARSET, COLUMN_NAME, SIMPLE_PRIMARY_KEY,
+(SIGNEDNESS, DEFAULT_CHARSET or COLUMN_CHARSET, COLUMN_NAME, ENUM_AND_SET_DEFAULT_CHARSET or
+ENUM_AND_SET_COLUMN_CHARSET, SET_STR_VALUE, ENUM_STR_VALUE, SIMPLE_PRIMARY_KEY,
 COLUMN_VISIBILITY, in MySQL's order), WRITE/UPDATE/DELETE_ROWS v2 events (full images; a new
 event when the current one would pass binlog_row_event_max_size, 8192 bytes, as MySQL splits
 them; STMT_END_F on the last) and XID. A DDL is GTID + QUERY with the status variables MySQL
@@ -32,10 +33,11 @@ for the writer's uuid (see BinlogWriter).
 Column types: tinyint, smallint, mediumint, int, bigint (each optionally unsigned), decimal(P,S),
 float, double, date, datetime(F), timestamp(F), time(F), char(N), varchar(N),
 tinytext/text/mediumtext/longtext (utf8mb4, collation 255 utf8mb4_0900_ai_ci), varbinary(N),
-tinyblob/blob/mediumblob/longblob, json (MySQL's binary JSON, json_binary.cc). Python
-values: int, Decimal, float, datetime.date, datetime.datetime (naive, UTC),
-datetime.timedelta, str, bytes, str of JSON text for json, None for NULL.
-Not supported: enum, set, bit, year, binary(N), geometry, other character sets.
+tinyblob/blob/mediumblob/longblob, enum(…), set(…) (utf8mb4), json (MySQL's binary JSON,
+json_binary.cc). Python values: int, Decimal, float, datetime.date, datetime.datetime (naive,
+UTC), datetime.timedelta, str, bytes, str for enum (the member) and set (members joined by
+commas, in definition order), str of JSON text for json, None for NULL.
+Not supported: bit, year, binary(N), geometry, other character sets.
 """
 import datetime
 import decimal
@@ -69,7 +71,9 @@ BINARY = 63
 
 # TABLE_MAP optional metadata field types (rows_event.h, Optional_metadata_field_type)
 MD_SIGNEDNESS, MD_DEFAULT_CHARSET, MD_COLUMN_CHARSET, MD_COLUMN_NAME = 1, 2, 3, 4
-MD_SIMPLE_PRIMARY_KEY, MD_COLUMN_VISIBILITY = 8, 12
+MD_SET_STR_VALUE, MD_ENUM_STR_VALUE, MD_SIMPLE_PRIMARY_KEY = 5, 6, 8
+MD_ENUM_AND_SET_DEFAULT_CHARSET, MD_ENUM_AND_SET_COLUMN_CHARSET, MD_COLUMN_VISIBILITY = 10, 11, 12
+T_ENUM, T_SET = 247, 248  # real types; the binlog type of both is MYSQL_TYPE_STRING
 
 ROW_EVENT_MAX_SIZE = 8192  # binlog_row_event_max_size's default
 STMT_END_F = 1
@@ -130,7 +134,48 @@ class Column:
         self.charset = self.character_set_name = self.collation = None
         self.max_length = self.octet_length = None
         self.precision = self.scale = self.fsp = None
-        self._parse_type(sqltype)
+        self.real_type = self.members = None  # enum/set: T_ENUM/T_SET and the member names
+        m = re.match(r"^\s*(enum|set)\s*\((.*)\)\s*$", str(sqltype), re.I | re.S)
+        if m:
+            self._enum_set(m.group(1).lower(), m.group(2), sqltype)
+        else:
+            self._parse_type(sqltype)
+
+    def _enum_set(self, kind, body, text):
+        members, rest = [], body
+        while True:
+            m = re.match(r"\s*('(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\")\s*(,|$)", rest,
+                         re.S)
+            if not m:
+                raise ValueError(f"column {self.name!r}: bad {kind} definition {text!r}")
+            members.append(literal_value(m.group(1)).rstrip(" "))
+            rest = rest[m.end():]
+            if m.group(2) != ",":
+                break
+        folded = [x.lower() for x in members]
+        if len(set(folded)) != len(folded):
+            raise ValueError(f"column {self.name!r}: duplicate value in {text!r}")
+        if kind == "set" and (len(members) > 64 or any("," in x for x in members)):
+            raise ValueError(f"column {self.name!r}: a set has at most 64 values, without "
+                             f"commas: {text!r}")
+        if kind == "enum" and len(members) > 65535:
+            raise ValueError(f"column {self.name!r}: too many enum values")
+        self.data_type = kind
+        self.mysql_type = T_STRING
+        self.real_type = T_ENUM if kind == "enum" else T_SET
+        self.members = members
+        if kind == "enum":
+            self.size = 1 if len(members) < 256 else 2
+            self.max_length = max(len(x) for x in members)
+        else:
+            n = (len(members) + 7) // 8
+            self.size = 8 if n > 4 else n
+            self.max_length = sum(len(x) for x in members) + len(members) - 1
+        self.octet_length = self.max_length * 4
+        self._set_charset(UTF8MB4)
+        quoted = ",".join("'" + x.replace("\\", "\\\\").replace("'", "''") + "'"
+                          for x in members)
+        self.sqltype = f"{kind}({quoted})"
 
     def __repr__(self):
         return f"Column({self.name!r}, {self.sqltype!r}, nullable={self.nullable})"
@@ -215,7 +260,7 @@ class Column:
             self.sqltype = base
         else:
             raise ValueError(f"column {self.name!r}: type {text!r} is not supported by rowlog "
-                             "(no enum, set, bit, year, binary, geometry)")
+                             "(no bit, year, binary, geometry)")
 
     def _set_charset(self, collation):
         self.collation = collation
@@ -236,12 +281,44 @@ class Column:
             return bytes([self.fsp])
         if t == T_VARCHAR:
             return struct.pack("<H", self.octet_length)
+        if self.real_type:
+            return bytes([self.real_type, self.size])
         if t == T_STRING:
             n = self.octet_length
             return bytes([T_STRING ^ ((n & 0x300) >> 4), n & 0xFF])
         if t in (T_BLOB, T_JSON):
             return bytes([self.size])
         return b""
+
+    def _enum_set_value(self, raw, quoted):
+        """enum: a member (any case) or its 1-based index; set: members joined by commas or
+        a bit mask -> the canonical text (definition order)."""
+        folded = [x.lower() for x in self.members]
+        trunc = ColumnValueError(f"Data truncated for column '{self.name}' at row 1", 1265,
+                                 "01000")
+        if isinstance(raw, int) or not quoted and isinstance(raw, str) and raw.isdigit():
+            n = int(raw)
+            if self.real_type == T_ENUM:
+                if not 1 <= n <= len(self.members):
+                    raise trunc
+                return self.members[n - 1]
+            if not 0 <= n < 1 << len(self.members):
+                raise trunc
+            return ",".join(x for i, x in enumerate(self.members) if n >> i & 1)
+        if not isinstance(raw, str):
+            raise self._err("string", raw)
+        if self.real_type == T_ENUM:
+            v = raw.rstrip(" ").lower()
+            if v not in folded:
+                raise trunc
+            return self.members[folded.index(v)]
+        mask = 0
+        for part in raw.split(",") if raw else []:
+            p = part.rstrip(" ").lower()
+            if p not in folded:
+                raise trunc
+            mask |= 1 << folded.index(p)
+        return ",".join(x for i, x in enumerate(self.members) if mask >> i & 1)
 
     # ---- values --------------------------------------------------------------------------------
     def _err(self, what, value, errno=1366):
@@ -269,6 +346,10 @@ class Column:
             return self.check(text)
         raw = literal_value(text)
         t = self.mysql_type
+        if self.real_type:
+            if isinstance(raw, bytes):
+                raw = raw.decode("utf-8", "replace")
+            return self._enum_set_value(raw, text.strip()[:1] in "'\"_")
         if t in _NUMERIC_TYPES:
             if isinstance(raw, bytes):
                 raw = raw.decode("utf-8", "replace")
@@ -394,6 +475,8 @@ class Column:
             if us > 838 * 3600 * 1000000 + 59 * 60 * 1000000 + 59 * 1000000:
                 raise self._err("time", v, 1292)
             return datetime.timedelta(microseconds=-us if v < datetime.timedelta(0) else us)
+        if self.real_type:
+            return self._enum_set_value(v, True)
         if t == T_JSON:
             if not isinstance(v, str):
                 raise ColumnValueError(f"Invalid JSON value for column '{self.name}'", 3140,
@@ -450,6 +533,13 @@ class Column:
             return struct.pack(">I", secs) + _frac_bytes(v.microsecond, self.fsp)
         if t == T_TIME2:
             return time_bin(v, self.fsp)
+        if self.real_type == T_ENUM:
+            return (self.members.index(v) + 1).to_bytes(self.size, "little")
+        if self.real_type == T_SET:
+            mask = 0
+            for part in v.split(",") if v else []:
+                mask |= 1 << self.members.index(part)
+            return mask.to_bytes(self.size, "little")
         if t == T_JSON:
             b = json_binary(json_loads(v))
             return struct.pack("<I", len(b)) + b
@@ -752,26 +842,16 @@ class Table:
         numeric = [c for c in cols if c.mysql_type in _NUMERIC_TYPES]
         if numeric:
             out += tlv(MD_SIGNEDNESS, bitmap_msb([c.unsigned for c in numeric]))
-        chars = [c for c in cols if c.mysql_type in _CHARACTER_TYPES]
-        if chars:
-            counts = {}
-            for c in chars:
-                counts[c.collation] = counts.get(c.collation, 0) + 1
-            # the most used collation, the smallest id first on a tie (std::map order)
-            default = max(sorted(counts), key=lambda k: counts[k])
-            if len(chars) < 1 + (len(chars) - counts[default]) * 2:
-                out += tlv(MD_COLUMN_CHARSET, b"".join(lenenc(c.collation) for c in chars))
-            else:
-                v = lenenc(default)
-                for i, c in enumerate(chars):
-                    if c.collation != default:
-                        v += lenenc(i) + lenenc(c.collation)
-                out += tlv(MD_DEFAULT_CHARSET, v)
-        names = b""
-        for c in cols:
-            n = c.name.encode()
-            names += lenenc(len(n)) + n
-        out += tlv(MD_COLUMN_NAME, names)
+        out += charset_field([c for c in cols if c.mysql_type in _CHARACTER_TYPES
+                              and not c.real_type], MD_DEFAULT_CHARSET, MD_COLUMN_CHARSET)
+        out += tlv(MD_COLUMN_NAME, b"".join(lenstr(c.name) for c in cols))
+        out += charset_field([c for c in cols if c.real_type], MD_ENUM_AND_SET_DEFAULT_CHARSET,
+                             MD_ENUM_AND_SET_COLUMN_CHARSET)
+        for real, field in ((T_SET, MD_SET_STR_VALUE), (T_ENUM, MD_ENUM_STR_VALUE)):
+            v = b"".join(lenenc(len(c.members)) + b"".join(lenstr(x) for x in c.members)
+                         for c in cols if c.real_type == real)
+            if v:
+                out += tlv(field, v)
         if self.key:
             out += tlv(MD_SIMPLE_PRIMARY_KEY, b"".join(lenenc(i) for i in self.key))
         out += tlv(MD_COLUMN_VISIBILITY, bitmap_msb([c.visible for c in cols]))
@@ -788,6 +868,30 @@ class Table:
             if v is not None:
                 out += c.encode(v)
         return bytes(out)
+
+
+def charset_field(chars, default_type, column_type):
+    """Table_map_log_event::init_charset_field: the most used collation and the columns with
+    another one when that is shorter than every column's collation, else the list."""
+    if not chars:
+        return b""
+    counts = {}
+    for c in chars:
+        counts[c.collation] = counts.get(c.collation, 0) + 1
+    # the most used collation, the smallest id first on a tie (std::map order)
+    default = max(sorted(counts), key=lambda k: counts[k])
+    if len(chars) < 1 + (len(chars) - counts[default]) * 2:
+        return tlv(column_type, b"".join(lenenc(c.collation) for c in chars))
+    v = lenenc(default)
+    for i, c in enumerate(chars):
+        if c.collation != default:
+            v += lenenc(i) + lenenc(c.collation)
+    return tlv(default_type, v)
+
+
+def lenstr(text):
+    b = text.encode()
+    return lenenc(len(b)) + b
 
 
 def lenenc(n):
