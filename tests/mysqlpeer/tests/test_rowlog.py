@@ -24,7 +24,8 @@ from test_dump import chain
 from peerlib import workload
 from peerlib.binlog import BinlogDir, Header
 from peerlib.gtidset import Gtid, GtidSet
-from peerlib.rowlog import BinlogWriter, Column, ColumnValueError, Table, json_binary
+from peerlib.coltypes import json_binary
+from peerlib.rowlog import BinlogWriter, Column, ColumnValueError, Table
 from rawclient import Client, header
 
 MB = "mariadb-binlog"
