@@ -53,8 +53,10 @@ _ALIASES = {"integer": "int", "dec": "decimal", "numeric": "decimal", "fixed": "
             "boolean": "tinyint(1)", "character varying": "varchar", "character": "char"}
 _TYPE_RE = re.compile(r"^([a-z]+(?: precision| varying)?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?"
                       r"((?:\s+(?:unsigned|signed))*)$")
+# the columns TABLE_MAP's SIGNEDNESS covers (log_event.cc, is_numeric_type) and those its
+# DEFAULT_CHARSET / COLUMN_CHARSET cover (is_character_type of the real type: not enum/set)
 NUMERIC_TYPES = {T_TINY, T_SHORT, T_INT24, T_LONG, T_LONGLONG, T_NEWDECIMAL, T_FLOAT,
-                  T_DOUBLE}
+                 T_DOUBLE}
 CHARACTER_TYPES = {T_STRING, T_VARCHAR, T_BLOB}
 
 
