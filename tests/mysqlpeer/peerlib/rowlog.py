@@ -373,13 +373,13 @@ class BinlogWriter:
         return ev
 
     # ---- transactions --------------------------------------------------------------------
-    def _gtid_body(self, ddl, seq, commit_us, trx_rest):
+    def _gtid_body(self, ddl, gno, seq, commit_us, trx_rest):
         """Gtid_event: flags (1 = may have statements: DDL), sid, gno, logical clock type 2,
         last_committed, sequence_number, immediate_commit_timestamp (7 bytes; top bit clear:
         original = immediate), transaction_length (net_store_length), immediate_server_version
         (top bit clear: original = immediate)."""
         head = (bytes([1 if ddl else 0]) + uuidlib.UUID(self.uuid).bytes
-                + struct.pack("<qBqq", self.gno, 2, seq - 1, seq)
+                + struct.pack("<qBqq", gno, 2, seq - 1, seq)
                 + (commit_us & ((1 << 55) - 1)).to_bytes(7, "little"))
         tail = struct.pack("<I", server_version_id(self.version))
         fixed = HEADER_LEN + len(head) + len(tail) + (4 if self.alg == ALG_CRC32 else 0)
@@ -389,19 +389,18 @@ class BinlogWriter:
         return head + lenenc(total) + tail
 
     def _append(self, make_events, ddl, ts):
-        """Builds the transaction (make_events(pos, ts) -> [(type, body, flags)] after the
-        GTID event) and appends it with one write."""
+        """Builds the transaction (make_events(xid) -> [(type, body, flags)] after the GTID
+        event) and appends it with one write; the counters move only once it is written."""
         with self.lock:
             f = self._sync()
             ts_s = time.time() if ts is None else ts
             hts = int(ts_s)
-            self.gno += 1
-            self.seq += 1
+            gno, seq, xid = self.gno + 1, self.seq + 1, self.xid + 1
             pos = f.size
-            items = make_events()
+            items = make_events(xid)
             sizes = [HEADER_LEN + len(b) + (4 if self.alg == ALG_CRC32 else 0)
                      for _, b, _ in items]
-            gbody = self._gtid_body(ddl, self.seq, round(ts_s * 1000000), sum(sizes))
+            gbody = self._gtid_body(ddl, gno, seq, round(ts_s * 1000000), sum(sizes))
             out = bytearray()
             p = pos
             for etype, body, flags in [(GTID, gbody, 0)] + items:
@@ -415,8 +414,9 @@ class BinlogWriter:
                 os.close(fd)
             if n != len(out):
                 raise BinlogError(f"{f.path}: short write ({n} of {len(out)} bytes)")
+            self.gno, self.seq, self.xid = gno, seq, xid
             f.rescan()
-            return {"gtid": f"{self.uuid}:{self.gno}", "file": f.name, "pos": pos,
+            return {"gtid": f"{self.uuid}:{gno}", "file": f.name, "pos": pos,
                     "end": pos + len(out)}
 
     def write_rows(self, table, kind, rows, ts=None):
@@ -437,8 +437,7 @@ class BinlogWriter:
         cols = lenenc(ncols) + b"\xff" * ((ncols + 7) // 8) * (2 if kind == "update" else 1)
         tm = table.table_map_body()
 
-        def make():
-            self.xid += 1
+        def make(xid):
             begin = query_body(self.thread_id, table.db, "BEGIN", query_status(
                 self.charsets, b"\x12" + struct.pack("<H", UTF8MB4)))
             evs = [(QUERY, begin, LOG_EVENT_SUPPRESS_USE_F), (TABLE_MAP, tm, 0)]
@@ -457,7 +456,7 @@ class BinlogWriter:
                 flags = STMT_END_F if i == len(groups) - 1 else 0
                 head = table.table_id.to_bytes(6, "little") + struct.pack("<HH", flags, 2)
                 evs.append((etype, head + cols + b"".join(g), 0))
-            evs.append((XID, struct.pack("<Q", self.xid), 0))
+            evs.append((XID, struct.pack("<Q", xid), 0))
             return evs
 
         return self._append(make, False, ts)
@@ -472,13 +471,12 @@ class BinlogWriter:
         is_db = head in ("CREATE DATABASE", "CREATE SCHEMA", "ALTER DATABASE",
                          "ALTER SCHEMA", "DROP DATABASE", "DROP SCHEMA")
 
-        def make():
-            self.xid += 1
+        def make(xid):
             d = db.encode()
             # Q_UPDATED_DB_NAMES (the statement's database, when there is one),
             # Q_DDL_LOGGED_WITH_XID, Q_DEFAULT_COLLATION_FOR_UTF8MB4
             extra = (b"\x0c\x01" + d + b"\0" if d else b"") + b"\x11" + \
-                struct.pack("<Q", self.xid) + b"\x12" + struct.pack("<H", UTF8MB4)
+                struct.pack("<Q", xid) + b"\x12" + struct.pack("<H", UTF8MB4)
             if head in ("CREATE TABLE", "ALTER TABLE"):
                 extra += b"\x13\x00"
             elif is_db and not head.startswith("DROP"):

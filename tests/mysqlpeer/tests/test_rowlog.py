@@ -732,3 +732,29 @@ def test_enum_and_set_values(tmp_path):
     # mariadb-binlog prints an enum's index and a set's bits
     assert [s[2][0] for s in decoded_statements(out)] == [
         ["1", "1", "b'00000101'"], ["2", "NULL", "b'00000000'"], ["3", "3", "b'00000111'"]]
+
+
+def test_a_failed_write_uses_no_gtid(tmp_path, monkeypatch):
+    """A write that fails (disk full) leaves the file and the numbering as they were."""
+    from peerlib import rowlog
+    t = Table("s", "t", [Column("id", "int", nullable=False)], ["id"])
+    w = BinlogWriter(str(tmp_path), server_uuid=U)
+    w.write_rows(t, "insert", [(1,)])
+    size = os.path.getsize(tmp_path / "binlog.000001")
+    real = os.write
+
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rowlog.os, "write", full)
+    with pytest.raises(OSError):
+        w.write_rows(t, "insert", [(2,)])
+    monkeypatch.setattr(rowlog.os, "write", real)
+    assert os.path.getsize(tmp_path / "binlog.000001") == size
+    r = w.write_rows(t, "insert", [(2,)])
+    assert r["gtid"] == f"{U}:2" and r["pos"] == size
+    evs = file_events(str(tmp_path / "binlog.000001"))
+    gt = [e for _, e in evs if Header(e).type == 33]
+    assert [gtid_fields(e)[1:4] for e in gt] == [(f"{U}:1", 0, 1), (f"{U}:2", 1, 2)]
+    xids = [struct.unpack_from("<Q", e, 19)[0] for _, e in evs if Header(e).type == 16]
+    assert xids == [1, 2]
