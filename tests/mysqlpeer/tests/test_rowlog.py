@@ -758,3 +758,25 @@ def test_a_failed_write_uses_no_gtid(tmp_path, monkeypatch):
     assert [gtid_fields(e)[1:4] for e in gt] == [(f"{U}:1", 0, 1), (f"{U}:2", 1, 2)]
     xids = [struct.unpack_from("<Q", e, 19)[0] for _, e in evs if Header(e).type == 16]
     assert xids == [1, 2]
+
+
+@pytest.mark.parametrize("pos", [235, 433, 1509])
+def test_ddl_query_events_are_mysql_9_0_1s(tmp_path, pos):
+    """CREATE DATABASE, CREATE TABLE and DROP DATABASE of vector.binlog (9.0.1): the QUERY
+    event rowlog writes for the same statement has MySQL's flags, status variables and text
+    (the GTID events there are anonymous, so only the QUERY is compared)."""
+    data = open(fixture("rust_mysql_common/vector.binlog"), "rb").read()
+    h = Header(data, pos)
+    real = data[pos:pos + h.size]
+    body = real[19:-4]
+    thread_id, _, dblen, _, slen = struct.unpack_from("<IIBHH", body, 0)
+    db = body[13 + slen:13 + slen + dblen].decode()
+    sql = body[13 + slen + dblen + 1:].decode()
+    # Q_DDL_LOGGED_WITH_XID (0x11) follows Q_UPDATED_DB_NAMES' NUL-terminated name
+    xid = struct.unpack_from("<Q", body, body.index(b"\0\x11", 13) + 2)[0]
+    w = BinlogWriter(str(tmp_path), server_uuid=U, thread_id=thread_id, charsets=(8, 8, 255))
+    w.xid = xid - 1
+    r = w.write_query(db, sql)
+    evs = [e for off, e in file_events(str(tmp_path / "binlog.000001")) if off >= r["pos"]]
+    assert Header(evs[1]).type == 2 and Header(evs[1]).flags == h.flags
+    assert evs[1][19:-4] == body
