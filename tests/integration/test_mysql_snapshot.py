@@ -15,9 +15,9 @@ mapping (README "Types"); no key is snapshotted twice; the offset is the source'
 @@GLOBAL.gtid_executed."""
 import datetime
 import decimal
+import json
 import os
 import random
-import threading
 import time
 
 import pymysql
@@ -25,12 +25,14 @@ import pytest
 
 from mysqlsource import GtidSet, MySQLPeer, MySQLSdl, real_mysql
 from runlib import Daemon, offset
+from test_snapshot import Writer, compare, rebuild
 
 U = "5a0c7e2e-9b1d-11ef-8a51-0242ac1100aa"
 
 COLUMNS = ("v INT NOT NULL DEFAULT 0, ti TINYINT, su INT UNSIGNED, bi BIGINT, "
            "de DECIMAL(12,3), db DOUBLE, d DATE, dt DATETIME(3), ts TIMESTAMP(6) NULL, "
-           "tm TIME, s VARCHAR(40), tx TEXT, bl BLOB, vb VARBINARY(16)")
+           "tm TIME, s VARCHAR(40), tx TEXT, bl BLOB, vb VARBINARY(16), mi MEDIUMINT, "
+           "en ENUM('red','green','blue'), st SET('a','b','c'), js JSON")
 TABLES = {
     "t_int": "id INT NOT NULL PRIMARY KEY",
     "t_comp": "a INT NOT NULL, b VARCHAR(12) NOT NULL",
@@ -59,6 +61,9 @@ class Source:
             self.user = self.root_user = self.peer.user
             self.password = self.root_password = self.peer.password
             self.db = "app"
+
+    def root(self):
+        return self.connect()
 
     def connect(self):
         return pymysql.connect(host=self.host, port=self.port, user=self.root_user,
@@ -112,7 +117,11 @@ def values(rng, key):
             rng.choice(["12:34:56", "-838:59:59", "100:00:01", None]),
             rng.choice([None, "héllo", "€uro", "", "𝄞 clef"]),
             rng.choice(["x" * rng.randint(0, 300), None]),
-            rng.choice([None, rng.randbytes(rng.randint(0, 40))]), rng.randbytes(rng.randint(0, 16)))
+            rng.choice([None, rng.randbytes(rng.randint(0, 40))]), rng.randbytes(rng.randint(0, 16)),
+            rng.randint(-2**23, 2**23 - 1), rng.choice(["red", "green", "blue", None]),
+            rng.choice(["", "a", "a,c", "a,b,c"]),
+            rng.choice([None, json.dumps({"k": rng.randint(0, 9), "l": [1, "two", None, 2.5],
+                                          "s": "é\"x"})]))
 
 
 def key_of(table, n):
@@ -120,7 +129,7 @@ def key_of(table, n):
 
 
 def insert_sql(src, table, ignore=False):
-    ncols = len(KEYS[table]) + 14
+    ncols = len(KEYS[table]) + 18
     return (f"INSERT {'IGNORE ' if ignore else ''}INTO {src.db}.{table} VALUES "
             f"({', '.join(['%s'] * ncols)})")
 
@@ -141,55 +150,16 @@ def create(src, rows, seed=7):
         c.close()
 
 
-class Writer(threading.Thread):
-    """Inserts, updates (of a version column and of keys) and deletes on every table while
-    the snapshot runs, one autocommit statement after another, until stopped."""
-
-    def __init__(self, src, rows, seed):
-        super().__init__(daemon=True)
-        self.src, self.rows, self.rng = src, rows, random.Random(seed)
-        self.stop_flag = threading.Event()
-        self.txns = 0
-        self.error = None
-
-    def run(self):
-        try:
-            c = self.src.connect()
-            db = self.src.db
-            with c.cursor() as cur:
-                cur.execute("SET SESSION time_zone = '+00:00'")
-                nxt = self.rows + 1
-                while not self.stop_flag.is_set():
-                    t = self.rng.choice(list(TABLES))
-                    k = KEYS[t][0]
-                    n = self.rng.randrange(nxt)
-                    op = self.rng.choice(["ins", "upd", "upd", "upd", "del", "key"])
-                    if op == "ins":
-                        cur.execute(insert_sql(self.src, t, ignore=True),
-                                    values(self.rng, key_of(t, nxt)))
-                        nxt += 1
-                    elif op == "upd":
-                        cur.execute(f"UPDATE {db}.{t} SET v = v + 1, s = %s WHERE {k} BETWEEN "
-                                    "%s AND %s", (f"u{self.txns}", key_of(t, n)[0],
-                                                  key_of(t, n + 3)[0]))
-                    elif op == "del":
-                        cur.execute(f"DELETE FROM {db}.{t} WHERE {k} = %s", key_of(t, n)[:1])
-                    else:  # the key moves: to the end of the table, or to the start
-                        dest = key_of(t, nxt if self.rng.random() < 0.5 else -nxt)[0]
-                        cur.execute(f"UPDATE IGNORE {db}.{t} SET {k} = %s WHERE {k} = %s",
-                                    (dest, key_of(t, n)[0]))
-                        nxt += 1
-                    self.txns += 1
-                    time.sleep(0.002)
-            c.close()
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            self.error = e
-
-
 # ---- the oracle: SELECT * through the documented mapping ---------------------------------------
 
-def mapped(v):
+def mapped(col, v):
     """A pymysql value as the documented mapping stores it (README "Types")."""
+    if v is None:
+        return None
+    if col == "st":  # SET → array of members
+        return v.split(",") if v else []
+    if col == "js":
+        return json.loads(v)
     if isinstance(v, decimal.Decimal):
         from bson.decimal128 import Decimal128
         return Decimal128(str(v))
@@ -213,7 +183,7 @@ def select_all(src, table):
             cur.execute(f"SELECT * FROM {src.db}.{table}")
             names = [d[0] for d in cur.description]
             keys = [names.index(k) for k in KEYS[table]]
-            return {tuple(r[i] for i in keys): {n: mapped(v) for n, v in zip(names, r)}
+            return {tuple(r[i] for i in keys): {n: mapped(n, v) for n, v in zip(names, r)}
                     for r in cur.fetchall()}
     finally:
         c.close()
@@ -223,42 +193,6 @@ def gno(gtid):
     """A change's GTID number; a consistent snapshot's rows name their view's GTID set (one
     uuid here): its last number, where they go in."""
     return int(gtid.rsplit(":", 1)[1].rsplit("-", 1)[-1])
-
-
-def rebuild(target, src, table):
-    """The table as row_changes says: snapshot rows, then the changes, in commit order."""
-    docs = list(target.db.row_changes.find({"db": src.db, "table": table}))
-    docs.sort(key=lambda d: (gno(d["gtid"]), d["seq"]))
-    state, seen = {}, set()
-    for d in docs:
-        img = d.get("after") or d.get("before")
-        k = tuple(img[c] for c in KEYS[table])
-        if d["op"] == "snapshot":
-            assert k not in seen, f"{table}: key {k} snapshotted twice"
-            seen.add(k)
-            state[k] = d["after"]
-        elif d["op"] == "insert":
-            state[k] = d["after"]
-        elif d["op"] == "update":
-            state.pop(tuple(d["before"][c] for c in KEYS[table]), None)
-            state[tuple(d["after"][c] for c in KEYS[table])] = d["after"]
-        elif d["op"] == "delete":
-            state.pop(k, None)
-    return state, len(seen)
-
-
-def compare(table, want, have, what):
-    from bson.decimal128 import Decimal128
-
-    def canon(v):
-        return {k: (x.to_decimal() if isinstance(x, Decimal128) else x) for k, x in v.items()}
-    missing = [k for k in want if k not in have]
-    extra = [k for k in have if k not in want]
-    assert not missing, f"{what} {table}: {len(missing)} rows missing, e.g. {missing[:3]}"
-    assert not extra, f"{what} {table}: {len(extra)} rows too many, e.g. {extra[:3]}"
-    for k, row in want.items():
-        assert have[k] == row or canon(have[k]) == canon(row), \
-            f"{what} {table} {k}:\n have {have[k]}\n want {row}"
 
 
 def key_of_doc(d, table):
@@ -277,7 +211,7 @@ def check_exact(src, target):
     total = 0
     for t in TABLES:
         want = select_all(src, t)
-        have, n = rebuild(target, src, t)
+        have, n = rebuild(target, t, db=src.db, keys=KEYS[t], order=gno)
         total += n
         compare(t, want, have, "audit log")
         mirror = {key_of_doc(m, t): {k: v for k, v in m.items() if k != "_id"}
@@ -361,7 +295,9 @@ def run_under_writes(src, target, tmp_path, mode, rows, failpoints, chunk_rows):
     @failpoints in turn (SDL_FAILPOINT: the process kills itself there, mid-snapshot), then
     run to the end; returns the daemon (stopped), the kills that landed, the writes."""
     create(src, rows)
-    writer = Writer(src, rows, seed=11)
+    writer = Writer(src, rows, seed=11, db=src.db, keys=KEYS,
+                    insert=lambda t: insert_sql(src, t, ignore=True), row=values,
+                    key=lambda t, _rng, n: key_of(t, n))
     d = daemon(src, target, tmp_path, mode, chunk_rows)
     writer.start()
     killed = 0

@@ -87,11 +87,16 @@ def create(mariadb, rows, seed=7):
 
 class Writer(threading.Thread):
     """Inserts, updates (of a version column and of keys) and deletes on every table while
-    the snapshot runs, one small transaction after another, until stopped."""
+    the snapshot runs, one small transaction after another, until stopped. @mariadb: any
+    source with root() (a pymysql connection); @db, @keys, @insert (a table's INSERT IGNORE
+    with parameters), @row (values(rng, key)) and @key (key_of(table, rng, n)): the tables'."""
 
-    def __init__(self, mariadb, rows, seed):
+    def __init__(self, mariadb, rows, seed, db=DB, keys=KEYS, insert=None, row=None, key=None):
         super().__init__(daemon=True)
         self.mariadb, self.rows, self.rng = mariadb, rows, random.Random(seed)
+        self.db, self.keys = db, keys
+        self.insert = insert or (lambda t: insert_sql(t).replace("INSERT", "INSERT IGNORE"))
+        self.row, self.key = row or values, key or key_of
         self.stop_flag = threading.Event()
         self.txns = 0
         self.error = None
@@ -99,27 +104,27 @@ class Writer(threading.Thread):
     def run(self):
         try:
             c = self.mariadb.root()
+            db, key_of = self.db, self.key
             with c.cursor() as cur:
                 cur.execute("SET SESSION time_zone = '+00:00'")
                 nxt = self.rows + 1
                 while not self.stop_flag.is_set():
-                    t = self.rng.choice(list(TABLES))
-                    k = KEYS[t][0]
+                    t = self.rng.choice(list(self.keys))
+                    k = self.keys[t][0]
                     n = self.rng.randrange(nxt)
                     op = self.rng.choice(["ins", "upd", "upd", "upd", "del", "key"])
                     if op == "ins":
-                        cur.execute(insert_sql(t).replace("INSERT", "INSERT IGNORE"),
-                                    values(self.rng, key_of(t, self.rng, nxt)))
+                        cur.execute(self.insert(t), self.row(self.rng, key_of(t, self.rng, nxt)))
                         nxt += 1
                     elif op == "upd":
-                        cur.execute(f"UPDATE {DB}.{t} SET v = v + 1, s = %s WHERE {k} BETWEEN %s AND %s",
+                        cur.execute(f"UPDATE {db}.{t} SET v = v + 1, s = %s WHERE {k} BETWEEN %s AND %s",
                                     (f"u{self.txns}", key_of(t, self.rng, n)[0],
                                      key_of(t, self.rng, n + 3)[0]))
                     elif op == "del":
-                        cur.execute(f"DELETE FROM {DB}.{t} WHERE {k} = %s", key_of(t, self.rng, n)[:1])
+                        cur.execute(f"DELETE FROM {db}.{t} WHERE {k} = %s", key_of(t, self.rng, n)[:1])
                     else:  # the key moves: to the end of the table, or to the start
                         dest = key_of(t, self.rng, nxt if self.rng.random() < 0.5 else -nxt)[0]
-                        cur.execute(f"UPDATE IGNORE {DB}.{t} SET {k} = %s WHERE {k} = %s",
+                        cur.execute(f"UPDATE IGNORE {db}.{t} SET {k} = %s WHERE {k} = %s",
                                     (dest, key_of(t, self.rng, n)[0]))
                         nxt += 1
                     cur.execute("COMMIT")
@@ -184,19 +189,21 @@ def seqno(gtid):
     return int(gtid.split("-")[2])
 
 
-def rebuild(target, table, docs=None):
+def rebuild(target, table, docs=None, db=DB, keys=None, order=seqno):
     """The table as row_changes says: snapshot rows, then the changes, in commit order, the way
     a consumer applies them (a row changed inside a chunk's window is not in the snapshot: its
     change carries it, so a delete or update may name a row the log has not shown yet).
-    @docs: the table's row_changes documents if already read, else read here."""
+    @docs: the table's row_changes documents if already read, else read here; @keys: the
+    table's key columns (KEYS'); @order: a document's GTID -> its place in the commit order."""
     if docs is None:
-        docs = list(target.db.row_changes.find({"db": DB, "table": table}))
-    docs.sort(key=lambda d: (seqno(d["gtid"]), d["seq"]))
+        docs = list(target.db.row_changes.find({"db": db, "table": table}))
+    keys = keys or KEYS[table]
+    docs.sort(key=lambda d: (order(d["gtid"]), d["seq"]))
     state = {}
     seen = set()
     for d in docs:
         img = d.get("after") or d.get("before")
-        k = tuple(img[c] for c in KEYS[table])
+        k = tuple(img[c] for c in keys)
         if d["op"] == "snapshot":
             assert (k not in seen), f"{table}: key {k} snapshotted twice"
             seen.add(k)
@@ -204,8 +211,8 @@ def rebuild(target, table, docs=None):
         elif d["op"] == "insert":
             state[k] = d["after"]
         elif d["op"] == "update":
-            state.pop(tuple(d["before"][c] for c in KEYS[table]), None)
-            state[tuple(d["after"][c] for c in KEYS[table])] = d["after"]
+            state.pop(tuple(d["before"][c] for c in keys), None)
+            state[tuple(d["after"][c] for c in keys)] = d["after"]
         elif d["op"] == "delete":
             state.pop(k, None)
     return state, len(seen)

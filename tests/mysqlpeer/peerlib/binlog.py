@@ -13,6 +13,7 @@ import uuid as uuidlib
 import zlib
 
 from .gtidset import Gtid, GtidError, GtidSet, varlen_decode, varlen_decode_signed
+from .wire import lenenc_int as _lenenc
 
 MAGIC = b"\xfebin"
 HEADER_LEN = 19
@@ -85,16 +86,6 @@ def fake_rotate(name, pos, server_id, checksum):
 
 def heartbeat_v1(name, pos, server_id, checksum):
     return make_event(HEARTBEAT, name.encode(), server_id, pos & 0xFFFFFFFF, 0, 0, checksum)
-
-
-def _lenenc(n):
-    if n < 251:
-        return bytes([n])
-    if n < 1 << 16:
-        return b"\xfc" + struct.pack("<H", n)
-    if n < 1 << 24:
-        return b"\xfd" + struct.pack("<I", n)[:3]
-    return b"\xfe" + struct.pack("<Q", n)
 
 
 def heartbeat_v2(name, pos, server_id, checksum):

@@ -44,6 +44,7 @@ from .binlog import (ALG_CRC32, FORMAT_DESCRIPTION, GTID, HEADER_LEN, MAGIC,
 from .coltypes import (CHARACTER_TYPES, NUMERIC_TYPES, T_ENUM, T_SET, UTF8MB4, Column,
                        ColumnValueError)
 from .gtidset import GtidSet
+from .wire import lenenc_int as lenenc
 
 WRITE_ROWS = 30
 UPDATE_ROWS = 31
@@ -174,16 +175,6 @@ def charset_field(chars, default_type, column_type):
 def lenstr(text):
     b = text.encode()
     return lenenc(len(b)) + b
-
-
-def lenenc(n):
-    if n < 251:
-        return bytes([n])
-    if n < 1 << 16:
-        return b"\xfc" + struct.pack("<H", n)
-    if n < 1 << 24:
-        return b"\xfd" + struct.pack("<I", n)[:3]
-    return b"\xfe" + struct.pack("<Q", n)
 
 
 def tlv(t, v):

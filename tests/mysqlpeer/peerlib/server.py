@@ -26,7 +26,7 @@ from .binlog import (ALG_CRC32, ANONYMOUS_GTID, FORMAT_DESCRIPTION, GTID, GTID_T
                      ROTATE, BinlogDir, BinlogError, fake_rotate, heartbeat_v1, heartbeat_v2,
                      patch_fde)
 from .gtidset import GtidError, GtidSet
-from .sqltext import QueryError as SqlError
+from .sqltext import QueryError
 from .tables import Store, binary_value, column_def, text_value
 
 COM_QUIT = 0x01
@@ -399,7 +399,7 @@ class Session:
             else:
                 raise QueryError(ER_NOT_SUPPORTED_YET,
                                  f"mysqlpeer does not answer this query: {q[:200]}", "42000")
-        except (QueryError, SqlError) as e:
+        except QueryError as e:
             self.error(e.code, e.message, e.state)
 
     # ---- the tables (tables.py): reads, writes, locks and consistent snapshots ------------------
@@ -422,14 +422,14 @@ class Session:
                           r"committed|serializable)|read only|read write)", norm):
             self.ok()
         elif norm in ("begin", "start transaction", "start transaction read write"):
-            raise SqlError(ER_NOT_SUPPORTED_YET, "mysqlpeer does not answer this query "
+            raise QueryError(ER_NOT_SUPPORTED_YET, "mysqlpeer does not answer this query "
                            "(transactions of several statements)", "42000")
         elif norm.startswith("select ") and " from " in norm:
             sel = store.prepare_select(self, q)
             if sel is None:
                 return False
             if sel.nparams:
-                raise SqlError(1064, "a '?' outside a prepared statement", "42000")
+                raise QueryError(1064, "a '?' outside a prepared statement", "42000")
             self.send_rows(sel, sel.run(self), binary=False)
         else:
             n = store.execute(self, q)
@@ -498,7 +498,7 @@ class Session:
                 if norm.startswith("select ") and " from " in norm:
                     sel = self.peer.store.prepare_select(self, sql)
                 if sel is None:
-                    raise SqlError(ER_NOT_SUPPORTED_YET, "mysqlpeer does not answer this query "
+                    raise QueryError(ER_NOT_SUPPORTED_YET, "mysqlpeer does not answer this query "
                                    f"(it prepares only SELECTs of its tables): {sql[:200]}",
                                    "42000")
                 self.next_stmt += 1
@@ -523,7 +523,7 @@ class Session:
             if cmd == COM_STMT_SEND_LONG_DATA:
                 return  # no reply; not used by sdl (its parameters fit in a packet)
             if sid not in self.stmts:
-                raise SqlError(ER_UNKNOWN_STMT_HANDLER, f"Unknown prepared statement handler "
+                raise QueryError(ER_UNKNOWN_STMT_HANDLER, f"Unknown prepared statement handler "
                                f"({sid}) given to mysqld_stmt_execute")
             if cmd == COM_STMT_RESET:
                 self.ok()
@@ -538,7 +538,7 @@ class Session:
                 if r.u8():
                     stmt[1] = [(r.u8(), r.u8()) for _ in range(sel.nparams)]
                 if stmt[1] is None:
-                    raise SqlError(ER_WRONG_ARGUMENTS, "Incorrect arguments to "
+                    raise QueryError(ER_WRONG_ARGUMENTS, "Incorrect arguments to "
                                    "mysqld_stmt_execute")
                 for i, (ptype, flag) in enumerate(stmt[1]):
                     if nulls[i // 8] & (1 << (i % 8)):
@@ -547,7 +547,7 @@ class Session:
                         params.append(binary_param(r, ptype, bool(flag & 0x80)))
             self.log("execute", stmt=sid, params=[str(p) for p in params])
             self.send_rows(sel, sel.run(self, params), binary=True)
-        except SqlError as e:
+        except QueryError as e:
             self.error(e.code, e.message, e.state)
 
     def binlog_status_query(self, norm):
@@ -683,14 +683,6 @@ class Session:
         Streamer(self, flags, server_id, "position", name, pos, None).run()
 
 
-class QueryError(Exception):
-    def __init__(self, code, message, state="HY000"):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.state = state
-
-
 def binary_param(r, ptype, unsigned):
     """A COM_STMT_EXECUTE parameter value of protocol type @ptype."""
     ints = {1: 1, 2: 2, 13: 2, 3: 4, 9: 4, 8: 8}
@@ -727,7 +719,7 @@ def binary_param(r, ptype, unsigned):
     if ptype in (15, 253, 254, 249, 250, 251, 252):
         b = r.take(r.lenenc())
         return b if ptype in (249, 250, 251, 252) else b.decode("utf-8", "surrogateescape")
-    raise SqlError(ER_WRONG_ARGUMENTS, f"mysqlpeer does not take a parameter of type {ptype}")
+    raise QueryError(ER_WRONG_ARGUMENTS, f"mysqlpeer does not take a parameter of type {ptype}")
 
 
 def split_top(text):

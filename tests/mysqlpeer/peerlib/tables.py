@@ -14,16 +14,17 @@ Limits (documented in the README): the rows live in memory only (a restarted pee
 tables; its files stay), strings compare by code point (a binary collation, where MySQL's
 utf8mb4_0900_ai_ci ignores case), no multi-statement transactions (BEGIN is refused: only
 START TRANSACTION WITH CONSISTENT SNAPSHOT, for reads), no secondary indexes but the unique
-ones a CREATE TABLE declares, no JSON, ENUM, SET, BIT or spatial columns.
+ones a CREATE TABLE declares, no BIT, YEAR, BINARY(n) or spatial columns (coltypes.py).
 """
 import datetime
 import decimal
-import re
 import struct
 import threading
 
 from . import rowlog
+from .coltypes import ColumnValueError
 from .sqltext import Parser, QueryError, Scope, columns_named, evaluate, truth, unsupported
+from .wire import lenenc_int as _lenenc
 
 ER_DB_CREATE_EXISTS = 1007
 ER_DB_DROP_EXISTS = 1008
@@ -42,134 +43,68 @@ ER_NO_DEFAULT = 1364
 ER_WRONG_VALUE_COUNT = 1136
 ER_NOT_NULL_KEY = 1171
 
-INT_RANGE = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "bigint": 64}
+INT_RANGE = ("tinyint", "smallint", "mediumint", "int", "bigint")
 
 # protocol field types (include/field_types.h)
 T_TINY, T_SHORT, T_LONG, T_FLOAT, T_DOUBLE, T_TIMESTAMP, T_LONGLONG, T_INT24 = 1, 2, 3, 4, 5, 7, 8, 9
 T_DATE, T_TIME, T_DATETIME, T_NEWDECIMAL, T_BLOB, T_VAR_STRING, T_STRING = 10, 11, 12, 246, 252, \
     253, 254
+T_JSON = 245
 PROTO_TYPE = {"tinyint": T_TINY, "smallint": T_SHORT, "mediumint": T_INT24, "int": T_LONG,
               "bigint": T_LONGLONG, "float": T_FLOAT, "double": T_DOUBLE, "decimal": T_NEWDECIMAL,
               "date": T_DATE, "datetime": T_DATETIME, "timestamp": T_TIMESTAMP, "time": T_TIME,
               "char": T_STRING, "binary": T_STRING, "varchar": T_VAR_STRING,
               "varbinary": T_VAR_STRING, "tinytext": T_BLOB, "text": T_BLOB,
               "mediumtext": T_BLOB, "longtext": T_BLOB, "tinyblob": T_BLOB, "blob": T_BLOB,
-              "mediumblob": T_BLOB, "longblob": T_BLOB}
+              "mediumblob": T_BLOB, "longblob": T_BLOB, "enum": T_STRING, "set": T_STRING,
+              "json": T_JSON}
 NOT_NULL_FLAG, PRI_KEY_FLAG, UNIQUE_KEY_FLAG, BLOB_FLAG, UNSIGNED_FLAG, BINARY_FLAG = \
     1, 2, 4, 16, 32, 128
-
-
-def length_of(col):
-    m = re.search(r"\((\d+)", col.sqltype)
-    if m and col.data_type in ("char", "varchar", "binary", "varbinary"):
-        return int(m.group(1))
-    return {"tinytext": 255, "tinyblob": 255, "text": 65535, "blob": 65535,
-            "mediumtext": 16777215, "mediumblob": 16777215}.get(col.data_type, 4294967295)
+ENUM_FLAG, SET_FLAG = 256, 2048
 
 
 def is_text(col):
     return col.charset not in (None, "binary")
 
 
-def is_binary_str(col):
-    return col.charset == "binary"
+def _quote(text):
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-# ---- values -----------------------------------------------------------------------------------
-_DT = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,6}))?)?$")
-_TM = re.compile(r"(-)?(\d+):(\d{1,2}):(\d{1,2})(?:\.(\d{1,6}))?$")
-
-
-def _frac(text):
-    return int((text or "").ljust(6, "0")) if text else 0
-
-
-def _round_usec(usec, fsp):
-    unit = 10 ** (6 - fsp)
-    return (usec + unit // 2) // unit * unit
-
-
-def coerce(col, v, what="column"):
-    """@v (an int, Decimal, float, str, bytes or a date/time value) as a value of @col, as MySQL
-    stores it in strict mode; a QueryError when it does not fit."""
-    name = col.name
+def coerce(col, v):
+    """@v (what a statement's expression gave: an int, Decimal, float, str, bytes, or a
+    date/time value of a prepared statement's parameter) as a value of @col, as MySQL 8.4
+    stores it in strict mode (the column's own checks: coltypes.Column.parse/check); a
+    QueryError with MySQL's error when it does not fit."""
     if v is None:
         return None
     if isinstance(v, bool):
         v = int(v)
-    dt = col.data_type
     try:
-        if dt in INT_RANGE:
-            if isinstance(v, (bytes, str)):
-                v = decimal.Decimal(v.decode() if isinstance(v, bytes) else v.strip())
-            if isinstance(v, (float, decimal.Decimal)):
-                v = int(decimal.Decimal(v).to_integral_value(decimal.ROUND_HALF_UP))
-            bits = INT_RANGE[dt]
-            lo, hi = (0, 2 ** bits - 1) if col.unsigned else (-2 ** (bits - 1), 2 ** (bits - 1) - 1)
-            if not lo <= v <= hi:
-                raise QueryError(ER_OUT_OF_RANGE, f"Out of range value for column '{name}' at "
-                                 "row 1", "22003")
-            return int(v)
-        if dt == "decimal":
-            d = decimal.Decimal(v.decode() if isinstance(v, bytes) else str(v).strip())
-            q = d.quantize(decimal.Decimal(1).scaleb(-col.scale), decimal.ROUND_HALF_UP)
-            if len(q.as_tuple().digits) - max(0, -q.as_tuple().exponent) > \
-                    col.precision - col.scale and q != 0:
-                raise QueryError(ER_OUT_OF_RANGE, f"Out of range value for column '{name}' at "
-                                 "row 1", "22003")
-            return q
-        if dt in ("double", "float"):
-            f = float(v.decode() if isinstance(v, bytes) else v)
-            if dt == "float":
-                f = struct.unpack("<f", struct.pack("<f", f))[0]
-            return f
-        if dt in ("date", "datetime", "timestamp"):
-            if isinstance(v, datetime.datetime):
-                usec = v.microsecond
-                parts = (v.year, v.month, v.day, v.hour, v.minute, v.second)
-            elif isinstance(v, datetime.date):
-                usec, parts = 0, (v.year, v.month, v.day, 0, 0, 0)
-            else:
-                s = v.decode() if isinstance(v, bytes) else str(v)
-                m = _DT.match(s.strip())
-                if not m:
-                    raise ValueError(s)
-                parts = tuple(int(x or 0) for x in m.groups()[:6])
-                usec = _frac(m.group(7))
-            base = datetime.datetime(*parts)
-            if dt == "date":
-                return base.date()
-            return base + datetime.timedelta(microseconds=_round_usec(usec, col.fsp or 0))
-        if dt == "time":
-            if isinstance(v, datetime.timedelta):
-                return v
-            s = v.decode() if isinstance(v, bytes) else str(v)
-            m = _TM.match(s.strip())
-            if not m:
-                raise ValueError(s)
-            t = datetime.timedelta(hours=int(m.group(2)), minutes=int(m.group(3)),
-                                   seconds=int(m.group(4)),
-                                   microseconds=_round_usec(_frac(m.group(5)), col.fsp or 0))
-            return -t if m.group(1) else t
-        if is_binary_str(col):
-            b = v if isinstance(v, bytes) else str(v).encode("utf-8", "surrogateescape")
-            if len(b) > length_of(col):
-                raise QueryError(ER_DATA_TOO_LONG, f"Data too long for column '{name}' at row "
-                                 "1", "22001")
-            if col.data_type == "binary":
-                b = b.ljust(length_of(col), b"\0")
-            return b
-        if is_text(col):
-            s = v.decode("utf-8") if isinstance(v, bytes) else (
-                str(v) if not isinstance(v, float) else repr(v))
-            if len(s) > length_of(col):
-                raise QueryError(ER_DATA_TOO_LONG, f"Data too long for column '{name}' at row "
-                                 "1", "22001")
-            return s
-    except (ValueError, ArithmeticError, UnicodeDecodeError):
-        raise QueryError(ER_TRUNCATED, f"Incorrect {dt} value: '{v!s:.60}' for {what} "
-                         f"'{name}' at row 1", "22007") from None
-    raise unsupported(f"a value of type {col.sqltype}")
+        if isinstance(v, (bytes, bytearray)):
+            if col.charset == "binary":
+                return col.check(bytes(v))
+            try:
+                v = bytes(v).decode("utf-8")
+            except UnicodeDecodeError:
+                raise QueryError(1366, f"Incorrect string value: '{bytes(v).hex()}' for column "
+                                 f"'{col.name}' at row 1") from None
+        if isinstance(v, str):
+            if col.charset == "binary":
+                return col.check(v.encode("utf-8", "surrogateescape"))
+            return col.parse(_quote(v))
+        if isinstance(v, (int, float, decimal.Decimal)):
+            if is_text(col) and col.data_type not in ("enum", "set", "json"):
+                return col.check(repr(v) if isinstance(v, float) else str(v))
+            return col.parse(repr(v) if isinstance(v, float) else str(v))
+        if isinstance(v, datetime.datetime) and col.data_type == "date":
+            v = v.date()
+        elif isinstance(v, datetime.date) and not isinstance(v, datetime.datetime) and \
+                col.data_type in ("datetime", "timestamp"):
+            v = datetime.datetime(v.year, v.month, v.day)
+        return col.check(v)
+    except ColumnValueError as e:
+        raise QueryError(e.errno, str(e), e.sqlstate) from None
 
 
 def text_value(col, v):
@@ -229,16 +164,6 @@ def binary_value(col, v):
     return _lenenc(len(b)) + b
 
 
-def _lenenc(n):
-    if n < 251:
-        return bytes([n])
-    if n < 1 << 16:
-        return b"\xfc" + struct.pack("<H", n)
-    if n < 1 << 24:
-        return b"\xfd" + struct.pack("<I", n)[:3]
-    return b"\xfe" + struct.pack("<Q", n)
-
-
 def field_flags(table, i):
     col = table.columns[i]
     f = 0 if col.nullable else NOT_NULL_FLAG
@@ -246,10 +171,11 @@ def field_flags(table, i):
         f |= PRI_KEY_FLAG
     if col.unsigned:
         f |= UNSIGNED_FLAG
-    if PROTO_TYPE[col.data_type] == T_BLOB:
+    if PROTO_TYPE[col.data_type] in (T_BLOB, T_JSON):
         f |= BLOB_FLAG
-    if not is_text(col) and col.data_type not in ("char", "varchar") or is_binary_str(col):
+    if not is_text(col):
         f |= BINARY_FLAG
+    f |= ENUM_FLAG if col.data_type == "enum" else SET_FLAG if col.data_type == "set" else 0
     return f
 
 
@@ -257,7 +183,7 @@ def column_def(table, i, alias=None):
     """The column definition packet of @table's column @i (Protocol::ColumnDefinition41)."""
     col = table.columns[i]
     dt = col.data_type
-    charset = 255 if is_text(col) else 63
+    charset = 255 if is_text(col) and dt != "json" else 63
     if dt in INT_RANGE:
         length = {"tinyint": 4, "smallint": 6, "mediumint": 9, "int": 11, "bigint": 20}[dt]
         length -= 1 if col.unsigned and dt != "bigint" else 0
@@ -272,7 +198,7 @@ def column_def(table, i, alias=None):
     elif dt in ("double", "float"):
         length = 22 if dt == "double" else 12
     else:
-        length = length_of(col) * (4 if is_text(col) else 1)
+        length = col.octet_length or 0xFFFFFFFF
     decimals = col.scale if dt == "decimal" else (col.fsp or 0) if dt in (
         "datetime", "timestamp", "time") else 31 if dt in ("double", "float") else 0
     name = alias or col.name
@@ -436,7 +362,7 @@ class Store:
         ine = p.kw("if", "not", "exists")
         db, name = self.full(session, p.qname())
         p.expect_op("(")
-        cols, pk, uniques, defaults = [], None, [], {}
+        cols, pk, uniques = [], None, []
         while True:
             if p.kw("primary", "key"):
                 pk = p.ident_list()
@@ -511,7 +437,7 @@ class Store:
             defs = {}
             for i, (_, _, _, d) in enumerate(cols):
                 if d is not None:
-                    defs[i] = coerce(columns[i], evaluate(d[1], Scope({})), "default of")
+                    defs[i] = coerce(columns[i], evaluate(d[1], Scope({})))
 
             def apply():
                 self.schemas[(db, name)] = Schema(table, ukeys, defs, sql)
@@ -910,7 +836,7 @@ class InfoSelect:
                         out.append(dict(
                             base, COLUMN_NAME=c.name, ORDINAL_POSITION=i + 1,
                             IS_NULLABLE="YES" if c.nullable else "NO", DATA_TYPE=c.data_type,
-                            COLUMN_TYPE=c.sqltype, CHARACTER_SET_NAME=c.charset,
+                            COLUMN_TYPE=c.sqltype, CHARACTER_SET_NAME=c.character_set_name,
                             NUMERIC_PRECISION=c.precision, NUMERIC_SCALE=c.scale,
                             DATETIME_PRECISION=c.fsp,
                             COLUMN_KEY="PRI" if i in s.t.key else ""))

@@ -32,6 +32,8 @@ from .binlog import (ALG_CRC32, ANONYMOUS_GTID, FORMAT_DESCRIPTION, GTID, GTID_T
                      HEADER_LEN, PREVIOUS_GTIDS, QUERY, ROTATE, ROWS_TYPES, STOP, TABLE_MAP,
                      TRANSACTION_PAYLOAD, XID, Header, crc32, fde_info, make_event)
 from .gtidset import GtidSet, varlen_decode, varlen_encode
+from .binlog import _read_lenenc
+from .wire import lenenc_int as _lenenc
 
 MAGIC = b"\xfebin"
 
@@ -228,16 +230,6 @@ class Composer:
             f.write(self.data)
 
 
-def _lenenc(n):
-    if n < 251:
-        return bytes([n])
-    if n < 1 << 16:
-        return b"\xfc" + struct.pack("<H", n)
-    if n < 1 << 24:
-        return b"\xfd" + struct.pack("<I", n)[:3]
-    return b"\xfe" + struct.pack("<Q", n)
-
-
 def zstd_compress(raw):
     if not shutil.which("zstd"):
         raise RuntimeError("the zstd command-line tool is needed (scripts/install-deps)")
@@ -288,15 +280,6 @@ def payload_inner_events(payload_event, alg):
     return out
 
 
-def _read_lenenc(b, off):
-    c = b[off]
-    if c < 251:
-        return c, off + 1
-    if c == 0xFC:
-        return struct.unpack_from("<H", b, off + 1)[0], off + 3
-    if c == 0xFD:
-        return int.from_bytes(b[off + 1:off + 4], "little"), off + 4
-    return struct.unpack_from("<Q", b, off + 1)[0], off + 9
 
 
 def kinds_named(events):

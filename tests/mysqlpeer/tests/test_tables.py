@@ -5,6 +5,7 @@ sessions' writes, and a consistent snapshot that does not see later writes. The 
 values are written here by hand from MySQL 8.4's documented behaviour."""
 import datetime
 import decimal
+import json
 import threading
 import time
 
@@ -124,7 +125,7 @@ def test_information_schema(peer):
         assert cols[2] == ("s", "varchar", "varchar(8)", "YES", "utf8mb4", None, None, None)
         assert cols[3] == ("de", "decimal", "decimal(8,2)", "YES", None, "8", "2", None)
         assert cols[4] == ("dt", "datetime", "datetime(3)", "YES", None, None, None, "3")
-        assert cols[5][4] == "binary"
+        assert cols[5][:5] == ("bl", "varbinary", "varbinary(4)", "YES", None)  # NULL: binary
         assert cols[7][:3] == ("u", "bigint", "bigint unsigned")
         cur.execute("SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "
                     "WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 'k' AND NON_UNIQUE = 0")
@@ -153,3 +154,23 @@ def test_read_lock_holds_off_writes_and_a_consistent_snapshot_keeps_its_rows(pee
         ca.execute("COMMIT")
         ca.execute("SELECT id FROM app.t")
         assert ca.fetchall() == ((1,), (2,))
+
+
+def test_enum_set_json_and_the_column_checks(peer):
+    c = connect(peer)
+    with c.cursor() as cur:
+        cur.execute("CREATE DATABASE app")
+        cur.execute("CREATE TABLE app.e (id INT PRIMARY KEY, en ENUM('red','green'), "
+                    "st SET('a','b','c'), js JSON)")
+        cur.execute("INSERT INTO app.e VALUES (1, 'GREEN', 'c,a', '{\"b\": [1, 2.5], \"a\": null}')")
+        cur.execute("INSERT INTO app.e VALUES (2, 1, 5, NULL)")
+        cur.execute("SELECT * FROM app.e")
+        rows = cur.fetchall()
+        assert rows[0][:3] == (1, "green", "a,c")
+        assert json.loads(rows[0][3]) == {"a": None, "b": [1, 2.5]}
+        assert rows[1] == (2, "red", "a,c", None)
+        for sql, code in [("INSERT INTO app.e (id, en) VALUES (3, 'blue')", 1265),
+                          ("INSERT INTO app.e (id, js) VALUES (3, '{bad')", 3140)]:
+            with pytest.raises(pymysql.MySQLError) as ei:
+                cur.execute(sql)
+            assert ei.value.args[0] == code, (sql, ei.value.args)
