@@ -13,7 +13,6 @@ audit log rebuilt (snapshot rows, then the changes, in commit order) and every m
 collection must equal `SELECT *` read with pymysql, compared through the documented type
 mapping (README "Types"); no key is snapshotted twice; the offset is the source's
 @@GLOBAL.gtid_executed."""
-import datetime
 import decimal
 import json
 import os
@@ -25,7 +24,7 @@ import pytest
 
 from mysqlsource import GtidSet, MySQLPeer, MySQLSdl, real_mysql
 from runlib import Daemon, offset
-from test_snapshot import Writer, compare, rebuild
+from test_snapshot import Writer, compare, mapped, rebuild
 
 U = "5a0c7e2e-9b1d-11ef-8a51-0242ac1100aa"
 
@@ -151,29 +150,6 @@ def create(src, rows, seed=7):
 
 
 # ---- the oracle: SELECT * through the documented mapping ---------------------------------------
-
-def mapped(col, v):
-    """A pymysql value as the documented mapping stores it (README "Types")."""
-    if v is None:
-        return None
-    if col == "st":  # SET → array of members
-        return v.split(",") if v else []
-    if col == "js":
-        return json.loads(v)
-    if isinstance(v, decimal.Decimal):
-        from bson.decimal128 import Decimal128
-        return Decimal128(str(v))
-    if isinstance(v, datetime.timedelta):  # TIME → "[-]HH:MM:SS"
-        secs = int(v.total_seconds())
-        sign = "-" if secs < 0 else ""
-        secs = abs(secs)
-        return f"{sign}{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
-    if isinstance(v, datetime.datetime):
-        return v.replace(microsecond=v.microsecond // 1000 * 1000)
-    if isinstance(v, datetime.date):
-        return datetime.datetime(v.year, v.month, v.day)
-    return v
-
 
 def select_all(src, table):
     c = src.connect()
