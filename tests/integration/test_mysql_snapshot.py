@@ -17,6 +17,7 @@ import decimal
 import json
 import os
 import random
+import subprocess
 import time
 
 import pymysql
@@ -349,3 +350,43 @@ def test_mysql_consistent_snapshot_under_writes_and_kill9(tmp_path, target):
         assert queries[i + 1].startswith("START TRANSACTION WITH CONSISTENT SNAPSHOT")
         assert queries[i + 2] == "SELECT @@GLOBAL.gtid_executed"
         assert queries[i + 3] == "UNLOCK TABLES"
+
+
+def test_mysql_on_demand_snapshot_of_a_running_pipeline(tmp_path, target):
+    """`sdl snapshot --tables` asks a pipeline that started at `now` on a MySQL source (so
+    without the rows its tables held) to snapshot them while they are written to: picked up
+    from the offset, read between watermarks, and at the end the audit log and the mirrors
+    equal SELECT *, each snapshot row the source's row at its GTID."""
+    src = Source(tmp_path)
+    create(src, 2000)
+    d = Daemon(MySQLSdl(tmp_path, src), target, tmp_path, batch="max_rows: 2000, max_delay: 20ms",
+               start="now", pipeline=("modes: [audit, mirror]",),
+               extra=f"tables:\n  include: ['{src.db}.*']\nsnapshot:\n  chunk_rows: 100\n")
+    DAEMONS.append(d)
+    d.start()
+    deadline = time.time() + 60
+    while not offset(target):
+        assert time.time() < deadline and d.proc.poll() is None, d.output()[-3000:]
+        time.sleep(0.05)
+    assert target.db.row_changes.count_documents({}) == 0  # the existing rows are not changes
+    writer = Writer(src, 2000, seed=17, db=src.db, keys=KEYS,
+                    insert=lambda t: insert_sql(src, t, ignore=True), row=values,
+                    key=lambda t, _rng, n: key_of(t, n))
+    writer.start()
+    p = subprocess.run([d.sdl.bin, "snapshot", "-c", d.config, "--tables", f"{src.db}.*"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    deadline = time.time() + 300
+    while snapshot_state(target).get("state") != "done":
+        assert time.time() < deadline and d.proc.poll() is None, \
+            (snapshot_state(target), d.output()[-3000:])
+        time.sleep(0.1)
+    writer.stop_flag.set()
+    writer.join()
+    assert writer.error is None, writer.error
+    wait_for_gtids(target, src.executed(), d)
+    assert d.stop() == 0, d.output()[-3000:]
+    snap = check_exact(src, target)
+    assert snap["rows"] > 0 and snap["tables"] == [f"{src.db}.t_comp", f"{src.db}.t_int"], snap
+    if src.peer:
+        assert check_rows_at_their_gtid(src, target) == snap["rows"]
