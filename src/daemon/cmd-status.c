@@ -66,6 +66,17 @@ append_age(sdl_buf *out, int64_t sec)
     }
 }
 
+/* A running snapshot's time left at its average rate since it began (0: not known). */
+static uint64_t
+snapshot_left(const sdl_snapshot_summary *snap, int64_t now_ms)
+{
+    if (strcmp(snap->state, "running") != 0 || !snap->started_ms || now_ms <= snap->started_ms) {
+        return 0;
+    }
+    return sdl_snapshot_seconds_left(snap->est_rows, snap->rows, snap->rows,
+                                     (uint64_t)(now_ms - snap->started_ms) * 1000u);
+}
+
 static int64_t
 floor_div(int64_t a, int64_t b)
 {
@@ -190,8 +201,24 @@ format_json(const char *pipeline, const sdl_target_status *st, int64_t now_ms, s
             sdl_buf_append_str(out, "null");
         }
         sdl_buf_appendf(out,
-                        ",\"tables\":%" PRIu64 ",\"tables_done\":%" PRIu64 ",\"rows\":%" PRIu64 "}",
+                        ",\"tables\":%" PRIu64 ",\"tables_done\":%" PRIu64 ",\"rows\":%" PRIu64,
                         snap.ntables, snap.done, snap.rows);
+        uint64_t left = snapshot_left(&snap, now_ms);
+        sdl_buf_append_str(out, ",\"rows_estimated\":");
+        if (snap.est_rows) {
+            sdl_buf_appendf(out, "%" PRIu64, snap.est_rows);
+        } else {
+            sdl_buf_append_str(out, "null");
+        }
+        sdl_buf_append_str(out, ",\"seconds_left\":");
+        if (left) {
+            sdl_buf_appendf(out, "%" PRIu64, left);
+        } else {
+            sdl_buf_append_str(out, "null");
+        }
+        sdl_buf_append_str(out, ",\"started\":");
+        json_time(out, snap.started_ms);
+        sdl_buf_append_str(out, "}");
     }
     sdl_buf_append_str(out, "}\n");
 }
@@ -276,9 +303,20 @@ format_human(const char *pipeline, const sdl_target_status *st, int64_t now_ms, 
         } else {
             sdl_buf_appendf(out,
                             LABEL "%s running: table %s (%" PRIu64 " of %" PRIu64 "), %" PRIu64
-                                  " rows committed\n",
+                                  " rows committed",
                             "snapshot", snap.id, snap.table, snap.done + 1, snap.ntables,
                             snap.rows);
+            if (snap.est_rows) {
+                sdl_buf_appendf(out, "; %" PRIu64 "%% of ~%" PRIu64 " rows",
+                                SDL_MIN(snap.rows * 100 / snap.est_rows, 100), snap.est_rows);
+            }
+            uint64_t left = snapshot_left(&snap, now_ms);
+            if (left) {
+                sdl_buf_append_str(out, ", ~");
+                append_age(out, (int64_t)left);
+                sdl_buf_append_str(out, " left at its rate so far");
+            }
+            sdl_buf_append_byte(out, '\n');
         }
     }
     uint64_t waiting = st->have_offset ? sdl_snapshot_requests_waiting(o->snapshot, o->snapshot_len,

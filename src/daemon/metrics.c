@@ -82,6 +82,8 @@ sdl_metrics_snapshot_take(sdl_stats *s, sdl_metrics_snapshot *ret)
     ret->snapshot_rows = atomic_load(&s->snapshot_rows);
     ret->snapshot_tables = atomic_load(&s->snapshot_tables);
     ret->snapshot_tables_done = atomic_load(&s->snapshot_tables_done);
+    ret->snapshot_rows_estimated = atomic_load(&s->snapshot_rows_estimated);
+    ret->snapshot_seconds_left = atomic_load(&s->snapshot_seconds_left);
     ret->txns_applied = atomic_load(&s->txns_applied);
     ret->batches_committed = atomic_load(&s->batches_committed);
     ret->latency_count = atomic_load(&s->commit_latency_count);
@@ -276,6 +278,14 @@ sdl_metrics_render(const sdl_metrics_snapshot *snap, const char *version, sdl_bu
             sdl_buf_appendf(out, "} %" PRIu64 "\n", n[i]);
         }
     }
+    metric_u64(out, snap, "sdl_snapshot_rows_estimated", "gauge",
+               "Rows of the running snapshot estimated in all: its rows so far and the server's "
+               "estimate of the rest (0: none running, or not known yet).",
+               snap->snapshot_rows_estimated);
+    metric_u64(out, snap, "sdl_snapshot_seconds_left", "gauge",
+               "Estimated time left of the running snapshot at this process's rate (0: none "
+               "running, or not known yet).",
+               snap->snapshot_seconds_left);
     metric_u64(out, snap, "sdl_transactions_applied_total", "counter",
                "Source transactions fully committed to MongoDB by this process.",
                snap->txns_applied);

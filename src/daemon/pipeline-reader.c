@@ -247,9 +247,14 @@ pl_snapshot_status(pipeline *p)
 {
     uint64_t tables, done;
 
+    uint64_t est, left;
+
     sdl_snapshot_tables(p->snapshot, &tables, &done);
+    sdl_snapshot_estimate(p->snapshot, &est, &left);
     atomic_store(&p->stats->snapshot_tables, tables);
     atomic_store(&p->stats->snapshot_tables_done, done);
+    atomic_store(&p->stats->snapshot_rows_estimated, est);
+    atomic_store(&p->stats->snapshot_seconds_left, left);
     (void)pthread_mutex_lock(&p->stats->lock);
     if (sdl_snapshot_pending(p->snapshot)) {
         sdl_snapshot_describe(p->snapshot, p->stats->snapshot, sizeof(p->stats->snapshot));

@@ -74,6 +74,14 @@ struct sdl_snapshot {
     uint64_t est_rows;         /* the server's estimate of its rows (0: unknown) */
     uint64_t t0_usec;          /* when this process began reading the current table */
     uint64_t rows0;            /* its rows committed then */
+    /* the estimated time left (DESIGN.md §9): each table's estimated rows, taken once per
+     * process and snapshot (est_id) when a table is first described, tables [0, nest) */
+    uint64_t *est;
+    size_t nest;
+    char *est_id;
+    uint64_t run_t0_usec; /* when this process began reading this snapshot (0: not yet) */
+    uint64_t run_rows0;   /* its rows committed then */
+    int64_t started_ms;   /* when the snapshot began (progress "started", wall clock) */
     /* the chunks in flight, oldest first: chunks[(head + i) % SDL_SNAPSHOT_IN_FLIGHT], i <
      * count; all of the current table, the oldest the one the stream meets first */
     snap_chunk chunks[SDL_SNAPSHOT_IN_FLIGHT];
@@ -87,6 +95,10 @@ struct sdl_snapshot {
     char *old_view;   /* the last view's position, after the view ended */
     bool reached;     /* the stream is at view_pos: chunks are due, the stream waits */
 };
+
+/* The server's estimate of each table's rows not taken yet by this process for this snapshot,
+ * and when this process began reading it (sdl_snapshot_estimate()). */
+void sdl_snapshot_estimate_tables(sdl_snapshot *s);
 
 /* Reads s->progress into the fields (last_key's strings point into it). */
 void sdl_snapshot_load_progress(sdl_snapshot *s);

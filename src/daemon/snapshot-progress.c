@@ -34,6 +34,7 @@ progress_new(const char *id, char *const *tables, size_t n, const char *last_req
     bson_append_utf8(doc, "last_request", -1, last_request, -1);
     bson_append_int64(doc, "rows", -1, 0);
     bson_append_int64(doc, "table_rows", -1, 0);
+    bson_append_int64(doc, "started", -1, (int64_t)(sdl_now_realtime_usec() / 1000u));
     return doc;
 }
 
@@ -117,6 +118,10 @@ sdl_snapshot_load_progress(sdl_snapshot *s)
     s->chunk = (uint64_t)iter_i64(&s->progress, "chunk");
     s->rows = (uint64_t)iter_i64(&s->progress, "rows");
     s->table_rows = (uint64_t)iter_i64(&s->progress, "table_rows");
+    s->started_ms = iter_i64(&s->progress, "started");
+    if (!s->started_ms) { /* a progress written before sdl kept it: from now on */
+        s->started_ms = (int64_t)(sdl_now_realtime_usec() / 1000u);
+    }
     if (bson_iter_init_find(&it, &s->progress, "last_key") && BSON_ITER_HOLDS_ARRAY(&it) &&
         bson_iter_recurse(&it, &child)) {
         while (bson_iter_next(&child)) {
@@ -224,6 +229,12 @@ sdl_snapshot_make_next(sdl_snapshot *s, size_t covered, size_t emitted, bool tab
     bson_append_int64(&s->next, "rows", -1, (int64_t)(s->rows + emitted));
     bson_append_int64(&s->next, "table_rows", -1,
                       table_done ? 0 : (int64_t)(s->table_rows + emitted));
+    /* for sdl status: when it began, and the rows estimated in all (DESIGN.md §9) */
+    uint64_t est, secs;
+    sdl_snapshot_estimate(s, &est, &secs);
+    bson_append_int64(&s->next, "started", -1, s->started_ms);
+    bson_append_int64(&s->next, "est_rows", -1,
+                      (int64_t)(all ? s->rows + emitted : SDL_MAX(est, s->rows + emitted)));
 }
 
 void
@@ -295,6 +306,8 @@ sdl_snapshot_summarize(const uint8_t *doc, size_t len, sdl_snapshot_summary *ret
     }
     ret->done = (uint64_t)iter_i64(&p, "done");
     ret->rows = (uint64_t)iter_i64(&p, "rows");
+    ret->est_rows = (uint64_t)iter_i64(&p, "est_rows");
+    ret->started_ms = iter_i64(&p, "started");
     if (bson_iter_init_find(&it, &p, "tables") && BSON_ITER_HOLDS_ARRAY(&it) &&
         bson_iter_recurse(&it, &child)) {
         while (bson_iter_next(&child)) {
@@ -305,4 +318,64 @@ sdl_snapshot_summarize(const uint8_t *doc, size_t len, sdl_snapshot_summary *ret
         }
     }
     return ret->id[0] != '\0';
+}
+
+/* ---- the estimated time left ---- */
+
+/* The server's estimate of each table's rows not taken yet by this process for this snapshot
+ * (a snapshot request adds tables; a new snapshot starts again), and when this process began
+ * reading it. */
+void
+sdl_snapshot_estimate_tables(sdl_snapshot *s)
+{
+    if (!s->est_id || strcmp(s->est_id, s->id) != 0) {
+        free(s->est_id);
+        s->est_id = sdl_xstrdup(s->id);
+        s->nest = 0;
+        s->run_t0_usec = 0;
+    }
+    if (!s->run_t0_usec) {
+        s->run_t0_usec = sdl_now_monotonic_usec();
+        s->run_rows0 = s->rows;
+    }
+    if (s->nest >= s->ntables) {
+        return;
+    }
+    s->est = sdl_xreallocarray(s->est, s->ntables, sizeof(*s->est));
+    sdl_snapshot_reader_estimate(s->reader, s->tables + s->nest, s->ntables - s->nest,
+                                 s->est + s->nest);
+    for (size_t i = s->nest; i < s->done; i++) {
+        s->est[i] = 0; /* tables done need none: their rows are counted */
+    }
+    s->nest = s->ntables;
+}
+
+uint64_t
+sdl_snapshot_seconds_left(uint64_t total, uint64_t rows, uint64_t read, uint64_t elapsed_usec)
+{
+    if (!total || rows >= total || !read || elapsed_usec < SDL_USEC_PER_SEC) {
+        return 0;
+    }
+    /* (total - rows) / (read / elapsed), an estimate: doubles (the product of rows and
+     * microseconds can pass 2^64) */
+    double left = (double)(total - rows) * (double)elapsed_usec / (double)read / SDL_USEC_PER_SEC;
+    return left < 1.0 ? 1 : (uint64_t)(left + 0.5);
+}
+
+void
+sdl_snapshot_estimate(const sdl_snapshot *s, uint64_t *ret_rows, uint64_t *ret_seconds)
+{
+    *ret_rows = *ret_seconds = 0;
+    if (!s || !s->est_id || strcmp(s->est_id, s->id) != 0 || s->nest <= s->done ||
+        s->done >= s->ntables) {
+        return;
+    }
+    /* the rows of the tables done, the current table's (at least what it gave), the rest's */
+    uint64_t total = s->rows - s->table_rows + SDL_MAX(s->est[s->done], s->table_rows);
+    for (size_t i = s->done + 1; i < s->nest; i++) {
+        total += s->est[i];
+    }
+    *ret_rows = total;
+    *ret_seconds = sdl_snapshot_seconds_left(total, s->rows, s->rows - s->run_rows0,
+                                             sdl_now_monotonic_usec() - s->run_t0_usec);
 }

@@ -130,6 +130,8 @@ sdl_snapshot_free(sdl_snapshot *s)
     free(s->id);
     free(s->last_request);
     free(s->last_key);
+    free(s->est);
+    free(s->est_id);
     free(s->view_pos);
     free(s->old_view);
     free(s->stream_pos);
@@ -353,10 +355,8 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
             s->table = sdl_snapshot_table_free(s->table);
         } else {
             const char *name = s->tables[s->done];
-            const char *dot = strchr(name, '.');
-            char *db = sdl_xstrndup(name, dot ? (size_t)(dot - name) : strlen(name));
-            s->est_rows = sdl_snapshot_reader_estimate(s->reader, db, dot ? dot + 1 : "");
-            free(db);
+            sdl_snapshot_estimate_tables(s);
+            s->est_rows = s->est[s->done];
             s->t0_usec = sdl_now_monotonic_usec();
             s->rows0 = s->table_rows;
             log_info("Snapshot %s: table %s (%" PRIu64 " of %zu, about %" PRIu64 " rows)", s->id,
@@ -507,6 +507,7 @@ sdl_snapshot_serve(sdl_snapshot *s, const sdl_config *config, const uint8_t *req
             s->id = sdl_xstrdup(id);
             drop_chunks(s); /* none: the last table was done */
             s->done = s->chunk = s->rows = s->table_rows = 0;
+            s->started_ms = (int64_t)(sdl_now_realtime_usec() / 1000u);
             free(s->last_key);
             s->last_key = NULL;
             s->nlast = 0;
@@ -711,14 +712,18 @@ sdl_snapshot_describe(const sdl_snapshot *s, char *buf, size_t size)
                      s->tables[s->done], s->done + 1, s->ntables, s->rows);
     uint64_t est = SDL_MAX(s->est_rows, s->table_rows);
     if (s->table && est && n > 0 && (size_t)n < size) {
-        /* the table's share read, and its time left at this run's rate */
-        uint64_t secs = (sdl_now_monotonic_usec() - s->t0_usec) / SDL_USEC_PER_SEC;
-        uint64_t read = s->table_rows - s->rows0;
-        int m = snprintf(buf + n, size - (size_t)n, "; %" PRIu64 "%% of ~%" PRIu64 " rows",
+        /* the table's share read; the whole snapshot's, and its time left at this run's rate */
+        uint64_t total, secs;
+        sdl_snapshot_estimate(s, &total, &secs);
+        int m = snprintf(buf + n, size - (size_t)n, "; %" PRIu64 "%% of the table's ~%" PRIu64,
                          s->table_rows * 100 / est, est);
-        if (m > 0 && (size_t)(n + m) < size && read && secs) {
-            (void)snprintf(buf + n + m, size - (size_t)(n + m), ", ~%" PRIu64 " s left",
-                           (est - s->table_rows) * secs / read);
+        if (m > 0 && (size_t)(n + m) < size && total) {
+            n += m;
+            m = snprintf(buf + n, size - (size_t)n, ", %" PRIu64 "%% of ~%" PRIu64 " rows in all",
+                         SDL_MIN(s->rows * 100 / total, 100), total);
+        }
+        if (m > 0 && (size_t)(n + m) < size && secs) {
+            (void)snprintf(buf + n + m, size - (size_t)(n + m), ", ~%" PRIu64 " s left", secs);
         }
     }
 }

@@ -219,6 +219,11 @@ sdl_snapshot_reader_free(sdl_snapshot_reader *r)
 
 /* ---- tables ---- */
 
+/* information_schema.TABLES: the tables a snapshot may read */
+#define BASE_TABLES                                                                                \
+    "TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "           \
+    "'performance_schema', 'sys')"
+
 static int
 cmp_names(const void *a, const void *b)
 {
@@ -235,10 +240,8 @@ sdl_snapshot_reader_list_tables(sdl_snapshot_reader *r, const sdl_config *config
     if (!sdl_snapshot_reader_settle(r, err) ||
         !sdl_mysql_conn_query_rows(
             r->conn,
-            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
-            "'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "
-            "'performance_schema', 'sys')",
-            2, &rows, &nrows, err)) {
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE " BASE_TABLES, 2,
+            &rows, &nrows, err)) {
         sdl_error_prefix(err, "listing the tables to snapshot");
         return false;
     }
@@ -610,26 +613,53 @@ out:
     return ok;
 }
 
-uint64_t
-sdl_snapshot_reader_estimate(sdl_snapshot_reader *r, const char *db, const char *table)
-{
-    char *edb = escaped(r, db), *et = escaped(r, table);
-    char *sql = sdl_xasprintf("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
-                              "TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'",
-                              edb, et);
-    char *v = NULL;
-    sdl_error err = SDL_ERROR_INIT;
-    uint64_t n = 0;
+typedef struct {
+    char *name; /* "db.table" */
+    uint64_t rows;
+} table_estimate;
 
-    /* a watermark's reply unread: no estimate (the next call that may fail reads it) */
-    if (!r->pending && sdl_mysql_conn_query_value(r->conn, sql, &v, &err) && v) {
-        n = strtoull(v, NULL, 10);
+static int
+cmp_estimates(const void *a, const void *b)
+{
+    return strcmp(((const table_estimate *)a)->name, ((const table_estimate *)b)->name);
+}
+
+void
+sdl_snapshot_reader_estimate(sdl_snapshot_reader *r, char *const *names, size_t n,
+                             uint64_t *ret_rows)
+{
+    char **rows = NULL;
+    size_t nrows = 0;
+    sdl_error err = SDL_ERROR_INIT;
+
+    memset(ret_rows, 0, n * sizeof(*ret_rows));
+    /* one query for all of them (a snapshot of many tables would wait for a round trip per
+     * table); a watermark's reply unread: none (the next call that may fail reads it) */
+    if (n == 0 || r->pending ||
+        !sdl_mysql_conn_query_rows(r->conn,
+                                   "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS FROM "
+                                   "information_schema.TABLES WHERE " BASE_TABLES,
+                                   3, &rows, &nrows, &err)) {
+        return;
     }
-    free(v);
-    free(sql);
-    free(edb);
-    free(et);
-    return n;
+    table_estimate *est = sdl_xcalloc(nrows ? nrows : 1, sizeof(*est));
+    for (size_t i = 0; i < nrows; i++) {
+        char **row = rows + 3 * i;
+        est[i].name = sdl_xasprintf("%s.%s", row[0] ? row[0] : "", row[1] ? row[1] : "");
+        est[i].rows = row[2] ? strtoull(row[2], NULL, 10) : 0;
+    }
+    qsort(est, nrows, sizeof(*est), cmp_estimates);
+    for (size_t j = 0; j < n; j++) {
+        table_estimate key = {.name = names[j]};
+        const table_estimate *hit =
+            nrows ? bsearch(&key, est, nrows, sizeof(*est), cmp_estimates) : NULL;
+        ret_rows[j] = hit ? hit->rows : 0;
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        free(est[i].name);
+    }
+    free(est);
+    sdl_mysql_rows_free(rows, nrows * 3);
 }
 
 sdl_snapshot_table *

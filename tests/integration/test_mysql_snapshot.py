@@ -286,6 +286,11 @@ def run_under_writes(src, target, tmp_path, mode, rows, failpoints, chunk_rows):
         assert rc == 137, (fp, rc, d.output()[-3000:])
         assert snapshot_state(target).get("state") == "running", snapshot_state(target)
         killed += 1
+    # between the runs, what `sdl status` says of the snapshot under way (from the offset)
+    p = subprocess.run([d.sdl.bin, "status", "-c", d.config, "--json"], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    d.status_between = json.loads(p.stdout).get("snapshot")
     d.start()
     deadline = time.time() + 600
     while snapshot_state(target).get("state") != "done":
@@ -313,6 +318,12 @@ def test_mysql_watermark_snapshot_under_writes_and_kill9(tmp_path, target):
                     "snapshot.chunks_in_flight:8", "writer.after_commit:3"])
     print(f"MySQL watermark snapshot of 2 x 3000 rows under {txns} writes, {killed} kill -9")
     assert killed == 4, killed
+    # the rows estimated in all: the source's TABLE_ROWS of both tables (the peer's are exact
+    # counts; a real server's are InnoDB's estimates) when the first was described, ± writes
+    snap = d.status_between
+    assert snap["state"] == "running" and snap["started"], snap
+    lo, hi = (5500, 6600) if src.peer else (3000, 12000)
+    assert lo <= snap["rows_estimated"] <= hi, snap
     check_exact(src, target)
     assert target.db.row_changes.count_documents({"db": "sdl"}) == 0
     if src.peer:

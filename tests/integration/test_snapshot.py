@@ -658,6 +658,63 @@ def test_snapshot_rows_are_counted_in_metrics_without_table_metrics(sdl, mariadb
     assert samples == ['sdl_snapshot_rows_total{pipeline="test"} 300'], samples
 
 
+def test_snapshot_progress_estimates_the_rows_in_all_and_the_time_left(sdl, mariadb, target,
+                                                                        tmp_path):
+    """A running snapshot's estimate (the server's row estimates of its tables, its rows so
+    far) and time left: on /metrics (sdl_snapshot_rows_estimated, sdl_snapshot_seconds_left)
+    and in `sdl status` (from the offset: the share committed, the time left at its rate so
+    far). The snapshot is held still mid-way (the watermark row locked); the tables hold 2000
+    and 3000 rows, which ANALYZE TABLE makes the server's estimates."""
+    import re
+    import urllib.request
+
+    from mariadb import free_port
+
+    port = free_port()
+    grant_watermarks(mariadb)
+    mariadb.sql("DROP DATABASE IF EXISTS eta", "CREATE DATABASE eta",
+                "CREATE TABLE eta.a (id INT PRIMARY KEY, s VARCHAR(20))",
+                "CREATE TABLE eta.b (id INT PRIMARY KEY, s VARCHAR(20))",
+                "INSERT INTO eta.a SELECT seq, CONCAT('r', seq) FROM eta.seq_1_to_2000",
+                "INSERT INTO eta.b SELECT seq, CONCAT('r', seq) FROM eta.seq_1_to_3000",
+                "ANALYZE TABLE eta.a, eta.b")
+    d = Daemon(sdl, target, tmp_path, batch="max_rows: 100, max_delay: 5ms", start="snapshot",
+               extra=f"tables:\n  include: ['eta.*']\nsnapshot:\n  chunk_rows: 50\n"
+                     f"http:\n  listen: 127.0.0.1:{port}\n")
+
+    def metrics():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        return {m.group(1): int(m.group(2)) for m in re.finditer(
+            r'^(sdl_snapshot_(?:rows_estimated|seconds_left)){pipeline="test"} (\d+)$', text,
+            re.M)}
+
+    with WatermarkLock(mariadb) as held:
+        d.start()
+        held.step_until(lambda: snapshot_rows(target, "a") >= 300)
+        time.sleep(1.5)  # a rate needs a second of reading
+        m = metrics()
+        st = json.loads(sdl.run("status", "-c", d.config, "--json", check=True).stdout)
+        human = sdl.run("status", "-c", d.config, check=True).stdout
+    snap = st["snapshot"]
+    assert snap["state"] == "running" and snap["table"] == "eta.a", snap
+    # the estimates are the server's (InnoDB's statistics): near 5000, not exact
+    assert 2500 <= m["sdl_snapshot_rows_estimated"] <= 10000, m
+    assert m["sdl_snapshot_seconds_left"] >= 1, m
+    assert 2500 <= snap["rows_estimated"] <= 10000, snap
+    assert snap["seconds_left"] >= 1 and snap["started"], snap
+    pct = snap["rows"] * 100 // snap["rows_estimated"]
+    assert re.search(rf"rows committed; {pct}% of ~{snap['rows_estimated']} rows, ~\S+ left at "
+                     "its rate so far", human), human
+    wait_for_snapshot_done(target, d)
+    m = metrics()
+    assert d.stop() == 0, d.output()[-3000:]
+    assert m == {"sdl_snapshot_rows_estimated": 0, "sdl_snapshot_seconds_left": 0}, m
+    st = json.loads(sdl.run("status", "-c", d.config, "--json", check=True).stdout)
+    assert st["snapshot"]["state"] == "done" and st["snapshot"]["seconds_left"] is None, st
+    assert st["snapshot"]["rows"] == 5000 == st["snapshot"]["rows_estimated"], st
+
+
 def wait_for_snapshot_done(target, d, timeout=180):
     deadline = time.time() + timeout
     while snapshot_state(target).get("state") != "done":

@@ -5,6 +5,7 @@
 #include "sdl/base/alloc.h"
 #include "sdl/base/bytes.h"
 #include "sdl/daemon/cmd-status.h"
+#include "sdl/daemon/snapshot.h"
 
 #include "sdltest.h"
 
@@ -88,6 +89,60 @@ TEST(status_human_output)
     ASSERT_STR_CONTAINS(s, "\"staged\":{\"batches\":0,\"documents\":0,\"oldest\":null,"
                            "\"oldest_age_seconds\":null,\"committed_awaiting_cleanup\":1}");
     free(s);
+    sdl_target_status_done(&st);
+}
+
+static uint8_t *
+copy_doc(const bson_t *doc)
+{
+    uint8_t *b = sdl_xmalloc(doc->len);
+    memcpy(b, bson_get_data(doc), doc->len);
+    return b;
+}
+
+/* A running snapshot: its share of the rows estimated in all, and the time left at its
+ * average rate since it began. */
+TEST(status_snapshot_progress_and_time_left)
+{
+    sdl_target_status st;
+    char *tables[] = {"a.x", "b.y"};
+    char *s;
+
+    known_status(&st);
+    bson_t *p = sdl_snapshot_progress_new("s1", tables, 2);
+    bson_t doc = BSON_INITIALIZER;
+    bson_copy_to_excluding_noinit(p, &doc, "rows", "started", NULL);
+    BSON_APPEND_INT64(&doc, "rows", 250);
+    BSON_APPEND_INT64(&doc, "est_rows", 1000);
+    BSON_APPEND_INT64(&doc, "started", T0_MS - 10000);
+    st.offset.snapshot = copy_doc(&doc);
+    st.offset.snapshot_len = doc.len;
+    /* 250 rows in 10 s: 750 more in 30 s */
+    s = format(&st, T0_MS, false);
+    ASSERT_STR_CONTAINS(s, "snapshot      s1 running: table a.x (1 of 2), 250 rows committed; 25% "
+                           "of ~1000 rows, ~30s left at its rate so far\n");
+    free(s);
+    s = format(&st, T0_MS, true);
+    ASSERT_STR_CONTAINS(s, "\"snapshot\":{\"id\":\"s1\",\"state\":\"running\",\"table\":\"a.x\","
+                           "\"tables\":2,\"tables_done\":0,\"rows\":250,\"rows_estimated\":1000,"
+                           "\"seconds_left\":30,\"started\":\"2024-11-23T19:54:50.000Z\"}");
+    free(s);
+    /* a progress from before sdl kept the estimate: no share, no time left */
+    bson_destroy(&doc);
+    bson_init(&doc);
+    bson_copy_to_excluding_noinit(p, &doc, "started", NULL);
+    free(st.offset.snapshot);
+    st.offset.snapshot = copy_doc(&doc);
+    st.offset.snapshot_len = doc.len;
+    s = format(&st, T0_MS, false);
+    ASSERT_STR_CONTAINS(s, "snapshot      s1 running: table a.x (1 of 2), 0 rows committed\n");
+    free(s);
+    s = format(&st, T0_MS, true);
+    ASSERT_STR_CONTAINS(s, "\"rows\":0,\"rows_estimated\":null,\"seconds_left\":null,"
+                           "\"started\":null}");
+    free(s);
+    bson_destroy(&doc);
+    bson_destroy(p);
     sdl_target_status_done(&st);
 }
 

@@ -139,6 +139,39 @@ TEST(snapshot_progress_says_what_status_prints)
     bson_destroy(p);
 }
 
+/* The time left: the rows still to read at the rate so far; unknown before a second passed,
+ * before a row was read, and once the estimate is passed. */
+TEST(snapshot_time_left_is_the_rest_at_the_rate_so_far)
+{
+    ASSERT_UINT_EQ(sdl_snapshot_seconds_left(1000, 250, 250, 10 * 1000000u), 30);
+    ASSERT_UINT_EQ(sdl_snapshot_seconds_left(1000, 250, 50, 10 * 1000000u), 150);
+    ASSERT_UINT_EQ(sdl_snapshot_seconds_left(1000, 999, 999, 2 * 1000000u), 1);
+    ASSERT_UINT_EQ(sdl_snapshot_seconds_left(1000, 250, 250, 999999), 0);
+    ASSERT_UINT_EQ(sdl_snapshot_seconds_left(1000, 250, 0, 10 * 1000000u), 0);
+    ASSERT_UINT_EQ(sdl_snapshot_seconds_left(1000, 1000, 1000, 10 * 1000000u), 0);
+    ASSERT_UINT_EQ(sdl_snapshot_seconds_left(1000, 1200, 1200, 10 * 1000000u), 0);
+    ASSERT_UINT_EQ(sdl_snapshot_seconds_left(0, 0, 10, 10 * 1000000u), 0);
+    /* 10^9 rows left at 10^4 rows/s over a day's microseconds: no overflow */
+    ASSERT_UINT_EQ(sdl_snapshot_seconds_left(UINT64_C(2000000000), UINT64_C(864000000),
+                                             UINT64_C(864000000), UINT64_C(86400000000)),
+                   113600);
+    /* a new progress says when its snapshot began; sdl status reads it and the estimate */
+    char *tables[] = {"a.x"};
+    bson_t *p = sdl_snapshot_progress_new("s2", tables, 1);
+    sdl_snapshot_summary sum;
+    ASSERT_TRUE(sdl_snapshot_summarize(bson_get_data(p), p->len, &sum));
+    ASSERT_TRUE(sum.started_ms > INT64_C(1700000000000));
+    ASSERT_UINT_EQ(sum.est_rows, 0);
+    bson_destroy(p);
+    /* a pipeline that has not described a table has no estimate */
+    uint64_t rows = 1, secs = 1;
+    sdl_snapshot *s = sdl_snapshot_new(NULL, NULL, 0);
+    sdl_snapshot_estimate(s, &rows, &secs);
+    ASSERT_UINT_EQ(rows, 0);
+    ASSERT_UINT_EQ(secs, 0);
+    sdl_snapshot_free(s);
+}
+
 /* snapshot.mode consistent: the stream's position must include the view's before the view's
  * rows go in (MariaDB GTID positions per domain; MySQL GTID sets). */
 TEST(snapshot_consistent_view_is_due_when_the_stream_has_reached_its_position)

@@ -47,6 +47,8 @@ typedef struct sdl_metrics_snapshot {
     uint64_t snapshot_rows;
     uint64_t snapshot_tables;
     uint64_t snapshot_tables_done;
+    uint64_t snapshot_rows_estimated;
+    uint64_t snapshot_seconds_left;
     uint64_t txns_applied;
     uint64_t batches_committed;
     uint64_t latency_count;

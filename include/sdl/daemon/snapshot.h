@@ -123,11 +123,13 @@ void sdl_snapshot_document(const bson_t *doc, const char *id, int64_t chunk, bso
 /* What a progress document (the offset's `snapshot`) says, for `sdl status`. */
 typedef struct sdl_snapshot_summary {
     char id[128];
-    char state[16];   /* "running" | "done" */
-    char table[256];  /* the table being read ("" when done) */
-    uint64_t ntables; /* tables in the snapshot */
-    uint64_t done;    /* of them finished */
-    uint64_t rows;    /* rows committed */
+    char state[16];     /* "running" | "done" */
+    char table[256];    /* the table being read ("" when done) */
+    uint64_t ntables;   /* tables in the snapshot */
+    uint64_t done;      /* of them finished */
+    uint64_t rows;      /* rows committed */
+    uint64_t est_rows;  /* the rows estimated in all at the last commit (0: not known) */
+    int64_t started_ms; /* when the snapshot began (0: not known) */
 } sdl_snapshot_summary;
 
 /* How many of the offset's snapshot @requests (BSON array bytes; NULL: none) the snapshot
@@ -142,6 +144,15 @@ bool sdl_snapshot_summarize(const uint8_t *doc, size_t len, sdl_snapshot_summary
  * equal keys whatever produced the values: the row decoder (DECIMAL(≤ 18) as DECIMAL64) or the
  * snapshot reader (DECIMAL as text). How a chunk's rows are matched with the window's keys. */
 char *sdl_snapshot_key_text(const sdl_value *values, const uint32_t *cols, uint32_t n);
+
+/* The estimated time left of @rows of @total read, @read of them in @elapsed_usec (0: not
+ * known: nothing read yet, less than a second, or the estimate passed). */
+uint64_t sdl_snapshot_seconds_left(uint64_t total, uint64_t rows, uint64_t read,
+                                   uint64_t elapsed_usec);
+/* The snapshot's estimated rows in all (its rows so far, the current table's at least what
+ * it gave, the server's estimates of the rest; 0: not known yet) and the time left at this
+ * process's rate (0: not known). */
+void sdl_snapshot_estimate(const sdl_snapshot *snap, uint64_t *ret_rows, uint64_t *ret_seconds);
 
 /* For STATUS= and logs: "db.table 3/7, 12000 rows" into @buf. */
 void sdl_snapshot_describe(const sdl_snapshot *snap, char *buf, size_t size);

@@ -61,12 +61,14 @@ extern const uint64_t sdl_stats_latency_bounds_usec[SDL_STATS_LATENCY_BUCKETS];
 typedef struct sdl_stats {
     atomic_uint_fast64_t rows_applied; /* row changes committed by this process */
     atomic_uint_fast64_t rows_applied_op[SDL_STATS_OP_COUNT]; /* the same, by operation */
-    atomic_uint_fast64_t ddl_applied;          /* DDL documents committed by this process */
-    atomic_uint_fast64_t snapshot_rows;        /* snapshot rows (op snapshot) committed by it */
-    atomic_uint_fast64_t snapshot_tables;      /* tables of the snapshot (reader thread) */
-    atomic_uint_fast64_t snapshot_tables_done; /* of them read completely */
-    atomic_uint_fast64_t txns_applied;         /* source transactions fully committed */
-    atomic_uint_fast64_t batches_committed;    /* MongoDB transactions committed */
+    atomic_uint_fast64_t ddl_applied;             /* DDL documents committed by this process */
+    atomic_uint_fast64_t snapshot_rows;           /* snapshot rows (op snapshot) committed by it */
+    atomic_uint_fast64_t snapshot_tables;         /* tables of the snapshot (reader thread) */
+    atomic_uint_fast64_t snapshot_tables_done;    /* of them read completely */
+    atomic_uint_fast64_t snapshot_rows_estimated; /* its rows estimated in all (0: unknown) */
+    atomic_uint_fast64_t snapshot_seconds_left;   /* its time left estimated (0: unknown) */
+    atomic_uint_fast64_t txns_applied;            /* source transactions fully committed */
+    atomic_uint_fast64_t batches_committed;       /* MongoDB transactions committed */
     atomic_uint_fast64_t commit_latency_count;
     atomic_uint_fast64_t commit_latency_sum_usec;
     atomic_uint_fast64_t commit_latency_buckets[SDL_STATS_LATENCY_BUCKETS]; /* not cumulative */

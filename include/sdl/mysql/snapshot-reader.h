@@ -63,10 +63,11 @@ SDL_MUST_CHECK bool sdl_snapshot_reader_describe(sdl_snapshot_reader *reader, co
                                                  const char *table, sdl_snapshot_table **ret_table,
                                                  sdl_error *err);
 sdl_snapshot_table *sdl_snapshot_table_free(sdl_snapshot_table *table);
-/* The server's estimate of the table's rows (information_schema.TABLES.TABLE_ROWS; InnoDB's
- * is approximate), for progress only; 0 when unknown. */
-uint64_t sdl_snapshot_reader_estimate(sdl_snapshot_reader *reader, const char *db,
-                                      const char *table);
+/* The server's estimate of the rows of each of the @n tables @names ("db.table") into
+ * @ret_rows (information_schema.TABLES.TABLE_ROWS, in one query; InnoDB's is approximate), for
+ * progress only; 0 where unknown. */
+void sdl_snapshot_reader_estimate(sdl_snapshot_reader *reader, char *const *names, size_t n,
+                                  uint64_t *ret_rows);
 /* The table as the mapper takes it (borrowed from @table). */
 const sdl_table *sdl_snapshot_table_get(const sdl_snapshot_table *table);
 /* The chunk key's column indices in key order; 0 (NULL) when the table has none. */
