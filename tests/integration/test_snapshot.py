@@ -663,9 +663,11 @@ def test_snapshot_progress_estimates_the_rows_in_all_and_the_time_left(sdl, mari
     """A running snapshot's estimate (the server's row estimates of its tables, its rows so
     far) and time left: on /metrics (sdl_snapshot_rows_estimated, sdl_snapshot_seconds_left)
     and in `sdl status` (from the offset: the share committed, the time left at its rate so
-    far). The snapshot is held still mid-way (the watermark row locked); the tables hold 2000
-    and 3000 rows, which ANALYZE TABLE makes the server's estimates."""
+    far), and in STATUS= (sd_notify, read here from $NOTIFY_SOCKET: the table's share, the
+    snapshot's, the time left). The snapshot is held still mid-way (the watermark row locked);
+    the tables hold 2000 and 3000 rows, which ANALYZE TABLE makes the server's estimates."""
     import re
+    import socket
     import urllib.request
 
     from mariadb import free_port
@@ -689,13 +691,31 @@ def test_snapshot_progress_estimates_the_rows_in_all_and_the_time_left(sdl, mari
             r'^(sdl_snapshot_(?:rows_estimated|seconds_left)){pipeline="test"} (\d+)$', text,
             re.M)}
 
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(0.5)
     with WatermarkLock(mariadb) as held:
-        d.start()
+        d.start(env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
         held.step_until(lambda: snapshot_rows(target, "a") >= 300)
         time.sleep(1.5)  # a rate needs a second of reading
+        # STATUS= goes out every 5 s; the one after the snapshot's step
+        status, deadline = None, time.time() + 15
+        while status is None and time.time() < deadline:
+            try:
+                msg = notify.recv(4096).decode()
+            except socket.timeout:
+                continue
+            for line in msg.splitlines():
+                if line.startswith("STATUS=") and "of the table's" in line:
+                    status = line
         m = metrics()
         st = json.loads(sdl.run("status", "-c", d.config, "--json", check=True).stdout)
         human = sdl.run("status", "-c", d.config, check=True).stdout
+    notify.close()
+    print(status)
+    assert status and re.search(r"; snapshot: eta\.a \(table 1 of 2\), \d+ rows; \d+% of the "
+                                r"table's ~\d+, \d+% of ~\d+ rows in all, ~\d+ s left$", status), \
+        status
     snap = st["snapshot"]
     assert snap["state"] == "running" and snap["table"] == "eta.a", snap
     # the estimates are the server's (InnoDB's statistics): near 5000, not exact
