@@ -230,7 +230,18 @@ consistent_step(sdl_snapshot *s, uint64_t limit, sdl_error *err)
     c->limit = limit;
     if (s->table && !sdl_snapshot_reader_chunk(s->reader, s->table, s->last_key, limit, &c->arena,
                                                &c->rows, err)) {
-        goto failed;
+        if (err->code != SDL_E_SCHEMA) {
+            goto failed;
+        }
+        /* altered (error 1412), dropped or renamed after the view opened, which held no lock
+         * on it before reading it: a new view, which the stream reads on to (past the DDL),
+         * and the table described there, read on after its last committed key */
+        log_info("Snapshot %s: table %s changed after the consistent view opened (%s); it is "
+                 "read on from a new view",
+                 s->id, s->tables[s->done], err->message);
+        sdl_error_clear(err);
+        reset_source(s);
+        return true;
     }
     c->state = CHUNK_VIEW;
     s->count = 1;

@@ -202,6 +202,8 @@ def rebuild(target, table, docs=None, db=DB, keys=None, order=seqno):
     state = {}
     seen = set()
     for d in docs:
+        if d["op"] == "ddl":
+            continue  # a statement, not a row
         img = d.get("after") or d.get("before")
         k = tuple(img[c] for c in keys)
         if d["op"] == "snapshot":
