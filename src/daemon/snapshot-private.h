@@ -90,10 +90,12 @@ struct sdl_snapshot {
 
     /* snapshot.mode consistent (DESIGN.md §9): one transaction's view at a binlog position */
     bool consistent;
-    char *view_pos;   /* the view's position; NULL: no view open */
-    char *stream_pos; /* the stream's position (after its last COMMIT) */
-    char *old_view;   /* the last view's position, after the view ended */
-    bool reached;     /* the stream is at view_pos: chunks are due, the stream waits */
+    char *view_pos;           /* the view's position; NULL: no view open */
+    char *stream_pos;         /* the stream's position (after its last COMMIT) */
+    char *old_view;           /* the last view's position, after the view ended */
+    bool reached;             /* the stream is at view_pos: chunks are due, the stream waits */
+    uint64_t view_checked;    /* the table (index) the view was found not older than */
+    uint64_t view_not_before; /* no new view before (monotonic usec): after an outdated one */
 };
 
 /* The server's estimate of each table's rows not taken yet by this process for this snapshot,

@@ -215,9 +215,13 @@ consistent_step(sdl_snapshot *s, uint64_t limit, sdl_error *err)
 
     chunk_clear(c);
     if (!s->view_pos) {
+        if (sdl_now_monotonic_usec() < s->view_not_before) {
+            return true; /* CREATE_TIME has whole seconds: the next view in a later one */
+        }
         if (!sdl_snapshot_reader_consistent(s->reader, &s->view_pos, err)) {
             goto failed;
         }
+        s->view_checked = UINT64_MAX;
         s->reached = sdl_snapshot_position_reached(s->stream_pos, s->view_pos);
         log_info("Snapshot %s: consistent view at position '%s'; its rows go in when the "
                  "stream is there (now at '%s')",
@@ -225,6 +229,24 @@ consistent_step(sdl_snapshot *s, uint64_t limit, sdl_error *err)
     }
     if (!s->reached) {
         return true;
+    }
+    if (s->table && s->view_checked != s->done) {
+        /* a table altered after the view opened without a rebuild would be read in its new
+         * shape at the view's position, before its ALTER: a new view, past the ALTER */
+        const char *name = s->tables[s->done];
+        const char *dot = strchr(name, '.');
+        char *db = sdl_xstrndup(name, dot ? (size_t)(dot - name) : strlen(name));
+        bool outdated = sdl_snapshot_reader_view_outdated(s->reader, db, dot ? dot + 1 : "");
+        free(db);
+        if (outdated) {
+            log_info("Snapshot %s: table %s changed after the consistent view opened (created "
+                     "or altered since); it is read on from a new view",
+                     s->id, name);
+            reset_source(s);
+            s->view_not_before = sdl_now_monotonic_usec() + SDL_USEC_PER_SEC;
+            return true;
+        }
+        s->view_checked = s->done;
     }
     c->read_sec = (int64_t)(sdl_now_realtime_usec() / SDL_USEC_PER_SEC);
     c->limit = limit;

@@ -93,11 +93,20 @@ consistent_mysql(sdl_snapshot_reader *r, char **ret_position, sdl_error *err)
 bool
 sdl_snapshot_reader_consistent(sdl_snapshot_reader *r, char **ret_position, sdl_error *err)
 {
+    sdl_error ignored = SDL_ERROR_INIT;
+
     *ret_position = NULL;
     if (!sdl_snapshot_reader_settle(r, err) ||
         !sdl_mysql_conn_exec(r->conn, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
                              err)) {
         return false;
+    }
+    /* before the view: a table's CREATE_TIME (whole seconds) at or after it is newer than the
+     * view (sdl_snapshot_reader_view_outdated); none known when the server does not say */
+    free(r->view_time);
+    r->view_time = NULL;
+    if (!sdl_mysql_conn_query_value(r->conn, "SELECT NOW()", &r->view_time, &ignored)) {
+        r->view_time = NULL;
     }
     return sdl_mysql_conn_flavor(r->conn) == SDL_FLAVOR_MYSQL
                ? consistent_mysql(r, ret_position, err)
@@ -168,4 +177,26 @@ sdl_snapshot_reader_check_gtids(sdl_snapshot_reader *r, sdl_error *err)
     bool ok = sdl_snapshot_consistent_gtids_ok(mode, err);
     free(mode);
     return ok;
+}
+
+bool
+sdl_snapshot_reader_view_outdated(sdl_snapshot_reader *r, const char *db, const char *table)
+{
+    if (!r->view_time || !*r->view_time) {
+        return false;
+    }
+    char *edb = sdl_mysql_conn_escape(r->conn, db), *et = sdl_mysql_conn_escape(r->conn, table);
+    char *sql = sdl_xasprintf("SELECT CREATE_TIME FROM information_schema.TABLES WHERE "
+                              "TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'",
+                              edb, et);
+    char *created = NULL;
+    sdl_error ignored = SDL_ERROR_INIT;
+    /* both "YYYY-MM-DD HH:MM:SS" in the session's time zone: ordered as text */
+    bool outdated = sdl_mysql_conn_query_value(r->conn, sql, &created, &ignored) && created &&
+                    strlen(created) >= 19 && strncmp(created, r->view_time, 19) >= 0;
+    free(created);
+    free(sql);
+    free(edb);
+    free(et);
+    return outdated;
 }

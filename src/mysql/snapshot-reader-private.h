@@ -25,7 +25,8 @@ struct sdl_snapshot_reader {
     char *wm_db;
     char *wm_table;
     char *pipeline;
-    bool pending; /* a watermark sent (sdl_snapshot_reader_watermark_send), its reply unread */
+    bool pending;    /* a watermark sent (sdl_snapshot_reader_watermark_send), its reply unread */
+    char *view_time; /* consistent mode: NOW() just before the view opened (NULL: none) */
 };
 
 /* How a column is read and turned into an sdl_value. */

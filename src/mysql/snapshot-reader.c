@@ -213,6 +213,7 @@ sdl_snapshot_reader_free(sdl_snapshot_reader *r)
     free(r->wm_db);
     free(r->wm_table);
     free(r->pipeline);
+    free(r->view_time);
     free(r);
     return NULL;
 }

@@ -95,6 +95,12 @@ SDL_MUST_CHECK bool sdl_snapshot_reader_chunk(sdl_snapshot_reader *reader,
  * is freed. */
 SDL_MUST_CHECK bool sdl_snapshot_reader_consistent(sdl_snapshot_reader *reader, char **ret_position,
                                                    sdl_error *err);
+/* snapshot.mode consistent: whether table @db.@table was created or altered since the second
+ * before the view opened (information_schema.TABLES.CREATE_TIME, which an ALTER renews): an
+ * ALTER that does not rebuild the table (MariaDB's instant ADD COLUMN) lets the older view
+ * read the table in its new shape instead of failing (error 1412). false when not known. */
+bool sdl_snapshot_reader_view_outdated(sdl_snapshot_reader *reader, const char *db,
+                                       const char *table);
 
 /* snapshot.mode consistent on MySQL: whether @gtid_mode (@@GLOBAL.gtid_mode; NULL: the server
  * has none) lets the view's GTID set be placed in the stream: only "ON" does; otherwise the

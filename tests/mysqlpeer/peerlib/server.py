@@ -584,6 +584,8 @@ class Session:
         fn = e.lower().replace(" ", "")
         if fn == "unix_timestamp()":
             return str(int(time.time()))
+        if fn in ("now()", "current_timestamp()", "current_timestamp"):
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())  # sessions are in UTC
         if fn in ("version()",):
             return st.vars["version"]
         if fn in ("database()", "schema()"):

@@ -20,6 +20,7 @@ import datetime
 import decimal
 import struct
 import threading
+import time
 
 from . import rowlog
 from .coltypes import ColumnValueError
@@ -217,6 +218,7 @@ class Schema:
     """A table: its rowlog.Table (columns, key) and its unique keys by name."""
 
     def __init__(self, table, uniques, defaults, sql):
+        self.created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())  # CREATE_TIME, UTC
         self.t = table
         self.uniques = uniques    # [(name, [column indexes])], PRIMARY first
         self.defaults = defaults  # column index -> default value
@@ -786,7 +788,7 @@ class InfoSelect:
 
     COLUMNS = {
         "tables": ["TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE", "ENGINE",
-                   "TABLE_ROWS"],
+                   "TABLE_ROWS", "CREATE_TIME"],
         "columns": ["TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "COLUMN_NAME",
                     "ORDINAL_POSITION", "IS_NULLABLE", "DATA_TYPE", "COLUMN_TYPE",
                     "CHARACTER_SET_NAME", "NUMERIC_PRECISION", "NUMERIC_SCALE",
@@ -830,7 +832,7 @@ class InfoSelect:
                 base = {"TABLE_CATALOG": "def", "TABLE_SCHEMA": db, "TABLE_NAME": name}
                 if self.kind == "tables":
                     out.append(dict(base, TABLE_TYPE="BASE TABLE", ENGINE="InnoDB",
-                                    TABLE_ROWS=len(st.rows[(db, name)])))
+                                    TABLE_ROWS=len(st.rows[(db, name)]), CREATE_TIME=s.created))
                 elif self.kind == "columns":
                     for i, c in enumerate(s.t.columns):
                         out.append(dict(
