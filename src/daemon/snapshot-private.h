@@ -71,9 +71,6 @@ struct sdl_snapshot {
 
     sdl_snapshot_table *table; /* the current table, described */
     uint64_t described;        /* index of the table described (done at the time) */
-    uint64_t est_rows;         /* the server's estimate of its rows (0: unknown) */
-    uint64_t t0_usec;          /* when this process began reading the current table */
-    uint64_t rows0;            /* its rows committed then */
     /* the estimated time left (DESIGN.md §9): each table's estimated rows, taken once per
      * process and snapshot (est_id) when a table is first described, tables [0, nest) */
     uint64_t *est;

@@ -159,14 +159,23 @@ reset_source(sdl_snapshot *s)
     s->reached = false;
 }
 
+/* The current table's database (malloc'd) and *ret_table, its name. */
+static char *
+current_table(const sdl_snapshot *s, const char **ret_table)
+{
+    const char *name = s->tables[s->done];
+    const char *dot = strchr(name, '.');
+
+    *ret_table = dot ? dot + 1 : "";
+    return sdl_xstrndup(name, dot ? (size_t)(dot - name) : strlen(name));
+}
+
 /* Describes the current table; false with *ret_skip when it is to be skipped. */
 static bool
 describe(sdl_snapshot *s, bool *ret_skip, sdl_error *err)
 {
-    const char *name = s->tables[s->done];
-    const char *dot = strchr(name, '.');
-    char *db = sdl_xstrndup(name, dot ? (size_t)(dot - name) : strlen(name));
-    const char *table = dot ? dot + 1 : "";
+    const char *name = s->tables[s->done], *table;
+    char *db = current_table(s, &table);
     const uint32_t *cols;
     bool ok;
 
@@ -206,6 +215,20 @@ new_token(char *buf, size_t size, const char *what)
     (void)snprintf(buf, size, "%016" PRIx64 "%016" PRIx64 "-%s", a, b, what);
 }
 
+/* consistent mode: the current table changed after the view opened, which held no lock on it
+ * before reading it (@why). The view is given up; the next one, opened in a later second
+ * (CREATE_TIME has whole seconds), is where the stream reads on to (past the DDL), and the
+ * table is described there and read on after its last committed key. */
+static void
+new_view(sdl_snapshot *s, const char *why)
+{
+    log_info("Snapshot %s: table %s changed after the consistent view opened (%s); it is read "
+             "on from a new view",
+             s->id, s->tables[s->done], why);
+    reset_source(s);
+    s->view_not_before = sdl_now_monotonic_usec() + SDL_USEC_PER_SEC;
+}
+
 /* consistent mode: opens the view, and once the stream is at its position reads the next
  * chunk from it (due: sdl_snapshot_due()). */
 static bool
@@ -233,17 +256,12 @@ consistent_step(sdl_snapshot *s, uint64_t limit, sdl_error *err)
     if (s->table && s->view_checked != s->done) {
         /* a table altered after the view opened without a rebuild would be read in its new
          * shape at the view's position, before its ALTER: a new view, past the ALTER */
-        const char *name = s->tables[s->done];
-        const char *dot = strchr(name, '.');
-        char *db = sdl_xstrndup(name, dot ? (size_t)(dot - name) : strlen(name));
-        bool outdated = sdl_snapshot_reader_view_outdated(s->reader, db, dot ? dot + 1 : "");
+        const char *table;
+        char *db = current_table(s, &table);
+        bool outdated = sdl_snapshot_reader_view_outdated(s->reader, db, table);
         free(db);
         if (outdated) {
-            log_info("Snapshot %s: table %s changed after the consistent view opened (created "
-                     "or altered since); it is read on from a new view",
-                     s->id, name);
-            reset_source(s);
-            s->view_not_before = sdl_now_monotonic_usec() + SDL_USEC_PER_SEC;
+            new_view(s, "created or altered since");
             return true;
         }
         s->view_checked = s->done;
@@ -255,14 +273,9 @@ consistent_step(sdl_snapshot *s, uint64_t limit, sdl_error *err)
         if (err->code != SDL_E_SCHEMA) {
             goto failed;
         }
-        /* altered (error 1412), dropped or renamed after the view opened, which held no lock
-         * on it before reading it: a new view, which the stream reads on to (past the DDL),
-         * and the table described there, read on after its last committed key */
-        log_info("Snapshot %s: table %s changed after the consistent view opened (%s); it is "
-                 "read on from a new view",
-                 s->id, s->tables[s->done], err->message);
+        /* altered (error 1412), dropped or renamed after the view opened */
+        new_view(s, err->message);
         sdl_error_clear(err);
-        reset_source(s);
         return true;
     }
     c->state = CHUNK_VIEW;
@@ -389,11 +402,8 @@ sdl_snapshot_step(sdl_snapshot *s, uint64_t max_rows, sdl_error *err)
         } else {
             const char *name = s->tables[s->done];
             sdl_snapshot_estimate_tables(s);
-            s->est_rows = s->est[s->done];
-            s->t0_usec = sdl_now_monotonic_usec();
-            s->rows0 = s->table_rows;
             log_info("Snapshot %s: table %s (%" PRIu64 " of %zu, about %" PRIu64 " rows)", s->id,
-                     name, s->done + 1, s->ntables, s->est_rows);
+                     name, s->done + 1, s->ntables, s->est[s->done]);
         }
     }
     uint64_t limit = s->config->snapshot.chunk_rows;
@@ -743,7 +753,7 @@ sdl_snapshot_describe(const sdl_snapshot *s, char *buf, size_t size)
     }
     int n = snprintf(buf, size, "%s (table %" PRIu64 " of %zu), %" PRIu64 " rows",
                      s->tables[s->done], s->done + 1, s->ntables, s->rows);
-    uint64_t est = SDL_MAX(s->est_rows, s->table_rows);
+    uint64_t est = s->nest > s->done ? SDL_MAX(s->est[s->done], s->table_rows) : 0;
     if (s->table && est && n > 0 && (size_t)n < size) {
         /* the table's share read; the whole snapshot's, and its time left at this run's rate */
         uint64_t total, secs;

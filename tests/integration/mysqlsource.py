@@ -15,6 +15,7 @@ server cannot be made to serve them) always use the peer.
 """
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -87,3 +88,19 @@ class MySQLSdl:
                           server_id=server_id or self.server_id, start=start,
                           pipeline=self.pipeline, source_extra=self.source_extra, extra=extra,
                           name=name)
+
+
+def wait_for_gtids(target, want, daemon, timeout=180):
+    """Until the pipeline's offset is the GTID set @want (a MySQL source), sdl running."""
+    from runlib import offset
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        if daemon.proc.poll() is not None:
+            raise AssertionError(f"sdl exited with {daemon.proc.returncode}:\n"
+                                 f"{daemon.output()[-4000:]}")
+        last = offset(target)
+        if last and not last.get("partial") and GtidSet.parse(last["gtid"]) == want:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"offset {last} did not reach {want}:\n{daemon.output()[-4000:]}")

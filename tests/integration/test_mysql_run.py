@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from mysqlsource import GtidSet, MySQLSdl
+from mysqlsource import GtidSet, MySQLSdl, wait_for_gtids
 from mysqlsource import real_mysql
 from mysqlworkload import LIVE, PeerSource, Templates, make_source
 from runlib import Daemon, offset
@@ -80,20 +80,6 @@ def check_documents(target, expected, max_rows, pipeline="test"):
         split += s
         assert g == e, f"{k} differs:\n got {g}\nwant {e}"
     return {"documents": len(got), "split": split}
-
-
-def wait_for_gtids(target, want, daemon, timeout=120):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        if daemon.proc.poll() is not None:
-            raise AssertionError(f"sdl exited with {daemon.proc.returncode}:\n"
-                                 f"{daemon.output()[-4000:]}")
-        last = offset(target)
-        if last and not last.get("partial") and GtidSet.parse(last["gtid"]) == want:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"offset {last} did not reach {want}:\n{daemon.output()[-4000:]}")
 
 
 def served_gtids(peer):

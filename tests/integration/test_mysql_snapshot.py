@@ -23,9 +23,10 @@ import time
 import pymysql
 import pytest
 
-from mysqlsource import GtidSet, MySQLPeer, MySQLSdl, real_mysql
+from mysqlsource import GtidSet, MySQLPeer, MySQLSdl, real_mysql, wait_for_gtids
 from runlib import Daemon, offset
-from test_snapshot import Writer, compare, mapped, rebuild
+from test_snapshot import (Writer, compare, rebuild, select_all, snapshot_state,
+                           wait_for_snapshot_done)
 
 U = "5a0c7e2e-9b1d-11ef-8a51-0242ac1100aa"
 
@@ -152,20 +153,6 @@ def create(src, rows, seed=7):
 
 # ---- the oracle: SELECT * through the documented mapping ---------------------------------------
 
-def select_all(src, table):
-    c = src.connect()
-    try:
-        with c.cursor() as cur:
-            cur.execute("SET SESSION time_zone = '+00:00'")
-            cur.execute(f"SELECT * FROM {src.db}.{table}")
-            names = [d[0] for d in cur.description]
-            keys = [names.index(k) for k in KEYS[table]]
-            return {tuple(r[i] for i in keys): {n: mapped(n, v) for n, v in zip(names, r)}
-                    for r in cur.fetchall()}
-    finally:
-        c.close()
-
-
 def gno(gtid):
     """A change's GTID number; a consistent snapshot's rows name their view's GTID set (one
     uuid here): its last number, where they go in."""
@@ -187,7 +174,7 @@ def check_exact(src, target):
     assert o["rows_applied"] == target.db.row_changes.count_documents({}), o
     total = 0
     for t in TABLES:
-        want = select_all(src, t)
+        want = select_all(src, t, db=src.db, keys=KEYS[t])
         have, n = rebuild(target, t, db=src.db, keys=KEYS[t], order=gno)
         total += n
         compare(t, want, have, "audit log")
@@ -242,20 +229,22 @@ def check_rows_at_their_gtid(src, target):
     return len(docs)
 
 
-def snapshot_state(target):
-    return (offset(target) or {}).get("snapshot") or {}
+def new_writer(src, rows, seed):
+    """test_snapshot's Writer on these tables of @src."""
+    return Writer(src, rows, seed, db=src.db, keys=KEYS,
+                  insert=lambda t: insert_sql(src, t, ignore=True), row=values,
+                  key=lambda t, _rng, n: key_of(t, n))
 
 
-def wait_for_gtids(target, want, daemon, timeout=180):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        assert daemon.proc.poll() is None, daemon.output()[-4000:]
-        last = offset(target)
-        if last and not last.get("partial") and GtidSet.parse(last["gtid"]) == want:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"offset {last} did not reach {want}:\n{daemon.output()[-4000:]}")
+def finish(src, target, d, writer):
+    """Once the snapshot is done: the writes stopped, the offset at the source's
+    gtid_executed, sdl stopped (exit 0)."""
+    wait_for_snapshot_done(target, d, timeout=600)
+    writer.stop_flag.set()
+    writer.join()
+    assert writer.error is None, writer.error
+    wait_for_gtids(target, src.executed(), d)
+    assert d.stop() == 0, d.output()[-3000:]
 
 
 def daemon(src, target, tmp_path, mode, chunk_rows):
@@ -272,9 +261,7 @@ def run_under_writes(src, target, tmp_path, mode, rows, failpoints, chunk_rows):
     @failpoints in turn (SDL_FAILPOINT: the process kills itself there, mid-snapshot), then
     run to the end; returns the daemon (stopped), the kills that landed, the writes."""
     create(src, rows)
-    writer = Writer(src, rows, seed=11, db=src.db, keys=KEYS,
-                    insert=lambda t: insert_sql(src, t, ignore=True), row=values,
-                    key=lambda t, _rng, n: key_of(t, n))
+    writer = new_writer(src, rows, seed=11)
     d = daemon(src, target, tmp_path, mode, chunk_rows)
     writer.start()
     killed = 0
@@ -292,16 +279,7 @@ def run_under_writes(src, target, tmp_path, mode, rows, failpoints, chunk_rows):
     assert p.returncode == 0, p.stderr
     d.status_between = json.loads(p.stdout).get("snapshot")
     d.start()
-    deadline = time.time() + 600
-    while snapshot_state(target).get("state") != "done":
-        assert time.time() < deadline, f"snapshot did not finish: {snapshot_state(target)}"
-        assert d.proc.poll() is None, d.output()[-3000:]
-        time.sleep(0.1)
-    writer.stop_flag.set()
-    writer.join()
-    assert writer.error is None, writer.error
-    wait_for_gtids(target, src.executed(), d)
-    assert d.stop() == 0, d.output()[-3000:]
+    finish(src, target, d, writer)
     return d, killed, writer.txns
 
 
@@ -380,23 +358,12 @@ def test_mysql_on_demand_snapshot_of_a_running_pipeline(tmp_path, target):
         assert time.time() < deadline and d.proc.poll() is None, d.output()[-3000:]
         time.sleep(0.05)
     assert target.db.row_changes.count_documents({}) == 0  # the existing rows are not changes
-    writer = Writer(src, 2000, seed=17, db=src.db, keys=KEYS,
-                    insert=lambda t: insert_sql(src, t, ignore=True), row=values,
-                    key=lambda t, _rng, n: key_of(t, n))
+    writer = new_writer(src, 2000, seed=17)
     writer.start()
     p = subprocess.run([d.sdl.bin, "snapshot", "-c", d.config, "--tables", f"{src.db}.*"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    deadline = time.time() + 300
-    while snapshot_state(target).get("state") != "done":
-        assert time.time() < deadline and d.proc.poll() is None, \
-            (snapshot_state(target), d.output()[-3000:])
-        time.sleep(0.1)
-    writer.stop_flag.set()
-    writer.join()
-    assert writer.error is None, writer.error
-    wait_for_gtids(target, src.executed(), d)
-    assert d.stop() == 0, d.output()[-3000:]
+    finish(src, target, d, writer)
     snap = check_exact(src, target)
     assert snap["rows"] > 0 and snap["tables"] == [f"{src.db}.t_comp", f"{src.db}.t_int"], snap
     if src.peer:

@@ -167,14 +167,15 @@ SPECIAL = ("st", "js", "bt", "en")  # the columns mapped() treats by name
 PLAIN = (int, float, str, bytes)
 
 
-def select_all(mariadb, table):
+def select_all(mariadb, table, db=DB, keys=None):
+    """SELECT * of @db.@table through the documented mapping, by key (@keys: KEYS')."""
     c = mariadb.root()
     try:
         with c.cursor() as cur:
             cur.execute("SET SESSION time_zone = '+00:00'")
-            cur.execute(f"SELECT * FROM {DB}.{table}")
+            cur.execute(f"SELECT * FROM {db}.{table}")
             names = [d[0] for d in cur.description]
-            keys = [names.index(k) for k in KEYS[table]]
+            keys = [names.index(k) for k in (keys or KEYS[table])]
             cols = [(n, n in SPECIAL) for n in names]
             # mapped() returns None, and an int, float, str or bytes of a column not in
             # SPECIAL, as it is: those skip the call

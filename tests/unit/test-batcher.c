@@ -214,6 +214,14 @@ writer_txn(writer *w, uint64_t seq, uint64_t rows, sdl_error *err)
     return writer_end(w, gtid, gtid, err);
 }
 
+/* A transaction of @rows rows, then its batch committed (the writer's flush when the queue
+ * runs dry). */
+static bool
+commit_txn(writer *w, uint64_t seq, uint64_t rows, sdl_error *err)
+{
+    return writer_txn(w, seq, rows, err) && writer_flush(w, SDL_FLUSH_COMPLETE, err);
+}
+
 /* ---- cutting on transaction ends ---- */
 
 TEST(batcher_cuts_batches_only_at_transaction_ends)
@@ -330,8 +338,7 @@ TEST(batcher_splits_a_transaction_larger_than_a_batch)
         ASSERT_UINT_EQ(fake_sink_count_id(&w.fs, id_of("0-1-20", i + 1)), 1);
     }
     /* the next transaction is not split */
-    ASSERT_OK(writer_txn(&w, 21, 1, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 21, 1, &err), &err);
     ASSERT_FALSE(doc_split(w.fs.docs[12].doc));
     writer_done(&w);
 }
@@ -352,8 +359,7 @@ TEST(batcher_resumes_inside_a_split_transaction)
     }
     ASSERT_OK(writer_end(&w, "0-1-20", "0-1-20", &err), &err);
     ASSERT_NULL(w.bt.resume_split);
-    ASSERT_OK(writer_txn(&w, 21, 1, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 21, 1, &err), &err);
     ASSERT_UINT_EQ(w.fs.commits, 1);
     ASSERT_UINT_EQ(w.fs.offset.batch, 8);
     ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-21");
@@ -411,16 +417,14 @@ TEST(batcher_halves_its_limits_after_a_too_large_batch_and_restores_them)
     ASSERT_UINT_EQ(sdl_batcher_max_rows(&w.bt), 4);
     /* SDL_BATCHER_RESTORE_AFTER commits later the limits double (2 commits so far) */
     for (uint64_t t = 0; t < SDL_BATCHER_RESTORE_AFTER - 2; t++) {
-        ASSERT_OK(writer_txn(&w, 50 + t, 1, &err), &err);
-        ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+        ASSERT_OK(commit_txn(&w, 50 + t, 1, &err), &err);
     }
     ASSERT_UINT_EQ(w.bt.limit_rows, 8);
     ASSERT_UINT_EQ(sdl_batcher_max_rows(&w.bt), 8);
     /* once both reach the configured ones, the lowered limits are gone */
     sdl_batcher_set_limits(&w.bt, 9, w.bt.limit_bytes * 2);
     for (uint64_t t = 0; t < SDL_BATCHER_RESTORE_AFTER; t++) {
-        ASSERT_OK(writer_txn(&w, 70 + t, 1, &err), &err);
-        ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+        ASSERT_OK(commit_txn(&w, 70 + t, 1, &err), &err);
     }
     ASSERT_UINT_EQ(w.bt.limit_rows, 0);
     ASSERT_UINT_EQ(w.bt.limit_bytes, 0);
@@ -531,8 +535,7 @@ TEST(batcher_ambiguous_commit_that_was_applied_is_not_applied_twice)
     ASSERT_UINT_EQ(fake_sink_count_id(&w.fs, id_of("0-1-81", 1)), 1);
     ASSERT_UINT_EQ(w.committed.batch, 1);
     /* the next batch is fenced on it as usual */
-    ASSERT_OK(writer_txn(&w, 82, 1, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 82, 1, &err), &err);
     ASSERT_UINT_EQ(w.fs.offset.batch, 2);
     writer_done(&w);
 }
@@ -678,15 +681,13 @@ TEST(batcher_carries_a_snapshot_chunk_progress_into_every_later_offset)
     ASSERT_OK(writer_txn(&w, 11, 1, &err), &err);
     ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
     sdl_batcher_end_snapshot(&w.bt, bson_get_data(a), a->len); /* 0-1-12 ends chunk 1 */
-    ASSERT_OK(writer_txn(&w, 13, 1, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 13, 1, &err), &err);
     /* the batch ends after 0-1-13, which holds no chunk: the progress of 0-1-12 goes on */
     ASSERT_UINT_EQ(w.fs.commits, 1);
     ASSERT_STR_EQ(w.fs.offset.gtid, "0-1-13");
     ASSERT_TRUE(same_progress(&w.fs.offset, a));
     /* a batch without a chunk keeps the committed progress */
-    ASSERT_OK(writer_txn(&w, 14, 1, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 14, 1, &err), &err);
     ASSERT_TRUE(same_progress(&w.fs.offset, a));
     /* the next chunk replaces it */
     ASSERT_OK(writer_txn(&w, 15, 3, &err), &err);
@@ -717,8 +718,7 @@ TEST(batcher_defers_staging_cleanup_while_items_are_queued)
     writer_init(&w, 2, 1 << 20);
     w.queued = true; /* a burst: more items wait behind every batch */
     for (uint64_t t = 1; t <= 3; t++) {
-        ASSERT_OK(writer_txn(&w, 10 + t, 2, &err), &err);
-        ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+        ASSERT_OK(commit_txn(&w, 10 + t, 2, &err), &err);
     }
     /* three commits, each of rows and offset only: their staged parts stay */
     ASSERT_UINT_EQ(w.fs.commits, 3);
@@ -738,23 +738,19 @@ TEST(batcher_cleans_staging_in_the_last_commit_of_a_burst)
 
     writer_init(&w, 2, 1 << 20);
     w.queued = true;
-    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
-    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(commit_txn(&w, 12, 2, &err), &err);
     ASSERT_UINT_EQ(w.fs.nstaged, 2);
     /* the queue is empty when the next batch is cut: the writer caught up, so its commit
      * deletes every committed batch's staged parts, its own included */
     w.queued = false;
-    ASSERT_OK(writer_txn(&w, 13, 2, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 13, 2, &err), &err);
     ASSERT_UINT_EQ(w.fs.commits, 3);
     ASSERT_UINT_EQ(w.fs.cleanups, 1);
     ASSERT_UINT_EQ(w.fs.nstaged, 0);
     ASSERT_FALSE(sdl_batcher_uncleaned(&w.bt));
     /* caught up, batch after batch: each commit cleans (there is nothing else to clean) */
-    ASSERT_OK(writer_txn(&w, 14, 1, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 14, 1, &err), &err);
     ASSERT_UINT_EQ(w.fs.cleanups, 2);
     ASSERT_UINT_EQ(w.fs.nstaged, 0);
     writer_done(&w);
@@ -787,8 +783,7 @@ TEST(batcher_cleans_staging_every_clean_every_batches_under_load)
     writer_init(&w, 2, 1 << 20);
     w.queued = true; /* never caught up */
     for (uint64_t t = 1; t <= 2 * SDL_BATCHER_CLEAN_EVERY; t++) {
-        ASSERT_OK(writer_txn(&w, 100 + t, 2, &err), &err);
-        ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+        ASSERT_OK(commit_txn(&w, 100 + t, 2, &err), &err);
         /* at most SDL_BATCHER_CLEAN_EVERY - 1 committed batches stay staged */
         ASSERT_UINT_EQ(w.fs.nstaged, t % SDL_BATCHER_CLEAN_EVERY);
     }
@@ -810,15 +805,12 @@ TEST(batcher_cleans_staging_once_the_uncleaned_bytes_reach_a_batch)
     bson_destroy(d);
     writer_init(&w, 1, 3 * one);
     w.queued = true;
-    ASSERT_OK(writer_txn(&w, 11, 1, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 11, 1, &err), &err);
     ASSERT_UINT_EQ(w.fs.commits, 1);
     ASSERT_UINT_EQ(w.fs.nstaged, 1);
-    ASSERT_OK(writer_txn(&w, 12, 1, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 12, 1, &err), &err);
     ASSERT_UINT_EQ(w.fs.nstaged, 2);
-    ASSERT_OK(writer_txn(&w, 13, 1, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 13, 1, &err), &err);
     ASSERT_UINT_EQ(w.fs.nstaged, 0);
     ASSERT_UINT_EQ(w.fs.cleanups, 1);
     writer_done(&w);
@@ -890,10 +882,8 @@ TEST(batcher_cleans_committed_staging_at_a_clean_stop)
     ASSERT_OK(sdl_commit_clean(&w.env, &w.bt, &w.committed, true, &err), &err);
     ASSERT_UINT_EQ(w.fs.calls[FAKE_OP_CLEAN_STAGED], 0);
     w.queued = true;
-    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
-    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(commit_txn(&w, 12, 2, &err), &err);
     ASSERT_UINT_EQ(w.fs.nstaged, 2);
     /* a stop on an error: one attempt, not retried */
     fake_sink_fail(&w.fs, FAKE_OP_CLEAN_STAGED, FAKE_FAIL_TRANSIENT, 1);
@@ -939,10 +929,8 @@ TEST(batcher_fenced_writer_deletes_no_staged_batch)
 
     writer_init(&w, 2, 1 << 20);
     w.queued = true;
-    ASSERT_OK(writer_txn(&w, 11, 2, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
-    ASSERT_OK(writer_txn(&w, 12, 2, &err), &err);
-    ASSERT_OK(writer_flush(&w, SDL_FLUSH_COMPLETE, &err), &err);
+    ASSERT_OK(commit_txn(&w, 11, 2, &err), &err);
+    ASSERT_OK(commit_txn(&w, 12, 2, &err), &err);
     another_writer_takes_over(&w);
     /* its next commit is due to clean (caught up) and is fenced out: nothing deleted */
     w.queued = false;

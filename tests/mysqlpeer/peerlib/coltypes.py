@@ -287,12 +287,17 @@ class Column:
             return None
         if not isinstance(text, str):
             return self.check(text)
-        raw = literal_value(text)
+        return self.convert(literal_value(text), text.strip()[:1] in "'\"_")
+
+    def convert(self, raw, quoted):
+        """A literal's value (literal_value(): str, bytes, or the text of a number or date;
+        @quoted: it was a quoted string) -> the Python value the column stores, checked as
+        parse() checks it. (peerlib/tables.py, whose tokenizer has unquoted it already.)"""
         t = self.mysql_type
         if self.real_type:
             if isinstance(raw, bytes):
                 raw = raw.decode("utf-8", "replace")
-            return self._enum_set_value(raw, text.strip()[:1] in "'\"_")
+            return self._enum_set_value(raw, quoted)
         if t in NUMERIC_TYPES:
             if isinstance(raw, bytes):
                 raw = raw.decode("utf-8", "replace")

@@ -424,7 +424,7 @@ class Session:
         elif norm in ("begin", "start transaction", "start transaction read write"):
             raise QueryError(ER_NOT_SUPPORTED_YET, "mysqlpeer does not answer this query "
                            "(transactions of several statements)", "42000")
-        elif norm.startswith("select ") and " from " in norm:
+        elif norm.startswith("select "):
             sel = store.prepare_select(self, q)
             if sel is None:
                 return False
@@ -493,10 +493,7 @@ class Session:
             if cmd == COM_STMT_PREPARE:
                 sql = body.decode("utf-8", "replace")
                 self.log("prepare", sql=sql)
-                norm = re.sub(r"\s+", " ", sql.strip()).lower()
-                sel = None
-                if norm.startswith("select ") and " from " in norm:
-                    sel = self.peer.store.prepare_select(self, sql)
+                sel = self.peer.store.prepare_select(self, sql)
                 if sel is None:
                     raise QueryError(ER_NOT_SUPPORTED_YET, "mysqlpeer does not answer this query "
                                    f"(it prepares only SELECTs of its tables): {sql[:200]}",

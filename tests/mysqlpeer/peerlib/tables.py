@@ -22,10 +22,9 @@ import struct
 import threading
 import time
 
-from . import rowlog
+from . import rowlog, wire
 from .coltypes import ColumnValueError
 from .sqltext import Parser, QueryError, Scope, columns_named, evaluate, truth, unsupported
-from .wire import lenenc_int as _lenenc
 
 ER_DB_CREATE_EXISTS = 1007
 ER_DB_DROP_EXISTS = 1008
@@ -68,36 +67,22 @@ def is_text(col):
     return col.charset not in (None, "binary")
 
 
-def _quote(text):
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
 def coerce(col, v):
     """@v (what a statement's expression gave: an int, Decimal, float, str, bytes, or a
     date/time value of a prepared statement's parameter) as a value of @col, as MySQL 8.4
-    stores it in strict mode (the column's own checks: coltypes.Column.parse/check); a
+    stores it in strict mode (the column's own checks: coltypes.Column.convert/check); a
     QueryError with MySQL's error when it does not fit."""
     if v is None:
         return None
     if isinstance(v, bool):
         v = int(v)
     try:
-        if isinstance(v, (bytes, bytearray)):
-            if col.charset == "binary":
-                return col.check(bytes(v))
-            try:
-                v = bytes(v).decode("utf-8")
-            except UnicodeDecodeError:
-                raise QueryError(1366, f"Incorrect string value: '{bytes(v).hex()}' for column "
-                                 f"'{col.name}' at row 1") from None
-        if isinstance(v, str):
-            if col.charset == "binary":
-                return col.check(v.encode("utf-8", "surrogateescape"))
-            return col.parse(_quote(v))
+        if isinstance(v, str) and col.charset == "binary":
+            v = v.encode("utf-8", "surrogateescape")  # pymysql's bytes in a quoted string
+        if isinstance(v, (str, bytes)):
+            return col.convert(v, True)
         if isinstance(v, (int, float, decimal.Decimal)):
-            if is_text(col) and col.data_type not in ("enum", "set", "json"):
-                return col.check(repr(v) if isinstance(v, float) else str(v))
-            return col.parse(repr(v) if isinstance(v, float) else str(v))
+            return col.convert(repr(v) if isinstance(v, float) else str(v), False)
         if isinstance(v, datetime.datetime) and col.data_type == "date":
             v = v.date()
         elif isinstance(v, datetime.date) and not isinstance(v, datetime.datetime) and \
@@ -160,9 +145,7 @@ def binary_value(col, v):
         if micro:
             return bytes([12]) + struct.pack("<BIBBBI", neg, days, h, m, s, micro)
         return bytes([8]) + struct.pack("<BIBBB", neg, days, h, m, s)
-    t = text_value(col, v)
-    b = t.encode("utf-8") if isinstance(t, str) else t
-    return _lenenc(len(b)) + b
+    return wire.lenenc_str(text_value(col, v))
 
 
 def field_flags(table, i):
@@ -202,15 +185,8 @@ def column_def(table, i, alias=None):
         length = col.octet_length or 0xFFFFFFFF
     decimals = col.scale if dt == "decimal" else (col.fsp or 0) if dt in (
         "datetime", "timestamp", "time") else 31 if dt in ("double", "float") else 0
-    name = alias or col.name
-
-    def s(x):
-        b = x.encode()
-        return _lenenc(len(b)) + b
-    return (s("def") + s(table.db) + s(table.name) + s(table.name) + s(name) + s(col.name)
-            + b"\x0c" + struct.pack("<HIBHB", charset, min(length, 0xFFFFFFFF),
-                                    PROTO_TYPE[dt], field_flags(table, i), decimals)
-            + b"\x00\x00")
+    return wire.column_def(alias or col.name, PROTO_TYPE[dt], charset, length,
+                           field_flags(table, i), decimals, table.db, table.name, col.name)
 
 
 # ---- the store --------------------------------------------------------------------------------
@@ -237,7 +213,6 @@ class Store:
         self.schemas = {}   # (db, name) -> Schema
         self.rows = {}      # (db, name) -> {key tuple: row tuple}
         self.lock_owner = None
-        self.records = []   # every transaction written (the peer's own record)
 
     def _writer(self):
         if self.writer is None:
@@ -309,7 +284,6 @@ class Store:
             self.wait_writable(session)
             apply()
             rec = self._writer().write_query(db, sql)
-            self.records.append(rec)
             if self.log:
                 self.log(0, "write", gtid=rec["gtid"], file=rec.get("file"),
                          pos=rec.get("pos"), db=db, sql=sql)
@@ -477,7 +451,6 @@ class Store:
         if not changes:
             return
         rec = self._writer().write_rows(s.t, kind, changes)
-        self.records.append(rec)
         if self.log:
             # the peer's own record of every row it wrote, with its GTID (tests replay it)
             def text(row):
@@ -628,15 +601,10 @@ class Store:
         cond = self._where(s, p)
         p.done()
         with self.cond:
-            self.wait_writable(session)
-            rows = self.rows[(db, name)]
-            match = self.matcher(s, cond)
+            rows, hits = self._matching(session, s, cond)
             staged = dict(rows)
             pairs = []
-            for k in sorted(rows, key=sort_key):
-                old = rows[k]
-                if not match(old):
-                    continue
+            for k, old in hits:
                 new = self._assign(s, old, assigns)
                 if new == old:
                     continue
@@ -659,21 +627,28 @@ class Store:
         cond = self._where(s, p)
         p.done()
         with self.cond:
-            self.wait_writable(session)
-            rows = self.rows[(db, name)]
-            match = self.matcher(s, cond)
-            gone = [rows[k] for k in sorted(rows, key=sort_key) if match(rows[k])]
-            self._write(s, "delete", gone)
+            rows, hits = self._matching(session, s, cond)
+            self._write(s, "delete", [r for _, r in hits])
             staged = dict(rows)
-            for r in gone:
-                del staged[self._key(s, r)]
+            for k, _ in hits:
+                del staged[k]
             self.rows[(db, name)] = staged
-        return len(gone)
+        return len(hits)
+
+    def _matching(self, session, s, cond):
+        """Under self.cond, once this session may write: the table's rows, and the (key, row)
+        pairs @cond matches in key order."""
+        self.wait_writable(session)
+        rows = self.rows[(s.t.db, s.t.name)]
+        match = self.matcher(s, cond)
+        return rows, [(k, rows[k]) for k in sorted(rows, key=sort_key) if match(rows[k])]
 
     # ---- SELECT ---------------------------------------------------------------------------------
     def prepare_select(self, session, sql):
         """SELECT items FROM [db.]t [WHERE cond] [ORDER BY cols] [LIMIT n|?]: a Select, or None
         when the statement reads no table (the caller answers it)."""
+        if " from " not in " ".join(sql.split()).lower():
+            return None  # SELECT @@var, SELECT VERSION(), …: not parsed here
         p = Parser(sql)
         if not p.kw("select"):
             return None

@@ -180,10 +180,13 @@ def eof_packet(status=SERVER_STATUS_AUTOCOMMIT, warnings=0):
     return b"\xfe" + struct.pack("<HH", warnings, status)
 
 
-def column_def(name, ctype=TYPE_VAR_STRING, charset=255, length=1024):
-    return (lenenc_str("def") + lenenc_str("") + lenenc_str("") + lenenc_str("")
-            + lenenc_str(name) + lenenc_str(name) + b"\x0c"
-            + struct.pack("<HIBHB", charset, length, ctype, 0, 0) + b"\x00\x00")
+def column_def(name, ctype=TYPE_VAR_STRING, charset=255, length=1024, flags=0, decimals=0,
+               schema="", table="", org_name=None):
+    """Protocol::ColumnDefinition41 (a table's column: @schema, @table, @org_name)."""
+    return (lenenc_str("def") + lenenc_str(schema) + lenenc_str(table) + lenenc_str(table)
+            + lenenc_str(name) + lenenc_str(org_name if org_name is not None else name)
+            + b"\x0c" + struct.pack("<HIBHB", charset, min(length, 0xFFFFFFFF), ctype, flags,
+                                    decimals) + b"\x00\x00")
 
 
 def send_result(io, columns, rows, deprecate_eof):

@@ -23,12 +23,14 @@ U = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 
 
 def file_events(path):
+    """(offset, bytes) of each event of a binlog file, which must end with a whole event."""
     data = open(path, "rb").read()
     off, out = 4, []
     while off + 19 <= len(data):
         size = struct.unpack_from("<I", data, off + 9)[0]
         out.append((off, data[off:off + size]))
         off += size
+    assert off == len(data), f"{path}: a partial event at {off}"
     return out
 
 

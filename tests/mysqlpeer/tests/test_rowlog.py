@@ -20,7 +20,7 @@ from decimal import Decimal
 import pytest
 
 from conftest import fixture
-from test_dump import chain
+from test_dump import chain, file_events
 from peerlib import workload
 from peerlib.binlog import BinlogDir, Header
 from peerlib.gtidset import Gtid, GtidSet
@@ -62,17 +62,6 @@ def decoded_statements(out):
                 val = val[:val.rindex(" /* ")]
                 stmts[-1][2][-1].append(val)
     return stmts
-
-
-def file_events(path):
-    data = open(path, "rb").read()
-    off, out = 4, []
-    while off + 19 <= len(data):
-        size = struct.unpack_from("<I", data, off + 9)[0]
-        out.append((off, data[off:off + size]))
-        off += size
-    assert off == len(data), "no partial event at the end"
-    return out
 
 
 def check_positions(path, crc=True):
